@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { FleetError } from './errors.ts';
+
+const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
+
+const urlList = z
+  .string()
+  .transform((s) => s.split(',').map((u) => u.trim()).filter((u) => u.length > 0))
+  .pipe(z.array(z.url({ message: 'each entry must be an http(s) URL' })).min(1, 'give at least one URL'));
+
+/**
+ * The whole fleet's configuration, read from the environment once at start-up. Each deployable
+ * reads the parts it needs; defaults fit the embedded stack that `npm start` runs.
+ */
+export const envSchema = z.object({
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  FLEET_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'use 1-32 lowercase letters, digits and dashes')
+    .default('fleet'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'use redis://host:port[/db] or rediss://').default('redis://127.0.0.1:6379'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'use postgres://user:password@host:port/database')
+    .default('postgres://postgres:postgres@127.0.0.1:5432/postgres'),
+  PARTITIONS: int(8, 1, 256),
+
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: int(8080, 0, 65535),
+  MAX_MESSAGE_BYTES: int(32 * 1024, 1, 16 * 1024 * 1024),
+  TURN_RECORD_TTL_SECONDS: int(7 * 24 * 3600, 60, 365 * 24 * 3600),
+  IDEMPOTENCY_TTL_SECONDS: int(24 * 3600, 60, 30 * 24 * 3600),
+
+  WORKER_CONCURRENCY: int(8, 1, 1000),
+  WORKER_METRICS_PORT: int(0, 0, 65535),
+  TURN_ATTEMPTS: int(5, 1, 100),
+  TURN_BACKOFF_MS: int(500, 0, 600_000),
+  TURN_LEASE_MS: int(15_000, 1000, 3_600_000),
+  PARK_DELAY_MS: int(30_000, 100, 3_600_000),
+  GAP_GRACE_MS: int(30_000, 100, 24 * 3_600_000),
+  JOB_LOCK_MS: int(30_000, 1000, 3_600_000),
+  STALLED_INTERVAL_MS: int(15_000, 500, 3_600_000),
+  MAX_STALLED_COUNT: int(5, 0, 1000),
+  SHUTDOWN_GRACE_MS: int(20_000, 0, 3_600_000),
+  HISTORY_TOKEN_BUDGET: int(3000, 100, 1_000_000),
+  SYSTEM_PROMPT: z
+    .string()
+    .min(1)
+    .default('You are a careful assistant for a compliance officer. Answer briefly and precisely.'),
+
+  LLM_BASE_URLS: urlList.default(['http://127.0.0.1:8000/v1']),
+  LLM_MODEL: z.string().min(1).default('fleet-sim'),
+  LLM_API_KEY: z.string().default('EMPTY'),
+  LLM_TIMEOUT_MS: int(60_000, 100, 3_600_000),
+  LLM_MAX_RETRIES: int(2, 0, 20),
+
+  WORKERS: int(2, 0, 64),
+});
+
+export type FleetConfig = z.infer<typeof envSchema>;
+
+/** Parse the environment; a bad value stops start-up with a message naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): FleetConfig {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? '(environment)');
+    const got = cleaned[name];
+    return `  ${name}: ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
+  });
+  throw new FleetError(
+    'invalid_config',
+    `invalid configuration; fix these environment variables:\n${lines.join('\n')}`,
+    { details: { variables: parsed.error.issues.map((i) => String(i.path[0])) } },
+  );
+}

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { threadIdSchema, turnIdSchema, userIdSchema } from './ids.ts';
+
+/** Version 1 of the payload of a job on a partition queue: one user message to answer. */
+export const turnJobSchema = z.object({
+  v: z.literal(1),
+  kind: z.literal('chat'),
+  userId: userIdSchema,
+  seq: z.number().int().positive(),
+  turnId: turnIdSchema,
+  text: z.string().min(1),
+  threadId: threadIdSchema.optional(),
+  enqueuedAt: z.number().int().nonnegative(),
+});
+export type TurnJob = z.infer<typeof turnJobSchema>;
+
+/** The job name on partition queues. */
+export const TURN_JOB_NAME = 'turn';
+
+export type TurnStatus = 'queued' | 'running' | 'completed' | 'failed';
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+/** A message as kept in history and transcript: tagged with the turn that produced it. */
+export interface HistoryMessage extends ChatMessage {
+  turnId: string;
+  seq: number;
+}

@@ -1,0 +1,51 @@
+/**
+ * Every Redis key the fleet writes, in one place. Per-user keys share the hash tag `{u:<userId>}`
+ * and each partition queue has its own tag `{agent.pN}`, so every Lua script touches one slot and
+ * the layout works unchanged on Redis Cluster.
+ */
+export interface UserKeys {
+  /** INCR counter: the last sequence number handed out. */
+  seq: string;
+  /** The last sequence number finished (completed or finally failed). */
+  done: string;
+  /** The turn lease: which delivery may run the user's next turn. */
+  lease: string;
+  /** Hash seq -> job payload JSON of accepted turns not yet finished. */
+  pending: string;
+  /** Conversation history list (JSON messages), trimmed to a budget. */
+  history: string;
+  /** Hash with the last seq appended to the history. */
+  historyMeta: string;
+  /** Idempotency-Key -> "turnId seq". */
+  idempotency: (key: string) => string;
+  /** Per-turn scratchpad: step checkpoints of a running turn. */
+  scratchpad: (turnId: string) => string;
+}
+
+export function userKeys(namespace: string, userId: string): UserKeys {
+  const p = `${namespace}:{u:${userId}}`;
+  return {
+    seq: `${p}:seq`,
+    done: `${p}:done`,
+    lease: `${p}:lease`,
+    pending: `${p}:pending`,
+    history: `${p}:history`,
+    historyMeta: `${p}:history-meta`,
+    idempotency: (key) => `${p}:idem:${key}`,
+    scratchpad: (turnId) => `${p}:scratch:${turnId}`,
+  };
+}
+
+/** The status record of one turn, looked up by turnId alone. */
+export function turnKey(namespace: string, turnId: string): string {
+  return `${namespace}:turn:{${turnId}}`;
+}
+
+export function partitionQueueName(partition: number): string {
+  return `agent.p${partition}`;
+}
+
+/** BullMQ prefix of a partition queue: its own hash tag, so partitions spread over cluster shards. */
+export function partitionQueuePrefix(namespace: string, partition: number): string {
+  return `${namespace}:{${partitionQueueName(partition)}}`;
+}

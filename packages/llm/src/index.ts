@@ -1,0 +1,1 @@
+export { type ChatRequest, type ChatResult, LlmClient, type LlmClientOptions } from './client.ts';

@@ -1,0 +1,31 @@
+import { userKeys } from '@agent-fleet/core';
+import type { Redis } from 'ioredis';
+
+const TTL_SECONDS = 24 * 3600;
+
+/**
+ * Per-turn checkpoints in Redis: what a step produced is written before the step counts as done,
+ * so a redelivered turn resumes from there instead of repeating the work.
+ */
+export class Scratchpad {
+  readonly #redis: Redis;
+  readonly #namespace: string;
+
+  constructor(opts: { redis: Redis; namespace: string }) {
+    this.#redis = opts.redis;
+    this.#namespace = opts.namespace;
+  }
+
+  async load(userId: string, turnId: string): Promise<Record<string, string>> {
+    return this.#redis.hgetall(userKeys(this.#namespace, userId).scratchpad(turnId));
+  }
+
+  async save(userId: string, turnId: string, field: string, value: string): Promise<void> {
+    const key = userKeys(this.#namespace, userId).scratchpad(turnId);
+    await this.#redis.multi().hset(key, field, value).expire(key, TTL_SECONDS).exec();
+  }
+
+  async clear(userId: string, turnId: string): Promise<void> {
+    await this.#redis.del(userKeys(this.#namespace, userId).scratchpad(turnId));
+  }
+}

@@ -1,0 +1,28 @@
+--[[
+  Accept a user message as the user's next turn: hand out its sequence number and remember the
+  payload until the turn is finished, in one atomic step. With an Idempotency-Key the same key
+  returns the turn it created the first time and hands out nothing new.
+
+  KEYS[1] seq        counter of sequence numbers handed out
+  KEYS[2] pending    hash seq -> job payload JSON (without seq) of turns not finished yet
+  KEYS[3] idem       Idempotency-Key record (any key in the user's slot when ARGV[4] is '0')
+  ARGV[1] turnId
+  ARGV[2] payload JSON
+  ARGV[3] idempotency TTL in seconds
+  ARGV[4] '1' when an Idempotency-Key was given
+  Returns {seq, turnId, created (1 new | 0 replay), payload JSON or '' when already finished}
+]]
+if ARGV[4] == '1' then
+  local existing = redis.call('GET', KEYS[3])
+  if existing then
+    local sp = string.find(existing, ' ', 1, true)
+    local seq = tonumber(string.sub(existing, sp + 1))
+    return {seq, string.sub(existing, 1, sp - 1), 0, redis.call('HGET', KEYS[2], seq) or ''}
+  end
+end
+local seq = redis.call('INCR', KEYS[1])
+redis.call('HSET', KEYS[2], seq, ARGV[2])
+if ARGV[4] == '1' then
+  redis.call('SET', KEYS[3], ARGV[1] .. ' ' .. seq, 'EX', ARGV[3])
+end
+return {seq, ARGV[1], 1, ARGV[2]}

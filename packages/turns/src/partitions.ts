@@ -1,0 +1,80 @@
+import {
+  partitionOf,
+  partitionQueueName,
+  partitionQueuePrefix,
+  TURN_JOB_NAME,
+  type TurnJob,
+} from '@agent-fleet/core';
+import { type Job, type JobsOptions, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+export interface TurnJobPolicy {
+  /** Attempts before a turn is recorded as failed. */
+  attempts: number;
+  /** First retry delay; doubles each attempt. */
+  backoffMs: number;
+}
+
+/**
+ * The partition queues `agent.p0..p{P-1}`: a user's turns always go to partition
+ * jumpHash(userId) mod P, and the job id is the turn id, so adding a turn twice adds it once.
+ */
+export class PartitionQueues {
+  readonly namespace: string;
+  readonly count: number;
+  readonly #queues: Queue[];
+  readonly #policy: TurnJobPolicy;
+
+  constructor(opts: { connection: Redis; namespace: string; partitions: number; policy: TurnJobPolicy }) {
+    this.namespace = opts.namespace;
+    this.count = opts.partitions;
+    this.#policy = opts.policy;
+    this.#queues = Array.from(
+      { length: opts.partitions },
+      (_, i) =>
+        new Queue(partitionQueueName(i), {
+          connection: opts.connection,
+          prefix: partitionQueuePrefix(opts.namespace, i),
+        }),
+    );
+  }
+
+  get queues(): readonly Queue[] {
+    return this.#queues;
+  }
+
+  partitionOf(userId: string): number {
+    return partitionOf(userId, this.count);
+  }
+
+  queueFor(userId: string): Queue {
+    return this.#queues[this.partitionOf(userId)]!;
+  }
+
+  jobOptions(turnId: string): JobsOptions {
+    return {
+      jobId: turnId,
+      attempts: this.#policy.attempts,
+      backoff: { type: 'exponential', delay: this.#policy.backoffMs },
+      removeOnComplete: { age: 24 * 3600, count: 100_000 },
+      removeOnFail: { age: 14 * 24 * 3600 },
+    };
+  }
+
+  async add(job: TurnJob): Promise<void> {
+    await this.queueFor(job.userId).add(TURN_JOB_NAME, job, this.jobOptions(job.turnId));
+  }
+
+  async getJob(userId: string, turnId: string): Promise<Job<TurnJob> | undefined> {
+    return (await this.queueFor(userId).getJob(turnId)) as Job<TurnJob> | undefined;
+  }
+
+  /** Backlog per partition as KEDA's BullMQ scaler counts it: waiting + prioritized + active. */
+  async backlog(): Promise<number[]> {
+    return Promise.all(this.#queues.map((q) => q.getJobCountByTypes('wait', 'prioritized', 'active')));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#queues.map((q) => q.close()));
+  }
+}
