@@ -1,0 +1,49 @@
+import { type ErrorCode, FleetError, type Logger } from '@agent-fleet/core';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+
+/** Every 4xx/5xx leaves the gateway as `{ error: { code, message, details? } }`. */
+export function sendError(reply: FastifyReply, err: FleetError): FastifyReply {
+  return reply.code(err.status).send(err.toJSON());
+}
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_request',
+  FST_ERR_CTP_EMPTY_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_TYPE: 'unsupported_media_type',
+};
+
+/** Map whatever a route or Fastify threw to the one error shape; only unknown errors are 500s. */
+export function toFleetError(err: FastifyError | Error): FleetError {
+  if (err instanceof FleetError) return err;
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const issues = err.validation.map((v) => {
+      const where = `${err.validationContext ?? 'request'}${v.instancePath.replaceAll('/', '.')}`;
+      return { field: where, message: v.message ?? 'invalid' };
+    });
+    return new FleetError('invalid_request', issues.map((i) => `${i.field}: ${i.message}`).join('; '), {
+      details: { issues },
+    });
+  }
+  const fe = err as FastifyError;
+  if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) {
+    return new FleetError('invalid_json', `request body is not valid JSON: ${err.message}`);
+  }
+  if (fe.code && FASTIFY_CODES[fe.code]) return new FleetError(FASTIFY_CODES[fe.code]!, err.message);
+  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new FleetError(fe.statusCode === 404 ? 'not_found' : 'invalid_request', err.message);
+  }
+  return new FleetError('internal', 'internal error', { cause: err });
+}
+
+export function errorHandler(logger: Logger) {
+  return (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    const fleetErr = toFleetError(err);
+    if (fleetErr.status >= 500) logger.error({ err, url: req.url, reqId: req.id }, 'request failed');
+    return sendError(reply, fleetErr);
+  };
+}

@@ -1,0 +1,37 @@
+import type { PartitionQueues } from '@agent-fleet/turns';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The gateway's /metrics: HTTP traffic, accepted turns, and the partition backlog KEDA scales on. */
+export function createGatewayMetrics(partitions: PartitionQueues) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'fleet_gateway_' });
+  const backlog = new Gauge({
+    name: 'fleet_queue_backlog',
+    help: 'Jobs waiting, prioritized or active per partition queue (what KEDA scales on)',
+    labelNames: ['queue'] as const,
+    registers: [registry],
+    async collect() {
+      const counts = await partitions.backlog();
+      counts.forEach((n, i) => {
+        backlog.set({ queue: partitions.queues[i]!.name }, n);
+      });
+    },
+  });
+  return {
+    registry,
+    http: new Histogram({
+      name: 'fleet_gateway_http_request_duration_seconds',
+      help: 'HTTP requests by route and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    accepted: new Counter({
+      name: 'fleet_gateway_turns_accepted_total',
+      help: 'User messages accepted as turns (replays of an Idempotency-Key excluded)',
+      registers: [registry],
+    }),
+  };
+}
+
+export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;

@@ -1,0 +1,45 @@
+import { FleetError, idempotencyKeySchema, threadIdSchema, userIdSchema } from '@agent-fleet/core';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { GatewayDeps } from '../deps.ts';
+
+/** POST /v1/users/:userId/messages: accept a user message as the user's next turn. */
+export const messageRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) => {
+  const maxBytes = deps.config.MAX_MESSAGE_BYTES;
+  app.post(
+    '/v1/users/:userId/messages',
+    {
+      schema: {
+        params: z.object({ userId: userIdSchema }),
+        headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
+        body: z.object({
+          text: z
+            .string({ error: 'text is required and must be a string' })
+            .refine((s) => s.trim().length > 0, 'text must not be empty'),
+          threadId: threadIdSchema.optional(),
+        }),
+      },
+    },
+    async (req, reply) => {
+      const { text, threadId } = req.body;
+      const bytes = Buffer.byteLength(text, 'utf8');
+      if (bytes > maxBytes) {
+        throw new FleetError('payload_too_large', `text is ${bytes} bytes; the limit is ${maxBytes} bytes`, {
+          details: { field: 'body.text', bytes, limit: maxBytes },
+        });
+      }
+      const idem = req.headers['idempotency-key'];
+      const turn = await deps.producer.accept({
+        userId: req.params.userId,
+        text,
+        ...(threadId ? { threadId } : {}),
+        ...(idem ? { idempotencyKey: idem } : {}),
+      });
+      if (turn.created) deps.metrics.accepted.inc();
+      return reply
+        .code(202)
+        .header('location', `/v1/turns/${turn.turnId}`)
+        .send({ turnId: turn.turnId, seq: turn.seq, status: 'queued', replayed: !turn.created });
+    },
+  );
+};

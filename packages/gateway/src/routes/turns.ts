@@ -1,0 +1,71 @@
+import { FleetError, turnIdSchema, userIdSchema } from '@agent-fleet/core';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { GatewayDeps } from '../deps.ts';
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+/** Turn status and user history. Redis holds the hot turn record; Postgres answers when it has expired. */
+export const turnRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) => {
+  app.get(
+    '/v1/turns/:turnId',
+    { schema: { params: z.object({ turnId: turnIdSchema }) } },
+    async (req) => {
+      const { turnId } = req.params;
+      const hot = await deps.records.get(turnId);
+      if (hot) {
+        return {
+          turnId,
+          userId: hot.userId,
+          seq: hot.seq,
+          status: hot.status,
+          threadId: hot.threadId,
+          enqueuedAt: iso(hot.enqueuedAt),
+          startedAt: iso(hot.startedAt),
+          completedAt: iso(hot.completedAt),
+          reply: hot.status === 'completed' ? hot.reply : undefined,
+          error: hot.status === 'failed' ? hot.error : undefined,
+          attempts: hot.attempts,
+        };
+      }
+      const cold = await deps.transcript.getTurn(turnId);
+      if (!cold) throw new FleetError('not_found', `turn ${turnId} not found`, { details: { turnId } });
+      return {
+        turnId,
+        userId: cold.userId,
+        seq: cold.seq,
+        status: cold.status,
+        threadId: cold.threadId,
+        enqueuedAt: iso(cold.enqueuedAt),
+        startedAt: iso(cold.startedAt),
+        completedAt: iso(cold.completedAt),
+        reply: cold.messages.find((m) => m.role === 'assistant')?.content,
+        error: cold.error,
+      };
+    },
+  );
+
+  app.get(
+    '/v1/users/:userId/history',
+    {
+      schema: {
+        params: z.object({ userId: userIdSchema }),
+        querystring: z.object({
+          limit: z.coerce.number().int().min(1).max(1000).default(200),
+          afterSeq: z.coerce.number().int().min(0).default(0),
+        }),
+      },
+    },
+    async (req) => {
+      const { limit, afterSeq } = req.query;
+      const messages = await deps.transcript.history(req.params.userId, { limit, afterSeq });
+      const last = messages.at(-1);
+      return {
+        userId: req.params.userId,
+        messages,
+        // A page may end inside a turn; resume from the last complete turn.
+        nextAfterSeq: messages.length === limit && last ? last.seq - 1 : null,
+      };
+    },
+  );
+};

@@ -1,0 +1,125 @@
+import { createServer } from 'node:http';
+import {
+  createLogger,
+  type FleetConfig,
+  loadConfig,
+  partitionQueueName,
+  partitionQueuePrefix,
+  turnJobSchema,
+} from '@agent-fleet/core';
+import { LlmClient } from '@agent-fleet/llm';
+import { createPool, HistoryStore, migrate, Scratchpad, Transcript } from '@agent-fleet/state';
+import { PartitionQueues, TurnGate, TurnRecords } from '@agent-fleet/turns';
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createWorkerMetrics } from './metrics.ts';
+import { TurnRunner } from './turn-runner.ts';
+
+const logger = createLogger('worker');
+
+function readConfig(): FleetConfig {
+  try {
+    return loadConfig();
+  } catch (err) {
+    process.stderr.write(`worker: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+const config = readConfig();
+const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
+redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+const pool = createPool(config.DATABASE_URL, Math.min(20, config.WORKER_CONCURRENCY * 2));
+await migrate(config.DATABASE_URL, logger);
+
+const metrics = createWorkerMetrics();
+const partitions = new PartitionQueues({
+  connection: redis,
+  namespace: config.FLEET_NAMESPACE,
+  partitions: config.PARTITIONS,
+  policy: { attempts: config.TURN_ATTEMPTS, backoffMs: config.TURN_BACKOFF_MS },
+});
+const runner = new TurnRunner({
+  gate: new TurnGate({ redis, namespace: config.FLEET_NAMESPACE, leaseMs: config.TURN_LEASE_MS }),
+  records: new TurnRecords({ redis, namespace: config.FLEET_NAMESPACE, ttlSeconds: config.TURN_RECORD_TTL_SECONDS }),
+  partitions,
+  history: new HistoryStore({ redis, namespace: config.FLEET_NAMESPACE, tokenBudget: config.HISTORY_TOKEN_BUDGET }),
+  transcript: new Transcript({ pool }),
+  scratchpad: new Scratchpad({ redis, namespace: config.FLEET_NAMESPACE }),
+  llm: new LlmClient({
+    baseUrls: config.LLM_BASE_URLS,
+    apiKey: config.LLM_API_KEY,
+    model: config.LLM_MODEL,
+    timeoutMs: config.LLM_TIMEOUT_MS,
+    maxRetries: config.LLM_MAX_RETRIES,
+  }),
+  metrics,
+  logger,
+  systemPrompt: config.SYSTEM_PROMPT,
+  attempts: config.TURN_ATTEMPTS,
+  parkDelayMs: config.PARK_DELAY_MS,
+  gapGraceMs: config.GAP_GRACE_MS,
+});
+
+const workers = Array.from({ length: config.PARTITIONS }, (_, i) => {
+  const w = new Worker(partitionQueueName(i), (job, token) => runner.process(job, token), {
+    connection: redis,
+    prefix: partitionQueuePrefix(config.FLEET_NAMESPACE, i),
+    concurrency: config.WORKER_CONCURRENCY,
+    lockDuration: config.JOB_LOCK_MS,
+    stalledInterval: config.STALLED_INTERVAL_MS,
+    maxStalledCount: config.MAX_STALLED_COUNT,
+  });
+  w.on('error', (err) => logger.warn({ err: err.message, queue: w.name }, 'worker error'));
+  // A job that failed for good without the runner recording it (it stalled too often) is recorded
+  // here; whatever this misses, the gap repair of the user's next turn catches.
+  w.on('failed', (job, err) => {
+    if (!job || job.finishedOn === undefined) return;
+    const parsed = turnJobSchema.safeParse(job.data);
+    if (!parsed.success || !/stalled/i.test(err.message)) return;
+    runner
+      .recordFailure(parsed.data, err.message, '')
+      .catch((e) => logger.warn({ err: (e as Error).message, turnId: job.id }, 'could not record stalled turn'));
+  });
+  return w;
+});
+
+const metricsServer =
+  config.WORKER_METRICS_PORT > 0
+    ? createServer((req, res) => {
+        if (req.url !== '/metrics') {
+          res.writeHead(404).end();
+          return;
+        }
+        metrics.registry.metrics().then(
+          (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
+          () => res.writeHead(500).end(),
+        );
+      }).listen(config.WORKER_METRICS_PORT)
+    : undefined;
+
+logger.info(
+  { partitions: config.PARTITIONS, concurrency: config.WORKER_CONCURRENCY, llm: config.LLM_BASE_URLS },
+  'worker ready',
+);
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'stopping: no new jobs; finishing the ones in flight');
+  const force = setTimeout(() => {
+    logger.warn('shutdown grace period over: in-flight turns will be redelivered');
+    process.exit(1);
+  }, config.SHUTDOWN_GRACE_MS);
+  force.unref();
+  await Promise.all(workers.map((w) => w.close()));
+  metricsServer?.close();
+  await partitions.close();
+  await pool.end();
+  redis.disconnect();
+  logger.info('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,49 @@
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+
+/** What a worker process exports on /metrics. */
+export function createWorkerMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'fleet_worker_' });
+  return {
+    registry,
+    turns: new Counter({
+      name: 'fleet_worker_turns_total',
+      help: 'Turns finished by this worker, by outcome',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    gate: new Counter({
+      name: 'fleet_worker_gate_total',
+      help: 'Turn gate decisions: acquired, duplicate, park, busy',
+      labelNames: ['decision'] as const,
+      registers: [registry],
+    }),
+    repairs: new Counter({
+      name: 'fleet_worker_gap_repairs_total',
+      help: 'Stuck predecessor turns repaired: requeued or recorded as failed',
+      labelNames: ['action'] as const,
+      registers: [registry],
+    }),
+    turnSeconds: new Histogram({
+      name: 'fleet_worker_turn_duration_seconds',
+      help: 'From the gate opening to the turn being finished',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    queueSeconds: new Histogram({
+      name: 'fleet_worker_turn_wait_seconds',
+      help: 'From acceptance to the gate opening',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+    llmSeconds: new Histogram({
+      name: 'fleet_worker_llm_request_duration_seconds',
+      help: 'LLM chat call duration',
+      labelNames: ['outcome'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+  };
+}
+
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

@@ -1,0 +1,247 @@
+import { randomUUID } from 'node:crypto';
+import {
+  FleetError,
+  type HistoryMessage,
+  type Logger,
+  type TurnJob,
+  turnJobSchema,
+} from '@agent-fleet/core';
+import type { LlmClient } from '@agent-fleet/llm';
+import type { HistoryStore, Scratchpad, Transcript } from '@agent-fleet/state';
+import { decodePending, type PartitionQueues, type TurnGate, type TurnRecords } from '@agent-fleet/turns';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import { z } from 'zod';
+import type { WorkerMetrics } from './metrics.ts';
+
+export interface TurnRunnerOptions {
+  gate: TurnGate;
+  records: TurnRecords;
+  partitions: PartitionQueues;
+  history: HistoryStore;
+  transcript: Transcript;
+  scratchpad: Scratchpad;
+  llm: LlmClient;
+  metrics: WorkerMetrics;
+  logger: Logger;
+  systemPrompt: string;
+  attempts: number;
+  parkDelayMs: number;
+  gapGraceMs: number;
+}
+
+export type TurnOutcome =
+  | { status: 'completed'; turnId: string; seq: number; reply: string }
+  | { status: 'duplicate'; turnId: string; seq: number };
+
+/**
+ * Runs one delivery of a turn job: passes it through the per-user gate, runs the turn, records it
+ * (Postgres, history, turn record; each idempotent on turnId/seq), finishes it in the gate and
+ * wakes the user's next turn. A delivery that may not run yet gives its worker slot back.
+ */
+export class TurnRunner {
+  readonly #o: TurnRunnerOptions;
+
+  constructor(opts: TurnRunnerOptions) {
+    this.#o = opts;
+  }
+
+  async process(job: Job, token: string | undefined): Promise<TurnOutcome> {
+    const parsed = turnJobSchema.safeParse(job.data);
+    if (!parsed.success) {
+      throw new UnrecoverableError(`invalid turn job payload: ${z.prettifyError(parsed.error)}`);
+    }
+    const t = parsed.data;
+    const lease = `${job.id}.${token ?? randomUUID()}`;
+    const decision = await this.#o.gate.acquire(t.userId, t.seq, lease);
+    this.#o.metrics.gate.inc({ decision: decision.kind });
+    switch (decision.kind) {
+      case 'duplicate':
+        return { status: 'duplicate', turnId: t.turnId, seq: t.seq };
+      case 'busy':
+        return this.#delay(job, token, Math.min(decision.leaseMsLeft + 25, this.#o.gate.leaseMs), t, false);
+      case 'park':
+        if (Date.now() - t.enqueuedAt > this.#o.gapGraceMs) await this.#repairPredecessor(t.userId, decision.done);
+        return this.#delay(job, token, this.#o.parkDelayMs, t, true);
+      case 'acquired':
+        return this.#run(job, t, lease);
+    }
+  }
+
+  /**
+   * Hand the slot back: the job waits in `delayed` until its predecessor finishes and promotes it, or
+   * until the safety delay passes. Checking `done` after the move closes the race with a finish
+   * that tried to promote this job while it was still active.
+   */
+  async #delay(job: Job, token: string | undefined, ms: number, t: TurnJob, park: boolean): Promise<never> {
+    await job.moveToDelayed(Date.now() + ms, token);
+    if (park) {
+      const view = await this.#o.gate.peek(t.userId);
+      if (view.done >= t.seq - 1) await job.promote().catch(() => {});
+    }
+    throw new DelayedError();
+  }
+
+  async #run(job: Job, t: TurnJob, lease: string): Promise<TurnOutcome> {
+    const o = this.#o;
+    const log = o.logger.child({ turnId: t.turnId, userId: t.userId, seq: t.seq, attempt: job.attemptsMade + 1 });
+    const startedAt = Date.now();
+    o.metrics.queueSeconds.observe((startedAt - t.enqueuedAt) / 1000);
+    const abort = new AbortController();
+    const renew = setInterval(
+      () => {
+        o.gate.renew(t.userId, lease).then(
+          (ok) => {
+            if (!ok) abort.abort(new FleetError('conflict', 'turn lease lost', { retryable: true }));
+          },
+          () => {},
+        );
+      },
+      Math.max(250, Math.floor(o.gate.leaseMs / 3)),
+    );
+    try {
+      log.info('turn started');
+      const [, history, scratch] = await Promise.all([
+        o.records.markRunning(t.turnId, startedAt),
+        o.history.load(t.userId),
+        o.scratchpad.load(t.userId, t.turnId),
+      ]);
+      let reply = scratch.reply;
+      if (reply === undefined) {
+        reply = await this.#callLlm(t, history, abort.signal, log);
+        await o.scratchpad.save(t.userId, t.turnId, 'reply', reply);
+      } else {
+        log.info('reply restored from checkpoint');
+      }
+      abort.signal.throwIfAborted();
+      const completedAt = Date.now();
+      await o.transcript.record({
+        turnId: t.turnId,
+        userId: t.userId,
+        seq: t.seq,
+        ...(t.threadId ? { threadId: t.threadId } : {}),
+        status: 'completed',
+        enqueuedAt: t.enqueuedAt,
+        startedAt,
+        completedAt,
+        messages: [
+          { role: 'user', content: t.text },
+          { role: 'assistant', content: reply },
+        ],
+      });
+      await o.history.append(t.userId, t.seq, [
+        { role: 'user', content: t.text, turnId: t.turnId, seq: t.seq },
+        { role: 'assistant', content: reply, turnId: t.turnId, seq: t.seq },
+      ]);
+      await o.records.markCompleted(t.turnId, reply, completedAt);
+      await this.#finish(t, lease);
+      await o.scratchpad.clear(t.userId, t.turnId);
+      o.metrics.turns.inc({ outcome: 'completed' });
+      o.metrics.turnSeconds.observe((Date.now() - startedAt) / 1000);
+      log.info({ ms: Date.now() - startedAt }, 'turn completed');
+      return { status: 'completed', turnId: t.turnId, seq: t.seq, reply };
+    } catch (err) {
+      const retryable = !(err instanceof FleetError) || err.isRetryable;
+      const final = !retryable || job.attemptsMade + 1 >= o.attempts;
+      log.warn({ err, final }, 'turn attempt failed');
+      if (!final) {
+        await o.gate.release(t.userId, lease).catch(() => {});
+        throw err;
+      }
+      await this.recordFailure(t, (err as Error).message, lease);
+      throw new UnrecoverableError((err as Error).message);
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  async #callLlm(t: TurnJob, history: HistoryMessage[], signal: AbortSignal, log: Logger): Promise<string> {
+    const started = performance.now();
+    try {
+      const res = await this.#o.llm.chat({
+        userId: t.userId,
+        signal,
+        messages: [
+          { role: 'system', content: this.#o.systemPrompt },
+          ...history.map((m) => ({ role: m.role, content: m.content })),
+          { role: 'user', content: t.text },
+        ],
+      });
+      this.#o.metrics.llmSeconds.observe({ outcome: 'ok' }, (performance.now() - started) / 1000);
+      log.debug({ server: res.server, promptTokens: res.promptTokens }, 'llm replied');
+      return res.content;
+    } catch (err) {
+      this.#o.metrics.llmSeconds.observe({ outcome: 'error' }, (performance.now() - started) / 1000);
+      throw err;
+    }
+  }
+
+  /**
+   * Record a turn that will not complete (attempts exhausted, or its job failed for good) as failed,
+   * then finish it so the user's next turn runs. Idempotent. `lease` '' finishes it only while no
+   * delivery holds the lease.
+   */
+  async recordFailure(t: TurnJob, error: string, lease: string): Promise<void> {
+    const o = this.#o;
+    const now = Date.now();
+    await o.transcript.record({
+      turnId: t.turnId,
+      userId: t.userId,
+      seq: t.seq,
+      ...(t.threadId ? { threadId: t.threadId } : {}),
+      status: 'failed',
+      error,
+      enqueuedAt: t.enqueuedAt,
+      completedAt: now,
+      messages: [{ role: 'user', content: t.text }],
+    });
+    await o.records.markFailed(t.turnId, error, now);
+    await this.#finish(t, lease);
+    o.metrics.turns.inc({ outcome: 'failed' });
+    o.logger.error({ turnId: t.turnId, userId: t.userId, seq: t.seq, error }, 'turn failed');
+  }
+
+  async #finish(t: TurnJob, lease: string): Promise<void> {
+    const fin = await this.#o.gate.finish(t.userId, t.seq, lease);
+    if (fin.kind === 'finished' && fin.nextPayload) {
+      await this.#wake(decodePending(t.seq + 1, fin.nextPayload));
+    }
+  }
+
+  /** Promote the user's next turn out of `delayed`; add its job if its producer never did. */
+  async #wake(next: TurnJob): Promise<void> {
+    const job = await this.#o.partitions.getJob(next.userId, next.turnId);
+    if (!job) {
+      await this.#o.records.create(next, { ifMissing: true });
+      await this.#o.partitions.add(next);
+      return;
+    }
+    await job.promote().catch(() => {});
+  }
+
+  /**
+   * A turn has waited past the grace period behind predecessor `done+1`. If that predecessor's job
+   * is gone, add it again from the payload kept at acceptance; if it failed for good without being
+   * recorded, record it as failed and finish it. Otherwise it is on its way and nothing is done.
+   */
+  async #repairPredecessor(userId: string, done: number): Promise<void> {
+    const o = this.#o;
+    const view = await o.gate.peek(userId);
+    if (view.done !== done || view.leaseHolder || !view.nextPayload) return;
+    const pred = decodePending(done + 1, view.nextPayload);
+    if (Date.now() - pred.enqueuedAt < o.gapGraceMs) return;
+    const job = await o.partitions.getJob(userId, pred.turnId);
+    const state = job ? await job.getState() : 'unknown';
+    const log = o.logger.child({ turnId: pred.turnId, userId, seq: pred.seq });
+    if (state === 'failed' && job) {
+      log.warn({ reason: job.failedReason }, 'repair: predecessor failed without being recorded');
+      o.metrics.repairs.inc({ action: 'record-failed' });
+      await this.recordFailure(pred, job.failedReason || 'job failed', '');
+    } else if (state === 'unknown' || state === 'completed') {
+      log.warn({ state }, 'repair: predecessor job missing; adding it again');
+      o.metrics.repairs.inc({ action: 'requeue' });
+      if (job) await job.remove().catch(() => {});
+      await o.records.create(pred, { ifMissing: true });
+      await o.partitions.add(pred);
+    }
+  }
+}
