@@ -1,11 +1,11 @@
 import type { FleetConfig, Logger } from '@agent-fleet/core';
-import type { Transcript } from '@agent-fleet/state';
-import type { PartitionQueues, TurnProducer, TurnRecords } from '@agent-fleet/turns';
-import type { Redis } from 'ioredis';
+import { createPool, migrate, Transcript } from '@agent-fleet/state';
+import { PartitionQueues, TurnProducer, TurnRecords } from '@agent-fleet/turns';
+import { Redis } from 'ioredis';
 import type { Pool } from 'pg';
-import type { GatewayMetrics } from './metrics.ts';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
 
-/** Everything the gateway's routes use, built once by main.ts (or a test). */
+/** Everything the gateway's routes use, built once at start-up. */
 export interface GatewayDeps {
   config: FleetConfig;
   logger: Logger;
@@ -16,4 +16,48 @@ export interface GatewayDeps {
   records: TurnRecords;
   transcript: Transcript;
   metrics: GatewayMetrics;
+  close(): Promise<void>;
+}
+
+/** Connect to Redis and Postgres, migrate, and wire the gateway's collaborators. */
+export async function createGatewayDeps(config: FleetConfig, logger: Logger): Promise<GatewayDeps> {
+  // Producers fail fast instead of queueing commands while Redis is away: the caller gets a 503.
+  const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  await new Promise<void>((resolve, reject) => {
+    redis.once('ready', resolve);
+    redis.once('end', () => reject(new Error(`cannot connect to Redis at ${config.REDIS_URL}`)));
+  });
+  const pool = createPool(config.DATABASE_URL, 10);
+  await migrate(config.DATABASE_URL, logger);
+  const ns = config.FLEET_NAMESPACE;
+  const partitions = new PartitionQueues({
+    connection: redis,
+    namespace: ns,
+    partitions: config.PARTITIONS,
+    policy: { attempts: config.TURN_ATTEMPTS, backoffMs: config.TURN_BACKOFF_MS },
+  });
+  const records = new TurnRecords({ redis, namespace: ns, ttlSeconds: config.TURN_RECORD_TTL_SECONDS });
+  return {
+    config,
+    logger,
+    redis,
+    pool,
+    partitions,
+    records,
+    producer: new TurnProducer({
+      redis,
+      namespace: ns,
+      partitions,
+      records,
+      idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
+    }),
+    transcript: new Transcript({ pool }),
+    metrics: createGatewayMetrics(partitions),
+    async close() {
+      await partitions.close();
+      await pool.end();
+      redis.disconnect();
+    },
+  };
 }

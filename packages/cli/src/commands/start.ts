@@ -1,0 +1,137 @@
+import { join } from 'node:path';
+import { createLogger, type FleetConfig, loadConfig } from '@agent-fleet/core';
+import { type ServiceHandle, spawnService, startPostgres, startRedisServer } from '@agent-fleet/devstack';
+import { migrate } from '@agent-fleet/state';
+import { REPO_ROOT, SERVICE_SCRIPTS } from '../paths.ts';
+
+export interface StartOptions {
+  workers?: number;
+  logs?: boolean;
+  fleetDir?: string;
+}
+
+const log = createLogger('fleet');
+
+/**
+ * `fleet start`: the whole fleet on one machine. Redis, Postgres and the LLM simulator are started
+ * here unless REDIS_URL, DATABASE_URL or LLM_BASE_URLS point at running ones; then the gateway and
+ * the workers. Ctrl-C stops everything this command started, workers first.
+ */
+export async function startFleet(opts: StartOptions): Promise<void> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  let config: FleetConfig;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    process.stderr.write(`fleet start: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const fleetDir = opts.fleetDir ?? env.FLEET_DIR ?? join(REPO_ROOT, '.fleet');
+  const logDir = join(fleetDir, 'logs');
+  const cleanups: (() => Promise<void>)[] = [];
+  const services: ServiceHandle[] = [];
+  let stopping = false;
+
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('\nstopping the fleet...\n');
+    const byRole = (prefix: string) => services.filter((s) => s.name.startsWith(prefix));
+    await Promise.all(byRole('worker').map((s) => s.stop(config.SHUTDOWN_GRACE_MS + 2000)));
+    await Promise.all(byRole('gateway').map((s) => s.stop()));
+    await Promise.all(byRole('llm-sim').map((s) => s.stop()));
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+    process.stdout.write('stopped.\n');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+
+  try {
+    if (!env.REDIS_URL) {
+      const redis = await startRedisServer({ dataDir: join(fleetDir, 'redis') });
+      cleanups.push(() => redis.stop());
+      env.REDIS_URL = redis.url;
+    }
+    if (!env.DATABASE_URL) {
+      const pg = await startPostgres({ dataDir: join(fleetDir, 'postgres') });
+      cleanups.push(() => pg.stop());
+      await pg.createDatabase('fleet').catch((err: Error) => {
+        if (!/already exists/.test(err.message)) throw err;
+      });
+      env.DATABASE_URL = pg.urlFor('fleet');
+    }
+    await migrate(env.DATABASE_URL, log);
+    if (!env.LLM_BASE_URLS) {
+      const sim = spawnService({
+        name: 'llm-sim',
+        script: SERVICE_SCRIPTS.llmSim,
+        env: { ...env, SIM_PORT: '0' },
+        waitForListening: true,
+        ...(opts.logs ? {} : { logFile: join(logDir, 'llm-sim.log') }),
+      });
+      services.push(sim);
+      const info = await sim.ready;
+      env.LLM_BASE_URLS = info!.url;
+    }
+    const gateway = spawnService({
+      name: 'gateway',
+      script: SERVICE_SCRIPTS.gateway,
+      env,
+      waitForListening: true,
+      ...(opts.logs ? {} : { logFile: join(logDir, 'gateway.log') }),
+    });
+    services.push(gateway);
+    const gw = await gateway.ready;
+    void gateway.exited.then((code) => {
+      if (!stopping) {
+        log.error({ code }, 'the gateway exited; stopping the fleet');
+        void stopAll(1);
+      }
+    });
+
+    const workerCount = opts.workers ?? config.WORKERS;
+    const startWorker = (i: number) => {
+      const w = spawnService({
+        name: `worker-${i}`,
+        script: SERVICE_SCRIPTS.worker,
+        env,
+        ...(opts.logs ? {} : { logFile: join(logDir, `worker-${i}.log`) }),
+      });
+      services.push(w);
+      void w.exited.then((code) => {
+        if (stopping) return;
+        log.warn({ worker: i, code }, 'a worker exited; starting a new one');
+        services.splice(services.indexOf(w), 1);
+        setTimeout(() => startWorker(i), 1000);
+      });
+    };
+    for (let i = 0; i < workerCount; i++) startWorker(i);
+
+    const base = `http://localhost:${gw!.port}`;
+    process.stdout.write(
+      [
+        '',
+        'agent-fleet is running on the embedded stack',
+        `  gateway     ${base}`,
+        `  dashboard   ${base}/admin/queues   (Bull Board)`,
+        `  metrics     ${base}/metrics`,
+        `  LLM         ${env.LLM_BASE_URLS}`,
+        `  Redis       ${env.REDIS_URL}`,
+        `  Postgres    ${env.DATABASE_URL}`,
+        `  workers     ${workerCount} processes${opts.logs ? '' : `, logs in ${logDir}`}`,
+        '',
+        'try:',
+        `  curl -s -X POST ${base}/v1/users/alice/messages -H 'content-type: application/json' -d '{"text":"What is our retention policy?"}'`,
+        `  curl -s ${base}/v1/turns/<turnId>`,
+        `  curl -s ${base}/v1/users/alice/history`,
+        '',
+        'Ctrl-C stops everything.',
+        '',
+      ].join('\n'),
+    );
+  } catch (err) {
+    process.stderr.write(`fleet start: ${(err as Error).message}\n`);
+    await stopAll(1);
+  }
+}

@@ -1,0 +1,21 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { startFleet } from './commands/start.ts';
+
+const positiveInt = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number of 0 or more');
+  return n;
+};
+
+const program = new Command('fleet').description('agent-fleet: a fleet of per-user AI agents').showHelpAfterError();
+
+program
+  .command('start')
+  .description('run the fleet on the embedded stack (Redis, Postgres, LLM simulator, gateway, workers)')
+  .option('-w, --workers <n>', 'worker processes (default: WORKERS or 2)', positiveInt)
+  .option('--logs', 'stream every service log to this terminal instead of .fleet/logs/')
+  .action(async (opts: { workers?: number; logs?: boolean }) => {
+    await startFleet(opts);
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,95 @@
+import { startSim } from '@agent-fleet/llm-sim';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  FAST_RECOVERY_ENV,
+  mapLimit,
+  postMessage,
+  startTestFleet,
+  type TestFleet,
+  waitFor,
+} from './support/fleet.ts';
+import { messageText, verifyStrictOrder } from './support/verify.ts';
+
+describe('chaos: workers SIGKILLed at random, 10% of LLM calls fail', () => {
+  const USERS = 50;
+  const PER_USER = 20;
+  const WORKERS = 4;
+  let sim: Awaited<ReturnType<typeof startSim>>;
+  let fleet: TestFleet;
+
+  beforeAll(async () => {
+    sim = await startSim({ latencyMs: 20, errorRate: 0.1 });
+    fleet = await startTestFleet({
+      llmUrl: sim.url,
+      workers: WORKERS,
+      env: { ...FAST_RECOVERY_ENV, HISTORY_TOKEN_BUDGET: '100000', WORKER_CONCURRENCY: '4', LOG_LEVEL: 'warn' },
+    });
+  });
+  afterAll(async () => {
+    await fleet?.stop();
+    await sim?.close();
+  });
+
+  it('loses no turn, duplicates none, and keeps every user in order', async () => {
+    const users = Array.from({ length: USERS }, (_, i) => `chaos-${i}`);
+    let kills = 0;
+    let chaos = true;
+    const rand = mulberry32(20261125);
+    const killer = (async () => {
+      while (chaos) {
+        await sleep(300 + rand() * 900);
+        if (!chaos) break;
+        const alive = fleet.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+        const victim = alive[Math.floor(rand() * alive.length)];
+        if (!victim) continue;
+        victim.kill('SIGKILL');
+        kills++;
+        await victim.exited;
+        fleet.workers.splice(fleet.workers.indexOf(victim), 1);
+        fleet.addWorker();
+      }
+    })();
+
+    const posting = mapLimit(users, USERS, async (user) => {
+      for (let s = 1; s <= PER_USER; s++) {
+        await postMessage(fleet.gatewayUrl, user, messageText(user, s));
+        await sleep(rand() * 40);
+      }
+    });
+    await posting;
+    // Keep killing while the backlog drains, then let the survivors finish.
+    await sleep(6000);
+    chaos = false;
+    await killer;
+
+    await waitFor(
+      async () => {
+        const r = await fleet.pool.query<{ n: string }>('SELECT count(*) AS n FROM turns');
+        return Number(r.rows[0]!.n) >= USERS * PER_USER;
+      },
+      {
+        timeoutMs: 300_000,
+        intervalMs: 500,
+        describe: async () => `turns recorded: ${(await fleet.pool.query('SELECT count(*) FROM turns')).rows[0].count}`,
+      },
+    );
+    expect(kills).toBeGreaterThanOrEqual(5);
+    const stats = (await (await fetch(`${sim.url.replace(/\/v1$/, '')}/sim/stats`)).json()) as { failures: number };
+    expect(stats.failures).toBeGreaterThan(0);
+    await verifyStrictOrder(fleet, users, PER_USER);
+  });
+});
+
+function sleep(ms: number) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function mulberry32(seed: number) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

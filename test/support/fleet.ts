@@ -1,0 +1,146 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type ServiceHandle, spawnService } from '@agent-fleet/devstack';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { freshDatabase, freshNamespace, redisUrl } from './stack.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const SCRIPTS = {
+  gateway: join(root, 'packages/gateway/src/main.ts'),
+  worker: join(root, 'packages/worker/src/main.ts'),
+};
+
+/** Timings shortened so crash recovery happens within a test's patience. */
+export const FAST_RECOVERY_ENV = {
+  JOB_LOCK_MS: '4000',
+  STALLED_INTERVAL_MS: '1500',
+  TURN_LEASE_MS: '3000',
+  PARK_DELAY_MS: '5000',
+  GAP_GRACE_MS: '10000',
+  TURN_BACKOFF_MS: '100',
+  MAX_STALLED_COUNT: '20',
+  SHUTDOWN_GRACE_MS: '5000',
+};
+
+export interface TestFleet {
+  gatewayUrl: string;
+  namespace: string;
+  databaseUrl: string;
+  env: Record<string, string>;
+  redis: Redis;
+  pool: pg.Pool;
+  workers: ServiceHandle[];
+  addWorker(): ServiceHandle;
+  stop(): Promise<void>;
+}
+
+/**
+ * A gateway process and worker processes on the shared test Redis (own namespace) and a fresh
+ * database, talking to the LLM server at `llmUrl`.
+ */
+export async function startTestFleet(opts: {
+  llmUrl: string;
+  workers: number;
+  env?: Record<string, string>;
+}): Promise<TestFleet> {
+  const namespace = freshNamespace();
+  const databaseUrl = await freshDatabase();
+  const logDir = join(root, '.fleet', 'test-logs', namespace);
+  mkdirSync(logDir, { recursive: true });
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    REDIS_URL: redisUrl(),
+    DATABASE_URL: databaseUrl,
+    FLEET_NAMESPACE: namespace,
+    LLM_BASE_URLS: opts.llmUrl,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    ...opts.env,
+  };
+  const gateway = spawnService({
+    name: 'gateway',
+    script: SCRIPTS.gateway,
+    env,
+    waitForListening: true,
+    logFile: join(logDir, 'gateway.log'),
+  });
+  const info = await gateway.ready;
+  const workers: ServiceHandle[] = [];
+  let n = 0;
+  const addWorker = () => {
+    const w = spawnService({
+      name: `worker-${n}`,
+      script: SCRIPTS.worker,
+      env,
+      logFile: join(logDir, `worker-${n++}.log`),
+    });
+    workers.push(w);
+    return w;
+  };
+  for (let i = 0; i < opts.workers; i++) addWorker();
+  const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  return {
+    gatewayUrl: info!.url,
+    namespace,
+    databaseUrl,
+    env,
+    redis,
+    pool,
+    workers,
+    addWorker,
+    async stop() {
+      await Promise.all(workers.map((w) => w.stop(8000)));
+      await gateway.stop();
+      await pool.end();
+      redis.disconnect();
+    },
+  };
+}
+
+export async function postMessage(
+  gatewayUrl: string,
+  userId: string,
+  text: string,
+  headers: Record<string, string> = {},
+): Promise<{ turnId: string; seq: number; status: string }> {
+  const res = await fetch(`${gatewayUrl}/v1/users/${encodeURIComponent(userId)}/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ text }),
+  });
+  const body = (await res.json()) as { turnId: string; seq: number; status: string };
+  if (res.status !== 202) throw new Error(`POST message for ${userId} answered ${res.status}: ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** Poll until `check` returns true or the deadline passes (then throw with `describe()`). */
+export async function waitFor(
+  check: () => Promise<boolean>,
+  opts: { timeoutMs: number; intervalMs?: number; describe?: () => Promise<string> | string },
+): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 250));
+  }
+  throw new Error(`timed out after ${opts.timeoutMs} ms${opts.describe ? `: ${await opts.describe()}` : ''}`);
+}
+
+/** Run `fn` over `items` with at most `limit` in flight. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!, i);
+      }
+    }),
+  );
+  return out;
+}

@@ -1,0 +1,39 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startPostgres, startRedisServer } from '@agent-fleet/devstack';
+import { migrate } from '@agent-fleet/state';
+import type { TestProject } from 'vitest/node';
+
+export const TEMPLATE_DB = 'fleet_template';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stack: { redisUrl: string; postgresUrl: string; templateDb: string };
+  }
+}
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * Start Redis and Postgres once per test run (under .fleet/, removed afterwards) and migrate a
+ * template database that each test clones.
+ */
+export default async function setup(project: TestProject) {
+  const dir = mkdtempSync(join(root, '.fleet', 'test-'));
+  const [redis, pg] = await Promise.all([
+    process.env.TEST_REDIS_URL ? null : startRedisServer({ dataDir: join(dir, 'redis') }),
+    startPostgres({ dataDir: join(dir, 'postgres') }),
+  ]);
+  await pg.createDatabase(TEMPLATE_DB);
+  await migrate(pg.urlFor(TEMPLATE_DB));
+  project.provide('stack', {
+    redisUrl: process.env.TEST_REDIS_URL ?? redis!.url,
+    postgresUrl: pg.url,
+    templateDb: TEMPLATE_DB,
+  });
+  return async () => {
+    await Promise.all([redis?.stop(), pg.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  };
+}

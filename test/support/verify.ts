@@ -1,0 +1,44 @@
+import { userKeys } from '@agent-fleet/core';
+import { expect } from 'vitest';
+import type { TestFleet } from './fleet.ts';
+
+export const messageText = (userId: string, seq: number) => `${userId} says message ${seq}`;
+
+/**
+ * The ordering guarantee, checked from the stores themselves: every turn of every user completed
+ * exactly once; the transcript rows were written in seq order; the Redis history holds each turn
+ * once, in seq order; and turn s was answered with exactly the s-1 earlier turns in its prompt
+ * (the simulator echoes the number of messages it was sent: system + 2(s-1) + 1 = 2s).
+ */
+export async function verifyStrictOrder(fleet: TestFleet, users: string[], perUser: number): Promise<void> {
+  const turns = await fleet.pool.query<{ user_id: string; seq: string; turn_id: string; status: string }>(
+    'SELECT user_id, seq, turn_id, status FROM turns ORDER BY user_id, seq',
+  );
+  expect(turns.rowCount).toBe(users.length * perUser);
+  expect(turns.rows.filter((r) => r.status !== 'completed')).toEqual([]);
+
+  const msgs = await fleet.pool.query<{ user_id: string; seq: string; role: string; content: string }>(
+    'SELECT user_id, seq, role, content FROM messages ORDER BY id',
+  );
+  const byUser = new Map<string, { seq: number; role: string; content: string }[]>();
+  for (const m of msgs.rows) {
+    const list = byUser.get(m.user_id) ?? [];
+    list.push({ seq: Number(m.seq), role: m.role, content: m.content });
+    byUser.set(m.user_id, list);
+  }
+  for (const user of users) {
+    const expected = Array.from({ length: perUser }, (_, i) => i + 1).flatMap((s) => [
+      { seq: s, role: 'user', content: messageText(user, s) },
+      { seq: s, role: 'assistant', content: `Echo [n=${2 * s}]: ${messageText(user, s)}` },
+    ]);
+    expect(byUser.get(user), `transcript of ${user}`).toEqual(expected);
+
+    const hot = (await fleet.redis.lrange(userKeys(fleet.namespace, user).history, 0, -1)).map(
+      (s) => JSON.parse(s) as { seq: number; role: string; content: string },
+    );
+    expect(
+      hot.map((m) => ({ seq: m.seq, role: m.role, content: m.content })),
+      `Redis history of ${user}`,
+    ).toEqual(expected);
+  }
+}
