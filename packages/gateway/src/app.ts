@@ -16,7 +16,11 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     // The text limit is checked per field; the body limit only stops abuse before parsing.
     bodyLimit: Math.max(1024 * 1024, deps.config.MAX_MESSAGE_BYTES * 4 + 4096),
     trustProxy: true,
+    // userId may be 128 characters; longer ones get a validation error that names the field.
+    maxParamLength: 512,
   });
+  // The API speaks JSON only; anything else is a 415 rather than a string to validate.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler(deps.logger));

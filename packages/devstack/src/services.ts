@@ -1,0 +1,104 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export interface ServiceOptions {
+  /** Shown in messages, e.g. "worker-2". */
+  name: string;
+  /** The TypeScript entry point, run by this Node (type stripping). */
+  script: string;
+  env: Record<string, string | undefined>;
+  /** Child output goes here (appended); without it, it is forwarded to this process' stderr. */
+  logFile?: string;
+  /** Wait for the child's `{"event":"listening",...}` line; otherwise the service is ready at spawn. */
+  waitForListening?: boolean;
+  readyTimeoutMs?: number;
+}
+
+export interface ListeningInfo {
+  url: string;
+  port: number;
+  [key: string]: unknown;
+}
+
+export interface ServiceHandle {
+  name: string;
+  child: ChildProcess;
+  pid: number;
+  /** Resolves with the listening line (or null when not waited for); rejects if the child exits first. */
+  ready: Promise<ListeningInfo | null>;
+  /** Resolves with the exit code (or signal name) once the child has exited. */
+  exited: Promise<number | string>;
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Run one of the fleet's deployables as a child process and learn where it listens. */
+export function spawnService(opts: ServiceOptions): ServiceHandle {
+  const child = spawn(process.execPath, [opts.script], {
+    env: { ...opts.env } as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (!child.pid) throw new Error(`${opts.name}: could not start ${opts.script}`);
+  let sink: NodeJS.WritableStream = process.stderr;
+  if (opts.logFile) {
+    mkdirSync(dirname(opts.logFile), { recursive: true });
+    sink = createWriteStream(opts.logFile, { flags: 'a' });
+  }
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+  });
+  const tail: string[] = [];
+  const ready = new Promise<ListeningInfo | null>((resolve, reject) => {
+    let settled = false;
+    const timer = opts.waitForListening
+      ? setTimeout(() => {
+          if (settled) return;
+          settled = true;
+          reject(new Error(`${opts.name} did not start listening in time:\n${tail.join('\n')}`));
+        }, opts.readyTimeoutMs ?? 30_000)
+      : undefined;
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream! }).on('line', (line) => {
+        sink.write(`${line}\n`);
+        tail.push(line);
+        if (tail.length > 20) tail.shift();
+        if (!settled && opts.waitForListening && line.startsWith('{"event":"listening"')) {
+          settled = true;
+          clearTimeout(timer);
+          resolve(JSON.parse(line) as ListeningInfo);
+        }
+      });
+    }
+    void exited.then((code) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(new Error(`${opts.name} exited (${code}) before it was ready:\n${tail.join('\n')}`));
+    });
+    if (!opts.waitForListening) {
+      settled = true;
+      resolve(null);
+    }
+  });
+  ready.catch(() => {});
+  return {
+    name: opts.name,
+    child,
+    pid: child.pid,
+    ready,
+    exited,
+    kill: (signal = 'SIGKILL') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+    async stop(graceMs = 10_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
