@@ -73,9 +73,20 @@ describe('chaos: workers SIGKILLed at random, 10% of LLM calls fail', () => {
         describe: async () => `turns recorded: ${(await fleet.pool.query('SELECT count(*) FROM turns')).rows[0].count}`,
       },
     );
+    // The chaos was real: workers died, LLM calls failed, and turns were run more than once.
+    const stats = (await (await fetch(`${sim.url.replace(/\/v1$/, '')}/sim/stats`)).json()) as {
+      requests: number;
+      failures: number;
+    };
+    const turnKeys = await fleet.redis.keys(`${fleet.namespace}:turn:*`);
+    const attempts = await Promise.all(turnKeys.map((k) => fleet.redis.hget(k, 'attempts')));
+    const rerun = attempts.filter((a) => Number(a) > 1).length;
+    process.stdout.write(
+      `chaos: ${kills} workers killed, ${stats.failures}/${stats.requests} LLM calls failed, ${rerun} turns run more than once\n`,
+    );
     expect(kills).toBeGreaterThanOrEqual(5);
-    const stats = (await (await fetch(`${sim.url.replace(/\/v1$/, '')}/sim/stats`)).json()) as { failures: number };
     expect(stats.failures).toBeGreaterThan(0);
+    expect(rerun).toBeGreaterThan(0);
     await verifyStrictOrder(fleet, users, PER_USER);
   });
 });

@@ -57,6 +57,8 @@ describe('no head-of-line blocking', () => {
   }
 
   it("a user whose LLM calls take 3 s does not slow down the other users of the partition", async () => {
+    await fleet.workersReady();
+    await closedLoop(neighbours('warm', 10), 2);
     const baseline = p95(await closedLoop(neighbours('calm', 10), 6));
 
     // The slow user queues 10 turns at once: one runs (3 s each), the other nine must not hold slots.

@@ -33,6 +33,8 @@ export interface TestFleet {
   pool: pg.Pool;
   workers: ServiceHandle[];
   addWorker(): ServiceHandle;
+  /** Resolves once every worker started so far takes jobs. */
+  workersReady(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -64,7 +66,7 @@ export async function startTestFleet(opts: {
     name: 'gateway',
     script: SCRIPTS.gateway,
     env,
-    waitForListening: true,
+    readyEvent: 'listening',
     logFile: join(logDir, 'gateway.log'),
   });
   const info = await gateway.ready;
@@ -76,6 +78,7 @@ export async function startTestFleet(opts: {
       script: SCRIPTS.worker,
       env,
       logFile: join(logDir, `worker-${n++}.log`),
+      readyEvent: 'ready',
     });
     workers.push(w);
     return w;
@@ -92,6 +95,9 @@ export async function startTestFleet(opts: {
     pool,
     workers,
     addWorker,
+    async workersReady() {
+      await Promise.all(workers.map((w) => w.ready));
+    },
     async stop() {
       await Promise.all(workers.map((w) => w.stop(8000)));
       await gateway.stop();

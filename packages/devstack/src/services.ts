@@ -11,8 +11,11 @@ export interface ServiceOptions {
   env: Record<string, string | undefined>;
   /** Child output goes here (appended); without it, it is forwarded to this process' stderr. */
   logFile?: string;
-  /** Wait for the child's `{"event":"listening",...}` line; otherwise the service is ready at spawn. */
-  waitForListening?: boolean;
+  /**
+   * Wait for the child's `{"event":"<readyEvent>",...}` line on stdout (deployables print
+   * `listening` or `ready`); without it the service counts as ready once spawned.
+   */
+  readyEvent?: 'listening' | 'ready';
   readyTimeoutMs?: number;
 }
 
@@ -26,7 +29,7 @@ export interface ServiceHandle {
   name: string;
   child: ChildProcess;
   pid: number;
-  /** Resolves with the listening line (or null when not waited for); rejects if the child exits first. */
+  /** Resolves with the ready line (or null when not waited for); rejects if the child exits first. */
   ready: Promise<ListeningInfo | null>;
   /** Resolves with the exit code (or signal name) once the child has exited. */
   exited: Promise<number | string>;
@@ -53,11 +56,11 @@ export function spawnService(opts: ServiceOptions): ServiceHandle {
   const tail: string[] = [];
   const ready = new Promise<ListeningInfo | null>((resolve, reject) => {
     let settled = false;
-    const timer = opts.waitForListening
+    const timer = opts.readyEvent
       ? setTimeout(() => {
           if (settled) return;
           settled = true;
-          reject(new Error(`${opts.name} did not start listening in time:\n${tail.join('\n')}`));
+          reject(new Error(`${opts.name} did not get ready in time:\n${tail.join('\n')}`));
         }, opts.readyTimeoutMs ?? 30_000)
       : undefined;
     for (const stream of [child.stdout, child.stderr]) {
@@ -65,7 +68,7 @@ export function spawnService(opts: ServiceOptions): ServiceHandle {
         sink.write(`${line}\n`);
         tail.push(line);
         if (tail.length > 20) tail.shift();
-        if (!settled && opts.waitForListening && line.startsWith('{"event":"listening"')) {
+        if (!settled && opts.readyEvent && line.startsWith(`{"event":"${opts.readyEvent}"`)) {
           settled = true;
           clearTimeout(timer);
           resolve(JSON.parse(line) as ListeningInfo);
@@ -78,7 +81,7 @@ export function spawnService(opts: ServiceOptions): ServiceHandle {
       clearTimeout(timer);
       reject(new Error(`${opts.name} exited (${code}) before it was ready:\n${tail.join('\n')}`));
     });
-    if (!opts.waitForListening) {
+    if (!opts.readyEvent) {
       settled = true;
       resolve(null);
     }

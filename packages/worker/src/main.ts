@@ -98,10 +98,12 @@ const metricsServer =
       }).listen(config.WORKER_METRICS_PORT)
     : undefined;
 
+await Promise.all(workers.map((w) => w.waitUntilReady()));
 logger.info(
   { partitions: config.PARTITIONS, concurrency: config.WORKER_CONCURRENCY, llm: config.LLM_BASE_URLS },
   'worker ready',
 );
+process.stdout.write(`${JSON.stringify({ event: 'ready', pid: process.pid })}\n`);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

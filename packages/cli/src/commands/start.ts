@@ -67,7 +67,7 @@ export async function startFleet(opts: StartOptions): Promise<void> {
         name: 'llm-sim',
         script: SERVICE_SCRIPTS.llmSim,
         env: { ...env, SIM_PORT: '0' },
-        waitForListening: true,
+        readyEvent: 'listening',
         ...(opts.logs ? {} : { logFile: join(logDir, 'llm-sim.log') }),
       });
       services.push(sim);
@@ -78,7 +78,7 @@ export async function startFleet(opts: StartOptions): Promise<void> {
       name: 'gateway',
       script: SERVICE_SCRIPTS.gateway,
       env,
-      waitForListening: true,
+      readyEvent: 'listening',
       ...(opts.logs ? {} : { logFile: join(logDir, 'gateway.log') }),
     });
     services.push(gateway);
