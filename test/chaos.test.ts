@@ -22,7 +22,12 @@ describe('chaos: workers SIGKILLed at random, 10% of LLM calls fail', () => {
     fleet = await startTestFleet({
       llmUrl: sim.url,
       workers: WORKERS,
-      env: { ...FAST_RECOVERY_ENV, HISTORY_TOKEN_BUDGET: '100000', WORKER_CONCURRENCY: '4', LOG_LEVEL: 'warn' },
+      env: {
+        ...FAST_RECOVERY_ENV,
+        HISTORY_TOKEN_BUDGET: '100000',
+        WORKER_CONCURRENCY: '4',
+        LOG_LEVEL: 'warn',
+      },
     });
   });
   afterAll(async () => {
@@ -70,7 +75,8 @@ describe('chaos: workers SIGKILLed at random, 10% of LLM calls fail', () => {
       {
         timeoutMs: 300_000,
         intervalMs: 500,
-        describe: async () => `turns recorded: ${(await fleet.pool.query('SELECT count(*) FROM turns')).rows[0].count}`,
+        describe: async () =>
+          `turns recorded: ${(await fleet.pool.query('SELECT count(*) FROM turns')).rows[0].count}`,
       },
     );
     // The chaos was real: workers died, LLM calls failed, and turns were run more than once.

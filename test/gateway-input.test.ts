@@ -11,7 +11,11 @@ describe('bad input at every route gets a 4xx naming the problem and enqueues no
 
   beforeAll(async () => {
     ns = freshNamespace();
-    const config = loadConfig({ REDIS_URL: redisUrl(), DATABASE_URL: await freshDatabase(), FLEET_NAMESPACE: ns });
+    const config = loadConfig({
+      REDIS_URL: redisUrl(),
+      DATABASE_URL: await freshDatabase(),
+      FLEET_NAMESPACE: ns,
+    });
     deps = await createGatewayDeps(config, createLogger('test', 'silent'));
     app = await buildGateway(deps);
   });
@@ -25,29 +29,168 @@ describe('bad input at every route gets a 4xx naming the problem and enqueues no
     app.inject({ method: 'POST', url, payload, headers });
   const big = 'é'.repeat(16 * 1024 + 1); // 32 KiB + 2 bytes in UTF-8, 16 K characters
 
-  const cases: { name: string; send: () => ReturnType<typeof post>; status: number; code: string; mentions: RegExp }[] = [
-    { name: 'userId with a colon', send: () => post('/v1/users/bad:user/messages', '{"text":"hi"}'), status: 400, code: 'invalid_request', mentions: /userId/ },
-    { name: 'userId with braces', send: () => post('/v1/users/%7Bx%7D/messages', '{"text":"hi"}'), status: 400, code: 'invalid_request', mentions: /userId/ },
-    { name: 'userId with a space', send: () => post('/v1/users/a%20b/messages', '{"text":"hi"}'), status: 400, code: 'invalid_request', mentions: /userId/ },
-    { name: 'userId too long', send: () => post(`/v1/users/${'u'.repeat(129)}/messages`, '{"text":"hi"}'), status: 400, code: 'invalid_request', mentions: /userId/ },
-    { name: 'missing text', send: () => post('/v1/users/alice/messages', '{}'), status: 400, code: 'invalid_request', mentions: /text/ },
-    { name: 'empty text', send: () => post('/v1/users/alice/messages', '{"text":""}'), status: 400, code: 'invalid_request', mentions: /text/ },
-    { name: 'blank text', send: () => post('/v1/users/alice/messages', '{"text":"   \\n"}'), status: 400, code: 'invalid_request', mentions: /text/ },
-    { name: 'text not a string', send: () => post('/v1/users/alice/messages', '{"text":42}'), status: 400, code: 'invalid_request', mentions: /text/ },
-    { name: 'oversized text', send: () => post('/v1/users/alice/messages', JSON.stringify({ text: big })), status: 413, code: 'payload_too_large', mentions: /text.*32768/ },
-    { name: 'malformed JSON', send: () => post('/v1/users/alice/messages', '{"text": "hi"'), status: 400, code: 'invalid_json', mentions: /JSON/ },
-    { name: 'JSON array body', send: () => post('/v1/users/alice/messages', '["hi"]'), status: 400, code: 'invalid_request', mentions: /body/ },
-    { name: 'wrong content type', send: () => post('/v1/users/alice/messages', 'text=hi', { 'content-type': 'text/plain' }), status: 415, code: 'unsupported_media_type', mentions: /content-type|media type|Unsupported/i },
-    { name: 'bad threadId', send: () => post('/v1/users/alice/messages', '{"text":"hi","threadId":"a/b"}'), status: 400, code: 'invalid_request', mentions: /threadId/ },
-    { name: 'bad Idempotency-Key', send: () => post('/v1/users/alice/messages', '{"text":"hi"}', { ...json, 'idempotency-key': 'has space' }), status: 400, code: 'invalid_request', mentions: /Idempotency-Key|idempotency-key/ },
-    { name: 'malformed turnId', send: () => app.inject({ method: 'GET', url: '/v1/turns/nope' }), status: 400, code: 'invalid_request', mentions: /turnId/ },
-    { name: 'unknown turn', send: () => app.inject({ method: 'GET', url: `/v1/turns/t_${'0'.repeat(32)}` }), status: 404, code: 'not_found', mentions: /turn t_0+ not found/ },
-    { name: 'history of a bad userId', send: () => app.inject({ method: 'GET', url: '/v1/users/x:y/history' }), status: 400, code: 'invalid_request', mentions: /userId/ },
-    { name: 'history limit 0', send: () => app.inject({ method: 'GET', url: '/v1/users/alice/history?limit=0' }), status: 400, code: 'invalid_request', mentions: /limit/ },
-    { name: 'history limit not a number', send: () => app.inject({ method: 'GET', url: '/v1/users/alice/history?limit=lots' }), status: 400, code: 'invalid_request', mentions: /limit/ },
-    { name: 'history negative afterSeq', send: () => app.inject({ method: 'GET', url: '/v1/users/alice/history?afterSeq=-1' }), status: 400, code: 'invalid_request', mentions: /afterSeq/ },
-    { name: 'unknown route', send: () => app.inject({ method: 'GET', url: '/v1/nothing-here' }), status: 404, code: 'not_found', mentions: /no route/ },
-    { name: 'wrong method', send: () => app.inject({ method: 'DELETE', url: '/v1/users/alice/messages' }), status: 404, code: 'not_found', mentions: /no route/ },
+  const cases: {
+    name: string;
+    send: () => ReturnType<typeof post>;
+    status: number;
+    code: string;
+    mentions: RegExp;
+  }[] = [
+    {
+      name: 'userId with a colon',
+      send: () => post('/v1/users/bad:user/messages', '{"text":"hi"}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /userId/,
+    },
+    {
+      name: 'userId with braces',
+      send: () => post('/v1/users/%7Bx%7D/messages', '{"text":"hi"}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /userId/,
+    },
+    {
+      name: 'userId with a space',
+      send: () => post('/v1/users/a%20b/messages', '{"text":"hi"}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /userId/,
+    },
+    {
+      name: 'userId too long',
+      send: () => post(`/v1/users/${'u'.repeat(129)}/messages`, '{"text":"hi"}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /userId/,
+    },
+    {
+      name: 'missing text',
+      send: () => post('/v1/users/alice/messages', '{}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /text/,
+    },
+    {
+      name: 'empty text',
+      send: () => post('/v1/users/alice/messages', '{"text":""}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /text/,
+    },
+    {
+      name: 'blank text',
+      send: () => post('/v1/users/alice/messages', '{"text":"   \\n"}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /text/,
+    },
+    {
+      name: 'text not a string',
+      send: () => post('/v1/users/alice/messages', '{"text":42}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /text/,
+    },
+    {
+      name: 'oversized text',
+      send: () => post('/v1/users/alice/messages', JSON.stringify({ text: big })),
+      status: 413,
+      code: 'payload_too_large',
+      mentions: /text.*32768/,
+    },
+    {
+      name: 'malformed JSON',
+      send: () => post('/v1/users/alice/messages', '{"text": "hi"'),
+      status: 400,
+      code: 'invalid_json',
+      mentions: /JSON/,
+    },
+    {
+      name: 'JSON array body',
+      send: () => post('/v1/users/alice/messages', '["hi"]'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /body/,
+    },
+    {
+      name: 'wrong content type',
+      send: () => post('/v1/users/alice/messages', 'text=hi', { 'content-type': 'text/plain' }),
+      status: 415,
+      code: 'unsupported_media_type',
+      mentions: /content-type|media type|Unsupported/i,
+    },
+    {
+      name: 'bad threadId',
+      send: () => post('/v1/users/alice/messages', '{"text":"hi","threadId":"a/b"}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /threadId/,
+    },
+    {
+      name: 'bad Idempotency-Key',
+      send: () =>
+        post('/v1/users/alice/messages', '{"text":"hi"}', { ...json, 'idempotency-key': 'has space' }),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /Idempotency-Key|idempotency-key/,
+    },
+    {
+      name: 'malformed turnId',
+      send: () => app.inject({ method: 'GET', url: '/v1/turns/nope' }),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /turnId/,
+    },
+    {
+      name: 'unknown turn',
+      send: () => app.inject({ method: 'GET', url: `/v1/turns/t_${'0'.repeat(32)}` }),
+      status: 404,
+      code: 'not_found',
+      mentions: /turn t_0+ not found/,
+    },
+    {
+      name: 'history of a bad userId',
+      send: () => app.inject({ method: 'GET', url: '/v1/users/x:y/history' }),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /userId/,
+    },
+    {
+      name: 'history limit 0',
+      send: () => app.inject({ method: 'GET', url: '/v1/users/alice/history?limit=0' }),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /limit/,
+    },
+    {
+      name: 'history limit not a number',
+      send: () => app.inject({ method: 'GET', url: '/v1/users/alice/history?limit=lots' }),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /limit/,
+    },
+    {
+      name: 'history negative afterSeq',
+      send: () => app.inject({ method: 'GET', url: '/v1/users/alice/history?afterSeq=-1' }),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /afterSeq/,
+    },
+    {
+      name: 'unknown route',
+      send: () => app.inject({ method: 'GET', url: '/v1/nothing-here' }),
+      status: 404,
+      code: 'not_found',
+      mentions: /no route/,
+    },
+    {
+      name: 'wrong method',
+      send: () => app.inject({ method: 'DELETE', url: '/v1/users/alice/messages' }),
+      status: 404,
+      code: 'not_found',
+      mentions: /no route/,
+    },
   ];
 
   it.each(cases)('$name → $status $code', async ({ send, status, code, mentions }) => {
@@ -76,7 +219,9 @@ describe('bad input at every route gets a 4xx naming the problem and enqueues no
     expect(again.json().seq).toBe(1);
     const turn = await app.inject({ method: 'GET', url: `/v1/turns/${first.json().turnId}` });
     expect(turn.json()).toMatchObject({ status: 'queued', seq: 1, userId: 'alice' });
-    const counts = await Promise.all(deps.partitions.queues.map((q) => q.getJobCountByTypes('wait', 'prioritized')));
+    const counts = await Promise.all(
+      deps.partitions.queues.map((q) => q.getJobCountByTypes('wait', 'prioritized')),
+    );
     expect(counts.reduce((a, b) => a + b, 0)).toBe(1);
   });
 

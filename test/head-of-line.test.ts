@@ -10,7 +10,8 @@ const SLOW_USER = 'slow-user';
 function neighbours(prefix: string, count: number): string[] {
   const target = partitionOf(SLOW_USER, PARTITIONS);
   const out: string[] = [];
-  for (let i = 0; out.length < count; i++) if (partitionOf(`${prefix}-${i}`, PARTITIONS) === target) out.push(`${prefix}-${i}`);
+  for (let i = 0; out.length < count; i++)
+    if (partitionOf(`${prefix}-${i}`, PARTITIONS) === target) out.push(`${prefix}-${i}`);
   return out;
 }
 
@@ -45,7 +46,7 @@ describe('no head-of-line blocking', () => {
         let turn: { status: string; enqueuedAt: string; completedAt: string } | undefined;
         await waitFor(
           async () => {
-            turn = await (await fetch(`${fleet.gatewayUrl}/v1/turns/${turnId}`)).json();
+            turn = (await (await fetch(`${fleet.gatewayUrl}/v1/turns/${turnId}`)).json()) as typeof turn;
             return turn?.status === 'completed';
           },
           { timeoutMs: 60_000, intervalMs: 10 },
@@ -56,26 +57,31 @@ describe('no head-of-line blocking', () => {
     return latencies;
   }
 
-  it("a user whose LLM calls take 3 s does not slow down the other users of the partition", async () => {
+  it('a user whose LLM calls take 3 s does not slow down the other users of the partition', async () => {
     await fleet.workersReady();
     await closedLoop(neighbours('warm', 10), 2);
     const baseline = p95(await closedLoop(neighbours('calm', 10), 6));
 
     // The slow user queues 10 turns at once: one runs (3 s each), the other nine must not hold slots.
     const slowTurns = [];
-    for (let i = 0; i < 10; i++) slowTurns.push(await postMessage(fleet.gatewayUrl, SLOW_USER, `slow question ${i}`));
+    for (let i = 0; i < 10; i++)
+      slowTurns.push(await postMessage(fleet.gatewayUrl, SLOW_USER, `slow question ${i}`));
     const started = Date.now();
     const withSlow = p95(await closedLoop(neighbours('busy', 10), 6));
     const elapsed = Date.now() - started;
 
-    const slowFirst = await (await fetch(`${fleet.gatewayUrl}/v1/turns/${slowTurns[0]!.turnId}`)).json();
-    const slowLast = await (await fetch(`${fleet.gatewayUrl}/v1/turns/${slowTurns[9]!.turnId}`)).json();
+    const getTurn = async (id: string) =>
+      (await (await fetch(`${fleet.gatewayUrl}/v1/turns/${id}`)).json()) as { status: string };
+    const slowFirst = await getTurn(slowTurns[0]!.turnId);
+    const slowLast = await getTurn(slowTurns[9]!.turnId);
     // The slow user really was running during the measurement, and its later turns were still queued.
     expect(['running', 'completed']).toContain(slowFirst.status);
     expect(slowLast.status).toBe('queued');
     expect(elapsed).toBeLessThan(30_000);
 
-    process.stdout.write(`head-of-line: p95 without slow user ${baseline} ms, with slow user ${withSlow} ms\n`);
+    process.stdout.write(
+      `head-of-line: p95 without slow user ${baseline} ms, with slow user ${withSlow} ms\n`,
+    );
     expect(withSlow).toBeLessThanOrEqual(2 * baseline);
   });
 });

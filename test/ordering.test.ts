@@ -27,7 +27,8 @@ describe('200 users x 10 messages through the gateway, 4 worker processes', () =
     // Every user posts its messages one after another; all users at once.
     const accepted = await mapLimit(users, USERS, async (user) => {
       const seqs: number[] = [];
-      for (let s = 1; s <= PER_USER; s++) seqs.push((await postMessage(fleet.gatewayUrl, user, messageText(user, s))).seq);
+      for (let s = 1; s <= PER_USER; s++)
+        seqs.push((await postMessage(fleet.gatewayUrl, user, messageText(user, s))).seq);
       return seqs;
     });
     for (const seqs of accepted) expect(seqs).toEqual(Array.from({ length: PER_USER }, (_, i) => i + 1));
@@ -40,15 +41,18 @@ describe('200 users x 10 messages through the gateway, 4 worker processes', () =
       {
         timeoutMs: 240_000,
         intervalMs: 500,
-        describe: async () => `turns recorded: ${(await fleet.pool.query('SELECT count(*) FROM turns')).rows[0].count}`,
+        describe: async () =>
+          `turns recorded: ${(await fleet.pool.query('SELECT count(*) FROM turns')).rows[0].count}`,
       },
     );
     await verifyStrictOrder(fleet, users, PER_USER);
 
     // The gateway reports the same through its API.
-    const history = await (await fetch(`${fleet.gatewayUrl}/v1/users/officer-7/history`)).json();
+    const history = (await (await fetch(`${fleet.gatewayUrl}/v1/users/officer-7/history`)).json()) as {
+      messages: { seq: number }[];
+    };
     expect(history.messages).toHaveLength(2 * PER_USER);
-    expect(history.messages.map((m: { seq: number }) => m.seq)).toEqual(
+    expect(history.messages.map((m) => m.seq)).toEqual(
       Array.from({ length: PER_USER }, (_, i) => [i + 1, i + 1]).flat(),
     );
   });

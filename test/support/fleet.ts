@@ -119,7 +119,8 @@ export async function postMessage(
     body: JSON.stringify({ text }),
   });
   const body = (await res.json()) as { turnId: string; seq: number; status: string };
-  if (res.status !== 202) throw new Error(`POST message for ${userId} answered ${res.status}: ${JSON.stringify(body)}`);
+  if (res.status !== 202)
+    throw new Error(`POST message for ${userId} answered ${res.status}: ${JSON.stringify(body)}`);
   return body;
 }
 
@@ -137,7 +138,11 @@ export async function waitFor(
 }
 
 /** Run `fn` over `items` with at most `limit` in flight. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   await Promise.all(

@@ -4,14 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { startPostgres, startRedisServer } from '@agent-fleet/devstack';
 import { migrate } from '@agent-fleet/state';
 import type { TestProject } from 'vitest/node';
+import './stack.ts';
 
 export const TEMPLATE_DB = 'fleet_template';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    stack: { redisUrl: string; postgresUrl: string; templateDb: string };
-  }
-}
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -22,18 +17,18 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 export default async function setup(project: TestProject) {
   const dir = mkdtempSync(join(root, '.fleet', 'test-'));
   const [redis, pg] = await Promise.all([
-    process.env.TEST_REDIS_URL ? null : startRedisServer({ dataDir: join(dir, 'redis') }),
+    startRedisServer({ dataDir: join(dir, 'redis') }),
     startPostgres({ dataDir: join(dir, 'postgres') }),
   ]);
   await pg.createDatabase(TEMPLATE_DB);
   await migrate(pg.urlFor(TEMPLATE_DB));
   project.provide('stack', {
-    redisUrl: process.env.TEST_REDIS_URL ?? redis!.url,
+    redisUrl: redis.url,
     postgresUrl: pg.url,
     templateDb: TEMPLATE_DB,
   });
   return async () => {
-    await Promise.all([redis?.stop(), pg.stop()]);
+    await Promise.all([redis.stop(), pg.stop()]);
     rmSync(dir, { recursive: true, force: true });
   };
 }

@@ -2,6 +2,12 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stack: { redisUrl: string; postgresUrl: string; templateDb: string };
+  }
+}
+
 /** A key namespace of its own, so tests sharing one Redis never see each other's keys. */
 export function freshNamespace(): string {
   return `t-${randomBytes(5).toString('hex')}`;

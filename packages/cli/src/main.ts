@@ -7,7 +7,9 @@ const positiveInt = (value: string): number => {
   return n;
 };
 
-const program = new Command('fleet').description('agent-fleet: a fleet of per-user AI agents').showHelpAfterError();
+const program = new Command('fleet')
+  .description('agent-fleet: a fleet of per-user AI agents')
+  .showHelpAfterError();
 
 program
   .command('start')

@@ -5,7 +5,12 @@ const int = (def: number, min: number, max: number) => z.coerce.number().int().m
 
 const urlList = z
   .string()
-  .transform((s) => s.split(',').map((u) => u.trim()).filter((u) => u.length > 0))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((u) => u.trim())
+      .filter((u) => u.length > 0),
+  )
   .pipe(z.array(z.url({ message: 'each entry must be an http(s) URL' })).min(1, 'give at least one URL'));
 
 /**
@@ -18,7 +23,10 @@ export const envSchema = z.object({
     .string()
     .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'use 1-32 lowercase letters, digits and dashes')
     .default('fleet'),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'use redis://host:port[/db] or rediss://').default('redis://127.0.0.1:6379'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'use redis://host:port[/db] or rediss://')
+    .default('redis://127.0.0.1:6379'),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'use postgres://user:password@host:port/database')

@@ -8,11 +8,16 @@ import { z } from 'zod';
 export const USER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/;
 export const userIdSchema = z
   .string()
-  .regex(USER_ID_PATTERN, 'userId must be 1-128 characters of letters, digits and ._@+- starting with a letter or digit');
+  .regex(
+    USER_ID_PATTERN,
+    'userId must be 1-128 characters of letters, digits and ._@+- starting with a letter or digit',
+  );
 
 /** Turn ids double as BullMQ job ids, which must not contain `:`. */
 export const TURN_ID_PATTERN = /^t_[0-9a-f]{32}$/;
-export const turnIdSchema = z.string().regex(TURN_ID_PATTERN, 'turnId must look like t_ followed by 32 hex digits');
+export const turnIdSchema = z
+  .string()
+  .regex(TURN_ID_PATTERN, 'turnId must look like t_ followed by 32 hex digits');
 
 export function newTurnId(): string {
   return `t_${randomUUID().replaceAll('-', '')}`;

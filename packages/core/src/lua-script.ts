@@ -30,7 +30,8 @@ export class LuaScript {
   }
 
   async run(redis: ScriptRunner, keys: string[], args: (string | number)[]): Promise<unknown> {
-    if (keys.length !== this.numKeys) throw new Error(`${this.name} takes ${this.numKeys} keys, got ${keys.length}`);
+    if (keys.length !== this.numKeys)
+      throw new Error(`${this.name} takes ${this.numKeys} keys, got ${keys.length}`);
     try {
       return await redis.evalsha(this.sha, this.numKeys, ...keys, ...args);
     } catch (err) {

@@ -35,7 +35,8 @@ export class LlmClient {
   #next = 0;
 
   constructor(opts: LlmClientOptions) {
-    if (opts.baseUrls.length === 0) throw new FleetError('invalid_config', 'LlmClient needs at least one base URL');
+    if (opts.baseUrls.length === 0)
+      throw new FleetError('invalid_config', 'LlmClient needs at least one base URL');
     this.#model = opts.model;
     this.#clients = opts.baseUrls.map((url) => ({
       url,

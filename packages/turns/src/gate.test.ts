@@ -12,7 +12,9 @@ describe('turn gate Lua (real Redis)', () => {
   let gate: TurnGate;
   const user = 'alice';
   const pending = (seqs: number[]) =>
-    Promise.all(seqs.map((s) => redis.hset(userKeys(ns, user).pending, s, JSON.stringify({ turnId: `t${s}` }))));
+    Promise.all(
+      seqs.map((s) => redis.hset(userKeys(ns, user).pending, s, JSON.stringify({ turnId: `t${s}` }))),
+    );
 
   beforeEach(() => {
     ns = freshNamespace();
@@ -117,19 +119,34 @@ describe('turn gate Lua (real Redis)', () => {
 
   it('peek: shows done, the next pending payload and the lease holder', async () => {
     await pending([1, 2]);
-    expect(await gate.peek(user)).toEqual({ done: 0, nextPayload: JSON.stringify({ turnId: 't1' }), leaseHolder: null });
+    expect(await gate.peek(user)).toEqual({
+      done: 0,
+      nextPayload: JSON.stringify({ turnId: 't1' }),
+      leaseHolder: null,
+    });
     await gate.acquire(user, 1, 'a');
     expect((await gate.peek(user)).leaseHolder).toBe('a');
     await gate.finish(user, 1, 'a');
-    expect(await gate.peek(user)).toEqual({ done: 1, nextPayload: JSON.stringify({ turnId: 't2' }), leaseHolder: null });
+    expect(await gate.peek(user)).toEqual({
+      done: 1,
+      nextPayload: JSON.stringify({ turnId: 't2' }),
+      leaseHolder: null,
+    });
   });
 
   it('keys of one user share one Redis Cluster hash slot', async () => {
     const k = userKeys(ns, user);
     const slots = await Promise.all(
-      [k.seq, k.done, k.lease, k.pending, k.history, k.historyMeta, k.idempotency('x'), k.scratchpad('t')].map(
-        (key) => redis.call('CLUSTER', 'KEYSLOT', key).catch(() => slotOf(key)),
-      ),
+      [
+        k.seq,
+        k.done,
+        k.lease,
+        k.pending,
+        k.history,
+        k.historyMeta,
+        k.idempotency('x'),
+        k.scratchpad('t'),
+      ].map((key) => redis.call('CLUSTER', 'KEYSLOT', key).catch(() => slotOf(key))),
     );
     expect(new Set(slots).size).toBe(1);
   });

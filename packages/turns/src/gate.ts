@@ -86,11 +86,17 @@ export class TurnGate {
       case 0:
         return { kind: 'already-finished' };
       case -1:
-        throw new FleetError('protocol_violation', `turn ${seq} of ${userId} finished before its predecessor`, {
+        throw new FleetError(
+          'protocol_violation',
+          `turn ${seq} of ${userId} finished before its predecessor`,
+          {
+            retryable: true,
+          },
+        );
+      case -2:
+        throw new FleetError('conflict', `turn ${seq} of ${userId} is held by another delivery`, {
           retryable: true,
         });
-      case -2:
-        throw new FleetError('conflict', `turn ${seq} of ${userId} is held by another delivery`, { retryable: true });
       default:
         throw new FleetError('protocol_violation', `gate-finish returned unknown code ${code}`);
     }
@@ -98,11 +104,11 @@ export class TurnGate {
 
   async peek(userId: string): Promise<GateView> {
     const k = userKeys(this.#namespace, userId);
-    const [done, next, holder] = (await scripts.gatePeek.run(this.#redis, [k.done, k.lease, k.pending], [])) as [
-      number,
-      string | null,
-      string | null,
-    ];
+    const [done, next, holder] = (await scripts.gatePeek.run(
+      this.#redis,
+      [k.done, k.lease, k.pending],
+      [],
+    )) as [number, string | null, string | null];
     return { done, nextPayload: next ?? null, leaseHolder: holder ?? null };
   }
 }

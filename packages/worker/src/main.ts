@@ -41,9 +41,17 @@ const partitions = new PartitionQueues({
 });
 const runner = new TurnRunner({
   gate: new TurnGate({ redis, namespace: config.FLEET_NAMESPACE, leaseMs: config.TURN_LEASE_MS }),
-  records: new TurnRecords({ redis, namespace: config.FLEET_NAMESPACE, ttlSeconds: config.TURN_RECORD_TTL_SECONDS }),
+  records: new TurnRecords({
+    redis,
+    namespace: config.FLEET_NAMESPACE,
+    ttlSeconds: config.TURN_RECORD_TTL_SECONDS,
+  }),
   partitions,
-  history: new HistoryStore({ redis, namespace: config.FLEET_NAMESPACE, tokenBudget: config.HISTORY_TOKEN_BUDGET }),
+  history: new HistoryStore({
+    redis,
+    namespace: config.FLEET_NAMESPACE,
+    tokenBudget: config.HISTORY_TOKEN_BUDGET,
+  }),
   transcript: new Transcript({ pool }),
   scratchpad: new Scratchpad({ redis, namespace: config.FLEET_NAMESPACE }),
   llm: new LlmClient({
@@ -79,7 +87,9 @@ const workers = Array.from({ length: config.PARTITIONS }, (_, i) => {
     if (!parsed.success || !/stalled/i.test(err.message)) return;
     runner
       .recordFailure(parsed.data, err.message, '')
-      .catch((e) => logger.warn({ err: (e as Error).message, turnId: job.id }, 'could not record stalled turn'));
+      .catch((e) =>
+        logger.warn({ err: (e as Error).message, turnId: job.id }, 'could not record stalled turn'),
+      );
   });
   return w;
 });

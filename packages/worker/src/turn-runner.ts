@@ -1,11 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  FleetError,
-  type HistoryMessage,
-  type Logger,
-  type TurnJob,
-  turnJobSchema,
-} from '@agent-fleet/core';
+import { FleetError, type HistoryMessage, type Logger, type TurnJob, turnJobSchema } from '@agent-fleet/core';
 import type { LlmClient } from '@agent-fleet/llm';
 import type { HistoryStore, Scratchpad, Transcript } from '@agent-fleet/state';
 import { decodePending, type PartitionQueues, type TurnGate, type TurnRecords } from '@agent-fleet/turns';
@@ -60,7 +54,8 @@ export class TurnRunner {
       case 'busy':
         return this.#delay(job, token, Math.min(decision.leaseMsLeft + 25, this.#o.gate.leaseMs), t, false);
       case 'park':
-        if (Date.now() - t.enqueuedAt > this.#o.gapGraceMs) await this.#repairPredecessor(t.userId, decision.done);
+        if (Date.now() - t.enqueuedAt > this.#o.gapGraceMs)
+          await this.#repairPredecessor(t.userId, decision.done);
         return this.#delay(job, token, this.#o.parkDelayMs, t, true);
       case 'acquired':
         return this.#run(job, t, lease);
@@ -83,7 +78,12 @@ export class TurnRunner {
 
   async #run(job: Job, t: TurnJob, lease: string): Promise<TurnOutcome> {
     const o = this.#o;
-    const log = o.logger.child({ turnId: t.turnId, userId: t.userId, seq: t.seq, attempt: job.attemptsMade + 1 });
+    const log = o.logger.child({
+      turnId: t.turnId,
+      userId: t.userId,
+      seq: t.seq,
+      attempt: job.attemptsMade + 1,
+    });
     const startedAt = Date.now();
     o.metrics.queueSeconds.observe((startedAt - t.enqueuedAt) / 1000);
     const abort = new AbortController();

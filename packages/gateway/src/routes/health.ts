@@ -19,7 +19,9 @@ export const healthRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) =
       check(() => deps.pool.query('SELECT 1')),
     ]);
     const ready = redis === 'ok' && postgres === 'ok';
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks: { redis, postgres } });
+    return reply
+      .code(ready ? 200 : 503)
+      .send({ status: ready ? 'ready' : 'not ready', checks: { redis, postgres } });
   });
 
   app.get('/metrics', async (_req, reply) => {

@@ -7,43 +7,39 @@ const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date
 
 /** Turn status and user history. Redis holds the hot turn record; Postgres answers when it has expired. */
 export const turnRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) => {
-  app.get(
-    '/v1/turns/:turnId',
-    { schema: { params: z.object({ turnId: turnIdSchema }) } },
-    async (req) => {
-      const { turnId } = req.params;
-      const hot = await deps.records.get(turnId);
-      if (hot) {
-        return {
-          turnId,
-          userId: hot.userId,
-          seq: hot.seq,
-          status: hot.status,
-          threadId: hot.threadId,
-          enqueuedAt: iso(hot.enqueuedAt),
-          startedAt: iso(hot.startedAt),
-          completedAt: iso(hot.completedAt),
-          reply: hot.status === 'completed' ? hot.reply : undefined,
-          error: hot.status === 'failed' ? hot.error : undefined,
-          attempts: hot.attempts,
-        };
-      }
-      const cold = await deps.transcript.getTurn(turnId);
-      if (!cold) throw new FleetError('not_found', `turn ${turnId} not found`, { details: { turnId } });
+  app.get('/v1/turns/:turnId', { schema: { params: z.object({ turnId: turnIdSchema }) } }, async (req) => {
+    const { turnId } = req.params;
+    const hot = await deps.records.get(turnId);
+    if (hot) {
       return {
         turnId,
-        userId: cold.userId,
-        seq: cold.seq,
-        status: cold.status,
-        threadId: cold.threadId,
-        enqueuedAt: iso(cold.enqueuedAt),
-        startedAt: iso(cold.startedAt),
-        completedAt: iso(cold.completedAt),
-        reply: cold.messages.find((m) => m.role === 'assistant')?.content,
-        error: cold.error,
+        userId: hot.userId,
+        seq: hot.seq,
+        status: hot.status,
+        threadId: hot.threadId,
+        enqueuedAt: iso(hot.enqueuedAt),
+        startedAt: iso(hot.startedAt),
+        completedAt: iso(hot.completedAt),
+        reply: hot.status === 'completed' ? hot.reply : undefined,
+        error: hot.status === 'failed' ? hot.error : undefined,
+        attempts: hot.attempts,
       };
-    },
-  );
+    }
+    const cold = await deps.transcript.getTurn(turnId);
+    if (!cold) throw new FleetError('not_found', `turn ${turnId} not found`, { details: { turnId } });
+    return {
+      turnId,
+      userId: cold.userId,
+      seq: cold.seq,
+      status: cold.status,
+      threadId: cold.threadId,
+      enqueuedAt: iso(cold.enqueuedAt),
+      startedAt: iso(cold.startedAt),
+      completedAt: iso(cold.completedAt),
+      reply: cold.messages.find((m) => m.role === 'assistant')?.content,
+      error: cold.error,
+    };
+  });
 
   app.get(
     '/v1/users/:userId/history',
