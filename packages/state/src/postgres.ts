@@ -14,9 +14,22 @@ export function createPool(databaseUrl: string, max = 10): pg.Pool {
 
 /**
  * Bring the schema up to date. Safe to run from every process at start: node-pg-migrate takes an
- * advisory lock, and applied migrations are skipped.
+ * advisory lock (a process that finds it taken waits and tries again), and applied migrations are
+ * skipped.
  */
-export async function migrate(databaseUrl: string, logger?: Logger): Promise<string[]> {
+export async function migrate(databaseUrl: string, logger?: Logger, timeoutMs = 60_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await migrateOnce(databaseUrl, logger);
+    } catch (err) {
+      if (!/Another migration is already running/.test((err as Error).message) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
+    }
+  }
+}
+
+async function migrateOnce(databaseUrl: string, logger?: Logger): Promise<string[]> {
   const applied = await runner({
     databaseUrl,
     dir: MIGRATIONS_DIR,

@@ -1,0 +1,176 @@
+/**
+ * pnpm bench:pipeline: turns per second through gateway -> partition queue -> worker -> Redis and
+ * Postgres with an LLM that answers at once, next to raw BullMQ (add + no-op worker) on the same
+ * Redis in the same run.
+ */
+import { join } from 'node:path';
+import { partitionQueueName } from '@agent-fleet/core';
+import { spawnService } from '@agent-fleet/devstack';
+import { Queue, Worker } from 'bullmq';
+import { SingleBar } from 'cli-progress';
+import { Command, InvalidArgumentError } from 'commander';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { percentile, SCRIPTS, startBenchStack } from './stack.ts';
+
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+};
+const opts = new Command('bench:pipeline')
+  .description('turn throughput of the fleet next to raw BullMQ on the same Redis')
+  .option('--turns <n>', 'turns to run', int, 4000)
+  .option('--users <n>', 'distinct users', int, 400)
+  .option('--workers <n>', 'worker processes', int, 2)
+  .option('--concurrency <n>', 'jobs in flight per partition queue per worker', int, 8)
+  .option('--clients <n>', 'HTTP requests in flight', int, 64)
+  .parse()
+  .opts<{ turns: number; users: number; workers: number; concurrency: number; clients: number }>();
+
+function bar(label: string, total: number) {
+  const b = new SingleBar({
+    format: `${label.padEnd(12)} [{bar}] {value}/{total} {rate}/s`,
+    hideCursor: true,
+    clearOnComplete: false,
+  });
+  b.start(total, 0, { rate: '0' });
+  return b;
+}
+
+async function rawBullmq(redisUrl: string, n: number, clients: number): Promise<number> {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue(partitionQueueName(0), { connection, prefix: 'raw:{agent.p0}' });
+  let done = 0;
+  const b = bar('raw BullMQ', n);
+  const started = performance.now();
+  const finished = new Promise<void>((resolve) => {
+    const worker = new Worker(
+      queue.name,
+      async () => {
+        done++;
+        if (done % 100 === 0) b.update(done, { rate: (done / ((performance.now() - started) / 1000)).toFixed(0) });
+        if (done === n) setImmediate(() => void worker.close().then(resolve));
+      },
+      { connection, prefix: 'raw:{agent.p0}', concurrency: clients },
+    );
+  });
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < n) {
+        const i = next++;
+        await queue.add('turn', { i, text: 'hello' }, { removeOnComplete: { age: 3600, count: 100_000 } });
+      }
+    }),
+  );
+  await finished;
+  const seconds = (performance.now() - started) / 1000;
+  b.update(n, { rate: (n / seconds).toFixed(0) });
+  b.stop();
+  await queue.close();
+  connection.disconnect();
+  return n / seconds;
+}
+
+async function main() {
+  const stack = await startBenchStack();
+  const services: ReturnType<typeof spawnService>[] = [];
+  try {
+    const rawRate = await rawBullmq(stack.redis.url, opts.turns, opts.clients);
+
+    const logDir = join(stack.dir, 'logs');
+    const sim = spawnService({
+      name: 'llm-sim',
+      script: SCRIPTS.llmSim,
+      env: { PATH: process.env.PATH, SIM_PORT: '0', SIM_LATENCY_MS: '0' },
+      readyEvent: 'listening',
+      logFile: join(logDir, 'sim.log'),
+    });
+    services.push(sim);
+    const simInfo = await sim.ready;
+    const env = {
+      PATH: process.env.PATH,
+      REDIS_URL: stack.redis.url,
+      DATABASE_URL: stack.databaseUrl,
+      LLM_BASE_URLS: simInfo!.url,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+      WORKER_CONCURRENCY: String(opts.concurrency),
+    };
+    const gateway = spawnService({
+      name: 'gateway',
+      script: SCRIPTS.gateway,
+      env,
+      readyEvent: 'listening',
+      logFile: join(logDir, 'gateway.log'),
+    });
+    services.push(gateway);
+    const gw = (await gateway.ready)!;
+    for (let i = 0; i < opts.workers; i++) {
+      services.push(
+        spawnService({
+          name: `worker-${i}`,
+          script: SCRIPTS.worker,
+          env,
+          readyEvent: 'ready',
+          logFile: join(logDir, `worker-${i}.log`),
+        }),
+      );
+    }
+    await Promise.all(services.map((s) => s.ready));
+
+    const pool = new pg.Pool({ connectionString: stack.databaseUrl, max: 2 });
+    const b = bar('fleet', opts.turns);
+    const started = performance.now();
+    let next = 0;
+    const perUser = Math.ceil(opts.turns / opts.users);
+    const posting = Promise.all(
+      Array.from({ length: opts.clients }, async () => {
+        while (next < opts.turns) {
+          const i = next++;
+          // Turn i belongs to user i % users: each user's turns are spread through the run.
+          const res = await fetch(`${gw.url}/v1/users/bench-${i % opts.users}/messages`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ text: `message ${Math.floor(i / opts.users)} of ${perUser}` }),
+          });
+          if (res.status !== 202) throw new Error(`gateway answered ${res.status}: ${await res.text()}`);
+          await res.arrayBuffer();
+        }
+      }),
+    );
+    let completed = 0;
+    while (completed < opts.turns) {
+      await new Promise((r) => setTimeout(r, 200));
+      completed = Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM turns')).rows[0]!.n);
+      b.update(completed, { rate: (completed / ((performance.now() - started) / 1000)).toFixed(0) });
+    }
+    await posting;
+    const seconds = (performance.now() - started) / 1000;
+    b.stop();
+    const fleetRate = opts.turns / seconds;
+    const lat = await pool.query<{ ms: number }>(
+      'SELECT extract(epoch FROM (completed_at - enqueued_at)) * 1000 AS ms FROM turns',
+    );
+    const ms = lat.rows.map((r) => Number(r.ms));
+    await pool.end();
+
+    console.log('');
+    console.log(
+      `pipeline: ${opts.turns} turns, ${opts.users} users, ${opts.workers} worker processes, ${opts.clients} HTTP clients`,
+    );
+    console.log(`  raw BullMQ (add + no-op worker) ${rawRate.toFixed(0).padStart(6)} jobs/s`);
+    console.log(`  agent-fleet end to end          ${fleetRate.toFixed(0).padStart(6)} turns/s`);
+    console.log(`  ratio                           ${(fleetRate / rawRate).toFixed(2).padStart(6)}`);
+    console.log(
+      `  turn latency (accepted -> recorded) p50 ${percentile(ms, 0.5).toFixed(0)} ms, p95 ${percentile(ms, 0.95).toFixed(0)} ms`,
+    );
+  } finally {
+    await Promise.all(services.map((s) => s.stop()));
+    await stack.stop();
+  }
+}
+
+await main();
