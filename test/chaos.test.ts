@@ -84,7 +84,7 @@ describe('chaos: workers SIGKILLed at random, 10% of LLM calls fail', () => {
       requests: number;
       failures: number;
     };
-    const turnKeys = await fleet.redis.keys(`${fleet.namespace}:turn:*`);
+    const turnKeys = await fleet.redis.keys(`${fleet.namespace}:{u:*}:turn:*`);
     const attempts = await Promise.all(turnKeys.map((k) => fleet.redis.hget(k, 'attempts')));
     const rerun = attempts.filter((a) => Number(a) > 1).length;
     process.stdout.write(

@@ -49,7 +49,8 @@ async function rawBullmq(redisUrl: string, n: number, clients: number): Promise<
       queue.name,
       async () => {
         done++;
-        if (done % 100 === 0) b.update(done, { rate: (done / ((performance.now() - started) / 1000)).toFixed(0) });
+        if (done % 100 === 0)
+          b.update(done, { rate: (done / ((performance.now() - started) / 1000)).toFixed(0) });
         if (done === n) setImmediate(() => void worker.close().then(resolve));
       },
       { connection, prefix: 'raw:{agent.p0}', concurrency: clients },
@@ -83,7 +84,12 @@ async function main() {
     const sim = spawnService({
       name: 'llm-sim',
       script: SCRIPTS.llmSim,
-      env: { PATH: process.env.PATH, SIM_PORT: '0', SIM_LATENCY_MS: '0' },
+      env: {
+        PATH: process.env.PATH,
+        SIM_PORT: '0',
+        SIM_LATENCY_MS: '0',
+        NODE_OPTIONS: process.env.PROF ? '--cpu-prof --cpu-prof-dir=/tmp/prof' : undefined,
+      },
       readyEvent: 'listening',
       logFile: join(logDir, 'sim.log'),
     });
@@ -98,6 +104,7 @@ async function main() {
       PORT: '0',
       LOG_LEVEL: 'warn',
       WORKER_CONCURRENCY: String(opts.concurrency),
+      NODE_OPTIONS: process.env.PROF ? '--cpu-prof --cpu-prof-dir=/tmp/prof' : undefined,
     };
     const gateway = spawnService({
       name: 'gateway',

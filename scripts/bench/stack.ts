@@ -1,7 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type PostgresHandle, type RedisServerHandle, startPostgres, startRedisServer } from '@agent-fleet/devstack';
+import {
+  type PostgresHandle,
+  type RedisServerHandle,
+  startPostgres,
+  startRedisServer,
+} from '@agent-fleet/devstack';
 import { migrate } from '@agent-fleet/state';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));

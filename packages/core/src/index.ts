@@ -18,6 +18,6 @@ export {
   turnJobSchema,
 } from './job.ts';
 export { hashKey, jumpConsistentHash, partitionOf } from './jump-hash.ts';
-export { partitionQueueName, partitionQueuePrefix, turnKey, type UserKeys, userKeys } from './keys.ts';
+export { partitionQueueName, partitionQueuePrefix, turnOwnerKey, type UserKeys, userKeys } from './keys.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { LuaScript, type ScriptRunner } from './lua-script.ts';

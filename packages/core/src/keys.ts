@@ -20,6 +20,10 @@ export interface UserKeys {
   idempotency: (key: string) => string;
   /** Per-turn scratchpad: step checkpoints of a running turn. */
   scratchpad: (turnId: string) => string;
+  /** Prefix of turn records: the record of a turn is `recordPrefix + turnId`. */
+  recordPrefix: string;
+  /** The status record of one turn (kept in the user's slot, so the turn's Lua steps update it). */
+  record: (turnId: string) => string;
 }
 
 export function userKeys(namespace: string, userId: string): UserKeys {
@@ -33,12 +37,14 @@ export function userKeys(namespace: string, userId: string): UserKeys {
     historyMeta: `${p}:history-meta`,
     idempotency: (key) => `${p}:idem:${key}`,
     scratchpad: (turnId) => `${p}:scratch:${turnId}`,
+    recordPrefix: `${p}:turn:`,
+    record: (turnId) => `${p}:turn:${turnId}`,
   };
 }
 
-/** The status record of one turn, looked up by turnId alone. */
-export function turnKey(namespace: string, turnId: string): string {
-  return `${namespace}:turn:{${turnId}}`;
+/** turnId -> userId, so a turn record can be found from its id alone. */
+export function turnOwnerKey(namespace: string, turnId: string): string {
+  return `${namespace}:turn-owner:{${turnId}}`;
 }
 
 export function partitionQueueName(partition: number): string {

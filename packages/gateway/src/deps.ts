@@ -22,7 +22,11 @@ export interface GatewayDeps {
 /** Connect to Redis and Postgres, migrate, and wire the gateway's collaborators. */
 export async function createGatewayDeps(config: FleetConfig, logger: Logger): Promise<GatewayDeps> {
   // Producers fail fast instead of queueing commands while Redis is away: the caller gets a 503.
-  const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  const redis = new Redis(config.REDIS_URL, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    enableAutoPipelining: true,
+  });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   await new Promise<void>((resolve, reject) => {
     redis.once('ready', resolve);
@@ -51,6 +55,7 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
       partitions,
       records,
       idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
+      recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
     }),
     transcript: new Transcript({ pool }),
     metrics: createGatewayMetrics(partitions),

@@ -23,7 +23,8 @@ export async function migrate(databaseUrl: string, logger?: Logger, timeoutMs = 
     try {
       return await migrateOnce(databaseUrl, logger);
     } catch (err) {
-      if (!/Another migration is already running/.test((err as Error).message) || Date.now() > deadline) throw err;
+      if (!/Another migration is already running/.test((err as Error).message) || Date.now() > deadline)
+        throw err;
       await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
     }
   }

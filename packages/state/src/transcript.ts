@@ -28,45 +28,102 @@ export interface HistoryEntry {
 
 const ms = (v: Date | null): number | undefined => (v ? v.getTime() : undefined);
 
+interface Waiting {
+  turn: TurnTranscript;
+  resolve: (inserted: boolean) => void;
+  reject: (err: unknown) => void;
+}
+
 /**
  * The durable transcript in Postgres: append-only, one row per turn (unique on turnId) and its
  * messages written in the same statement, so a redelivered turn is recorded exactly once.
+ *
+ * Writes are group-committed: turns recorded while a write is in flight go together in the next
+ * statement, so a busy worker pays one round trip and one transaction for many turns, and an idle
+ * one pays no added latency.
  */
 export class Transcript {
   readonly #pool: Pool;
+  readonly #maxBatch: number;
+  readonly #maxInFlight: number;
+  #waiting: Waiting[] = [];
+  #inFlight = 0;
 
-  constructor(opts: { pool: Pool }) {
+  constructor(opts: { pool: Pool; maxBatch?: number; maxInFlight?: number }) {
     this.#pool = opts.pool;
+    this.#maxBatch = opts.maxBatch ?? 128;
+    this.#maxInFlight = opts.maxInFlight ?? 2;
   }
 
-  /** Returns false when the turn was already recorded. */
-  async record(t: TurnTranscript): Promise<boolean> {
-    const res = await this.#pool.query(
+  /** Resolves false when the turn was already recorded. */
+  record(turn: TurnTranscript): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ turn, resolve, reject });
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    while (this.#inFlight < this.#maxInFlight && this.#waiting.length > 0) {
+      const batch = this.#waiting.splice(0, this.#maxBatch);
+      this.#inFlight++;
+      this.#write(batch.map((w) => w.turn))
+        .then(
+          (inserted) => {
+            for (const w of batch) w.resolve(inserted.has(w.turn.turnId));
+          },
+          (err) => {
+            for (const w of batch) w.reject(err);
+          },
+        )
+        .finally(() => {
+          this.#inFlight--;
+          this.#pump();
+        });
+    }
+  }
+
+  async #write(turns: TurnTranscript[]): Promise<Set<string>> {
+    // A turn id twice in one statement would make ON CONFLICT see its own row; keep the first.
+    const unique = [...new Map(turns.map((t) => [t.turnId, t])).values()];
+    const msgs = unique.flatMap((t) => t.messages.map((m, idx) => ({ t, m, idx })));
+    const res = await this.#pool.query<{ turn_id: string }>(
       `WITH t AS (
          INSERT INTO turns (turn_id, user_id, seq, thread_id, status, error, enqueued_at, started_at, completed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::float8 / 1000), to_timestamp($8::float8 / 1000),
-                 to_timestamp($9::float8 / 1000))
+         SELECT x.turn_id, x.user_id, x.seq, x.thread_id, x.status, x.error, to_timestamp(x.enq / 1000),
+                to_timestamp(x.st / 1000), to_timestamp(x.fin / 1000)
+         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::float8[],
+                     $8::float8[], $9::float8[]) AS x(turn_id, user_id, seq, thread_id, status, error, enq, st, fin)
          ON CONFLICT (turn_id) DO NOTHING
-         RETURNING turn_id)
-       INSERT INTO messages (turn_id, user_id, seq, idx, role, content)
-       SELECT t.turn_id, $2, $3, m.idx, m.role, m.content
-       FROM t, unnest($10::smallint[], $11::text[], $12::text[]) AS m(idx, role, content)`,
+         RETURNING turn_id),
+       m AS (
+         INSERT INTO messages (turn_id, user_id, seq, idx, role, content)
+         SELECT y.turn_id, y.user_id, y.seq, y.idx, y.role, y.content
+         FROM unnest($10::text[], $11::text[], $12::bigint[], $13::smallint[], $14::text[], $15::text[])
+              WITH ORDINALITY AS y(turn_id, user_id, seq, idx, role, content, ord)
+         WHERE y.turn_id IN (SELECT turn_id FROM t)
+         ORDER BY y.ord
+         RETURNING 1)
+       SELECT turn_id FROM t`,
       [
-        t.turnId,
-        t.userId,
-        t.seq,
-        t.threadId ?? null,
-        t.status,
-        t.error ?? null,
-        t.enqueuedAt,
-        t.startedAt ?? null,
-        t.completedAt,
-        t.messages.map((_, i) => i),
-        t.messages.map((m) => m.role),
-        t.messages.map((m) => m.content),
+        unique.map((t) => t.turnId),
+        unique.map((t) => t.userId),
+        unique.map((t) => t.seq),
+        unique.map((t) => t.threadId ?? null),
+        unique.map((t) => t.status),
+        unique.map((t) => t.error ?? null),
+        unique.map((t) => t.enqueuedAt),
+        unique.map((t) => t.startedAt ?? null),
+        unique.map((t) => t.completedAt),
+        msgs.map((x) => x.t.turnId),
+        msgs.map((x) => x.t.userId),
+        msgs.map((x) => x.t.seq),
+        msgs.map((x) => x.idx),
+        msgs.map((x) => x.m.role),
+        msgs.map((x) => x.m.content),
       ],
     );
-    return (res.rowCount ?? 0) > 0;
+    return new Set(res.rows.map((r) => r.turn_id));
   }
 
   /** A user's messages in acceptance order, `limit` at a time after `afterSeq`. */

@@ -1,132 +1,203 @@
-import { userKeys } from '@agent-fleet/core';
+import { type HistoryMessage, userKeys } from '@agent-fleet/core';
 import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { freshNamespace, redisUrl } from '../../../test/support/stack.ts';
-import { TurnGate } from './gate.ts';
+import { type CommitInput, TurnGate } from './gate.ts';
 
 const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
 afterAll(() => redis.quit());
 
-describe('turn gate Lua (real Redis)', () => {
+const user = 'alice';
+const msgs = (seq: number, reply = `reply ${seq}`): HistoryMessage[] => [
+  { role: 'user', content: `question ${seq}`, turnId: `t${seq}`, seq },
+  { role: 'assistant', content: reply, turnId: `t${seq}`, seq },
+];
+
+describe('turn gate Lua: begin, commit, renew, release, peek (real Redis)', () => {
   let ns: string;
   let gate: TurnGate;
-  const user = 'alice';
+  let k: ReturnType<typeof userKeys>;
+  const make = (leaseMs = 5000, historyTokenBudget = 10_000) =>
+    new TurnGate({ redis, namespace: ns, leaseMs, recordTtlSeconds: 3600, historyTokenBudget });
   const pending = (seqs: number[]) =>
-    Promise.all(
-      seqs.map((s) => redis.hset(userKeys(ns, user).pending, s, JSON.stringify({ turnId: `t${s}` }))),
-    );
+    Promise.all(seqs.map((s) => redis.hset(k.pending, s, JSON.stringify({ turnId: `t${s}` }))));
+  const commit = (seq: number, token: string, extra: Partial<CommitInput> = {}) =>
+    gate.commit({
+      userId: user,
+      seq,
+      turnId: `t${seq}`,
+      token,
+      status: 'completed',
+      outcome: `reply ${seq}`,
+      messages: msgs(seq),
+      ...extra,
+    });
+  const run = async (seq: number) => {
+    await gate.begin(user, seq, `t${seq}`, `tok${seq}`);
+    return commit(seq, `tok${seq}`);
+  };
 
   beforeEach(() => {
     ns = freshNamespace();
-    gate = new TurnGate({ redis, namespace: ns, leaseMs: 5000 });
+    k = userKeys(ns, user);
+    gate = make();
   });
 
-  it('acquire: the first turn runs and takes the lease', async () => {
-    expect(await gate.acquire(user, 1, 'a')).toEqual({ kind: 'acquired', done: 0 });
-    expect(await redis.get(userKeys(ns, user).lease)).toBe('a');
-    expect(await redis.pttl(userKeys(ns, user).lease)).toBeGreaterThan(4000);
+  describe('begin', () => {
+    it('lets the first turn run, takes the lease and marks the record running', async () => {
+      await redis.hset(k.record('t1'), { status: 'queued', seq: 1, attempts: 0 });
+      const r = await gate.begin(user, 1, 't1', 'a');
+      expect(r).toEqual({ kind: 'acquired', done: 0, scratchpad: {}, history: [] });
+      expect(await redis.get(k.lease)).toBe('a');
+      expect(await redis.pttl(k.lease)).toBeGreaterThan(4000);
+      expect(await redis.hgetall(k.record('t1'))).toMatchObject({ status: 'running', attempts: '1' });
+      expect(Number(await redis.hget(k.record('t1'), 'startedAt'))).toBeGreaterThan(0);
+    });
+
+    it('returns the history and the scratchpad the turn resumes from', async () => {
+      await run(1);
+      await redis.hset(k.scratchpad('t2'), 'reply', 'checkpointed');
+      const r = await gate.begin(user, 2, 't2', 'b');
+      expect(r).toMatchObject({ kind: 'acquired', scratchpad: { reply: 'checkpointed' }, history: msgs(1) });
+    });
+
+    it('is re-entrant for the same delivery, counting attempts', async () => {
+      await gate.begin(user, 1, 't1', 'a');
+      expect((await gate.begin(user, 1, 't1', 'a')).kind).toBe('acquired');
+      expect(await redis.hget(k.record('t1'), 'attempts')).toBe('2');
+    });
+
+    it('parks a later turn while its predecessor is unfinished, without touching lease or record', async () => {
+      expect(await gate.begin(user, 2, 't2', 'b')).toEqual({ kind: 'park', done: 0 });
+      expect(await redis.get(k.lease)).toBeNull();
+      expect(await redis.exists(k.record('t2'))).toBe(0);
+    });
+
+    it('reports busy, with the lease time left, when another delivery holds the lease', async () => {
+      await gate.begin(user, 1, 't1', 'a');
+      const r = await gate.begin(user, 1, 't1', 'a2');
+      expect(r.kind).toBe('busy');
+      if (r.kind === 'busy') expect(r.leaseMsLeft).toBeGreaterThan(4000);
+    });
+
+    it('calls a finished turn a duplicate', async () => {
+      await run(1);
+      expect(await gate.begin(user, 1, 't1', 'x')).toEqual({ kind: 'duplicate', done: 1 });
+    });
+
+    it('lets the next delivery take an expired lease', async () => {
+      await gate.begin(user, 1, 't1', 'dead-worker');
+      await redis.pexpire(k.lease, 1);
+      await new Promise((r) => setTimeout(r, 10));
+      expect((await gate.begin(user, 1, 't1', 'new')).kind).toBe('acquired');
+    });
+
+    it('never marks a turn with a final status running again', async () => {
+      await redis.hset(k.record('t1'), { status: 'completed', seq: 1 });
+      await gate.begin(user, 1, 't1', 'a');
+      expect(await redis.hget(k.record('t1'), 'status')).toBe('completed');
+    });
   });
 
-  it('acquire: the same delivery may acquire again (re-entrant)', async () => {
-    await gate.acquire(user, 1, 'a');
-    expect((await gate.acquire(user, 1, 'a')).kind).toBe('acquired');
+  describe('commit', () => {
+    it('appends history, records the reply, advances done, frees lease and scratchpad, returns the next payload', async () => {
+      await pending([1, 2]);
+      await gate.begin(user, 1, 't1', 'a');
+      await redis.hset(k.scratchpad('t1'), 'reply', 'reply 1');
+      expect(await commit(1, 'a')).toEqual({
+        kind: 'finished',
+        nextPayload: JSON.stringify({ turnId: 't2' }),
+      });
+      expect(await redis.get(k.done)).toBe('1');
+      expect(await redis.get(k.lease)).toBeNull();
+      expect(await redis.exists(k.scratchpad('t1'))).toBe(0);
+      expect(await redis.hexists(k.pending, '1')).toBe(0);
+      expect(await gate.history(user)).toEqual(msgs(1));
+      expect(await redis.hgetall(k.record('t1'))).toMatchObject({ status: 'completed', reply: 'reply 1' });
+      expect((await gate.begin(user, 2, 't2', 'b')).kind).toBe('acquired');
+    });
+
+    it('returns no payload when no next turn is pending', async () => {
+      await gate.begin(user, 1, 't1', 'a');
+      expect(await commit(1, 'a')).toEqual({ kind: 'finished', nextPayload: null });
+    });
+
+    it('is harmless twice: the history gets the turn once', async () => {
+      await gate.begin(user, 1, 't1', 'a');
+      await commit(1, 'a');
+      expect(await commit(1, 'a')).toEqual({ kind: 'already-finished' });
+      expect(await gate.history(user)).toEqual(msgs(1));
+      expect(await redis.get(k.done)).toBe('1');
+    });
+
+    it('never appends a turn to the history twice, even if done was lost', async () => {
+      await run(1);
+      await redis.del(k.done);
+      await gate.begin(user, 1, 't1', 'again');
+      await commit(1, 'again');
+      expect(await gate.history(user)).toEqual(msgs(1));
+    });
+
+    it('refuses to finish a turn before its predecessor', async () => {
+      await expect(commit(2, 'a')).rejects.toMatchObject({ code: 'protocol_violation' });
+    });
+
+    it('refuses while another delivery holds the lease', async () => {
+      await gate.begin(user, 1, 't1', 'a');
+      await expect(commit(1, 'b')).rejects.toMatchObject({ code: 'conflict' });
+      await expect(commit(1, '')).rejects.toMatchObject({ code: 'conflict' });
+    });
+
+    it('with an empty token finishes a failed turn nobody holds, leaving history alone', async () => {
+      await pending([1, 2]);
+      const r = await commit(1, '', { status: 'failed', outcome: 'LLM down', messages: [] });
+      expect(r.kind).toBe('finished');
+      expect(await redis.get(k.done)).toBe('1');
+      expect(await gate.history(user)).toEqual([]);
+      expect(await redis.hgetall(k.record('t1'))).toMatchObject({ status: 'failed', error: 'LLM down' });
+    });
+
+    it('trims the history to the budget from the oldest end, keeping the newest turn whole', async () => {
+      gate = make(5000, 60); // 240 characters: room for about two turns
+      for (let s = 1; s <= 5; s++) await run(s);
+      const history = await gate.history(user);
+      expect(history.length).toBeGreaterThanOrEqual(2);
+      expect(history.length).toBeLessThan(10);
+      expect(history.at(-1)).toEqual(msgs(5)[1]);
+      expect(history.at(-2)).toEqual(msgs(5)[0]);
+      expect(history.map((m) => m.seq)).toEqual([...history.map((m) => m.seq)].sort());
+      gate = make(5000, 1); // smaller than one turn: the newest turn still stays whole
+      await run(6);
+      expect(await gate.history(user)).toEqual(msgs(6));
+    });
   });
 
-  it('acquire: a later turn parks while its predecessor is unfinished', async () => {
-    expect(await gate.acquire(user, 2, 'b')).toEqual({ kind: 'park', done: 0 });
-    expect(await redis.get(userKeys(ns, user).lease)).toBeNull();
-  });
-
-  it('acquire: another delivery of the running turn is busy, with the lease time left', async () => {
-    await gate.acquire(user, 1, 'a');
-    const r = await gate.acquire(user, 1, 'a2');
-    expect(r.kind).toBe('busy');
-    if (r.kind === 'busy') expect(r.leaseMsLeft).toBeGreaterThan(4000);
-  });
-
-  it('acquire: a finished turn is a duplicate', async () => {
-    await pending([1]);
-    await gate.acquire(user, 1, 'a');
-    await gate.finish(user, 1, 'a');
-    expect(await gate.acquire(user, 1, 'x')).toEqual({ kind: 'duplicate', done: 1 });
-  });
-
-  it('acquire: an expired lease can be taken by the next delivery', async () => {
-    const short = new TurnGate({ redis, namespace: ns, leaseMs: 1000 });
-    await short.acquire(user, 1, 'dead-worker');
-    await redis.pexpire(userKeys(ns, user).lease, 1);
-    await new Promise((r) => setTimeout(r, 10));
-    expect((await short.acquire(user, 1, 'new')).kind).toBe('acquired');
-  });
-
-  it('renew: extends only our own lease', async () => {
-    await gate.acquire(user, 1, 'a');
-    await redis.pexpire(userKeys(ns, user).lease, 100);
+  it('renew extends only our own lease', async () => {
+    await gate.begin(user, 1, 't1', 'a');
+    await redis.pexpire(k.lease, 100);
     expect(await gate.renew(user, 'a')).toBe(true);
-    expect(await redis.pttl(userKeys(ns, user).lease)).toBeGreaterThan(4000);
+    expect(await redis.pttl(k.lease)).toBeGreaterThan(4000);
     expect(await gate.renew(user, 'b')).toBe(false);
   });
 
-  it('release: frees only our own lease', async () => {
-    await gate.acquire(user, 1, 'a');
+  it('release frees only our own lease', async () => {
+    await gate.begin(user, 1, 't1', 'a');
     expect(await gate.release(user, 'b')).toBe(false);
     expect(await gate.release(user, 'a')).toBe(true);
-    expect(await redis.get(userKeys(ns, user).lease)).toBeNull();
+    expect(await redis.get(k.lease)).toBeNull();
     expect(await gate.release(user, 'a')).toBe(false);
   });
 
-  it('finish: advances done, frees the lease, forgets the payload, returns the next payload', async () => {
-    await pending([1, 2]);
-    await gate.acquire(user, 1, 'a');
-    const r = await gate.finish(user, 1, 'a');
-    expect(r).toEqual({ kind: 'finished', nextPayload: JSON.stringify({ turnId: 't2' }) });
-    const k = userKeys(ns, user);
-    expect(await redis.get(k.done)).toBe('1');
-    expect(await redis.get(k.lease)).toBeNull();
-    expect(await redis.hexists(k.pending, '1')).toBe(0);
-    expect((await gate.acquire(user, 2, 'b')).kind).toBe('acquired');
-  });
-
-  it('finish: with no next turn pending returns no payload', async () => {
-    await pending([1]);
-    await gate.acquire(user, 1, 'a');
-    expect(await gate.finish(user, 1, 'a')).toEqual({ kind: 'finished', nextPayload: null });
-  });
-
-  it('finish: twice is harmless', async () => {
-    await pending([1]);
-    await gate.acquire(user, 1, 'a');
-    await gate.finish(user, 1, 'a');
-    expect(await gate.finish(user, 1, 'a')).toEqual({ kind: 'already-finished' });
-    expect(await redis.get(userKeys(ns, user).done)).toBe('1');
-  });
-
-  it('finish: refuses to finish a turn before its predecessor', async () => {
-    await expect(gate.finish(user, 2, 'a')).rejects.toMatchObject({ code: 'protocol_violation' });
-  });
-
-  it('finish: refuses while another delivery holds the lease', async () => {
-    await gate.acquire(user, 1, 'a');
-    await expect(gate.finish(user, 1, 'b')).rejects.toMatchObject({ code: 'conflict' });
-    await expect(gate.finish(user, 1, '')).rejects.toMatchObject({ code: 'conflict' });
-  });
-
-  it('finish: with an empty token finishes a turn nobody holds (repair)', async () => {
-    await pending([1, 2]);
-    expect((await gate.finish(user, 1, '')).kind).toBe('finished');
-    expect(await redis.get(userKeys(ns, user).done)).toBe('1');
-  });
-
-  it('peek: shows done, the next pending payload and the lease holder', async () => {
+  it('peek shows done, the next pending payload and the lease holder', async () => {
     await pending([1, 2]);
     expect(await gate.peek(user)).toEqual({
       done: 0,
       nextPayload: JSON.stringify({ turnId: 't1' }),
       leaseHolder: null,
     });
-    await gate.acquire(user, 1, 'a');
+    await gate.begin(user, 1, 't1', 'a');
     expect((await gate.peek(user)).leaseHolder).toBe('a');
-    await gate.finish(user, 1, 'a');
+    await commit(1, 'a');
     expect(await gate.peek(user)).toEqual({
       done: 1,
       nextPayload: JSON.stringify({ turnId: 't2' }),
@@ -134,27 +205,19 @@ describe('turn gate Lua (real Redis)', () => {
     });
   });
 
-  it('keys of one user share one Redis Cluster hash slot', async () => {
-    const k = userKeys(ns, user);
-    const slots = await Promise.all(
-      [
-        k.seq,
-        k.done,
-        k.lease,
-        k.pending,
-        k.history,
-        k.historyMeta,
-        k.idempotency('x'),
-        k.scratchpad('t'),
-      ].map((key) => redis.call('CLUSTER', 'KEYSLOT', key).catch(() => slotOf(key))),
-    );
-    expect(new Set(slots).size).toBe(1);
+  it('keeps every key of one user in one Redis Cluster hash slot', () => {
+    const keys = [
+      k.seq,
+      k.done,
+      k.lease,
+      k.pending,
+      k.history,
+      k.historyMeta,
+      k.idempotency('x'),
+      k.scratchpad('t'),
+      k.record('t'),
+    ];
+    const tags = keys.map((key) => /\{([^}]+)\}/.exec(key)?.[1]);
+    expect(new Set(tags)).toEqual(new Set([`u:${user}`]));
   });
 });
-
-/** The hash tag rule of Redis Cluster, for servers not running in cluster mode. */
-function slotOf(key: string): string {
-  const open = key.indexOf('{');
-  const close = key.indexOf('}', open + 1);
-  return open >= 0 && close > open + 1 ? key.slice(open + 1, close) : key;
-}

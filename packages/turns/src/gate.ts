@@ -1,14 +1,30 @@
-import { FleetError, userKeys } from '@agent-fleet/core';
+import { FleetError, type HistoryMessage, userKeys } from '@agent-fleet/core';
 import type { Redis } from 'ioredis';
 import { scripts } from './lua.ts';
 
-export type AcquireResult =
-  | { kind: 'acquired'; done: number }
+/** Rough token count until the tokenizer lands: about four characters per token. */
+export const CHARS_PER_TOKEN = 4;
+
+export type BeginResult =
+  | { kind: 'acquired'; done: number; scratchpad: Record<string, string>; history: HistoryMessage[] }
   | { kind: 'duplicate'; done: number }
   | { kind: 'park'; done: number }
   | { kind: 'busy'; done: number; leaseMsLeft: number };
 
-export type FinishResult = { kind: 'finished'; nextPayload: string | null } | { kind: 'already-finished' };
+export interface CommitInput {
+  userId: string;
+  seq: number;
+  turnId: string;
+  /** The lease holder; '' finishes a turn only while nobody holds the lease (repair). */
+  token: string;
+  status: 'completed' | 'failed';
+  /** The reply of a completed turn, the error of a failed one. */
+  outcome: string;
+  /** Messages to append to the history (completed turns). */
+  messages?: HistoryMessage[];
+}
+
+export type CommitResult = { kind: 'finished'; nextPayload: string | null } | { kind: 'already-finished' };
 
 /** What the gate knows of a user: the last finished turn, the next pending payload, the lease. */
 export interface GateView {
@@ -17,36 +33,59 @@ export interface GateView {
   leaseHolder: string | null;
 }
 
+export interface TurnGateOptions {
+  redis: Redis;
+  namespace: string;
+  leaseMs: number;
+  recordTtlSeconds: number;
+  historyTokenBudget: number;
+}
+
 /**
  * The per-user turn gate (ARCHITECTURE: per-user ordering). Turn `seq` runs only once `seq-1` is
  * finished and while this delivery holds the user's lease; order lives in `seq`/`done`, not in
  * queue position, so retries, redeliveries and parallel workers cannot reorder a user's turns.
+ * `begin` and `commit` are one Lua call each: passing the gate also loads the history and the
+ * scratchpad, and finishing appends the history, records the outcome and wakes the next turn.
  */
 export class TurnGate {
   readonly #redis: Redis;
   readonly #namespace: string;
   readonly #leaseMs: number;
+  readonly #recordTtl: number;
+  readonly #budgetChars: number;
 
-  constructor(opts: { redis: Redis; namespace: string; leaseMs: number }) {
+  constructor(opts: TurnGateOptions) {
     this.#redis = opts.redis;
     this.#namespace = opts.namespace;
     this.#leaseMs = opts.leaseMs;
+    this.#recordTtl = opts.recordTtlSeconds;
+    this.#budgetChars = opts.historyTokenBudget * CHARS_PER_TOKEN;
   }
 
   get leaseMs(): number {
     return this.#leaseMs;
   }
 
-  async acquire(userId: string, seq: number, token: string): Promise<AcquireResult> {
+  async begin(userId: string, seq: number, turnId: string, token: string): Promise<BeginResult> {
     const k = userKeys(this.#namespace, userId);
-    const [code, done, pttl] = (await scripts.gateAcquire.run(
+    const [code, done, pttl, scratch, history] = (await scripts.turnBegin.run(
       this.#redis,
-      [k.done, k.lease],
-      [seq, token, this.#leaseMs],
-    )) as [number, number, number];
+      [k.done, k.lease, k.history, k.scratchpad(turnId), k.record(turnId)],
+      [seq, token, this.#leaseMs, Date.now(), this.#recordTtl],
+    )) as [number, number, number, string[] | undefined, string[] | undefined];
     switch (code) {
-      case 1:
-        return { kind: 'acquired', done };
+      case 1: {
+        const scratchpad: Record<string, string> = {};
+        const flat = scratch ?? [];
+        for (let i = 0; i + 1 < flat.length; i += 2) scratchpad[flat[i]!] = flat[i + 1]!;
+        return {
+          kind: 'acquired',
+          done,
+          scratchpad,
+          history: (history ?? []).map((s) => JSON.parse(s) as HistoryMessage),
+        };
+      }
       case 0:
         return { kind: 'duplicate', done };
       case 2:
@@ -54,7 +93,45 @@ export class TurnGate {
       case 3:
         return { kind: 'busy', done, leaseMsLeft: Math.max(pttl, 0) };
       default:
-        throw new FleetError('protocol_violation', `gate-acquire returned unknown code ${code}`);
+        throw new FleetError('protocol_violation', `turn-begin returned unknown code ${code}`);
+    }
+  }
+
+  async commit(c: CommitInput): Promise<CommitResult> {
+    const k = userKeys(this.#namespace, c.userId);
+    const [code, next] = (await scripts.turnCommit.run(
+      this.#redis,
+      [k.done, k.lease, k.pending, k.history, k.historyMeta, k.scratchpad(c.turnId), k.record(c.turnId)],
+      [
+        c.seq,
+        c.token,
+        Date.now(),
+        this.#recordTtl,
+        this.#budgetChars,
+        c.status,
+        c.outcome,
+        ...(c.messages ?? []).map((m) => JSON.stringify(m)),
+      ],
+    )) as [number, string | null];
+    switch (code) {
+      case 1:
+        return { kind: 'finished', nextPayload: next ?? null };
+      case 0:
+        return { kind: 'already-finished' };
+      case -1:
+        throw new FleetError(
+          'protocol_violation',
+          `turn ${c.seq} of ${c.userId} finished before its predecessor`,
+          {
+            retryable: true,
+          },
+        );
+      case -2:
+        throw new FleetError('conflict', `turn ${c.seq} of ${c.userId} is held by another delivery`, {
+          retryable: true,
+        });
+      default:
+        throw new FleetError('protocol_violation', `turn-commit returned unknown code ${code}`);
     }
   }
 
@@ -69,39 +146,6 @@ export class TurnGate {
     return (await scripts.gateRelease.run(this.#redis, [k.lease], [token])) === 1;
   }
 
-  /**
-   * Finish turn `seq`. `token` is the lease holder; pass '' to finish a turn nobody runs (repair of a
-   * turn whose job failed for good without being recorded).
-   */
-  async finish(userId: string, seq: number, token: string): Promise<FinishResult> {
-    const k = userKeys(this.#namespace, userId);
-    const [code, next] = (await scripts.gateFinish.run(
-      this.#redis,
-      [k.done, k.lease, k.pending],
-      [seq, token],
-    )) as [number, string | null];
-    switch (code) {
-      case 1:
-        return { kind: 'finished', nextPayload: next };
-      case 0:
-        return { kind: 'already-finished' };
-      case -1:
-        throw new FleetError(
-          'protocol_violation',
-          `turn ${seq} of ${userId} finished before its predecessor`,
-          {
-            retryable: true,
-          },
-        );
-      case -2:
-        throw new FleetError('conflict', `turn ${seq} of ${userId} is held by another delivery`, {
-          retryable: true,
-        });
-      default:
-        throw new FleetError('protocol_violation', `gate-finish returned unknown code ${code}`);
-    }
-  }
-
   async peek(userId: string): Promise<GateView> {
     const k = userKeys(this.#namespace, userId);
     const [done, next, holder] = (await scripts.gatePeek.run(
@@ -110,5 +154,11 @@ export class TurnGate {
       [],
     )) as [number, string | null, string | null];
     return { done, nextPayload: next ?? null, leaseHolder: holder ?? null };
+  }
+
+  /** The user's history as the next turn would see it. */
+  async history(userId: string): Promise<HistoryMessage[]> {
+    const items = await this.#redis.lrange(userKeys(this.#namespace, userId).history, 0, -1);
+    return items.map((s) => JSON.parse(s) as HistoryMessage);
   }
 }

@@ -1,6 +1,15 @@
-export { type AcquireResult, type FinishResult, type GateView, TurnGate } from './gate.ts';
+export {
+  type BeginResult,
+  CHARS_PER_TOKEN,
+  type CommitInput,
+  type CommitResult,
+  type GateView,
+  TurnGate,
+  type TurnGateOptions,
+} from './gate.ts';
 export { scripts } from './lua.ts';
 export { PartitionQueues, type TurnJobPolicy } from './partitions.ts';
 export { decodePending, encodePending, type PendingPayload } from './pending.ts';
 export { type AcceptedTurn, type AcceptInput, TurnProducer } from './producer.ts';
 export { type TurnRecord, TurnRecords } from './records.ts';
+export { Scratchpad } from './scratchpad.ts';

@@ -17,15 +17,14 @@ export interface AcceptedTurn {
   seq: number;
   /** false when an Idempotency-Key matched a turn accepted before. */
   created: boolean;
-  enqueuedAt: number;
 }
 
 /**
  * Accepting a turn, the one implementation every producer uses (gateway, SDK, intake): allocate the
- * user's next seq and store the payload atomically, write the turn record, then add the job to the
- * user's partition. A producer that dies between steps loses nothing: the payload waits in
- * `pending` and the worker that runs the next turn repairs the gap; a replay with the same
- * Idempotency-Key re-adds the job, which the job id makes a no-op when it is already there.
+ * user's next seq, store the payload and create the turn record atomically, then add the job to
+ * the user's partition. A producer that dies between the two loses nothing: the payload waits in
+ * `pending`, and the worker that finishes the previous turn (or repairs the gap) adds the job; a
+ * replay with the same Idempotency-Key re-adds it, which the job id makes a no-op when it exists.
  */
 export class TurnProducer {
   readonly #redis: Redis;
@@ -33,6 +32,7 @@ export class TurnProducer {
   readonly #partitions: PartitionQueues;
   readonly #records: TurnRecords;
   readonly #idempotencyTtlSeconds: number;
+  readonly #recordTtlSeconds: number;
 
   constructor(opts: {
     redis: Redis;
@@ -40,12 +40,14 @@ export class TurnProducer {
     partitions: PartitionQueues;
     records: TurnRecords;
     idempotencyTtlSeconds: number;
+    recordTtlSeconds: number;
   }) {
     this.#redis = opts.redis;
     this.#namespace = opts.namespace;
     this.#partitions = opts.partitions;
     this.#records = opts.records;
     this.#idempotencyTtlSeconds = opts.idempotencyTtlSeconds;
+    this.#recordTtlSeconds = opts.recordTtlSeconds;
   }
 
   async accept(input: AcceptInput): Promise<AcceptedTurn> {
@@ -60,26 +62,35 @@ export class TurnProducer {
       enqueuedAt: Date.now(),
     };
     const idem = input.idempotencyKey;
-    const [seq, turnId, created, stored] = (await scripts.acceptTurn.run(
-      this.#redis,
-      [k.seq, k.pending, idem ? k.idempotency(idem) : k.seq],
-      [payload.turnId, encodePending(payload), this.#idempotencyTtlSeconds, idem ? '1' : '0'],
-    )) as [number, string, number, string];
-
+    // The owner key is written alongside (same tick, one pipelined write); for a replay it names a
+    // turn id that is never used, and expires.
+    const [accepted] = await Promise.all([
+      scripts.acceptTurn.run(
+        this.#redis,
+        [k.seq, k.pending, idem ? k.idempotency(idem) : k.seq, k.recordPrefix],
+        [
+          payload.turnId,
+          encodePending(payload),
+          this.#idempotencyTtlSeconds,
+          idem ? '1' : '0',
+          payload.enqueuedAt,
+          this.#recordTtlSeconds,
+          payload.threadId ?? '',
+        ],
+      ) as Promise<[number, string, number, string]>,
+      this.#records.setOwner(payload.turnId, input.userId),
+    ]);
+    const [seq, turnId, created, stored] = accepted;
     if (created === 1) {
-      const job = decodePending(seq, stored);
-      await this.#records.create(job);
-      await this.#partitions.add(job);
-      return { turnId, seq, created: true, enqueuedAt: job.enqueuedAt };
+      await this.#partitions.add(decodePending(seq, stored));
+      return { turnId, seq, created: true };
     }
-    // A replay: make sure what the first call may not have finished is done.
+    // A replay: finish what the first call may not have done.
     if (stored) {
       const job = decodePending(seq, stored);
-      await this.#records.create(job, { ifMissing: true });
+      await this.#records.ensure(job);
       await this.#partitions.add(job);
-      return { turnId, seq, created: false, enqueuedAt: job.enqueuedAt };
     }
-    const record = await this.#records.get(turnId);
-    return { turnId, seq, created: false, enqueuedAt: record?.enqueuedAt ?? 0 };
+    return { turnId, seq, created: false };
   }
 }

@@ -1,6 +1,5 @@
-import { type TurnStatus, turnKey } from '@agent-fleet/core';
+import { type TurnJob, type TurnStatus, turnOwnerKey, userKeys } from '@agent-fleet/core';
 import type { Redis } from 'ioredis';
-import { scripts } from './lua.ts';
 
 /** The status of one turn as `GET /v1/turns/:turnId` reports it. */
 export interface TurnRecord {
@@ -20,8 +19,9 @@ export interface TurnRecord {
 const STATUSES: readonly TurnStatus[] = ['queued', 'running', 'completed', 'failed'];
 
 /**
- * Turn records in Redis (the hot copy; the transcript in Postgres is the durable one). A record
- * never leaves a final status, so a late redelivery cannot make a completed turn look running.
+ * Turn records in Redis, the hot copy (the transcript in Postgres is the durable one). A record
+ * lives in its user's slot, where the accept, begin and commit scripts write it; a small owner key
+ * finds it from the turn id alone.
  */
 export class TurnRecords {
   readonly #redis: Redis;
@@ -34,63 +34,39 @@ export class TurnRecords {
     this.#ttlSeconds = opts.ttlSeconds;
   }
 
-  /**
-   * Write the record of a newly accepted turn in one round trip. With `ifMissing` (replays and
-   * repairs) an existing record is left as it is.
-   */
-  async create(
-    r: { turnId: string; userId: string; seq: number; threadId?: string; enqueuedAt: number },
-    opts: { ifMissing?: boolean } = {},
-  ): Promise<void> {
-    const key = turnKey(this.#namespace, r.turnId);
-    const fields: Record<string, string> = {
-      turnId: r.turnId,
-      userId: r.userId,
-      seq: String(r.seq),
-      enqueuedAt: String(r.enqueuedAt),
-      attempts: '0',
-    };
-    if (r.threadId) fields.threadId = r.threadId;
-    if (opts.ifMissing && (await this.#redis.hsetnx(key, 'status', 'queued')) === 0) return;
-    fields.status = 'queued';
-    await this.#redis.multi().hset(key, fields).expire(key, this.#ttlSeconds).exec();
+  /** Remember whose turn `turnId` is (idempotent). */
+  async setOwner(turnId: string, userId: string): Promise<void> {
+    await this.#redis.set(turnOwnerKey(this.#namespace, turnId), userId, 'EX', this.#ttlSeconds);
   }
 
-  async markRunning(turnId: string, startedAt: number): Promise<boolean> {
-    const key = turnKey(this.#namespace, turnId);
-    const ok = await scripts.turnMark.run(
-      this.#redis,
-      [key],
-      ['running', this.#ttlSeconds, 'startedAt', String(startedAt)],
-    );
-    if (ok === 1) await this.#redis.hincrby(key, 'attempts', 1);
-    return ok === 1;
-  }
-
-  async markCompleted(turnId: string, reply: string, completedAt: number): Promise<void> {
-    await scripts.turnMark.run(
-      this.#redis,
-      [turnKey(this.#namespace, turnId)],
-      ['completed', this.#ttlSeconds, 'reply', reply, 'completedAt', String(completedAt)],
-    );
-  }
-
-  async markFailed(turnId: string, error: string, completedAt: number): Promise<void> {
-    await scripts.turnMark.run(
-      this.#redis,
-      [turnKey(this.#namespace, turnId)],
-      ['failed', this.#ttlSeconds, 'error', error, 'completedAt', String(completedAt)],
-    );
+  /** Recreate the record of a turn whose producer died before writing it; an existing one is kept. */
+  async ensure(job: TurnJob): Promise<void> {
+    const key = userKeys(this.#namespace, job.userId).record(job.turnId);
+    if ((await this.#redis.hsetnx(key, 'status', 'queued')) === 1) {
+      await this.#redis
+        .multi()
+        .hset(key, {
+          seq: job.seq,
+          enqueuedAt: job.enqueuedAt,
+          attempts: 0,
+          ...(job.threadId ? { threadId: job.threadId } : {}),
+        })
+        .expire(key, this.#ttlSeconds)
+        .exec();
+    }
+    await this.setOwner(job.turnId, job.userId);
   }
 
   async get(turnId: string): Promise<TurnRecord | null> {
-    const h = await this.#redis.hgetall(turnKey(this.#namespace, turnId));
-    if (!h.status || !h.userId) return null;
-    const status = STATUSES.find((s) => s === h.status) ?? 'queued';
-    const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+    const userId = await this.#redis.get(turnOwnerKey(this.#namespace, turnId));
+    if (!userId) return null;
+    const h = await this.#redis.hgetall(userKeys(this.#namespace, userId).record(turnId));
+    const status = STATUSES.find((s) => s === h.status);
+    if (!status || h.seq === undefined) return null;
+    const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
     return {
       turnId,
-      userId: h.userId,
+      userId,
       seq: Number(h.seq),
       status,
       ...(h.threadId ? { threadId: h.threadId } : {}),

@@ -8,8 +8,8 @@ import {
   turnJobSchema,
 } from '@agent-fleet/core';
 import { LlmClient } from '@agent-fleet/llm';
-import { createPool, HistoryStore, migrate, Scratchpad, Transcript } from '@agent-fleet/state';
-import { PartitionQueues, TurnGate, TurnRecords } from '@agent-fleet/turns';
+import { createPool, migrate, Transcript } from '@agent-fleet/state';
+import { PartitionQueues, Scratchpad, TurnGate, TurnRecords } from '@agent-fleet/turns';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createWorkerMetrics } from './metrics.ts';
@@ -27,31 +27,37 @@ function readConfig(): FleetConfig {
 }
 
 const config = readConfig();
-const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
-redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+// BullMQ gets a connection of its own; ours batches the commands of concurrent turns into one
+// write per event-loop tick (auto-pipelining), which is most of a worker's Redis cost.
+const bullConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, enableAutoPipelining: true });
+for (const conn of [bullConnection, redis]) {
+  conn.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+}
 const pool = createPool(config.DATABASE_URL, Math.min(20, config.WORKER_CONCURRENCY * 2));
 await migrate(config.DATABASE_URL, logger);
 
 const metrics = createWorkerMetrics();
 const partitions = new PartitionQueues({
-  connection: redis,
+  connection: bullConnection,
   namespace: config.FLEET_NAMESPACE,
   partitions: config.PARTITIONS,
   policy: { attempts: config.TURN_ATTEMPTS, backoffMs: config.TURN_BACKOFF_MS },
 });
 const runner = new TurnRunner({
-  gate: new TurnGate({ redis, namespace: config.FLEET_NAMESPACE, leaseMs: config.TURN_LEASE_MS }),
+  gate: new TurnGate({
+    redis,
+    namespace: config.FLEET_NAMESPACE,
+    leaseMs: config.TURN_LEASE_MS,
+    recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
+    historyTokenBudget: config.HISTORY_TOKEN_BUDGET,
+  }),
   records: new TurnRecords({
     redis,
     namespace: config.FLEET_NAMESPACE,
     ttlSeconds: config.TURN_RECORD_TTL_SECONDS,
   }),
   partitions,
-  history: new HistoryStore({
-    redis,
-    namespace: config.FLEET_NAMESPACE,
-    tokenBudget: config.HISTORY_TOKEN_BUDGET,
-  }),
   transcript: new Transcript({ pool }),
   scratchpad: new Scratchpad({ redis, namespace: config.FLEET_NAMESPACE }),
   llm: new LlmClient({
@@ -71,7 +77,7 @@ const runner = new TurnRunner({
 
 const workers = Array.from({ length: config.PARTITIONS }, (_, i) => {
   const w = new Worker(partitionQueueName(i), (job, token) => runner.process(job, token), {
-    connection: redis,
+    connection: bullConnection,
     prefix: partitionQueuePrefix(config.FLEET_NAMESPACE, i),
     concurrency: config.WORKER_CONCURRENCY,
     lockDuration: config.JOB_LOCK_MS,
@@ -130,6 +136,7 @@ async function shutdown(signal: string): Promise<void> {
   await partitions.close();
   await pool.end();
   redis.disconnect();
+  bullConnection.disconnect();
   logger.info('stopped');
   process.exit(0);
 }

@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { FleetError, type HistoryMessage, type Logger, type TurnJob, turnJobSchema } from '@agent-fleet/core';
 import type { LlmClient } from '@agent-fleet/llm';
-import type { HistoryStore, Scratchpad, Transcript } from '@agent-fleet/state';
-import { decodePending, type PartitionQueues, type TurnGate, type TurnRecords } from '@agent-fleet/turns';
+import type { Transcript } from '@agent-fleet/state';
+import {
+  decodePending,
+  type PartitionQueues,
+  type Scratchpad,
+  type TurnGate,
+  type TurnRecords,
+} from '@agent-fleet/turns';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 import type { WorkerMetrics } from './metrics.ts';
@@ -11,7 +17,6 @@ export interface TurnRunnerOptions {
   gate: TurnGate;
   records: TurnRecords;
   partitions: PartitionQueues;
-  history: HistoryStore;
   transcript: Transcript;
   scratchpad: Scratchpad;
   llm: LlmClient;
@@ -46,7 +51,7 @@ export class TurnRunner {
     }
     const t = parsed.data;
     const lease = `${job.id}.${token ?? randomUUID()}`;
-    const decision = await this.#o.gate.acquire(t.userId, t.seq, lease);
+    const decision = await this.#o.gate.begin(t.userId, t.seq, t.turnId, lease);
     this.#o.metrics.gate.inc({ decision: decision.kind });
     switch (decision.kind) {
       case 'duplicate':
@@ -58,7 +63,7 @@ export class TurnRunner {
           await this.#repairPredecessor(t.userId, decision.done);
         return this.#delay(job, token, this.#o.parkDelayMs, t, true);
       case 'acquired':
-        return this.#run(job, t, lease);
+        return this.#run(job, t, lease, decision.history, decision.scratchpad);
     }
   }
 
@@ -76,7 +81,13 @@ export class TurnRunner {
     throw new DelayedError();
   }
 
-  async #run(job: Job, t: TurnJob, lease: string): Promise<TurnOutcome> {
+  async #run(
+    job: Job,
+    t: TurnJob,
+    lease: string,
+    history: HistoryMessage[],
+    scratch: Record<string, string>,
+  ): Promise<TurnOutcome> {
     const o = this.#o;
     const log = o.logger.child({
       turnId: t.turnId,
@@ -100,11 +111,6 @@ export class TurnRunner {
     );
     try {
       log.info('turn started');
-      const [, history, scratch] = await Promise.all([
-        o.records.markRunning(t.turnId, startedAt),
-        o.history.load(t.userId),
-        o.scratchpad.load(t.userId, t.turnId),
-      ]);
       let reply = scratch.reply;
       if (reply === undefined) {
         reply = await this.#callLlm(t, history, abort.signal, log);
@@ -128,13 +134,10 @@ export class TurnRunner {
           { role: 'assistant', content: reply },
         ],
       });
-      await o.history.append(t.userId, t.seq, [
+      await this.#commit(t, lease, 'completed', reply, [
         { role: 'user', content: t.text, turnId: t.turnId, seq: t.seq },
         { role: 'assistant', content: reply, turnId: t.turnId, seq: t.seq },
       ]);
-      await o.records.markCompleted(t.turnId, reply, completedAt);
-      await this.#finish(t, lease);
-      await o.scratchpad.clear(t.userId, t.turnId);
       o.metrics.turns.inc({ outcome: 'completed' });
       o.metrics.turnSeconds.observe((Date.now() - startedAt) / 1000);
       log.info({ ms: Date.now() - startedAt }, 'turn completed');
@@ -194,14 +197,27 @@ export class TurnRunner {
       completedAt: now,
       messages: [{ role: 'user', content: t.text }],
     });
-    await o.records.markFailed(t.turnId, error, now);
-    await this.#finish(t, lease);
+    await this.#commit(t, lease, 'failed', error);
     o.metrics.turns.inc({ outcome: 'failed' });
     o.logger.error({ turnId: t.turnId, userId: t.userId, seq: t.seq, error }, 'turn failed');
   }
 
-  async #finish(t: TurnJob, lease: string): Promise<void> {
-    const fin = await this.#o.gate.finish(t.userId, t.seq, lease);
+  async #commit(
+    t: TurnJob,
+    lease: string,
+    status: 'completed' | 'failed',
+    outcome: string,
+    messages?: HistoryMessage[],
+  ): Promise<void> {
+    const fin = await this.#o.gate.commit({
+      userId: t.userId,
+      seq: t.seq,
+      turnId: t.turnId,
+      token: lease,
+      status,
+      outcome,
+      ...(messages ? { messages } : {}),
+    });
     if (fin.kind === 'finished' && fin.nextPayload) {
       await this.#wake(decodePending(t.seq + 1, fin.nextPayload));
     }
@@ -211,7 +227,7 @@ export class TurnRunner {
   async #wake(next: TurnJob): Promise<void> {
     const job = await this.#o.partitions.getJob(next.userId, next.turnId);
     if (!job) {
-      await this.#o.records.create(next, { ifMissing: true });
+      await this.#o.records.ensure(next);
       await this.#o.partitions.add(next);
       return;
     }
@@ -240,7 +256,7 @@ export class TurnRunner {
       log.warn({ state }, 'repair: predecessor job missing; adding it again');
       o.metrics.repairs.inc({ action: 'requeue' });
       if (job) await job.remove().catch(() => {});
-      await o.records.create(pred, { ifMissing: true });
+      await o.records.ensure(pred);
       await o.partitions.add(pred);
     }
   }

@@ -1,15 +1,19 @@
 --[[
-  Accept a user message as the user's next turn: hand out its sequence number and remember the
-  payload until the turn is finished, in one atomic step. With an Idempotency-Key the same key
-  returns the turn it created the first time and hands out nothing new.
+  Accept a user message as the user's next turn: hand out its sequence number, remember the
+  payload until the turn is finished, and create the turn record, in one atomic step. With an
+  Idempotency-Key the same key returns the turn it created the first time and hands out nothing.
 
   KEYS[1] seq        counter of sequence numbers handed out
   KEYS[2] pending    hash seq -> job payload JSON (without seq) of turns not finished yet
   KEYS[3] idem       Idempotency-Key record (any key in the user's slot when ARGV[4] is '0')
+  KEYS[4] record     turn record hash prefix: the record key is KEYS[4] .. turnId
   ARGV[1] turnId
   ARGV[2] payload JSON
   ARGV[3] idempotency TTL in seconds
   ARGV[4] '1' when an Idempotency-Key was given
+  ARGV[5] enqueuedAt (ms)
+  ARGV[6] turn record TTL in seconds
+  ARGV[7] threadId or ''
   Returns {seq, turnId, created (1 new | 0 replay), payload JSON or '' when already finished}
 ]]
 if ARGV[4] == '1' then
@@ -25,4 +29,10 @@ redis.call('HSET', KEYS[2], seq, ARGV[2])
 if ARGV[4] == '1' then
   redis.call('SET', KEYS[3], ARGV[1] .. ' ' .. seq, 'EX', ARGV[3])
 end
+local record = KEYS[4] .. ARGV[1]
+redis.call('HSET', record, 'status', 'queued', 'seq', seq, 'enqueuedAt', ARGV[5], 'attempts', 0)
+if ARGV[7] ~= '' then
+  redis.call('HSET', record, 'threadId', ARGV[7])
+end
+redis.call('EXPIRE', record, ARGV[6])
 return {seq, ARGV[1], 1, ARGV[2]}

@@ -5,7 +5,8 @@ const TTL_SECONDS = 24 * 3600;
 
 /**
  * Per-turn checkpoints in Redis: what a step produced is written before the step counts as done,
- * so a redelivered turn resumes from there instead of repeating the work.
+ * so a redelivered turn resumes from there instead of repeating the work. `TurnGate.begin` hands
+ * the checkpoints back; `TurnGate.commit` deletes them.
  */
 export class Scratchpad {
   readonly #redis: Redis;
@@ -16,16 +17,8 @@ export class Scratchpad {
     this.#namespace = opts.namespace;
   }
 
-  async load(userId: string, turnId: string): Promise<Record<string, string>> {
-    return this.#redis.hgetall(userKeys(this.#namespace, userId).scratchpad(turnId));
-  }
-
   async save(userId: string, turnId: string, field: string, value: string): Promise<void> {
     const key = userKeys(this.#namespace, userId).scratchpad(turnId);
     await this.#redis.multi().hset(key, field, value).expire(key, TTL_SECONDS).exec();
-  }
-
-  async clear(userId: string, turnId: string): Promise<void> {
-    await this.#redis.del(userKeys(this.#namespace, userId).scratchpad(turnId));
   }
 }

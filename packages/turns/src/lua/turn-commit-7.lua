@@ -1,0 +1,76 @@
+--[[
+  Finish turn `seq`, atomically: append its messages to the history exactly once (trimmed to the
+  budget, keeping the newest turn whole), give the turn record its final status, advance `done`,
+  free the lease, forget the payload and the scratchpad, and return the payload of the user's next
+  turn so it can be woken up. A failed turn is finished the same way without touching history.
+
+  KEYS[1] done
+  KEYS[2] lease
+  KEYS[3] pending
+  KEYS[4] history
+  KEYS[5] history-meta (lastSeq = seq of the last turn appended)
+  KEYS[6] scratchpad
+  KEYS[7] record
+  ARGV[1] seq
+  ARGV[2] token      the lease holder; '' finishes only while nobody holds the lease (repair)
+  ARGV[3] now (ms)
+  ARGV[4] turn record TTL in seconds
+  ARGV[5] history budget in characters
+  ARGV[6] status: completed | failed
+  ARGV[7] the reply (completed) or the error (failed)
+  ARGV[8..] history message JSON, in order (completed turns)
+  Returns {code, next payload JSON or nil}
+    code 1 finished
+    code 0 already finished before (nothing changed)
+   code -1 an earlier turn is not finished: protocol violation
+   code -2 another delivery holds the lease
+]]
+local seq = tonumber(ARGV[1])
+local done = tonumber(redis.call('GET', KEYS[1]) or '0')
+if seq <= done then
+  return {0, false}
+end
+if seq ~= done + 1 then
+  return {-1, false}
+end
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[2] then
+  return {-2, false}
+end
+
+if ARGV[6] == 'completed' and #ARGV >= 8 then
+  local last = tonumber(redis.call('HGET', KEYS[5], 'lastSeq') or '0')
+  if seq > last then
+    for i = 8, #ARGV do
+      redis.call('RPUSH', KEYS[4], ARGV[i])
+    end
+    redis.call('HSET', KEYS[5], 'lastSeq', seq)
+    local budget = tonumber(ARGV[5])
+    local items = redis.call('LRANGE', KEYS[4], 0, -1)
+    local newest = #ARGV - 7
+    local total = 0
+    local keep = 0
+    for i = #items, 1, -1 do
+      total = total + string.len(items[i])
+      if total > budget and keep >= newest then
+        break
+      end
+      keep = keep + 1
+    end
+    if keep < #items then
+      redis.call('LTRIM', KEYS[4], #items - keep, -1)
+    end
+  end
+end
+
+local field = 'reply'
+if ARGV[6] == 'failed' then
+  field = 'error'
+end
+redis.call('HSET', KEYS[7], 'status', ARGV[6], field, ARGV[7], 'completedAt', ARGV[3])
+redis.call('EXPIRE', KEYS[7], ARGV[4])
+
+redis.call('SET', KEYS[1], seq)
+redis.call('DEL', KEYS[2], KEYS[6])
+redis.call('HDEL', KEYS[3], seq)
+return {1, redis.call('HGET', KEYS[3], seq + 1)}

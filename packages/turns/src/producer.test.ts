@@ -1,0 +1,96 @@
+import { userKeys } from '@agent-fleet/core';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { freshNamespace, redisUrl } from '../../../test/support/stack.ts';
+import { PartitionQueues } from './partitions.ts';
+import { TurnProducer } from './producer.ts';
+import { TurnRecords } from './records.ts';
+
+const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+afterAll(() => redis.quit());
+
+describe('accepting turns (accept Lua + partition queues, real Redis)', () => {
+  let ns: string;
+  let partitions: PartitionQueues;
+  let records: TurnRecords;
+  let producer: TurnProducer;
+
+  beforeEach(() => {
+    ns = freshNamespace();
+    partitions = new PartitionQueues({
+      connection: redis,
+      namespace: ns,
+      partitions: 4,
+      policy: { attempts: 3, backoffMs: 10 },
+    });
+    records = new TurnRecords({ redis, namespace: ns, ttlSeconds: 3600 });
+    producer = new TurnProducer({
+      redis,
+      namespace: ns,
+      partitions,
+      records,
+      idempotencyTtlSeconds: 60,
+      recordTtlSeconds: 3600,
+    });
+  });
+  afterEach(() => partitions.close());
+
+  const jobsOf = async (userId: string) =>
+    await partitions.queueFor(userId).getJobs(['wait', 'delayed', 'prioritized']);
+
+  it('hands out consecutive seqs per user, stores the payload, writes the record and adds the job', async () => {
+    const a = await producer.accept({ userId: 'u1', text: 'one', threadId: 'th-1' });
+    const b = await producer.accept({ userId: 'u1', text: 'two' });
+    const c = await producer.accept({ userId: 'u2', text: 'other user' });
+    expect([a.seq, b.seq, c.seq]).toEqual([1, 2, 1]);
+    expect(a.created && b.created && c.created).toBe(true);
+    const pending = await redis.hgetall(userKeys(ns, 'u1').pending);
+    expect(Object.keys(pending).sort()).toEqual(['1', '2']);
+    expect(JSON.parse(pending['1']!)).toMatchObject({ turnId: a.turnId, text: 'one', threadId: 'th-1' });
+    expect(await records.get(a.turnId)).toMatchObject({
+      userId: 'u1',
+      seq: 1,
+      status: 'queued',
+      threadId: 'th-1',
+      attempts: 0,
+    });
+    const jobs = await jobsOf('u1');
+    expect(jobs.map((j) => j.id).sort()).toEqual([a.turnId, b.turnId].sort());
+    expect(jobs.find((j) => j.id === b.turnId)!.data).toMatchObject({ seq: 2, userId: 'u1', text: 'two' });
+  });
+
+  it('returns the same turn for the same Idempotency-Key, adding nothing', async () => {
+    const first = await producer.accept({ userId: 'u1', text: 'hello', idempotencyKey: 'k1' });
+    const again = await producer.accept({ userId: 'u1', text: 'hello', idempotencyKey: 'k1' });
+    expect(again).toEqual({ turnId: first.turnId, seq: 1, created: false });
+    expect(await jobsOf('u1')).toHaveLength(1);
+    expect(await redis.get(userKeys(ns, 'u1').seq)).toBe('1');
+    const other = await producer.accept({ userId: 'u1', text: 'hello', idempotencyKey: 'k2' });
+    expect(other.seq).toBe(2);
+  });
+
+  it('a replay adds the job again when the first call died before adding it', async () => {
+    const first = await producer.accept({ userId: 'u1', text: 'hello', idempotencyKey: 'k1' });
+    await (await partitions.getJob('u1', first.turnId))!.remove();
+    await producer.accept({ userId: 'u1', text: 'hello', idempotencyKey: 'k1' });
+    expect((await jobsOf('u1')).map((j) => j.id)).toEqual([first.turnId]);
+  });
+
+  it('a replay after the turn finished adds nothing', async () => {
+    const first = await producer.accept({ userId: 'u1', text: 'hello', idempotencyKey: 'k1' });
+    await (await partitions.getJob('u1', first.turnId))!.remove();
+    await redis.hdel(userKeys(ns, 'u1').pending, '1');
+    expect(await producer.accept({ userId: 'u1', text: 'hello', idempotencyKey: 'k1' })).toMatchObject({
+      created: false,
+    });
+    expect(await jobsOf('u1')).toHaveLength(0);
+  });
+
+  it('sends every turn of a user to the same partition', async () => {
+    const turns = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => producer.accept({ userId: 'same', text: `m${i}` })),
+    );
+    const q = partitions.queueFor('same');
+    for (const t of turns) expect(await q.getJob(t.turnId)).toBeTruthy();
+  });
+});
