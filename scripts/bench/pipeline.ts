@@ -3,6 +3,7 @@
  * Postgres with an LLM that answers at once, next to raw BullMQ (add + no-op worker) on the same
  * Redis in the same run.
  */
+import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { partitionQueueName } from '@agent-fleet/core';
 import { spawnService } from '@agent-fleet/devstack';
@@ -25,8 +26,17 @@ const opts = new Command('bench:pipeline')
   .option('--workers <n>', 'worker processes', int, 2)
   .option('--concurrency <n>', 'jobs in flight per partition queue per worker', int, 8)
   .option('--clients <n>', 'HTTP requests in flight', int, 64)
+  .option('--profile <dir>', 'write a V8 CPU profile of every service into <dir>')
   .parse()
-  .opts<{ turns: number; users: number; workers: number; concurrency: number; clients: number }>();
+  .opts<{
+    turns: number;
+    users: number;
+    workers: number;
+    concurrency: number;
+    clients: number;
+    profile?: string;
+  }>();
+const nodeOptions = opts.profile ? `--cpu-prof --cpu-prof-dir=${opts.profile}` : undefined;
 
 function bar(label: string, total: number) {
   const b = new SingleBar({
@@ -74,6 +84,31 @@ async function rawBullmq(redisUrl: string, n: number, clients: number): Promise<
   return n / seconds;
 }
 
+// A lean keep-alive HTTP client, so the load generator takes as little CPU from the fleet as it can.
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+function post(url: string, body: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          if (res.statusCode === 202) resolve();
+          else reject(new Error(`gateway answered ${res.statusCode}: ${Buffer.concat(chunks).toString()}`));
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 async function main() {
   const stack = await startBenchStack();
   const services: ReturnType<typeof spawnService>[] = [];
@@ -88,7 +123,7 @@ async function main() {
         PATH: process.env.PATH,
         SIM_PORT: '0',
         SIM_LATENCY_MS: '0',
-        NODE_OPTIONS: process.env.PROF ? '--cpu-prof --cpu-prof-dir=/tmp/prof' : undefined,
+        NODE_OPTIONS: nodeOptions,
       },
       readyEvent: 'listening',
       logFile: join(logDir, 'sim.log'),
@@ -104,7 +139,7 @@ async function main() {
       PORT: '0',
       LOG_LEVEL: 'warn',
       WORKER_CONCURRENCY: String(opts.concurrency),
-      NODE_OPTIONS: process.env.PROF ? '--cpu-prof --cpu-prof-dir=/tmp/prof' : undefined,
+      NODE_OPTIONS: nodeOptions,
     };
     const gateway = spawnService({
       name: 'gateway',
@@ -138,13 +173,10 @@ async function main() {
         while (next < opts.turns) {
           const i = next++;
           // Turn i belongs to user i % users: each user's turns are spread through the run.
-          const res = await fetch(`${gw.url}/v1/users/bench-${i % opts.users}/messages`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ text: `message ${Math.floor(i / opts.users)} of ${perUser}` }),
-          });
-          if (res.status !== 202) throw new Error(`gateway answered ${res.status}: ${await res.text()}`);
-          await res.arrayBuffer();
+          await post(
+            `${gw.url}/v1/users/bench-${i % opts.users}/messages`,
+            JSON.stringify({ text: `message ${Math.floor(i / opts.users)} of ${perUser}` }),
+          );
         }
       }),
     );
@@ -175,6 +207,7 @@ async function main() {
       `  turn latency (accepted -> recorded) p50 ${percentile(ms, 0.5).toFixed(0)} ms, p95 ${percentile(ms, 0.95).toFixed(0)} ms`,
     );
   } finally {
+    agent.destroy();
     await Promise.all(services.map((s) => s.stop()));
     await stack.stop();
   }

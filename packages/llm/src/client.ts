@@ -1,5 +1,6 @@
 import { type ChatMessage, FleetError, isRetryableStatus } from '@agent-fleet/core';
 import OpenAI from 'openai';
+import { createHttpFetch } from './http-fetch.ts';
 
 export interface ChatRequest {
   messages: ChatMessage[];
@@ -38,6 +39,7 @@ export class LlmClient {
     if (opts.baseUrls.length === 0)
       throw new FleetError('invalid_config', 'LlmClient needs at least one base URL');
     this.#model = opts.model;
+    const fetchImpl = opts.fetch ?? createHttpFetch();
     this.#clients = opts.baseUrls.map((url) => ({
       url,
       client: new OpenAI({
@@ -45,7 +47,7 @@ export class LlmClient {
         apiKey: opts.apiKey,
         timeout: opts.timeoutMs,
         maxRetries: opts.maxRetries,
-        ...(opts.fetch ? { fetch: opts.fetch } : {}),
+        fetch: fetchImpl,
       }),
     }));
   }

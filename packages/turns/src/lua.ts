@@ -9,4 +9,5 @@ export const scripts = {
   gateRenew: lua('gate-renew-1.lua'),
   gateRelease: lua('gate-release-1.lua'),
   gatePeek: lua('gate-peek-3.lua'),
+  checkpointSave: lua('checkpoint-save-1.lua'),
 } as const;

@@ -1,5 +1,6 @@
 import { userKeys } from '@agent-fleet/core';
 import type { Redis } from 'ioredis';
+import { scripts } from './lua.ts';
 
 const TTL_SECONDS = 24 * 3600;
 
@@ -19,6 +20,6 @@ export class Scratchpad {
 
   async save(userId: string, turnId: string, field: string, value: string): Promise<void> {
     const key = userKeys(this.#namespace, userId).scratchpad(turnId);
-    await this.#redis.multi().hset(key, field, value).expire(key, TTL_SECONDS).exec();
+    await scripts.checkpointSave.run(this.#redis, [key], [field, value, TTL_SECONDS]);
   }
 }
