@@ -21,3 +21,4 @@ export { hashKey, jumpConsistentHash, partitionOf } from './jump-hash.ts';
 export { partitionQueueName, partitionQueuePrefix, turnOwnerKey, type UserKeys, userKeys } from './keys.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { LuaScript, type ScriptRunner } from './lua-script.ts';
+export { countTokens, decodeTokens, encodeTokens } from './tokens.ts';
