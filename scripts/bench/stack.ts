@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -26,6 +26,7 @@ export interface BenchStack {
 
 /** A throwaway Redis and Postgres under .fleet/bench-*, removed when the benchmark ends. */
 export async function startBenchStack(): Promise<BenchStack> {
+  mkdirSync(join(ROOT, '.fleet'), { recursive: true });
   const dir = mkdtempSync(join(ROOT, '.fleet', 'bench-'));
   const [redis, pg] = await Promise.all([
     startRedisServer({ dataDir: join(dir, 'redis') }),

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPostgres, startRedisServer } from '@agent-fleet/devstack';
@@ -15,6 +15,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
  * template database that each test clones.
  */
 export default async function setup(project: TestProject) {
+  mkdirSync(join(root, '.fleet'), { recursive: true });
   const dir = mkdtempSync(join(root, '.fleet', 'test-'));
   const [redis, pg] = await Promise.all([
     startRedisServer({ dataDir: join(dir, 'redis') }),
