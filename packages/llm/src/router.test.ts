@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { HashRing } from './hash-ring.ts';
+import { Router, type ServerView } from './router.ts';
+
+const view = (index: number, over: Partial<ServerView> = {}): ServerView => ({
+  index,
+  inFlight: 0,
+  maxInFlight: 100,
+  available: true,
+  waiting: 0,
+  kvUsage: 0,
+  ...over,
+});
+
+describe('session routing: consistent hashing with bounded loads', () => {
+  const ids = ['http://a/v1', 'http://b/v1', 'http://c/v1', 'http://d/v1'];
+
+  it('lists every server once per key and is stable', () => {
+    const ring = new HashRing(ids);
+    for (let i = 0; i < 100; i++) {
+      const order = ring.order(`user-${i}`);
+      expect([...order].sort()).toEqual([0, 1, 2, 3]);
+      expect(new HashRing(ids).order(`user-${i}`)).toEqual(order);
+    }
+  });
+
+  it('moves few users when a server is added', () => {
+    const before = new HashRing(ids);
+    const after = new HashRing([...ids, 'http://e/v1']);
+    let moved = 0;
+    for (let i = 0; i < 4000; i++) if (before.order(`u${i}`)[0] !== after.order(`u${i}`)[0]) moved++;
+    expect(moved / 4000).toBeLessThan(0.3); // ideal 1/5
+  });
+
+  it('never lets a server exceed ⌈(1+ε)·average⌉ in flight', () => {
+    const router = new Router({
+      strategy: 'session',
+      ring: new HashRing(ids),
+      loadFactor: 0.25,
+      hotWaiting: 8,
+      hotKvUsage: 0.9,
+    });
+    const servers = ids.map((_, i) => view(i));
+    for (let n = 1; n <= 400; n++) {
+      const i = router.pick(`hot-user-${n % 3}`, servers); // three heavy users
+      servers[i]!.inFlight++;
+      const bound = Math.ceil((n / servers.length) * 1.25);
+      for (const s of servers) expect(s.inFlight).toBeLessThanOrEqual(bound);
+    }
+  });
+
+  it('spills past a hot server (long queue or full KV cache)', () => {
+    const ring = new HashRing(ids);
+    const router = new Router({
+      strategy: 'session',
+      ring,
+      loadFactor: 0.25,
+      hotWaiting: 8,
+      hotKvUsage: 0.9,
+    });
+    const home = ring.order('alice')[0]!;
+    const servers = ids.map((_, i) => view(i, i === home ? { waiting: 20 } : {}));
+    expect(router.pick('alice', servers)).not.toBe(home);
+    servers[home] = view(home, { kvUsage: 0.95 });
+    expect(router.pick('alice', servers)).not.toBe(home);
+    servers[home] = view(home);
+    expect(router.pick('alice', servers)).toBe(home);
+  });
+
+  it('returns -1 when no server has a free slot', () => {
+    const router = new Router({
+      strategy: 'least-loaded',
+      ring: new HashRing(ids),
+      loadFactor: 0.25,
+      hotWaiting: 8,
+      hotKvUsage: 0.9,
+    });
+    expect(
+      router.pick(
+        'x',
+        ids.map((_, i) => view(i, { inFlight: 100 })),
+      ),
+    ).toBe(-1);
+    expect(
+      router.pick(
+        'x',
+        ids.map((_, i) => view(i, { available: false })),
+      ),
+    ).toBe(-1);
+  });
+});

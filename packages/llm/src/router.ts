@@ -1,0 +1,80 @@
+import type { HashRing } from './hash-ring.ts';
+
+export type RoutingStrategy = 'session' | 'least-loaded' | 'round-robin';
+
+/** What the router knows of one server when it picks. */
+export interface ServerView {
+  index: number;
+  /** Requests this pool has in flight there. */
+  inFlight: number;
+  /** The pool's cap for that server. */
+  maxInFlight: number;
+  /** May it take a request (healthy, circuit not open, not excluded for this attempt)? */
+  available: boolean;
+  /** Requests waiting inside the server, as last scraped from its /metrics. */
+  waiting: number;
+  /** KV-cache usage 0..1, as last scraped. */
+  kvUsage: number;
+}
+
+export interface RouterOptions {
+  strategy: RoutingStrategy;
+  ring: HashRing;
+  /** Bounded-load slack ε: no server takes more than ⌈(1+ε) × average⌉ in-flight requests. */
+  loadFactor: number;
+  /** A server is "hot" (spill past it) when its scraped queue or KV usage passes these. */
+  hotWaiting: number;
+  hotKvUsage: number;
+}
+
+/**
+ * Picks a server for a request among those that can take one, or returns -1 when none can.
+ * `session`: consistent hashing with bounded loads (Mirrokni et al.) keyed by user: the user's home
+ * server unless it is over its share or hot, else the next one on the ring.
+ */
+export class Router {
+  readonly #o: RouterOptions;
+  #rr = 0;
+
+  constructor(opts: RouterOptions) {
+    this.#o = opts;
+  }
+
+  pick(key: string, servers: ServerView[]): number {
+    const open = servers.filter((s) => s.available && s.inFlight < s.maxInFlight);
+    if (open.length === 0) return -1;
+    switch (this.#o.strategy) {
+      case 'round-robin': {
+        for (let i = 0; i < servers.length; i++) {
+          const s = servers[(this.#rr + i) % servers.length]!;
+          if (s.available && s.inFlight < s.maxInFlight) {
+            this.#rr = (s.index + 1) % servers.length;
+            return s.index;
+          }
+        }
+        return -1;
+      }
+      case 'least-loaded':
+        return leastLoaded(open);
+      case 'session': {
+        const total = servers.reduce((n, s) => n + s.inFlight, 0) + 1;
+        const bound = Math.ceil((total / servers.length) * (1 + this.#o.loadFactor));
+        for (const i of this.#o.ring.order(key)) {
+          const s = servers[i]!;
+          if (!s.available || s.inFlight >= s.maxInFlight) continue;
+          if (s.inFlight + 1 > bound) continue;
+          if (s.waiting > this.#o.hotWaiting || s.kvUsage > this.#o.hotKvUsage) continue;
+          return i;
+        }
+        return leastLoaded(open);
+      }
+    }
+  }
+}
+
+function leastLoaded(servers: ServerView[]): number {
+  let best = servers[0]!;
+  const load = (s: ServerView) => (s.inFlight + s.waiting) / s.maxInFlight;
+  for (const s of servers) if (load(s) < load(best)) best = s;
+  return best.index;
+}
