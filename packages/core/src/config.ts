@@ -60,7 +60,10 @@ export const envSchema = z.object({
   LLM_MODEL: z.string().min(1).default('fleet-sim'),
   LLM_API_KEY: z.string().default('EMPTY'),
   LLM_TIMEOUT_MS: int(60_000, 100, 3_600_000),
-  LLM_MAX_RETRIES: int(2, 0, 20),
+  LLM_MAX_ATTEMPTS: int(3, 1, 20),
+  LLM_ROUTING: z.enum(['session', 'least-loaded', 'round-robin']).default('session'),
+  LLM_MAX_IN_FLIGHT_PER_SERVER: int(64, 1, 100_000),
+  LLM_HEALTH_INTERVAL_MS: int(2000, 0, 3_600_000),
 
   WORKERS: int(2, 0, 64),
 });

@@ -1,5 +1,4 @@
 export { type BreakerOptions, type BreakerState, CircuitBreaker } from './breaker.ts';
-export { type ChatRequest, type ChatResult, LlmClient, type LlmClientOptions } from './client.ts';
 export { EmbeddingBatcher } from './embed-batcher.ts';
 export { HashRing } from './hash-ring.ts';
 export { createHttpFetch } from './http-fetch.ts';

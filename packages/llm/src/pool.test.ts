@@ -64,6 +64,27 @@ describe('LlmPool against simulator servers over HTTP', () => {
     expect(await p.registry.metrics()).toMatch(/fleet_llm_tokens_total\{server="[^"]+",kind="prompt"\} \d+/);
   });
 
+  it('sends the user as the OpenAI user field and the x-user-id header, and the tenant as cache_salt', async () => {
+    const servers = [await sim()];
+    const p = pool(servers);
+    await p.chat({ ...ask('carol'), tenant: 'acme' });
+    const stats = (await (await fetch(`${admin(servers[0]!)}/sim/stats`)).json()) as {
+      byUser: Record<string, number>;
+    };
+    expect(stats.byUser).toEqual({ carol: 1 });
+  });
+
+  it("stops at once when the caller's signal aborts mid-request", async () => {
+    const servers = [await sim({ rules: [{ match: { user: 'slow' }, latencyMs: 2000 }] })];
+    const p = pool(servers);
+    const ac = new AbortController();
+    const started = Date.now();
+    setTimeout(() => ac.abort(new Error('cancelled by caller')), 100);
+    await expect(p.chat({ ...ask('slow'), signal: ac.signal })).rejects.toThrow('cancelled by caller');
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(p.stats().servers[0]).toMatchObject({ inFlight: 0, circuit: 'closed' });
+  });
+
   it('spills past a server over its bounded share instead of piling onto it', async () => {
     const servers = [await sim({ latencyMs: 300 }), await sim({ latencyMs: 300 })];
     const p = pool(servers, { loadFactor: 0.25 });

@@ -7,7 +7,7 @@ import {
   partitionQueuePrefix,
   turnJobSchema,
 } from '@agent-fleet/core';
-import { LlmClient } from '@agent-fleet/llm';
+import { LlmPool } from '@agent-fleet/llm';
 import { createPool, migrate, Transcript } from '@agent-fleet/state';
 import { PartitionQueues, Scratchpad, TurnGate, TurnRecords } from '@agent-fleet/turns';
 import { Worker } from 'bullmq';
@@ -38,6 +38,18 @@ const pool = createPool(config.DATABASE_URL, Math.min(20, config.WORKER_CONCURRE
 await migrate(config.DATABASE_URL, logger);
 
 const metrics = createWorkerMetrics();
+const llm = new LlmPool({
+  servers: config.LLM_BASE_URLS,
+  apiKey: config.LLM_API_KEY,
+  model: config.LLM_MODEL,
+  routing: config.LLM_ROUTING,
+  maxInFlightPerServer: config.LLM_MAX_IN_FLIGHT_PER_SERVER,
+  requestTimeoutMs: config.LLM_TIMEOUT_MS,
+  maxAttempts: config.LLM_MAX_ATTEMPTS,
+  healthIntervalMs: config.LLM_HEALTH_INTERVAL_MS,
+  registry: metrics.registry,
+  logger,
+});
 const partitions = new PartitionQueues({
   connection: bullConnection,
   namespace: config.FLEET_NAMESPACE,
@@ -60,13 +72,7 @@ const runner = new TurnRunner({
   partitions,
   transcript: new Transcript({ pool }),
   scratchpad: new Scratchpad({ redis, namespace: config.FLEET_NAMESPACE }),
-  llm: new LlmClient({
-    baseUrls: config.LLM_BASE_URLS,
-    apiKey: config.LLM_API_KEY,
-    model: config.LLM_MODEL,
-    timeoutMs: config.LLM_TIMEOUT_MS,
-    maxRetries: config.LLM_MAX_RETRIES,
-  }),
+  llm,
   metrics,
   logger,
   systemPrompt: config.SYSTEM_PROMPT,
@@ -133,6 +139,7 @@ async function shutdown(signal: string): Promise<void> {
   force.unref();
   await Promise.all(workers.map((w) => w.close()));
   metricsServer?.close();
+  llm.close();
   await partitions.close();
   await pool.end();
   redis.disconnect();

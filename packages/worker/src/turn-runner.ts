@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { FleetError, type HistoryMessage, type Logger, type TurnJob, turnJobSchema } from '@agent-fleet/core';
-import type { LlmClient } from '@agent-fleet/llm';
+import type { LlmPool } from '@agent-fleet/llm';
 import type { Transcript } from '@agent-fleet/state';
 import {
   decodePending,
@@ -19,7 +19,7 @@ export interface TurnRunnerOptions {
   partitions: PartitionQueues;
   transcript: Transcript;
   scratchpad: Scratchpad;
-  llm: LlmClient;
+  llm: LlmPool;
   metrics: WorkerMetrics;
   logger: Logger;
   systemPrompt: string;
@@ -162,6 +162,7 @@ export class TurnRunner {
     try {
       const res = await this.#o.llm.chat({
         userId: t.userId,
+        priority: 'interactive',
         signal,
         messages: [
           { role: 'system', content: this.#o.systemPrompt },
