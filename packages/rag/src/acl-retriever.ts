@@ -1,0 +1,78 @@
+import { FleetError } from '@agent-fleet/core';
+import { checkAccess, isValidGroup, isValidTenant, visibleTo } from './access.ts';
+import type {
+  ChunkRecord,
+  DocumentRecord,
+  ReplaceStatus,
+  Retriever,
+  SearchHit,
+  SearchOptions,
+  UserAccess,
+} from './ports.ts';
+
+export const DEFAULT_K = 5;
+export const MAX_K = 100;
+
+/** Called when a backend returned a chunk the rule forbids (a bug): the chunk was dropped. */
+export type ViolationHandler = (info: { backend: string; access: UserAccess; chunk: ChunkRecord }) => void;
+
+/**
+ * The shared front of every backend. `search` refuses to run without a valid access, hands the
+ * backend a checked, frozen access to build its filter from, and checks every returned chunk
+ * against `visibleTo` again before it can reach a prompt (defence in depth). Writes are checked
+ * for consistency so a chunk can never carry other permissions than its document.
+ */
+export abstract class AclRetriever implements Retriever {
+  abstract readonly name: string;
+  readonly #onViolation: ViolationHandler | undefined;
+
+  constructor(opts: { onViolation?: ViolationHandler } = {}) {
+    this.#onViolation = opts.onViolation;
+  }
+
+  async search(access: UserAccess, query: string, opts: SearchOptions = {}): Promise<SearchHit[]> {
+    const checked = checkAccess(access);
+    const k = Math.min(MAX_K, Math.max(1, Math.floor(opts.k ?? DEFAULT_K)));
+    if (typeof query !== 'string' || query.trim() === '') return [];
+    const hits = await this.searchVisible(checked, query, k);
+    const safe: SearchHit[] = [];
+    for (const hit of hits) {
+      if (visibleTo(checked, hit.chunk)) safe.push(hit);
+      else this.#onViolation?.({ backend: this.name, access: checked, chunk: hit.chunk });
+    }
+    return safe.slice(0, k);
+  }
+
+  async replaceDocument(doc: DocumentRecord, chunks: ChunkRecord[]): Promise<{ status: ReplaceStatus }> {
+    checkDocument(doc, chunks);
+    return this.replaceChecked(doc, chunks);
+  }
+
+  async deleteDocument(tenant: string, docId: string): Promise<{ deleted: boolean }> {
+    if (!isValidTenant(tenant)) throw new FleetError('invalid_request', 'invalid tenant');
+    return this.deleteChecked(tenant, docId);
+  }
+
+  abstract close(): Promise<void>;
+
+  /** Must filter by `access` itself (tenant, then public or ACL overlap) inside the query. */
+  protected abstract searchVisible(access: UserAccess, query: string, k: number): Promise<SearchHit[]>;
+  protected abstract replaceChecked(
+    doc: DocumentRecord,
+    chunks: ChunkRecord[],
+  ): Promise<{ status: ReplaceStatus }>;
+  protected abstract deleteChecked(tenant: string, docId: string): Promise<{ deleted: boolean }>;
+}
+
+function checkDocument(doc: DocumentRecord, chunks: ChunkRecord[]): void {
+  const bad = (m: string) => new FleetError('invalid_request', m, { details: { docId: doc.docId } });
+  if (!isValidTenant(doc.tenant)) throw bad('invalid tenant');
+  if (!doc.docId) throw bad('docId is required');
+  if (!doc.acl.every(isValidGroup)) throw bad('invalid ACL group');
+  const sameAcl = (a: string[]) => a.length === doc.acl.length && a.every((g, i) => g === doc.acl[i]);
+  chunks.forEach((c, i) => {
+    if (c.tenant !== doc.tenant || c.docId !== doc.docId || c.public !== doc.public || !sameAcl(c.acl))
+      throw bad(`chunk ${i} does not carry its document's tenant, docId and permissions`);
+    if (c.chunkIndex !== i) throw bad(`chunk ${i} has chunkIndex ${c.chunkIndex}`);
+  });
+}

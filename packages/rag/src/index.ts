@@ -1,0 +1,52 @@
+export { accessFor, checkAccess, MissingAccessError, type ProfileSource, visibleTo } from './access.ts';
+export { AclRetriever, DEFAULT_K, MAX_K, type ViolationHandler } from './acl-retriever.ts';
+export { type ChunkOptions, chunkText, DEFAULT_CHUNKING, type TextChunk } from './chunker.ts';
+export { CITATION_INSTRUCTIONS, type Citation, citationsUsed, formatPassages } from './citations.ts';
+export {
+  type EvalQuestion,
+  type EvalSet,
+  isRelevant,
+  loadEvalSet,
+  SAMPLE_CORPUS_DIR,
+  SAMPLE_TENANT,
+} from './corpus.ts';
+export { type FrontMatter, splitFrontMatter } from './front-matter.ts';
+export { HashingEmbedder } from './hashing-embedder.ts';
+export {
+  DOC_ID_PATTERN,
+  type DocumentInput,
+  documentInputSchema,
+  type FileResult,
+  type IngestPathsOptions,
+  type IngestReport,
+  type IngestResult,
+  ingestDocument,
+  ingestPaths,
+  MAX_DOCUMENT_BYTES,
+  type PreparedDocument,
+  prepareDocument,
+  stableDocId,
+} from './ingest.ts';
+export { OpenAiEmbedder, type OpenAiEmbedderOptions } from './openai-embedder.ts';
+export {
+  type DocumentFormat,
+  formatOf,
+  type ParsedDocument,
+  ParseError,
+  type ParseFailure,
+  parseDocument,
+  SUPPORTED_EXTENSIONS,
+} from './parse.ts';
+export type {
+  ChunkRecord,
+  DocumentRecord,
+  Embedder,
+  ReplaceStatus,
+  Retriever,
+  SearchHit,
+  SearchOptions,
+  UserAccess,
+} from './ports.ts';
+export { PostgresRetriever } from './postgres-retriever.ts';
+export { createQdrantClient } from './qdrant-client.ts';
+export { type QdrantApi, QdrantRetriever, type QdrantRetrieverOptions } from './qdrant-retriever.ts';

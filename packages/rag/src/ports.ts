@@ -1,0 +1,89 @@
+/**
+ * The retrieval ports: plain types, no runtime dependencies. Backends implement `Retriever`
+ * (through `AclRetriever`, which applies the visibility rule to every result) and receive their
+ * clients through their constructors.
+ */
+
+/**
+ * Who is asking, as far as retrieval is concerned. Built server-side from the user's stored
+ * profile only (`accessFor`), never from fields of a request.
+ */
+export interface UserAccess {
+  tenant: string;
+  groups: string[];
+}
+
+/** A document as registered: the unit that is replaced or deleted as a whole. */
+export interface DocumentRecord {
+  tenant: string;
+  docId: string;
+  title: string;
+  /** Where it came from: a path relative to the ingestion root, `api`, or a URL. */
+  source: string;
+  /** Groups that may read it (any one suffices). */
+  acl: string[];
+  /** Visible to every user of the tenant, whatever their groups. */
+  public: boolean;
+  /** sha256 of the document's text. */
+  contentHash: string;
+  /** Hash of text, metadata and chunking options: a backend skips rewriting an unchanged revision. */
+  revision: string;
+}
+
+/** One retrievable passage. `text` is an exact slice `[start, end)` of the document's text. */
+export interface ChunkRecord {
+  tenant: string;
+  docId: string;
+  chunkIndex: number;
+  title: string;
+  /** Headings from the outermost to the one this chunk sits under. */
+  sectionPath: string[];
+  acl: string[];
+  public: boolean;
+  source: string;
+  /** sha256 of `text`. */
+  contentHash: string;
+  text: string;
+  tokenCount: number;
+  start: number;
+  end: number;
+}
+
+export interface SearchHit {
+  chunk: ChunkRecord;
+  /** Backend-specific; higher is better, comparable only within one result list. */
+  score: number;
+}
+
+export interface SearchOptions {
+  /** How many hits at most; defaults to 5. */
+  k?: number;
+}
+
+export type ReplaceStatus = 'created' | 'replaced' | 'unchanged';
+
+export interface Retriever {
+  /** Which backend answers (`postgres`, `qdrant`), for logs and metrics. */
+  readonly name: string;
+  /**
+   * Makes `chunks` the document's only chunks. Idempotent: the same revision again changes
+   * nothing; a new revision leaves no chunk of the old one behind.
+   */
+  replaceDocument(doc: DocumentRecord, chunks: ChunkRecord[]): Promise<{ status: ReplaceStatus }>;
+  /** Removes the document and all its chunks. Idempotent; resolves whether anything was there. */
+  deleteDocument(tenant: string, docId: string): Promise<{ deleted: boolean }>;
+  /**
+   * The best chunks for `query` among those visible to `access`. Throws `MissingAccessError`
+   * without a valid access; never returns a chunk that `visibleTo(access, chunk)` rejects.
+   */
+  search(access: UserAccess, query: string, opts?: SearchOptions): Promise<SearchHit[]>;
+  /** Releases what the retriever opened itself; clients passed in stay open. */
+  close(): Promise<void>;
+}
+
+/** Dense embeddings from any OpenAI-compatible `/v1/embeddings` endpoint (or a local stand-in). */
+export interface Embedder {
+  readonly dimensions: number;
+  /** One vector of `dimensions` numbers per text, in order. */
+  embed(texts: string[]): Promise<number[][]>;
+}

@@ -1,0 +1,102 @@
+import { FleetError } from '@agent-fleet/core';
+import type { Pool } from 'pg';
+
+/** Tenants and groups end up in SQL arrays, Qdrant payloads and URLs: a conservative alphabet. */
+export const TENANT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const GROUP_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+const MAX_GROUPS = 256;
+const MAX_ROLE_CONTEXT = 8_000;
+
+export interface ProfileInput {
+  tenant: string;
+  groups: string[];
+  roleContext?: string;
+}
+
+export interface Profile extends ProfileInput {
+  userId: string;
+  /** Room for later per-user settings (model, tools, double-texting policy). */
+  settings: Record<string, unknown>;
+  updatedAt: string;
+}
+
+interface Row {
+  user_id: string;
+  tenant: string;
+  groups: string[];
+  role_context: string | null;
+  settings: Record<string, unknown>;
+  updated_at: Date;
+}
+
+const toProfile = (r: Row): Profile => ({
+  userId: r.user_id,
+  tenant: r.tenant,
+  groups: r.groups,
+  ...(r.role_context === null ? {} : { roleContext: r.role_context }),
+  settings: r.settings,
+  updatedAt: r.updated_at.toISOString(),
+});
+
+/** Checks and normalises a profile (groups de-duplicated, order kept); throws `invalid_request`. */
+export function validateProfile(input: ProfileInput): ProfileInput {
+  const bad = (message: string) => new FleetError('invalid_request', message);
+  if (typeof input?.tenant !== 'string' || !TENANT_PATTERN.test(input.tenant))
+    throw bad('tenant must be 1-128 characters of letters, digits and ._- starting with a letter or digit');
+  if (!Array.isArray(input.groups)) throw bad('groups must be an array of group names');
+  if (input.groups.length > MAX_GROUPS) throw bad(`at most ${MAX_GROUPS} groups`);
+  for (const g of input.groups)
+    if (typeof g !== 'string' || !GROUP_PATTERN.test(g))
+      throw bad(`group ${JSON.stringify(g)} must be 1-128 characters of letters, digits and ._:@-`);
+  if (input.roleContext !== undefined && typeof input.roleContext !== 'string')
+    throw bad('roleContext must be a string');
+  if ((input.roleContext?.length ?? 0) > MAX_ROLE_CONTEXT)
+    throw bad(`roleContext must be at most ${MAX_ROLE_CONTEXT} characters`);
+  return {
+    tenant: input.tenant,
+    groups: [...new Set(input.groups)],
+    ...(input.roleContext === undefined ? {} : { roleContext: input.roleContext }),
+  };
+}
+
+/**
+ * Users' profiles in Postgres. The tenant and groups stored here are what retrieval filters are
+ * built from; nothing in a chat request can change them.
+ */
+export class ProfileStore {
+  readonly #pool: Pool;
+
+  constructor(opts: { pool: Pool }) {
+    this.#pool = opts.pool;
+  }
+
+  /** Creates or replaces the profile's tenant, groups and role context; `settings` are kept. */
+  async put(userId: string, input: ProfileInput): Promise<Profile> {
+    const p = validateProfile(input);
+    const res = await this.#pool.query<Row>(
+      `INSERT INTO profiles (user_id, tenant, groups, role_context)
+       VALUES ($1, $2, $3::text[], $4)
+       ON CONFLICT (user_id) DO UPDATE
+         SET tenant = EXCLUDED.tenant, groups = EXCLUDED.groups, role_context = EXCLUDED.role_context,
+             updated_at = now()
+       RETURNING user_id, tenant, groups, role_context, settings, updated_at`,
+      [userId, p.tenant, p.groups, p.roleContext ?? null],
+    );
+    return toProfile(res.rows[0]!);
+  }
+
+  async get(userId: string): Promise<Profile | null> {
+    const res = await this.#pool.query<Row>(
+      'SELECT user_id, tenant, groups, role_context, settings, updated_at FROM profiles WHERE user_id = $1',
+      [userId],
+    );
+    const row = res.rows[0];
+    return row ? toProfile(row) : null;
+  }
+
+  /** Idempotent; resolves whether a profile was there. */
+  async delete(userId: string): Promise<boolean> {
+    const res = await this.#pool.query('DELETE FROM profiles WHERE user_id = $1', [userId]);
+    return (res.rowCount ?? 0) > 0;
+  }
+}
