@@ -27,6 +27,29 @@ describe('bad input at every route gets a 4xx naming the problem and enqueues no
   const json = { 'content-type': 'application/json' };
   const post = (url: string, payload: string, headers: Record<string, string> = json) =>
     app.inject({ method: 'POST', url, payload, headers });
+  const put = (url: string, payload: string) => app.inject({ method: 'PUT', url, payload, headers: json });
+  const multipart = (fields: [string, string][], file?: { name: string; type: string; data: Buffer }) => {
+    const boundary = 'fleetboundary';
+    const parts: Buffer[] = fields.map(([k, v]) =>
+      Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`),
+    );
+    if (file) {
+      parts.push(
+        Buffer.from(
+          `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="${file.name}"\r\ncontent-type: ${file.type}\r\n\r\n`,
+        ),
+        file.data,
+        Buffer.from('\r\n'),
+      );
+    }
+    parts.push(Buffer.from(`--${boundary}--\r\n`));
+    return app.inject({
+      method: 'POST',
+      url: '/v1/documents',
+      payload: Buffer.concat(parts),
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    });
+  };
   const big = 'é'.repeat(16 * 1024 + 1); // 32 KiB + 2 bytes in UTF-8, 16 K characters
 
   const cases: {
@@ -176,6 +199,112 @@ describe('bad input at every route gets a 4xx naming the problem and enqueues no
       status: 400,
       code: 'invalid_request',
       mentions: /afterSeq/,
+    },
+    {
+      name: 'profile without tenant',
+      send: () => put('/v1/users/alice/profile', '{"groups":[]}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /tenant/,
+    },
+    {
+      name: 'profile with a bad group',
+      send: () => put('/v1/users/alice/profile', '{"tenant":"acme","groups":["no spaces"]}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /group/,
+    },
+    {
+      name: 'profile of a bad userId',
+      send: () => put('/v1/users/a:b/profile', '{"tenant":"acme","groups":[]}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /userId/,
+    },
+    {
+      name: 'profile that does not exist',
+      send: () => app.inject({ method: 'GET', url: '/v1/users/nobody/profile' }),
+      status: 404,
+      code: 'not_found',
+      mentions: /nobody has no profile/,
+    },
+    {
+      name: 'document without text',
+      send: () => post('/v1/documents', '{"title":"t","tenant":"acme","acl":["g"]}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /text/,
+    },
+    {
+      name: 'document with a bad tenant',
+      send: () => post('/v1/documents', '{"title":"t","text":"x","tenant":"a b","acl":["g"]}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /tenant/,
+    },
+    {
+      name: 'document nobody may read',
+      send: () => post('/v1/documents', '{"title":"t","text":"some text","tenant":"acme","acl":[]}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /no group|readable|public/i,
+    },
+    {
+      name: 'document upload without a file',
+      send: () => multipart([['tenant', 'acme']]),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /file/,
+    },
+    {
+      name: 'document upload of binary junk',
+      send: () =>
+        multipart(
+          [
+            ['tenant', 'acme'],
+            ['acl', 'g'],
+          ],
+          {
+            name: 'junk.bin',
+            type: 'application/octet-stream',
+            data: Buffer.from([0, 159, 146, 150, 0, 255, 1, 2]),
+          },
+        ),
+      status: 415,
+      code: 'unsupported_media_type',
+      mentions: /junk\.bin/,
+    },
+    {
+      name: 'document upload of a broken PDF',
+      send: () =>
+        multipart(
+          [
+            ['tenant', 'acme'],
+            ['acl', 'g'],
+          ],
+          {
+            name: 'broken.pdf',
+            type: 'application/pdf',
+            data: Buffer.from('%PDF-1.7 this is not really a pdf'),
+          },
+        ),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /broken\.pdf|PDF/,
+    },
+    {
+      name: 'delete without tenant',
+      send: () => app.inject({ method: 'DELETE', url: '/v1/documents/doc-1' }),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /tenant/,
+    },
+    {
+      name: 'delete of a bad docId',
+      send: () => app.inject({ method: 'DELETE', url: '/v1/documents/a%20b?tenant=acme' }),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /docId/,
     },
     {
       name: 'unknown route',

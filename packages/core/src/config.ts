@@ -36,6 +36,7 @@ export const envSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: int(8080, 0, 65535),
   MAX_MESSAGE_BYTES: int(32 * 1024, 1, 16 * 1024 * 1024),
+  MAX_DOCUMENT_BYTES: int(20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   TURN_RECORD_TTL_SECONDS: int(7 * 24 * 3600, 60, 365 * 24 * 3600),
   IDEMPOTENCY_TTL_SECONDS: int(24 * 3600, 60, 30 * 24 * 3600),
 
@@ -64,6 +65,21 @@ export const envSchema = z.object({
   LLM_ROUTING: z.enum(['session', 'least-loaded', 'round-robin']).default('session'),
   LLM_MAX_IN_FLIGHT_PER_SERVER: int(64, 1, 100_000),
   LLM_HEALTH_INTERVAL_MS: int(2000, 0, 3_600_000),
+
+  RETRIEVER: z.enum(['postgres', 'qdrant']).optional(),
+  QDRANT_URL: z.url({ message: 'use http(s)://host:6333' }).optional(),
+  QDRANT_API_KEY: z.string().optional(),
+  QDRANT_COLLECTION: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'use 1-64 letters, digits, _ and -')
+    .default('fleet_chunks'),
+  EMBEDDINGS_BASE_URL: z
+    .url({ message: 'use the OpenAI-compatible base URL, e.g. http://tei:8080/v1' })
+    .optional(),
+  EMBEDDINGS_MODEL: z.string().min(1).default('fleet-sim'),
+  EMBEDDINGS_DIMENSIONS: int(384, 8, 8192),
+  RAG_TOP_K: int(5, 0, 100),
+  RAG_CONTEXT_TOKENS: int(1500, 100, 100_000),
 
   WORKERS: int(2, 0, 64),
 });

@@ -7,6 +7,8 @@ export type ErrorCode =
   | 'invalid_json'
   | 'payload_too_large'
   | 'unsupported_media_type'
+  | 'unauthorized'
+  | 'forbidden'
   | 'not_found'
   | 'conflict'
   | 'rate_limited'
@@ -23,6 +25,10 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'invalid_request':
     case 'invalid_json':
       return 400;
+    case 'unauthorized':
+      return 401;
+    case 'forbidden':
+      return 403;
     case 'not_found':
       return 404;
     case 'conflict':

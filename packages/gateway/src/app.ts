@@ -1,11 +1,14 @@
 import { FleetError } from '@agent-fleet/core';
+import multipart from '@fastify/multipart';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { registerBullBoard } from './bull-board.ts';
 import type { GatewayDeps } from './deps.ts';
 import { errorHandler, sendError } from './errors.ts';
+import { documentRoutes } from './routes/documents.ts';
 import { healthRoutes } from './routes/health.ts';
 import { messageRoutes } from './routes/messages.ts';
+import { profileRoutes } from './routes/profiles.ts';
 import { turnRoutes } from './routes/turns.ts';
 
 /** The gateway's HTTP app: routes, one error shape, request metrics, Bull Board. */
@@ -34,9 +37,14 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     );
   });
 
+  await app.register(multipart, {
+    limits: { fileSize: deps.config.MAX_DOCUMENT_BYTES, files: 1, fields: 20 },
+  });
   await app.register(healthRoutes, deps);
   await app.register(messageRoutes, deps);
   await app.register(turnRoutes, deps);
+  await app.register(profileRoutes, deps);
+  await app.register(documentRoutes, deps);
   await registerBullBoard(app, deps.partitions.queues);
   return app;
 }

@@ -1,5 +1,6 @@
 import type { FleetConfig, Logger } from '@agent-fleet/core';
-import { createPool, migrate, Transcript } from '@agent-fleet/state';
+import { createRetriever, type Retriever } from '@agent-fleet/rag';
+import { createPool, migrate, ProfileStore, Transcript } from '@agent-fleet/state';
 import { PartitionQueues, TurnProducer, TurnRecords } from '@agent-fleet/turns';
 import { Redis } from 'ioredis';
 import type { Pool } from 'pg';
@@ -15,6 +16,8 @@ export interface GatewayDeps {
   producer: TurnProducer;
   records: TurnRecords;
   transcript: Transcript;
+  profiles: ProfileStore;
+  retriever: Retriever;
   metrics: GatewayMetrics;
   close(): Promise<void>;
 }
@@ -58,6 +61,8 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
       recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
     }),
     transcript: new Transcript({ pool }),
+    profiles: new ProfileStore({ pool }),
+    retriever: await createRetriever(config, pool),
     metrics: createGatewayMetrics(partitions),
     async close() {
       await partitions.close();

@@ -8,8 +8,10 @@ export {
   type LlmPoolOptions,
   type PoolChatRequest,
   type PoolChatResult,
+  type PoolMessage,
   type PoolStreamEvent,
   type PriorityClass,
+  type ToolCall,
   VLLM_PRIORITY,
 } from './pool.ts';
 export { createPoolMetrics, type PoolMetrics } from './pool-metrics.ts';

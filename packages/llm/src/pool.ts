@@ -1,4 +1,4 @@
-import { type ChatMessage, FleetError, isRetryableStatus, type Logger } from '@agent-fleet/core';
+import { FleetError, isRetryableStatus, type Logger } from '@agent-fleet/core';
 import OpenAI from 'openai';
 import { Registry } from 'prom-client';
 import { CircuitBreaker } from './breaker.ts';
@@ -13,8 +13,21 @@ import { type Waiter, WaitQueue } from './wait-queue.ts';
 export type PriorityClass = 'interactive' | 'batch';
 export const VLLM_PRIORITY: Record<PriorityClass, number> = { interactive: 0, batch: 10 };
 
+/** A message as the OpenAI chat API takes it (system, user, assistant with tool calls, tool results). */
+export type PoolMessage = OpenAI.ChatCompletionMessageParam;
+
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** The arguments as the model wrote them: JSON text, not validated. */
+  arguments: string;
+}
+
 export interface PoolChatRequest {
-  messages: ChatMessage[];
+  messages: PoolMessage[];
+  tools?: OpenAI.ChatCompletionTool[];
+  toolChoice?: OpenAI.ChatCompletionToolChoiceOption;
+  responseFormat?: OpenAI.ChatCompletionCreateParams['response_format'];
   /** Routing key (session affinity), the OpenAI `user` field and the `x-user-id` header. */
   userId: string;
   /** Prompts of one tenant share a `cache_salt`, so tenants cannot probe each other's cache. */
@@ -26,7 +39,10 @@ export interface PoolChatRequest {
 }
 
 export interface PoolChatResult {
+  /** The text of the answer ('' when the model only called tools). */
   content: string;
+  toolCalls: ToolCall[];
+  finishReason: string;
   promptTokens: number;
   completionTokens: number;
   cachedTokens: number;
@@ -223,9 +239,21 @@ export class LlmPool {
         })) as unknown as AsyncIterable<OpenAI.ChatCompletionChunk>;
         let content = '';
         let usage: OpenAI.CompletionUsage | undefined;
-        let finished = false;
+        let finishReason: string | undefined;
+        const calls: { id: string; type: 'function'; function: { name: string; arguments: string } }[] = [];
         for await (const chunk of stream) {
-          if (chunk.choices[0]?.finish_reason) finished = true;
+          const choice = chunk.choices[0];
+          if (choice?.finish_reason) finishReason = choice.finish_reason;
+          for (const tc of choice?.delta?.tool_calls ?? []) {
+            const call = (calls[tc.index] ??= {
+              id: '',
+              type: 'function',
+              function: { name: '', arguments: '' },
+            });
+            if (tc.id) call.id = tc.id;
+            if (tc.function?.name) call.function.name += tc.function.name;
+            if (tc.function?.arguments) call.function.arguments += tc.function.arguments;
+          }
           const delta = chunk.choices[0]?.delta?.content;
           if (delta) {
             if (!delivered)
@@ -237,14 +265,16 @@ export class LlmPool {
           if (chunk.usage) usage = chunk.usage;
         }
         // A connection that closes before a finish_reason is a cut answer, not a short one.
-        if (!finished)
+        if (!finishReason) {
           throw new FleetError(
             'upstream_error',
             `stream from ${lease.server.url} ended before the answer did`,
           );
+        }
+        const message = { content, ...(calls.length ? { tool_calls: calls.filter(Boolean) } : {}) };
         const result = this.#result(
           lease.server,
-          { choices: [{ message: { content } }], usage } as unknown as OpenAI.ChatCompletion,
+          { choices: [{ message, finish_reason: finishReason }], usage } as unknown as OpenAI.ChatCompletion,
           attempt,
         );
         this.#finish(lease, true, started);
@@ -437,13 +467,20 @@ export class LlmPool {
       priority: VLLM_PRIORITY[req.priority ?? 'interactive'],
       ...(req.tenant ? { cache_salt: `tenant:${req.tenant}` } : {}),
       ...(req.maxTokens ? { max_tokens: req.maxTokens } : {}),
+      ...(req.tools?.length ? { tools: req.tools } : {}),
+      ...(req.toolChoice ? { tool_choice: req.toolChoice } : {}),
+      ...(req.responseFormat ? { response_format: req.responseFormat } : {}),
       ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
       ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
     };
   }
 
   #result(server: Server, res: OpenAI.ChatCompletion, attempts: number): PoolChatResult {
-    const content = res.choices[0]?.message?.content;
+    const choice = res.choices[0];
+    const toolCalls: ToolCall[] = (choice?.message?.tool_calls ?? []).flatMap((c) =>
+      c.type === 'function' ? [{ id: c.id, name: c.function.name, arguments: c.function.arguments }] : [],
+    );
+    const content = choice?.message?.content ?? (toolCalls.length > 0 ? '' : undefined);
     if (typeof content !== 'string') {
       throw new FleetError('upstream_error', `LLM server ${server.url} returned no message content`, {
         retryable: true,
@@ -454,6 +491,8 @@ export class LlmPool {
       | undefined;
     const out: PoolChatResult = {
       content,
+      toolCalls,
+      finishReason: choice?.finish_reason ?? 'stop',
       promptTokens: usage?.prompt_tokens ?? 0,
       completionTokens: usage?.completion_tokens ?? 0,
       cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,

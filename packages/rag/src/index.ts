@@ -10,6 +10,7 @@ export {
   SAMPLE_CORPUS_DIR,
   SAMPLE_TENANT,
 } from './corpus.ts';
+export { createRetriever } from './from-config.ts';
 export { type FrontMatter, splitFrontMatter } from './front-matter.ts';
 export { HashingEmbedder } from './hashing-embedder.ts';
 export {

@@ -16,6 +16,8 @@ export interface TurnTranscript {
   startedAt?: number;
   completedAt: number;
   messages: TranscriptMessage[];
+  /** The sources the reply cites. */
+  citations?: unknown[];
 }
 
 export interface HistoryEntry {
@@ -89,11 +91,13 @@ export class Transcript {
     const msgs = unique.flatMap((t) => t.messages.map((m, idx) => ({ t, m, idx })));
     const res = await this.#pool.query<{ turn_id: string }>(
       `WITH t AS (
-         INSERT INTO turns (turn_id, user_id, seq, thread_id, status, error, enqueued_at, started_at, completed_at)
+         INSERT INTO turns (turn_id, user_id, seq, thread_id, status, error, enqueued_at, started_at, completed_at,
+                            citations)
          SELECT x.turn_id, x.user_id, x.seq, x.thread_id, x.status, x.error, to_timestamp(x.enq / 1000),
-                to_timestamp(x.st / 1000), to_timestamp(x.fin / 1000)
+                to_timestamp(x.st / 1000), to_timestamp(x.fin / 1000), x.citations
          FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::float8[],
-                     $8::float8[], $9::float8[]) AS x(turn_id, user_id, seq, thread_id, status, error, enq, st, fin)
+                     $8::float8[], $9::float8[], $16::jsonb[])
+              AS x(turn_id, user_id, seq, thread_id, status, error, enq, st, fin, citations)
          ON CONFLICT (turn_id) DO NOTHING
          RETURNING turn_id),
        m AS (
@@ -121,6 +125,7 @@ export class Transcript {
         msgs.map((x) => x.idx),
         msgs.map((x) => x.m.role),
         msgs.map((x) => x.m.content),
+        unique.map((t) => (t.citations?.length ? JSON.stringify(t.citations) : null)),
       ],
     );
     return new Set(res.rows.map((r) => r.turn_id));
@@ -159,6 +164,7 @@ export class Transcript {
       enqueued_at: Date;
       started_at: Date | null;
       completed_at: Date;
+      citations: unknown[] | null;
     }>('SELECT * FROM turns WHERE turn_id = $1', [turnId]);
     const row = res.rows[0];
     if (!row) return null;
@@ -177,6 +183,7 @@ export class Transcript {
       ...(row.started_at ? { startedAt: ms(row.started_at) } : {}),
       completedAt: row.completed_at.getTime(),
       messages: msgs.rows,
+      ...(row.citations ? { citations: row.citations } : {}),
     };
   }
 }

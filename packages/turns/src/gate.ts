@@ -22,6 +22,8 @@ export interface CommitInput {
   outcome: string;
   /** Messages to append to the history (completed turns). */
   messages?: HistoryMessage[];
+  /** The sources the reply cites, kept with the turn record. */
+  citations?: unknown[];
 }
 
 export type CommitResult = { kind: 'finished'; nextPayload: string | null } | { kind: 'already-finished' };
@@ -110,6 +112,7 @@ export class TurnGate {
         this.#budgetChars,
         c.status,
         c.outcome,
+        c.citations?.length ? JSON.stringify(c.citations) : '',
         ...(c.messages ?? []).map((m) => JSON.stringify(m)),
       ],
     )) as [number, string | null];

@@ -13,6 +13,7 @@ export interface TurnRecord {
   completedAt?: number;
   reply?: string;
   error?: string;
+  citations?: unknown[];
   attempts: number;
 }
 
@@ -75,6 +76,7 @@ export class TurnRecords {
       ...(h.completedAt ? { completedAt: num(h.completedAt) } : {}),
       ...(h.reply !== undefined ? { reply: h.reply } : {}),
       ...(h.error !== undefined ? { error: h.error } : {}),
+      ...(h.citations ? { citations: JSON.parse(h.citations) as unknown[] } : {}),
       attempts: Number(h.attempts ?? 0),
     };
   }

@@ -8,7 +8,8 @@ import {
   turnJobSchema,
 } from '@agent-fleet/core';
 import { LlmPool } from '@agent-fleet/llm';
-import { createPool, migrate, Transcript } from '@agent-fleet/state';
+import { createRetriever } from '@agent-fleet/rag';
+import { createPool, migrate, ProfileStore, Transcript } from '@agent-fleet/state';
 import { PartitionQueues, Scratchpad, TurnGate, TurnRecords } from '@agent-fleet/turns';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -73,6 +74,10 @@ const runner = new TurnRunner({
   transcript: new Transcript({ pool }),
   scratchpad: new Scratchpad({ redis, namespace: config.FLEET_NAMESPACE }),
   llm,
+  profiles: new ProfileStore({ pool }),
+  retriever: await createRetriever(config, pool),
+  topK: config.RAG_TOP_K,
+  contextTokens: config.RAG_CONTEXT_TOKENS,
   metrics,
   logger,
   systemPrompt: config.SYSTEM_PROMPT,

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { FleetError, type HistoryMessage, type Logger, type TurnJob, turnJobSchema } from '@agent-fleet/core';
-import type { LlmPool } from '@agent-fleet/llm';
-import type { Transcript } from '@agent-fleet/state';
+import type { LlmPool, PoolMessage } from '@agent-fleet/llm';
+import {
+  CITATION_INSTRUCTIONS,
+  type Citation,
+  citationsUsed,
+  formatPassages,
+  type Retriever,
+} from '@agent-fleet/rag';
+import type { Profile, ProfileStore, Transcript } from '@agent-fleet/state';
 import {
   decodePending,
   type PartitionQueues,
@@ -20,6 +27,12 @@ export interface TurnRunnerOptions {
   transcript: Transcript;
   scratchpad: Scratchpad;
   llm: LlmPool;
+  profiles: ProfileStore;
+  retriever: Retriever;
+  /** Passages retrieved per user message (0 turns retrieval off). */
+  topK: number;
+  /** Token budget of the passages in a prompt. */
+  contextTokens: number;
   metrics: WorkerMetrics;
   logger: Logger;
   systemPrompt: string;
@@ -28,8 +41,14 @@ export interface TurnRunnerOptions {
   gapGraceMs: number;
 }
 
+/** What retrieval put into this turn's prompt; checkpointed so a replayed turn cites the same sources. */
+interface Grounding {
+  context: string;
+  citations: Citation[];
+}
+
 export type TurnOutcome =
-  | { status: 'completed'; turnId: string; seq: number; reply: string }
+  | { status: 'completed'; turnId: string; seq: number; reply: string; citations: Citation[] }
   | { status: 'duplicate'; turnId: string; seq: number };
 
 /**
@@ -111,13 +130,24 @@ export class TurnRunner {
     );
     try {
       log.info('turn started');
+      const profile = await o.profiles.get(t.userId);
+      let grounding: Grounding;
+      if (scratch.grounding !== undefined) {
+        grounding = JSON.parse(scratch.grounding) as Grounding;
+      } else {
+        grounding = await this.#retrieve(t, profile, log);
+        if (grounding.citations.length > 0) {
+          await o.scratchpad.save(t.userId, t.turnId, 'grounding', JSON.stringify(grounding));
+        }
+      }
       let reply = scratch.reply;
       if (reply === undefined) {
-        reply = await this.#callLlm(t, history, abort.signal, log);
+        reply = await this.#callLlm(t, profile, history, grounding, abort.signal, log);
         await o.scratchpad.save(t.userId, t.turnId, 'reply', reply);
       } else {
         log.info('reply restored from checkpoint');
       }
+      const citations = grounding.citations.length > 0 ? citationsUsed(reply, grounding.citations) : [];
       abort.signal.throwIfAborted();
       const completedAt = Date.now();
       await o.transcript.record({
@@ -133,15 +163,23 @@ export class TurnRunner {
           { role: 'user', content: t.text },
           { role: 'assistant', content: reply },
         ],
+        citations,
       });
-      await this.#commit(t, lease, 'completed', reply, [
-        { role: 'user', content: t.text, turnId: t.turnId, seq: t.seq },
-        { role: 'assistant', content: reply, turnId: t.turnId, seq: t.seq },
-      ]);
+      await this.#commit(
+        t,
+        lease,
+        'completed',
+        reply,
+        [
+          { role: 'user', content: t.text, turnId: t.turnId, seq: t.seq },
+          { role: 'assistant', content: reply, turnId: t.turnId, seq: t.seq },
+        ],
+        citations,
+      );
       o.metrics.turns.inc({ outcome: 'completed' });
       o.metrics.turnSeconds.observe((Date.now() - startedAt) / 1000);
       log.info({ ms: Date.now() - startedAt }, 'turn completed');
-      return { status: 'completed', turnId: t.turnId, seq: t.seq, reply };
+      return { status: 'completed', turnId: t.turnId, seq: t.seq, reply, citations };
     } catch (err) {
       const retryable = !(err instanceof FleetError) || err.isRetryable;
       const final = !retryable || job.attemptsMade + 1 >= o.attempts;
@@ -157,21 +195,57 @@ export class TurnRunner {
     }
   }
 
-  async #callLlm(t: TurnJob, history: HistoryMessage[], signal: AbortSignal, log: Logger): Promise<string> {
+  /**
+   * Passages the user may read that match the message. Access comes only from the stored profile
+   * (never from the request); a user without one gets no passages.
+   */
+  async #retrieve(t: TurnJob, profile: Profile | null, log: Logger): Promise<Grounding> {
+    if (!profile || this.#o.topK === 0) return { context: '', citations: [] };
+    const hits = await this.#o.retriever.search({ tenant: profile.tenant, groups: profile.groups }, t.text, {
+      k: this.#o.topK,
+    });
+    log.debug({ hits: hits.length }, 'retrieved passages');
+    return formatPassages(hits, { maxTokens: this.#o.contextTokens });
+  }
+
+  /**
+   * Prompt layout for the servers' prefix cache: system prompt and role context first, then the
+   * history exactly as the last turn sent it, and this turn's passages inside the newest user
+   * message only, so everything before it is a prefix the server has already cached.
+   */
+  async #callLlm(
+    t: TurnJob,
+    profile: Profile | null,
+    history: HistoryMessage[],
+    grounding: Grounding,
+    signal: AbortSignal,
+    log: Logger,
+  ): Promise<string> {
+    const system = profile?.roleContext
+      ? `${this.#o.systemPrompt}\n\n${profile.roleContext}`
+      : this.#o.systemPrompt;
+    const question = grounding.context
+      ? `${CITATION_INSTRUCTIONS}\n\nPassages:\n${grounding.context}\n\nQuestion: ${t.text}`
+      : t.text;
+    const messages: PoolMessage[] = [
+      { role: 'system', content: system },
+      ...history.map((m) => ({ role: m.role, content: m.content }) as PoolMessage),
+      { role: 'user', content: question },
+    ];
     const started = performance.now();
     try {
       const res = await this.#o.llm.chat({
         userId: t.userId,
+        ...(profile ? { tenant: profile.tenant } : {}),
         priority: 'interactive',
         signal,
-        messages: [
-          { role: 'system', content: this.#o.systemPrompt },
-          ...history.map((m) => ({ role: m.role, content: m.content })),
-          { role: 'user', content: t.text },
-        ],
+        messages,
       });
       this.#o.metrics.llmSeconds.observe({ outcome: 'ok' }, (performance.now() - started) / 1000);
-      log.debug({ server: res.server, promptTokens: res.promptTokens }, 'llm replied');
+      log.debug(
+        { server: res.server, promptTokens: res.promptTokens, cachedTokens: res.cachedTokens },
+        'llm replied',
+      );
       return res.content;
     } catch (err) {
       this.#o.metrics.llmSeconds.observe({ outcome: 'error' }, (performance.now() - started) / 1000);
@@ -209,6 +283,7 @@ export class TurnRunner {
     status: 'completed' | 'failed',
     outcome: string,
     messages?: HistoryMessage[],
+    citations?: Citation[],
   ): Promise<void> {
     const fin = await this.#o.gate.commit({
       userId: t.userId,
@@ -218,6 +293,7 @@ export class TurnRunner {
       status,
       outcome,
       ...(messages ? { messages } : {}),
+      ...(citations?.length ? { citations } : {}),
     });
     if (fin.kind === 'finished' && fin.nextPayload) {
       await this.#wake(decodePending(t.seq + 1, fin.nextPayload));

@@ -22,6 +22,7 @@ export const turnRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) 
         completedAt: iso(hot.completedAt),
         reply: hot.status === 'completed' ? hot.reply : undefined,
         error: hot.status === 'failed' ? hot.error : undefined,
+        citations: hot.status === 'completed' ? (hot.citations ?? []) : undefined,
         attempts: hot.attempts,
       };
     }
@@ -37,6 +38,7 @@ export const turnRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) 
       startedAt: iso(cold.startedAt),
       completedAt: iso(cold.completedAt),
       reply: cold.messages.find((m) => m.role === 'assistant')?.content,
+      citations: cold.status === 'completed' ? (cold.citations ?? []) : undefined,
       error: cold.error,
     };
   });

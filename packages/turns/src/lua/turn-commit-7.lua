@@ -18,7 +18,8 @@
   ARGV[5] history budget in characters
   ARGV[6] status: completed | failed
   ARGV[7] the reply (completed) or the error (failed)
-  ARGV[8..] history message JSON, in order (completed turns)
+  ARGV[8] citations JSON ('' when none)
+  ARGV[9..] history message JSON, in order (completed turns)
   Returns {code, next payload JSON or nil}
     code 1 finished
     code 0 already finished before (nothing changed)
@@ -38,16 +39,16 @@ if holder and holder ~= ARGV[2] then
   return {-2, false}
 end
 
-if ARGV[6] == 'completed' and #ARGV >= 8 then
+if ARGV[6] == 'completed' and #ARGV >= 9 then
   local last = tonumber(redis.call('HGET', KEYS[5], 'lastSeq') or '0')
   if seq > last then
-    for i = 8, #ARGV do
+    for i = 9, #ARGV do
       redis.call('RPUSH', KEYS[4], ARGV[i])
     end
     redis.call('HSET', KEYS[5], 'lastSeq', seq)
     local budget = tonumber(ARGV[5])
     local items = redis.call('LRANGE', KEYS[4], 0, -1)
-    local newest = #ARGV - 7
+    local newest = #ARGV - 8
     local total = 0
     local keep = 0
     for i = #items, 1, -1 do
@@ -68,6 +69,9 @@ if ARGV[6] == 'failed' then
   field = 'error'
 end
 redis.call('HSET', KEYS[7], 'status', ARGV[6], field, ARGV[7], 'completedAt', ARGV[3])
+if ARGV[8] ~= '' then
+  redis.call('HSET', KEYS[7], 'citations', ARGV[8])
+end
 redis.call('EXPIRE', KEYS[7], ARGV[4])
 
 redis.call('SET', KEYS[1], seq)

@@ -1,0 +1,126 @@
+import { FleetError } from '@agent-fleet/core';
+import { type DocumentInput, documentInputSchema, ingestDocument } from '@agent-fleet/rag';
+import { TENANT_PATTERN } from '@agent-fleet/state';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { GatewayDeps } from '../deps.ts';
+
+const DOC_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Multipart fields arrive as strings: `acl` is comma-separated or repeated, `public` is true/false. */
+const multipartFields = z.object({
+  tenant: z.string(),
+  title: z.string().min(1).max(500).optional(),
+  docId: z.string().regex(DOC_ID, 'docId must be 1-128 characters of letters, digits and ._-').optional(),
+  acl: z.array(z.string()).default([]),
+  public: z.enum(['true', 'false']).optional(),
+});
+
+/**
+ * Documents: `POST /v1/documents` as JSON `{ docId?, title, text, tenant, acl, public? }` or as a
+ * multipart upload (a `file` part and the same fields), `DELETE /v1/documents/:docId?tenant=`.
+ * Re-posting a document replaces its chunks; both are idempotent.
+ */
+export const documentRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) => {
+  app.post('/v1/documents', { bodyLimit: deps.config.MAX_DOCUMENT_BYTES + 65_536 }, async (req, reply) => {
+    let input: DocumentInput;
+    if (req.isMultipart()) {
+      input = await readMultipart(req.parts());
+    } else {
+      const parsed = documentInputSchema.safeParse(req.body);
+      if (!parsed.success) {
+        const issues = parsed.error.issues.map((i) => ({
+          field: `body.${i.path.join('.')}`,
+          message: i.message,
+        }));
+        throw new FleetError('invalid_request', issues.map((i) => `${i.field}: ${i.message}`).join('; '), {
+          details: { issues },
+        });
+      }
+      input = { ...parsed.data, source: 'api' };
+    }
+    const result = await ingestDocument(input, { retriever: deps.retriever });
+    return reply.code(result.status === 'created' ? 201 : 200).send(result);
+  });
+
+  app.delete(
+    '/v1/documents/:docId',
+    {
+      schema: {
+        params: z.object({
+          docId: z.string().regex(DOC_ID, 'docId must be 1-128 characters of letters, digits and ._-'),
+        }),
+        querystring: z.object({
+          tenant: z
+            .string()
+            .regex(TENANT_PATTERN, 'tenant must be 1-128 characters of letters, digits and ._-'),
+        }),
+      },
+    },
+    async (req) => {
+      const { deleted } = await deps.retriever.deleteDocument(req.query.tenant, req.params.docId);
+      return { docId: req.params.docId, tenant: req.query.tenant, deleted };
+    },
+  );
+};
+
+type Part =
+  | { type: 'file'; fieldname: string; filename: string; mimetype: string; toBuffer(): Promise<Buffer> }
+  | { type: 'field'; fieldname: string; value: unknown };
+
+async function readMultipart(parts: AsyncIterable<Part>): Promise<DocumentInput> {
+  const fields: Record<string, unknown> = { acl: [] as string[] };
+  let file: { data: Uint8Array; filename: string; mime: string } | undefined;
+  for await (const part of parts) {
+    if (part.type === 'file') {
+      if (part.fieldname !== 'file')
+        throw new FleetError(
+          'invalid_request',
+          `unexpected file part "${part.fieldname}"; send it as "file"`,
+        );
+      file = { data: await part.toBuffer(), filename: part.filename, mime: part.mimetype };
+    } else if (part.fieldname === 'acl') {
+      (fields.acl as string[]).push(
+        ...String(part.value)
+          .split(',')
+          .map((g) => g.trim())
+          .filter(Boolean),
+      );
+    } else {
+      fields[part.fieldname] = String(part.value);
+    }
+  }
+  if (!file) throw new FleetError('invalid_request', 'multipart upload needs a "file" part');
+  const parsed = multipartFields.safeParse(fields);
+  if (!parsed.success) {
+    throw new FleetError(
+      'invalid_request',
+      parsed.error.issues.map((i) => `${i.path.join('.') || 'fields'}: ${i.message}`).join('; '),
+    );
+  }
+  const f = parsed.data;
+  const checked = documentInputSchema.safeParse({
+    tenant: f.tenant,
+    title: f.title ?? file.filename,
+    text: 'x',
+    acl: f.acl,
+    ...(f.docId ? { docId: f.docId } : {}),
+  });
+  if (!checked.success) {
+    throw new FleetError(
+      'invalid_request',
+      checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+    );
+  }
+  return {
+    tenant: f.tenant,
+    ...(f.title ? { title: f.title } : {}),
+    ...(f.docId ? { docId: f.docId } : {}),
+    acl: f.acl,
+    ...(f.public ? { public: f.public === 'true' } : {}),
+    data: file.data,
+    filename: file.filename,
+    mime: file.mime,
+    source: file.filename,
+  };
+}
