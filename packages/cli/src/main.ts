@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { ingestCommand, parseAcl, parseTenant } from './commands/ingest.ts';
 import { startFleet } from './commands/start.ts';
 
 const positiveInt = (value: string): number => {
@@ -19,5 +20,22 @@ program
   .action(async (opts: { workers?: number; logs?: boolean }) => {
     await startFleet(opts);
   });
+
+program
+  .command('ingest')
+  .description('index files and folders (text, Markdown, HTML, PDF) for retrieval')
+  .argument('<paths...>', 'files or folders (read recursively)')
+  .requiredOption('-t, --tenant <tenant>', 'the tenant the documents belong to', parseTenant)
+  .option('-a, --acl <groups>', 'comma-separated groups that may read them', parseAcl, [] as string[])
+  .option('--public', 'readable by everyone in the tenant')
+  .option('-c, --concurrency <n>', 'files parsed at once', positiveInt)
+  .action(
+    async (
+      paths: string[],
+      opts: { tenant: string; acl: string[]; public?: boolean; concurrency?: number },
+    ) => {
+      process.exitCode = await ingestCommand(paths, opts);
+    },
+  );
 
 await program.parseAsync(process.argv);

@@ -1,8 +1,10 @@
 import { join } from 'node:path';
 import { createLogger, type FleetConfig, loadConfig } from '@agent-fleet/core';
 import { type ServiceHandle, spawnService, startPostgres, startRedisServer } from '@agent-fleet/devstack';
-import { migrate } from '@agent-fleet/state';
+import { createRetriever, ingestPaths, SAMPLE_CORPUS_DIR, SAMPLE_TENANT } from '@agent-fleet/rag';
+import { createPool, migrate, ProfileStore } from '@agent-fleet/state';
 import { REPO_ROOT, SERVICE_SCRIPTS } from '../paths.ts';
+import { removeStackFile, writeStackFile } from '../stack-file.ts';
 
 export interface StartOptions {
   workers?: number;
@@ -40,6 +42,7 @@ export async function startFleet(opts: StartOptions): Promise<void> {
     await Promise.all(byRole('worker').map((s) => s.stop(config.SHUTDOWN_GRACE_MS + 2000)));
     await Promise.all(byRole('gateway').map((s) => s.stop()));
     await Promise.all(byRole('llm-sim').map((s) => s.stop()));
+    removeStackFile(fleetDir);
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
     process.stdout.write('stopped.\n');
     process.exit(code);
@@ -62,6 +65,7 @@ export async function startFleet(opts: StartOptions): Promise<void> {
       env.DATABASE_URL = pg.urlFor('fleet');
     }
     await migrate(env.DATABASE_URL, log);
+    const sample = await seedSampleData({ ...config, DATABASE_URL: env.DATABASE_URL });
     if (!env.LLM_BASE_URLS) {
       const sim = spawnService({
         name: 'llm-sim',
@@ -109,6 +113,13 @@ export async function startFleet(opts: StartOptions): Promise<void> {
     for (let i = 0; i < workerCount; i++) startWorker(i);
 
     const base = `http://localhost:${gw!.port}`;
+    writeStackFile(fleetDir, {
+      pid: process.pid,
+      redisUrl: env.REDIS_URL,
+      databaseUrl: env.DATABASE_URL,
+      llmBaseUrls: env.LLM_BASE_URLS,
+      gatewayUrl: base,
+    });
     process.stdout.write(
       [
         '',
@@ -121,10 +132,14 @@ export async function startFleet(opts: StartOptions): Promise<void> {
         `  Postgres    ${env.DATABASE_URL}`,
         `  workers     ${workerCount} processes${opts.logs ? '' : `, logs in ${logDir}`}`,
         '',
+        `sample corpus: ${sample.documents} compliance policies of tenant ${SAMPLE_TENANT} (${sample.chunks} chunks)`,
+        'demo users:    alice (compliance), ivan (compliance, aml-investigators), lena (legal, senior-management)',
+        '',
         'try:',
-        `  curl -s -X POST ${base}/v1/users/alice/messages -H 'content-type: application/json' -d '{"text":"What is our retention policy?"}'`,
+        `  curl -s -X POST ${base}/v1/users/alice/messages -H 'content-type: application/json' -d '{"text":"How long do we keep customer due diligence records?"}'`,
         `  curl -s ${base}/v1/turns/<turnId>`,
         `  curl -s ${base}/v1/users/alice/history`,
+        `  pnpm fleet ingest ./my-policies --tenant ${SAMPLE_TENANT} --acl compliance`,
         '',
         'Ctrl-C stops everything.',
         '',
@@ -133,5 +148,49 @@ export async function startFleet(opts: StartOptions): Promise<void> {
   } catch (err) {
     process.stderr.write(`fleet start: ${(err as Error).message}\n`);
     await stopAll(1);
+  }
+}
+
+const DEMO_USERS = [
+  {
+    userId: 'alice',
+    groups: ['compliance'],
+    roleContext: 'Alice is a compliance officer in retail banking.',
+  },
+  {
+    userId: 'ivan',
+    groups: ['compliance', 'aml-investigators'],
+    roleContext: 'Ivan investigates suspicious activity.',
+  },
+  { userId: 'lena', groups: ['legal', 'senior-management'], roleContext: 'Lena is the general counsel.' },
+];
+
+/**
+ * The sample corpus (idempotent: unchanged documents are skipped) and demo profiles (created once,
+ * never overwritten), so a newcomer can ask questions right away.
+ */
+async function seedSampleData(config: FleetConfig): Promise<{ documents: number; chunks: number }> {
+  const pool = createPool(config.DATABASE_URL, 4);
+  const retriever = await createRetriever(config, pool);
+  try {
+    const report = await ingestPaths([SAMPLE_CORPUS_DIR], {
+      tenant: SAMPLE_TENANT,
+      retriever,
+      root: SAMPLE_CORPUS_DIR,
+    });
+    for (const f of report.files) {
+      if (f.status === 'failed')
+        log.warn({ file: f.source, err: f.error?.message }, 'sample document not ingested');
+    }
+    const profiles = new ProfileStore({ pool });
+    for (const u of DEMO_USERS) {
+      if (!(await profiles.get(u.userId))) {
+        await profiles.put(u.userId, { tenant: SAMPLE_TENANT, groups: u.groups, roleContext: u.roleContext });
+      }
+    }
+    return { documents: report.ok, chunks: report.files.reduce((n, f) => n + (f.chunks ?? 0), 0) };
+  } finally {
+    await retriever.close();
+    await pool.end();
   }
 }
