@@ -1,4 +1,6 @@
+import { countTokens } from '@agent-fleet/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { renderChatPrompt } from './chat-template.ts';
 import { type RunningSim, type StartSimOptions, startSim } from './index.ts';
 
 /** The response fields these tests read. */
@@ -8,7 +10,12 @@ interface Completion {
   created: number;
   model: string;
   choices: { index: number; message: { role: string; content: string }; finish_reason: string }[];
-  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  usage: {
+    prompt_tokens: number;
+    completion_tokens: number;
+    total_tokens: number;
+    prompt_tokens_details: { cached_tokens: number };
+  };
 }
 interface Chunk {
   id: string;
@@ -26,6 +33,20 @@ interface FaultConfigBody {
   rules: unknown[];
   seed: number;
 }
+
+const DEFAULT_FAULTS = {
+  errorRate: 0,
+  rate429: 0,
+  retryAfterSeconds: 1,
+  spikeRate: 0,
+  spikeMs: 0,
+  hangRate: 0,
+  dropStreamRate: 0,
+  dieAfterRequests: null,
+  latencyMs: 0,
+  tokenLatencyMs: 0,
+  rules: [],
+};
 
 /** Parses a JSON response body as `T` (the tests then check it). */
 async function read<T>(res: Response | Promise<Response>): Promise<T> {
@@ -96,12 +117,14 @@ describe('chat completions', () => {
     });
     expect(body.id).toMatch(/^chatcmpl-/);
     expect(typeof body.created).toBe('number');
-    const promptTokens = Math.ceil(history.map((m) => m.content).join('').length / 4);
-    const completionTokens = Math.ceil(body.choices[0]!.message.content.length / 4);
+    // Prompt tokens of the rendered chat template, counted by the real tokenizer.
+    const promptTokens = countTokens(renderChatPrompt(history as Parameters<typeof renderChatPrompt>[0]));
+    const completionTokens = countTokens(body.choices[0]!.message.content);
     expect(body.usage).toEqual({
       prompt_tokens: promptTokens,
       completion_tokens: completionTokens,
       total_tokens: promptTokens + completionTokens,
+      prompt_tokens_details: { cached_tokens: 0 },
     });
   });
 
@@ -135,7 +158,9 @@ describe('chat completions', () => {
     expect(text).toBe(expected);
     expect(chunks.length).toBeGreaterThan(3);
     expect(chunks.filter((c) => c.choices[0]?.finish_reason === 'stop')).toHaveLength(1);
-    expect(chunks.at(-1)?.usage?.completion_tokens).toBe(Math.ceil(expected.length / 4));
+    expect(chunks.at(-1)?.usage?.completion_tokens).toBe(countTokens(expected));
+    // The same prompt again: its full blocks come from the prefix cache.
+    expect(chunks.at(-1)?.usage?.prompt_tokens_details.cached_tokens).toBeGreaterThan(0);
   });
 
   it('rejects malformed requests with an OpenAI-style 400', async () => {
@@ -207,7 +232,7 @@ describe('faults', () => {
 
   it('fails about errorRate of requests, reproducibly for a given seed', async () => {
     const run = async (): Promise<boolean[]> => {
-      const s = await sim({ errorRate: 0.3, seed: 1234 });
+      const s = await sim({ errorRate: 0.3, seed: 1234, engine: { timeScale: 0 } });
       const failed: boolean[] = [];
       for (let i = 0; i < 200; i++) {
         const res = await chat(s, { model: 'm', messages: [{ role: 'user', content: `q${i}` }] });
@@ -269,13 +294,7 @@ describe('admin API', () => {
   it('returns, validates and partially updates the fault config', async () => {
     const s = await sim({ latencyMs: 5, seed: 7 });
     const url = `${root(s)}/sim/config`;
-    expect(await (await fetch(url)).json()).toEqual({
-      errorRate: 0,
-      latencyMs: 5,
-      tokenLatencyMs: 0,
-      rules: [],
-      seed: 7,
-    });
+    expect(await (await fetch(url)).json()).toEqual({ ...DEFAULT_FAULTS, latencyMs: 5, seed: 7 });
 
     for (const bad of [
       { errorRate: 2 },
@@ -293,7 +312,13 @@ describe('admin API', () => {
 
     const res = await json(url, 'PUT', { errorRate: 0.5, tokenLatencyMs: 2 });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ errorRate: 0.5, latencyMs: 5, tokenLatencyMs: 2, rules: [], seed: 7 });
+    expect(await res.json()).toEqual({
+      ...DEFAULT_FAULTS,
+      errorRate: 0.5,
+      latencyMs: 5,
+      tokenLatencyMs: 2,
+      seed: 7,
+    });
     expect(await (await fetch(url)).json()).toMatchObject({
       errorRate: 0.5,
       latencyMs: 5,
@@ -308,18 +333,23 @@ describe('admin API', () => {
     await (await chat(s, { ...body, user: 'alice' })).json();
     await (await chat(s, body, { 'x-user-id': 'bob' })).json();
     await (await chat(s, body)).json();
-    expect(await (await fetch(`${root(s)}/sim/stats`)).json()).toEqual({
+    expect(await (await fetch(`${root(s)}/sim/stats`)).json()).toMatchObject({
       requests: 4,
       failures: 0,
+      rateLimited: 0,
+      hangs: 0,
+      droppedStreams: 0,
       byUser: { alice: 2, bob: 1 },
+      engine: { running: 0, waiting: 0, generationTokens: expect.any(Number) },
     });
     const reset = await fetch(`${root(s)}/sim/stats/reset`, { method: 'POST' });
     expect(reset.status).toBe(200);
-    expect(await (await fetch(`${root(s)}/sim/stats`)).json()).toEqual({
-      requests: 0,
-      failures: 0,
-      byUser: {},
-    });
+    const after = await read<{ requests: number; byUser: object; engine: { generationTokens: number } }>(
+      fetch(`${root(s)}/sim/stats`),
+    );
+    expect(after).toMatchObject({ requests: 0, failures: 0, byUser: {} });
+    // Engine counters are cumulative: a benchmark diffs them.
+    expect(after.engine.generationTokens).toBeGreaterThan(0);
   });
 });
 
@@ -334,26 +364,44 @@ describe('lifecycle', () => {
     expect((await pending).status).toBe(503);
   });
 
-  it('keeps the running gauge right when a client gives up mid-request, and still closes promptly', async () => {
-    const s = await sim({ latencyMs: 60_000 });
+  it('keeps the running gauge right when a client gives up mid-generation, and still closes promptly', async () => {
+    const s = await sim();
     const abort = new AbortController();
+    // A long reply: about 12 ms per token in real time, so it is still generating when the client leaves.
+    const long = 'word '.repeat(2000);
     const pending = fetch(`${s.url}/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'm', messages: history }),
+      body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: long }] }),
       signal: abort.signal,
     }).catch(() => 'aborted');
-    const gauge = async () =>
-      /vllm:num_requests_running\{model_name="fleet-sim"\} (\d+)/.exec(
+    const gauge = async (name: string) =>
+      new RegExp(`${name}\\{model_name="fleet-sim"\\} ([\\d.e-]+)`).exec(
         await (await fetch(`${root(s)}/metrics`)).text(),
       )?.[1];
-    await expect.poll(gauge).toBe('1');
+    await expect.poll(() => gauge('vllm:num_requests_running')).toBe('1');
+    expect(Number(await gauge('vllm:kv_cache_usage_perc'))).toBeGreaterThan(0);
     abort.abort();
     expect(await pending).toBe('aborted');
-    await expect.poll(gauge).toBe('0');
+    await expect.poll(() => gauge('vllm:num_requests_running')).toBe('0');
+    expect(await gauge('vllm:kv_cache_usage_perc')).toBe('0');
+    expect(await (await fetch(`${root(s)}/metrics`)).text()).toContain(
+      'vllm:request_success_total{model_name="fleet-sim",finished_reason="abort"} 1',
+    );
     const t0 = performance.now();
     await s.close();
     expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
+  it('closes promptly while a request is generating; the request gets a 503', async () => {
+    const s = await sim();
+    const pending = chat(s, { model: 'm', messages: [{ role: 'user', content: 'word '.repeat(2000) }] });
+    await expect.poll(async () => s.engine.stats.running).toBe(1);
+    const t0 = performance.now();
+    await s.close();
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect((await pending).status).toBe(503);
+    expect(s.engine.stats).toMatchObject({ running: 0, kvBlocksUsed: 0 });
   });
 
   it('rejects bad options with a FleetError', async () => {

@@ -1,6 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { Socket } from 'node:net';
 import { FleetError } from '@agent-fleet/core';
 import {
   type FastifyBaseLogger,
@@ -12,19 +10,22 @@ import {
   LogController,
 } from 'fastify';
 import { z } from 'zod';
-import { CONTENT_MODES, type ContentMode, createContentGenerator, splitIntoTokens } from './content.ts';
-import { type FaultConfig, FaultInjector, type FaultRule, faultConfigPatchSchema } from './faults.ts';
-import { type CompletedRequest, SimMetrics } from './metrics.ts';
-import {
-  chatRequestSchema,
-  describeZodError,
-  estimateTokens,
-  lastUserText,
-  messageText,
-  type OpenAiErrorType,
-  openAiError,
-} from './openai-schema.ts';
+import { CONTENT_MODES, type ContentMode, createContentGenerator } from './content.ts';
+import { DEFAULT_EMBEDDING_DIMENSIONS } from './embeddings.ts';
+import { type Clock, realClock } from './engine/clock.ts';
+import { type EngineConfig, engineConfigPatchSchema, resolveEngineConfig } from './engine/config.ts';
+import { Engine } from './engine/engine.ts';
+import { FaultInjector, type FaultRule, faultConfigPatchSchema } from './faults.ts';
+import { registerAdminRoutes } from './http/admin.ts';
+import { registerChatRoute } from './http/chat.ts';
+import { registerCompletionsRoute } from './http/completions.ts';
+import type { SimContext } from './http/context.ts';
+import { sendError } from './http/context.ts';
+import { registerEmbeddingsRoute } from './http/embeddings.ts';
+import { SimMetrics } from './metrics.ts';
+import { describeZodError } from './openai-schema.ts';
 import { randomSeed } from './prng.ts';
+import { type ScriptFixture, ScriptStore, scriptSchema } from './script.ts';
 import { StatsRecorder } from './stats.ts';
 
 export const DEFAULT_MODEL = 'fleet-sim';
@@ -35,34 +36,66 @@ const BODY_LIMIT_BYTES = 32 * 1024 * 1024;
 /** How long closing waits for cut-short requests to send their last bytes before dropping connections. */
 const DRAIN_TIMEOUT_MS = 2000;
 
-/** How a simulator behaves at start; the fault knobs can be changed later through `PUT /sim/config`. */
+/** How a simulator behaves at start; fault knobs and the script can be changed later through `/sim/*`. */
 export interface SimOptions {
   /** Model name served by `/v1/models` and used for metric labels (default `fleet-sim`). */
   model?: string;
   /** How replies are produced (default `echo`). */
   mode?: ContentMode;
-  /** Base delay before every chat reply, in ms (default 0). */
+  /** Engine constants and `timeScale` (defaults: an 8B model on one H100, real time). */
+  engine?: Partial<EngineConfig>;
+  /** Fixtures for `script` mode. */
+  script?: ScriptFixture[];
+  /** Width of `/v1/embeddings` vectors when the request gives no `dimensions` (default 384). */
+  embeddingDimensions?: number;
+  /** Base delay before every inference request enters the engine, in ms (default 0). */
   latencyMs?: number;
-  /** Extra delay per generated token, in ms (default 0). */
+  /** Extra delay per generated token on the response path, in ms (default 0). */
   tokenLatencyMs?: number;
-  /** Fraction (0..1) of chat requests that fail with HTTP 500 (default 0). */
+  /** Fraction (0..1) of inference requests that fail with HTTP 500 (default 0). */
   errorRate?: number;
+  /** Fraction of inference requests rejected with HTTP 429 and `Retry-After` (default 0). */
+  rate429?: number;
+  /** `Retry-After` of simulated 429s, in seconds (default 1). */
+  retryAfterSeconds?: number;
+  /** Fraction of requests delayed by an extra `spikeMs` (default 0, 0). */
+  spikeRate?: number;
+  spikeMs?: number;
+  /** Fraction of requests never answered (default 0). */
+  hangRate?: number;
+  /** Fraction of streamed answers cut mid-way (default 0). */
+  dropStreamRate?: number;
+  /** The server dies as the n-th inference request arrives (default never). */
+  dieAfterRequests?: number | null;
   /** Rules that slow down chosen requests (default none). */
   rules?: FaultRule[];
-  /** Seed of the failure PRNG, for reproducible runs (default random; `GET /sim/config` shows it). */
+  /** Seed of the fault PRNG, for reproducible runs (default random; `GET /sim/config` shows it). */
   seed?: number;
   /** Where Fastify logs (per-request lines at debug level); default: no logging. */
   logger?: FastifyBaseLogger;
+  /** The engine's clock (default: wall-clock time). */
+  clock?: Clock;
 }
 
+const f = faultConfigPatchSchema.shape;
 const simOptionsSchema = z.object({
   model: z.string().min(1).default(DEFAULT_MODEL),
   mode: z.enum(CONTENT_MODES).default('echo'),
-  latencyMs: faultConfigPatchSchema.shape.latencyMs.default(0),
-  tokenLatencyMs: faultConfigPatchSchema.shape.tokenLatencyMs.default(0),
-  errorRate: faultConfigPatchSchema.shape.errorRate.default(0),
-  rules: faultConfigPatchSchema.shape.rules.default([]),
-  seed: faultConfigPatchSchema.shape.seed,
+  engine: engineConfigPatchSchema.default({}),
+  script: scriptSchema.default([]),
+  embeddingDimensions: z.number().int().min(1).max(8192).default(DEFAULT_EMBEDDING_DIMENSIONS),
+  latencyMs: f.latencyMs.default(0),
+  tokenLatencyMs: f.tokenLatencyMs.default(0),
+  errorRate: f.errorRate.default(0),
+  rate429: f.rate429.default(0),
+  retryAfterSeconds: f.retryAfterSeconds.default(1),
+  spikeRate: f.spikeRate.default(0),
+  spikeMs: f.spikeMs.default(0),
+  hangRate: f.hangRate.default(0),
+  dropStreamRate: f.dropStreamRate.default(0),
+  dieAfterRequests: f.dieAfterRequests.default(null),
+  rules: f.rules.default([]),
+  seed: f.seed,
 });
 
 /** Per-request log lines at debug level, so a load run does not flood the logs; errors stay at error. */
@@ -85,40 +118,22 @@ class QuietLogController extends LogController {
   }
 }
 
-function firstHeader(value: string | string[] | undefined): string | undefined {
-  const first = Array.isArray(value) ? value[0] : value;
-  return first === undefined || first === '' ? undefined : first;
-}
-
-function isAbortError(error: unknown): boolean {
-  return error instanceof Error && error.name === 'AbortError';
-}
-
-/** Resolves after `ms` (at once when 0); rejects with an AbortError when `signal` fires first. */
-async function delay(ms: number, signal: AbortSignal): Promise<void> {
-  signal.throwIfAborted();
-  if (ms > 0) await sleep(ms, undefined, { signal });
-}
-
-function sendError(
-  reply: FastifyReply,
-  status: number,
-  message: string,
-  type: OpenAiErrorType,
-  code: string | null = null,
-  param: string | null = null,
-): FastifyReply {
-  return reply.code(status).send(openAiError(message, type, code, param));
+/** A built (not yet listening) simulator. */
+export interface SimInstance {
+  app: FastifyInstance;
+  engine: Engine;
+  /** Resolves when the server dies (`POST /sim/die`, `dieAfterRequests`); never when it just closes. */
+  died: Promise<void>;
 }
 
 /**
- * Builds (without listening) a Fastify app that speaks the OpenAI chat API as vLLM serves it,
- * plus `/metrics` in vLLM's names and the `/sim/*` admin API. Each app has its own state, metrics
- * registry and PRNG. Delays use timers, so a slow request never holds up others; closing the app
- * cuts pending delays short. Throws a FleetError `invalid_config` on bad options.
+ * Builds (without listening) a Fastify app that speaks the OpenAI API as vLLM serves it, backed by
+ * a simulated vLLM engine, plus `/metrics` in vLLM's names and the `/sim/*` admin API. Each app has
+ * its own engine, metrics registry and PRNG. Closing the app cuts pending requests short (503, or
+ * the stream ends) and stops the engine. Throws a FleetError `invalid_config` on bad options.
  */
-export function buildSimApp(opts: SimOptions = {}): FastifyInstance {
-  const { logger, ...rest } = opts;
+export function buildSim(opts: SimOptions = {}): SimInstance {
+  const { logger, clock = realClock, ...rest } = opts;
   const parsed = simOptionsSchema.safeParse(rest);
   if (!parsed.success) {
     throw new FleetError(
@@ -126,19 +141,33 @@ export function buildSimApp(opts: SimOptions = {}): FastifyInstance {
       `invalid simulator options: ${describeZodError(parsed.error).message}`,
     );
   }
-  const options = parsed.data;
-  const modelName = options.model;
-  const generate = createContentGenerator(options.mode);
+  const o = parsed.data;
+  let engineConfig: EngineConfig;
+  try {
+    engineConfig = resolveEngineConfig(o.engine);
+  } catch (error) {
+    throw new FleetError('invalid_config', `invalid simulator options: engine.${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const metrics = new SimMetrics(o.model, engineConfig.maxModelLen, () => engine);
+  const engine: Engine = new Engine(engineConfig, clock, metrics.observer);
+  const script = new ScriptStore();
+  script.replace(o.script);
   const faults = new FaultInjector({
-    errorRate: options.errorRate,
-    latencyMs: options.latencyMs,
-    tokenLatencyMs: options.tokenLatencyMs,
-    rules: options.rules,
-    seed: options.seed ?? randomSeed(),
+    errorRate: o.errorRate,
+    rate429: o.rate429,
+    retryAfterSeconds: o.retryAfterSeconds,
+    spikeRate: o.spikeRate,
+    spikeMs: o.spikeMs,
+    hangRate: o.hangRate,
+    dropStreamRate: o.dropStreamRate,
+    dieAfterRequests: o.dieAfterRequests,
+    latencyMs: o.latencyMs,
+    tokenLatencyMs: o.tokenLatencyMs,
+    rules: o.rules,
+    seed: o.seed ?? randomSeed(),
   });
-  const stats = new StatsRecorder();
-  const metrics = new SimMetrics(modelName);
-  /** Fires when the app starts closing, so pending delays end instead of holding the close up. */
   const shutdown = new AbortController();
 
   const app = fastify({
@@ -147,6 +176,50 @@ export function buildSimApp(opts: SimOptions = {}): FastifyInstance {
     bodyLimit: BODY_LIMIT_BYTES,
     forceCloseConnections: 'idle',
   });
+
+  // Every socket, so dying can cut them all (in-flight streams included).
+  const sockets = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  let dead = false;
+  let markDied: () => void = () => {};
+  const died = new Promise<void>((resolve) => {
+    markDied = resolve;
+  });
+
+  let inFlight = 0;
+  let onDrained: (() => void) | undefined;
+  const ctx: SimContext = {
+    modelName: o.model,
+    engine,
+    faults,
+    stats: new StatsRecorder(),
+    metrics,
+    script,
+    generate: createContentGenerator(o.mode, script),
+    shutdown: shutdown.signal,
+    die: () => {
+      if (dead) return;
+      dead = true;
+      app.log.warn('llm-sim dying: dropping every connection');
+      app.server.close();
+      for (const s of sockets) s.destroy();
+      shutdown.abort();
+      engine.close();
+      markDied();
+    },
+    track: () => {
+      inFlight++;
+      let done = false;
+      return () => {
+        if (done) return;
+        done = true;
+        if (--inFlight === 0) onDrained?.();
+      };
+    },
+  };
 
   // Like the default parser (with its prototype-poisoning checks), but an empty body means "no body".
   const parseJson = app.getDefaultJsonParser('error', 'error');
@@ -157,11 +230,9 @@ export function buildSimApp(opts: SimOptions = {}): FastifyInstance {
     parseJson.call(app, request, text, done);
   });
 
-  // Closing cuts pending delays short, waits (briefly) for those responses to go out, then drops every
+  // Closing cuts pending requests short, waits (briefly) for those responses to go out, then drops every
   // connection: idle keep-alive sockets and sockets a client opened ahead of time would otherwise
   // hold `close()` up until the client's own keep-alive timeout.
-  let inFlight = 0;
-  let onDrained: (() => void) | undefined;
   app.addHook('preClose', async () => {
     shutdown.abort();
     if (inFlight > 0) {
@@ -172,6 +243,7 @@ export function buildSimApp(opts: SimOptions = {}): FastifyInstance {
     }
     app.server.closeAllConnections();
   });
+  app.addHook('onClose', async () => engine.close());
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500;
@@ -196,143 +268,27 @@ export function buildSimApp(opts: SimOptions = {}): FastifyInstance {
   app.get('/v1/models', async () => ({
     object: 'list',
     data: [
-      { id: modelName, object: 'model', created: Math.floor(Date.now() / 1000), owned_by: 'agent-fleet' },
+      {
+        id: o.model,
+        object: 'model',
+        created: Math.floor(Date.now() / 1000),
+        owned_by: 'agent-fleet',
+        root: o.model,
+        parent: null,
+        max_model_len: engine.config.maxModelLen,
+      },
     ],
   }));
 
-  app.post('/v1/chat/completions', async (request, reply) => {
-    const parsedBody = chatRequestSchema.safeParse(request.body);
-    if (!parsedBody.success) {
-      const { message, param } = describeZodError(parsedBody.error);
-      return sendError(reply, 400, message, 'invalid_request_error', 'invalid_request', param);
-    }
-    const body = parsedBody.data;
-    const bodyUser = body.user ?? undefined;
-    const headerUser = firstHeader(request.headers['x-user-id']);
-    stats.recordRequest(bodyUser ?? headerUser);
-    const plan = faults.plan({ user: bodyUser, headerUser, lastUserText: lastUserText(body.messages) });
+  registerChatRoute(app, ctx);
+  registerCompletionsRoute(app, ctx);
+  registerEmbeddingsRoute(app, ctx, o.embeddingDimensions);
+  registerAdminRoutes(app, ctx);
 
-    const startedAt = performance.now();
-    let completed: CompletedRequest | undefined;
-    const clientGone = new AbortController();
-    const signal = AbortSignal.any([clientGone.signal, shutdown.signal]);
-    metrics.requestStarted();
-    inFlight++;
-    const onClose = () => {
-      clientGone.abort();
-      metrics.requestEnded();
-      if (--inFlight === 0) onDrained?.();
-      if (completed && reply.raw.writableFinished) metrics.requestCompleted(completed);
-    };
-    if (reply.raw.closed) {
-      onClose();
-      reply.hijack();
-      return reply;
-    }
-    reply.raw.once('close', onClose);
+  return { app, engine, died };
+}
 
-    try {
-      await delay(plan.delayMs, signal);
-    } catch (error) {
-      if (!isAbortError(error)) throw error;
-      // Closing: tell the client. Client gone: nobody reads this, and Node discards the write.
-      return sendError(reply, 503, 'simulator is shutting down', 'server_error', 'unavailable');
-    }
-    if (plan.fail) {
-      stats.recordFailure();
-      return sendError(reply, 500, 'simulated failure', 'server_error');
-    }
-
-    const model = body.model ?? modelName;
-    const content = generate({ model, messages: body.messages });
-    const promptTokens = estimateTokens(body.messages.map(messageText).join(''));
-    const completionTokens = estimateTokens(content);
-    const usage = {
-      prompt_tokens: promptTokens,
-      completion_tokens: completionTokens,
-      total_tokens: promptTokens + completionTokens,
-    };
-    const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`;
-    const created = Math.floor(Date.now() / 1000);
-    const complete = (): void => {
-      completed = {
-        finishedReason: 'stop',
-        promptTokens,
-        completionTokens,
-        latencySeconds: (performance.now() - startedAt) / 1000,
-      };
-    };
-
-    if (!body.stream) {
-      try {
-        await delay(plan.tokenLatencyMs * completionTokens, signal);
-      } catch (error) {
-        if (!isAbortError(error)) throw error;
-        return sendError(reply, 503, 'simulator is shutting down', 'server_error', 'unavailable');
-      }
-      complete();
-      return reply.send({
-        id,
-        object: 'chat.completion',
-        created,
-        model,
-        choices: [
-          { index: 0, message: { role: 'assistant', content }, logprobs: null, finish_reason: 'stop' },
-        ],
-        usage,
-      });
-    }
-
-    const includeUsage = body.stream_options?.include_usage === true;
-    const chunk = (choices: unknown[], extra: Record<string, unknown> = {}): string =>
-      `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices, ...extra })}\n\n`;
-    const delta = (d: Record<string, unknown>, finishReason: string | null = null) => [
-      { index: 0, delta: d, logprobs: null, finish_reason: finishReason },
-    ];
-    const usageField = includeUsage ? { usage: null } : {};
-    const tokenLatencyMs = plan.tokenLatencyMs;
-    async function* events(): AsyncGenerator<string> {
-      yield chunk(delta({ role: 'assistant', content: '' }), usageField);
-      try {
-        for (const piece of splitIntoTokens(content)) {
-          await delay(tokenLatencyMs, signal);
-          yield chunk(delta({ content: piece }), usageField);
-        }
-      } catch (error) {
-        // Client gone or simulator closing: end the stream without [DONE], as a cut-off server would.
-        if (isAbortError(error)) return;
-        throw error;
-      }
-      complete();
-      yield chunk(delta({}, 'stop'), usageField);
-      if (includeUsage) yield chunk([], { usage });
-      yield 'data: [DONE]\n\n';
-    }
-    return reply
-      .header('content-type', 'text/event-stream; charset=utf-8')
-      .header('cache-control', 'no-cache')
-      .send(Readable.from(events()));
-  });
-
-  app.get('/sim/config', async () => faults.config);
-
-  app.put('/sim/config', async (request, reply) => {
-    const patch = faultConfigPatchSchema.safeParse(request.body ?? {});
-    if (!patch.success) {
-      const { message, param } = describeZodError(patch.error);
-      return sendError(reply, 400, message, 'invalid_request_error', 'invalid_config', param);
-    }
-    const config: FaultConfig = faults.update(patch.data);
-    request.log.info({ config }, 'fault config changed');
-    return config;
-  });
-
-  app.get('/sim/stats', async () => stats.snapshot());
-
-  app.post('/sim/stats/reset', async () => {
-    stats.reset();
-    return stats.snapshot();
-  });
-
-  return app;
+/** {@link buildSim}, returning only the Fastify app. */
+export function buildSimApp(opts: SimOptions = {}): FastifyInstance {
+  return buildSim(opts).app;
 }

@@ -5,6 +5,7 @@ import { createPrng, type Prng } from './prng.ts';
 export const MAX_DELAY_MS = 3_600_000;
 
 const delayMs = z.number().min(0).max(MAX_DELAY_MS);
+const rate = z.number().min(0).max(1);
 
 /**
  * Makes matching requests slower by `latencyMs`. A rule matches when ANY criterion it names holds:
@@ -21,11 +22,18 @@ export type FaultRule = z.infer<typeof faultRuleSchema>;
 
 /** Every knob the admin API can turn; fields left out keep their value. */
 export const faultConfigPatchSchema = z.strictObject({
-  errorRate: z.number().min(0).max(1).optional(),
+  errorRate: rate.optional(),
+  rate429: rate.optional(),
+  retryAfterSeconds: z.number().int().min(0).max(3600).optional(),
+  spikeRate: rate.optional(),
+  spikeMs: delayMs.optional(),
+  hangRate: rate.optional(),
+  dropStreamRate: rate.optional(),
+  dieAfterRequests: z.number().int().min(1).nullable().optional(),
   latencyMs: delayMs.optional(),
   tokenLatencyMs: delayMs.optional(),
   rules: z.array(faultRuleSchema).max(1000).optional(),
-  /** Restarts the failure PRNG from this seed, so a run can be reproduced without a restart. */
+  /** Restarts the fault PRNG from this seed, so a run can be reproduced without a restart. */
   seed: z
     .number()
     .int()
@@ -37,18 +45,31 @@ export type FaultConfigPatch = z.infer<typeof faultConfigPatchSchema>;
 
 /** The complete fault configuration, as `GET /sim/config` returns it. */
 export interface FaultConfig {
-  /** Fraction (0..1) of chat requests that fail with a simulated HTTP 500. */
+  /** Fraction (0..1) of inference requests that fail with a simulated HTTP 500. */
   errorRate: number;
-  /** Base delay before every chat reply. */
+  /** Fraction of inference requests rejected at once with HTTP 429 and a `Retry-After` header. */
+  rate429: number;
+  /** The `Retry-After` value of simulated 429s, in seconds. */
+  retryAfterSeconds: number;
+  /** Fraction of requests that get an extra `spikeMs` delay before the engine. */
+  spikeRate: number;
+  spikeMs: number;
+  /** Fraction of requests that are never answered (until the client or the server gives up). */
+  hangRate: number;
+  /** Fraction of streamed answers cut mid-way: the socket is destroyed after some chunks. */
+  dropStreamRate: number;
+  /** The server dies as the n-th inference request (counted since this was set) arrives; null: never. */
+  dieAfterRequests: number | null;
+  /** Base delay before every inference request enters the engine. */
   latencyMs: number;
-  /** Extra delay per generated token. */
+  /** Extra delay per generated token, on the response path (on top of the engine's own timing). */
   tokenLatencyMs: number;
   rules: FaultRule[];
-  /** Seed the failure PRNG started from (random unless set). */
+  /** Seed the fault PRNG started from (random unless set). */
   seed: number;
 }
 
-/** What a chat request looks like to the fault rules. */
+/** What an inference request looks like to the fault rules. */
 export interface FaultSubject {
   /** The body `user` field, if any. */
   user: string | undefined;
@@ -59,60 +80,89 @@ export interface FaultSubject {
 
 /** What will happen to one request, decided when it arrives. */
 export interface FaultPlan {
+  /** Kill the server now (this request and every other open connection are cut). */
+  die: boolean;
+  /** Reject at once with 429. */
+  rateLimited: boolean;
+  /** Fail with 500 after the delay. */
   fail: boolean;
-  /** Delay before the first token (base latency plus matching rules). */
+  /** Never answer. */
+  hang: boolean;
+  /** Delay before the engine (base latency, matching rules, spike). */
   delayMs: number;
   tokenLatencyMs: number;
+  /** For a stream: cut it after this fraction (0..1) of the output tokens; undefined: never. */
+  dropAtFraction: number | undefined;
 }
 
 /** True when a rule applies to a request (see {@link faultRuleSchema} for the semantics). */
 export function ruleMatches(rule: FaultRule, subject: FaultSubject): boolean {
   const { user, contains } = rule.match;
   if (user !== undefined && (subject.user === user || subject.headerUser === user)) return true;
-  return contains !== undefined && subject.lastUserText.includes(contains);
+  if (contains !== undefined && subject.lastUserText.includes(contains)) return true;
+  return false;
 }
 
 /**
- * Holds the live fault configuration and decides each request's fate. It draws exactly one PRNG
- * number per request, whatever the error rate, so with a fixed seed and request order the
- * failing requests are the same on every run.
+ * Holds the fault configuration and decides each request's fate with a seeded PRNG. Every request
+ * draws the same number of values in the same order, so a seed reproduces a whole run's faults
+ * whatever the knobs are.
  */
 export class FaultInjector {
   #config: FaultConfig;
   #rng: Prng;
+  #requestsSinceDieSet = 0;
 
-  constructor(initial: FaultConfig) {
-    this.#config = cloneConfig(initial);
-    this.#rng = createPrng(initial.seed);
+  constructor(config: FaultConfig) {
+    this.#config = cloneConfig(config);
+    this.#rng = createPrng(config.seed);
   }
 
-  /** A copy of the current configuration. */
   get config(): FaultConfig {
     return cloneConfig(this.#config);
   }
 
-  /** Applies a validated patch and returns the new configuration; a given `seed` restarts the PRNG. */
+  /** Applies a validated patch and returns the new complete config. */
   update(patch: FaultConfigPatch): FaultConfig {
     const next = cloneConfig(this.#config);
-    if (patch.errorRate !== undefined) next.errorRate = patch.errorRate;
-    if (patch.latencyMs !== undefined) next.latencyMs = patch.latencyMs;
-    if (patch.tokenLatencyMs !== undefined) next.tokenLatencyMs = patch.tokenLatencyMs;
+    for (const [key, value] of Object.entries(patch)) {
+      if (value === undefined || key === 'rules' || key === 'seed') continue;
+      (next as unknown as Record<string, unknown>)[key] = value;
+    }
     if (patch.rules !== undefined) next.rules = patch.rules.map(cloneRule);
     if (patch.seed !== undefined) {
       next.seed = patch.seed;
       this.#rng = createPrng(patch.seed);
     }
+    if (patch.dieAfterRequests !== undefined) this.#requestsSinceDieSet = 0;
     this.#config = next;
     return cloneConfig(next);
   }
 
-  /** Decides one request's fate; call once per chat request, in arrival order. */
+  /** Decides one request's fate; call once per inference request, in arrival order. */
   plan(subject: FaultSubject): FaultPlan {
-    const { errorRate, latencyMs, tokenLatencyMs, rules } = this.#config;
-    const fail = this.#rng() < errorRate;
-    let delayMs = latencyMs;
-    for (const rule of rules) if (ruleMatches(rule, subject)) delayMs += rule.latencyMs;
-    return { fail, delayMs: Math.min(delayMs, MAX_DELAY_MS), tokenLatencyMs };
+    const c = this.#config;
+    const [r429, rFail, rSpike, rHang, rDrop, rDropAt] = [
+      this.#rng(),
+      this.#rng(),
+      this.#rng(),
+      this.#rng(),
+      this.#rng(),
+      this.#rng(),
+    ] as [number, number, number, number, number, number];
+    this.#requestsSinceDieSet++;
+    let delayMs = c.latencyMs;
+    for (const rule of c.rules) if (ruleMatches(rule, subject)) delayMs += rule.latencyMs;
+    if (rSpike < c.spikeRate) delayMs += c.spikeMs;
+    return {
+      die: c.dieAfterRequests !== null && this.#requestsSinceDieSet >= c.dieAfterRequests,
+      rateLimited: r429 < c.rate429,
+      fail: rFail < c.errorRate,
+      hang: rHang < c.hangRate,
+      delayMs: Math.min(delayMs, MAX_DELAY_MS),
+      tokenLatencyMs: c.tokenLatencyMs,
+      dropAtFraction: rDrop < c.dropStreamRate ? 0.1 + 0.8 * rDropAt : undefined,
+    };
   }
 }
 

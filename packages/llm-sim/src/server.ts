@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { buildSimApp, type SimOptions } from './app.ts';
+import { buildSim, type SimOptions } from './app.ts';
+import type { Engine } from './engine/engine.ts';
 
 /** Options of {@link startSim}: the app's options plus where to listen. */
 export interface StartSimOptions extends SimOptions {
@@ -17,7 +18,11 @@ export interface RunningSim {
   /** The port actually bound (useful with port 0). */
   port: number;
   app: FastifyInstance;
-  /** Stops listening; pending requests are cut short. Safe to call more than once. */
+  /** The simulated engine (its `config`, `stats`). */
+  engine: Engine;
+  /** Resolves if the simulator dies (`POST /sim/die`, `dieAfterRequests`). */
+  died: Promise<void>;
+  /** Stops listening; pending requests are cut short. Safe to call more than once, and after dying. */
   close(): Promise<void>;
 }
 
@@ -31,7 +36,7 @@ function dialHost(host: string): string {
 /** Builds a simulator app and listens; resolves once the port is bound. */
 export async function startSim(opts: StartSimOptions = {}): Promise<RunningSim> {
   const { host = '127.0.0.1', port = 0, ...simOptions } = opts;
-  const app = buildSimApp(simOptions);
+  const { app, engine, died } = buildSim(simOptions);
   try {
     await app.listen({ host, port });
   } catch (error) {
@@ -44,10 +49,13 @@ export async function startSim(opts: StartSimOptions = {}): Promise<RunningSim> 
     url: `http://${dialHost(host)}:${bound}/v1`,
     port: bound,
     app,
+    engine,
+    died,
     close: () => {
-      closing ??= (async () => {
-        await app.close();
-      })();
+      closing ??= app.close().catch((error: unknown) => {
+        // A dead simulator has already stopped its server; closing it again is not an error.
+        if ((error as { code?: string }).code !== 'ERR_SERVER_NOT_RUNNING') throw error;
+      });
       return closing;
     },
   };

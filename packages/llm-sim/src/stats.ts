@@ -1,10 +1,16 @@
 /** Counters behind `GET /sim/stats`. */
 export interface SimStats {
-  /** Valid chat requests received (invalid bodies are not counted). */
+  /** Valid inference requests received (chat, completions, embeddings; invalid bodies are not counted). */
   requests: number;
-  /** Chat requests answered with a simulated failure. */
+  /** Requests answered with a simulated HTTP 500. */
   failures: number;
-  /** Valid chat requests per user (body `user`, else `x-user-id`); requests with neither are left out. */
+  /** Requests rejected with a simulated HTTP 429. */
+  rateLimited: number;
+  /** Requests left hanging. */
+  hangs: number;
+  /** Streams cut mid-way. */
+  droppedStreams: number;
+  /** Valid requests per user (body `user`, else `x-user-id`); requests with neither are left out. */
   byUser: Record<string, number>;
 }
 
@@ -12,6 +18,9 @@ export interface SimStats {
 export class StatsRecorder {
   #requests = 0;
   #failures = 0;
+  #rateLimited = 0;
+  #hangs = 0;
+  #droppedStreams = 0;
   #byUser = new Map<string, number>();
 
   recordRequest(user: string | undefined): void {
@@ -23,13 +32,35 @@ export class StatsRecorder {
     this.#failures++;
   }
 
+  recordRateLimited(): void {
+    this.#rateLimited++;
+  }
+
+  recordHang(): void {
+    this.#hangs++;
+  }
+
+  recordDroppedStream(): void {
+    this.#droppedStreams++;
+  }
+
   reset(): void {
     this.#requests = 0;
     this.#failures = 0;
+    this.#rateLimited = 0;
+    this.#hangs = 0;
+    this.#droppedStreams = 0;
     this.#byUser.clear();
   }
 
   snapshot(): SimStats {
-    return { requests: this.#requests, failures: this.#failures, byUser: Object.fromEntries(this.#byUser) };
+    return {
+      requests: this.#requests,
+      failures: this.#failures,
+      rateLimited: this.#rateLimited,
+      hangs: this.#hangs,
+      droppedStreams: this.#droppedStreams,
+      byUser: Object.fromEntries(this.#byUser),
+    };
   }
 }
