@@ -18,7 +18,7 @@ describe('chaos: workers SIGKILLed at random, 10% of LLM calls fail', () => {
   let fleet: TestFleet;
 
   beforeAll(async () => {
-    sim = await startSim({ latencyMs: 20, errorRate: 0.1 });
+    sim = await startSim({ latencyMs: 20, errorRate: 0.1, engine: { timeScale: 0 } });
     fleet = await startTestFleet({
       llmUrl: sim.url,
       workers: WORKERS,

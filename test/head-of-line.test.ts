@@ -25,7 +25,11 @@ describe('no head-of-line blocking', () => {
   let fleet: TestFleet;
 
   beforeAll(async () => {
-    sim = await startSim({ latencyMs: 100, rules: [{ match: { user: SLOW_USER }, latencyMs: 3000 }] });
+    sim = await startSim({
+      latencyMs: 100,
+      engine: { timeScale: 0 },
+      rules: [{ match: { user: SLOW_USER }, latencyMs: 3000 }],
+    });
     fleet = await startTestFleet({
       llmUrl: sim.url,
       workers: 1,

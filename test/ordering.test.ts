@@ -10,7 +10,7 @@ describe('200 users x 10 messages through the gateway, 4 worker processes', () =
   let fleet: TestFleet;
 
   beforeAll(async () => {
-    sim = await startSim({ latencyMs: 5 });
+    sim = await startSim({ latencyMs: 5, engine: { timeScale: 0 } });
     fleet = await startTestFleet({
       llmUrl: sim.url,
       workers: 4,

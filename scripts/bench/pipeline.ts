@@ -123,6 +123,7 @@ async function main() {
         PATH: process.env.PATH,
         SIM_PORT: '0',
         SIM_LATENCY_MS: '0',
+        SIM_TIME_SCALE: '0',
         NODE_OPTIONS: nodeOptions,
       },
       readyEvent: 'listening',

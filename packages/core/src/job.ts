@@ -28,4 +28,6 @@ export interface ChatMessage {
 export interface HistoryMessage extends ChatMessage {
   turnId: string;
   seq: number;
+  /** Tokens of this message in a prompt (content plus the chat template's per-message overhead). */
+  tokens?: number;
 }

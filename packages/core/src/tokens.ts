@@ -13,6 +13,18 @@ export function encodeTokens(text: string): number[] {
   return encode(text);
 }
 
+/**
+ * Tokens that are raw bytes, not strings, and together one whole character that starts with a
+ * lead byte (`語` is two such tokens): whatever incomplete bytes precede them are decoded as U+FFFD
+ * and nothing stays buffered.
+ */
+const FLUSH = encode('語');
+
+/**
+ * Text of a token sequence. gpt-tokenizer decodes byte tokens through one streaming TextDecoder
+ * per process, so a sequence that ends inside a multi-byte character would leave bytes behind for
+ * the next, unrelated call. Ending every call with FLUSH decodes them here, as U+FFFD, instead.
+ */
 export function decodeTokens(tokens: number[]): string {
-  return decode(tokens);
+  return decode([...tokens, ...FLUSH]).slice(0, -1);
 }

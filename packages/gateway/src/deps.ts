@@ -44,6 +44,7 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
     partitions: config.PARTITIONS,
     policy: { attempts: config.TURN_ATTEMPTS, backoffMs: config.TURN_BACKOFF_MS },
   });
+  const transcript = new Transcript({ pool });
   const records = new TurnRecords({ redis, namespace: ns, ttlSeconds: config.TURN_RECORD_TTL_SECONDS });
   return {
     config,
@@ -59,8 +60,9 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
       records,
       idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
       recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
+      seqFloor: (userId) => transcript.maxSeq(userId),
     }),
-    transcript: new Transcript({ pool }),
+    transcript,
     profiles: new ProfileStore({ pool }),
     retriever: await createRetriever(config, pool),
     metrics: createGatewayMetrics(partitions),

@@ -11,8 +11,9 @@ afterEach(async () => {
   await Promise.all(sims.splice(0).map((s) => s.close()));
 });
 
+/** A simulator that answers as soon as it schedules (timeScale 0) unless a test slows it down. */
 async function sim(opts: Parameters<typeof startSim>[0] = {}): Promise<RunningSim> {
-  const s = await startSim(opts);
+  const s = await startSim({ ...opts, engine: { timeScale: 0, ...opts?.engine } });
   sims.push(s);
   return s;
 }

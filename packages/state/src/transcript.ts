@@ -153,6 +153,57 @@ export class Transcript {
     }));
   }
 
+  /** The highest seq recorded for a user (0 for none): where numbering resumes if Redis lost it. */
+  async maxSeq(userId: string): Promise<number> {
+    const res = await this.#pool.query<{ max: string | null }>(
+      'SELECT max(seq) AS max FROM turns WHERE user_id = $1',
+      [userId],
+    );
+    return Number(res.rows[0]?.max ?? 0);
+  }
+
+  /** Messages of completed turns with afterSeq < seq < beforeSeq, the newest `limit`, oldest first. */
+  async conversation(
+    userId: string,
+    opts: { afterSeq: number; beforeSeq: number; limit: number },
+  ): Promise<{ turnId: string; seq: number; role: 'user' | 'assistant'; content: string }[]> {
+    const res = await this.#pool.query<{
+      turn_id: string;
+      seq: string;
+      role: 'user' | 'assistant';
+      content: string;
+    }>(
+      `SELECT * FROM (
+         SELECT m.turn_id, m.seq, m.idx, m.role, m.content FROM messages m JOIN turns t USING (turn_id)
+         WHERE m.user_id = $1 AND m.seq > $2 AND m.seq < $3 AND t.status = 'completed'
+         ORDER BY m.seq DESC, m.idx DESC LIMIT $4) recent
+       ORDER BY seq, idx`,
+      [userId, opts.afterSeq, opts.beforeSeq, opts.limit],
+    );
+    return res.rows.map((r) => ({ turnId: r.turn_id, seq: Number(r.seq), role: r.role, content: r.content }));
+  }
+
+  /** Keep a rolling summary durably (idempotent per user and seq). */
+  async saveSummary(userId: string, upToSeq: number, summary: string): Promise<void> {
+    await this.#pool.query(
+      'INSERT INTO summaries (user_id, up_to_seq, summary) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+      [userId, upToSeq, summary],
+    );
+  }
+
+  /** The newest summary covering turns before `beforeSeq`. */
+  async latestSummary(
+    userId: string,
+    beforeSeq: number,
+  ): Promise<{ upToSeq: number; summary: string } | null> {
+    const res = await this.#pool.query<{ up_to_seq: string; summary: string }>(
+      'SELECT up_to_seq, summary FROM summaries WHERE user_id = $1 AND up_to_seq < $2 ORDER BY up_to_seq DESC LIMIT 1',
+      [userId, beforeSeq],
+    );
+    const row = res.rows[0];
+    return row ? { upToSeq: Number(row.up_to_seq), summary: row.summary } : null;
+  }
+
   async getTurn(turnId: string): Promise<TurnTranscript | null> {
     const res = await this.#pool.query<{
       turn_id: string;

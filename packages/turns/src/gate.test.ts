@@ -9,16 +9,15 @@ afterAll(() => redis.quit());
 
 const user = 'alice';
 const msgs = (seq: number, reply = `reply ${seq}`): HistoryMessage[] => [
-  { role: 'user', content: `question ${seq}`, turnId: `t${seq}`, seq },
-  { role: 'assistant', content: reply, turnId: `t${seq}`, seq },
+  { role: 'user', content: `question ${seq}`, turnId: `t${seq}`, seq, tokens: 5 },
+  { role: 'assistant', content: reply, turnId: `t${seq}`, seq, tokens: 5 },
 ];
 
 describe('turn gate Lua: begin, commit, renew, release, peek (real Redis)', () => {
   let ns: string;
   let gate: TurnGate;
   let k: ReturnType<typeof userKeys>;
-  const make = (leaseMs = 5000, historyTokenBudget = 10_000) =>
-    new TurnGate({ redis, namespace: ns, leaseMs, recordTtlSeconds: 3600, historyTokenBudget });
+  const make = (leaseMs = 5000) => new TurnGate({ redis, namespace: ns, leaseMs, recordTtlSeconds: 3600 });
   const pending = (seqs: number[]) =>
     Promise.all(seqs.map((s) => redis.hset(k.pending, s, JSON.stringify({ turnId: `t${s}` }))));
   const commit = (seq: number, token: string, extra: Partial<CommitInput> = {}) =>
@@ -47,7 +46,13 @@ describe('turn gate Lua: begin, commit, renew, release, peek (real Redis)', () =
     it('lets the first turn run, takes the lease and marks the record running', async () => {
       await redis.hset(k.record('t1'), { status: 'queued', seq: 1, attempts: 0 });
       const r = await gate.begin(user, 1, 't1', 'a');
-      expect(r).toEqual({ kind: 'acquired', done: 0, scratchpad: {}, history: [] });
+      expect(r).toEqual({
+        kind: 'acquired',
+        done: 0,
+        scratchpad: {},
+        history: [],
+        meta: { lastSeq: 0, tokens: 0, summaryUpTo: 0 },
+      });
       expect(await redis.get(k.lease)).toBe('a');
       expect(await redis.pttl(k.lease)).toBeGreaterThan(4000);
       expect(await redis.hgetall(k.record('t1'))).toMatchObject({ status: 'running', attempts: '1' });
@@ -107,6 +112,7 @@ describe('turn gate Lua: begin, commit, renew, release, peek (real Redis)', () =
       expect(await commit(1, 'a')).toEqual({
         kind: 'finished',
         nextPayload: JSON.stringify({ turnId: 't2' }),
+        historyTokens: 10,
       });
       expect(await redis.get(k.done)).toBe('1');
       expect(await redis.get(k.lease)).toBeNull();
@@ -119,7 +125,7 @@ describe('turn gate Lua: begin, commit, renew, release, peek (real Redis)', () =
 
     it('returns no payload when no next turn is pending', async () => {
       await gate.begin(user, 1, 't1', 'a');
-      expect(await commit(1, 'a')).toEqual({ kind: 'finished', nextPayload: null });
+      expect(await commit(1, 'a')).toEqual({ kind: 'finished', nextPayload: null, historyTokens: 10 });
     });
 
     it('is harmless twice: the history gets the turn once', async () => {
@@ -157,18 +163,44 @@ describe('turn gate Lua: begin, commit, renew, release, peek (real Redis)', () =
       expect(await redis.hgetall(k.record('t1'))).toMatchObject({ status: 'failed', error: 'LLM down' });
     });
 
-    it('trims the history to the budget from the oldest end, keeping the newest turn whole', async () => {
-      gate = make(5000, 60); // 240 characters: room for about two turns
-      for (let s = 1; s <= 5; s++) await run(s);
-      const history = await gate.history(user);
-      expect(history.length).toBeGreaterThanOrEqual(2);
-      expect(history.length).toBeLessThan(10);
-      expect(history.at(-1)).toEqual(msgs(5)[1]);
-      expect(history.at(-2)).toEqual(msgs(5)[0]);
-      expect(history.map((m) => m.seq)).toEqual([...history.map((m) => m.seq)].sort());
-      gate = make(5000, 1); // smaller than one turn: the newest turn still stays whole
-      await run(6);
-      expect(await gate.history(user)).toEqual(msgs(6));
+    it('counts the tokens of the history and returns them', async () => {
+      await gate.begin(user, 1, 't1', 'a');
+      expect(await commit(1, 'a')).toMatchObject({ kind: 'finished', historyTokens: 10 });
+      await gate.begin(user, 2, 't2', 'b');
+      expect(await commit(2, 'b')).toMatchObject({ historyTokens: 20 });
+      const r = await gate.begin(user, 3, 't3', 'c');
+      expect(r).toMatchObject({ meta: { lastSeq: 2, tokens: 20, summaryUpTo: 0 } });
+    });
+  });
+
+  describe('fold and rebuild', () => {
+    it('folds the oldest turns into the summary', async () => {
+      for (let s = 1; s <= 4; s++) await run(s);
+      const oldest = [...msgs(1), ...msgs(2)];
+      expect(await gate.fold(user, oldest, 'they asked two questions')).toBe(20);
+      expect(await gate.history(user)).toEqual([...msgs(3), ...msgs(4)]);
+      const r = await gate.begin(user, 5, 't5', 'e');
+      expect(r).toMatchObject({
+        meta: { lastSeq: 4, tokens: 20, summary: 'they asked two questions', summaryUpTo: 2 },
+      });
+    });
+
+    it('folds nothing when the oldest messages are no longer the ones summarised', async () => {
+      for (let s = 1; s <= 3; s++) await run(s);
+      expect(await gate.fold(user, [...msgs(2)], 'wrong start')).toBeNull();
+      expect(await gate.fold(user, [...msgs(1), ...msgs(3)], 'not the oldest run')).toBeNull();
+      expect(await gate.history(user)).toEqual([...msgs(1), ...msgs(2), ...msgs(3)]);
+    });
+
+    it('rebuilds a lost history once, and never over an existing one', async () => {
+      const h = { messages: [...msgs(7), ...msgs(8)], lastSeq: 8, summary: 'earlier talk', summaryUpTo: 6 };
+      expect(await gate.rebuild(user, h)).toBe(true);
+      expect(await gate.history(user)).toEqual(h.messages);
+      expect(await gate.rebuild(user, { ...h, messages: msgs(9), lastSeq: 9 })).toBe(false);
+      await redis.set(k.done, 8);
+      expect(await gate.begin(user, 9, 't9', 'x')).toMatchObject({
+        meta: { lastSeq: 8, tokens: 20, summary: 'earlier talk', summaryUpTo: 6 },
+      });
     });
   });
 

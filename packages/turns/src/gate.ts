@@ -2,11 +2,25 @@ import { FleetError, type HistoryMessage, userKeys } from '@agent-fleet/core';
 import type { Redis } from 'ioredis';
 import { scripts } from './lua.ts';
 
-/** Rough token count until the tokenizer lands: about four characters per token. */
-export const CHARS_PER_TOKEN = 4;
+/** What the history list carries beside its messages. */
+export interface HistoryMeta {
+  /** Seq of the last turn appended (0: none, or Redis lost the history). */
+  lastSeq: number;
+  /** Tokens of the messages in the list. */
+  tokens: number;
+  /** The rolling summary of the turns folded out of the list, and the seq it covers up to. */
+  summary?: string;
+  summaryUpTo: number;
+}
 
 export type BeginResult =
-  | { kind: 'acquired'; done: number; scratchpad: Record<string, string>; history: HistoryMessage[] }
+  | {
+      kind: 'acquired';
+      done: number;
+      scratchpad: Record<string, string>;
+      history: HistoryMessage[];
+      meta: HistoryMeta;
+    }
   | { kind: 'duplicate'; done: number }
   | { kind: 'park'; done: number }
   | { kind: 'busy'; done: number; leaseMsLeft: number };
@@ -26,7 +40,9 @@ export interface CommitInput {
   citations?: unknown[];
 }
 
-export type CommitResult = { kind: 'finished'; nextPayload: string | null } | { kind: 'already-finished' };
+export type CommitResult =
+  | { kind: 'finished'; nextPayload: string | null; historyTokens: number }
+  | { kind: 'already-finished' };
 
 /** What the gate knows of a user: the last finished turn, the next pending payload, the lease. */
 export interface GateView {
@@ -40,7 +56,6 @@ export interface TurnGateOptions {
   namespace: string;
   leaseMs: number;
   recordTtlSeconds: number;
-  historyTokenBudget: number;
 }
 
 /**
@@ -55,14 +70,12 @@ export class TurnGate {
   readonly #namespace: string;
   readonly #leaseMs: number;
   readonly #recordTtl: number;
-  readonly #budgetChars: number;
 
   constructor(opts: TurnGateOptions) {
     this.#redis = opts.redis;
     this.#namespace = opts.namespace;
     this.#leaseMs = opts.leaseMs;
     this.#recordTtl = opts.recordTtlSeconds;
-    this.#budgetChars = opts.historyTokenBudget * CHARS_PER_TOKEN;
   }
 
   get leaseMs(): number {
@@ -71,21 +84,25 @@ export class TurnGate {
 
   async begin(userId: string, seq: number, turnId: string, token: string): Promise<BeginResult> {
     const k = userKeys(this.#namespace, userId);
-    const [code, done, pttl, scratch, history] = (await scripts.turnBegin.run(
+    const [code, done, pttl, scratch, history, meta] = (await scripts.turnBegin.run(
       this.#redis,
-      [k.done, k.lease, k.history, k.scratchpad(turnId), k.record(turnId)],
+      [k.done, k.lease, k.history, k.scratchpad(turnId), k.record(turnId), k.historyMeta],
       [seq, token, this.#leaseMs, Date.now(), this.#recordTtl],
-    )) as [number, number, number, string[] | undefined, string[] | undefined];
+    )) as [number, number, number, string[] | undefined, string[] | undefined, string[] | undefined];
     switch (code) {
       case 1: {
-        const scratchpad: Record<string, string> = {};
-        const flat = scratch ?? [];
-        for (let i = 0; i + 1 < flat.length; i += 2) scratchpad[flat[i]!] = flat[i + 1]!;
+        const m = pairs(meta);
         return {
           kind: 'acquired',
           done,
-          scratchpad,
+          scratchpad: pairs(scratch),
           history: (history ?? []).map((s) => JSON.parse(s) as HistoryMessage),
+          meta: {
+            lastSeq: Number(m.lastSeq ?? 0),
+            tokens: Number(m.tokens ?? 0),
+            ...(m.summary ? { summary: m.summary } : {}),
+            summaryUpTo: Number(m.summaryUpTo ?? 0),
+          },
         };
       }
       case 0:
@@ -101,7 +118,7 @@ export class TurnGate {
 
   async commit(c: CommitInput): Promise<CommitResult> {
     const k = userKeys(this.#namespace, c.userId);
-    const [code, next] = (await scripts.turnCommit.run(
+    const [code, next, tokens] = (await scripts.turnCommit.run(
       this.#redis,
       [k.done, k.lease, k.pending, k.history, k.historyMeta, k.scratchpad(c.turnId), k.record(c.turnId)],
       [
@@ -109,16 +126,16 @@ export class TurnGate {
         c.token,
         Date.now(),
         this.#recordTtl,
-        this.#budgetChars,
+        (c.messages ?? []).reduce((n, m) => n + (m.tokens ?? 0), 0),
         c.status,
         c.outcome,
         c.citations?.length ? JSON.stringify(c.citations) : '',
         ...(c.messages ?? []).map((m) => JSON.stringify(m)),
       ],
-    )) as [number, string | null];
+    )) as [number, string | null, number | undefined];
     switch (code) {
       case 1:
-        return { kind: 'finished', nextPayload: next ?? null };
+        return { kind: 'finished', nextPayload: next ?? null, historyTokens: tokens ?? 0 };
       case 0:
         return { kind: 'already-finished' };
       case -1:
@@ -159,9 +176,69 @@ export class TurnGate {
     return { done, nextPayload: next ?? null, leaseHolder: holder ?? null };
   }
 
+  /**
+   * Replace the oldest `messages` of the history by `summary` (they must still be the oldest).
+   * Returns the tokens left, or null when the history changed meanwhile and nothing was folded.
+   */
+  async fold(userId: string, messages: HistoryMessage[], summary: string): Promise<number | null> {
+    if (messages.length === 0) return null;
+    const k = userKeys(this.#namespace, userId);
+    const left = (await scripts.historyFold.run(
+      this.#redis,
+      [k.history, k.historyMeta],
+      [
+        messages[0]!.seq,
+        messages.at(-1)!.seq,
+        messages.length,
+        messages.reduce((n, m) => n + (m.tokens ?? 0), 0),
+        summary,
+      ],
+    )) as number;
+    return left < 0 ? null : left;
+  }
+
+  /** Put back a history Redis lost; false when one is there already. */
+  async rebuild(
+    userId: string,
+    h: { messages: HistoryMessage[]; lastSeq: number; summary?: string; summaryUpTo: number },
+  ): Promise<boolean> {
+    const k = userKeys(this.#namespace, userId);
+    const tokens = h.messages.reduce((n, m) => n + (m.tokens ?? 0), 0);
+    const done = await scripts.historyRebuild.run(
+      this.#redis,
+      [k.history, k.historyMeta],
+      [h.lastSeq, tokens, h.summary ?? '', h.summaryUpTo, ...h.messages.map((m) => JSON.stringify(m))],
+    );
+    return done === 1;
+  }
+
+  /** The user's history and its meta, as the next turn would see them. */
+  async historyState(userId: string): Promise<{ messages: HistoryMessage[]; meta: HistoryMeta }> {
+    const k = userKeys(this.#namespace, userId);
+    const [items, meta] = await Promise.all([
+      this.#redis.lrange(k.history, 0, -1),
+      this.#redis.hgetall(k.historyMeta),
+    ]);
+    return {
+      messages: items.map((s) => JSON.parse(s) as HistoryMessage),
+      meta: {
+        lastSeq: Number(meta.lastSeq ?? 0),
+        tokens: Number(meta.tokens ?? 0),
+        ...(meta.summary ? { summary: meta.summary } : {}),
+        summaryUpTo: Number(meta.summaryUpTo ?? 0),
+      },
+    };
+  }
+
   /** The user's history as the next turn would see it. */
   async history(userId: string): Promise<HistoryMessage[]> {
     const items = await this.#redis.lrange(userKeys(this.#namespace, userId).history, 0, -1);
     return items.map((s) => JSON.parse(s) as HistoryMessage);
   }
+}
+
+function pairs(flat: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; flat && i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+  return out;
 }

@@ -1,9 +1,9 @@
 export {
   type BeginResult,
-  CHARS_PER_TOKEN,
   type CommitInput,
   type CommitResult,
   type GateView,
+  type HistoryMeta,
   TurnGate,
   type TurnGateOptions,
 } from './gate.ts';

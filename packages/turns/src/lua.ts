@@ -3,11 +3,13 @@ import { LuaScript } from '@agent-fleet/core';
 const lua = (file: string) => new LuaScript(new URL(`./lua/${file}`, import.meta.url));
 
 export const scripts = {
-  acceptTurn: lua('accept-turn-4.lua'),
-  turnBegin: lua('turn-begin-5.lua'),
+  acceptTurn: lua('accept-turn-5.lua'),
+  turnBegin: lua('turn-begin-6.lua'),
   turnCommit: lua('turn-commit-7.lua'),
   gateRenew: lua('gate-renew-1.lua'),
   gateRelease: lua('gate-release-1.lua'),
   gatePeek: lua('gate-peek-3.lua'),
   checkpointSave: lua('checkpoint-save-1.lua'),
+  historyFold: lua('history-fold-2.lua'),
+  historyRebuild: lua('history-rebuild-2.lua'),
 } as const;

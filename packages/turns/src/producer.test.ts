@@ -86,6 +86,27 @@ describe('accepting turns (accept Lua + partition queues, real Redis)', () => {
     expect(await jobsOf('u1')).toHaveLength(0);
   });
 
+  it('continues numbering after the durable transcript when Redis has no counter for the user', async () => {
+    const asked: string[] = [];
+    const withFloor = new TurnProducer({
+      redis,
+      namespace: ns,
+      partitions,
+      records,
+      idempotencyTtlSeconds: 60,
+      recordTtlSeconds: 3600,
+      seqFloor: async (userId) => {
+        asked.push(userId);
+        return userId === 'returning' ? 41 : 0;
+      },
+    });
+    expect((await withFloor.accept({ userId: 'returning', text: 'back again' })).seq).toBe(42);
+    expect((await withFloor.accept({ userId: 'returning', text: 'and again' })).seq).toBe(43);
+    expect(await redis.get(userKeys(ns, 'returning').done)).toBe('41');
+    expect((await withFloor.accept({ userId: 'newcomer', text: 'hi' })).seq).toBe(1);
+    expect(asked).toEqual(['returning', 'newcomer']); // looked up once per user, not per message
+  });
+
   it('sends every turn of a user to the same partition', async () => {
     const turns = await Promise.all(
       Array.from({ length: 5 }, (_, i) => producer.accept({ userId: 'same', text: `m${i}` })),

@@ -33,6 +33,7 @@ export class TurnProducer {
   readonly #records: TurnRecords;
   readonly #idempotencyTtlSeconds: number;
   readonly #recordTtlSeconds: number;
+  readonly #seqFloor: ((userId: string) => Promise<number>) | undefined;
 
   constructor(opts: {
     redis: Redis;
@@ -41,6 +42,12 @@ export class TurnProducer {
     records: TurnRecords;
     idempotencyTtlSeconds: number;
     recordTtlSeconds: number;
+    /**
+     * The highest seq the durable transcript holds for a user. Asked only when Redis has no
+     * counter for the user (new, or Redis lost its data), so numbering continues after the
+     * transcript. Without it numbering restarts at 1 after a data loss.
+     */
+    seqFloor?: (userId: string) => Promise<number>;
   }) {
     this.#redis = opts.redis;
     this.#namespace = opts.namespace;
@@ -48,6 +55,7 @@ export class TurnProducer {
     this.#records = opts.records;
     this.#idempotencyTtlSeconds = opts.idempotencyTtlSeconds;
     this.#recordTtlSeconds = opts.recordTtlSeconds;
+    this.#seqFloor = opts.seqFloor;
   }
 
   async accept(input: AcceptInput): Promise<AcceptedTurn> {
@@ -62,12 +70,10 @@ export class TurnProducer {
       enqueuedAt: Date.now(),
     };
     const idem = input.idempotencyKey;
-    // The owner key is written alongside (same tick, one pipelined write); for a replay it names a
-    // turn id that is never used, and expires.
-    const [accepted] = await Promise.all([
+    const run = (floor: string) =>
       scripts.acceptTurn.run(
         this.#redis,
-        [k.seq, k.pending, idem ? k.idempotency(idem) : k.seq, k.recordPrefix],
+        [k.seq, k.pending, idem ? k.idempotency(idem) : k.seq, k.record(payload.turnId), k.done],
         [
           payload.turnId,
           encodePending(payload),
@@ -76,10 +82,14 @@ export class TurnProducer {
           payload.enqueuedAt,
           this.#recordTtlSeconds,
           payload.threadId ?? '',
+          floor,
         ],
-      ) as Promise<[number, string, number, string]>,
-      this.#records.setOwner(payload.turnId, input.userId),
-    ]);
+      ) as Promise<[number, string, number, string]>;
+    // The owner key is written alongside (same tick, one pipelined write); for a replay it names a
+    // turn id that is never used, and expires.
+    let [accepted] = await Promise.all([run(''), this.#records.setOwner(payload.turnId, input.userId)]);
+    if (accepted[0] === -1)
+      accepted = await run(String(this.#seqFloor ? await this.#seqFloor(input.userId) : 0));
     const [seq, turnId, created, stored] = accepted;
     if (created === 1) {
       await this.#partitions.add(decodePending(seq, stored));

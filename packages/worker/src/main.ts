@@ -13,6 +13,7 @@ import { createPool, migrate, ProfileStore, Transcript } from '@agent-fleet/stat
 import { PartitionQueues, Scratchpad, TurnGate, TurnRecords } from '@agent-fleet/turns';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { Memory } from './memory.ts';
 import { createWorkerMetrics } from './metrics.ts';
 import { TurnRunner } from './turn-runner.ts';
 
@@ -57,21 +58,23 @@ const partitions = new PartitionQueues({
   partitions: config.PARTITIONS,
   policy: { attempts: config.TURN_ATTEMPTS, backoffMs: config.TURN_BACKOFF_MS },
 });
+const gate = new TurnGate({
+  redis,
+  namespace: config.FLEET_NAMESPACE,
+  leaseMs: config.TURN_LEASE_MS,
+  recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
+});
+const transcript = new Transcript({ pool });
 const runner = new TurnRunner({
-  gate: new TurnGate({
-    redis,
-    namespace: config.FLEET_NAMESPACE,
-    leaseMs: config.TURN_LEASE_MS,
-    recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
-    historyTokenBudget: config.HISTORY_TOKEN_BUDGET,
-  }),
+  gate,
   records: new TurnRecords({
     redis,
     namespace: config.FLEET_NAMESPACE,
     ttlSeconds: config.TURN_RECORD_TTL_SECONDS,
   }),
   partitions,
-  transcript: new Transcript({ pool }),
+  transcript,
+  memory: new Memory({ gate, transcript, llm, tokenBudget: config.HISTORY_TOKEN_BUDGET, logger }),
   scratchpad: new Scratchpad({ redis, namespace: config.FLEET_NAMESPACE }),
   llm,
   profiles: new ProfileStore({ pool }),

@@ -10,6 +10,8 @@ import {
 } from '@agent-fleet/rag';
 import type { Profile, ProfileStore, Transcript } from '@agent-fleet/state';
 import {
+  type BeginResult,
+  type CommitResult,
   decodePending,
   type PartitionQueues,
   type Scratchpad,
@@ -18,6 +20,7 @@ import {
 } from '@agent-fleet/turns';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
+import { type Memory, messageTokens } from './memory.ts';
 import type { WorkerMetrics } from './metrics.ts';
 
 export interface TurnRunnerOptions {
@@ -27,6 +30,7 @@ export interface TurnRunnerOptions {
   transcript: Transcript;
   scratchpad: Scratchpad;
   llm: LlmPool;
+  memory: Memory;
   profiles: ProfileStore;
   retriever: Retriever;
   /** Passages retrieved per user message (0 turns retrieval off). */
@@ -82,7 +86,7 @@ export class TurnRunner {
           await this.#repairPredecessor(t.userId, decision.done);
         return this.#delay(job, token, this.#o.parkDelayMs, t, true);
       case 'acquired':
-        return this.#run(job, t, lease, decision.history, decision.scratchpad);
+        return this.#run(job, t, lease, decision);
     }
   }
 
@@ -104,9 +108,9 @@ export class TurnRunner {
     job: Job,
     t: TurnJob,
     lease: string,
-    history: HistoryMessage[],
-    scratch: Record<string, string>,
+    begun: Extract<BeginResult, { kind: 'acquired' }>,
   ): Promise<TurnOutcome> {
+    const scratch = begun.scratchpad;
     const o = this.#o;
     const log = o.logger.child({
       turnId: t.turnId,
@@ -130,6 +134,7 @@ export class TurnRunner {
     );
     try {
       log.info('turn started');
+      const { history, meta } = await o.memory.recall(t.userId, t.seq, begun.history, begun.meta);
       const profile = await o.profiles.get(t.userId);
       let grounding: Grounding;
       if (scratch.grounding !== undefined) {
@@ -142,7 +147,14 @@ export class TurnRunner {
       }
       let reply = scratch.reply;
       if (reply === undefined) {
-        reply = await this.#callLlm(t, profile, history, grounding, abort.signal, log);
+        reply = await this.#callLlm(
+          t,
+          profile,
+          o.memory.promptMessages(history, meta),
+          grounding,
+          abort.signal,
+          log,
+        );
         await o.scratchpad.save(t.userId, t.turnId, 'reply', reply);
       } else {
         log.info('reply restored from checkpoint');
@@ -165,17 +177,26 @@ export class TurnRunner {
         ],
         citations,
       });
-      await this.#commit(
+      const fin = await this.#commit(
         t,
         lease,
         'completed',
         reply,
         [
-          { role: 'user', content: t.text, turnId: t.turnId, seq: t.seq },
-          { role: 'assistant', content: reply, turnId: t.turnId, seq: t.seq },
+          { role: 'user', content: t.text, turnId: t.turnId, seq: t.seq, tokens: messageTokens(t.text) },
+          { role: 'assistant', content: reply, turnId: t.turnId, seq: t.seq, tokens: messageTokens(reply) },
         ],
         citations,
       );
+      if (fin.kind === 'finished') {
+        // The turn is done; folding old turns into the summary must not undo or fail it.
+        await o.memory.foldIfNeeded(t.userId, fin.historyTokens).catch((err: unknown) => {
+          log.warn(
+            { err: (err as Error).message },
+            'could not fold the history; will try after the next turn',
+          );
+        });
+      }
       o.metrics.turns.inc({ outcome: 'completed' });
       o.metrics.turnSeconds.observe((Date.now() - startedAt) / 1000);
       log.info({ ms: Date.now() - startedAt }, 'turn completed');
@@ -216,7 +237,7 @@ export class TurnRunner {
   async #callLlm(
     t: TurnJob,
     profile: Profile | null,
-    history: HistoryMessage[],
+    memory: PoolMessage[],
     grounding: Grounding,
     signal: AbortSignal,
     log: Logger,
@@ -229,7 +250,7 @@ export class TurnRunner {
       : t.text;
     const messages: PoolMessage[] = [
       { role: 'system', content: system },
-      ...history.map((m) => ({ role: m.role, content: m.content }) as PoolMessage),
+      ...memory,
       { role: 'user', content: question },
     ];
     const started = performance.now();
@@ -284,7 +305,7 @@ export class TurnRunner {
     outcome: string,
     messages?: HistoryMessage[],
     citations?: Citation[],
-  ): Promise<void> {
+  ): Promise<CommitResult> {
     const fin = await this.#o.gate.commit({
       userId: t.userId,
       seq: t.seq,
@@ -298,6 +319,7 @@ export class TurnRunner {
     if (fin.kind === 'finished' && fin.nextPayload) {
       await this.#wake(decodePending(t.seq + 1, fin.nextPayload));
     }
+    return fin;
   }
 
   /** Promote the user's next turn out of `delayed`; add its job if its producer never did. */

@@ -6,7 +6,8 @@
   KEYS[1] seq        counter of sequence numbers handed out
   KEYS[2] pending    hash seq -> job payload JSON (without seq) of turns not finished yet
   KEYS[3] idem       Idempotency-Key record (any key in the user's slot when ARGV[4] is '0')
-  KEYS[4] record     turn record hash prefix: the record key is KEYS[4] .. turnId
+  KEYS[4] record     this turn's record hash
+  KEYS[5] done       last finished sequence number
   ARGV[1] turnId
   ARGV[2] payload JSON
   ARGV[3] idempotency TTL in seconds
@@ -14,7 +15,11 @@
   ARGV[5] enqueuedAt (ms)
   ARGV[6] turn record TTL in seconds
   ARGV[7] threadId or ''
-  Returns {seq, turnId, created (1 new | 0 replay), payload JSON or '' when already finished}
+  ARGV[8] seq floor: the highest seq the durable transcript holds for this user, or '' if not
+          looked up. Used only when Redis has no counter for the user (a new user, or Redis lost
+          its data), so numbering continues after the transcript instead of restarting at 1.
+  Returns {seq, turnId, created (1 new | 0 replay), payload JSON or '' when already finished},
+          or {-1} when the counter is missing and ARGV[8] is '' (look the floor up and call again)
 ]]
 if ARGV[4] == '1' then
   local existing = redis.call('GET', KEYS[3])
@@ -24,12 +29,19 @@ if ARGV[4] == '1' then
     return {seq, string.sub(existing, 1, sp - 1), 0, redis.call('HGET', KEYS[2], seq) or ''}
   end
 end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if ARGV[8] == '' then
+    return {-1}
+  end
+  redis.call('SET', KEYS[1], ARGV[8])
+  redis.call('SET', KEYS[5], ARGV[8], 'NX')
+end
 local seq = redis.call('INCR', KEYS[1])
 redis.call('HSET', KEYS[2], seq, ARGV[2])
 if ARGV[4] == '1' then
   redis.call('SET', KEYS[3], ARGV[1] .. ' ' .. seq, 'EX', ARGV[3])
 end
-local record = KEYS[4] .. ARGV[1]
+local record = KEYS[4]
 redis.call('HSET', record, 'status', 'queued', 'seq', seq, 'enqueuedAt', ARGV[5], 'attempts', 0)
 if ARGV[7] ~= '' then
   redis.call('HSET', record, 'threadId', ARGV[7])

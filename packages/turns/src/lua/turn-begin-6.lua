@@ -8,12 +8,14 @@
   KEYS[3] history    the user's history list
   KEYS[4] scratchpad this turn's checkpoint hash
   KEYS[5] record     this turn's record hash
+  KEYS[6] history-meta  lastSeq, tokens, summary, summaryUpTo
   ARGV[1] seq
   ARGV[2] token      this delivery's token
   ARGV[3] lease TTL in milliseconds
   ARGV[4] now (ms)
   ARGV[5] turn record TTL in seconds
-  Returns {code, done, pttl, scratchpad as [field, value, ...], history as [json, ...]}
+  Returns {code, done, pttl, scratchpad as [field, value, ...], history as [json, ...],
+           history meta as [field, value, ...] (lastSeq, tokens, summary, summaryUpTo)}
     code 1 acquired: seq is next and the lease is now ours
     code 0 duplicate: seq is already finished; skip it
     code 2 park: an earlier turn of this user is not finished yet
@@ -38,4 +40,9 @@ if status ~= 'completed' and status ~= 'failed' then
   redis.call('HINCRBY', KEYS[5], 'attempts', 1)
   redis.call('EXPIRE', KEYS[5], ARGV[5])
 end
-return {1, done, 0, redis.call('HGETALL', KEYS[4]), redis.call('LRANGE', KEYS[3], 0, -1)}
+return {
+  1, done, 0,
+  redis.call('HGETALL', KEYS[4]),
+  redis.call('LRANGE', KEYS[3], 0, -1),
+  redis.call('HGETALL', KEYS[6]),
+}

@@ -1,6 +1,6 @@
 --[[
-  Finish turn `seq`, atomically: append its messages to the history exactly once (trimmed to the
-  budget, keeping the newest turn whole), give the turn record its final status, advance `done`,
+  Finish turn `seq`, atomically: append its messages to the history exactly once (the worker folds
+  old turns into the summary when the history outgrows its budget), give the turn record its final status, advance `done`,
   free the lease, forget the payload and the scratchpad, and return the payload of the user's next
   turn so it can be woken up. A failed turn is finished the same way without touching history.
 
@@ -8,19 +8,19 @@
   KEYS[2] lease
   KEYS[3] pending
   KEYS[4] history
-  KEYS[5] history-meta (lastSeq = seq of the last turn appended)
+  KEYS[5] history-meta (lastSeq = seq of the last turn appended, tokens = tokens in the list)
   KEYS[6] scratchpad
   KEYS[7] record
   ARGV[1] seq
   ARGV[2] token      the lease holder; '' finishes only while nobody holds the lease (repair)
   ARGV[3] now (ms)
   ARGV[4] turn record TTL in seconds
-  ARGV[5] history budget in characters
+  ARGV[5] tokens of the messages being appended
   ARGV[6] status: completed | failed
   ARGV[7] the reply (completed) or the error (failed)
   ARGV[8] citations JSON ('' when none)
   ARGV[9..] history message JSON, in order (completed turns)
-  Returns {code, next payload JSON or nil}
+  Returns {code, next payload JSON or nil, tokens now in the history}
     code 1 finished
     code 0 already finished before (nothing changed)
    code -1 an earlier turn is not finished: protocol violation
@@ -46,21 +46,7 @@ if ARGV[6] == 'completed' and #ARGV >= 9 then
       redis.call('RPUSH', KEYS[4], ARGV[i])
     end
     redis.call('HSET', KEYS[5], 'lastSeq', seq)
-    local budget = tonumber(ARGV[5])
-    local items = redis.call('LRANGE', KEYS[4], 0, -1)
-    local newest = #ARGV - 8
-    local total = 0
-    local keep = 0
-    for i = #items, 1, -1 do
-      total = total + string.len(items[i])
-      if total > budget and keep >= newest then
-        break
-      end
-      keep = keep + 1
-    end
-    if keep < #items then
-      redis.call('LTRIM', KEYS[4], #items - keep, -1)
-    end
+    redis.call('HINCRBY', KEYS[5], 'tokens', tonumber(ARGV[5]))
   end
 end
 
@@ -77,4 +63,4 @@ redis.call('EXPIRE', KEYS[7], ARGV[4])
 redis.call('SET', KEYS[1], seq)
 redis.call('DEL', KEYS[2], KEYS[6])
 redis.call('HDEL', KEYS[3], seq)
-return {1, redis.call('HGET', KEYS[3], seq + 1)}
+return {1, redis.call('HGET', KEYS[3], seq + 1), tonumber(redis.call('HGET', KEYS[5], 'tokens') or '0')}

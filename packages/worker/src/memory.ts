@@ -1,0 +1,135 @@
+import { countTokens, type HistoryMessage, type Logger } from '@agent-fleet/core';
+import type { LlmPool, PoolMessage } from '@agent-fleet/llm';
+import type { Transcript } from '@agent-fleet/state';
+import type { HistoryMeta, TurnGate } from '@agent-fleet/turns';
+
+/** What one message costs in a prompt: its tokens plus the chat template's markers around it. */
+export const MESSAGE_OVERHEAD_TOKENS = 4;
+
+export function messageTokens(content: string): number {
+  return countTokens(content) + MESSAGE_OVERHEAD_TOKENS;
+}
+
+const SUMMARY_INSTRUCTIONS =
+  'You keep the running summary of a conversation between a user and their assistant. Rewrite the ' +
+  'summary so it also covers the new turns below: keep facts, figures, decisions, commitments and ' +
+  'open questions; drop small talk. Write plain prose in at most 200 words, no preamble.';
+
+export interface MemoryOptions {
+  gate: TurnGate;
+  transcript: Transcript;
+  llm: LlmPool;
+  /** Tokens the history may hold in Redis (and so in a prompt) before old turns are folded. */
+  tokenBudget: number;
+  logger: Logger;
+}
+
+/**
+ * An agent's memory within a token budget. History grows turn by turn; when it passes the budget,
+ * the oldest turns are folded into a rolling summary written by the model, in one large step (down
+ * to half the budget), so the prompt prefix the servers have cached stays the same for many turns
+ * between folds. If Redis lost the history, it is rebuilt from the Postgres transcript.
+ */
+export class Memory {
+  readonly #o: MemoryOptions;
+
+  constructor(opts: MemoryOptions) {
+    this.#o = opts;
+  }
+
+  /** The summary (if any) and the history as prompt messages, oldest first. */
+  promptMessages(history: HistoryMessage[], meta: HistoryMeta): PoolMessage[] {
+    return [
+      ...(meta.summary
+        ? [{ role: 'system' as const, content: `Summary of the earlier conversation:\n${meta.summary}` }]
+        : []),
+      ...history.map((m) => ({ role: m.role, content: m.content }) as PoolMessage),
+    ];
+  }
+
+  /**
+   * The history a turn starts from. When Redis has none although earlier turns exist (it lost
+   * them), rebuild it from the transcript and the last durable summary.
+   */
+  async recall(
+    userId: string,
+    seq: number,
+    history: HistoryMessage[],
+    meta: HistoryMeta,
+  ): Promise<{ history: HistoryMessage[]; meta: HistoryMeta }> {
+    if (meta.lastSeq > 0 || history.length > 0 || seq <= 1) return { history, meta };
+    const summary = await this.#o.transcript.latestSummary(userId, seq);
+    const rows = await this.#o.transcript.conversation(userId, {
+      afterSeq: summary?.upToSeq ?? 0,
+      beforeSeq: seq,
+      limit: 400,
+    });
+    if (rows.length === 0 && !summary) return { history, meta };
+    // Keep the newest messages that fit the budget, whole turns only.
+    const kept: HistoryMessage[] = [];
+    let tokens = 0;
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const r = rows[i]!;
+      const m: HistoryMessage = { ...r, tokens: messageTokens(r.content) };
+      if (tokens + m.tokens! > this.#o.tokenBudget && kept.length > 0 && kept[0]!.seq !== m.seq) break;
+      kept.unshift(m);
+      tokens += m.tokens!;
+    }
+    const lastSeq = rows.at(-1)?.seq ?? summary?.upToSeq ?? 0;
+    const rebuilt = {
+      messages: kept,
+      lastSeq,
+      ...(summary ? { summary: summary.summary } : {}),
+      summaryUpTo: summary?.upToSeq ?? 0,
+    };
+    await this.#o.gate.rebuild(userId, rebuilt);
+    this.#o.logger.warn(
+      { userId, seq, messages: kept.length },
+      'history was missing in Redis; rebuilt from Postgres',
+    );
+    const restored = await this.#o.gate.historyState(userId);
+    return { history: restored.messages, meta: restored.meta };
+  }
+
+  /**
+   * After a turn is committed: if the history passed its budget, fold its oldest whole turns into
+   * the summary until it is at most half the budget. Never folds the newest turn.
+   */
+  async foldIfNeeded(userId: string, historyTokens: number, signal?: AbortSignal): Promise<boolean> {
+    if (historyTokens <= this.#o.tokenBudget) return false;
+    const { messages, meta } = await this.#o.gate.historyState(userId);
+    const target = Math.floor(this.#o.tokenBudget / 2);
+    const newestSeq = messages.at(-1)?.seq;
+    let left = meta.tokens;
+    let cut = 0;
+    while (cut < messages.length && left > target && messages[cut]!.seq !== newestSeq) {
+      const seq = messages[cut]!.seq;
+      while (cut < messages.length && messages[cut]!.seq === seq) left -= messages[cut++]!.tokens ?? 0;
+    }
+    const folded = messages.slice(0, cut);
+    if (folded.length === 0) return false;
+    const transcript = folded
+      .map((m) => `${m.role === 'user' ? 'User' : 'Assistant'}: ${m.content}`)
+      .join('\n');
+    const res = await this.#o.llm.chat({
+      userId,
+      priority: 'batch',
+      ...(signal ? { signal } : {}),
+      messages: [
+        { role: 'system', content: SUMMARY_INSTRUCTIONS },
+        {
+          role: 'user',
+          content: `${meta.summary ? `Summary so far:\n${meta.summary}\n\n` : ''}New turns:\n${transcript}`,
+        },
+      ],
+    });
+    const upTo = folded.at(-1)!.seq;
+    await this.#o.transcript.saveSummary(userId, upTo, res.content);
+    const remaining = await this.#o.gate.fold(userId, folded, res.content);
+    this.#o.logger.info(
+      { userId, foldedTurns: new Set(folded.map((m) => m.seq)).size, upTo, remaining },
+      'history folded',
+    );
+    return remaining !== null;
+  }
+}
