@@ -1,0 +1,253 @@
+/**
+ * pnpm bench:rag: retrieval quality and speed per backend over the sample corpus. Ingests the
+ * corpus (and, when present, the GDPR articles read in place from ../shared/data/gdpr), then
+ * reports recall@5 and MRR@10 over packages/rag/corpus/eval.json, ingestion chunks/s, query
+ * p50/p95 latency, and checks that no restricted document reaches a user without its groups.
+ * Postgres always (embedded); Qdrant when QDRANT_URL is set.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { startPostgres } from '@agent-fleet/devstack';
+import {
+  createQdrantClient,
+  type Embedder,
+  type EvalQuestion,
+  HashingEmbedder,
+  type IngestReport,
+  isRelevant,
+  loadEvalSet,
+  OpenAiEmbedder,
+  PostgresRetriever,
+  QdrantRetriever,
+  type Retriever,
+  SAMPLE_CORPUS_DIR,
+  SAMPLE_TENANT,
+} from '@agent-fleet/rag';
+import { migrate } from '@agent-fleet/state';
+import { SingleBar } from 'cli-progress';
+import { Command, InvalidArgumentError } from 'commander';
+import pg from 'pg';
+import { percentile, ROOT } from './stack.ts';
+
+/** Read once; flags win over the environment. */
+const env: Record<string, string | undefined> = { ...process.env };
+
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+};
+const opts = new Command('bench:rag')
+  .description('recall@5, MRR, ingestion throughput and query latency of each reachable retriever backend')
+  .option('--rounds <n>', 'times each eval question is asked for latency', int, 10)
+  .option('--gdpr <dir>', 'GDPR articles, read in place', join(ROOT, '..', 'shared', 'data', 'gdpr'))
+  .option('--qdrant-url <url>', 'Qdrant to benchmark (default: $QDRANT_URL)', env.QDRANT_URL)
+  .option(
+    '--embeddings-url <url>',
+    'OpenAI-compatible /v1 base for dense vectors in Qdrant (default: $EMBEDDINGS_URL)',
+  )
+  .option('--embeddings-model <name>', 'embeddings model', env.EMBEDDINGS_MODEL ?? 'text-embedding-3-small')
+  .option('--embeddings-dims <n>', 'embedding dimensions', int, Number(env.EMBEDDINGS_DIMS ?? 1536))
+  .option(
+    '--hashing-embedder',
+    'give Qdrant the deterministic hashing embedder when no embeddings URL is set',
+  )
+  .parse()
+  .opts<{
+    rounds: number;
+    gdpr: string;
+    qdrantUrl?: string;
+    embeddingsUrl?: string;
+    embeddingsModel: string;
+    embeddingsDims: number;
+    hashingEmbedder?: boolean;
+  }>();
+
+interface Row {
+  backend: string;
+  corpusChunksPerSec: number;
+  gdprChunksPerSec: number | null;
+  recall5: number;
+  mrr10: number;
+  p50: number;
+  p95: number;
+  leaks: number;
+}
+
+function bar(label: string) {
+  return new SingleBar({ format: `${label.padEnd(28)} [{bar}] {value}/{total} {file}`, hideCursor: true });
+}
+
+async function ingestWithBar(
+  label: string,
+  retriever: Retriever,
+  dir: string,
+  tenant: string,
+  isPublic?: boolean,
+) {
+  const { ingestPaths } = await import('@agent-fleet/rag');
+  const b = bar(label);
+  const report: IngestReport = await ingestPaths([dir], {
+    tenant,
+    retriever,
+    root: dir,
+    concurrency: 4,
+    ...(isPublic ? { public: true } : {}),
+    onStart: (total) => b.start(total, 0, { file: '' }),
+    onProgress: (p) => b.update(p.done, { file: p.file.source }),
+  });
+  b.stop();
+  for (const f of report.files.filter((x) => x.status === 'failed'))
+    console.log(`  failed ${f.source}: ${f.error?.message}`);
+  return { report, chunksPerSec: report.chunks / (report.durationMs / 1000) };
+}
+
+async function evaluate(label: string, retriever: Retriever, questions: EvalQuestion[]) {
+  let found = 0;
+  let rr = 0;
+  let leaks = 0;
+  const restricted = new Set(questions.filter((q) => q.groups.length > 0).map((q) => q.docId));
+  const latencies: number[] = [];
+  const misses: string[] = [];
+  const b = bar(`${label} queries`);
+  b.start(questions.length * opts.rounds, 0, { file: '' });
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const q of questions) {
+      const t0 = performance.now();
+      const hits = await retriever.search({ tenant: SAMPLE_TENANT, groups: q.groups }, q.question, { k: 10 });
+      latencies.push(performance.now() - t0);
+      b.increment(1, { file: q.id });
+      if (round > 0) continue;
+      const rank = hits.findIndex((h) => isRelevant(q, h.chunk));
+      if (rank >= 0 && rank < 5) found++;
+      else
+        misses.push(
+          `${q.id} ${q.question} -> ${hits[0]?.chunk.docId} / ${hits[0]?.chunk.sectionPath.at(-1)}`,
+        );
+      if (rank >= 0) rr += 1 / (rank + 1);
+      // The same question from a user with no groups: no restricted document may come back.
+      const open = await retriever.search({ tenant: SAMPLE_TENANT, groups: [] }, q.question, { k: 20 });
+      leaks += open.filter((h) => restricted.has(h.chunk.docId)).length;
+    }
+  }
+  b.stop();
+  if (misses.length > 0) console.log(`  ${label}: not in top 5:\n    ${misses.join('\n    ')}`);
+  return {
+    recall5: found / questions.length,
+    mrr10: rr / questions.length,
+    p50: percentile(latencies, 0.5),
+    p95: percentile(latencies, 0.95),
+    leaks,
+  };
+}
+
+async function benchBackend(label: string, retriever: Retriever, questions: EvalQuestion[]): Promise<Row> {
+  const corpus = await ingestWithBar(`${label} sample corpus`, retriever, SAMPLE_CORPUS_DIR, SAMPLE_TENANT);
+  let gdprRate: number | null = null;
+  if (existsSync(opts.gdpr)) {
+    gdprRate = (await ingestWithBar(`${label} GDPR articles`, retriever, opts.gdpr, 'eu-law', true))
+      .chunksPerSec;
+  }
+  const q = await evaluate(label, retriever, questions);
+  return { backend: label, corpusChunksPerSec: corpus.chunksPerSec, gdprChunksPerSec: gdprRate, ...q };
+}
+
+function embedder(): Embedder | undefined {
+  const url = opts.embeddingsUrl ?? env.EMBEDDINGS_URL;
+  if (url)
+    return new OpenAiEmbedder({
+      baseUrl: url,
+      model: opts.embeddingsModel,
+      dimensions: opts.embeddingsDims,
+      ...(env.EMBEDDINGS_API_KEY ? { apiKey: env.EMBEDDINGS_API_KEY } : {}),
+    });
+  return opts.hashingEmbedder ? new HashingEmbedder(256) : undefined;
+}
+
+async function main() {
+  const evalSet = loadEvalSet();
+  mkdirSync(join(ROOT, '.fleet'), { recursive: true });
+  const dir = mkdtempSync(join(ROOT, '.fleet', 'bench-rag-'));
+  const server = await startPostgres({ dataDir: join(dir, 'postgres') });
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  try {
+    await server.createDatabase('bench');
+    const url = server.urlFor('bench');
+    await migrate(url);
+    const pool = new pg.Pool({ connectionString: url, max: 8 });
+    try {
+      rows.push(await benchBackend('postgres', new PostgresRetriever({ pool }), evalSet.questions));
+    } finally {
+      await pool.end();
+    }
+    if (!existsSync(opts.gdpr))
+      notes.push(`GDPR corpus not found at ${opts.gdpr}: its ingestion was skipped`);
+    if (opts.qdrantUrl) {
+      const client = createQdrantClient({
+        url: opts.qdrantUrl,
+        ...(env.QDRANT_API_KEY ? { apiKey: env.QDRANT_API_KEY } : {}),
+      });
+      const emb = embedder();
+      const retriever = new QdrantRetriever({
+        client,
+        alias: `bench_rag_${Date.now().toString(36)}`,
+        ...(emb ? { embedder: emb } : {}),
+      });
+      await retriever.ensureCollection();
+      try {
+        const label = emb
+          ? `qdrant (hybrid, ${emb instanceof HashingEmbedder ? 'hashing' : opts.embeddingsModel})`
+          : 'qdrant (sparse only)';
+        rows.push(await benchBackend(label, retriever, evalSet.questions));
+      } finally {
+        const current = await retriever.currentCollection();
+        if (current) await client.deleteCollection(current);
+      }
+    } else {
+      notes.push('Qdrant skipped: QDRANT_URL not set');
+    }
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const restricted = evalSet.questions.filter((q) => q.groups.length > 0).length;
+  console.log('');
+  console.log(
+    `bench:rag: ${evalSet.questions.length} labelled questions (${restricted} on restricted documents), ` +
+      `${opts.rounds} rounds for latency`,
+  );
+  const header = [
+    'backend',
+    'recall@5',
+    'MRR@10',
+    'corpus chunks/s',
+    'GDPR chunks/s',
+    'query p50',
+    'query p95',
+    'leaks',
+  ];
+  const table = rows.map((r) => [
+    r.backend,
+    r.recall5.toFixed(3),
+    r.mrr10.toFixed(3),
+    r.corpusChunksPerSec.toFixed(0),
+    r.gdprChunksPerSec === null ? 'skipped' : r.gdprChunksPerSec.toFixed(0),
+    `${r.p50.toFixed(2)} ms`,
+    `${r.p95.toFixed(2)} ms`,
+    String(r.leaks),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(line(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of table) console.log(line(row));
+  for (const n of notes) console.log(n);
+  if (rows.some((r) => r.leaks > 0)) {
+    console.error('LEAK: a restricted document reached a user without its groups');
+    process.exitCode = 1;
+  }
+}
+
+await main();
