@@ -364,8 +364,8 @@ export class LlmPool {
       };
       const waiter: Waiter = {
         priority,
-        tryStart: () => {
-          const index = this.#pick(req.userId, tried);
+        tryStart: (homeOnly) => {
+          const index = homeOnly ? this.#home(req.userId, tried) : this.#pick(req.userId, tried);
           if (index < 0) return false;
           const server = this.#servers[index]!;
           server.inFlight++;
@@ -380,7 +380,7 @@ export class LlmPool {
           return true;
         },
       };
-      if (waiter.tryStart()) return;
+      if (waiter.tryStart(false)) return;
       this.#queue.push(waiter);
       this.metrics.waiting.set(this.#queue.size);
       req.signal?.addEventListener('abort', onAbort, { once: true });
@@ -399,6 +399,21 @@ export class LlmPool {
         }
       }, this.#o.queueTimeoutMs);
     });
+  }
+
+  #views(tried: Set<number>, avoid: boolean): ServerView[] {
+    return this.#servers.map((s) => ({
+      index: s.index,
+      inFlight: s.inFlight,
+      maxInFlight: s.maxInFlight,
+      available: s.breaker.canRequest() && !(avoid && tried.has(s.index)),
+      waiting: s.health.waiting,
+      kvUsage: s.health.kvUsage,
+    }));
+  }
+
+  #home(userId: string, tried: Set<number>): number {
+    return tried.size > 0 ? -1 : this.#router.home(userId, this.#views(tried, false));
   }
 
   #pick(userId: string, tried: Set<number>): number {

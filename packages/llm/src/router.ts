@@ -40,6 +40,25 @@ export class Router {
     this.#o = opts;
   }
 
+  /**
+   * The key's preferred server when it can take the request now (session routing: home on the ring,
+   * within its bounded share, not hot); -1 otherwise, and always for the other strategies.
+   */
+  home(key: string, servers: ServerView[]): number {
+    if (this.#o.strategy !== 'session') return -1;
+    const total = servers.reduce((n, s) => n + s.inFlight, 0) + 1;
+    const bound = Math.ceil((total / servers.length) * (1 + this.#o.loadFactor));
+    const i = this.#o.ring.order(key).find((j) => servers[j]!.available);
+    if (i === undefined) return -1;
+    const s = servers[i]!;
+    const ok =
+      s.inFlight < s.maxInFlight &&
+      s.inFlight + 1 <= bound &&
+      s.waiting <= this.#o.hotWaiting &&
+      s.kvUsage <= this.#o.hotKvUsage;
+    return ok ? i : -1;
+  }
+
   pick(key: string, servers: ServerView[]): number {
     const open = servers.filter((s) => s.available && s.inFlight < s.maxInFlight);
     if (open.length === 0) return -1;

@@ -1,13 +1,22 @@
 /** One request waiting for a server slot. */
 export interface Waiter {
   priority: number;
-  /** Tries to place the request; true when it got a slot and is on its way. */
-  tryStart: () => boolean;
+  /**
+   * Tries to place the request; true when it got a slot and is on its way. With `homeOnly` it
+   * takes only its preferred server (session affinity), never a spill-over one.
+   */
+  tryStart: (homeOnly: boolean) => boolean;
 }
+
+/** How far past the head of the queue a freed slot looks for a request that prefers its server. */
+export const AFFINITY_WINDOW = 64;
 
 /**
  * Requests waiting for a server slot, served lowest priority value first (interactive before
- * batch) and first come, first served within a priority.
+ * batch) and first come, first served within a priority — except that a freed slot first goes to
+ * a request of the top priority, among the first AFFINITY_WINDOW, whose preferred server it is:
+ * under a backlog that keeps users on their warm server instead of spilling them wherever a slot
+ * opens, and the head still goes next to whatever slot remains.
  */
 export class WaitQueue {
   readonly #byPriority = new Map<number, Waiter[]>();
@@ -40,10 +49,19 @@ export class WaitQueue {
   /** Start waiters in order until one cannot be placed (no slot left for it). */
   pump(): void {
     const priorities = [...this.#byPriority.keys()].sort((a, b) => a - b);
+    const top = priorities.map((p) => this.#byPriority.get(p)!).find((l) => l.length > 0);
+    if (top) {
+      for (let i = 0; i < Math.min(AFFINITY_WINDOW, top.length); ) {
+        if (top[i]!.tryStart(true)) {
+          top.splice(i, 1);
+          this.#size--;
+        } else i++;
+      }
+    }
     for (const p of priorities) {
       const list = this.#byPriority.get(p)!;
       while (list.length > 0) {
-        if (!list[0]!.tryStart()) return;
+        if (!list[0]!.tryStart(false)) return;
         list.shift();
         this.#size--;
       }
