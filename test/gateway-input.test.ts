@@ -15,6 +15,7 @@ describe('bad input at every route gets a 4xx naming the problem and enqueues no
       REDIS_URL: redisUrl(),
       DATABASE_URL: await freshDatabase(),
       FLEET_NAMESPACE: ns,
+      AUTH_MODE: 'off',
     });
     deps = await createGatewayDeps(config, createLogger('test', 'silent'));
     app = await buildGateway(deps);
@@ -334,9 +335,13 @@ describe('bad input at every route gets a 4xx naming the problem and enqueues no
   it('none of them enqueued a job or touched a user', async () => {
     const counts = await Promise.all(deps.partitions.queues.map((q) => q.getJobCounts()));
     for (const c of counts) expect(Object.values(c).reduce((a, b) => a + b, 0)).toBe(0);
-    // Only the queues' own metadata exists: no user state, no turn.
+    // Only the queues' own metadata and the rate limiter's counters exist (rejected requests count
+    // against a caller's rate too): no user state, no turn.
     const keys = await deps.redis.keys(`${ns}:*`);
-    expect(keys.filter((key) => !/^[^:]+:\{agent\.p\d+\}:agent\.p\d+:meta$/.test(key))).toEqual([]);
+    const other = keys.filter(
+      (key) => !/^[^:]+:\{agent\.p\d+\}:agent\.p\d+:meta$/.test(key) && !key.includes(':{rl:'),
+    );
+    expect(other).toEqual([]);
   });
 
   it('a good message is accepted, and the same Idempotency-Key returns the same turn without a second job', async () => {

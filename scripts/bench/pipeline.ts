@@ -139,6 +139,7 @@ async function main() {
       HOST: '127.0.0.1',
       PORT: '0',
       LOG_LEVEL: 'warn',
+      AUTH_MODE: 'off',
       WORKER_CONCURRENCY: String(opts.concurrency),
       NODE_OPTIONS: nodeOptions,
     };

@@ -60,6 +60,7 @@ export async function startTestFleet(opts: {
     HOST: '127.0.0.1',
     PORT: '0',
     LOG_LEVEL: 'info',
+    AUTH_MODE: 'off',
     ...opts.env,
   };
   const gateway = spawnService({

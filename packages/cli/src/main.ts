@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ingestCommand, parseAcl, parseTenant } from './commands/ingest.ts';
+import { registerKeysCommand } from './commands/keys.ts';
 import { startFleet } from './commands/start.ts';
 
 const positiveInt = (value: string): number => {
@@ -37,5 +38,7 @@ program
       process.exitCode = await ingestCommand(paths, opts);
     },
   );
+
+registerKeysCommand(program);
 
 await program.parseAsync(process.argv);

@@ -40,6 +40,20 @@ export const envSchema = z.object({
   TURN_RECORD_TTL_SECONDS: int(7 * 24 * 3600, 60, 365 * 24 * 3600),
   IDEMPOTENCY_TTL_SECONDS: int(24 * 3600, 60, 30 * 24 * 3600),
 
+  AUTH_MODE: z.enum(['required', 'off']).default('required'),
+  JWT_SECRET: z.string().min(32, 'use at least 32 characters, e.g. `openssl rand -base64 32`').optional(),
+  JWT_JWKS_URL: z
+    .url({ message: 'use the https:// URL of the identity provider JWKS (its jwks_uri)' })
+    .optional(),
+  JWT_ISSUER: z.string().min(1).optional(),
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  API_KEY_CACHE_SECONDS: int(30, 0, 3600),
+  RATE_LIMIT_USER_PER_SECOND: z.coerce.number().min(0).max(100_000).default(10),
+  RATE_LIMIT_USER_BURST: int(60, 1, 1_000_000),
+  RATE_LIMIT_KEY_PER_SECOND: z.coerce.number().min(0).max(1_000_000).default(1000),
+  RATE_LIMIT_KEY_BURST: int(2000, 1, 10_000_000),
+  SHED_BACKLOG: int(100_000, 0, 100_000_000),
+
   WORKER_CONCURRENCY: int(8, 1, 1000),
   WORKER_METRICS_PORT: int(0, 0, 65535),
   TURN_ATTEMPTS: int(5, 1, 100),

@@ -10,6 +10,19 @@ export {
   userIdSchema,
 } from './ids.ts';
 export {
+  INTAKE_JOB_NAME,
+  INTAKE_QUEUE,
+  type IntakeMessage,
+  type IntakeResult,
+  intakeMessageSchema,
+  intakeQueuePrefix,
+  intakeResultSchema,
+  isFinalStatus,
+  publicJsonSchemas,
+  type TurnResult,
+  turnResultSchema,
+} from './intake.ts';
+export {
   type ChatMessage,
   type HistoryMessage,
   TURN_JOB_NAME,

@@ -2,6 +2,7 @@ import { FleetError } from '@agent-fleet/core';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { authPlugin } from './auth/plugin.ts';
 import { registerBullBoard } from './bull-board.ts';
 import type { GatewayDeps } from './deps.ts';
 import { errorHandler, sendError } from './errors.ts';
@@ -39,6 +40,13 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
 
   await app.register(multipart, {
     limits: { fileSize: deps.config.MAX_DOCUMENT_BYTES, files: 1, fields: 20 },
+  });
+  // Before every route: credentials, /admin needs admin, per-user and per-key rate limits.
+  await app.register(authPlugin, {
+    pool: deps.pool,
+    redis: deps.redis,
+    config: deps.config,
+    logger: deps.logger,
   });
   await app.register(healthRoutes, deps);
   await app.register(messageRoutes, deps);

@@ -4,6 +4,7 @@ import { createPool, migrate, ProfileStore, Transcript } from '@agent-fleet/stat
 import { PartitionQueues, TurnProducer, TurnRecords } from '@agent-fleet/turns';
 import { Redis } from 'ioredis';
 import type { Pool } from 'pg';
+import { createLoadShedder, type LoadShedder } from './auth/load-shedding.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
 
 /** Everything the gateway's routes use, built once at start-up. */
@@ -19,6 +20,8 @@ export interface GatewayDeps {
   profiles: ProfileStore;
   retriever: Retriever;
   metrics: GatewayMetrics;
+  /** 429 on message-accepting routes while the partition backlog is over SHED_BACKLOG. */
+  shedder: LoadShedder;
   close(): Promise<void>;
 }
 
@@ -46,6 +49,7 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
   });
   const transcript = new Transcript({ pool });
   const records = new TurnRecords({ redis, namespace: ns, ttlSeconds: config.TURN_RECORD_TTL_SECONDS });
+  const shedder = createLoadShedder({ queues: partitions.queues, limit: config.SHED_BACKLOG, logger });
   return {
     config,
     logger,
@@ -66,7 +70,9 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
     profiles: new ProfileStore({ pool }),
     retriever: await createRetriever(config, pool),
     metrics: createGatewayMetrics(partitions),
+    shedder,
     async close() {
+      shedder.close();
       await partitions.close();
       await pool.end();
       redis.disconnect();

@@ -245,11 +245,12 @@ export class LlmPool {
           const choice = chunk.choices[0];
           if (choice?.finish_reason) finishReason = choice.finish_reason;
           for (const tc of choice?.delta?.tool_calls ?? []) {
-            const call = (calls[tc.index] ??= {
+            const call = calls[tc.index] ?? {
               id: '',
               type: 'function',
               function: { name: '', arguments: '' },
-            });
+            };
+            calls[tc.index] = call;
             if (tc.id) call.id = tc.id;
             if (tc.function?.name) call.function.name += tc.function.name;
             if (tc.function?.arguments) call.function.arguments += tc.function.arguments;

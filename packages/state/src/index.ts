@@ -1,3 +1,16 @@
+export {
+  API_KEY_ID_PATTERN,
+  API_KEY_SCOPES,
+  type ApiKey,
+  type ApiKeyInput,
+  type ApiKeyScope,
+  ApiKeyStore,
+  type CreatedApiKey,
+  isApiKeyScope,
+  parseApiKey,
+  type RevokeResult,
+  validateApiKeyInput,
+} from './api-keys.ts';
 export { createPool, migrate } from './postgres.ts';
 export {
   GROUP_PATTERN,

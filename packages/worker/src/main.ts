@@ -10,9 +10,10 @@ import {
 import { LlmPool } from '@agent-fleet/llm';
 import { createRetriever } from '@agent-fleet/rag';
 import { createPool, migrate, ProfileStore, Transcript } from '@agent-fleet/state';
-import { PartitionQueues, Scratchpad, TurnGate, TurnRecords } from '@agent-fleet/turns';
+import { PartitionQueues, Scratchpad, TurnGate, TurnProducer, TurnRecords } from '@agent-fleet/turns';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { startIntake } from './intake.ts';
 import { Memory } from './memory.ts';
 import { createWorkerMetrics } from './metrics.ts';
 import { TurnRunner } from './turn-runner.ts';
@@ -128,6 +129,30 @@ const metricsServer =
       }).listen(config.WORKER_METRICS_PORT)
     : undefined;
 
+// The intake queue: messages any BullMQ producer adds, accepted in arrival order (one at a time
+// across the fleet) through the same TurnProducer as the gateway.
+const intake = await startIntake({
+  connection: bullConnection,
+  namespace: config.FLEET_NAMESPACE,
+  producer: new TurnProducer({
+    redis,
+    namespace: config.FLEET_NAMESPACE,
+    partitions,
+    records: new TurnRecords({
+      redis,
+      namespace: config.FLEET_NAMESPACE,
+      ttlSeconds: config.TURN_RECORD_TTL_SECONDS,
+    }),
+    idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
+    recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
+  }),
+  logger,
+  maxMessageBytes: config.MAX_MESSAGE_BYTES,
+  lockDuration: config.JOB_LOCK_MS,
+  stalledInterval: config.STALLED_INTERVAL_MS,
+  maxStalledCount: config.MAX_STALLED_COUNT,
+});
+
 await Promise.all(workers.map((w) => w.waitUntilReady()));
 logger.info(
   { partitions: config.PARTITIONS, concurrency: config.WORKER_CONCURRENCY, llm: config.LLM_BASE_URLS },
@@ -145,7 +170,7 @@ async function shutdown(signal: string): Promise<void> {
     process.exit(1);
   }, config.SHUTDOWN_GRACE_MS);
   force.unref();
-  await Promise.all(workers.map((w) => w.close()));
+  await Promise.all([...workers.map((w) => w.close()), intake.close()]);
   metricsServer?.close();
   llm.close();
   await partitions.close();

@@ -5,6 +5,7 @@ import { createRetriever, ingestPaths, SAMPLE_CORPUS_DIR, SAMPLE_TENANT } from '
 import { createPool, migrate, ProfileStore } from '@agent-fleet/state';
 import { REPO_ROOT, SERVICE_SCRIPTS } from '../paths.ts';
 import { removeStackFile, writeStackFile } from '../stack-file.ts';
+import { type DevCredentials, devUserToken, ensureDevCredentials } from './keys.ts';
 
 export interface StartOptions {
   workers?: number;
@@ -66,6 +67,11 @@ export async function startFleet(opts: StartOptions): Promise<void> {
     }
     await migrate(env.DATABASE_URL, log);
     const sample = await seedSampleData({ ...config, DATABASE_URL: env.DATABASE_URL });
+    let dev: DevCredentials | undefined;
+    if (env.AUTH_MODE !== 'off') {
+      dev = await ensureDevCredentials({ databaseUrl: env.DATABASE_URL, fleetDir });
+      env.JWT_SECRET ??= dev.jwtSecret;
+    }
     if (!env.LLM_BASE_URLS) {
       const sim = spawnService({
         name: 'llm-sim',
@@ -135,10 +141,19 @@ export async function startFleet(opts: StartOptions): Promise<void> {
         `sample corpus: ${sample.documents} compliance policies of tenant ${SAMPLE_TENANT} (${sample.chunks} chunks)`,
         'demo users:    alice (compliance), ivan (compliance, aml-investigators), lena (legal, senior-management)',
         '',
-        'try:',
-        `  curl -s -X POST ${base}/v1/users/alice/messages -H 'content-type: application/json' -d '{"text":"How long do we keep customer due diligence records?"}'`,
-        `  curl -s ${base}/v1/turns/<turnId>`,
-        `  curl -s ${base}/v1/users/alice/history`,
+        ...(dev && env.JWT_SECRET === dev.jwtSecret
+          ? [
+              'development credentials (kept in .fleet/dev-auth.json):',
+              `  admin key    ${dev.adminKey}`,
+              `  alice token  ${await devUserToken(dev.jwtSecret, 'alice')}`,
+              '',
+              'try (Bull Board asks for the admin key as a Bearer token; a browser extension or curl can send it):',
+              `  export TOKEN=${await devUserToken(dev.jwtSecret, 'alice')}`,
+            ]
+          : ['try:', '  export TOKEN=<an API key or user token>']),
+        `  curl -s -X POST ${base}/v1/users/alice/messages -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"text":"How long do we keep customer due diligence records?"}'`,
+        `  curl -s -H "authorization: Bearer $TOKEN" ${base}/v1/turns/<turnId>`,
+        `  curl -s -H "authorization: Bearer $TOKEN" ${base}/v1/users/alice/history`,
         `  pnpm fleet ingest ./my-policies --tenant ${SAMPLE_TENANT} --acl compliance`,
         '',
         'Ctrl-C stops everything.',

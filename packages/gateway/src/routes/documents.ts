@@ -3,6 +3,7 @@ import { type DocumentInput, documentInputSchema, ingestDocument } from '@agent-
 import { TENANT_PATTERN } from '@agent-fleet/state';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { assertTenantAccess, requireScope } from '../auth/guards.ts';
 import type { GatewayDeps } from '../deps.ts';
 
 const DOC_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -22,30 +23,36 @@ const multipartFields = z.object({
  * Re-posting a document replaces its chunks; both are idempotent.
  */
 export const documentRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) => {
-  app.post('/v1/documents', { bodyLimit: deps.config.MAX_DOCUMENT_BYTES + 65_536 }, async (req, reply) => {
-    let input: DocumentInput;
-    if (req.isMultipart()) {
-      input = await readMultipart(req.parts());
-    } else {
-      const parsed = documentInputSchema.safeParse(req.body);
-      if (!parsed.success) {
-        const issues = parsed.error.issues.map((i) => ({
-          field: `body.${i.path.join('.')}`,
-          message: i.message,
-        }));
-        throw new FleetError('invalid_request', issues.map((i) => `${i.field}: ${i.message}`).join('; '), {
-          details: { issues },
-        });
+  app.post(
+    '/v1/documents',
+    { onRequest: [requireScope('documents:write')], bodyLimit: deps.config.MAX_DOCUMENT_BYTES + 65_536 },
+    async (req, reply) => {
+      let input: DocumentInput;
+      if (req.isMultipart()) {
+        input = await readMultipart(req.parts());
+      } else {
+        const parsed = documentInputSchema.safeParse(req.body);
+        if (!parsed.success) {
+          const issues = parsed.error.issues.map((i) => ({
+            field: `body.${i.path.join('.')}`,
+            message: i.message,
+          }));
+          throw new FleetError('invalid_request', issues.map((i) => `${i.field}: ${i.message}`).join('; '), {
+            details: { issues },
+          });
+        }
+        input = { ...parsed.data, source: 'api' };
       }
-      input = { ...parsed.data, source: 'api' };
-    }
-    const result = await ingestDocument(input, { retriever: deps.retriever });
-    return reply.code(result.status === 'created' ? 201 : 200).send(result);
-  });
+      assertTenantAccess(req.principal, input.tenant);
+      const result = await ingestDocument(input, { retriever: deps.retriever });
+      return reply.code(result.status === 'created' ? 201 : 200).send(result);
+    },
+  );
 
   app.delete(
     '/v1/documents/:docId',
     {
+      onRequest: [requireScope('documents:write')],
       schema: {
         params: z.object({
           docId: z.string().regex(DOC_ID, 'docId must be 1-128 characters of letters, digits and ._-'),
@@ -58,6 +65,7 @@ export const documentRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, de
       },
     },
     async (req) => {
+      assertTenantAccess(req.principal, req.query.tenant);
       const { deleted } = await deps.retriever.deleteDocument(req.query.tenant, req.params.docId);
       return { docId: req.params.docId, tenant: req.query.tenant, deleted };
     },

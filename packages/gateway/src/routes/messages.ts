@@ -1,6 +1,7 @@
 import { FleetError, idempotencyKeySchema, threadIdSchema, userIdSchema } from '@agent-fleet/core';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { requireUserAccess } from '../auth/guards.ts';
 import type { GatewayDeps } from '../deps.ts';
 
 /** POST /v1/users/:userId/messages: accept a user message as the user's next turn. */
@@ -9,6 +10,7 @@ export const messageRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, dep
   app.post(
     '/v1/users/:userId/messages',
     {
+      onRequest: [requireUserAccess('messages:write'), deps.shedder.guard],
       schema: {
         params: z.object({ userId: userIdSchema }),
         headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),

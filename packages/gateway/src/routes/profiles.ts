@@ -2,6 +2,7 @@ import { FleetError, userIdSchema } from '@agent-fleet/core';
 import { GROUP_PATTERN, TENANT_PATTERN, validateProfile } from '@agent-fleet/state';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { requireScope, requireUserAccess } from '../auth/guards.ts';
 import type { GatewayDeps } from '../deps.ts';
 
 const profileBody = z.object({
@@ -18,7 +19,11 @@ const profileBody = z.object({
 export const profileRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) => {
   app.put(
     '/v1/users/:userId/profile',
-    { schema: { params: z.object({ userId: userIdSchema }), body: profileBody } },
+    // A profile holds the user's permissions: only admins write it, never the user.
+    {
+      onRequest: [requireScope('admin')],
+      schema: { params: z.object({ userId: userIdSchema }), body: profileBody },
+    },
     async (req) => {
       const input = validateProfile(req.body);
       await deps.profiles.put(req.params.userId, input);
@@ -28,7 +33,7 @@ export const profileRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, dep
 
   app.get(
     '/v1/users/:userId/profile',
-    { schema: { params: z.object({ userId: userIdSchema }) } },
+    { onRequest: [requireUserAccess('turns:read')], schema: { params: z.object({ userId: userIdSchema }) } },
     async (req) => {
       const profile = await deps.profiles.get(req.params.userId);
       if (!profile) throw new FleetError('not_found', `user ${req.params.userId} has no profile`);

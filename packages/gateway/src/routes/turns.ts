@@ -1,51 +1,61 @@
 import { FleetError, turnIdSchema, userIdSchema } from '@agent-fleet/core';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { canAccessUser, requireScope, requireUserAccess } from '../auth/guards.ts';
 import type { GatewayDeps } from '../deps.ts';
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 /** Turn status and user history. Redis holds the hot turn record; Postgres answers when it has expired. */
 export const turnRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) => {
-  app.get('/v1/turns/:turnId', { schema: { params: z.object({ turnId: turnIdSchema }) } }, async (req) => {
-    const { turnId } = req.params;
-    const hot = await deps.records.get(turnId);
-    if (hot) {
+  const notFound = (turnId: string) =>
+    new FleetError('not_found', `turn ${turnId} not found`, { details: { turnId } });
+  app.get(
+    '/v1/turns/:turnId',
+    { onRequest: [requireScope('turns:read')], schema: { params: z.object({ turnId: turnIdSchema }) } },
+    async (req) => {
+      const { turnId } = req.params;
+      const hot = await deps.records.get(turnId);
+      // Another user's turn is reported as unknown, so turn ids of others cannot be probed.
+      if (hot && !canAccessUser(req.principal!, hot.userId, 'turns:read')) throw notFound(turnId);
+      if (hot) {
+        return {
+          turnId,
+          userId: hot.userId,
+          seq: hot.seq,
+          status: hot.status,
+          threadId: hot.threadId,
+          enqueuedAt: iso(hot.enqueuedAt),
+          startedAt: iso(hot.startedAt),
+          completedAt: iso(hot.completedAt),
+          reply: hot.status === 'completed' ? hot.reply : undefined,
+          error: hot.status === 'failed' ? hot.error : undefined,
+          citations: hot.status === 'completed' ? (hot.citations ?? []) : undefined,
+          attempts: hot.attempts,
+        };
+      }
+      const cold = await deps.transcript.getTurn(turnId);
+      if (!cold || !canAccessUser(req.principal!, cold.userId, 'turns:read')) throw notFound(turnId);
       return {
         turnId,
-        userId: hot.userId,
-        seq: hot.seq,
-        status: hot.status,
-        threadId: hot.threadId,
-        enqueuedAt: iso(hot.enqueuedAt),
-        startedAt: iso(hot.startedAt),
-        completedAt: iso(hot.completedAt),
-        reply: hot.status === 'completed' ? hot.reply : undefined,
-        error: hot.status === 'failed' ? hot.error : undefined,
-        citations: hot.status === 'completed' ? (hot.citations ?? []) : undefined,
-        attempts: hot.attempts,
+        userId: cold.userId,
+        seq: cold.seq,
+        status: cold.status,
+        threadId: cold.threadId,
+        enqueuedAt: iso(cold.enqueuedAt),
+        startedAt: iso(cold.startedAt),
+        completedAt: iso(cold.completedAt),
+        reply: cold.messages.find((m) => m.role === 'assistant')?.content,
+        citations: cold.status === 'completed' ? (cold.citations ?? []) : undefined,
+        error: cold.error,
       };
-    }
-    const cold = await deps.transcript.getTurn(turnId);
-    if (!cold) throw new FleetError('not_found', `turn ${turnId} not found`, { details: { turnId } });
-    return {
-      turnId,
-      userId: cold.userId,
-      seq: cold.seq,
-      status: cold.status,
-      threadId: cold.threadId,
-      enqueuedAt: iso(cold.enqueuedAt),
-      startedAt: iso(cold.startedAt),
-      completedAt: iso(cold.completedAt),
-      reply: cold.messages.find((m) => m.role === 'assistant')?.content,
-      citations: cold.status === 'completed' ? (cold.citations ?? []) : undefined,
-      error: cold.error,
-    };
-  });
+    },
+  );
 
   app.get(
     '/v1/users/:userId/history',
     {
+      onRequest: [requireUserAccess('turns:read')],
       schema: {
         params: z.object({ userId: userIdSchema }),
         querystring: z.object({

@@ -1,0 +1,212 @@
+import { envSchema, FleetError, intakeMessageSchema } from '@agent-fleet/core';
+import { type TurnRecord as HotRecord, PartitionQueues, TurnProducer, TurnRecords } from '@agent-fleet/turns';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { SendInput, SentTurn, TurnEvent, TurnRecord, WaitOptions } from './types.ts';
+import { waitForFinal, watchTurn } from './watch.ts';
+
+export interface FleetClientOptions {
+  /** The fleet's Redis: a client (yours to close), ioredis options, or a `redis://` URL. */
+  connection: Redis | RedisOptions | string;
+  /** The fleet's FLEET_NAMESPACE; default `fleet`. */
+  namespace?: string;
+  /**
+   * The fleet's PARTITIONS; default 8. Order never depends on it (it lives in per-user counters),
+   * but it must not exceed the fleet's, or some users' turns land on queues no worker reads.
+   */
+  partitions?: number;
+  /** The fleet's MAX_MESSAGE_BYTES; default 32 KiB. */
+  maxMessageBytes?: number;
+  /** The fleet's TURN_ATTEMPTS, TURN_BACKOFF_MS, IDEMPOTENCY_TTL_SECONDS, TURN_RECORD_TTL_SECONDS. */
+  turnAttempts?: number;
+  turnBackoffMs?: number;
+  idempotencyTtlSeconds?: number;
+  recordTtlSeconds?: number;
+}
+
+interface Parts {
+  partitions: PartitionQueues;
+  records: TurnRecords;
+  producer: TurnProducer;
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+/** The public shape of a hot turn record, exactly as `GET /v1/turns/:turnId` reports it. */
+export function toTurnRecord(hot: HotRecord): TurnRecord {
+  const done = hot.status === 'completed';
+  return {
+    turnId: hot.turnId,
+    userId: hot.userId,
+    seq: hot.seq,
+    status: hot.status,
+    ...(hot.threadId ? { threadId: hot.threadId } : {}),
+    enqueuedAt: iso(hot.enqueuedAt),
+    ...(hot.startedAt !== undefined ? { startedAt: iso(hot.startedAt) } : {}),
+    ...(hot.completedAt !== undefined ? { completedAt: iso(hot.completedAt) } : {}),
+    ...(done && hot.reply !== undefined ? { reply: hot.reply } : {}),
+    ...(hot.status === 'failed' && hot.error !== undefined ? { error: hot.error } : {}),
+    ...(done ? { citations: hot.citations ?? [] } : {}),
+    attempts: hot.attempts,
+  };
+}
+
+const isRedisClient = (c: unknown): c is Redis =>
+  typeof c === 'object' && c !== null && typeof (c as Redis).evalsha === 'function';
+
+/**
+ * Sends user messages straight to the fleet's queues, without the gateway, through the very
+ * `TurnProducer` the gateway uses: the same per-user sequence numbers, partitioning and ordering
+ * guarantee, idempotency keys included. Producers fail fast while Redis is unreachable (no offline
+ * queue): a failed `send` can be retried safely with an idempotency key.
+ */
+export class FleetClient {
+  readonly namespace: string;
+  readonly #redis: Redis;
+  readonly #owned: boolean;
+  readonly #opts: FleetClientOptions;
+  readonly #maxMessageBytes: number;
+  #parts: Promise<Parts> | undefined;
+  #closed = false;
+
+  constructor(opts: FleetClientOptions) {
+    this.#opts = opts;
+    this.namespace = opts.namespace ?? 'fleet';
+    this.#maxMessageBytes = opts.maxMessageBytes ?? 32 * 1024;
+    const producerOptions: RedisOptions = {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      enableAutoPipelining: true,
+    };
+    if (isRedisClient(opts.connection)) {
+      this.#redis = opts.connection;
+      this.#owned = false;
+    } else {
+      this.#redis =
+        typeof opts.connection === 'string'
+          ? new Redis(opts.connection, producerOptions)
+          : new Redis({ ...producerOptions, ...opts.connection });
+      this.#owned = true;
+      // Errors surface on the calls that fail; without a listener ioredis would print each one.
+      this.#redis.on('error', () => {});
+    }
+  }
+
+  /** Accepts a message as the user's next turn; `created` is false for a repeated idempotency key. */
+  async send(input: SendInput): Promise<SentTurn> {
+    const parsed = intakeMessageSchema.safeParse({ v: 1, ...input });
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => ({
+        field: i.path.join('.') || 'input',
+        message: i.message,
+      }));
+      throw new FleetError('invalid_request', issues.map((i) => `${i.field}: ${i.message}`).join('; '), {
+        details: { issues },
+      });
+    }
+    const { userId, text, threadId, idempotencyKey } = parsed.data;
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > this.#maxMessageBytes) {
+      throw new FleetError(
+        'payload_too_large',
+        `text is ${bytes} bytes; the limit is ${this.#maxMessageBytes} bytes`,
+        {
+          details: { field: 'text', bytes, limit: this.#maxMessageBytes },
+        },
+      );
+    }
+    const { producer } = await this.#init();
+    const turn = await producer.accept({
+      userId,
+      text,
+      ...(threadId ? { threadId } : {}),
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+    });
+    return { turnId: turn.turnId, seq: turn.seq, created: turn.created };
+  }
+
+  /** The turn's record, or null when it is unknown or has expired (TURN_RECORD_TTL_SECONDS). */
+  async getTurn(turnId: string): Promise<TurnRecord | null> {
+    const { records } = await this.#init();
+    const hot = await records.get(turnId);
+    return hot ? toTurnRecord(hot) : null;
+  }
+
+  /** Resolves with the turn once it is completed or failed (check `status`). */
+  waitForTurn(turnId: string, opts?: WaitOptions): Promise<TurnRecord> {
+    return waitForFinal((id) => this.getTurn(id), turnId, opts);
+  }
+
+  /** The turn's status changes until it is final; see `TurnEvent` for what may be added. */
+  streamTurn(turnId: string, opts?: WaitOptions): AsyncIterable<TurnEvent> {
+    return watchTurn((id) => this.getTurn(id), turnId, opts);
+  }
+
+  /** Closes the queues, and the Redis connection when the client opened it. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const parts = await this.#parts?.catch(() => undefined);
+    await parts?.partitions.close();
+    if (this.#owned) this.#redis.disconnect();
+  }
+
+  #init(): Promise<Parts> {
+    if (this.#closed) return Promise.reject(new FleetError('unavailable', 'the FleetClient is closed'));
+    this.#parts ??= this.#connect().catch((err) => {
+      this.#parts = undefined;
+      throw err;
+    });
+    return this.#parts;
+  }
+
+  async #connect(): Promise<Parts> {
+    await waitUntilReady(this.#redis);
+    const defaults = envSchema.parse({});
+    const o = this.#opts;
+    const recordTtl = o.recordTtlSeconds ?? defaults.TURN_RECORD_TTL_SECONDS;
+    const partitions = new PartitionQueues({
+      connection: this.#redis,
+      namespace: this.namespace,
+      partitions: o.partitions ?? defaults.PARTITIONS,
+      policy: {
+        attempts: o.turnAttempts ?? defaults.TURN_ATTEMPTS,
+        backoffMs: o.turnBackoffMs ?? defaults.TURN_BACKOFF_MS,
+      },
+    });
+    const records = new TurnRecords({ redis: this.#redis, namespace: this.namespace, ttlSeconds: recordTtl });
+    const producer = new TurnProducer({
+      redis: this.#redis,
+      namespace: this.namespace,
+      partitions,
+      records,
+      idempotencyTtlSeconds: o.idempotencyTtlSeconds ?? defaults.IDEMPOTENCY_TTL_SECONDS,
+      recordTtlSeconds: recordTtl,
+    });
+    return { partitions, records, producer };
+  }
+}
+
+/** Waits for the first connection; a client that cannot connect fails with `unavailable`. */
+function waitUntilReady(redis: Redis, timeoutMs = 10_000): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  if (redis.status === 'wait') void redis.connect().catch(() => {});
+  return new Promise((resolve, reject) => {
+    const fail = (why: string) => {
+      cleanup();
+      reject(new FleetError('unavailable', `cannot connect to Redis: ${why}`));
+    };
+    const onReady = () => {
+      cleanup();
+      resolve();
+    };
+    const onEnd = () => fail('connection closed');
+    const timer = setTimeout(() => fail(`no connection in ${timeoutMs} ms`), timeoutMs);
+    const cleanup = () => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      redis.off('end', onEnd);
+    };
+    redis.on('ready', onReady);
+    redis.on('end', onEnd);
+  });
+}

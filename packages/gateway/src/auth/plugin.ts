@@ -1,0 +1,160 @@
+import { FleetError, type Logger, USER_ID_PATTERN } from '@agent-fleet/core';
+import { ApiKeyStore } from '@agent-fleet/state';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Pool } from 'pg';
+import { createJwtVerifier, type JwtVerifier } from './jwt.ts';
+import { ApiKeyCache } from './key-cache.ts';
+import { ANONYMOUS_ADMIN, hasScope, type Principal, USER_SCOPES } from './principal.ts';
+import { type RateBucket, type RateLimit, RateLimiter } from './rate-limiter.ts';
+
+/** The configuration the auth plugin reads (the matching FleetConfig fields). */
+export interface AuthConfig {
+  FLEET_NAMESPACE: string;
+  /** `required`: every non-public route needs credentials. `off`: everyone is an admin (development, tests). */
+  AUTH_MODE: 'required' | 'off';
+  JWT_SECRET?: string | undefined;
+  JWT_JWKS_URL?: string | undefined;
+  JWT_ISSUER?: string | undefined;
+  JWT_AUDIENCE?: string | undefined;
+  API_KEY_CACHE_SECONDS: number;
+  RATE_LIMIT_USER_PER_SECOND: number;
+  RATE_LIMIT_USER_BURST: number;
+  RATE_LIMIT_KEY_PER_SECOND: number;
+  RATE_LIMIT_KEY_BURST: number;
+}
+
+export interface AuthPluginOptions {
+  pool: Pool;
+  redis: Redis;
+  config: AuthConfig;
+  logger?: Logger;
+  /** Paths served to anyone; default `/healthz`, `/readyz`, `/metrics`. */
+  publicPaths?: readonly string[];
+  /** Path prefixes that need `admin` whatever registered them (Bull Board); default `/admin`. */
+  adminPrefixes?: readonly string[];
+}
+
+export const DEFAULT_PUBLIC_PATHS = ['/healthz', '/readyz', '/metrics'] as const;
+export const DEFAULT_ADMIN_PREFIXES = ['/admin'] as const;
+
+const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+
+/**
+ * Authentication and rate limits for every route of the app it is registered on (it is not
+ * encapsulated). Each request that is not public must carry `Authorization: Bearer <credential>`:
+ * a service API key (`fk_<id>_<secret>`, checked against its hash in Postgres) or an end user's JWT
+ * (`sub` = userId). It sets `req.principal`, holds `/admin*` to the `admin` scope, and takes one
+ * request from the caller's rate limits (per key, and per user: the token's user or the route's
+ * `:userId`), answering 429 with `Retry-After` when one is empty. Per-route rules are the guards
+ * (`requireScope`, `requireUserAccess`). All of it runs before the body is read.
+ */
+export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
+  const cfg = opts.config;
+  const publicPaths = new Set<string>(opts.publicPaths ?? DEFAULT_PUBLIC_PATHS);
+  const adminPrefixes = opts.adminPrefixes ?? DEFAULT_ADMIN_PREFIXES;
+  const keys = new ApiKeyCache({
+    store: new ApiKeyStore({ pool: opts.pool }),
+    ttlMs: cfg.API_KEY_CACHE_SECONDS * 1000,
+  });
+  const jwt = createJwtVerifier({
+    secret: cfg.JWT_SECRET,
+    jwksUrl: cfg.JWT_JWKS_URL,
+    issuer: cfg.JWT_ISSUER,
+    audience: cfg.JWT_AUDIENCE,
+  });
+  const limiter = new RateLimiter({ redis: opts.redis, namespace: cfg.FLEET_NAMESPACE });
+  const limits: Record<RateBucket, RateLimit> = {
+    user: { perSecond: cfg.RATE_LIMIT_USER_PER_SECOND, burst: cfg.RATE_LIMIT_USER_BURST },
+    key: { perSecond: cfg.RATE_LIMIT_KEY_PER_SECOND, burst: cfg.RATE_LIMIT_KEY_BURST },
+  };
+  if (cfg.AUTH_MODE === 'off')
+    opts.logger?.warn(
+      'AUTH_MODE=off: every caller is an admin; never run a fleet reachable by others like this',
+    );
+
+  app.decorateRequest('principal', null);
+
+  app.addHook('onRequest', async (req, reply) => {
+    const path = req.url.split('?')[0]!;
+    if (publicPaths.has(path)) return;
+    const principal = cfg.AUTH_MODE === 'off' ? ANONYMOUS_ADMIN : await authenticate(req, reply, keys, jwt);
+    req.principal = principal;
+    if (adminPrefixes.some((p) => path === p || path.startsWith(`${p}/`)) && !hasScope(principal, 'admin'))
+      throw new FleetError('forbidden', 'this route needs the admin scope');
+    await applyRateLimits(req, reply, principal, limiter, limits, opts.logger);
+  });
+};
+// Not encapsulated: the hook and the decorator apply to every route of the app (what fastify-plugin does).
+(authPlugin as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
+
+async function authenticate(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  keys: ApiKeyCache,
+  jwt: JwtVerifier | null,
+): Promise<Principal> {
+  const unauthorized = (message: string) => {
+    reply.header('www-authenticate', 'Bearer realm="agent-fleet"');
+    return new FleetError('unauthorized', message);
+  };
+  const header = req.headers.authorization;
+  if (!header) throw unauthorized('send Authorization: Bearer <API key or user token>');
+  const credential = BEARER.exec(header)?.[1];
+  if (!credential) throw unauthorized('the Authorization header must be "Bearer <API key or user token>"');
+  if (credential.startsWith('fk_')) {
+    const key = await keys.verify(credential).catch((err: unknown) => {
+      throw new FleetError('unavailable', 'cannot check the API key right now; try again', { cause: err });
+    });
+    if (!key) throw unauthorized('the API key is invalid or revoked');
+    return {
+      kind: 'key',
+      id: key.id,
+      name: key.name,
+      scopes: key.scopes,
+      ...(key.tenant ? { tenant: key.tenant } : {}),
+      actAsUsers: key.actAsUsers,
+    };
+  }
+  if (!jwt) throw unauthorized('user tokens are not accepted: the gateway has no JWT_SECRET or JWT_JWKS_URL');
+  try {
+    const { userId } = await jwt(credential);
+    return { kind: 'user', id: userId, userId, scopes: USER_SCOPES };
+  } catch (err) {
+    if (err instanceof FleetError && err.code === 'unauthorized') throw unauthorized(err.message);
+    throw err;
+  }
+}
+
+async function applyRateLimits(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  p: Principal,
+  limiter: RateLimiter,
+  limits: Record<RateBucket, RateLimit>,
+  logger: Logger | undefined,
+): Promise<void> {
+  const userId = p.kind === 'user' ? p.userId : (req.params as { userId?: unknown } | undefined)?.userId;
+  const takes: [RateBucket, string][] = [];
+  if (p.kind === 'key' && p !== ANONYMOUS_ADMIN) takes.push(['key', p.id]);
+  if (typeof userId === 'string' && USER_ID_PATTERN.test(userId)) takes.push(['user', userId]);
+  if (takes.length === 0) return;
+  let decisions: Awaited<ReturnType<RateLimiter['take']>>[];
+  try {
+    decisions = await Promise.all(takes.map(([bucket, id]) => limiter.take(bucket, id, limits[bucket])));
+  } catch (err) {
+    // Fail open: a limiter that cannot reach Redis must not take the API down with it.
+    logger?.warn({ err: (err as Error).message }, 'rate limiter unavailable; request let through');
+    return;
+  }
+  const denied = decisions.findIndex((d) => !d.allowed);
+  if (denied < 0) return;
+  const bucket = takes[denied]![0];
+  const seconds = Math.max(1, Math.ceil(decisions[denied]!.retryAfterMs / 1000));
+  reply.header('retry-after', String(seconds));
+  throw new FleetError(
+    'rate_limited',
+    `too many requests for this ${bucket === 'key' ? 'API key' : 'user'}; try again in ${seconds} s`,
+    { details: { reason: `${bucket}_rate`, retryAfterSeconds: seconds } },
+  );
+}

@@ -1,0 +1,65 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { freshNamespace, redisUrl } from '../../../../test/support/stack.ts';
+import { RateLimiter, rateLimitKey } from './rate-limiter.ts';
+
+const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+afterAll(() => redis.quit());
+
+describe('GCRA rate limiter (real Redis)', () => {
+  let ns: string;
+  let limiter: RateLimiter;
+  beforeEach(() => {
+    ns = freshNamespace();
+    limiter = new RateLimiter({ redis, namespace: ns });
+  });
+
+  it('lets a burst through, then refuses with the time until the next request may pass', async () => {
+    const limit = { perSecond: 10, burst: 3 };
+    const taken: Awaited<ReturnType<RateLimiter['take']>>[] = [];
+    for (let i = 0; i < 4; i++) taken.push(await limiter.take('user', 'ann', limit));
+    expect(taken.map((d) => d.allowed)).toEqual([true, true, true, false]);
+    expect(taken.map((d) => d.remaining)).toEqual([2, 1, 0, 0]);
+    expect(taken[3]!.retryAfterMs).toBeGreaterThan(50);
+    expect(taken[3]!.retryAfterMs).toBeLessThanOrEqual(100);
+    await new Promise((r) => setTimeout(r, taken[3]!.retryAfterMs + 5));
+    expect((await limiter.take('user', 'ann', limit)).allowed).toBe(true);
+    expect((await limiter.take('user', 'ann', limit)).allowed).toBe(false);
+  });
+
+  it('keeps users, keys and namespaces apart, and lets its key expire once the bucket is full again', async () => {
+    const limit = { perSecond: 5, burst: 1 };
+    expect((await limiter.take('user', 'ann', limit)).allowed).toBe(true);
+    expect((await limiter.take('user', 'ann', limit)).allowed).toBe(false);
+    expect((await limiter.take('user', 'bob', limit)).allowed).toBe(true);
+    expect((await limiter.take('key', 'ann', limit)).allowed).toBe(true);
+    expect(
+      (await new RateLimiter({ redis, namespace: freshNamespace() }).take('user', 'ann', limit)).allowed,
+    ).toBe(true);
+    const ttl = await redis.pttl(rateLimitKey(ns, 'user', 'ann'));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(200);
+  });
+
+  it('sustains the configured rate over time', async () => {
+    const limit = { perSecond: 50, burst: 1 };
+    const start = Date.now();
+    let passed = 0;
+    while (Date.now() - start < 500) {
+      if ((await limiter.take('key', 'k', limit)).allowed) passed++;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(passed).toBeGreaterThanOrEqual(10); // lenient: a loaded machine polls less often
+    expect(passed).toBeLessThanOrEqual(27);
+  });
+
+  it('is off at 0 per second and never touches Redis', async () => {
+    for (let i = 0; i < 5; i++)
+      expect((await limiter.take('user', 'ann', { perSecond: 0, burst: 1 })).allowed).toBe(true);
+    expect(await redis.exists(rateLimitKey(ns, 'user', 'ann'))).toBe(0);
+  });
+
+  it('puts every limit in a hash slot of its own', () => {
+    expect(rateLimitKey('fleet', 'user', 'ann')).toBe('fleet:{rl:user:ann}');
+  });
+});
