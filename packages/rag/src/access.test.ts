@@ -34,6 +34,9 @@ class LeakyRetriever extends AclRetriever {
     this.seen.push(access);
     return this.chunks.map((c) => ({ chunk: c, score: 1 }));
   }
+  protected async readVisible(): Promise<ChunkRecord[]> {
+    return this.chunks;
+  }
   protected async replaceChecked(_d: DocumentRecord) {
     return { status: 'created' as const };
   }

@@ -43,6 +43,29 @@ export abstract class AclRetriever implements Retriever {
     return safe.slice(0, k);
   }
 
+  async readDocument(
+    access: UserAccess,
+    docId: string,
+    opts: { section?: string; maxChunks?: number } = {},
+  ): Promise<ChunkRecord[]> {
+    const checked = checkAccess(access);
+    if (typeof docId !== 'string' || docId === '') return [];
+    const limit = Math.min(MAX_K, Math.max(1, Math.floor(opts.maxChunks ?? 20)));
+    const chunks = await this.readVisible(checked, docId);
+    const want = opts.section?.trim().toLowerCase();
+    const out: ChunkRecord[] = [];
+    for (const chunk of chunks) {
+      if (!visibleTo(checked, chunk)) {
+        this.#onViolation?.({ backend: this.name, access: checked, chunk });
+        continue;
+      }
+      if (want && !chunk.sectionPath.join(' > ').toLowerCase().startsWith(want)) continue;
+      out.push(chunk);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
   async replaceDocument(doc: DocumentRecord, chunks: ChunkRecord[]): Promise<{ status: ReplaceStatus }> {
     checkDocument(doc, chunks);
     return this.replaceChecked(doc, chunks);
@@ -57,6 +80,8 @@ export abstract class AclRetriever implements Retriever {
 
   /** Must filter by `access` itself (tenant, then public or ACL overlap) inside the query. */
   protected abstract searchVisible(access: UserAccess, query: string, k: number): Promise<SearchHit[]>;
+  /** Every chunk of `docId` visible to `access`, ordered by chunkIndex; filtered inside the query. */
+  protected abstract readVisible(access: UserAccess, docId: string): Promise<ChunkRecord[]>;
   protected abstract replaceChecked(
     doc: DocumentRecord,
     chunks: ChunkRecord[],

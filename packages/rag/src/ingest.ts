@@ -84,7 +84,9 @@ export async function prepareDocument(
   if (size > MAX_DOCUMENT_BYTES)
     throw new FleetError('payload_too_large', `document is larger than ${MAX_DOCUMENT_BYTES} bytes`);
   const format =
-    input.format ?? (input.text !== undefined && !input.filename && !input.mime ? 'text' : undefined);
+    // Text given without a file name is read as Markdown (plain prose is valid Markdown), so the
+    // headings of documents posted through the API become their sections.
+    input.format ?? (input.text !== undefined && !input.filename && !input.mime ? 'markdown' : undefined);
   const parsed = await parseDocument({
     data,
     ...(input.filename ? { filename: input.filename } : {}),

@@ -77,6 +77,15 @@ export interface Retriever {
    * without a valid access; never returns a chunk that `visibleTo(access, chunk)` rejects.
    */
   search(access: UserAccess, query: string, opts?: SearchOptions): Promise<SearchHit[]>;
+  /**
+   * The chunks of one document visible to `access`, in order; with `section`, only those whose
+   * section path starts with it (case-insensitive). Same refusal and re-check as `search`.
+   */
+  readDocument(
+    access: UserAccess,
+    docId: string,
+    opts?: { section?: string; maxChunks?: number },
+  ): Promise<ChunkRecord[]>;
   /** Releases what the retriever opened itself; clients passed in stay open. */
   close(): Promise<void>;
 }

@@ -63,24 +63,19 @@ export class PostgresRetriever extends AclRetriever {
        LIMIT $5`,
       [access.tenant, access.groups, this.#config, q, k],
     );
-    return res.rows.map((r) => ({
-      score: Number(r.score),
-      chunk: {
-        tenant: r.tenant,
-        docId: r.doc_id,
-        chunkIndex: r.chunk_index,
-        title: r.title,
-        sectionPath: r.section_path,
-        acl: r.acl,
-        public: r.public,
-        source: r.source,
-        contentHash: r.content_hash,
-        text: r.text,
-        tokenCount: r.token_count,
-        start: r.start_offset,
-        end: r.end_offset,
-      },
-    }));
+    return res.rows.map((r) => ({ score: Number(r.score), chunk: chunkOfRow(r) }));
+  }
+
+  protected async readVisible(access: UserAccess, docId: string): Promise<ChunkRecord[]> {
+    const res = await this.#pool.query<ChunkRow>(
+      `SELECT c.tenant, c.doc_id, c.chunk_index, c.title, c.section_path, c.acl, c.public, c.source,
+              c.content_hash, c.text, c.token_count, c.start_offset, c.end_offset, 0 AS score
+       FROM rag_chunks c
+       WHERE c.tenant = $1 AND (c.public OR c.acl && $2::text[]) AND c.doc_id = $3
+       ORDER BY c.chunk_index`,
+      [access.tenant, access.groups, docId],
+    );
+    return res.rows.map(chunkOfRow);
   }
 
   protected async replaceChecked(
@@ -168,4 +163,22 @@ export class PostgresRetriever extends AclRetriever {
   }
 
   async close(): Promise<void> {}
+}
+
+function chunkOfRow(r: ChunkRow): ChunkRecord {
+  return {
+    tenant: r.tenant,
+    docId: r.doc_id,
+    chunkIndex: r.chunk_index,
+    title: r.title,
+    sectionPath: r.section_path,
+    acl: r.acl,
+    public: r.public,
+    source: r.source,
+    contentHash: r.content_hash,
+    text: r.text,
+    tokenCount: r.token_count,
+    start: r.start_offset,
+    end: r.end_offset,
+  };
 }

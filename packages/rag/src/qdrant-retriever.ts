@@ -166,6 +166,30 @@ export class QdrantRetriever extends AclRetriever {
     });
   }
 
+  protected async readVisible(access: UserAccess, docId: string): Promise<ChunkRecord[]> {
+    const filter = {
+      must: [...(aclFilter(access).must as object[]), { key: 'docId', match: { value: docId } }],
+    } as Filter;
+    const chunks: ChunkRecord[] = [];
+    let offset: string | number | undefined;
+    do {
+      const page = await this.#client.scroll(this.alias, {
+        filter,
+        limit: 128,
+        with_payload: true,
+        with_vector: false,
+        ...(offset === undefined ? {} : { offset }),
+      });
+      for (const p of page.points) {
+        const c = chunkOf(p.payload);
+        if (c) chunks.push(c);
+      }
+      const next = page.next_page_offset;
+      offset = typeof next === 'string' || typeof next === 'number' ? next : undefined;
+    } while (offset !== undefined);
+    return chunks.sort((a, b) => a.chunkIndex - b.chunkIndex);
+  }
+
   protected async searchVisible(access: UserAccess, query: string, k: number): Promise<SearchHit[]> {
     const dense = this.#embedder ? (await this.#embedder.embed([query]))[0] : undefined;
     const req = hybridQuery(

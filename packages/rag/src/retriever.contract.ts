@@ -112,6 +112,33 @@ export function retrieverContract(name: string, factory: BackendFactory): void {
       expect(await backend.retriever.search({ tenant: t, groups: [] }, '   ')).toEqual([]);
     });
 
+    it('reads a document, or one of its sections, only for users who may see it', async () => {
+      const t = freshTenant();
+      const para = (s: string) => Array.from({ length: 6 }, (_, i) => `${s} (point ${i + 1}).`).join(' ');
+      const text =
+        `# Playbook\n\n## 1. Intake\n\n${para('Cases arrive from monitoring alerts and staff reports')}\n\n` +
+        `## 2. Escalation\n\n${para('Escalate to the MLRO within one business day when the threshold is met')}`;
+      await ingest(t, 'playbook', text, ['aml']);
+      const insider = { tenant: t, groups: ['aml'] };
+      const all = await backend.retriever.readDocument(insider, 'playbook');
+      expect(all.map((c) => c.chunkIndex)).toEqual(all.map((_, i) => i));
+      expect(all.map((c) => c.text).join(' ')).toContain('MLRO within one business day');
+      const section = await backend.retriever.readDocument(insider, 'playbook', {
+        section: 'Playbook > 2. Escalation',
+      });
+      expect(section.length).toBeGreaterThan(0);
+      expect(section.every((c) => c.sectionPath.join(' > ').startsWith('Playbook > 2. Escalation'))).toBe(
+        true,
+      );
+      expect(await backend.retriever.readDocument({ tenant: t, groups: ['retail'] }, 'playbook')).toEqual([]);
+      expect(
+        await backend.retriever.readDocument({ tenant: freshTenant(), groups: ['aml'] }, 'playbook'),
+      ).toEqual([]);
+      await expect(
+        backend.retriever.readDocument(null as unknown as UserAccess, 'playbook'),
+      ).rejects.toBeInstanceOf(MissingAccessError);
+    });
+
     it('replaces a document idempotently, leaving no stale chunk', async () => {
       const t = freshTenant();
       const access = { tenant: t, groups: ['ops'] };
