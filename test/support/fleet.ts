@@ -32,7 +32,7 @@ export interface TestFleet {
   redis: Redis;
   pool: pg.Pool;
   workers: ServiceHandle[];
-  addWorker(): ServiceHandle;
+  addWorker(extraEnv?: Record<string, string>): ServiceHandle;
   /** Resolves once every worker started so far takes jobs. */
   workersReady(): Promise<void>;
   stop(): Promise<void>;
@@ -73,11 +73,11 @@ export async function startTestFleet(opts: {
   const info = await gateway.ready;
   const workers: ServiceHandle[] = [];
   let n = 0;
-  const addWorker = () => {
+  const addWorker = (extraEnv: Record<string, string> = {}) => {
     const w = spawnService({
       name: `worker-${n}`,
       script: SCRIPTS.worker,
-      env,
+      env: { ...env, ...extraEnv },
       logFile: join(logDir, `worker-${n++}.log`),
       readyEvent: 'ready',
     });

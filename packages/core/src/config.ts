@@ -92,6 +92,10 @@ export const envSchema = z.object({
     .optional(),
   EMBEDDINGS_MODEL: z.string().min(1).default('fleet-sim'),
   EMBEDDINGS_DIMENSIONS: int(384, 8, 8192),
+  AGENT_MAX_STEPS: int(6, 1, 100),
+  AGENT_MAX_TOKENS: int(32_000, 100, 10_000_000),
+  /** Fault injection for reliability tests: SIGKILL the worker right after its n-th checkpoint of a turn. */
+  FAULT_CRASH_AFTER_CHECKPOINT: int(0, 0, 1000),
   RAG_TOP_K: int(5, 0, 100),
   RAG_CONTEXT_TOKENS: int(1500, 100, 100_000),
 

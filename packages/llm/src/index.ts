@@ -12,6 +12,7 @@ export {
   type PoolStreamEvent,
   type PriorityClass,
   type ToolCall,
+  type ToolSpec,
   VLLM_PRIORITY,
 } from './pool.ts';
 export { createPoolMetrics, type PoolMetrics } from './pool-metrics.ts';

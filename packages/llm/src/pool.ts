@@ -16,6 +16,9 @@ export const VLLM_PRIORITY: Record<PriorityClass, number> = { interactive: 0, ba
 /** A message as the OpenAI chat API takes it (system, user, assistant with tool calls, tool results). */
 export type PoolMessage = OpenAI.ChatCompletionMessageParam;
 
+/** A tool the model may call, as the OpenAI chat API describes it. */
+export type ToolSpec = OpenAI.ChatCompletionTool;
+
 export interface ToolCall {
   id: string;
   name: string;

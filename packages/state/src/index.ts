@@ -11,6 +11,7 @@ export {
   type RevokeResult,
   validateApiKeyInput,
 } from './api-keys.ts';
+export { type Note, NoteStore } from './notes.ts';
 export { createPool, migrate } from './postgres.ts';
 export {
   GROUP_PATTERN,

@@ -9,10 +9,12 @@ import {
 } from '@agent-fleet/core';
 import { LlmPool } from '@agent-fleet/llm';
 import { createRetriever } from '@agent-fleet/rag';
-import { createPool, migrate, ProfileStore, Transcript } from '@agent-fleet/state';
+import { createPool, migrate, NoteStore, ProfileStore, Transcript } from '@agent-fleet/state';
 import { PartitionQueues, Scratchpad, TurnGate, TurnProducer, TurnRecords } from '@agent-fleet/turns';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { registerBuiltinTools } from './agent/builtin-tools.ts';
+import { ToolRegistry } from './agent/tools.ts';
 import { startIntake } from './intake.ts';
 import { Memory } from './memory.ts';
 import { createWorkerMetrics } from './metrics.ts';
@@ -66,6 +68,9 @@ const gate = new TurnGate({
   recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
 });
 const transcript = new Transcript({ pool });
+const retriever = await createRetriever(config, pool);
+const tools = new ToolRegistry();
+registerBuiltinTools(tools, { retriever, notes: new NoteStore({ pool }) });
 const runner = new TurnRunner({
   gate,
   records: new TurnRecords({
@@ -79,7 +84,11 @@ const runner = new TurnRunner({
   scratchpad: new Scratchpad({ redis, namespace: config.FLEET_NAMESPACE }),
   llm,
   profiles: new ProfileStore({ pool }),
-  retriever: await createRetriever(config, pool),
+  retriever,
+  tools,
+  maxSteps: config.AGENT_MAX_STEPS,
+  maxTokens: config.AGENT_MAX_TOKENS,
+  crashAfterCheckpoint: config.FAULT_CRASH_AFTER_CHECKPOINT,
   topK: config.RAG_TOP_K,
   contextTokens: config.RAG_CONTEXT_TOKENS,
   metrics,

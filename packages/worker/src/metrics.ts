@@ -36,6 +36,17 @@ export function createWorkerMetrics() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [registry],
     }),
+    steps: new Counter({
+      name: 'fleet_worker_agent_steps_total',
+      help: 'Agent steps run (model calls and tool calls; replayed steps excluded)',
+      registers: [registry],
+    }),
+    checkpointSeconds: new Histogram({
+      name: 'fleet_worker_checkpoint_duration_seconds',
+      help: 'Saving one step checkpoint to Redis',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05],
+      registers: [registry],
+    }),
     llmSeconds: new Histogram({
       name: 'fleet_worker_llm_request_duration_seconds',
       help: 'LLM chat call duration',

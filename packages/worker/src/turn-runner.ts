@@ -20,6 +20,8 @@ import {
 } from '@agent-fleet/turns';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
+import { type AgentStep, runAgentLoop, savedSteps } from './agent/loop.ts';
+import type { ToolRegistry } from './agent/tools.ts';
 import { type Memory, messageTokens } from './memory.ts';
 import type { WorkerMetrics } from './metrics.ts';
 
@@ -31,6 +33,11 @@ export interface TurnRunnerOptions {
   scratchpad: Scratchpad;
   llm: LlmPool;
   memory: Memory;
+  tools: ToolRegistry;
+  maxSteps: number;
+  maxTokens: number;
+  /** Fault injection: SIGKILL this process right after the n-th checkpoint of a turn (0: never). */
+  crashAfterCheckpoint: number;
   profiles: ProfileStore;
   retriever: Retriever;
   /** Passages retrieved per user message (0 turns retrieval off). */
@@ -145,21 +152,36 @@ export class TurnRunner {
           await o.scratchpad.save(t.userId, t.turnId, 'grounding', JSON.stringify(grounding));
         }
       }
-      let reply = scratch.reply;
-      if (reply === undefined) {
-        reply = await this.#callLlm(
-          t,
-          profile,
-          o.memory.promptMessages(history, meta),
-          grounding,
-          abort.signal,
-          log,
-        );
-        await o.scratchpad.save(t.userId, t.turnId, 'reply', reply);
-      } else {
-        log.info('reply restored from checkpoint');
-      }
-      const citations = grounding.citations.length > 0 ? citationsUsed(reply, grounding.citations) : [];
+      const saved = savedSteps(scratch);
+      if (saved.length > 0) log.info({ steps: saved.length }, 'resuming from checkpoint');
+      const found = [...grounding.citations];
+      const loop = await runAgentLoop(
+        this.#prompt(t, profile, o.memory.promptMessages(history, meta), grounding),
+        {
+          llm: o.llm,
+          registry: o.tools,
+          ...(Array.isArray(profile?.settings.tools)
+            ? { enabledTools: profile.settings.tools as string[] }
+            : {}),
+          userId: t.userId,
+          ...(profile ? { tenant: profile.tenant } : {}),
+          signal: abort.signal,
+          maxSteps: o.maxSteps,
+          maxTokens: o.maxTokens,
+          saved,
+          save: (index, step) => this.#checkpoint(t, index, step),
+          toolContext: {
+            userId: t.userId,
+            turnId: t.turnId,
+            access: profile ? { tenant: profile.tenant, groups: profile.groups } : null,
+            citations: found,
+            signal: abort.signal,
+          },
+        },
+      );
+      o.metrics.steps.inc(loop.modelCalls + loop.toolCalls);
+      const reply = loop.reply;
+      const citations = found.length > 0 ? citationsUsed(reply, found) : [];
       abort.signal.throwIfAborted();
       const completedAt = Date.now();
       await o.transcript.record({
@@ -231,46 +253,27 @@ export class TurnRunner {
 
   /**
    * Prompt layout for the servers' prefix cache: system prompt and role context first, then the
-   * history exactly as the last turn sent it, and this turn's passages inside the newest user
-   * message only, so everything before it is a prefix the server has already cached.
+   * summary and history exactly as the last turn sent them, and this turn's passages inside the
+   * newest user message only, so everything before it is a prefix the server has already cached.
    */
-  async #callLlm(
-    t: TurnJob,
-    profile: Profile | null,
-    memory: PoolMessage[],
-    grounding: Grounding,
-    signal: AbortSignal,
-    log: Logger,
-  ): Promise<string> {
+  #prompt(t: TurnJob, profile: Profile | null, memory: PoolMessage[], grounding: Grounding): PoolMessage[] {
     const system = profile?.roleContext
       ? `${this.#o.systemPrompt}\n\n${profile.roleContext}`
       : this.#o.systemPrompt;
     const question = grounding.context
       ? `${CITATION_INSTRUCTIONS}\n\nPassages:\n${grounding.context}\n\nQuestion: ${t.text}`
       : t.text;
-    const messages: PoolMessage[] = [
-      { role: 'system', content: system },
-      ...memory,
-      { role: 'user', content: question },
-    ];
+    return [{ role: 'system', content: system }, ...memory, { role: 'user', content: question }];
+  }
+
+  /** Save step `index` of the turn; with fault injection on, die right after the chosen one. */
+  async #checkpoint(t: TurnJob, index: number, step: AgentStep): Promise<void> {
     const started = performance.now();
-    try {
-      const res = await this.#o.llm.chat({
-        userId: t.userId,
-        ...(profile ? { tenant: profile.tenant } : {}),
-        priority: 'interactive',
-        signal,
-        messages,
-      });
-      this.#o.metrics.llmSeconds.observe({ outcome: 'ok' }, (performance.now() - started) / 1000);
-      log.debug(
-        { server: res.server, promptTokens: res.promptTokens, cachedTokens: res.cachedTokens },
-        'llm replied',
-      );
-      return res.content;
-    } catch (err) {
-      this.#o.metrics.llmSeconds.observe({ outcome: 'error' }, (performance.now() - started) / 1000);
-      throw err;
+    await this.#o.scratchpad.save(t.userId, t.turnId, `step:${index}`, JSON.stringify(step));
+    this.#o.metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
+    if (this.#o.crashAfterCheckpoint === index) {
+      this.#o.logger.warn({ turnId: t.turnId, checkpoint: index }, 'fault injection: killing this worker');
+      process.kill(process.pid, 'SIGKILL');
     }
   }
 

@@ -1,0 +1,144 @@
+import type { LlmPool, PoolMessage, ToolCall } from '@agent-fleet/llm';
+import type { ToolContext, ToolRegistry } from './tools.ts';
+
+/** One finished step of a turn, as checkpointed: a model answer, or one tool call's result. */
+export type AgentStep =
+  | { kind: 'model'; content: string; toolCalls: ToolCall[]; promptTokens: number; completionTokens: number }
+  | { kind: 'tool'; callId: string; name: string; ok: boolean; content: string };
+
+export interface AgentLoopOptions {
+  llm: LlmPool;
+  registry: ToolRegistry;
+  /** Tool names the agent may use (all registered when undefined; none when empty). */
+  enabledTools?: readonly string[];
+  userId: string;
+  tenant?: string;
+  signal: AbortSignal;
+  /** Model calls per turn; the last one may not call tools. */
+  maxSteps: number;
+  /** Prompt + completion tokens per turn; past it the next model call must answer. */
+  maxTokens: number;
+  /** Steps finished by an earlier delivery of this turn (from its checkpoint). */
+  saved: AgentStep[];
+  /** Checkpoint step `index` (1-based) before it counts as done. */
+  save: (index: number, step: AgentStep) => Promise<void>;
+  toolContext: Omit<ToolContext, 'callId'>;
+}
+
+export interface AgentLoopResult {
+  reply: string;
+  steps: AgentStep[];
+  /** Model calls made by this delivery (replayed steps are not called again). */
+  modelCalls: number;
+  toolCalls: number;
+}
+
+/**
+ * The agent loop of one turn: the model answers or calls tools; each tool result goes back to it;
+ * until it answers, or the step or token limit makes it answer. Every step is checkpointed before
+ * the next begins, and a redelivered turn replays finished steps from the checkpoint: a model call
+ * or tool call that finished is never made again.
+ */
+export async function runAgentLoop(messages: PoolMessage[], o: AgentLoopOptions): Promise<AgentLoopResult> {
+  const steps = [...o.saved];
+  const convo = [...messages];
+  for (const s of steps) convo.push(toMessage(s));
+  const tools = o.registry.specs(o.enabledTools);
+  let modelCalls = 0;
+  let toolCalls = 0;
+  const record = async (step: AgentStep) => {
+    await o.save(steps.length + 1, step);
+    steps.push(step);
+    convo.push(toMessage(step));
+  };
+
+  for (;;) {
+    const last = [...steps].reverse().find((s) => s.kind === 'model');
+    if (last && last.kind === 'model') {
+      const answered = new Set(steps.flatMap((s) => (s.kind === 'tool' ? [s.callId] : [])));
+      const pending = last.toolCalls.filter((c) => !answered.has(c.id));
+      const modelSteps = steps.filter((s) => s.kind === 'model').length;
+      if (last.toolCalls.length === 0 || (modelSteps >= o.maxSteps && pending.length === 0)) {
+        return {
+          reply: last.content || 'I could not finish this answer within the limits set for one turn.',
+          steps,
+          modelCalls,
+          toolCalls,
+        };
+      }
+      for (const call of pending) {
+        o.signal.throwIfAborted();
+        const result = await o.registry.call(
+          call.name,
+          call.arguments,
+          { ...o.toolContext, callId: call.id },
+          o.enabledTools,
+        );
+        toolCalls++;
+        await record({
+          kind: 'tool',
+          callId: call.id,
+          name: call.name,
+          ok: result.ok,
+          content: result.content,
+        });
+      }
+    }
+    o.signal.throwIfAborted();
+    const modelSteps = steps.filter((s) => s.kind === 'model').length;
+    const used = steps.reduce(
+      (n, s) => n + (s.kind === 'model' ? s.promptTokens + s.completionTokens : 0),
+      0,
+    );
+    const mustAnswer = modelSteps + 1 >= o.maxSteps || used >= o.maxTokens;
+    const res = await o.llm.chat({
+      userId: o.userId,
+      ...(o.tenant ? { tenant: o.tenant } : {}),
+      priority: 'interactive',
+      signal: o.signal,
+      messages: convo,
+      ...(tools.length > 0 ? { tools, toolChoice: mustAnswer ? ('none' as const) : ('auto' as const) } : {}),
+    });
+    modelCalls++;
+    const seen = new Set<string>();
+    const calls = mustAnswer
+      ? []
+      : res.toolCalls.map((c, i) => {
+          // Ids must be unique within the turn: they key the tool results and idempotent effects.
+          let id = c.id || `call_${modelSteps + 1}_${i}`;
+          if (seen.has(id)) id = `${id}_${i}`;
+          seen.add(id);
+          return { ...c, id };
+        });
+    await record({
+      kind: 'model',
+      content: res.content,
+      toolCalls: calls,
+      promptTokens: res.promptTokens,
+      completionTokens: res.completionTokens,
+    });
+  }
+}
+
+function toMessage(step: AgentStep): PoolMessage {
+  if (step.kind === 'tool') return { role: 'tool', tool_call_id: step.callId, content: step.content };
+  return step.toolCalls.length > 0
+    ? {
+        role: 'assistant',
+        content: step.content || null,
+        tool_calls: step.toolCalls.map((c) => ({
+          id: c.id,
+          type: 'function' as const,
+          function: { name: c.name, arguments: c.arguments },
+        })),
+      }
+    : { role: 'assistant', content: step.content };
+}
+
+/** The steps checkpointed under a turn's scratchpad (`step:1`, `step:2`, …), in order. */
+export function savedSteps(scratchpad: Record<string, string>): AgentStep[] {
+  const steps: AgentStep[] = [];
+  for (let i = 1; scratchpad[`step:${i}`] !== undefined; i++)
+    steps.push(JSON.parse(scratchpad[`step:${i}`]!) as AgentStep);
+  return steps;
+}

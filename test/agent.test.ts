@@ -1,0 +1,131 @@
+import { startSim } from '@agent-fleet/llm-sim';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAST_RECOVERY_ENV, postMessage, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+
+/**
+ * The agent loop on real processes, with the simulator in script mode answering with tool calls.
+ * Every step is checkpointed; a worker SIGKILLed at any step boundary is replaced, and the turn
+ * resumes without repeating a model call or a tool call that finished.
+ */
+describe('agent turns: tool loop and step checkpoints', () => {
+  let sim: Awaited<ReturnType<typeof startSim>>;
+  let fleet: TestFleet;
+  const admin = () => sim.url.replace(/\/v1$/, '');
+
+  beforeAll(async () => {
+    sim = await startSim({ mode: 'script', engine: { timeScale: 0 } });
+    fleet = await startTestFleet({
+      llmUrl: sim.url,
+      workers: 0,
+      env: { ...FAST_RECOVERY_ENV, AGENT_MAX_STEPS: '3', LOG_LEVEL: 'warn' },
+    });
+  });
+  afterAll(async () => {
+    await fleet?.stop();
+    await sim?.close();
+  });
+
+  const script = async (fixtures: unknown[]) => {
+    const res = await fetch(`${admin()}/sim/script`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(fixtures),
+    });
+    expect(res.status).toBe(200);
+  };
+  const callsBy = async (userId: string) =>
+    ((await (await fetch(`${admin()}/sim/stats`)).json()) as { byUser: Record<string, number> }).byUser[
+      userId
+    ] ?? 0;
+  const notesOf = async (userId: string) =>
+    (await fleet.pool.query<{ text: string }>('SELECT text FROM notes WHERE user_id = $1', [userId])).rows;
+  const waitTurn = async (turnId: string) => {
+    let turn: { status: string; reply: string; attempts: number } | undefined;
+    await waitFor(
+      async () => {
+        turn = (await (await fetch(`${fleet.gatewayUrl}/v1/turns/${turnId}`)).json()) as typeof turn;
+        return turn?.status === 'completed' || turn?.status === 'failed';
+      },
+      { timeoutMs: 60_000, intervalMs: 50 },
+    );
+    return turn!;
+  };
+
+  it('calls a tool, feeds its result back, and answers', async () => {
+    const worker = fleet.addWorker();
+    await worker.ready;
+    await script([
+      {
+        match: { user: 'tooler' },
+        reply: { tool_calls: [{ name: 'save_note', arguments: { text: 'prefers weekly digests' } }] },
+      },
+      { match: { user: 'tooler' }, reply: 'Noted: weekly digests.' },
+    ]);
+    const { turnId } = await postMessage(
+      fleet.gatewayUrl,
+      'tooler',
+      'Please remember I like weekly digests.',
+    );
+    const turn = await waitTurn(turnId);
+    expect(turn).toMatchObject({ status: 'completed', reply: 'Noted: weekly digests.' });
+    expect(await notesOf('tooler')).toEqual([{ text: 'prefers weekly digests' }]);
+    expect(await callsBy('tooler')).toBe(2);
+    await worker.stop();
+  });
+
+  it('turns invalid tool arguments into a tool error the model reads, not a crash', async () => {
+    const worker = fleet.addWorker();
+    await worker.ready;
+    await script([
+      { match: { user: 'clumsy' }, reply: { tool_calls: [{ name: 'save_note', arguments: { wrong: 1 } }] } },
+      { match: { user: 'clumsy' }, reply: { tool_calls: [{ name: 'no_such_tool', arguments: {} }] } },
+      { match: { user: 'clumsy' }, reply: 'I could not save that.' },
+    ]);
+    const { turnId } = await postMessage(fleet.gatewayUrl, 'clumsy', 'Remember this please.');
+    const turn = await waitTurn(turnId);
+    expect(turn).toMatchObject({ status: 'completed', reply: 'I could not save that.', attempts: 1 });
+    expect(await notesOf('clumsy')).toEqual([]);
+    expect(await callsBy('clumsy')).toBe(3);
+    await worker.stop();
+  });
+
+  it('stops at the step limit and makes the model answer', async () => {
+    const worker = fleet.addWorker();
+    await worker.ready;
+    await script([
+      {
+        match: { user: 'looper' },
+        reply: { tool_calls: [{ name: 'recall_notes', arguments: {} }] },
+        times: 10,
+      },
+    ]);
+    const { turnId } = await postMessage(fleet.gatewayUrl, 'looper', 'Loop forever.');
+    const turn = await waitTurn(turnId);
+    expect(turn.status).toBe('completed');
+    expect(await callsBy('looper')).toBe(3); // AGENT_MAX_STEPS
+    await worker.stop();
+  });
+
+  // Checkpoints of this turn: 1 = the model's tool call, 2 = the tool's result, 3 = the answer.
+  it.each([1, 2, 3])(
+    'a worker killed right after checkpoint %i is replaced and nothing is repeated',
+    async (n) => {
+      const user = `crash-${n}`;
+      await script([
+        { match: { user }, reply: { tool_calls: [{ name: 'save_note', arguments: { text: `note ${n}` } }] } },
+        { match: { user }, reply: `Saved note ${n}.` },
+      ]);
+      const doomed = fleet.addWorker({ FAULT_CRASH_AFTER_CHECKPOINT: String(n) });
+      await doomed.ready;
+      const { turnId } = await postMessage(fleet.gatewayUrl, user, `Remember note ${n}.`);
+      expect(await doomed.exited).toBe('SIGKILL');
+      const rescuer = fleet.addWorker();
+      const turn = await waitTurn(turnId);
+      expect(turn).toMatchObject({ status: 'completed', reply: `Saved note ${n}.` });
+      expect(turn.attempts).toBe(2);
+      expect(await notesOf(user)).toEqual([{ text: `note ${n}` }]);
+      expect(await callsBy(user)).toBe(2); // no model call made twice
+      await rescuer.stop();
+    },
+  );
+});
