@@ -17,7 +17,7 @@ export const VLLM_PRIORITY: Record<PriorityClass, number> = { interactive: 0, ba
 export type PoolMessage = OpenAI.ChatCompletionMessageParam;
 
 /** A tool the model may call, as the OpenAI chat API describes it. */
-export type ToolSpec = OpenAI.ChatCompletionTool;
+export type ToolSpec = OpenAI.ChatCompletionFunctionTool;
 
 export interface ToolCall {
   id: string;
@@ -28,7 +28,7 @@ export interface ToolCall {
 
 export interface PoolChatRequest {
   messages: PoolMessage[];
-  tools?: OpenAI.ChatCompletionTool[];
+  tools?: ToolSpec[];
   toolChoice?: OpenAI.ChatCompletionToolChoiceOption;
   responseFormat?: OpenAI.ChatCompletionCreateParams['response_format'];
   /** Routing key (session affinity), the OpenAI `user` field and the `x-user-id` header. */

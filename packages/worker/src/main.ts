@@ -18,6 +18,7 @@ import { ToolRegistry } from './agent/tools.ts';
 import { startIntake } from './intake.ts';
 import { Memory } from './memory.ts';
 import { createWorkerMetrics } from './metrics.ts';
+import { ProfileCache } from './profile-cache.ts';
 import { TurnRunner } from './turn-runner.ts';
 
 const logger = createLogger('worker');
@@ -83,7 +84,7 @@ const runner = new TurnRunner({
   memory: new Memory({ gate, transcript, llm, tokenBudget: config.HISTORY_TOKEN_BUDGET, logger }),
   scratchpad: new Scratchpad({ redis, namespace: config.FLEET_NAMESPACE }),
   llm,
-  profiles: new ProfileStore({ pool }),
+  profiles: new ProfileCache({ redis, namespace: config.FLEET_NAMESPACE, store: new ProfileStore({ pool }) }),
   retriever,
   tools,
   maxSteps: config.AGENT_MAX_STEPS,

@@ -8,7 +8,7 @@ import {
   formatPassages,
   type Retriever,
 } from '@agent-fleet/rag';
-import type { Profile, ProfileStore, Transcript } from '@agent-fleet/state';
+import type { Profile, Transcript } from '@agent-fleet/state';
 import {
   type BeginResult,
   type CommitResult,
@@ -38,7 +38,7 @@ export interface TurnRunnerOptions {
   maxTokens: number;
   /** Fault injection: SIGKILL this process right after the n-th checkpoint of a turn (0: never). */
   crashAfterCheckpoint: number;
-  profiles: ProfileStore;
+  profiles: { get(userId: string): Promise<Profile | null> };
   retriever: Retriever;
   /** Passages retrieved per user message (0 turns retrieval off). */
   topK: number;
