@@ -1,4 +1,5 @@
 import { startSim } from '@agent-fleet/llm-sim';
+import { type TurnEvent, TurnEvents } from '@agent-fleet/turns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_RECOVERY_ENV, postMessage, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
 
@@ -73,6 +74,29 @@ describe('agent turns: tool loop and step checkpoints', () => {
     await worker.stop();
   });
 
+  it("streams status, tokens, steps and the outcome to the turn's event stream", async () => {
+    const worker = fleet.addWorker();
+    await worker.ready;
+    const answer = "Your digest arrives every Monday at eight, with the week's policy changes.";
+    await script([
+      { match: { user: 'watcher' }, reply: { tool_calls: [{ name: 'recall_notes', arguments: {} }] } },
+      { match: { user: 'watcher' }, reply: answer },
+    ]);
+    const { turnId } = await postMessage(fleet.gatewayUrl, 'watcher', 'When does my digest arrive?');
+    expect((await waitTurn(turnId)).status).toBe('completed');
+    const events = (
+      await new TurnEvents({ redis: fleet.redis, namespace: fleet.namespace }).read('watcher', turnId, '0')
+    ).map((e) => e.event);
+    const kinds = events.map((e) => (e.type === 'step' ? `step:${e.kind}` : e.type));
+    expect(kinds[0]).toBe('status');
+    expect(kinds.at(-1)).toBe('done');
+    expect(kinds.filter((k) => k.startsWith('step'))).toEqual(['step:model', 'step:tool', 'step:model']);
+    const streamed = events.flatMap((e: TurnEvent) => (e.type === 'token' ? [e.text] : [])).join('');
+    expect(streamed).toBe(answer);
+    expect(events.at(-1)).toMatchObject({ type: 'done', status: 'completed', reply: answer });
+    await worker.stop();
+  });
+
   it('turns invalid tool arguments into a tool error the model reads, not a crash', async () => {
     const worker = fleet.addWorker();
     await worker.ready;
@@ -125,6 +149,12 @@ describe('agent turns: tool loop and step checkpoints', () => {
       expect(turn.attempts).toBe(2);
       expect(await notesOf(user)).toEqual([{ text: `note ${n}` }]);
       expect(await callsBy(user)).toBe(2); // no model call made twice
+      const events = await new TurnEvents({ redis: fleet.redis, namespace: fleet.namespace }).read(
+        user,
+        turnId,
+        '0',
+      );
+      expect(events.map((e) => e.event.type)).toContain('restart');
       await rescuer.stop();
     },
   );

@@ -1,3 +1,4 @@
+export { type StoredEvent, TokenBuffer, type TurnEvent, TurnEvents } from './events.ts';
 export {
   type BeginResult,
   type CommitInput,

@@ -10,7 +10,7 @@ import {
 import { LlmPool } from '@agent-fleet/llm';
 import { createRetriever } from '@agent-fleet/rag';
 import { createPool, migrate, NoteStore, ProfileStore, Transcript } from '@agent-fleet/state';
-import { PartitionQueues, Scratchpad, TurnGate, TurnProducer, TurnRecords } from '@agent-fleet/turns';
+import { PartitionQueues, Scratchpad, TurnEvents, TurnGate, TurnProducer, TurnRecords } from '@agent-fleet/turns';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { registerBuiltinTools } from './agent/builtin-tools.ts';
@@ -81,6 +81,7 @@ const runner = new TurnRunner({
   }),
   partitions,
   transcript,
+  events: new TurnEvents({ redis, namespace: config.FLEET_NAMESPACE }),
   memory: new Memory({ gate, transcript, llm, tokenBudget: config.HISTORY_TOKEN_BUDGET, logger }),
   scratchpad: new Scratchpad({ redis, namespace: config.FLEET_NAMESPACE }),
   llm,

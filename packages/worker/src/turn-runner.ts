@@ -15,6 +15,8 @@ import {
   decodePending,
   type PartitionQueues,
   type Scratchpad,
+  TokenBuffer,
+  type TurnEvents,
   type TurnGate,
   type TurnRecords,
 } from '@agent-fleet/turns';
@@ -33,6 +35,7 @@ export interface TurnRunnerOptions {
   scratchpad: Scratchpad;
   llm: LlmPool;
   memory: Memory;
+  events: TurnEvents;
   tools: ToolRegistry;
   maxSteps: number;
   maxTokens: number;
@@ -154,6 +157,11 @@ export class TurnRunner {
       }
       const saved = savedSteps(scratch);
       if (saved.length > 0) log.info({ steps: saved.length }, 'resuming from checkpoint');
+      const attempt = job.attemptsMade + 1;
+      await o.events.publish(t.userId, t.turnId, { type: 'status', status: 'running', attempt });
+      if (saved.length > 0 || attempt > 1)
+        await o.events.publish(t.userId, t.turnId, { type: 'restart', attempt });
+      const tokens = new TokenBuffer((text) => o.events.publish(t.userId, t.turnId, { type: 'token', text }));
       const found = [...grounding.citations];
       const loop = await runAgentLoop(
         this.#prompt(t, profile, o.memory.promptMessages(history, meta), grounding),
@@ -170,6 +178,22 @@ export class TurnRunner {
           maxTokens: o.maxTokens,
           saved,
           save: (index, step) => this.#checkpoint(t, index, step),
+          events: {
+            token: (text) => tokens.push(text),
+            step: async (index, step) => {
+              await tokens.flush();
+              await o.events.publish(t.userId, t.turnId, {
+                type: 'step',
+                kind: step.kind,
+                index,
+                ...(step.kind === 'tool' ? { tool: step.name, ok: step.ok } : {}),
+              });
+            },
+            restart: async () => {
+              await tokens.flush();
+              await o.events.publish(t.userId, t.turnId, { type: 'restart', attempt });
+            },
+          },
           toolContext: {
             userId: t.userId,
             turnId: t.turnId,
@@ -219,6 +243,7 @@ export class TurnRunner {
           );
         });
       }
+      await o.events.publish(t.userId, t.turnId, { type: 'done', status: 'completed', reply, citations });
       o.metrics.turns.inc({ outcome: 'completed' });
       o.metrics.turnSeconds.observe((Date.now() - startedAt) / 1000);
       log.info({ ms: Date.now() - startedAt }, 'turn completed');
@@ -297,6 +322,7 @@ export class TurnRunner {
       messages: [{ role: 'user', content: t.text }],
     });
     await this.#commit(t, lease, 'failed', error);
+    await o.events.publish(t.userId, t.turnId, { type: 'done', status: 'failed', error }).catch(() => {});
     o.metrics.turns.inc({ outcome: 'failed' });
     o.logger.error({ turnId: t.turnId, userId: t.userId, seq: t.seq, error }, 'turn failed');
   }

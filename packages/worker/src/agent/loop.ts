@@ -1,4 +1,4 @@
-import type { LlmPool, PoolMessage, ToolCall } from '@agent-fleet/llm';
+import type { LlmPool, PoolChatRequest, PoolChatResult, PoolMessage, ToolCall } from '@agent-fleet/llm';
 import type { ToolContext, ToolRegistry } from './tools.ts';
 
 /** One finished step of a turn, as checkpointed: a model answer, or one tool call's result. */
@@ -23,6 +23,12 @@ export interface AgentLoopOptions {
   /** Checkpoint step `index` (1-based) before it counts as done. */
   save: (index: number, step: AgentStep) => Promise<void>;
   toolContext: Omit<ToolContext, 'callId'>;
+  /** Watchers of the turn: streamed tokens, finished steps, a restart on another server. */
+  events?: {
+    token(text: string): void;
+    step(index: number, step: AgentStep): Promise<void>;
+    restart(): Promise<void>;
+  };
 }
 
 export interface AgentLoopResult {
@@ -50,6 +56,7 @@ export async function runAgentLoop(messages: PoolMessage[], o: AgentLoopOptions)
     await o.save(steps.length + 1, step);
     steps.push(step);
     convo.push(toMessage(step));
+    await o.events?.step(steps.length, step);
   };
 
   for (;;) {
@@ -91,7 +98,7 @@ export async function runAgentLoop(messages: PoolMessage[], o: AgentLoopOptions)
       0,
     );
     const mustAnswer = modelSteps + 1 >= o.maxSteps || used >= o.maxTokens;
-    const res = await o.llm.chat({
+    const res = await streamModel(o, {
       userId: o.userId,
       ...(o.tenant ? { tenant: o.tenant } : {}),
       priority: 'interactive',
@@ -118,6 +125,17 @@ export async function runAgentLoop(messages: PoolMessage[], o: AgentLoopOptions)
       completionTokens: res.completionTokens,
     });
   }
+}
+
+/** One model call, streamed so watchers see tokens as they come; the result is the whole answer. */
+async function streamModel(o: AgentLoopOptions, req: PoolChatRequest): Promise<PoolChatResult> {
+  if (!o.events) return o.llm.chat(req);
+  for await (const ev of o.llm.chatStream(req)) {
+    if (ev.type === 'delta') o.events.token(ev.content);
+    else if (ev.type === 'restart') await o.events.restart();
+    else return ev.result;
+  }
+  throw new Error('the stream ended without a result');
 }
 
 function toMessage(step: AgentStep): PoolMessage {
