@@ -24,6 +24,7 @@ export {
 } from './intake.ts';
 export {
   type ChatMessage,
+  type FinalStatus,
   type HistoryMessage,
   TURN_JOB_NAME,
   type TurnJob,

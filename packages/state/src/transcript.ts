@@ -10,7 +10,7 @@ export interface TurnTranscript {
   userId: string;
   seq: number;
   threadId?: string;
-  status: 'completed' | 'failed';
+  status: 'completed' | 'failed' | 'cancelled';
   error?: string;
   enqueuedAt: number;
   startedAt?: number;
@@ -210,7 +210,7 @@ export class Transcript {
       user_id: string;
       seq: string;
       thread_id: string | null;
-      status: 'completed' | 'failed';
+      status: 'completed' | 'failed' | 'cancelled';
       error: string | null;
       enqueued_at: Date;
       started_at: Date | null;

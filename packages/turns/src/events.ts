@@ -8,7 +8,13 @@ export type TurnEvent =
   | { type: 'restart'; attempt: number }
   | { type: 'token'; text: string }
   | { type: 'step'; kind: 'model' | 'tool'; index: number; tool?: string; ok?: boolean }
-  | { type: 'done'; status: 'completed' | 'failed'; reply?: string; error?: string; citations?: unknown[] };
+  | {
+      type: 'done';
+      status: 'completed' | 'failed' | 'cancelled';
+      reply?: string;
+      error?: string;
+      citations?: unknown[];
+    };
 
 export interface StoredEvent {
   /** The Redis stream id: what a client sends back as Last-Event-ID to resume. */

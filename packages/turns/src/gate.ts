@@ -1,4 +1,4 @@
-import { FleetError, type HistoryMessage, userKeys } from '@agent-fleet/core';
+import { type FinalStatus, FleetError, type HistoryMessage, userKeys } from '@agent-fleet/core';
 import type { Redis } from 'ioredis';
 import { scripts } from './lua.ts';
 
@@ -31,7 +31,7 @@ export interface CommitInput {
   turnId: string;
   /** The lease holder; '' finishes a turn only while nobody holds the lease (repair). */
   token: string;
-  status: 'completed' | 'failed';
+  status: FinalStatus;
   /** The reply of a completed turn, the error of a failed one. */
   outcome: string;
   /** Messages to append to the history (completed turns). */

@@ -1,3 +1,4 @@
+export { type CancelRequest, controlChannel, TurnControl } from './control.ts';
 export { type StoredEvent, TokenBuffer, type TurnEvent, TurnEvents } from './events.ts';
 export {
   type BeginResult,

@@ -17,7 +17,7 @@ export interface TurnRecord {
   attempts: number;
 }
 
-const STATUSES: readonly TurnStatus[] = ['queued', 'running', 'completed', 'failed'];
+const STATUSES: readonly TurnStatus[] = ['queued', 'running', 'completed', 'failed', 'cancelled'];
 
 /**
  * Turn records in Redis, the hot copy (the transcript in Postgres is the durable one). A record

@@ -10,7 +10,15 @@ import {
 import { LlmPool } from '@agent-fleet/llm';
 import { createRetriever } from '@agent-fleet/rag';
 import { createPool, migrate, NoteStore, ProfileStore, Transcript } from '@agent-fleet/state';
-import { PartitionQueues, Scratchpad, TurnEvents, TurnGate, TurnProducer, TurnRecords } from '@agent-fleet/turns';
+import {
+  PartitionQueues,
+  Scratchpad,
+  TurnControl,
+  TurnEvents,
+  TurnGate,
+  TurnProducer,
+  TurnRecords,
+} from '@agent-fleet/turns';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { registerBuiltinTools } from './agent/builtin-tools.ts';
@@ -72,6 +80,9 @@ const transcript = new Transcript({ pool });
 const retriever = await createRetriever(config, pool);
 const tools = new ToolRegistry();
 registerBuiltinTools(tools, { retriever, notes: new NoteStore({ pool }) });
+const control = new TurnControl({ redis, namespace: config.FLEET_NAMESPACE });
+const subscriber = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+subscriber.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
 const runner = new TurnRunner({
   gate,
   records: new TurnRecords({
@@ -82,6 +93,7 @@ const runner = new TurnRunner({
   partitions,
   transcript,
   events: new TurnEvents({ redis, namespace: config.FLEET_NAMESPACE }),
+  control,
   memory: new Memory({ gate, transcript, llm, tokenBudget: config.HISTORY_TOKEN_BUDGET, logger }),
   scratchpad: new Scratchpad({ redis, namespace: config.FLEET_NAMESPACE }),
   llm,
@@ -99,6 +111,10 @@ const runner = new TurnRunner({
   attempts: config.TURN_ATTEMPTS,
   parkDelayMs: config.PARK_DELAY_MS,
   gapGraceMs: config.GAP_GRACE_MS,
+});
+
+const unsubscribe = await control.subscribe(subscriber, ({ turnId }) => {
+  if (runner.cancel(turnId)) logger.info({ turnId }, 'cancelling a running turn');
 });
 
 const workers = Array.from({ length: config.PARTITIONS }, (_, i) => {
@@ -183,6 +199,8 @@ async function shutdown(signal: string): Promise<void> {
   force.unref();
   await Promise.all([...workers.map((w) => w.close()), intake.close()]);
   metricsServer?.close();
+  await unsubscribe().catch(() => {});
+  subscriber.disconnect();
   llm.close();
   await partitions.close();
   await pool.end();

@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { FleetError, type HistoryMessage, type Logger, type TurnJob, turnJobSchema } from '@agent-fleet/core';
+import {
+  type FinalStatus,
+  FleetError,
+  type HistoryMessage,
+  type Logger,
+  type TurnJob,
+  turnJobSchema,
+} from '@agent-fleet/core';
 import type { LlmPool, PoolMessage } from '@agent-fleet/llm';
 import {
   CITATION_INSTRUCTIONS,
@@ -16,6 +23,7 @@ import {
   type PartitionQueues,
   type Scratchpad,
   TokenBuffer,
+  type TurnControl,
   type TurnEvents,
   type TurnGate,
   type TurnRecords,
@@ -36,6 +44,7 @@ export interface TurnRunnerOptions {
   llm: LlmPool;
   memory: Memory;
   events: TurnEvents;
+  control: TurnControl;
   tools: ToolRegistry;
   maxSteps: number;
   maxTokens: number;
@@ -63,6 +72,7 @@ interface Grounding {
 
 export type TurnOutcome =
   | { status: 'completed'; turnId: string; seq: number; reply: string; citations: Citation[] }
+  | { status: 'cancelled'; turnId: string; seq: number }
   | { status: 'duplicate'; turnId: string; seq: number };
 
 /**
@@ -70,11 +80,28 @@ export type TurnOutcome =
  * (Postgres, history, turn record; each idempotent on turnId/seq), finishes it in the gate and
  * wakes the user's next turn. A delivery that may not run yet gives its worker slot back.
  */
+/** Why a turn stopped when someone cancelled it. */
+class CancelledError extends FleetError {
+  constructor() {
+    super('conflict', 'cancelled by request', { retryable: false });
+    this.name = 'CancelledError';
+  }
+}
+
 export class TurnRunner {
   readonly #o: TurnRunnerOptions;
+  /** The turns this process runs now, to stop one at once when it is cancelled. */
+  readonly #running = new Map<string, AbortController>();
 
   constructor(opts: TurnRunnerOptions) {
     this.#o = opts;
+  }
+
+  /** Stop a turn this process runs (a cancellation was published); false when it runs elsewhere. */
+  cancel(turnId: string): boolean {
+    const controller = this.#running.get(turnId);
+    controller?.abort(new CancelledError());
+    return controller !== undefined;
   }
 
   async process(job: Job, token: string | undefined): Promise<TurnOutcome> {
@@ -131,6 +158,7 @@ export class TurnRunner {
     const startedAt = Date.now();
     o.metrics.queueSeconds.observe((startedAt - t.enqueuedAt) / 1000);
     const abort = new AbortController();
+    this.#running.set(t.turnId, abort);
     const renew = setInterval(
       () => {
         o.gate.renew(t.userId, lease).then(
@@ -144,6 +172,7 @@ export class TurnRunner {
     );
     try {
       log.info('turn started');
+      if (await o.control.isCancelled(t.userId, t.turnId)) throw new CancelledError();
       const { history, meta } = await o.memory.recall(t.userId, t.seq, begun.history, begun.meta);
       const profile = await o.profiles.get(t.userId);
       let grounding: Grounding;
@@ -248,7 +277,12 @@ export class TurnRunner {
       o.metrics.turnSeconds.observe((Date.now() - startedAt) / 1000);
       log.info({ ms: Date.now() - startedAt }, 'turn completed');
       return { status: 'completed', turnId: t.turnId, seq: t.seq, reply, citations };
-    } catch (err) {
+    } catch (caught) {
+      const err = abort.signal.reason instanceof CancelledError ? abort.signal.reason : caught;
+      if (err instanceof CancelledError) {
+        await this.#finishCancelled(t, lease, log);
+        return { status: 'cancelled', turnId: t.turnId, seq: t.seq };
+      }
       const retryable = !(err instanceof FleetError) || err.isRetryable;
       const final = !retryable || job.attemptsMade + 1 >= o.attempts;
       log.warn({ err, final }, 'turn attempt failed');
@@ -260,6 +294,7 @@ export class TurnRunner {
       throw new UnrecoverableError((err as Error).message);
     } finally {
       clearInterval(renew);
+      this.#running.delete(t.turnId);
     }
   }
 
@@ -302,6 +337,30 @@ export class TurnRunner {
     }
   }
 
+  /** Record a cancelled turn (its user message stays in the transcript) and let the next one run. */
+  async #finishCancelled(t: TurnJob, lease: string, log: Logger): Promise<void> {
+    const o = this.#o;
+    await o.transcript.record({
+      turnId: t.turnId,
+      userId: t.userId,
+      seq: t.seq,
+      ...(t.threadId ? { threadId: t.threadId } : {}),
+      status: 'cancelled',
+      error: 'cancelled by request',
+      enqueuedAt: t.enqueuedAt,
+      completedAt: Date.now(),
+      messages: [{ role: 'user', content: t.text }],
+    });
+    await this.#commit(t, lease, 'cancelled', 'cancelled by request');
+    await o.events.publish(t.userId, t.turnId, {
+      type: 'done',
+      status: 'cancelled',
+      error: 'cancelled by request',
+    });
+    o.metrics.turns.inc({ outcome: 'cancelled' });
+    log.info('turn cancelled');
+  }
+
   /**
    * Record a turn that will not complete (attempts exhausted, or its job failed for good) as failed,
    * then finish it so the user's next turn runs. Idempotent. `lease` '' finishes it only while no
@@ -330,7 +389,7 @@ export class TurnRunner {
   async #commit(
     t: TurnJob,
     lease: string,
-    status: 'completed' | 'failed',
+    status: FinalStatus,
     outcome: string,
     messages?: HistoryMessage[],
     citations?: Citation[],

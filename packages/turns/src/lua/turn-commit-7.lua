@@ -16,8 +16,8 @@
   ARGV[3] now (ms)
   ARGV[4] turn record TTL in seconds
   ARGV[5] tokens of the messages being appended
-  ARGV[6] status: completed | failed
-  ARGV[7] the reply (completed) or the error (failed)
+  ARGV[6] status: completed | failed | cancelled
+  ARGV[7] the reply (completed) or the reason (failed, cancelled)
   ARGV[8] citations JSON ('' when none)
   ARGV[9..] history message JSON, in order (completed turns)
   Returns {code, next payload JSON or nil, tokens now in the history}
@@ -51,7 +51,7 @@ if ARGV[6] == 'completed' and #ARGV >= 9 then
 end
 
 local field = 'reply'
-if ARGV[6] == 'failed' then
+if ARGV[6] ~= 'completed' then
   field = 'error'
 end
 redis.call('HSET', KEYS[7], 'status', ARGV[6], field, ARGV[7], 'completedAt', ARGV[3])
