@@ -1,5 +1,5 @@
 /** A turn's status; `completed` and `failed` are final. */
-export type TurnStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+export type TurnStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
 
 /**
  * One turn as both clients report it (the JSON Schema `turn-result.v1.json`; `GET /v1/turns/:id`).

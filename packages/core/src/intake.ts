@@ -72,7 +72,7 @@ export const turnResultSchema = z
     turnId: turnIdSchema,
     userId: userIdSchema,
     seq: z.number().int().positive(),
-    status: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']),
+    status: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted']),
     threadId: threadIdSchema.optional(),
     enqueuedAt: isoTime.optional(),
     startedAt: isoTime.optional(),
@@ -90,7 +90,7 @@ export type TurnResult = z.infer<typeof turnResultSchema>;
 
 /** The final statuses: a turn in one of them never changes again. */
 export function isFinalStatus(status: TurnResult['status']): boolean {
-  return status === 'completed' || status === 'failed' || status === 'cancelled';
+  return status === 'completed' || status === 'failed' || status === 'cancelled' || status === 'interrupted';
 }
 
 /**

@@ -20,6 +20,8 @@ export interface UserKeys {
   idempotency: (key: string) => string;
   /** Per-turn scratchpad: step checkpoints of a running turn. */
   scratchpad: (turnId: string) => string;
+  /** The seq of the newest message sent with the `interrupt` strategy. */
+  interrupt: string;
   /** Set when someone asked to cancel the turn; checked when it starts and between its steps. */
   cancel: (turnId: string) => string;
   /** A turn's event stream (status, steps, tokens, done), read by `GET /v1/turns/:id/events`. */
@@ -43,6 +45,7 @@ export function userKeys(namespace: string, userId: string): UserKeys {
     historyMeta: `${p}:history-meta`,
     idempotency: (key) => `${p}:idem:${key}`,
     scratchpad: (turnId) => `${p}:scratch:${turnId}`,
+    interrupt: `${p}:interrupt`,
     cancel: (turnId) => `${p}:cancel:${turnId}`,
     events: (turnId) => `${p}:events:${turnId}`,
     profile: `${p}:profile`,

@@ -1,3 +1,4 @@
+import type { FinalStatus } from '@agent-fleet/core';
 import type { Pool } from 'pg';
 
 export interface TranscriptMessage {
@@ -10,7 +11,7 @@ export interface TurnTranscript {
   userId: string;
   seq: number;
   threadId?: string;
-  status: 'completed' | 'failed' | 'cancelled';
+  status: FinalStatus;
   error?: string;
   enqueuedAt: number;
   startedAt?: number;
@@ -210,7 +211,7 @@ export class Transcript {
       user_id: string;
       seq: string;
       thread_id: string | null;
-      status: 'completed' | 'failed' | 'cancelled';
+      status: FinalStatus;
       error: string | null;
       enqueued_at: Date;
       started_at: Date | null;

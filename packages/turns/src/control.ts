@@ -34,6 +34,14 @@ export class TurnControl {
     return (await this.#redis.exists(userKeys(this.#namespace, userId).cancel(turnId))) === 1;
   }
 
+  /** Should turn `seq` stop here? Cancelled, or a later message asked to interrupt it. */
+  async check(userId: string, turnId: string, seq: number): Promise<'cancel' | 'interrupt' | null> {
+    const k = userKeys(this.#namespace, userId);
+    const [cancel, interrupt] = await this.#redis.mget(k.cancel(turnId), k.interrupt);
+    if (cancel) return 'cancel';
+    return interrupt && Number(interrupt) > seq ? 'interrupt' : null;
+  }
+
   /**
    * Call `onCancel` for every cancellation published from now on. Takes a connection of its own
    * (subscribed connections can do nothing else); resolves to a function that unsubscribes.

@@ -1,4 +1,4 @@
-import { userKeys } from '@agent-fleet/core';
+import { type FinalStatus, userKeys } from '@agent-fleet/core';
 import type { Redis } from 'ioredis';
 
 /** What a turn tells its watchers, in order. */
@@ -10,7 +10,7 @@ export type TurnEvent =
   | { type: 'step'; kind: 'model' | 'tool'; index: number; tool?: string; ok?: boolean }
   | {
       type: 'done';
-      status: 'completed' | 'failed' | 'cancelled';
+      status: FinalStatus;
       reply?: string;
       error?: string;
       citations?: unknown[];

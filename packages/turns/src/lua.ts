@@ -3,7 +3,7 @@ import { LuaScript } from '@agent-fleet/core';
 const lua = (file: string) => new LuaScript(new URL(`./lua/${file}`, import.meta.url));
 
 export const scripts = {
-  acceptTurn: lua('accept-turn-5.lua'),
+  acceptTurn: lua('accept-turn-6.lua'),
   turnBegin: lua('turn-begin-6.lua'),
   turnCommit: lua('turn-commit-7.lua'),
   gateRenew: lua('gate-renew-1.lua'),

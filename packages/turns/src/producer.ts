@@ -1,15 +1,23 @@
-import { newTurnId, userKeys } from '@agent-fleet/core';
+import { FleetError, newTurnId, userKeys } from '@agent-fleet/core';
 import type { Redis } from 'ioredis';
 import { scripts } from './lua.ts';
 import type { PartitionQueues } from './partitions.ts';
 import { decodePending, encodePending, type PendingPayload } from './pending.ts';
 import type { TurnRecords } from './records.ts';
 
+/**
+ * What to do with a message that arrives while the user's previous turn is queued or running:
+ * `enqueue` (run it after, in order), `reject` (refuse it: 409 with the turn in progress),
+ * `interrupt` (the running turn stops at its next step boundary and this one runs next).
+ */
+export type DoubleTexting = 'enqueue' | 'reject' | 'interrupt';
+
 export interface AcceptInput {
   userId: string;
   text: string;
   threadId?: string;
   idempotencyKey?: string;
+  doubleTexting?: DoubleTexting;
 }
 
 export interface AcceptedTurn {
@@ -73,7 +81,7 @@ export class TurnProducer {
     const run = (floor: string) =>
       scripts.acceptTurn.run(
         this.#redis,
-        [k.seq, k.pending, idem ? k.idempotency(idem) : k.seq, k.record(payload.turnId), k.done],
+        [k.seq, k.pending, idem ? k.idempotency(idem) : k.seq, k.record(payload.turnId), k.done, k.interrupt],
         [
           payload.turnId,
           encodePending(payload),
@@ -83,6 +91,7 @@ export class TurnProducer {
           this.#recordTtlSeconds,
           payload.threadId ?? '',
           floor,
+          input.doubleTexting ?? 'enqueue',
         ],
       ) as Promise<[number, string, number, string]>;
     // The owner key is written alongside (same tick, one pipelined write); for a replay it names a
@@ -90,6 +99,16 @@ export class TurnProducer {
     let [accepted] = await Promise.all([run(''), this.#records.setOwner(payload.turnId, input.userId)]);
     if (accepted[0] === -1)
       accepted = await run(String(this.#seqFloor ? await this.#seqFloor(input.userId) : 0));
+    if (accepted[0] === -2) {
+      const busy = accepted[1] ? (JSON.parse(accepted[1]) as { turnId?: string }).turnId : undefined;
+      throw new FleetError(
+        'conflict',
+        'a turn of this user is queued or running; send it later or choose another doubleTexting',
+        {
+          details: { userId: input.userId, ...(busy ? { turnInProgress: busy } : {}) },
+        },
+      );
+    }
     const [seq, turnId, created, stored] = accepted;
     if (created === 1) {
       await this.#partitions.add(decodePending(seq, stored));

@@ -17,7 +17,14 @@ export interface TurnRecord {
   attempts: number;
 }
 
-const STATUSES: readonly TurnStatus[] = ['queued', 'running', 'completed', 'failed', 'cancelled'];
+const STATUSES: readonly TurnStatus[] = [
+  'queued',
+  'running',
+  'completed',
+  'failed',
+  'cancelled',
+  'interrupted',
+];
 
 /**
  * Turn records in Redis, the hot copy (the transcript in Postgres is the durable one). A record

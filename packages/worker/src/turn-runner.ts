@@ -72,7 +72,7 @@ interface Grounding {
 
 export type TurnOutcome =
   | { status: 'completed'; turnId: string; seq: number; reply: string; citations: Citation[] }
-  | { status: 'cancelled'; turnId: string; seq: number }
+  | { status: 'cancelled' | 'interrupted'; turnId: string; seq: number }
   | { status: 'duplicate'; turnId: string; seq: number };
 
 /**
@@ -80,6 +80,14 @@ export type TurnOutcome =
  * (Postgres, history, turn record; each idempotent on turnId/seq), finishes it in the gate and
  * wakes the user's next turn. A delivery that may not run yet gives its worker slot back.
  */
+/** Why a turn stopped at a step boundary when a later message asked to interrupt it. */
+class InterruptedError extends FleetError {
+  constructor() {
+    super('conflict', 'interrupted by a newer message', { retryable: false });
+    this.name = 'InterruptedError';
+  }
+}
+
 /** Why a turn stopped when someone cancelled it. */
 class CancelledError extends FleetError {
   constructor() {
@@ -159,6 +167,7 @@ export class TurnRunner {
     o.metrics.queueSeconds.observe((startedAt - t.enqueuedAt) / 1000);
     const abort = new AbortController();
     this.#running.set(t.turnId, abort);
+    let partial = '';
     const renew = setInterval(
       () => {
         o.gate.renew(t.userId, lease).then(
@@ -191,6 +200,7 @@ export class TurnRunner {
       if (saved.length > 0 || attempt > 1)
         await o.events.publish(t.userId, t.turnId, { type: 'restart', attempt });
       const tokens = new TokenBuffer((text) => o.events.publish(t.userId, t.turnId, { type: 'token', text }));
+      partial = [...saved].reverse().find((s) => s.kind === 'model')?.content ?? '';
       const found = [...grounding.citations];
       const loop = await runAgentLoop(
         this.#prompt(t, profile, o.memory.promptMessages(history, meta), grounding),
@@ -207,9 +217,15 @@ export class TurnRunner {
           maxTokens: o.maxTokens,
           saved,
           save: (index, step) => this.#checkpoint(t, index, step),
+          guard: async () => {
+            const stop = await o.control.check(t.userId, t.turnId, t.seq);
+            if (stop === 'cancel') throw new CancelledError();
+            if (stop === 'interrupt') throw new InterruptedError();
+          },
           events: {
             token: (text) => tokens.push(text),
             step: async (index, step) => {
+              if (step.kind === 'model' && step.content) partial = step.content;
               await tokens.flush();
               await o.events.publish(t.userId, t.turnId, {
                 type: 'step',
@@ -283,6 +299,10 @@ export class TurnRunner {
         await this.#finishCancelled(t, lease, log);
         return { status: 'cancelled', turnId: t.turnId, seq: t.seq };
       }
+      if (err instanceof InterruptedError) {
+        await this.#finishInterrupted(t, lease, partial, log);
+        return { status: 'interrupted', turnId: t.turnId, seq: t.seq };
+      }
       const retryable = !(err instanceof FleetError) || err.isRetryable;
       const final = !retryable || job.attemptsMade + 1 >= o.attempts;
       log.warn({ err, final }, 'turn attempt failed');
@@ -335,6 +355,42 @@ export class TurnRunner {
       this.#o.logger.warn({ turnId: t.turnId, checkpoint: index }, 'fault injection: killing this worker');
       process.kill(process.pid, 'SIGKILL');
     }
+  }
+
+  /**
+   * Record a turn a newer message interrupted: its user message and whatever the model had said go
+   * into the transcript and the history, so the newer turn runs with that context.
+   */
+  async #finishInterrupted(t: TurnJob, lease: string, partial: string, log: Logger): Promise<void> {
+    const o = this.#o;
+    const said = partial
+      ? `${partial}\n\n[interrupted by a newer message]`
+      : '[interrupted by a newer message]';
+    await o.transcript.record({
+      turnId: t.turnId,
+      userId: t.userId,
+      seq: t.seq,
+      ...(t.threadId ? { threadId: t.threadId } : {}),
+      status: 'interrupted',
+      error: 'interrupted by a newer message',
+      enqueuedAt: t.enqueuedAt,
+      completedAt: Date.now(),
+      messages: [
+        { role: 'user', content: t.text },
+        { role: 'assistant', content: said },
+      ],
+    });
+    await this.#commit(t, lease, 'interrupted', 'interrupted by a newer message', [
+      { role: 'user', content: t.text, turnId: t.turnId, seq: t.seq, tokens: messageTokens(t.text) },
+      { role: 'assistant', content: said, turnId: t.turnId, seq: t.seq, tokens: messageTokens(said) },
+    ]);
+    await o.events.publish(t.userId, t.turnId, {
+      type: 'done',
+      status: 'interrupted',
+      error: 'interrupted by a newer message',
+    });
+    o.metrics.turns.inc({ outcome: 'interrupted' });
+    log.info('turn interrupted');
   }
 
   /** Record a cancelled turn (its user message stays in the transcript) and let the next one run. */

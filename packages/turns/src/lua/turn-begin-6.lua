@@ -35,7 +35,7 @@ if holder and holder ~= ARGV[2] then
 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 local status = redis.call('HGET', KEYS[5], 'status')
-if status ~= 'completed' and status ~= 'failed' and status ~= 'cancelled' then
+if not status or status == 'queued' or status == 'running' then
   redis.call('HSET', KEYS[5], 'status', 'running', 'startedAt', ARGV[4])
   redis.call('HINCRBY', KEYS[5], 'attempts', 1)
   redis.call('EXPIRE', KEYS[5], ARGV[5])

@@ -16,10 +16,10 @@
   ARGV[3] now (ms)
   ARGV[4] turn record TTL in seconds
   ARGV[5] tokens of the messages being appended
-  ARGV[6] status: completed | failed | cancelled
+  ARGV[6] status: completed | failed | cancelled | interrupted
   ARGV[7] the reply (completed) or the reason (failed, cancelled)
   ARGV[8] citations JSON ('' when none)
-  ARGV[9..] history message JSON, in order (completed turns)
+  ARGV[9..] history message JSON, in order (completed turns, and interrupted ones with their partial work)
   Returns {code, next payload JSON or nil, tokens now in the history}
     code 1 finished
     code 0 already finished before (nothing changed)
@@ -39,7 +39,7 @@ if holder and holder ~= ARGV[2] then
   return {-2, false}
 end
 
-if ARGV[6] == 'completed' and #ARGV >= 9 then
+if #ARGV >= 9 then
   local last = tonumber(redis.call('HGET', KEYS[5], 'lastSeq') or '0')
   if seq > last then
     for i = 9, #ARGV do

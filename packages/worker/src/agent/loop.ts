@@ -23,6 +23,8 @@ export interface AgentLoopOptions {
   /** Checkpoint step `index` (1-based) before it counts as done. */
   save: (index: number, step: AgentStep) => Promise<void>;
   toolContext: Omit<ToolContext, 'callId'>;
+  /** Called at every step boundary; throws to stop the turn there (cancelled, interrupted). */
+  guard?: () => Promise<void>;
   /** Watchers of the turn: streamed tokens, finished steps, a restart on another server. */
   events?: {
     token(text: string): void;
@@ -75,6 +77,7 @@ export async function runAgentLoop(messages: PoolMessage[], o: AgentLoopOptions)
       }
       for (const call of pending) {
         o.signal.throwIfAborted();
+        await o.guard?.();
         const result = await o.registry.call(
           call.name,
           call.arguments,
@@ -92,6 +95,7 @@ export async function runAgentLoop(messages: PoolMessage[], o: AgentLoopOptions)
       }
     }
     o.signal.throwIfAborted();
+    await o.guard?.();
     const modelSteps = steps.filter((s) => s.kind === 'model').length;
     const used = steps.reduce(
       (n, s) => n + (s.kind === 'model' ? s.promptTokens + s.completionTokens : 0),

@@ -8,6 +8,7 @@
   KEYS[3] idem       Idempotency-Key record (any key in the user's slot when ARGV[4] is '0')
   KEYS[4] record     this turn's record hash
   KEYS[5] done       last finished sequence number
+  KEYS[6] interrupt  the seq of the newest message that asked to interrupt the user's turn
   ARGV[1] turnId
   ARGV[2] payload JSON
   ARGV[3] idempotency TTL in seconds
@@ -18,8 +19,10 @@
   ARGV[8] seq floor: the highest seq the durable transcript holds for this user, or '' if not
           looked up. Used only when Redis has no counter for the user (a new user, or Redis lost
           its data), so numbering continues after the transcript instead of restarting at 1.
+  ARGV[9] double-texting strategy: enqueue | reject | interrupt | coalesce
   Returns {seq, turnId, created (1 new | 0 replay), payload JSON or '' when already finished},
-          or {-1} when the counter is missing and ARGV[8] is '' (look the floor up and call again)
+          or {-1} when the counter is missing and ARGV[8] is '' (look the floor up and call again),
+          or {-2, payload JSON of the unfinished turn} when ARGV[9] is 'reject' and one exists
 ]]
 if ARGV[4] == '1' then
   local existing = redis.call('GET', KEYS[3])
@@ -36,7 +39,17 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('SET', KEYS[1], ARGV[8])
   redis.call('SET', KEYS[5], ARGV[8], 'NX')
 end
+if ARGV[9] == 'reject' then
+  local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+  local done = tonumber(redis.call('GET', KEYS[5]) or '0')
+  if last > done then
+    return {-2, redis.call('HGET', KEYS[2], done + 1) or ''}
+  end
+end
 local seq = redis.call('INCR', KEYS[1])
+if ARGV[9] == 'interrupt' then
+  redis.call('SET', KEYS[6], seq)
+end
 redis.call('HSET', KEYS[2], seq, ARGV[2])
 if ARGV[4] == '1' then
   redis.call('SET', KEYS[3], ARGV[1] .. ' ' .. seq, 'EX', ARGV[3])

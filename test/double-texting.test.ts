@@ -1,0 +1,104 @@
+import { startSim } from '@agent-fleet/llm-sim';
+import { PartitionQueues, TurnProducer, TurnRecords } from '@agent-fleet/turns';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+
+/** A message that arrives while the user's turn is queued or running (real processes). */
+describe('double texting', () => {
+  let sim: Awaited<ReturnType<typeof startSim>>;
+  let fleet: TestFleet;
+  let producer: TurnProducer;
+  let partitions: PartitionQueues;
+
+  beforeAll(async () => {
+    sim = await startSim({
+      engine: { timeScale: 0 },
+      rules: [{ match: { user: 'talker' }, latencyMs: 1500 }],
+    });
+    fleet = await startTestFleet({ llmUrl: sim.url, workers: 1, env: { LOG_LEVEL: 'warn' } });
+    await fleet.workersReady();
+    partitions = new PartitionQueues({
+      connection: fleet.redis,
+      namespace: fleet.namespace,
+      partitions: 8,
+      policy: { attempts: 5, backoffMs: 100 },
+    });
+    const records = new TurnRecords({ redis: fleet.redis, namespace: fleet.namespace, ttlSeconds: 3600 });
+    producer = new TurnProducer({
+      redis: fleet.redis,
+      namespace: fleet.namespace,
+      partitions,
+      records,
+      idempotencyTtlSeconds: 60,
+      recordTtlSeconds: 3600,
+    });
+  });
+  afterAll(async () => {
+    await partitions?.close();
+    await fleet?.stop();
+    await sim?.close();
+  });
+
+  const turn = async (turnId: string) =>
+    (await (await fetch(`${fleet.gatewayUrl}/v1/turns/${turnId}`)).json()) as {
+      status: string;
+      reply?: string;
+    };
+  const settled = async (turnId: string) => {
+    let t: { status: string; reply?: string } | undefined;
+    await waitFor(
+      async () => {
+        t = await turn(turnId);
+        return !['queued', 'running'].includes(t.status);
+      },
+      { timeoutMs: 20_000, intervalMs: 20 },
+    );
+    return t!;
+  };
+
+  it('reject: refuses a message while a turn is in progress, naming that turn, and takes no seq', async () => {
+    const first = await producer.accept({ userId: 'talker', text: 'a slow question' });
+    const refused = await producer
+      .accept({ userId: 'talker', text: 'hello?', doubleTexting: 'reject' })
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({
+      code: 'conflict',
+      status: 409,
+      details: { turnInProgress: first.turnId },
+    });
+    expect((await settled(first.turnId)).status).toBe('completed');
+    const later = await producer.accept({
+      userId: 'talker',
+      text: 'now it is free',
+      doubleTexting: 'reject',
+    });
+    expect(later.seq).toBe(2);
+    expect((await settled(later.turnId)).status).toBe('completed');
+  });
+
+  it('interrupt: the running turn stops at its next step boundary and the new message runs next with its context', async () => {
+    // The simulator calls a tool when the message names it: step 1 is a (slow) model call with a tool call.
+    const first = await producer.accept({
+      userId: 'talker',
+      text: 'please run recall_notes about my digest',
+    });
+    await waitFor(async () => (await turn(first.turnId)).status === 'running', {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
+    const second = await producer.accept({
+      userId: 'talker',
+      text: 'forget that, just say hi',
+      doubleTexting: 'interrupt',
+    });
+    expect((await settled(first.turnId)).status).toBe('interrupted');
+    const answered = await settled(second.turnId);
+    expect(answered.status).toBe('completed');
+    // system + the two earlier turns (4 messages) + the interrupted one (2 messages) + this question
+    expect(answered.reply).toBe('Echo [n=8]: forget that, just say hi');
+    const rows = await fleet.pool.query<{ status: string }>(
+      "SELECT status FROM turns WHERE user_id = 'talker' ORDER BY seq",
+    );
+    expect(rows.rows.map((r) => r.status)).toEqual(['completed', 'completed', 'interrupted', 'completed']);
+  });
+});
