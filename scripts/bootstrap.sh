@@ -90,6 +90,22 @@ ensure_redis() {
   command -v redis-server >/dev/null || die "installed redis-server but it is not on PATH"
 }
 
+# Only for `npm test` (its script sets FLEET_BOOTSTRAP_FOR=test): Debian's Chromium, which
+# test/bull-board.test.ts drives through playwright-core. Without it that test is skipped, so a
+# machine where it cannot be installed is told so and carries on.
+ensure_chromium_for_tests() {
+  [[ "${FLEET_BOOTSTRAP_FOR:-}" == test ]] || return 0
+  [[ -x /usr/bin/chromium ]] && return 0
+  if ! command -v apt-get >/dev/null || { [[ "$(id -u)" != 0 ]] && ! command -v sudo >/dev/null; }; then
+    say "chromium not found at /usr/bin/chromium and cannot be installed here (needs apt-get as root); the browser test will be skipped"
+    return 0
+  fi
+  say "installing chromium for the browser tests (apt-get)"
+  quietly as_root apt-get update -qq
+  quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  [[ -x /usr/bin/chromium ]] || die "installed chromium but /usr/bin/chromium is missing"
+}
+
 # deps_fingerprint: changes whenever an install could produce a different node_modules.
 deps_fingerprint() {
   local files=("$ROOT/pnpm-lock.yaml" "$ROOT/pnpm-workspace.yaml" "$ROOT/package.json")
@@ -124,4 +140,5 @@ ensure_deps() {
 ensure_node
 ensure_pnpm
 ensure_redis
+ensure_chromium_for_tests
 ensure_deps

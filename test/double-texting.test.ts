@@ -76,6 +76,44 @@ describe('double texting', () => {
     expect((await settled(later.turnId)).status).toBe('completed');
   });
 
+  it("follows the profile's doubleTexting default through the gateway", async () => {
+    const json = { 'content-type': 'application/json' };
+    const put = await fetch(`${fleet.gatewayUrl}/v1/users/strict/profile`, {
+      method: 'PUT',
+      headers: json,
+      body: JSON.stringify({ tenant: 'acme', groups: [], doubleTexting: 'reject' }),
+    });
+    expect(put.status).toBe(200);
+    expect(((await put.json()) as { settings: unknown }).settings).toEqual({ doubleTexting: 'reject' });
+    const post = (text: string, extra = {}) =>
+      fetch(`${fleet.gatewayUrl}/v1/users/strict/messages`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ text, ...extra }),
+      });
+    // Slow the user down so the first turn is still in progress when the second arrives.
+    await fetch(`${sim.url.replace(/\/v1$/, '')}/sim/config`, {
+      method: 'PUT',
+      headers: json,
+      body: JSON.stringify({
+        rules: [
+          { match: { user: 'talker' }, latencyMs: 1500 },
+          { match: { user: 'strict' }, latencyMs: 1500 },
+        ],
+      }),
+    });
+    const first = (await (await post('first')).json()) as { turnId: string };
+    const second = await post('second');
+    expect(second.status).toBe(409);
+    expect(
+      ((await second.json()) as { error: { details: { turnInProgress: string } } }).error.details
+        .turnInProgress,
+    ).toBe(first.turnId);
+    // The request can still ask for something else.
+    expect((await post('third', { doubleTexting: 'enqueue' })).status).toBe(202);
+    expect((await settled(first.turnId)).status).toBe('completed');
+  });
+
   it('interrupt: the running turn stops at its next step boundary and the new message runs next with its context', async () => {
     // The simulator calls a tool when the message names it: step 1 is a (slow) model call with a tool call.
     const first = await producer.accept({

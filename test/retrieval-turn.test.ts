@@ -96,6 +96,20 @@ describe('turns answer from the documents the user may read, with citations', ()
     expect(investigator.reply).toContain('Investigators use the codeword BLUEHERON');
   });
 
+  it("applies a profile change to the next turn (the workers' profile cache is invalidated)", async () => {
+    const question = 'What codeword do investigators use when escalating a suspicious activity case?';
+    const before = await ask('promoted', question).catch(() => null);
+    expect(before?.citations ?? []).toEqual([]); // no profile yet: nothing visible
+    const put = await fetch(`${fleet.gatewayUrl}/v1/users/promoted/profile`, {
+      method: 'PUT',
+      headers: json,
+      body: JSON.stringify({ tenant: 'acme', groups: ['aml-investigators'] }),
+    });
+    expect(put.status).toBe(200);
+    const after = await ask('promoted', question);
+    expect(after.citations.map((c) => c.docId)).toContain('sar-playbook');
+  });
+
   it('keeps citations with the turn in Postgres', async () => {
     const turn = await ask('investigator', 'Which codeword is used when escalating?');
     const rows = await fleet.pool.query<{ citations: { docId: string }[] }>(

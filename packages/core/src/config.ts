@@ -99,6 +99,26 @@ export const envSchema = z.object({
   RAG_TOP_K: int(5, 0, 100),
   RAG_CONTEXT_TOKENS: int(1500, 100, 100_000),
 
+  AGENT_MODELS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((m) => m.trim())
+        .filter((m) => m.length > 0),
+    )
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'model names are 1-128 letters, digits and ._:/-'),
+        )
+        .min(1, 'give at least one model name'),
+    )
+    .default(['fleet-agent']),
+  CHAT_COMPLETION_TIMEOUT_MS: int(120_000, 100, 3_600_000),
+
   WORKERS: int(2, 0, 64),
 });
 

@@ -1,18 +1,27 @@
 import { FleetError } from '@agent-fleet/core';
+import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { AdminSessions } from './auth/admin-sessions.ts';
 import { authPlugin } from './auth/plugin.ts';
 import { registerBullBoard } from './bull-board.ts';
 import type { GatewayDeps } from './deps.ts';
-import { errorHandler, sendError } from './errors.ts';
+import { errorHandler, sendError, toFleetError } from './errors.ts';
+import { registerOpenApi } from './openapi.ts';
+import { adminLoginRoutes } from './routes/admin-login.ts';
 import { documentRoutes } from './routes/documents.ts';
 import { healthRoutes } from './routes/health.ts';
 import { messageRoutes } from './routes/messages.ts';
+import { openAiRoutes } from './routes/openai.ts';
 import { profileRoutes } from './routes/profiles.ts';
+import { turnEventRoutes } from './routes/turn-events.ts';
 import { turnRoutes } from './routes/turns.ts';
 
-/** The gateway's HTTP app: routes, one error shape, request metrics, Bull Board. */
+/**
+ * The gateway's HTTP app: routes, one error shape, request metrics, the OpenAPI document at /docs,
+ * Bull Board behind an admin sign-in, and the OpenAI-compatible routes.
+ */
 export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -22,6 +31,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     trustProxy: true,
     // userId may be 128 characters; longer ones get a validation error that names the field.
     maxParamLength: 512,
+    // A URL Fastify cannot decode (bad percent-encoding) gets the one error shape too.
+    frameworkErrors: (err, _req, reply) => sendError(reply, toFleetError(err)),
   });
   // The API speaks JSON only; anything else is a 415 rather than a string to validate.
   app.removeContentTypeParser('text/plain');
@@ -38,21 +49,29 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     );
   });
 
+  // First: the OpenAPI document collects the routes registered after it.
+  await registerOpenApi(app);
+  await app.register(cookie);
   await app.register(multipart, {
     limits: { fileSize: deps.config.MAX_DOCUMENT_BYTES, files: 1, fields: 20 },
   });
+  const sessions = new AdminSessions({ redis: deps.redis, namespace: deps.config.FLEET_NAMESPACE });
   // Before every route: credentials, /admin needs admin, per-user and per-key rate limits.
   await app.register(authPlugin, {
     pool: deps.pool,
     redis: deps.redis,
     config: deps.config,
     logger: deps.logger,
+    sessions,
   });
   await app.register(healthRoutes, deps);
   await app.register(messageRoutes, deps);
   await app.register(turnRoutes, deps);
+  await app.register(turnEventRoutes, deps);
   await app.register(profileRoutes, deps);
   await app.register(documentRoutes, deps);
-  await registerBullBoard(app, deps.partitions.queues);
+  await app.register(openAiRoutes, deps);
+  await app.register(adminLoginRoutes, { deps, sessions });
+  await registerBullBoard(app, deps.partitions.queues, deps.logger);
   return app;
 }

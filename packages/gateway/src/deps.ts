@@ -1,7 +1,7 @@
 import type { FleetConfig, Logger } from '@agent-fleet/core';
 import { createRetriever, type Retriever } from '@agent-fleet/rag';
-import { createPool, migrate, ProfileStore, Transcript } from '@agent-fleet/state';
-import { PartitionQueues, TurnProducer, TurnRecords } from '@agent-fleet/turns';
+import { createPool, migrate, type Profile, ProfileStore, Transcript } from '@agent-fleet/state';
+import { PartitionQueues, ProfileCache, TurnProducer, TurnRecords } from '@agent-fleet/turns';
 import { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { createLoadShedder, type LoadShedder } from './auth/load-shedding.ts';
@@ -18,6 +18,8 @@ export interface GatewayDeps {
   records: TurnRecords;
   transcript: Transcript;
   profiles: ProfileStore;
+  /** Profiles through the Redis cache the workers share (the messages route reads settings from it). */
+  profileCache: ProfileCache<Profile>;
   retriever: Retriever;
   metrics: GatewayMetrics;
   /** 429 on message-accepting routes while the partition backlog is over SHED_BACKLOG. */
@@ -48,6 +50,7 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
     policy: { attempts: config.TURN_ATTEMPTS, backoffMs: config.TURN_BACKOFF_MS },
   });
   const transcript = new Transcript({ pool });
+  const profiles = new ProfileStore({ pool });
   const records = new TurnRecords({ redis, namespace: ns, ttlSeconds: config.TURN_RECORD_TTL_SECONDS });
   const shedder = createLoadShedder({ queues: partitions.queues, limit: config.SHED_BACKLOG, logger });
   return {
@@ -67,7 +70,8 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
       seqFloor: (userId) => transcript.maxSeq(userId),
     }),
     transcript,
-    profiles: new ProfileStore({ pool }),
+    profiles,
+    profileCache: new ProfileCache({ redis, namespace: ns, store: profiles }),
     retriever: await createRetriever(config, pool),
     metrics: createGatewayMetrics(partitions),
     shedder,

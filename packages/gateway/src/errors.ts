@@ -17,6 +17,17 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_TYPE: 'unsupported_media_type',
 };
 
+/** 4xx statuses of plugin errors (multipart limits, …) that have a code of their own. */
+const STATUS_CODES: Record<number, ErrorCode> = {
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+};
+
 /** Map whatever a route or Fastify threw to the one error shape; only unknown errors are 500s. */
 export function toFleetError(err: FastifyError | Error): FleetError {
   if (err instanceof FleetError) return err;
@@ -35,7 +46,7 @@ export function toFleetError(err: FastifyError | Error): FleetError {
   }
   if (fe.code && FASTIFY_CODES[fe.code]) return new FleetError(FASTIFY_CODES[fe.code]!, err.message);
   if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return new FleetError(fe.statusCode === 404 ? 'not_found' : 'invalid_request', err.message);
+    return new FleetError(STATUS_CODES[fe.statusCode] ?? 'invalid_request', err.message);
   }
   return new FleetError('internal', 'internal error', { cause: err });
 }

@@ -2,6 +2,7 @@ import { createLogger, type FleetConfig, loadConfig } from '@agent-fleet/core';
 import { buildGateway } from './app.ts';
 import { BULL_BOARD_PATH } from './bull-board.ts';
 import { createGatewayDeps } from './deps.ts';
+import { DOCS_PATH } from './openapi.ts';
 
 const logger = createLogger('gateway');
 
@@ -19,7 +20,9 @@ const deps = await createGatewayDeps(config, logger);
 const app = await buildGateway(deps);
 const url = await app.listen({ host: config.HOST, port: config.PORT });
 const { port } = app.server.address() as { port: number };
-process.stdout.write(`${JSON.stringify({ event: 'listening', url, port, bullBoard: BULL_BOARD_PATH })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ event: 'listening', url, port, bullBoard: BULL_BOARD_PATH, docs: DOCS_PATH })}\n`,
+);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

@@ -36,6 +36,8 @@ export interface PoolChatRequest {
   /** Prompts of one tenant share a `cache_salt`, so tenants cannot probe each other's cache. */
   tenant?: string;
   priority?: PriorityClass;
+  /** Overrides the pool's model for this request (a per-agent setting). */
+  model?: string;
   maxTokens?: number;
   temperature?: number;
   signal?: AbortSignal;
@@ -480,7 +482,7 @@ export class LlmPool {
 
   #body(req: PoolChatRequest, stream: boolean): Record<string, unknown> {
     return {
-      model: this.#o.model,
+      model: req.model ?? this.#o.model,
       messages: req.messages,
       user: req.userId,
       priority: VLLM_PRIORITY[req.priority ?? 'interactive'],

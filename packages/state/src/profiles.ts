@@ -11,6 +11,8 @@ export interface ProfileInput {
   tenant: string;
   groups: string[];
   roleContext?: string;
+  /** The agent's settings: model, sampling, enabled tools, double-texting default. */
+  settings?: Record<string, unknown>;
 }
 
 export interface Profile extends ProfileInput {
@@ -74,13 +76,20 @@ export class ProfileStore {
   async put(userId: string, input: ProfileInput): Promise<Profile> {
     const p = validateProfile(input);
     const res = await this.#pool.query<Row>(
-      `INSERT INTO profiles (user_id, tenant, groups, role_context)
-       VALUES ($1, $2, $3::text[], $4)
+      `INSERT INTO profiles (user_id, tenant, groups, role_context, settings)
+       VALUES ($1, $2, $3::text[], $4, $5::jsonb)
        ON CONFLICT (user_id) DO UPDATE
          SET tenant = EXCLUDED.tenant, groups = EXCLUDED.groups, role_context = EXCLUDED.role_context,
-             updated_at = now()
+             settings = COALESCE($6::jsonb, profiles.settings), updated_at = now()
        RETURNING user_id, tenant, groups, role_context, settings, updated_at`,
-      [userId, p.tenant, p.groups, p.roleContext ?? null],
+      [
+        userId,
+        p.tenant,
+        p.groups,
+        p.roleContext ?? null,
+        JSON.stringify(input.settings ?? {}),
+        input.settings ? JSON.stringify(input.settings) : null,
+      ],
     );
     return toProfile(res.rows[0]!);
   }

@@ -47,6 +47,11 @@ export class TurnRecords {
     await this.#redis.set(turnOwnerKey(this.#namespace, turnId), userId, 'EX', this.#ttlSeconds);
   }
 
+  /** Whose turn `turnId` is, or null when unknown (never accepted, or its record expired). */
+  async owner(turnId: string): Promise<string | null> {
+    return this.#redis.get(turnOwnerKey(this.#namespace, turnId));
+  }
+
   /** Recreate the record of a turn whose producer died before writing it; an existing one is kept. */
   async ensure(job: TurnJob): Promise<void> {
     const key = userKeys(this.#namespace, job.userId).record(job.turnId);

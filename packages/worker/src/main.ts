@@ -12,6 +12,7 @@ import { createRetriever } from '@agent-fleet/rag';
 import { createPool, migrate, NoteStore, ProfileStore, Transcript } from '@agent-fleet/state';
 import {
   PartitionQueues,
+  ProfileCache,
   Scratchpad,
   TurnControl,
   TurnEvents,
@@ -26,7 +27,6 @@ import { ToolRegistry } from './agent/tools.ts';
 import { startIntake } from './intake.ts';
 import { Memory } from './memory.ts';
 import { createWorkerMetrics } from './metrics.ts';
-import { ProfileCache } from './profile-cache.ts';
 import { TurnRunner } from './turn-runner.ts';
 
 const logger = createLogger('worker');

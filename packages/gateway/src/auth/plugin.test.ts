@@ -176,6 +176,14 @@ describe('auth plugin and guards (real Postgres and Redis)', () => {
     }
   });
 
+  it('holds a percent-encoded path to the rules of the route it reaches', async () => {
+    const ann = await userToken('ann');
+    for (const url of ['/%61dmin/queues', '/%61dmin/queues/api/queues', '/admin/%71ueues'])
+      expect((await call('GET', url, ann)).statusCode, url).toBe(403);
+    expect((await call('GET', '/%68ealthz')).statusCode).toBe(200);
+    expect((await call('GET', '/v1/users/%61nn/history')).statusCode).toBe(401);
+  });
+
   it('confines a tenant key to its tenant’s documents', async () => {
     expect((await call('POST', '/v1/documents', key.docs, { tenant: 'acme' })).statusCode).toBe(200);
     const other = await call('POST', '/v1/documents', key.docs, { tenant: 'globex' });

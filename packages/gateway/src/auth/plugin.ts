@@ -3,6 +3,7 @@ import { ApiKeyStore } from '@agent-fleet/state';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
+import { ADMIN_SESSION_COOKIE, type AdminSessions } from './admin-sessions.ts';
 import { createJwtVerifier, type JwtVerifier } from './jwt.ts';
 import { ApiKeyCache } from './key-cache.ts';
 import { ANONYMOUS_ADMIN, hasScope, type Principal, USER_SCOPES } from './principal.ts';
@@ -29,14 +30,44 @@ export interface AuthPluginOptions {
   redis: Redis;
   config: AuthConfig;
   logger?: Logger;
-  /** Paths served to anyone; default `/healthz`, `/readyz`, `/metrics`. */
+  /** Paths served to anyone; default `/healthz`, `/readyz`, `/metrics`, the admin login and logout. */
   publicPaths?: readonly string[];
+  /** Path prefixes served to anyone (the API documentation); default `/docs`. */
+  publicPrefixes?: readonly string[];
   /** Path prefixes that need `admin` whatever registered them (Bull Board); default `/admin`. */
   adminPrefixes?: readonly string[];
+  /**
+   * Browser sessions of the admin UI: with them, a request to an admin path that has no
+   * Authorization header may present the session cookie instead, and a browser that has neither
+   * is sent to `loginPath`.
+   */
+  sessions?: AdminSessions;
+  /** Where a browser without credentials for an admin path is redirected; default `/admin/login`. */
+  loginPath?: string;
 }
 
-export const DEFAULT_PUBLIC_PATHS = ['/healthz', '/readyz', '/metrics'] as const;
+export const ADMIN_LOGIN_PATH = '/admin/login';
+export const ADMIN_LOGOUT_PATH = '/admin/logout';
+export const DEFAULT_PUBLIC_PATHS = [
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  ADMIN_LOGIN_PATH,
+  ADMIN_LOGOUT_PATH,
+] as const;
+export const DEFAULT_PUBLIC_PREFIXES = ['/docs'] as const;
 export const DEFAULT_ADMIN_PREFIXES = ['/admin'] as const;
+
+const under = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`);
+
+function decodedPath(url: string): string {
+  const raw = url.split('?')[0]!;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
@@ -44,7 +75,9 @@ const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
  * Authentication and rate limits for every route of the app it is registered on (it is not
  * encapsulated). Each request that is not public must carry `Authorization: Bearer <credential>`:
  * a service API key (`fk_<id>_<secret>`, checked against its hash in Postgres) or an end user's JWT
- * (`sub` = userId). It sets `req.principal`, holds `/admin*` to the `admin` scope, and takes one
+ * (`sub` = userId); on `/admin*` a browser may instead present the admin session cookie that
+ * `POST /admin/login` sets (and one with neither is redirected to the sign-in form). The cookie is
+ * accepted nowhere else. It sets `req.principal`, holds `/admin*` to the `admin` scope, and takes one
  * request from the caller's rate limits (per key, and per user: the token's user or the route's
  * `:userId`), answering 429 with `Retry-After` when one is empty. Per-route rules are the guards
  * (`requireScope`, `requireUserAccess`). All of it runs before the body is read.
@@ -52,11 +85,11 @@ const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
   const cfg = opts.config;
   const publicPaths = new Set<string>(opts.publicPaths ?? DEFAULT_PUBLIC_PATHS);
+  const publicPrefixes = opts.publicPrefixes ?? DEFAULT_PUBLIC_PREFIXES;
   const adminPrefixes = opts.adminPrefixes ?? DEFAULT_ADMIN_PREFIXES;
-  const keys = new ApiKeyCache({
-    store: new ApiKeyStore({ pool: opts.pool }),
-    ttlMs: cfg.API_KEY_CACHE_SECONDS * 1000,
-  });
+  const loginPath = opts.loginPath ?? ADMIN_LOGIN_PATH;
+  const store = new ApiKeyStore({ pool: opts.pool });
+  const keys = new ApiKeyCache({ store, ttlMs: cfg.API_KEY_CACHE_SECONDS * 1000 });
   const jwt = createJwtVerifier({
     secret: cfg.JWT_SECRET,
     jwksUrl: cfg.JWT_JWKS_URL,
@@ -76,17 +109,78 @@ export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opt
   app.decorateRequest('principal', null);
 
   app.addHook('onRequest', async (req, reply) => {
-    const path = req.url.split('?')[0]!;
-    if (publicPaths.has(path)) return;
-    const principal = cfg.AUTH_MODE === 'off' ? ANONYMOUS_ADMIN : await authenticate(req, reply, keys, jwt);
+    // The route the router matched decides, not the URL as sent: `/%61dmin/queues` reaches Bull
+    // Board's route and must be held to /admin's rules (decoded likewise when nothing matched).
+    const path = req.routeOptions.url ?? decodedPath(req.url);
+    if (publicPaths.has(path) || publicPrefixes.some((p) => under(path, p))) return;
+    const admin = adminPrefixes.some((p) => under(path, p));
+    let principal: Principal;
+    if (cfg.AUTH_MODE === 'off') principal = ANONYMOUS_ADMIN;
+    else if (admin && opts.sessions && !req.headers.authorization) {
+      const session = await sessionPrincipal(req, opts.sessions, store);
+      if (!session) {
+        // A browser opening the admin UI is sent to the sign-in form rather than shown JSON.
+        if (req.method === 'GET' && /\btext\/html\b/.test(req.headers.accept ?? ''))
+          return reply.redirect(loginPath, 303);
+        reply.header('www-authenticate', 'Bearer realm="agent-fleet"');
+        throw new FleetError(
+          'unauthorized',
+          `send Authorization: Bearer <admin API key>, or sign in at ${loginPath}`,
+        );
+      }
+      principal = session;
+    } else principal = await authenticate(req, reply, keys, jwt);
     req.principal = principal;
-    if (adminPrefixes.some((p) => path === p || path.startsWith(`${p}/`)) && !hasScope(principal, 'admin'))
+    if (admin && !hasScope(principal, 'admin'))
       throw new FleetError('forbidden', 'this route needs the admin scope');
     await applyRateLimits(req, reply, principal, limiter, limits, opts.logger);
   });
 };
 // Not encapsulated: the hook and the decorator apply to every route of the app (what fastify-plugin does).
 (authPlugin as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
+
+/**
+ * The principal of an admin session cookie: the key that signed in, checked again on every request
+ * so a revoked key or one that lost `admin` ends its sessions at once. Null when there is none. A
+ * state-changing request carried by the cookie must come from this origin (SameSite=Strict already
+ * keeps other sites' requests from carrying it; this also holds for older browsers).
+ */
+async function sessionPrincipal(
+  req: FastifyRequest,
+  sessions: AdminSessions,
+  store: ApiKeyStore,
+): Promise<Principal | null> {
+  const id = (req as { cookies?: Record<string, string | undefined> }).cookies?.[ADMIN_SESSION_COOKIE];
+  if (!id) return null;
+  const unavailable = (err: unknown) => {
+    throw new FleetError('unavailable', 'cannot check the admin session right now; try again', {
+      cause: err,
+    });
+  };
+  const session = await sessions.get(id).catch(unavailable);
+  if (!session) return null;
+  const key = await store.get(session.keyId).catch(unavailable);
+  if (!key || key.revokedAt || !key.scopes.includes('admin')) return null;
+  const origin = req.headers.origin;
+  if (req.method !== 'GET' && req.method !== 'HEAD' && origin !== undefined && !sameOrigin(origin, req))
+    throw new FleetError('forbidden', 'a cross-site request cannot use the admin session');
+  return {
+    kind: 'key',
+    id: key.id,
+    name: key.name,
+    scopes: key.scopes,
+    ...(key.tenant ? { tenant: key.tenant } : {}),
+    actAsUsers: key.actAsUsers,
+  };
+}
+
+function sameOrigin(origin: string, req: FastifyRequest): boolean {
+  try {
+    return new URL(origin).host === req.host;
+  } catch {
+    return false;
+  }
+}
 
 async function authenticate(
   req: FastifyRequest,

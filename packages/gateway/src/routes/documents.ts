@@ -5,6 +5,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { assertTenantAccess, requireScope } from '../auth/guards.ts';
 import type { GatewayDeps } from '../deps.ts';
+import { errorResponses, ingestResultSchema } from '../schemas.ts';
 
 const DOC_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -25,11 +26,29 @@ const multipartFields = z.object({
 export const documentRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) => {
   app.post(
     '/v1/documents',
-    { onRequest: [requireScope('documents:write')], bodyLimit: deps.config.MAX_DOCUMENT_BYTES + 65_536 },
+    {
+      onRequest: [requireScope('documents:write')],
+      bodyLimit: deps.config.MAX_DOCUMENT_BYTES + 65_536,
+      schema: {
+        tags: ['documents'],
+        summary: 'Add or replace a document (JSON, or a multipart upload)',
+        description:
+          'JSON as below, or multipart/form-data with a `file` part (text, Markdown, HTML or PDF) and the ' +
+          'fields tenant, title?, docId?, acl (comma-separated or repeated) and public (true/false). ' +
+          '201 when created, 200 when replaced or unchanged. A key confined to a tenant writes only its own.',
+        consumes: ['application/json', 'multipart/form-data'],
+        body: documentInputSchema,
+        response: { 200: ingestResultSchema, 201: ingestResultSchema, ...errorResponses },
+      },
+      // The body schema above documents the JSON form; the handler validates both forms itself.
+      validatorCompiler: () => (value) => ({ value }),
+    },
     async (req, reply) => {
       let input: DocumentInput;
       if (req.isMultipart()) {
-        input = await readMultipart(req.parts());
+        input = await (async () => readMultipart(req.parts()))().catch((err: unknown) => {
+          throw malformedMultipart(err);
+        });
       } else {
         const parsed = documentInputSchema.safeParse(req.body);
         if (!parsed.success) {
@@ -54,6 +73,12 @@ export const documentRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, de
     {
       onRequest: [requireScope('documents:write')],
       schema: {
+        tags: ['documents'],
+        summary: 'Delete a document and its chunks',
+        response: {
+          200: z.object({ docId: z.string(), tenant: z.string(), deleted: z.boolean() }),
+          ...errorResponses,
+        },
         params: z.object({
           docId: z.string().regex(DOC_ID, 'docId must be 1-128 characters of letters, digits and ._-'),
         }),
@@ -71,6 +96,12 @@ export const documentRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, de
     },
   );
 };
+
+/** busboy's parse errors carry no status: they are the client's malformed body, not a 500. */
+function malformedMultipart(err: unknown): unknown {
+  if (err instanceof FleetError || (err as { statusCode?: unknown }).statusCode !== undefined) return err;
+  return new FleetError('invalid_request', `the multipart body is malformed: ${(err as Error).message}`);
+}
 
 type Part =
   | { type: 'file'; fieldname: string; filename: string; mimetype: string; toBuffer(): Promise<Buffer> }

@@ -1,11 +1,37 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { GatewayDeps } from '../deps.ts';
+import { PUBLIC_ROUTE } from '../openapi.ts';
+
+const readinessSchema = z.object({
+  status: z.enum(['ready', 'not ready']),
+  checks: z.object({ redis: z.string(), postgres: z.string() }),
+});
 
 /** Liveness, readiness (Redis and Postgres answer) and Prometheus metrics. */
-export const healthRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+export const healthRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) => {
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Liveness',
+        security: PUBLIC_ROUTE,
+        response: { 200: z.object({ status: z.literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
 
-  app.get('/readyz', async (_req, reply) => {
+  const readyz = {
+    schema: {
+      tags: ['operations'],
+      summary: 'Readiness: Redis and Postgres answer',
+      security: PUBLIC_ROUTE,
+      response: { 200: readinessSchema, 503: readinessSchema },
+    },
+  };
+  app.get('/readyz', readyz, async (_req, reply) => {
     const check = async (fn: () => Promise<unknown>) => {
       try {
         await withTimeout(fn(), 2000);
@@ -24,7 +50,15 @@ export const healthRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) =
       .send({ status: ready ? 'ready' : 'not ready', checks: { redis, postgres } });
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  const metrics = {
+    schema: {
+      tags: ['operations'],
+      summary: 'Prometheus metrics, including fleet_queue_backlog{queue}',
+      security: PUBLIC_ROUTE,
+      produces: ['text/plain'],
+    },
+  };
+  app.get('/metrics', metrics, async (_req, reply) => {
     reply.header('content-type', deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireUserAccess } from '../auth/guards.ts';
 import type { GatewayDeps } from '../deps.ts';
+import { acceptedTurnSchema, errorResponses } from '../schemas.ts';
 
 /** POST /v1/users/:userId/messages: accept a user message as the user's next turn. */
 export const messageRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) => {
@@ -12,6 +13,12 @@ export const messageRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, dep
     {
       onRequest: [requireUserAccess('messages:write'), deps.shedder.guard],
       schema: {
+        tags: ['turns'],
+        summary: 'Accept a user message as the user’s next turn',
+        description:
+          'Answers 202 at once; the turn runs when the user’s earlier turns are done. The same ' +
+          'Idempotency-Key returns the same turn and enqueues nothing. Needs a user token of this user, ' +
+          'or an API key with messages:write that acts for users.',
         params: z.object({ userId: userIdSchema }),
         headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
         body: z.object({
@@ -19,7 +26,16 @@ export const messageRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, dep
             .string({ error: 'text is required and must be a string' })
             .refine((s) => s.trim().length > 0, 'text must not be empty'),
           threadId: threadIdSchema.optional(),
+          doubleTexting: z
+            .enum(['enqueue', 'reject', 'interrupt'])
+            .optional()
+            .describe(
+              "When the user's previous turn is still queued or running: enqueue (default, strict order), " +
+                'reject (409 naming the turn in progress), or interrupt (it stops at its next step and this one runs next). ' +
+                "Defaults to the profile's doubleTexting setting.",
+            ),
         }),
+        response: { 202: acceptedTurnSchema, ...errorResponses },
       },
     },
     async (req, reply) => {
@@ -30,12 +46,16 @@ export const messageRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, dep
           details: { field: 'body.text', bytes, limit: maxBytes },
         });
       }
+      const setting =
+        req.body.doubleTexting ?? (await deps.profileCache.get(req.params.userId))?.settings?.doubleTexting;
+      const doubleTexting = setting === 'reject' || setting === 'interrupt' ? setting : 'enqueue';
       const idem = req.headers['idempotency-key'];
       const turn = await deps.producer.accept({
         userId: req.params.userId,
         text,
         ...(threadId ? { threadId } : {}),
         ...(idem ? { idempotencyKey: idem } : {}),
+        doubleTexting,
       });
       if (turn.created) deps.metrics.accepted.inc();
       return reply

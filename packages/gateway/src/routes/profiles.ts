@@ -1,9 +1,10 @@
-import { FleetError, userIdSchema } from '@agent-fleet/core';
+import { FleetError, userIdSchema, userKeys } from '@agent-fleet/core';
 import { GROUP_PATTERN, TENANT_PATTERN, validateProfile } from '@agent-fleet/state';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireScope, requireUserAccess } from '../auth/guards.ts';
 import type { GatewayDeps } from '../deps.ts';
+import { errorResponses, profileSchema } from '../schemas.ts';
 
 const profileBody = z.object({
   tenant: z.string().regex(TENANT_PATTERN, 'tenant must be 1-128 characters of letters, digits and ._-'),
@@ -13,6 +14,22 @@ const profileBody = z.object({
     )
     .max(256),
   roleContext: z.string().max(16_384).optional(),
+  model: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe('the model the agent asks for (default: the deployment’s)'),
+  temperature: z.number().min(0).max(2).optional(),
+  tools: z
+    .array(z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'tool names are 1-64 letters, digits, _ and -'))
+    .max(64)
+    .optional()
+    .describe('the tools the agent may call (default: all)'),
+  doubleTexting: z
+    .enum(['enqueue', 'reject', 'interrupt'])
+    .optional()
+    .describe('the default for new messages'),
 });
 
 /** A user's profile: the tenant and groups retrieval is filtered by, and the agent's role context. */
@@ -22,18 +39,41 @@ export const profileRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, dep
     // A profile holds the user's permissions: only admins write it, never the user.
     {
       onRequest: [requireScope('admin')],
-      schema: { params: z.object({ userId: userIdSchema }), body: profileBody },
+      schema: {
+        tags: ['profiles'],
+        summary: 'Create or replace a user’s profile (admin)',
+        params: z.object({ userId: userIdSchema }),
+        body: profileBody,
+        response: { 200: profileSchema, ...errorResponses },
+      },
     },
     async (req) => {
-      const input = validateProfile(req.body);
-      await deps.profiles.put(req.params.userId, input);
-      return deps.profiles.get(req.params.userId);
+      const { model, temperature, tools, doubleTexting, ...rest } = req.body;
+      const settings = {
+        ...(model ? { model } : {}),
+        ...(temperature !== undefined ? { temperature } : {}),
+        ...(tools ? { tools } : {}),
+        ...(doubleTexting ? { doubleTexting } : {}),
+      };
+      const input = { ...validateProfile(rest), settings };
+      const profile = await deps.profiles.put(req.params.userId, input);
+      // Workers read profiles through a Redis cache: the user's next turn must see this one.
+      await deps.redis.del(userKeys(deps.config.FLEET_NAMESPACE, req.params.userId).profile);
+      return profile;
     },
   );
 
   app.get(
     '/v1/users/:userId/profile',
-    { onRequest: [requireUserAccess('turns:read')], schema: { params: z.object({ userId: userIdSchema }) } },
+    {
+      onRequest: [requireUserAccess('turns:read')],
+      schema: {
+        tags: ['profiles'],
+        summary: 'A user’s profile',
+        params: z.object({ userId: userIdSchema }),
+        response: { 200: profileSchema, ...errorResponses },
+      },
+    },
     async (req) => {
       const profile = await deps.profiles.get(req.params.userId);
       if (!profile) throw new FleetError('not_found', `user ${req.params.userId} has no profile`);

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { canAccessUser, requireScope, requireUserAccess } from '../auth/guards.ts';
 import type { GatewayDeps } from '../deps.ts';
+import { errorResponses, historySchema, turnSchema } from '../schemas.ts';
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
@@ -12,7 +13,16 @@ export const turnRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) 
     new FleetError('not_found', `turn ${turnId} not found`, { details: { turnId } });
   app.get(
     '/v1/turns/:turnId',
-    { onRequest: [requireScope('turns:read')], schema: { params: z.object({ turnId: turnIdSchema }) } },
+    {
+      onRequest: [requireScope('turns:read')],
+      schema: {
+        tags: ['turns'],
+        summary: 'A turn: status, timings and, when done, the reply',
+        description: 'Another user’s turn is reported as not found (404), so turn ids cannot be probed.',
+        params: z.object({ turnId: turnIdSchema }),
+        response: { 200: turnSchema, ...errorResponses },
+      },
+    },
     async (req) => {
       const { turnId } = req.params;
       const hot = await deps.records.get(turnId);
@@ -29,7 +39,10 @@ export const turnRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) 
           startedAt: iso(hot.startedAt),
           completedAt: iso(hot.completedAt),
           reply: hot.status === 'completed' ? hot.reply : undefined,
-          error: hot.status === 'failed' ? hot.error : undefined,
+          error:
+            hot.status !== 'completed' && hot.status !== 'queued' && hot.status !== 'running'
+              ? hot.error
+              : undefined,
           citations: hot.status === 'completed' ? (hot.citations ?? []) : undefined,
           attempts: hot.attempts,
         };
@@ -57,7 +70,10 @@ export const turnRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) 
     {
       onRequest: [requireUserAccess('turns:read')],
       schema: {
+        tags: ['turns'],
+        summary: 'The user’s messages in acceptance order',
         params: z.object({ userId: userIdSchema }),
+        response: { 200: historySchema, ...errorResponses },
         querystring: z.object({
           limit: z.coerce.number().int().min(1).max(1000).default(200),
           afterSeq: z.coerce.number().int().min(0).default(0),

@@ -13,6 +13,9 @@ export interface AgentLoopOptions {
   enabledTools?: readonly string[];
   userId: string;
   tenant?: string;
+  /** The agent's model and temperature, from its profile. */
+  model?: string;
+  temperature?: number;
   signal: AbortSignal;
   /** Model calls per turn; the last one may not call tools. */
   maxSteps: number;
@@ -106,6 +109,8 @@ export async function runAgentLoop(messages: PoolMessage[], o: AgentLoopOptions)
       userId: o.userId,
       ...(o.tenant ? { tenant: o.tenant } : {}),
       priority: 'interactive',
+      ...(o.model ? { model: o.model } : {}),
+      ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
       signal: o.signal,
       messages: convo,
       ...(tools.length > 0 ? { tools, toolChoice: mustAnswer ? ('none' as const) : ('auto' as const) } : {}),

@@ -1,0 +1,331 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLogger, type FleetConfig, loadConfig } from '@agent-fleet/core';
+import { type ServiceHandle, spawnService } from '@agent-fleet/devstack';
+import { buildGateway, createGatewayDeps, type GatewayDeps } from '@agent-fleet/gateway';
+import { startSim } from '@agent-fleet/llm-sim';
+import { type ApiKeyScope, ApiKeyStore } from '@agent-fleet/state';
+import type { FastifyInstance } from 'fastify';
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from './support/fleet.ts';
+import { freshDatabase, freshNamespace, redisUrl } from './support/stack.ts';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const JWT_SECRET = 'authz-test-secret-long-enough-for-hs256!!';
+
+/** Who calls: no credentials, a key lacking the route's scope, another user, the right caller. */
+type Caller = 'none' | 'wrongScope' | 'otherUser' | 'right';
+const CALLERS: readonly Caller[] = ['none', 'wrongScope', 'otherUser', 'right'];
+
+/** The credentials of the matrix, all real: keys from ApiKeyStore, HS256 user tokens. */
+type Credential =
+  | 'ann' // user token of ann, whose data the routes address
+  | 'bob' // user token of another user
+  | 'admin' // key: admin
+  | 'actor' // key: messages:write + turns:read, acts for users
+  | 'ownScopesOnly' // key: messages:write + turns:read, may NOT act for users
+  | 'docsAcme' // key: documents:write confined to tenant acme, acts for users
+  | 'docsGlobex'; // key: documents:write confined to tenant globex
+
+interface Row {
+  route: string;
+  /** One request per caller; `undefined` credential sends none. */
+  send: (credential: Credential | undefined) => Promise<{ statusCode: number; body: string }>;
+  /** The credential each caller uses (`none` always uses none); omitted callers do not apply. */
+  as: Partial<Record<Exclude<Caller, 'none'>, Credential>>;
+  expect: Partial<Record<Caller, number>>;
+}
+
+describe('authorization matrix: every route × { no auth, wrong scope, other user, right caller }', () => {
+  let sim: Awaited<ReturnType<typeof startSim>>;
+  let deps: GatewayDeps;
+  let app: FastifyInstance;
+  let worker: ServiceHandle;
+  let annTurn: string;
+  const creds = {} as Record<Credential, string>;
+
+  beforeAll(async () => {
+    sim = await startSim({ engine: { timeScale: 0 } });
+    const env = {
+      REDIS_URL: redisUrl(),
+      DATABASE_URL: await freshDatabase(),
+      FLEET_NAMESPACE: freshNamespace(),
+      LLM_BASE_URLS: sim.url,
+      AUTH_MODE: 'required',
+      JWT_SECRET,
+      RATE_LIMIT_USER_PER_SECOND: '0',
+      RATE_LIMIT_KEY_PER_SECOND: '0',
+      API_KEY_CACHE_SECONDS: '0',
+      LOG_LEVEL: 'warn',
+    };
+    const config: FleetConfig = loadConfig(env);
+    deps = await createGatewayDeps(config, createLogger('authz', 'silent'));
+    app = await buildGateway(deps);
+    // A real worker process, so the right caller of the chat endpoint gets its answer.
+    worker = spawnService({
+      name: 'worker',
+      script: join(root, 'packages/worker/src/main.ts'),
+      env: { PATH: process.env.PATH ?? '', ...env },
+      logFile: join(root, '.fleet', 'test-logs', env.FLEET_NAMESPACE, 'worker.log'),
+      readyEvent: 'ready',
+    });
+
+    const store = new ApiKeyStore({ pool: deps.pool });
+    const key = async (scopes: ApiKeyScope[], opts: { actAsUsers?: boolean; tenant?: string } = {}) =>
+      (await store.create({ name: scopes.join(' '), scopes, ...opts })).key;
+    const token = (sub: string) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject(sub)
+        .setExpirationTime('10m')
+        .sign(new TextEncoder().encode(JWT_SECRET));
+    Object.assign(creds, {
+      ann: await token('ann'),
+      bob: await token('bob'),
+      admin: await key(['admin']),
+      actor: await key(['messages:write', 'turns:read'], { actAsUsers: true }),
+      ownScopesOnly: await key(['messages:write', 'turns:read']),
+      docsAcme: await key(['documents:write'], { actAsUsers: true, tenant: 'acme' }),
+      docsGlobex: await key(['documents:write'], { tenant: 'globex' }),
+    });
+    annTurn = (await deps.producer.accept({ userId: 'ann', text: 'an earlier question' })).turnId;
+    await deps.profiles.put('ann', { tenant: 'acme', groups: ['legal'] });
+    await worker.ready;
+    await waitFor(async () => (await deps.records.get(annTurn))?.status === 'completed', {
+      timeoutMs: 30_000,
+    });
+  });
+  afterAll(async () => {
+    await worker?.stop(5000);
+    await app?.close();
+    await deps?.close();
+    await sim?.close();
+  });
+
+  const call =
+    (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string | (() => string), body?: unknown) =>
+    (credential: Credential | undefined) =>
+      app.inject({
+        method,
+        url: typeof url === 'string' ? url : url(),
+        headers: {
+          accept: 'application/json',
+          ...(credential ? { authorization: `Bearer ${creds[credential]}` } : {}),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+      });
+  const doc = (tenant: string) => ({
+    docId: 'policy-1',
+    title: 'Policy',
+    text: 'Keep records.',
+    tenant,
+    acl: ['legal'],
+  });
+  const chat = (user?: string) => ({
+    model: 'fleet-agent',
+    messages: [{ role: 'user', content: 'hello' }],
+    ...(user ? { user } : {}),
+  });
+
+  const rows: Row[] = [
+    {
+      route: 'POST /v1/users/:userId/messages',
+      send: call('POST', '/v1/users/ann/messages', { text: 'hi' }),
+      as: { wrongScope: 'docsAcme', otherUser: 'bob', right: 'ann' },
+      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 202 },
+    },
+    {
+      route: 'POST /v1/users/:userId/messages (key that may not act for users)',
+      send: call('POST', '/v1/users/ann/messages', { text: 'hi' }),
+      as: { otherUser: 'ownScopesOnly', right: 'actor' },
+      expect: { otherUser: 403, right: 202 },
+    },
+    {
+      route: 'GET /v1/turns/:turnId',
+      send: call('GET', () => `/v1/turns/${annTurn}`),
+      // Another user's turn is reported as unknown.
+      as: { wrongScope: 'docsAcme', otherUser: 'bob', right: 'ann' },
+      expect: { none: 401, wrongScope: 403, otherUser: 404, right: 200 },
+    },
+    {
+      route: 'GET /v1/turns/:turnId (key that may not act for users)',
+      send: call('GET', () => `/v1/turns/${annTurn}`),
+      as: { otherUser: 'ownScopesOnly', right: 'actor' },
+      expect: { otherUser: 404, right: 200 },
+    },
+    {
+      route: 'GET /v1/users/:userId/history',
+      send: call('GET', '/v1/users/ann/history'),
+      as: { wrongScope: 'docsAcme', otherUser: 'bob', right: 'ann' },
+      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+    },
+    {
+      route: 'GET /v1/users/:userId/history (key that may not act for users)',
+      send: call('GET', '/v1/users/ann/history'),
+      as: { otherUser: 'ownScopesOnly', right: 'actor' },
+      expect: { otherUser: 403, right: 200 },
+    },
+    {
+      route: 'GET /v1/users/:userId/profile',
+      send: call('GET', '/v1/users/ann/profile'),
+      as: { wrongScope: 'docsAcme', otherUser: 'bob', right: 'ann' },
+      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+    },
+    {
+      // Permissions live in the profile: only admins write it, not even the user.
+      route: 'PUT /v1/users/:userId/profile',
+      send: call('PUT', '/v1/users/ann/profile', { tenant: 'acme', groups: ['legal'] }),
+      as: { wrongScope: 'actor', otherUser: 'ann', right: 'admin' },
+      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+    },
+    {
+      route: 'POST /v1/documents',
+      send: call('POST', '/v1/documents', doc('acme')),
+      // A user token has no documents scope; a key of another tenant may not write acme's documents.
+      as: { wrongScope: 'ann', otherUser: 'docsGlobex', right: 'docsAcme' },
+      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 201 },
+    },
+    {
+      route: 'DELETE /v1/documents/:docId',
+      send: call('DELETE', '/v1/documents/policy-1?tenant=acme'),
+      as: { wrongScope: 'actor', otherUser: 'docsGlobex', right: 'docsAcme' },
+      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+    },
+    {
+      route: 'POST /v1/chat/completions',
+      send: call('POST', '/v1/chat/completions', chat('ann')),
+      as: { wrongScope: 'docsAcme', otherUser: 'bob', right: 'ann' },
+      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+    },
+    {
+      route: 'POST /v1/chat/completions (key that may not act for users)',
+      send: call('POST', '/v1/chat/completions', chat('ann')),
+      as: { otherUser: 'ownScopesOnly', right: 'actor' },
+      expect: { otherUser: 403, right: 200 },
+    },
+    {
+      route: 'GET /v1/models',
+      send: call('GET', '/v1/models'),
+      as: { wrongScope: 'docsAcme', right: 'bob' },
+      expect: { none: 401, wrongScope: 403, right: 200 },
+    },
+    {
+      route: 'GET /v1/models/:model',
+      send: call('GET', '/v1/models/fleet-agent'),
+      as: { wrongScope: 'docsAcme', right: 'ann' },
+      expect: { none: 401, wrongScope: 403, right: 200 },
+    },
+    {
+      route: 'GET /admin/queues (Bull Board)',
+      send: call('GET', '/admin/queues'),
+      as: { wrongScope: 'actor', otherUser: 'ann', right: 'admin' },
+      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+    },
+    {
+      route: 'GET /admin/queues/api/queues (Bull Board API)',
+      send: call('GET', '/admin/queues/api/queues'),
+      as: { wrongScope: 'actor', otherUser: 'ann', right: 'admin' },
+      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+    },
+    {
+      // The rules follow the route reached, however its path was spelled.
+      route: 'GET /%61dmin/queues/api/queues (Bull Board API, percent-encoded)',
+      send: call('GET', '/%61dmin/queues/api/queues'),
+      as: { wrongScope: 'actor', otherUser: 'ann', right: 'admin' },
+      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+    },
+    ...['/healthz', '/readyz', '/metrics', '/docs', '/docs/json', '/admin/login'].map(
+      (path): Row => ({
+        route: `GET ${path} (public)`,
+        send: call('GET', path),
+        as: { wrongScope: 'docsAcme', otherUser: 'bob', right: 'admin' },
+        expect: { none: 200, wrongScope: 200, otherUser: 200, right: 200 },
+      }),
+    ),
+  ];
+
+  it('answers each cell with the status the guards define, and every refusal in the one error shape', async () => {
+    const got: string[] = [];
+    const want: string[] = [];
+    for (const row of rows) {
+      for (const caller of CALLERS) {
+        const expected = row.expect[caller];
+        if (expected === undefined) continue;
+        const credential = caller === 'none' ? undefined : row.as[caller];
+        const res = await row.send(credential);
+        want.push(`${row.route} × ${caller}${credential ? ` (${credential})` : ''} → ${expected}`);
+        got.push(`${row.route} × ${caller}${credential ? ` (${credential})` : ''} → ${res.statusCode}`);
+        if (res.statusCode >= 400) {
+          const body = JSON.parse(res.body) as { error: Record<string, unknown> };
+          expect(typeof body.error.code, `${row.route} × ${caller}: error code`).toBe('string');
+          expect(typeof body.error.message, `${row.route} × ${caller}: error message`).toBe('string');
+        }
+      }
+    }
+    // Compared as a whole, so a failure shows every cell that differs at once.
+    expect(got).toEqual(want);
+  });
+
+  it('a refusal on the chat endpoint is OpenAI-shaped; elsewhere it is the fleet’s', async () => {
+    const chatRes = await call('POST', '/v1/chat/completions', chat('ann'))('bob');
+    expect(Object.keys(chatRes.json().error).sort()).toEqual(['code', 'message', 'param', 'type']);
+    const fleetRes = await call('GET', '/v1/users/ann/history')('bob');
+    expect(fleetRes.json()).toEqual({ error: { code: 'forbidden', message: expect.any(String) } });
+  });
+
+  it('an admin session cookie opens /admin/* only, and ends with its key', async () => {
+    const store = new ApiKeyStore({ pool: deps.pool });
+    const operator = await store.create({ name: 'operator', scopes: ['admin'] });
+    const login = await app.inject({
+      method: 'POST',
+      url: '/admin/login',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ key: operator.key }),
+    });
+    expect(login.statusCode).toBe(200);
+    const setCookie = String(login.headers['set-cookie']);
+    expect(setCookie).toMatch(
+      /^fleet_admin=[A-Za-z0-9_-]{43}; Max-Age=\d+; Path=\/admin; HttpOnly; SameSite=Strict$/,
+    );
+    const cookie = setCookie.split(';')[0]!;
+    const get = (url: string, headers: Record<string, string> = {}) =>
+      app.inject({ method: 'GET', url, headers: { cookie, ...headers } });
+    expect((await get('/admin/queues/api/queues')).statusCode).toBe(200);
+    expect((await get('/v1/users/ann/history')).statusCode).toBe(401); // the cookie is no API credential
+    expect((await get('/v1/models')).statusCode).toBe(401);
+    // A forged or guessed session id is nobody's.
+    const forged = await app.inject({
+      method: 'GET',
+      url: '/admin/queues/api/queues',
+      headers: { cookie: `fleet_admin=${'A'.repeat(43)}` },
+    });
+    expect(forged.statusCode).toBe(401);
+    // Another site cannot use the session to change the queues.
+    const crossSite = await app.inject({
+      method: 'PUT',
+      url: '/admin/queues/api/queues/agent.p0/pause',
+      headers: { cookie, origin: 'https://evil.example' },
+    });
+    expect(crossSite.statusCode).toBe(403);
+    // Over https (a proxy in front says so) the cookie is Secure.
+    const secure = await app.inject({
+      method: 'POST',
+      url: '/admin/login',
+      headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https' },
+      payload: JSON.stringify({ key: operator.key }),
+    });
+    expect(String(secure.headers['set-cookie'])).toMatch(/; Secure/);
+    // A non-admin key cannot sign in; a revoked key's sessions end at once.
+    const notAdmin = await app.inject({
+      method: 'POST',
+      url: '/admin/login',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ key: creds.actor }),
+    });
+    expect(notAdmin.statusCode).toBe(403);
+    await store.revoke(operator.id);
+    expect((await get('/admin/queues/api/queues')).statusCode).toBe(401);
+  });
+});

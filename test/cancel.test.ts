@@ -1,0 +1,82 @@
+import { startSim } from '@agent-fleet/llm-sim';
+import { TurnControl, TurnEvents } from '@agent-fleet/turns';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postMessage, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+
+describe('cancelling turns (real processes)', () => {
+  let sim: Awaited<ReturnType<typeof startSim>>;
+  let fleet: TestFleet;
+  let control: TurnControl;
+
+  beforeAll(async () => {
+    sim = await startSim({
+      engine: { timeScale: 0 },
+      rules: [{ match: { user: 'slowpoke' }, latencyMs: 5000 }],
+    });
+    fleet = await startTestFleet({ llmUrl: sim.url, workers: 1, env: { LOG_LEVEL: 'warn' } });
+    await fleet.workersReady();
+    control = new TurnControl({ redis: fleet.redis, namespace: fleet.namespace });
+  });
+  afterAll(async () => {
+    await fleet?.stop();
+    await sim?.close();
+  });
+
+  const turn = async (turnId: string) =>
+    (await (await fetch(`${fleet.gatewayUrl}/v1/turns/${turnId}`)).json()) as {
+      status: string;
+      error?: string;
+    };
+  const settled = async (turnId: string) => {
+    let t: { status: string; error?: string } | undefined;
+    await waitFor(
+      async () => {
+        t = await turn(turnId);
+        return !['queued', 'running'].includes(t.status);
+      },
+      { timeoutMs: 20_000, intervalMs: 20 },
+    );
+    return t!;
+  };
+
+  it('stops a running turn at once, mid model call, and lets the next turn of the user run', async () => {
+    const first = await postMessage(fleet.gatewayUrl, 'slowpoke', 'a question that takes long');
+    const second = await postMessage(fleet.gatewayUrl, 'slowpoke', 'a follow-up');
+    await waitFor(async () => (await turn(first.turnId)).status === 'running', {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
+    const asked = Date.now();
+    await control.requestCancel('slowpoke', first.turnId);
+    expect(await settled(first.turnId)).toMatchObject({ status: 'cancelled', error: 'cancelled by request' });
+    expect(Date.now() - asked).toBeLessThan(2000); // not waiting out the 5 s model call
+    expect((await settled(second.turnId)).status).toBe('completed');
+    const rows = await fleet.pool.query<{ seq: string; status: string }>(
+      'SELECT seq, status FROM turns WHERE user_id = $1 ORDER BY seq',
+      ['slowpoke'],
+    );
+    expect(rows.rows).toEqual([
+      { seq: '1', status: 'cancelled' },
+      { seq: '2', status: 'completed' },
+    ]);
+    const events = await new TurnEvents({ redis: fleet.redis, namespace: fleet.namespace }).read(
+      'slowpoke',
+      first.turnId,
+      '0',
+    );
+    expect(events.at(-1)?.event).toMatchObject({ type: 'done', status: 'cancelled' });
+  });
+
+  it('cancels a queued turn before it starts, without calling the model', async () => {
+    await fetch(`${sim.url.replace(/\/v1$/, '')}/sim/stats/reset`, { method: 'POST' });
+    const running = await postMessage(fleet.gatewayUrl, 'slowpoke', 'keeps the user busy');
+    const queued = await postMessage(fleet.gatewayUrl, 'slowpoke', 'never mind this one');
+    await control.requestCancel('slowpoke', queued.turnId);
+    expect((await settled(running.turnId)).status).toBe('completed');
+    expect((await settled(queued.turnId)).status).toBe('cancelled');
+    const stats = (await (await fetch(`${sim.url.replace(/\/v1$/, '')}/sim/stats`)).json()) as {
+      byUser: Record<string, number>;
+    };
+    expect(stats.byUser.slowpoke).toBe(1);
+  });
+});
