@@ -25,7 +25,12 @@ export const chatCompletionRequestSchema = z
           'Only the last message is read, and it must be a user message: it becomes the next turn of the ' +
           'user’s agent, which keeps the conversation itself (earlier messages are ignored).',
       }),
-    stream: z.boolean().nullable().optional().meta({ description: 'true is not supported yet' }),
+    stream: z
+      .boolean()
+      .nullable()
+      .optional()
+      .meta({ description: 'stream the answer as chat.completion.chunk events' }),
+    stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
     user: z
       .string()
       .max(256)

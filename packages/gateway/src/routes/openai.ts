@@ -20,6 +20,7 @@ import {
   modelListSchema,
   modelSchema,
 } from './openai-schemas.ts';
+import { streamChatCompletion } from './openai-stream.ts';
 
 /** The agent models a deployment exposes when AGENT_MODELS is not set. */
 export const DEFAULT_AGENT_MODELS = ['fleet-agent'] as const;
@@ -39,7 +40,7 @@ const bad = (message: string, param: string | null, openaiCode?: string) =>
  * `POST /v1/chat/completions` turns the last user message into the next turn of the user's agent
  * (the token's user, or `user` for a key that acts for users), waits for it, and answers a
  * `chat.completion`; `GET /v1/models` lists the agent models. Errors here are OpenAI-shaped (see
- * openai-errors.ts). Not streaming yet: `stream: true` is refused with 400.
+ * openai-errors.ts). With `stream: true` the answer streams as OpenAI's chunks (openai-stream.ts).
  */
 export const openAiRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) => {
   const cfg = deps.config as FleetConfig & OpenAiConfig;
@@ -57,7 +58,7 @@ export const openAiRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps
       bodyLimit: Math.max(1024 * 1024, maxBytes * 8 + 65_536),
       schema: {
         tags: ['openai'],
-        summary: 'Ask the user’s agent (OpenAI chat completion, non-streaming)',
+        summary: 'Ask the user’s agent (OpenAI chat completion, streamed or not)',
         description:
           'The last message (role user) becomes the next turn of the user’s agent; the answer comes when ' +
           'the turn finishes, or 504 after the deadline (the turn goes on: poll GET /v1/turns/{x-fleet-turn-id}). ' +
@@ -70,7 +71,6 @@ export const openAiRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps
     },
     async (req, reply) => {
       const body = req.body;
-      if (body.stream === true) throw bad('stream is not supported yet', 'stream', 'unsupported_value');
       if (!models.includes(body.model)) {
         throw new FleetError('not_found', `The model '${body.model}' does not exist`, {
           details: { param: 'model', openaiCode: 'model_not_found' },
@@ -89,6 +89,19 @@ export const openAiRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps
       const turn = await deps.producer.accept({ userId, text, ...(idem ? { idempotencyKey: idem } : {}) });
       if (turn.created) deps.metrics.accepted.inc();
       reply.header('x-fleet-turn-id', turn.turnId);
+      if (body.stream === true) {
+        return streamChatCompletion(reply, {
+          redis: deps.redis,
+          namespace: deps.config.FLEET_NAMESPACE,
+          userId,
+          turnId: turn.turnId,
+          model: body.model,
+          prompt: text,
+          includeUsage: body.stream_options?.include_usage === true,
+          timeoutMs,
+          logger: deps.logger,
+        });
+      }
       // A retry would ask the agent a second time (unless the client sent an Idempotency-Key): the
       // OpenAI SDKs honour this header and do not retry the 5xx answers below.
       const noRetry = () => reply.header('x-should-retry', 'false');

@@ -66,7 +66,7 @@ export const turnEventRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, d
         return e.event.type === 'done';
       };
       // A blocking read holds its connection: each stream gets one of its own.
-      const blocking = deps.redis.duplicate();
+      const blocking = deps.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
       try {
         let finished = false;
         for (const e of await events.read(userId, turnId, last)) if (send(e)) finished = true;
