@@ -93,7 +93,7 @@ describe('citations', () => {
       { chunk: chunk({ docId: 'b', title: 'Gifts', sectionPath: [], text: 'Register gifts.' }), score: 1 },
     ];
     const { context, citations } = formatPassages(hits);
-    expect(context).toBe('[1] AML — 1. Scope\nEDD applies.\n\n[2] Gifts\nRegister gifts.');
+    expect(context).toBe('[1] (AML — 1. Scope) EDD applies.\n\n[2] (Gifts) Register gifts.');
     expect(citations.map((c) => [c.marker, c.docId, c.section])).toEqual([
       [1, 'a', '1. Scope'],
       [2, 'b', ''],

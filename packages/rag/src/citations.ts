@@ -36,7 +36,7 @@ export function formatPassages(
   for (const { chunk } of hits) {
     const marker = citations.length + 1;
     const section = chunk.sectionPath.join(' > ');
-    const block = `[${marker}] ${chunk.title}${section ? ` — ${section}` : ''}\n${chunk.text.trim()}`;
+    const block = `[${marker}] (${chunk.title}${section ? ` — ${section}` : ''}) ${passageText(chunk.text)}`;
     const tokens = countTokens(block);
     if (used + tokens > budget && blocks.length > 0) break;
     used += tokens;
@@ -59,4 +59,17 @@ export function citationsUsed(reply: string, citations: Citation[]): Citation[] 
   const cited = new Set([...reply.matchAll(/\[(\d{1,3})\]/g)].map((m) => Number(m[1])));
   const used = citations.filter((c) => cited.has(c.marker));
   return used.length > 0 ? used : citations;
+}
+
+/**
+ * A chunk's text as a prompt passage: one block (no blank lines, so a passage never reads as two)
+ * without Markdown heading lines, which the passage's label already names.
+ */
+export function passageText(text: string): string {
+  return text
+    .split('\n')
+    .filter((line) => !/^\s{0,3}#{1,6}\s/.test(line))
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0)
+    .join('\n');
 }

@@ -1,7 +1,13 @@
 export { accessFor, checkAccess, MissingAccessError, type ProfileSource, visibleTo } from './access.ts';
 export { AclRetriever, DEFAULT_K, MAX_K, type ViolationHandler } from './acl-retriever.ts';
 export { type ChunkOptions, chunkText, DEFAULT_CHUNKING, type TextChunk } from './chunker.ts';
-export { CITATION_INSTRUCTIONS, type Citation, citationsUsed, formatPassages } from './citations.ts';
+export {
+  CITATION_INSTRUCTIONS,
+  type Citation,
+  citationsUsed,
+  formatPassages,
+  passageText,
+} from './citations.ts';
 export {
   type EvalQuestion,
   type EvalSet,

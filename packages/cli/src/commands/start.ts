@@ -76,7 +76,9 @@ export async function startFleet(opts: StartOptions): Promise<void> {
       const sim = spawnService({
         name: 'llm-sim',
         script: SERVICE_SCRIPTS.llmSim,
-        env: { ...env, SIM_PORT: '0' },
+        // Extractive answers quote the retrieved passages with their markers: a newcomer sees grounded,
+        // cited replies without a GPU.
+        env: { SIM_MODE: 'extractive', ...env, SIM_PORT: '0' },
         readyEvent: 'listening',
         ...(opts.logs ? {} : { logFile: join(logDir, 'llm-sim.log') }),
       });

@@ -1,4 +1,4 @@
-import type { ChunkRecord, Citation, Retriever } from '@agent-fleet/rag';
+import { type ChunkRecord, type Citation, passageText, type Retriever } from '@agent-fleet/rag';
 import type { NoteStore } from '@agent-fleet/state';
 import { z } from 'zod';
 import type { ToolContext, ToolRegistry } from './tools.ts';
@@ -44,7 +44,7 @@ export function registerBuiltinTools(
         return hits
           .map(({ chunk }) => {
             const section = chunk.sectionPath.join(' > ');
-            return `[${cite(ctx, chunk)}] ${chunk.title}${section ? ` — ${section}` : ''}\n${chunk.text.trim()}`;
+            return `[${cite(ctx, chunk)}] (${chunk.title}${section ? ` — ${section}` : ''}) ${passageText(chunk.text)}`;
           })
           .join('\n\n');
       },
