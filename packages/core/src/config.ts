@@ -92,6 +92,11 @@ export const envSchema = z.object({
     .optional(),
   EMBEDDINGS_MODEL: z.string().min(1).default('fleet-sim'),
   EMBEDDINGS_DIMENSIONS: int(384, 8, 8192),
+  /** Users without a profile of their own get this tenant's default profile (none when unset). */
+  DEFAULT_TENANT: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'use 1-128 letters, digits and ._-')
+    .optional(),
   AGENT_MAX_STEPS: int(6, 1, 100),
   AGENT_MAX_TOKENS: int(32_000, 100, 10_000_000),
   /** Fault injection for reliability tests: SIGKILL the worker right after its n-th checkpoint of a turn. */

@@ -71,7 +71,11 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
     }),
     transcript,
     profiles,
-    profileCache: new ProfileCache({ redis, namespace: ns, store: profiles }),
+    profileCache: new ProfileCache({
+      redis,
+      namespace: ns,
+      store: { get: (userId: string) => profiles.resolve(userId, config.DEFAULT_TENANT) },
+    }),
     retriever: await createRetriever(config, pool),
     metrics: createGatewayMetrics(partitions),
     shedder,

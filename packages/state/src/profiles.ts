@@ -103,6 +103,39 @@ export class ProfileStore {
     return row ? toProfile(row) : null;
   }
 
+  /** The profile a tenant gives users who have none of their own (groups, role, settings). */
+  async putTenantDefault(tenant: string, input: Omit<ProfileInput, 'tenant'>): Promise<Profile> {
+    const p = validateProfile({ ...input, tenant });
+    const res = await this.#pool.query<Omit<Row, 'user_id'>>(
+      `INSERT INTO tenant_profiles (tenant, groups, role_context, settings) VALUES ($1, $2::text[], $3, $4::jsonb)
+       ON CONFLICT (tenant) DO UPDATE SET groups = EXCLUDED.groups, role_context = EXCLUDED.role_context,
+         settings = EXCLUDED.settings, updated_at = now()
+       RETURNING tenant, groups, role_context, settings, updated_at`,
+      [tenant, p.groups, p.roleContext ?? null, JSON.stringify(input.settings ?? {})],
+    );
+    return toProfile({ ...res.rows[0]!, user_id: '' });
+  }
+
+  async getTenantDefault(tenant: string): Promise<Profile | null> {
+    const res = await this.#pool.query<Omit<Row, 'user_id'>>(
+      'SELECT tenant, groups, role_context, settings, updated_at FROM tenant_profiles WHERE tenant = $1',
+      [tenant],
+    );
+    const row = res.rows[0];
+    return row ? toProfile({ ...row, user_id: '' }) : null;
+  }
+
+  /**
+   * The profile a user's agent runs with: the user's own, else (with `defaultTenant`) that tenant's
+   * default, under the user's id; null when neither exists.
+   */
+  async resolve(userId: string, defaultTenant?: string): Promise<Profile | null> {
+    const own = await this.get(userId);
+    if (own || !defaultTenant) return own;
+    const fallback = await this.getTenantDefault(defaultTenant);
+    return fallback ? { ...fallback, userId } : null;
+  }
+
   /** Idempotent; resolves whether a profile was there. */
   async delete(userId: string): Promise<boolean> {
     const res = await this.#pool.query('DELETE FROM profiles WHERE user_id = $1', [userId]);

@@ -77,6 +77,7 @@ const gate = new TurnGate({
   recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
 });
 const transcript = new Transcript({ pool });
+const profileStore = new ProfileStore({ pool });
 const retriever = await createRetriever(config, pool);
 const tools = new ToolRegistry();
 registerBuiltinTools(tools, { retriever, notes: new NoteStore({ pool }) });
@@ -97,7 +98,11 @@ const runner = new TurnRunner({
   memory: new Memory({ gate, transcript, llm, tokenBudget: config.HISTORY_TOKEN_BUDGET, logger }),
   scratchpad: new Scratchpad({ redis, namespace: config.FLEET_NAMESPACE }),
   llm,
-  profiles: new ProfileCache({ redis, namespace: config.FLEET_NAMESPACE, store: new ProfileStore({ pool }) }),
+  profiles: new ProfileCache({
+    redis,
+    namespace: config.FLEET_NAMESPACE,
+    store: { get: (userId: string) => profileStore.resolve(userId, config.DEFAULT_TENANT) },
+  }),
   retriever,
   tools,
   maxSteps: config.AGENT_MAX_STEPS,

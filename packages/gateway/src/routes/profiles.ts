@@ -48,17 +48,43 @@ export const profileRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, dep
       },
     },
     async (req) => {
-      const { model, temperature, tools, doubleTexting, ...rest } = req.body;
-      const settings = {
-        ...(model ? { model } : {}),
-        ...(temperature !== undefined ? { temperature } : {}),
-        ...(tools ? { tools } : {}),
-        ...(doubleTexting ? { doubleTexting } : {}),
-      };
+      const { settings, rest } = splitSettings(req.body);
       const input = { ...validateProfile(rest), settings };
       const profile = await deps.profiles.put(req.params.userId, input);
       // Workers read profiles through a Redis cache: the user's next turn must see this one.
       await deps.redis.del(userKeys(deps.config.FLEET_NAMESPACE, req.params.userId).profile);
+      return profile;
+    },
+  );
+
+  const tenantParams = z.object({
+    tenant: z.string().regex(TENANT_PATTERN, 'tenant must be 1-128 characters of letters, digits and ._-'),
+  });
+  app.put(
+    '/v1/tenants/:tenant/default-profile',
+    {
+      onRequest: [requireScope('admin')],
+      schema: {
+        tags: ['profiles'],
+        summary: 'The profile users of the tenant without their own get (admin; with DEFAULT_TENANT)',
+        params: tenantParams,
+        body: profileBody.omit({ tenant: true }),
+      },
+    },
+    async (req) => {
+      const { settings, rest } = splitSettings({ ...req.body, tenant: req.params.tenant });
+      const { tenant: _tenant, ...input } = validateProfile(rest);
+      // Users without a profile had the old default cached; it expires within the cache TTL (5 min).
+      return deps.profiles.putTenantDefault(req.params.tenant, { ...input, settings });
+    },
+  );
+
+  app.get(
+    '/v1/tenants/:tenant/default-profile',
+    { onRequest: [requireScope('admin')], schema: { tags: ['profiles'], params: tenantParams } },
+    async (req) => {
+      const profile = await deps.profiles.getTenantDefault(req.params.tenant);
+      if (!profile) throw new FleetError('not_found', `tenant ${req.params.tenant} has no default profile`);
       return profile;
     },
   );
@@ -81,3 +107,21 @@ export const profileRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, dep
     },
   );
 };
+
+/** The agent settings of a profile body (kept in the profile's settings) and the rest. */
+function splitSettings<
+  T extends { model?: string; temperature?: number; tools?: string[]; doubleTexting?: string },
+>(
+  body: T,
+): { settings: Record<string, unknown>; rest: Omit<T, 'model' | 'temperature' | 'tools' | 'doubleTexting'> } {
+  const { model, temperature, tools, doubleTexting, ...rest } = body;
+  return {
+    settings: {
+      ...(model ? { model } : {}),
+      ...(temperature !== undefined ? { temperature } : {}),
+      ...(tools ? { tools } : {}),
+      ...(doubleTexting ? { doubleTexting } : {}),
+    },
+    rest,
+  };
+}
