@@ -7,6 +7,7 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { partitionQueueName } from '@agent-fleet/core';
 import { spawnService } from '@agent-fleet/devstack';
+import { Scratchpad } from '@agent-fleet/turns';
 import { Queue, Worker } from 'bullmq';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
@@ -124,6 +125,8 @@ async function main() {
         SIM_PORT: '0',
         SIM_LATENCY_MS: '0',
         SIM_TIME_SCALE: '0',
+        // Script mode answers like echo unless a fixture matches: the step phase below adds some.
+        SIM_MODE: 'script',
         NODE_OPTIONS: nodeOptions,
       },
       readyEvent: 'listening',
@@ -198,6 +201,61 @@ async function main() {
     const ms = lat.rows.map((r) => Number(r.ms));
     await pool.end();
 
+    // Added latency per agent step: the same user's turns one at a time on the now idle fleet, each
+    // answered at once (plain), or after one tool call (one more model step and one tool step).
+    const simAdmin = simInfo!.url.replace(/\/v1$/, '');
+    const SEQUENTIAL = 60;
+    const fixtures = Array.from({ length: SEQUENTIAL }, (_, i) => [
+      {
+        match: { contains: `step turn ${i}.` },
+        reply: { tool_calls: [{ name: 'recall_notes', arguments: {} }] },
+      },
+      { match: { contains: `step turn ${i}.` }, reply: `answer ${i}` },
+    ]).flat();
+    await fetch(`${simAdmin}/sim/script`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(fixtures),
+    });
+    const sequential = async (user: string, text: (i: number) => string) => {
+      const took: number[] = [];
+      for (let i = 0; i < SEQUENTIAL; i++) {
+        const started = performance.now();
+        const res = await fetch(`${gw.url}/v1/users/${user}/messages`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ text: text(i) }),
+        });
+        const { turnId } = (await res.json()) as { turnId: string };
+        for (;;) {
+          const turn = (await (await fetch(`${gw.url}/v1/turns/${turnId}`)).json()) as { status: string };
+          if (turn.status === 'completed' || turn.status === 'failed') break;
+          await new Promise((r) => setTimeout(r, 2));
+        }
+        took.push(performance.now() - started);
+      }
+      return percentile(took, 0.5);
+    };
+    const plain = await sequential('plain-user', (i) => `plain turn ${i}.`);
+    const stepped = await sequential('step-user', (i) => `step turn ${i}.`);
+    const perStep = (stepped - plain) / 2;
+
+    // What one step checkpoint costs: the worker's save, against the same Redis.
+    const redis = new Redis(stack.redis.url, { enableAutoPipelining: true });
+    const scratch = new Scratchpad({ redis, namespace: 'bench' });
+    const step = JSON.stringify({
+      kind: 'model',
+      content: 'x'.repeat(400),
+      toolCalls: [],
+      promptTokens: 900,
+      completionTokens: 100,
+    });
+    const N = 2000;
+    const cpStarted = performance.now();
+    for (let i = 0; i < N; i++) await scratch.save('u', 't', `step:${i}`, step);
+    const checkpointUs = ((performance.now() - cpStarted) / N) * 1000;
+    redis.disconnect();
+
     console.log('');
     console.log(
       `pipeline: ${opts.turns} turns, ${opts.users} users, ${opts.workers} worker processes, ${opts.clients} HTTP clients`,
@@ -208,6 +266,12 @@ async function main() {
     console.log(
       `  turn latency (accepted -> recorded) p50 ${percentile(ms, 0.5).toFixed(0)} ms, p95 ${percentile(ms, 0.95).toFixed(0)} ms`,
     );
+    console.log('');
+    console.log(`steps: ${SEQUENTIAL} turns of one user, one at a time, instant simulator`);
+    console.log(`  a plain turn (one model step)            p50 ${plain.toFixed(1)} ms`);
+    console.log(`  with a tool call (model, tool, model)    p50 ${stepped.toFixed(1)} ms`);
+    console.log(`  added latency per step                   ${perStep.toFixed(1)} ms`);
+    console.log(`  one step checkpoint (Redis, sequential)  ${checkpointUs.toFixed(0)} µs`);
   } finally {
     agent.destroy();
     await Promise.all(services.map((s) => s.stop()));

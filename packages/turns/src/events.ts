@@ -40,11 +40,11 @@ export class TurnEvents {
 
   async publish(userId: string, turnId: string, event: TurnEvent): Promise<void> {
     const key = userKeys(this.#namespace, userId).events(turnId);
-    await this.#redis
-      .multi()
-      .xadd(key, 'MAXLEN', '~', MAX_EVENTS, '*', 'e', JSON.stringify(event))
-      .expire(key, TTL_SECONDS)
-      .exec();
+    const add = this.#redis.xadd(key, 'MAXLEN', '~', MAX_EVENTS, '*', 'e', JSON.stringify(event));
+    // The first and the last event of an attempt set the expiry; the ones between need not.
+    if (event.type === 'status' || event.type === 'done')
+      await Promise.all([add, this.#redis.expire(key, TTL_SECONDS)]);
+    else await add;
   }
 
   /**

@@ -37,11 +37,14 @@ export interface ToolResult {
  */
 export class ToolRegistry {
   readonly #tools = new Map<string, ToolDefinition>();
+  /** Specs by enabled set: turning zod schemas into JSON Schema on every model call is not free. */
+  readonly #specs = new Map<string, ToolSpec[]>();
 
   register<S extends z.ZodType>(def: ToolDefinition<S>): this {
     if (!/^[a-zA-Z0-9_-]{1,64}$/.test(def.name)) throw new Error(`invalid tool name: ${def.name}`);
     if (this.#tools.has(def.name)) throw new Error(`tool ${def.name} is registered twice`);
     this.#tools.set(def.name, def as unknown as ToolDefinition);
+    this.#specs.clear();
     return this;
   }
 
@@ -51,7 +54,10 @@ export class ToolRegistry {
 
   /** OpenAI tool specs of the enabled tools (all when `enabled` is undefined). */
   specs(enabled?: readonly string[]): ToolSpec[] {
-    return [...this.#tools.values()]
+    const key = enabled ? enabled.join(',') : '*';
+    const cached = this.#specs.get(key);
+    if (cached) return cached;
+    const specs = [...this.#tools.values()]
       .filter((t) => !enabled || enabled.includes(t.name))
       .map((t) => ({
         type: 'function' as const,
@@ -61,6 +67,8 @@ export class ToolRegistry {
           parameters: z.toJSONSchema(t.parameters, { target: 'draft-7' }) as Record<string, unknown>,
         },
       }));
+    this.#specs.set(key, specs);
+    return specs;
   }
 
   async call(
