@@ -114,6 +114,42 @@ describe('double texting', () => {
     expect((await settled(first.turnId)).status).toBe('completed');
   });
 
+  it('coalesce: messages not started yet run as one turn', async () => {
+    await fetch(`${sim.url.replace(/\/v1$/, '')}/sim/config`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        rules: [
+          { match: { user: 'talker' }, latencyMs: 1500 },
+          { match: { user: 'batcher' }, latencyMs: 1500 },
+        ],
+      }),
+    });
+    await producer.accept({ userId: 'batcher', text: 'first' });
+    const stats = async () =>
+      (
+        (await (await fetch(`${sim.url.replace(/\/v1$/, '')}/sim/stats`)).json()) as {
+          byUser: Record<string, number>;
+        }
+      ).byUser;
+    // The first turn has asked the model (it takes 1.5 s): it will not take the messages below.
+    await waitFor(async () => (await stats()).batcher === 1, { timeoutMs: 10_000, intervalMs: 20 });
+    const rest = [];
+    for (const text of ['second', 'third', 'fourth'])
+      rest.push(await producer.accept({ userId: 'batcher', text, doubleTexting: 'coalesce' }));
+    const answers = await Promise.all(rest.map((r) => settled(r.turnId)));
+    expect(answers.map((a) => a.status)).toEqual(['completed', 'completed', 'completed']);
+    // One turn answered all three: system + the first turn (2 messages) + the merged question.
+    expect(answers[0]!.reply).toBe('Echo [n=4]: second\n\nthird\n\nfourth');
+    expect(answers[1]!.reply).toBe(answers[0]!.reply);
+    expect(answers[2]!.reply).toBe(answers[0]!.reply);
+    expect((await stats()).batcher).toBe(2);
+    const history = (await fleet.redis.lrange(`${fleet.namespace}:{u:batcher}:history`, 0, -1)).map(
+      (m) => (JSON.parse(m) as { role: string; content: string }).content,
+    );
+    expect(history).toEqual(['first', 'Echo [n=2]: first', 'second', 'third', 'fourth', answers[0]!.reply]);
+  });
+
   it('interrupt: the running turn stops at its next step boundary and the new message runs next with its context', async () => {
     // The simulator calls a tool when the message names it: step 1 is a (slow) model call with a tool call.
     const first = await producer.accept({

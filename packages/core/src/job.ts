@@ -11,6 +11,8 @@ export const turnJobSchema = z.object({
   text: z.string().min(1),
   threadId: threadIdSchema.optional(),
   enqueuedAt: z.number().int().nonnegative(),
+  /** Sent with the `coalesce` strategy: may be merged into the user's earliest turn not started yet. */
+  coalesce: z.boolean().optional(),
 });
 export type TurnJob = z.infer<typeof turnJobSchema>;
 

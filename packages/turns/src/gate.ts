@@ -212,6 +212,19 @@ export class TurnGate {
     return done === 1;
   }
 
+  /** The payloads of the turns accepted after `seq` and not finished, in order (at most `max`). */
+  async pendingAfter(userId: string, seq: number, max = 20): Promise<{ seq: number; payload: string }[]> {
+    const k = userKeys(this.#namespace, userId);
+    const seqs = Array.from({ length: max }, (_, i) => seq + 1 + i);
+    const values = await this.#redis.hmget(k.pending, ...seqs.map(String));
+    const out: { seq: number; payload: string }[] = [];
+    for (const [i, v] of values.entries()) {
+      if (v === null) break;
+      out.push({ seq: seqs[i]!, payload: v });
+    }
+    return out;
+  }
+
   /** The user's history and its meta, as the next turn would see them. */
   async historyState(userId: string): Promise<{ messages: HistoryMessage[]; meta: HistoryMeta }> {
     const k = userKeys(this.#namespace, userId);

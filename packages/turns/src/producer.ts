@@ -8,9 +8,10 @@ import type { TurnRecords } from './records.ts';
 /**
  * What to do with a message that arrives while the user's previous turn is queued or running:
  * `enqueue` (run it after, in order), `reject` (refuse it: 409 with the turn in progress),
- * `interrupt` (the running turn stops at its next step boundary and this one runs next).
+ * `interrupt` (the running turn stops at its next step boundary and this one runs next),
+ * `coalesce` (the user's messages not started yet run as one turn).
  */
-export type DoubleTexting = 'enqueue' | 'reject' | 'interrupt';
+export type DoubleTexting = 'enqueue' | 'reject' | 'interrupt' | 'coalesce';
 
 export interface AcceptInput {
   userId: string;
@@ -76,6 +77,7 @@ export class TurnProducer {
       text: input.text,
       ...(input.threadId ? { threadId: input.threadId } : {}),
       enqueuedAt: Date.now(),
+      ...(input.doubleTexting === 'coalesce' ? { coalesce: true } : {}),
     };
     const idem = input.idempotencyKey;
     const run = (floor: string) =>

@@ -80,6 +80,14 @@ export type TurnOutcome =
  * (Postgres, history, turn record; each idempotent on turnId/seq), finishes it in the gate and
  * wakes the user's next turn. A delivery that may not run yet gives its worker slot back.
  */
+/** A later message a turn answers too (double texting `coalesce`). */
+interface Merged {
+  seq: number;
+  turnId: string;
+  text: string;
+  enqueuedAt: number;
+}
+
 /** Why a turn stopped at a step boundary when a later message asked to interrupt it. */
 class InterruptedError extends FleetError {
   constructor() {
@@ -184,11 +192,15 @@ export class TurnRunner {
       if (await o.control.isCancelled(t.userId, t.turnId)) throw new CancelledError();
       const { history, meta } = await o.memory.recall(t.userId, t.seq, begun.history, begun.meta);
       const profile = await o.profiles.get(t.userId);
+      // Messages sent with `coalesce` after this one and not started yet are answered by this turn.
+      const merged = await this.#coalesced(t, scratch, log);
+      const asked =
+        merged.length > 0 ? { ...t, text: [t.text, ...merged.map((m) => m.text)].join('\n\n') } : t;
       let grounding: Grounding;
       if (scratch.grounding !== undefined) {
         grounding = JSON.parse(scratch.grounding) as Grounding;
       } else {
-        grounding = await this.#retrieve(t, profile, log);
+        grounding = await this.#retrieve(asked, profile, log);
         if (grounding.citations.length > 0) {
           await o.scratchpad.save(t.userId, t.turnId, 'grounding', JSON.stringify(grounding));
         }
@@ -203,7 +215,7 @@ export class TurnRunner {
       partial = [...saved].reverse().find((s) => s.kind === 'model')?.content ?? '';
       const found = [...grounding.citations];
       const loop = await runAgentLoop(
-        this.#prompt(t, profile, o.memory.promptMessages(history, meta), grounding),
+        this.#prompt(asked, profile, o.memory.promptMessages(history, meta), grounding),
         {
           llm: o.llm,
           registry: o.tools,
@@ -264,21 +276,31 @@ export class TurnRunner {
         completedAt,
         messages: [
           { role: 'user', content: t.text },
+          ...merged.map((m) => ({ role: 'user' as const, content: m.text })),
           { role: 'assistant', content: reply },
         ],
         citations,
       });
-      const fin = await this.#commit(
+      let fin = await this.#commit(
         t,
         lease,
         'completed',
         reply,
         [
           { role: 'user', content: t.text, turnId: t.turnId, seq: t.seq, tokens: messageTokens(t.text) },
+          ...merged.map((m) => ({
+            role: 'user' as const,
+            content: m.text,
+            turnId: t.turnId,
+            seq: t.seq,
+            tokens: messageTokens(m.text),
+          })),
           { role: 'assistant', content: reply, turnId: t.turnId, seq: t.seq, tokens: messageTokens(reply) },
         ],
         citations,
+        merged.length === 0,
       );
+      if (merged.length > 0) fin = await this.#finishMerged(t, merged, reply, citations, log);
       if (fin.kind === 'finished') {
         // The turn is done; folding old turns into the summary must not undo or fail it.
         await o.memory.foldIfNeeded(t.userId, fin.historyTokens).catch((err: unknown) => {
@@ -355,6 +377,61 @@ export class TurnRunner {
       this.#o.logger.warn({ turnId: t.turnId, checkpoint: index }, 'fault injection: killing this worker');
       process.kill(process.pid, 'SIGKILL');
     }
+  }
+
+  /**
+   * The later messages this turn answers too: those sent with `coalesce` right after it and not
+   * started yet. Decided once, on the turn's first delivery, and checkpointed.
+   */
+  async #coalesced(t: TurnJob, scratch: Record<string, string>, log: Logger): Promise<Merged[]> {
+    if (scratch.coalesced !== undefined) return JSON.parse(scratch.coalesced) as Merged[];
+    const merged: Merged[] = [];
+    for (const { seq, payload } of await this.#o.gate.pendingAfter(t.userId, t.seq)) {
+      const next = decodePending(seq, payload);
+      if (!next.coalesce) break;
+      merged.push({ seq, turnId: next.turnId, text: next.text, enqueuedAt: next.enqueuedAt });
+    }
+    if (merged.length > 0) {
+      await this.#o.scratchpad.save(t.userId, t.turnId, 'coalesced', JSON.stringify(merged));
+      log.info({ coalesced: merged.map((m) => m.seq) }, 'answering later messages in this turn');
+    }
+    return merged;
+  }
+
+  /**
+   * Finish the turns this one answered for: each completed with the same reply, in order (their
+   * own jobs are then duplicates), and wake the user's turn after the last.
+   */
+  async #finishMerged(t: TurnJob, merged: Merged[], reply: string, citations: Citation[], log: Logger) {
+    const o = this.#o;
+    let fin: CommitResult = { kind: 'already-finished' };
+    for (const m of merged) {
+      await o.transcript.record({
+        turnId: m.turnId,
+        userId: t.userId,
+        seq: m.seq,
+        status: 'completed',
+        enqueuedAt: m.enqueuedAt,
+        completedAt: Date.now(),
+        messages: [],
+        citations,
+      });
+      fin = await o.gate.commit({
+        userId: t.userId,
+        seq: m.seq,
+        turnId: m.turnId,
+        token: '',
+        status: 'completed',
+        outcome: reply,
+        ...(citations.length ? { citations } : {}),
+      });
+      await o.events.publish(t.userId, m.turnId, { type: 'done', status: 'completed', reply, citations });
+    }
+    const last = merged.at(-1)!;
+    if (fin.kind === 'finished' && fin.nextPayload)
+      await this.#wake(decodePending(last.seq + 1, fin.nextPayload));
+    log.info({ coalesced: merged.length }, 'coalesced turns finished');
+    return fin;
   }
 
   /**
@@ -449,6 +526,7 @@ export class TurnRunner {
     outcome: string,
     messages?: HistoryMessage[],
     citations?: Citation[],
+    wake = true,
   ): Promise<CommitResult> {
     const fin = await this.#o.gate.commit({
       userId: t.userId,
@@ -460,7 +538,7 @@ export class TurnRunner {
       ...(messages ? { messages } : {}),
       ...(citations?.length ? { citations } : {}),
     });
-    if (fin.kind === 'finished' && fin.nextPayload) {
+    if (wake && fin.kind === 'finished' && fin.nextPayload) {
       await this.#wake(decodePending(t.seq + 1, fin.nextPayload));
     }
     return fin;

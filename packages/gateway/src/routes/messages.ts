@@ -27,11 +27,12 @@ export const messageRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, dep
             .refine((s) => s.trim().length > 0, 'text must not be empty'),
           threadId: threadIdSchema.optional(),
           doubleTexting: z
-            .enum(['enqueue', 'reject', 'interrupt'])
+            .enum(['enqueue', 'reject', 'interrupt', 'coalesce'])
             .optional()
             .describe(
               "When the user's previous turn is still queued or running: enqueue (default, strict order), " +
-                'reject (409 naming the turn in progress), or interrupt (it stops at its next step and this one runs next). ' +
+                'reject (409 naming the turn in progress), interrupt (it stops at its next step and this one runs next), ' +
+                'or coalesce (messages not started yet run as one turn). ' +
                 "Defaults to the profile's doubleTexting setting.",
             ),
         }),
@@ -48,7 +49,8 @@ export const messageRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, dep
       }
       const setting =
         req.body.doubleTexting ?? (await deps.profileCache.get(req.params.userId))?.settings?.doubleTexting;
-      const doubleTexting = setting === 'reject' || setting === 'interrupt' ? setting : 'enqueue';
+      const doubleTexting =
+        setting === 'reject' || setting === 'interrupt' || setting === 'coalesce' ? setting : 'enqueue';
       const idem = req.headers['idempotency-key'];
       const turn = await deps.producer.accept({
         userId: req.params.userId,

@@ -27,7 +27,7 @@ const profileBody = z.object({
     .optional()
     .describe('the tools the agent may call (default: all)'),
   doubleTexting: z
-    .enum(['enqueue', 'reject', 'interrupt'])
+    .enum(['enqueue', 'reject', 'interrupt', 'coalesce'])
     .optional()
     .describe('the default for new messages'),
 });
