@@ -1,6 +1,7 @@
 import { FleetError } from '@agent-fleet/core';
 import { type RunningSim, startSim } from '@agent-fleet/llm-sim';
 import { afterEach, describe, expect, it } from 'vitest';
+import { EmbeddingBatcher } from './embed-batcher.ts';
 import { HashRing } from './hash-ring.ts';
 import { LlmPool, type LlmPoolOptions, type PoolStreamEvent } from './pool.ts';
 
@@ -194,6 +195,20 @@ describe('LlmPool against simulator servers over HTTP', () => {
     expect(p.stats().waiting).toBe(0);
     await busy;
     expect(p.stats().servers[0]!.inFlight).toBe(0);
+  });
+
+  it('embeds through the pool, and the batcher coalesces concurrent callers into one request', async () => {
+    const servers = [await sim()];
+    const p = pool(servers);
+    const [a, b] = await p.embed(['customer due diligence records', 'customer due diligence files']);
+    const norm = (v: number[]) => Math.sqrt(v.reduce((n, x) => n + x * x, 0));
+    expect(norm(a!)).toBeCloseTo(1, 5);
+    expect(a!.reduce((n, x, i) => n + x * b![i]!, 0)).toBeGreaterThan(0.5); // shared words: close
+    const before = await requestsSeen(servers[0]!);
+    const batcher = new EmbeddingBatcher((texts) => p.embed(texts), { maxInputs: 100, maxWaitMs: 10 });
+    const out = await Promise.all(['one', 'two', 'three'].map((t) => batcher.embed([t])));
+    expect(out.map((v) => v.length)).toEqual([1, 1, 1]);
+    expect((await requestsSeen(servers[0]!)) - before).toBe(1);
   });
 
   it('health checks trip the circuit of a dead server and route around it', async () => {

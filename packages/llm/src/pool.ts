@@ -202,6 +202,23 @@ export class LlmPool {
   }
 
   async chat(req: PoolChatRequest): Promise<PoolChatResult> {
+    return this.#withRetries(req, async (server, attempt) => {
+      const res = await server.client.chat.completions.create(this.#body(req, false) as never, {
+        headers: { 'x-user-id': req.userId },
+        signal: this.#attemptSignal(req.signal),
+      });
+      return this.#result(server, res as OpenAI.ChatCompletion, attempt);
+    });
+  }
+
+  /**
+   * Run `call` on a server the router picks, again on another one (with jittered backoff) while
+   * the failure is retryable and attempts are left; the last error otherwise.
+   */
+  async #withRetries<T>(
+    req: PoolChatRequest,
+    call: (server: Server, attempt: number) => Promise<T>,
+  ): Promise<T> {
     let last: unknown;
     const tried = new Set<number>();
     let attempt = 0;
@@ -209,12 +226,7 @@ export class LlmPool {
       const lease = await this.#acquire(req, tried);
       const started = performance.now();
       try {
-        const signal = this.#attemptSignal(req.signal);
-        const res = await lease.server.client.chat.completions.create(this.#body(req, false) as never, {
-          headers: { 'x-user-id': req.userId },
-          signal,
-        });
-        const out = this.#result(lease.server, res as OpenAI.ChatCompletion, attempt);
+        const out = await call(lease.server, attempt);
         this.#finish(lease, true, started);
         return out;
       } catch (err) {
@@ -301,30 +313,15 @@ export class LlmPool {
   /** One embeddings request (the batcher coalesces concurrent callers into these). */
   async embed(texts: string[], opts: { userId?: string; signal?: AbortSignal } = {}): Promise<number[][]> {
     if (texts.length === 0) return [];
-    let last: unknown;
-    const tried = new Set<number>();
     const req: PoolChatRequest = { messages: [], userId: opts.userId ?? 'embeddings', priority: 'batch' };
     if (opts.signal) req.signal = opts.signal;
-    let attempt = 0;
-    while (++attempt <= this.#o.maxAttempts) {
-      const lease = await this.#acquire(req, tried);
-      const started = performance.now();
-      try {
-        const res = await lease.server.client.embeddings.create(
-          { model: this.#o.model, input: texts },
-          { signal: this.#attemptSignal(opts.signal) },
-        );
-        this.#finish(lease, true, started);
-        return [...res.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
-      } catch (err) {
-        last = err;
-        const retryable = this.#onError(lease, err, started, opts.signal);
-        tried.add(lease.server.index);
-        if (!retryable || attempt === this.#o.maxAttempts) break;
-        await sleep(backoff(attempt, this.#o.backoffBaseMs, this.#o.backoffMaxMs), opts.signal);
-      }
-    }
-    throw toFleetError(last, Math.min(attempt, this.#o.maxAttempts));
+    return this.#withRetries(req, async (server) => {
+      const res = await server.client.embeddings.create(
+        { model: this.#o.model, input: texts },
+        { signal: this.#attemptSignal(opts.signal) },
+      );
+      return [...res.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
+    });
   }
 
   stats(): {
