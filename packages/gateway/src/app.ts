@@ -30,7 +30,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     bodyLimit: Math.max(1024 * 1024, deps.config.MAX_MESSAGE_BYTES * 4 + 4096),
     trustProxy: true,
     // userId may be 128 characters; longer ones get a validation error that names the field.
-    maxParamLength: 512,
+    routerOptions: { maxParamLength: 512 },
     // A URL Fastify cannot decode (bad percent-encoding) gets the one error shape too.
     frameworkErrors: (err, _req, reply) => sendError(reply, toFleetError(err)),
   });
