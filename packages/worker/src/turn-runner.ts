@@ -1,12 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type FinalStatus,
-  FleetError,
-  type HistoryMessage,
-  type Logger,
-  type TurnJob,
-  turnJobSchema,
-} from '@agent-fleet/core';
+import { FleetError, type Logger, type TurnJob, turnJobSchema } from '@agent-fleet/core';
 import type { LlmPool, PoolMessage } from '@agent-fleet/llm';
 import {
   CITATION_INSTRUCTIONS,
@@ -18,7 +11,6 @@ import {
 import type { Profile, Transcript } from '@agent-fleet/state';
 import {
   type BeginResult,
-  type CommitResult,
   decodePending,
   type PartitionQueues,
   type Scratchpad,
@@ -34,6 +26,7 @@ import { type AgentStep, runAgentLoop, savedSteps } from './agent/loop.ts';
 import type { ToolRegistry } from './agent/tools.ts';
 import { type Memory, messageTokens } from './memory.ts';
 import type { WorkerMetrics } from './metrics.ts';
+import { type Merged, TurnFinisher } from './turn-finisher.ts';
 
 export interface TurnRunnerOptions {
   gate: TurnGate;
@@ -80,14 +73,6 @@ export type TurnOutcome =
  * (Postgres, history, turn record; each idempotent on turnId/seq), finishes it in the gate and
  * wakes the user's next turn. A delivery that may not run yet gives its worker slot back.
  */
-/** A later message a turn answers too (double texting `coalesce`). */
-interface Merged {
-  seq: number;
-  turnId: string;
-  text: string;
-  enqueuedAt: number;
-}
-
 /** Why a turn stopped at a step boundary when a later message asked to interrupt it. */
 class InterruptedError extends FleetError {
   constructor() {
@@ -106,11 +91,13 @@ class CancelledError extends FleetError {
 
 export class TurnRunner {
   readonly #o: TurnRunnerOptions;
+  readonly #finish: TurnFinisher;
   /** The turns this process runs now, to stop one at once when it is cancelled. */
   readonly #running = new Map<string, AbortController>();
 
   constructor(opts: TurnRunnerOptions) {
     this.#o = opts;
+    this.#finish = new TurnFinisher(opts);
   }
 
   /** Stop a turn this process runs (a cancellation was published); false when it runs elsewhere. */
@@ -136,7 +123,7 @@ export class TurnRunner {
         return this.#delay(job, token, Math.min(decision.leaseMsLeft + 25, this.#o.gate.leaseMs), t, false);
       case 'park':
         if (Date.now() - t.enqueuedAt > this.#o.gapGraceMs)
-          await this.#repairPredecessor(t.userId, decision.done);
+          await this.#finish.repairPredecessor(t.userId, decision.done);
         return this.#delay(job, token, this.#o.parkDelayMs, t, true);
       case 'acquired':
         return this.#run(job, t, lease, decision);
@@ -281,7 +268,7 @@ export class TurnRunner {
         ],
         citations,
       });
-      let fin = await this.#commit(
+      let fin = await this.#finish.commit(
         t,
         lease,
         'completed',
@@ -300,7 +287,7 @@ export class TurnRunner {
         citations,
         merged.length === 0,
       );
-      if (merged.length > 0) fin = await this.#finishMerged(t, merged, reply, citations, log);
+      if (merged.length > 0) fin = await this.#finish.merged(t, merged, reply, citations, log);
       if (fin.kind === 'finished') {
         // The turn is done; folding old turns into the summary must not undo or fail it.
         await o.memory.foldIfNeeded(t.userId, fin.historyTokens).catch((err: unknown) => {
@@ -318,11 +305,11 @@ export class TurnRunner {
     } catch (caught) {
       const err = abort.signal.reason instanceof CancelledError ? abort.signal.reason : caught;
       if (err instanceof CancelledError) {
-        await this.#finishCancelled(t, lease, log);
+        await this.#finish.cancelled(t, lease, log);
         return { status: 'cancelled', turnId: t.turnId, seq: t.seq };
       }
       if (err instanceof InterruptedError) {
-        await this.#finishInterrupted(t, lease, partial, log);
+        await this.#finish.interrupted(t, lease, partial, log);
         return { status: 'interrupted', turnId: t.turnId, seq: t.seq };
       }
       const retryable = !(err instanceof FleetError) || err.isRetryable;
@@ -332,7 +319,7 @@ export class TurnRunner {
         await o.gate.release(t.userId, lease).catch(() => {});
         throw err;
       }
-      await this.recordFailure(t, (err as Error).message, lease);
+      await this.#finish.failure(t, (err as Error).message, lease);
       throw new UnrecoverableError((err as Error).message);
     } finally {
       clearInterval(renew);
@@ -398,187 +385,8 @@ export class TurnRunner {
     return merged;
   }
 
-  /**
-   * Finish the turns this one answered for: each completed with the same reply, in order (their
-   * own jobs are then duplicates), and wake the user's turn after the last.
-   */
-  async #finishMerged(t: TurnJob, merged: Merged[], reply: string, citations: Citation[], log: Logger) {
-    const o = this.#o;
-    let fin: CommitResult = { kind: 'already-finished' };
-    for (const m of merged) {
-      await o.transcript.record({
-        turnId: m.turnId,
-        userId: t.userId,
-        seq: m.seq,
-        status: 'completed',
-        enqueuedAt: m.enqueuedAt,
-        completedAt: Date.now(),
-        messages: [],
-        citations,
-      });
-      fin = await o.gate.commit({
-        userId: t.userId,
-        seq: m.seq,
-        turnId: m.turnId,
-        token: '',
-        status: 'completed',
-        outcome: reply,
-        ...(citations.length ? { citations } : {}),
-      });
-      await o.events.publish(t.userId, m.turnId, { type: 'done', status: 'completed', reply, citations });
-    }
-    const last = merged.at(-1)!;
-    if (fin.kind === 'finished' && fin.nextPayload)
-      await this.#wake(decodePending(last.seq + 1, fin.nextPayload));
-    log.info({ coalesced: merged.length }, 'coalesced turns finished');
-    return fin;
-  }
-
-  /**
-   * Record a turn a newer message interrupted: its user message and whatever the model had said go
-   * into the transcript and the history, so the newer turn runs with that context.
-   */
-  async #finishInterrupted(t: TurnJob, lease: string, partial: string, log: Logger): Promise<void> {
-    const o = this.#o;
-    const said = partial
-      ? `${partial}\n\n[interrupted by a newer message]`
-      : '[interrupted by a newer message]';
-    await o.transcript.record({
-      turnId: t.turnId,
-      userId: t.userId,
-      seq: t.seq,
-      ...(t.threadId ? { threadId: t.threadId } : {}),
-      status: 'interrupted',
-      error: 'interrupted by a newer message',
-      enqueuedAt: t.enqueuedAt,
-      completedAt: Date.now(),
-      messages: [
-        { role: 'user', content: t.text },
-        { role: 'assistant', content: said },
-      ],
-    });
-    await this.#commit(t, lease, 'interrupted', 'interrupted by a newer message', [
-      { role: 'user', content: t.text, turnId: t.turnId, seq: t.seq, tokens: messageTokens(t.text) },
-      { role: 'assistant', content: said, turnId: t.turnId, seq: t.seq, tokens: messageTokens(said) },
-    ]);
-    await o.events.publish(t.userId, t.turnId, {
-      type: 'done',
-      status: 'interrupted',
-      error: 'interrupted by a newer message',
-    });
-    o.metrics.turns.inc({ outcome: 'interrupted' });
-    log.info('turn interrupted');
-  }
-
-  /** Record a cancelled turn (its user message stays in the transcript) and let the next one run. */
-  async #finishCancelled(t: TurnJob, lease: string, log: Logger): Promise<void> {
-    const o = this.#o;
-    await o.transcript.record({
-      turnId: t.turnId,
-      userId: t.userId,
-      seq: t.seq,
-      ...(t.threadId ? { threadId: t.threadId } : {}),
-      status: 'cancelled',
-      error: 'cancelled by request',
-      enqueuedAt: t.enqueuedAt,
-      completedAt: Date.now(),
-      messages: [{ role: 'user', content: t.text }],
-    });
-    await this.#commit(t, lease, 'cancelled', 'cancelled by request');
-    await o.events.publish(t.userId, t.turnId, {
-      type: 'done',
-      status: 'cancelled',
-      error: 'cancelled by request',
-    });
-    o.metrics.turns.inc({ outcome: 'cancelled' });
-    log.info('turn cancelled');
-  }
-
-  /**
-   * Record a turn that will not complete (attempts exhausted, or its job failed for good) as failed,
-   * then finish it so the user's next turn runs. Idempotent. `lease` '' finishes it only while no
-   * delivery holds the lease.
-   */
-  async recordFailure(t: TurnJob, error: string, lease: string): Promise<void> {
-    const o = this.#o;
-    const now = Date.now();
-    await o.transcript.record({
-      turnId: t.turnId,
-      userId: t.userId,
-      seq: t.seq,
-      ...(t.threadId ? { threadId: t.threadId } : {}),
-      status: 'failed',
-      error,
-      enqueuedAt: t.enqueuedAt,
-      completedAt: now,
-      messages: [{ role: 'user', content: t.text }],
-    });
-    await this.#commit(t, lease, 'failed', error);
-    await o.events.publish(t.userId, t.turnId, { type: 'done', status: 'failed', error }).catch(() => {});
-    o.metrics.turns.inc({ outcome: 'failed' });
-    o.logger.error({ turnId: t.turnId, userId: t.userId, seq: t.seq, error }, 'turn failed');
-  }
-
-  async #commit(
-    t: TurnJob,
-    lease: string,
-    status: FinalStatus,
-    outcome: string,
-    messages?: HistoryMessage[],
-    citations?: Citation[],
-    wake = true,
-  ): Promise<CommitResult> {
-    const fin = await this.#o.gate.commit({
-      userId: t.userId,
-      seq: t.seq,
-      turnId: t.turnId,
-      token: lease,
-      status,
-      outcome,
-      ...(messages ? { messages } : {}),
-      ...(citations?.length ? { citations } : {}),
-    });
-    if (wake && fin.kind === 'finished' && fin.nextPayload) {
-      await this.#wake(decodePending(t.seq + 1, fin.nextPayload));
-    }
-    return fin;
-  }
-
-  /** Promote the user's next turn out of `delayed`; add its job if its producer never did. */
-  async #wake(next: TurnJob): Promise<void> {
-    const job = await this.#o.partitions.getJob(next.userId, next.turnId);
-    if (!job) {
-      await this.#o.records.ensure(next);
-      await this.#o.partitions.add(next);
-      return;
-    }
-    await job.promote().catch(() => {});
-  }
-
-  /**
-   * A turn has waited past the grace period behind predecessor `done+1`. If that predecessor's job
-   * is gone, add it again from the payload kept at acceptance; if it failed for good without being
-   * recorded, record it as failed and finish it. Otherwise it is on its way and nothing is done.
-   */
-  async #repairPredecessor(userId: string, done: number): Promise<void> {
-    const o = this.#o;
-    const view = await o.gate.peek(userId);
-    if (view.done !== done || view.leaseHolder || !view.nextPayload) return;
-    const pred = decodePending(done + 1, view.nextPayload);
-    if (Date.now() - pred.enqueuedAt < o.gapGraceMs) return;
-    const job = await o.partitions.getJob(userId, pred.turnId);
-    const state = job ? await job.getState() : 'unknown';
-    const log = o.logger.child({ turnId: pred.turnId, userId, seq: pred.seq });
-    if (state === 'failed' && job) {
-      log.warn({ reason: job.failedReason }, 'repair: predecessor failed without being recorded');
-      o.metrics.repairs.inc({ action: 'record-failed' });
-      await this.recordFailure(pred, job.failedReason || 'job failed', '');
-    } else if (state === 'unknown' || state === 'completed') {
-      log.warn({ state }, 'repair: predecessor job missing; adding it again');
-      o.metrics.repairs.inc({ action: 'requeue' });
-      if (job) await job.remove().catch(() => {});
-      await o.records.ensure(pred);
-      await o.partitions.add(pred);
-    }
+  /** Record a turn whose job failed for good without the runner seeing it (main.ts' failed listener). */
+  recordFailure(t: TurnJob, error: string, lease: string): Promise<void> {
+    return this.#finish.failure(t, error, lease);
   }
 }
