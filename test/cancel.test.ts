@@ -1,7 +1,14 @@
 import { startSim } from '@agent-fleet/llm-sim';
 import { TurnControl, TurnEvents } from '@agent-fleet/turns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postMessage, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import {
+  getTurn,
+  postMessage,
+  settledTurn,
+  startTestFleet,
+  type TestFleet,
+  waitFor,
+} from './support/fleet.ts';
 
 describe('cancelling turns (real processes)', () => {
   let sim: Awaited<ReturnType<typeof startSim>>;
@@ -22,22 +29,8 @@ describe('cancelling turns (real processes)', () => {
     await sim?.close();
   });
 
-  const turn = async (turnId: string) =>
-    (await (await fetch(`${fleet.gatewayUrl}/v1/turns/${turnId}`)).json()) as {
-      status: string;
-      error?: string;
-    };
-  const settled = async (turnId: string) => {
-    let t: { status: string; error?: string } | undefined;
-    await waitFor(
-      async () => {
-        t = await turn(turnId);
-        return !['queued', 'running'].includes(t.status);
-      },
-      { timeoutMs: 20_000, intervalMs: 20 },
-    );
-    return t!;
-  };
+  const turn = (turnId: string) => getTurn(fleet.gatewayUrl, turnId);
+  const settled = (turnId: string) => settledTurn(fleet.gatewayUrl, turnId);
 
   it('stops a running turn at once, mid model call, and lets the next turn of the user run', async () => {
     const first = await postMessage(fleet.gatewayUrl, 'slowpoke', 'a question that takes long');

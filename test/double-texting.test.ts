@@ -1,7 +1,7 @@
 import { startSim } from '@agent-fleet/llm-sim';
 import { PartitionQueues, TurnProducer, TurnRecords } from '@agent-fleet/turns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import { getTurn, settledTurn, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
 
 /** A message that arrives while the user's turn is queued or running (real processes). */
 describe('double texting', () => {
@@ -39,22 +39,8 @@ describe('double texting', () => {
     await sim?.close();
   });
 
-  const turn = async (turnId: string) =>
-    (await (await fetch(`${fleet.gatewayUrl}/v1/turns/${turnId}`)).json()) as {
-      status: string;
-      reply?: string;
-    };
-  const settled = async (turnId: string) => {
-    let t: { status: string; reply?: string } | undefined;
-    await waitFor(
-      async () => {
-        t = await turn(turnId);
-        return !['queued', 'running'].includes(t.status);
-      },
-      { timeoutMs: 20_000, intervalMs: 20 },
-    );
-    return t!;
-  };
+  const turn = (turnId: string) => getTurn(fleet.gatewayUrl, turnId);
+  const settled = (turnId: string) => settledTurn(fleet.gatewayUrl, turnId);
 
   it('reject: refuses a message while a turn is in progress, naming that turn, and takes no seq', async () => {
     const first = await producer.accept({ userId: 'talker', text: 'a slow question' });

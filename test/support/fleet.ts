@@ -156,3 +156,30 @@ export async function mapLimit<T, R>(
   );
   return out;
 }
+
+/** A turn as `GET /v1/turns/:turnId` reports it. */
+export interface TurnView {
+  status: string;
+  seq?: number;
+  reply?: string;
+  error?: string;
+  attempts?: number;
+  citations?: { docId: string; title: string; section: string }[];
+}
+
+export async function getTurn(gatewayUrl: string, turnId: string): Promise<TurnView> {
+  return (await (await fetch(`${gatewayUrl}/v1/turns/${turnId}`)).json()) as TurnView;
+}
+
+/** Wait until the turn has left `queued` and `running`, and return it. */
+export async function settledTurn(gatewayUrl: string, turnId: string, timeoutMs = 20_000): Promise<TurnView> {
+  let turn: TurnView | undefined;
+  await waitFor(
+    async () => {
+      turn = await getTurn(gatewayUrl, turnId);
+      return !['queued', 'running'].includes(turn.status);
+    },
+    { timeoutMs, intervalMs: 20 },
+  );
+  return turn!;
+}
