@@ -19,6 +19,8 @@ export class CircuitBreaker {
   #failures = 0;
   #openedAt = 0;
   #probing = false;
+  /** Opened by a failed health check rather than by failing requests. */
+  #tripped = false;
 
   constructor(opts: BreakerOptions, now: () => number = Date.now) {
     this.#opts = opts;
@@ -50,6 +52,7 @@ export class CircuitBreaker {
     this.#state = 'closed';
     this.#failures = 0;
     this.#probing = false;
+    this.#tripped = false;
   }
 
   onFailure(): void {
@@ -58,7 +61,16 @@ export class CircuitBreaker {
       this.#state = 'open';
       this.#openedAt = this.#now();
       this.#probing = false;
+      this.#tripped = false;
     }
+  }
+
+  /**
+   * A request ended without a verdict on the server (its caller cancelled it, or it was refused as
+   * invalid): if it was the probe, the next request may probe instead.
+   */
+  onNoVerdict(): void {
+    this.#probing = false;
   }
 
   /** Open now, e.g. when a health check finds the server down. */
@@ -66,5 +78,25 @@ export class CircuitBreaker {
     this.#state = 'open';
     this.#openedAt = this.#now();
     this.#probing = false;
+    this.#tripped = true;
+  }
+
+  /**
+   * The server passed a health check: a circuit that a failed health check opened lets its probe
+   * through now instead of after the cooldown, so a server that comes back takes traffic within one
+   * health-check period. A circuit opened by failing requests keeps its cooldown (a server can
+   * answer `/health` and still fail every request).
+   */
+  onHealthy(): void {
+    if (this.#tripped && this.state === 'open') {
+      this.#state = 'half-open';
+      this.#tripped = false;
+    }
+  }
+
+  /** Milliseconds until an open circuit lets a probe through; 0 when it is not open. */
+  msUntilProbe(): number {
+    if (this.state !== 'open') return 0;
+    return Math.max(0, this.#opts.cooldownMs - (this.#now() - this.#openedAt));
   }
 }

@@ -7,7 +7,7 @@ export function createPoolMetrics(registry: Registry) {
   return {
     requests: new Counter({
       name: 'fleet_llm_requests_total',
-      help: 'LLM requests by server and outcome (ok, error, retry)',
+      help: 'LLM attempts by server and outcome (ok, retry, error, cancelled by the caller)',
       labelNames: ['server', 'outcome'] as const,
       registers,
     }),

@@ -1,56 +1,16 @@
 import { FleetError } from '@agent-fleet/core';
-import { type RunningSim, startSim } from '@agent-fleet/llm-sim';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EmbeddingBatcher } from './embed-batcher.ts';
-import { HashRing } from './hash-ring.ts';
-import { LlmPool, type LlmPoolOptions, type PoolStreamEvent } from './pool.ts';
+import {
+  adminUrl as admin,
+  ask,
+  configure,
+  requestsSeen,
+  simFixtures,
+  userHomedAt,
+} from './testing/sim-fixtures.ts';
 
-const sims: RunningSim[] = [];
-const pools: LlmPool[] = [];
-afterEach(async () => {
-  for (const p of pools.splice(0)) p.close();
-  await Promise.all(sims.splice(0).map((s) => s.close()));
-});
-
-/** A simulator that answers as soon as it schedules (timeScale 0) unless a test slows it down. */
-async function sim(opts: Parameters<typeof startSim>[0] = {}): Promise<RunningSim> {
-  const s = await startSim({ ...opts, engine: { timeScale: 0, ...opts?.engine } });
-  sims.push(s);
-  return s;
-}
-function pool(servers: RunningSim[], opts: Partial<LlmPoolOptions> = {}): LlmPool {
-  const p = new LlmPool({
-    servers: servers.map((s) => s.url),
-    apiKey: 'k',
-    model: 'fleet-sim',
-    healthIntervalMs: 0,
-    backoffBaseMs: 5,
-    ...opts,
-  });
-  pools.push(p);
-  return p;
-}
-const admin = (s: RunningSim) => s.url.replace(/\/v1$/, '');
-async function requestsSeen(s: RunningSim): Promise<number> {
-  return ((await (await fetch(`${admin(s)}/sim/stats`)).json()) as { requests: number }).requests;
-}
-async function configure(s: RunningSim, patch: Record<string, unknown>): Promise<void> {
-  const res = await fetch(`${admin(s)}/sim/config`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(patch),
-  });
-  expect(res.status).toBe(200);
-}
-const ask = (userId: string, text = 'hello') => ({
-  userId,
-  messages: [{ role: 'user' as const, content: text }],
-});
-/** A user id whose home server on the ring is `index`. */
-function userHomedAt(servers: RunningSim[], index: number): string {
-  const ring = new HashRing(servers.map((s) => s.url));
-  for (let i = 0; ; i++) if (ring.order(`user-${i}`)[0] === index) return `user-${i}`;
-}
+const { sim, pool } = simFixtures();
 
 describe('LlmPool against simulator servers over HTTP', () => {
   it('answers, accounts tokens, and keeps a user on one server with session routing', async () => {
@@ -95,29 +55,6 @@ describe('LlmPool against simulator servers over HTTP', () => {
     const onHome = results.filter((r) => r.server === servers[0]!.url).length;
     expect(onHome).toBeGreaterThan(0);
     expect(onHome).toBeLessThanOrEqual(7); // ⌈(10/2)·1.25⌉ = 7
-  });
-
-  it('fails over to another server when one dies mid-stream', async () => {
-    const servers = [await sim({ tokenLatencyMs: 40 }), await sim()];
-    const p = pool(servers);
-    const user = userHomedAt(servers, 0);
-    const events: PoolStreamEvent[] = [];
-    const text = 'a long answer that streams for a while before the server goes away';
-    for await (const ev of p.chatStream(ask(user, text))) {
-      events.push(ev);
-      if (events.length === 3) void servers[0]!.close();
-    }
-    expect(events.some((e) => e.type === 'restart')).toBe(true);
-    const done = events.at(-1);
-    expect(done?.type).toBe('done');
-    if (done?.type === 'done') {
-      expect(done.result.server).toBe(servers[1]!.url);
-      expect(done.result.content).toBe(`Echo [n=1]: ${text}`);
-    }
-    const afterRestart = events.slice(events.findIndex((e) => e.type === 'restart') + 1);
-    expect(afterRestart.map((e) => (e.type === 'delta' ? e.content : '')).join('')).toBe(
-      `Echo [n=1]: ${text}`,
-    );
   });
 
   it('opens the circuit of a failing server, then closes it after a good probe', async () => {
@@ -200,12 +137,18 @@ describe('LlmPool against simulator servers over HTTP', () => {
   it('embeds through the pool, and the batcher coalesces concurrent callers into one request', async () => {
     const servers = [await sim()];
     const p = pool(servers);
-    const [a, b] = await p.embed(['customer due diligence records', 'customer due diligence files']);
+    const [a, b] = await p.embed({
+      userId: 'ingest',
+      input: ['customer due diligence records', 'customer due diligence files'],
+    });
     const norm = (v: number[]) => Math.sqrt(v.reduce((n, x) => n + x * x, 0));
     expect(norm(a!)).toBeCloseTo(1, 5);
     expect(a!.reduce((n, x, i) => n + x * b![i]!, 0)).toBeGreaterThan(0.5); // shared words: close
     const before = await requestsSeen(servers[0]!);
-    const batcher = new EmbeddingBatcher((texts) => p.embed(texts), { maxInputs: 100, maxWaitMs: 10 });
+    const batcher = new EmbeddingBatcher((input) => p.embed({ userId: 'ingest', input }), {
+      maxInputs: 100,
+      maxWaitMs: 10,
+    });
     const out = await Promise.all(['one', 'two', 'three'].map((t) => batcher.embed([t])));
     expect(out.map((v) => v.length)).toEqual([1, 1, 1]);
     expect((await requestsSeen(servers[0]!)) - before).toBe(1);

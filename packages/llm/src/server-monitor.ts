@@ -60,3 +60,91 @@ export async function checkServer(
     return { healthy: false, running: 0, waiting: 0, kvUsage: 0, checkedAt: Date.now() };
   }
 }
+
+export interface ServerMonitorOptions {
+  /** Base URLs (`…/v1`) of the servers to watch. */
+  urls: readonly string[];
+  /** Check period; the first check runs at `start()`. */
+  intervalMs: number;
+  /** Per check; defaults to 2000 ms. */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+  /** Told of every server's result after each round of checks. */
+  onCheck?: (results: readonly ServerHealth[]) => void;
+}
+
+/**
+ * Checks a set of servers every `intervalMs` (never per request) and keeps each one's last result.
+ * The gateway uses it for readiness; the LLM pool feeds the results to its circuit breakers and
+ * router. A server counts as healthy until its first check says otherwise.
+ */
+export class ServerMonitor {
+  readonly urls: readonly string[];
+  readonly #o: ServerMonitorOptions;
+  readonly #fetch: typeof fetch;
+  #results: ServerHealth[];
+  #timer: NodeJS.Timeout | undefined;
+  #round: Promise<void> | undefined;
+
+  constructor(opts: ServerMonitorOptions) {
+    this.urls = [...opts.urls];
+    this.#o = opts;
+    this.#fetch = opts.fetch ?? fetch;
+    this.#results = this.urls.map(() => ({
+      healthy: true,
+      running: 0,
+      waiting: 0,
+      kvUsage: 0,
+      checkedAt: 0,
+    }));
+  }
+
+  /** Checks now and then every `intervalMs` (the timer does not keep the process alive). */
+  async start(): Promise<void> {
+    if (this.#timer || this.#o.intervalMs <= 0) return;
+    this.#timer = setInterval(() => void this.check(), this.#o.intervalMs);
+    this.#timer.unref();
+    await this.check();
+  }
+
+  /** One round of checks over every server; a round already running is joined, not doubled. */
+  check(): Promise<void> {
+    this.#round ??= this.#checkAll().finally(() => {
+      this.#round = undefined;
+    });
+    return this.#round;
+  }
+
+  /** Each server's last result, in `urls` order. */
+  get results(): readonly ServerHealth[] {
+    return this.#results;
+  }
+
+  /** How many servers answered their last health check. */
+  get healthy(): number {
+    return this.#results.filter((r) => r.healthy).length;
+  }
+
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  async #checkAll(): Promise<void> {
+    const timeoutMs = this.#o.timeoutMs ?? 2000;
+    this.#results = await Promise.all(this.urls.map((url) => checkServer(url, this.#fetch, timeoutMs)));
+    this.#o.onCheck?.(this.#results);
+  }
+}
+
+/**
+ * Readiness wording shared by every deployable that reports on LLM servers: `ok`, or `down: …`
+ * saying that no LLM server is healthy.
+ */
+export function llmReadiness(health: { healthy: number; total: number }): { ok: boolean; check: string } {
+  if (health.healthy > 0) return { ok: true, check: 'ok' };
+  return {
+    ok: false,
+    check: `down: no LLM server is healthy (0 of ${health.total} take requests)`,
+  };
+}

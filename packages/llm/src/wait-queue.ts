@@ -6,6 +6,8 @@ export interface Waiter {
    * takes only its preferred server (session affinity), never a spill-over one.
    */
   tryStart: (homeOnly: boolean) => boolean;
+  /** Ends the wait with an error (the request never got a slot). */
+  fail: (err: unknown) => void;
 }
 
 /** How far past the head of the queue a freed slot looks for a request that prefers its server. */
@@ -44,6 +46,15 @@ export class WaitQueue {
     list!.splice(i, 1);
     this.#size--;
     return true;
+  }
+
+  /** Removes and returns every waiter, highest priority first; the caller fails them. */
+  drain(): Waiter[] {
+    const priorities = [...this.#byPriority.keys()].sort((a, b) => a - b);
+    const all = priorities.flatMap((p) => this.#byPriority.get(p)!);
+    this.#byPriority.clear();
+    this.#size = 0;
+    return all;
   }
 
   /** Start waiters in order until one cannot be placed (no slot left for it). */

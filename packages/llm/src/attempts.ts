@@ -1,0 +1,166 @@
+import { FleetError } from '@agent-fleet/core';
+import type OpenAI from 'openai';
+import type { UpstreamServer } from './admission.ts';
+import type { PoolMetrics } from './pool-metrics.ts';
+import type { Attempt } from './retry-loop.ts';
+import {
+  type PoolChatRequest,
+  type PoolChatResult,
+  type PoolEmbedRequest,
+  type ToolCall,
+  VLLM_PRIORITY,
+} from './types.ts';
+
+/** What every attempt needs of its pool. */
+export interface AttemptContext {
+  /** The pool's model, for requests that do not name one. */
+  model: string;
+  /** Per attempt, the whole answer included (a stream too). */
+  requestTimeoutMs: number;
+  metrics: PoolMetrics;
+}
+
+type StreamedCall = { id: string; type: 'function'; function: { name: string; arguments: string } };
+
+/** One chat completion, not streamed. */
+export function chatAttempt(ctx: AttemptContext, req: PoolChatRequest): Attempt<never, PoolChatResult> {
+  return async (server, attempt) => {
+    const res = await server.client.chat.completions.create(chatBody(ctx, req, false) as never, {
+      headers: { 'x-user-id': req.userId },
+      signal: attemptSignal(req.signal, ctx.requestTimeoutMs),
+    });
+    return chatResult(ctx, server, res as OpenAI.ChatCompletion, attempt);
+  };
+}
+
+/**
+ * One streamed chat completion: yields the text as it comes and returns the whole answer. A stream
+ * that ends without a `finish_reason` is a cut answer, not a short one: it fails (retryably).
+ */
+export function streamAttempt(
+  ctx: AttemptContext,
+  req: PoolChatRequest,
+): Attempt<{ type: 'delta'; content: string }, PoolChatResult> {
+  return async function* (server, attempt) {
+    const started = performance.now();
+    const stream = (await server.client.chat.completions.create(chatBody(ctx, req, true) as never, {
+      headers: { 'x-user-id': req.userId },
+      signal: attemptSignal(req.signal, ctx.requestTimeoutMs),
+    })) as unknown as AsyncIterable<OpenAI.ChatCompletionChunk>;
+    let content = '';
+    let usage: OpenAI.CompletionUsage | undefined;
+    let finishReason: string | undefined;
+    const calls: StreamedCall[] = [];
+    for await (const chunk of stream) {
+      const choice = chunk.choices[0];
+      if (choice?.finish_reason) finishReason = choice.finish_reason;
+      for (const tc of choice?.delta?.tool_calls ?? []) mergeToolCall(calls, tc);
+      const delta = choice?.delta?.content;
+      if (delta) {
+        if (content === '') {
+          ctx.metrics.ttft.observe({ server: server.url }, (performance.now() - started) / 1000);
+        }
+        content += delta;
+        yield { type: 'delta', content: delta };
+      }
+      if (chunk.usage) usage = chunk.usage;
+    }
+    if (!finishReason) {
+      throw new FleetError('upstream_error', `stream from ${server.url} ended before the answer did`);
+    }
+    const message = { content, ...(calls.length ? { tool_calls: calls.filter(Boolean) } : {}) };
+    const whole = { choices: [{ message, finish_reason: finishReason }], usage };
+    return chatResult(ctx, server, whole as unknown as OpenAI.ChatCompletion, attempt);
+  };
+}
+
+/** One embeddings request: one vector per input, in input order. */
+export function embedAttempt(ctx: AttemptContext, req: PoolEmbedRequest): Attempt<never, number[][]> {
+  return async (server) => {
+    const res = await server.client.embeddings.create(
+      {
+        model: req.model ?? ctx.model,
+        input: req.input,
+        ...(req.dimensions !== undefined ? { dimensions: req.dimensions } : {}),
+      },
+      { headers: { 'x-user-id': req.userId }, signal: attemptSignal(req.signal, ctx.requestTimeoutMs) },
+    );
+    const out = new Array<number[]>(req.input.length);
+    for (const d of res.data) out[d.index] = d.embedding;
+    for (let i = 0; i < out.length; i++) {
+      if (!Array.isArray(out[i])) {
+        throw new FleetError('upstream_error', `${server.url} returned no embedding for input ${i}`, {
+          retryable: false,
+        });
+      }
+    }
+    return out;
+  };
+}
+
+function mergeToolCall(calls: StreamedCall[], tc: OpenAI.ChatCompletionChunk.Choice.Delta.ToolCall): void {
+  const call = calls[tc.index] ?? { id: '', type: 'function', function: { name: '', arguments: '' } };
+  calls[tc.index] = call;
+  if (tc.id) call.id = tc.id;
+  if (tc.function?.name) call.function.name += tc.function.name;
+  if (tc.function?.arguments) call.function.arguments += tc.function.arguments;
+}
+
+/** The caller's signal, bounded by the per-attempt timeout. */
+function attemptSignal(caller: AbortSignal | undefined, timeoutMs: number): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  return caller ? AbortSignal.any([caller, timeout]) : timeout;
+}
+
+/** The request body: OpenAI's fields plus vLLM's `priority` and `cache_salt`. */
+function chatBody(ctx: AttemptContext, req: PoolChatRequest, stream: boolean): Record<string, unknown> {
+  return {
+    model: req.model ?? ctx.model,
+    messages: req.messages,
+    user: req.userId,
+    priority: VLLM_PRIORITY[req.priority ?? 'interactive'],
+    ...(req.tenant ? { cache_salt: `tenant:${req.tenant}` } : {}),
+    ...(req.maxTokens ? { max_tokens: req.maxTokens } : {}),
+    ...(req.tools?.length ? { tools: req.tools } : {}),
+    ...(req.toolChoice ? { tool_choice: req.toolChoice } : {}),
+    ...(req.responseFormat ? { response_format: req.responseFormat } : {}),
+    ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+    ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+  };
+}
+
+/** The answer and its token usage (counted in the pool's metrics); no content at all is a retryable failure. */
+function chatResult(
+  ctx: AttemptContext,
+  server: UpstreamServer,
+  res: OpenAI.ChatCompletion,
+  attempts: number,
+): PoolChatResult {
+  const choice = res.choices[0];
+  const toolCalls: ToolCall[] = (choice?.message?.tool_calls ?? []).flatMap((c) =>
+    c.type === 'function' ? [{ id: c.id, name: c.function.name, arguments: c.function.arguments }] : [],
+  );
+  const content = choice?.message?.content ?? (toolCalls.length > 0 ? '' : undefined);
+  if (typeof content !== 'string') {
+    throw new FleetError('upstream_error', `LLM server ${server.url} returned no message content`, {
+      retryable: true,
+    });
+  }
+  const usage = res.usage as
+    | (OpenAI.CompletionUsage & { prompt_tokens_details?: { cached_tokens?: number } })
+    | undefined;
+  const out: PoolChatResult = {
+    content,
+    toolCalls,
+    finishReason: choice?.finish_reason ?? 'stop',
+    promptTokens: usage?.prompt_tokens ?? 0,
+    completionTokens: usage?.completion_tokens ?? 0,
+    cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
+    server: server.url,
+    attempts,
+  };
+  ctx.metrics.tokens.inc({ server: server.url, kind: 'prompt' }, out.promptTokens);
+  ctx.metrics.tokens.inc({ server: server.url, kind: 'completion' }, out.completionTokens);
+  ctx.metrics.tokens.inc({ server: server.url, kind: 'cached' }, out.cachedTokens);
+  return out;
+}
