@@ -27,8 +27,10 @@ export function originOf(baseUrl: string): string {
 }
 
 /**
- * Checks `GET /health` and scrapes `GET /metrics` of one server (vLLM names:
- * `vllm:num_requests_running`, `vllm:num_requests_waiting`, `vllm:kv_cache_usage_perc`, or the
+ * Checks `GET /health` and scrapes `GET /metrics` of one server. Unreachable, too slow or a 5xx is
+ * unhealthy; any other answer is healthy, so servers without a `/health` route (OpenAI's API, which
+ * answers 404) stay usable. When `/health` answered 2xx the scrape reads vLLM's names
+ * (`vllm:num_requests_running`, `vllm:num_requests_waiting`, `vllm:kv_cache_usage_perc`, or the
  * older `vllm:gpu_cache_usage_perc`).
  */
 export async function checkServer(
@@ -41,7 +43,7 @@ export async function checkServer(
   try {
     const health = await fetchImpl(`${origin}/health`, { signal });
     await health.arrayBuffer();
-    if (!health.ok) return { healthy: false, running: 0, waiting: 0, kvUsage: 0, checkedAt: Date.now() };
+    if (!health.ok) return unscraped(health.status < 500);
     let running = 0;
     let waiting = 0;
     let kvUsage = 0;
@@ -57,8 +59,12 @@ export async function checkServer(
     }
     return { healthy: true, running, waiting, kvUsage, checkedAt: Date.now() };
   } catch {
-    return { healthy: false, running: 0, waiting: 0, kvUsage: 0, checkedAt: Date.now() };
+    return unscraped(false);
   }
+}
+
+function unscraped(healthy: boolean): ServerHealth {
+  return { healthy, running: 0, waiting: 0, kvUsage: 0, checkedAt: Date.now() };
 }
 
 export interface ServerMonitorOptions {
