@@ -25,6 +25,14 @@ describe('EmbeddingBatcher', () => {
     ]);
   });
 
+  it('never sends more than maxInputs texts in one request', async () => {
+    const calls: string[][] = [];
+    const b = new EmbeddingBatcher(fakeSend(calls), { maxInputs: 2, maxWaitMs: 10_000 });
+    const results = await Promise.all([b.embed(['a', 'bb', 'ccc', 'dddd', 'eeeee'])]);
+    expect(calls).toEqual([['a', 'bb'], ['ccc', 'dddd'], ['eeeee']]);
+    expect(results).toEqual([[[1], [2], [3], [4], [5]]]);
+  });
+
   it('fails every caller of a failed batch', async () => {
     const b = new EmbeddingBatcher(async () => {
       throw new Error('down');

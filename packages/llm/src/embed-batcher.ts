@@ -7,9 +7,10 @@ interface Pending {
 }
 
 /**
- * Coalesces concurrent `embed()` calls into one embeddings request: a batch goes out when it holds
- * `maxInputs` texts or `maxWaitMs` after its first text arrived, and each caller gets back its own
- * vectors in its own order.
+ * Coalesces concurrent `embed()` calls into embeddings requests: a batch goes out when it holds
+ * `maxInputs` texts or `maxWaitMs` after its first text arrived; no request carries more than
+ * `maxInputs` texts (a larger batch goes out as several requests at once, as servers cap their
+ * batch size); each caller gets back its own vectors in its own order, or the batch's error.
  */
 export class EmbeddingBatcher {
   readonly #send: (texts: string[]) => Promise<number[][]>;
@@ -47,16 +48,8 @@ export class EmbeddingBatcher {
     this.#count = 0;
     if (batch.length === 0) return;
     const texts = batch.flatMap((p) => p.texts);
-    this.#send(texts).then(
+    this.#sendAll(texts).then(
       (vectors) => {
-        if (vectors.length !== texts.length) {
-          const err = new FleetError(
-            'upstream_error',
-            `embeddings returned ${vectors.length} vectors for ${texts.length} inputs`,
-          );
-          for (const p of batch) p.reject(err);
-          return;
-        }
         let at = 0;
         for (const p of batch) {
           p.resolve(vectors.slice(at, at + p.texts.length));
@@ -67,5 +60,22 @@ export class EmbeddingBatcher {
         for (const p of batch) p.reject(err);
       },
     );
+  }
+
+  async #sendAll(texts: string[]): Promise<number[][]> {
+    const requests: Promise<number[][]>[] = [];
+    for (let i = 0; i < texts.length; i += this.#maxInputs) {
+      const slice = texts.slice(i, i + this.#maxInputs);
+      requests.push(
+        this.#send(slice).then((vectors) => {
+          if (vectors.length === slice.length) return vectors;
+          throw new FleetError(
+            'upstream_error',
+            `embeddings returned ${vectors.length} vectors for ${slice.length} inputs`,
+          );
+        }),
+      );
+    }
+    return (await Promise.all(requests)).flat();
   }
 }
