@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startPostgres } from '@agent-fleet/devstack';
+import { LlmPool } from '@agent-fleet/llm';
 import {
   createQdrantClient,
   type Embedder,
@@ -16,7 +17,7 @@ import {
   type IngestReport,
   isRelevant,
   loadEvalSet,
-  OpenAiEmbedder,
+  PoolEmbedder,
   PostgresRetriever,
   QdrantRetriever,
   type Retriever,
@@ -154,13 +155,14 @@ async function benchBackend(label: string, retriever: Retriever, questions: Eval
 
 function embedder(): Embedder | undefined {
   const url = opts.embeddingsUrl ?? env.EMBEDDINGS_URL;
-  if (url)
-    return new OpenAiEmbedder({
-      baseUrl: url,
+  if (url) {
+    const pool = new LlmPool({
+      servers: [url],
+      apiKey: env.EMBEDDINGS_API_KEY ?? 'EMPTY',
       model: opts.embeddingsModel,
-      dimensions: opts.embeddingsDims,
-      ...(env.EMBEDDINGS_API_KEY ? { apiKey: env.EMBEDDINGS_API_KEY } : {}),
     });
+    return new PoolEmbedder({ pool, model: opts.embeddingsModel, dimensions: opts.embeddingsDims });
+  }
   return opts.hashingEmbedder ? new HashingEmbedder(256) : undefined;
 }
 

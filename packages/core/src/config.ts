@@ -87,9 +87,9 @@ export const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'use 1-64 letters, digits, _ and -')
     .default('fleet_chunks'),
-  EMBEDDINGS_BASE_URL: z
-    .url({ message: 'use the OpenAI-compatible base URL, e.g. http://tei:8080/v1' })
-    .optional(),
+  /** Embeddings servers when they are not the LLM servers (comma-separated); they get a pool of their own. */
+  EMBEDDINGS_BASE_URL: urlList.optional(),
+  EMBEDDINGS_API_KEY: z.string().optional(),
   EMBEDDINGS_MODEL: z.string().min(1).default('fleet-sim'),
   EMBEDDINGS_DIMENSIONS: int(384, 8, 8192),
   /** Users without a profile of their own get this tenant's default profile (none when unset). */

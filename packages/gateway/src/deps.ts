@@ -76,7 +76,7 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
       namespace: ns,
       store: { get: (userId: string) => profiles.resolve(userId, config.DEFAULT_TENANT) },
     }),
-    retriever: await createRetriever(config, pool),
+    retriever: await createRetriever(config, pool, { logger }),
     metrics: createGatewayMetrics(partitions),
     shedder,
     async close() {

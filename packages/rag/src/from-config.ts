@@ -1,32 +1,93 @@
-import type { FleetConfig } from '@agent-fleet/core';
+import type { FleetConfig, Logger } from '@agent-fleet/core';
+import { LlmPool } from '@agent-fleet/llm';
 import type { Pool } from 'pg';
-import { OpenAiEmbedder } from './openai-embedder.ts';
-import type { Retriever } from './ports.ts';
+import { PoolEmbedder } from './pool-embedder.ts';
+import type { Embedder, Retriever } from './ports.ts';
 import { PostgresRetriever } from './postgres-retriever.ts';
 import { createQdrantClient } from './qdrant-client.ts';
 import { QdrantRetriever } from './qdrant-retriever.ts';
 
+/** What a deployable hands the retrieval wiring besides its configuration. */
+export interface RetrievalWiring {
+  /**
+   * The process's LLM pool: embeddings go through it when `EMBEDDINGS_BASE_URL` is unset or names
+   * the same servers. Without one (the gateway, the CLI) they get a pool of their own.
+   */
+  llm?: LlmPool;
+  logger?: Logger;
+}
+
+/** An embedder and what closes the pool it built for itself (nothing when it shares `wiring.llm`). */
+export interface ConfiguredEmbedder {
+  embedder: Embedder;
+  /** The pool it sends through (shared or its own). */
+  pool: LlmPool;
+  close(): void;
+}
+
 /**
- * The retriever a deployment configured: Qdrant (hybrid dense + sparse) when `RETRIEVER=qdrant`
- * or `QDRANT_URL` is set, otherwise Postgres full-text over the fleet's own database.
+ * The embedder a deployment configured: `EMBEDDINGS_MODEL` and `EMBEDDINGS_DIMENSIONS` through the
+ * LLM pool. `EMBEDDINGS_BASE_URL` naming other servers than the LLM pool's gets a pool of its own
+ * over them (with `EMBEDDINGS_API_KEY`, else `LLM_API_KEY`), with the same timeouts and retries.
  */
-export async function createRetriever(config: FleetConfig, pool: Pool): Promise<Retriever> {
+export function createEmbedder(config: FleetConfig, wiring: RetrievalWiring = {}): ConfiguredEmbedder {
+  const urls = config.EMBEDDINGS_BASE_URL ?? config.LLM_BASE_URLS;
+  const shared = wiring.llm && sameServers(urls, wiring.llm.servers) ? wiring.llm : undefined;
+  const pool =
+    shared ??
+    new LlmPool({
+      servers: urls,
+      apiKey: config.EMBEDDINGS_API_KEY ?? config.LLM_API_KEY,
+      model: config.EMBEDDINGS_MODEL,
+      routing: config.LLM_ROUTING,
+      maxInFlightPerServer: config.LLM_MAX_IN_FLIGHT_PER_SERVER,
+      requestTimeoutMs: config.LLM_TIMEOUT_MS,
+      maxAttempts: config.LLM_MAX_ATTEMPTS,
+      healthIntervalMs: config.LLM_HEALTH_INTERVAL_MS,
+      ...(wiring.logger ? { logger: wiring.logger } : {}),
+    });
+  const embedder = new PoolEmbedder({
+    pool,
+    model: config.EMBEDDINGS_MODEL,
+    dimensions: config.EMBEDDINGS_DIMENSIONS,
+  });
+  return { embedder, pool, close: () => (shared ? undefined : pool.close()) };
+}
+
+/**
+ * The retriever a deployment configured: Qdrant (hybrid dense + sparse, dense vectors from
+ * {@link createEmbedder}) when `RETRIEVER=qdrant` or `QDRANT_URL` is set, otherwise Postgres
+ * full-text over the fleet's own database. Closing the retriever closes an embeddings pool it built.
+ */
+export async function createRetriever(
+  config: FleetConfig,
+  pool: Pool,
+  wiring: RetrievalWiring = {},
+): Promise<Retriever> {
   const kind = config.RETRIEVER ?? (config.QDRANT_URL ? 'qdrant' : 'postgres');
   if (kind === 'postgres') return new PostgresRetriever({ pool });
   if (!config.QDRANT_URL) throw new Error('RETRIEVER=qdrant needs QDRANT_URL');
+  const embeddings = createEmbedder(config, wiring);
   const retriever = new QdrantRetriever({
     client: createQdrantClient({
       url: config.QDRANT_URL,
       ...(config.QDRANT_API_KEY ? { apiKey: config.QDRANT_API_KEY } : {}),
     }),
     alias: config.QDRANT_COLLECTION,
-    embedder: new OpenAiEmbedder({
-      baseUrl: config.EMBEDDINGS_BASE_URL ?? config.LLM_BASE_URLS[0]!,
-      model: config.EMBEDDINGS_MODEL,
-      dimensions: config.EMBEDDINGS_DIMENSIONS,
-      apiKey: config.LLM_API_KEY,
-    }),
+    embedder: embeddings.embedder,
+    onClose: embeddings.close,
   });
-  await retriever.ensureCollection();
+  try {
+    await retriever.ensureCollection();
+  } catch (err) {
+    embeddings.close();
+    throw err;
+  }
   return retriever;
+}
+
+function sameServers(a: readonly string[], b: readonly string[]): boolean {
+  const norm = (urls: readonly string[]) =>
+    [...new Set(urls.map((u) => u.replace(/\/+$/, '')))].sort().join(' ');
+  return norm(a) === norm(b);
 }

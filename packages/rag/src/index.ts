@@ -16,7 +16,12 @@ export {
   SAMPLE_CORPUS_DIR,
   SAMPLE_TENANT,
 } from './corpus.ts';
-export { createRetriever } from './from-config.ts';
+export {
+  type ConfiguredEmbedder,
+  createEmbedder,
+  createRetriever,
+  type RetrievalWiring,
+} from './from-config.ts';
 export { type FrontMatter, splitFrontMatter } from './front-matter.ts';
 export { HashingEmbedder } from './hashing-embedder.ts';
 export {
@@ -34,7 +39,6 @@ export {
   prepareDocument,
   stableDocId,
 } from './ingest.ts';
-export { OpenAiEmbedder, type OpenAiEmbedderOptions } from './openai-embedder.ts';
 export {
   type DocumentFormat,
   formatOf,
@@ -44,6 +48,7 @@ export {
   parseDocument,
   SUPPORTED_EXTENSIONS,
 } from './parse.ts';
+export { type EmbeddingsPool, PoolEmbedder, type PoolEmbedderOptions } from './pool-embedder.ts';
 export type {
   ChunkRecord,
   DocumentRecord,

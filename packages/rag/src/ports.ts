@@ -90,7 +90,10 @@ export interface Retriever {
   close(): Promise<void>;
 }
 
-/** Dense embeddings from any OpenAI-compatible `/v1/embeddings` endpoint (or a local stand-in). */
+/**
+ * Dense embeddings: any OpenAI-compatible `/v1/embeddings` server through the LLM pool
+ * (`PoolEmbedder`), or a local stand-in (`HashingEmbedder`).
+ */
 export interface Embedder {
   readonly dimensions: number;
   /** One vector of `dimensions` numbers per text, in order. */

@@ -1,8 +1,11 @@
+import { LlmPool } from '@agent-fleet/llm';
+import { startSim } from '@agent-fleet/llm-sim';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { visibleTo } from './access.ts';
 import { HashingEmbedder } from './hashing-embedder.ts';
 import { prepareDocument } from './ingest.ts';
+import { PoolEmbedder } from './pool-embedder.ts';
 import { createQdrantClient } from './qdrant-client.ts';
 import { aclFilter, hybridQuery, pointId, type QdrantApi, QdrantRetriever } from './qdrant-retriever.ts';
 import { retrieverContract } from './retriever.contract.ts';
@@ -45,6 +48,22 @@ retrieverContract('qdrant (in-memory fake of the REST API)', async ({ onViolatio
   await retriever.ensureCollection();
   return { retriever };
 });
+
+retrieverContract(
+  'qdrant (fake) with dense vectors through the LLM pool from the simulator',
+  async (opts) => {
+    const sim = await startSim({ engine: { timeScale: 0 } });
+    const llm = new LlmPool({ servers: [sim.url], apiKey: 'k', model: 'fleet-sim', healthIntervalMs: 0 });
+    const retriever = new QdrantRetriever({
+      client: asApi(new FakeQdrant()),
+      embedder: new PoolEmbedder({ pool: llm, model: 'fleet-sim', dimensions: 64, sendDimensions: true }),
+      onViolation: opts.onViolation,
+      onClose: () => llm.close(),
+    });
+    await retriever.ensureCollection();
+    return { retriever, cleanup: () => sim.close() };
+  },
+);
 
 describe('Qdrant requests', () => {
   const access = { tenant: 'acme-bank', groups: ['legal', 'aml-investigators'] };

@@ -66,6 +66,8 @@ export interface QdrantRetrieverOptions {
   /** Candidates each prefetch brings to the fusion; defaults to 50. */
   prefetchLimit?: number;
   onViolation?: ViolationHandler;
+  /** Runs when the retriever closes, after its writes: releases what was built for it (an embeddings pool). */
+  onClose?: () => void | Promise<void>;
 }
 
 /**
@@ -81,6 +83,7 @@ export class QdrantRetriever extends AclRetriever {
   readonly #client: QdrantApi;
   readonly #embedder: Embedder | undefined;
   readonly #prefetchLimit: number;
+  readonly #onClose: (() => void | Promise<void>) | undefined;
   #writes: Promise<unknown> = Promise.resolve();
 
   constructor(opts: QdrantRetrieverOptions) {
@@ -89,6 +92,7 @@ export class QdrantRetriever extends AclRetriever {
     this.alias = opts.alias ?? 'fleet_chunks';
     this.#embedder = opts.embedder;
     this.#prefetchLimit = opts.prefetchLimit ?? 50;
+    this.#onClose = opts.onClose;
     if (!/^[A-Za-z0-9_-]{1,200}$/.test(this.alias))
       throw new FleetError(
         'invalid_config',
@@ -245,6 +249,7 @@ export class QdrantRetriever extends AclRetriever {
 
   async close(): Promise<void> {
     await this.#writes.catch(() => {});
+    await this.#onClose?.();
   }
 
   async #createCollection(name: string): Promise<void> {

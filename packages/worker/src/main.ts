@@ -78,7 +78,7 @@ const gate = new TurnGate({
 });
 const transcript = new Transcript({ pool });
 const profileStore = new ProfileStore({ pool });
-const retriever = await createRetriever(config, pool);
+const retriever = await createRetriever(config, pool, { llm, logger });
 const tools = new ToolRegistry();
 registerBuiltinTools(tools, { retriever, notes: new NoteStore({ pool }) });
 const control = new TurnControl({ redis, namespace: config.FLEET_NAMESPACE });
