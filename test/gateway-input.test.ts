@@ -1,5 +1,6 @@
 import { createLogger, loadConfig } from '@agent-fleet/core';
 import { buildGateway, createGatewayDeps, type GatewayDeps } from '@agent-fleet/gateway';
+import { type RunningSim, startSim } from '@agent-fleet/llm-sim';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, freshNamespace, redisUrl } from './support/stack.ts';
@@ -8,10 +9,13 @@ describe('bad input at every route gets a 4xx naming the problem and enqueues no
   let deps: GatewayDeps;
   let app: FastifyInstance;
   let ns: string;
+  let sim: RunningSim;
 
   beforeAll(async () => {
     ns = freshNamespace();
+    sim = await startSim({ engine: { timeScale: 0 } });
     const config = loadConfig({
+      LLM_BASE_URLS: sim.url,
       REDIS_URL: redisUrl(),
       DATABASE_URL: await freshDatabase(),
       FLEET_NAMESPACE: ns,
@@ -23,6 +27,7 @@ describe('bad input at every route gets a 4xx naming the problem and enqueues no
   afterAll(async () => {
     await app?.close();
     await deps?.close();
+    await sim?.close();
   });
 
   const json = { 'content-type': 'application/json' };
@@ -363,7 +368,7 @@ describe('bad input at every route gets a 4xx naming the problem and enqueues no
   it('health, readiness and metrics answer', async () => {
     expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     const ready = await app.inject({ method: 'GET', url: '/readyz' });
-    expect(ready.json()).toEqual({ status: 'ready', checks: { redis: 'ok', postgres: 'ok' } });
+    expect(ready.json()).toEqual({ status: 'ready', checks: { redis: 'ok', postgres: 'ok', llm: 'ok' } });
     const metrics = await app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toMatch(/fleet_queue_backlog\{queue="agent.p0"\}/);
     const board = await app.inject({ method: 'GET', url: '/admin/queues' });

@@ -1,4 +1,5 @@
 import type { FleetConfig, Logger } from '@agent-fleet/core';
+import { ServerMonitor } from '@agent-fleet/llm';
 import { createRetriever, type Retriever } from '@agent-fleet/rag';
 import { createPool, migrate, type Profile, ProfileStore, Transcript } from '@agent-fleet/state';
 import { PartitionQueues, ProfileCache, TurnProducer, TurnRecords } from '@agent-fleet/turns';
@@ -24,6 +25,8 @@ export interface GatewayDeps {
   metrics: GatewayMetrics;
   /** 429 on message-accepting routes while the partition backlog is over SHED_BACKLOG. */
   shedder: LoadShedder;
+  /** Health checks of LLM_BASE_URLS every LLM_HEALTH_INTERVAL_MS, for readiness. */
+  llmHealth: ServerMonitor;
   close(): Promise<void>;
 }
 
@@ -53,6 +56,11 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
   const profiles = new ProfileStore({ pool });
   const records = new TurnRecords({ redis, namespace: ns, ttlSeconds: config.TURN_RECORD_TTL_SECONDS });
   const shedder = createLoadShedder({ queues: partitions.queues, limit: config.SHED_BACKLOG, logger });
+  const llmHealth = new ServerMonitor({
+    urls: config.LLM_BASE_URLS,
+    intervalMs: config.LLM_HEALTH_INTERVAL_MS,
+  });
+  await llmHealth.start();
   return {
     config,
     logger,
@@ -79,8 +87,10 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
     retriever: await createRetriever(config, pool, { logger }),
     metrics: createGatewayMetrics(partitions),
     shedder,
+    llmHealth,
     async close() {
       shedder.close();
+      llmHealth.close();
       await partitions.close();
       await pool.end();
       redis.disconnect();

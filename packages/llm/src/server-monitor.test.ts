@@ -44,7 +44,7 @@ describe('server health', () => {
     monitor.close();
     expect(llmReadiness({ healthy: monitor.healthy, total: 2 })).toEqual({
       ok: false,
-      check: 'down: no LLM server is healthy (0 of 2 take requests)',
+      check: 'down: no LLM server is healthy (0 of 2)',
     });
     expect(llmReadiness({ healthy: 1, total: 2 })).toEqual({ ok: true, check: 'ok' });
   });

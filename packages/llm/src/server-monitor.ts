@@ -151,6 +151,6 @@ export function llmReadiness(health: { healthy: number; total: number }): { ok: 
   if (health.healthy > 0) return { ok: true, check: 'ok' };
   return {
     ok: false,
-    check: `down: no LLM server is healthy (0 of ${health.total} take requests)`,
+    check: `down: no LLM server is healthy (0 of ${health.total})`,
   };
 }

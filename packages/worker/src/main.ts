@@ -1,4 +1,3 @@
-import { createServer } from 'node:http';
 import {
   createLogger,
   type FleetConfig,
@@ -27,6 +26,7 @@ import { ToolRegistry } from './agent/tools.ts';
 import { startIntake } from './intake.ts';
 import { Memory } from './memory.ts';
 import { createWorkerMetrics } from './metrics.ts';
+import { createOpsServer } from './ops-server.ts';
 import { TurnRunner } from './turn-runner.ts';
 
 const logger = createLogger('worker');
@@ -149,16 +149,7 @@ const workers = Array.from({ length: config.PARTITIONS }, (_, i) => {
 
 const metricsServer =
   config.WORKER_METRICS_PORT > 0
-    ? createServer((req, res) => {
-        if (req.url !== '/metrics') {
-          res.writeHead(404).end();
-          return;
-        }
-        metrics.registry.metrics().then(
-          (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
-          () => res.writeHead(500).end(),
-        );
-      }).listen(config.WORKER_METRICS_PORT)
+    ? createOpsServer({ registry: metrics.registry, llm }).listen(config.WORKER_METRICS_PORT)
     : undefined;
 
 // The intake queue: messages any BullMQ producer adds, accepted in arrival order (one at a time

@@ -1,3 +1,4 @@
+import { llmReadiness } from '@agent-fleet/llm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { GatewayDeps } from '../deps.ts';
@@ -5,10 +6,13 @@ import { PUBLIC_ROUTE } from '../openapi.ts';
 
 const readinessSchema = z.object({
   status: z.enum(['ready', 'not ready']),
-  checks: z.object({ redis: z.string(), postgres: z.string() }),
+  checks: z.object({ redis: z.string(), postgres: z.string(), llm: z.string() }),
 });
 
-/** Liveness, readiness (Redis and Postgres answer) and Prometheus metrics. */
+/**
+ * Liveness, readiness (Redis and Postgres answer, and an LLM server is healthy as the last periodic
+ * health check saw it: no turn can finish without one) and Prometheus metrics.
+ */
 export const healthRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) => {
   app.get(
     '/healthz',
@@ -26,7 +30,7 @@ export const healthRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps
   const readyz = {
     schema: {
       tags: ['operations'],
-      summary: 'Readiness: Redis and Postgres answer',
+      summary: 'Readiness: Redis and Postgres answer, and an LLM server is healthy',
       security: PUBLIC_ROUTE,
       response: { 200: readinessSchema, 503: readinessSchema },
     },
@@ -44,10 +48,11 @@ export const healthRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps
       check(() => deps.redis.ping()),
       check(() => deps.pool.query('SELECT 1')),
     ]);
-    const ready = redis === 'ok' && postgres === 'ok';
+    const llm = llmReadiness({ healthy: deps.llmHealth.healthy, total: deps.llmHealth.urls.length });
+    const ready = redis === 'ok' && postgres === 'ok' && llm.ok;
     return reply
       .code(ready ? 200 : 503)
-      .send({ status: ready ? 'ready' : 'not ready', checks: { redis, postgres } });
+      .send({ status: ready ? 'ready' : 'not ready', checks: { redis, postgres, llm: llm.check } });
   });
 
   const metrics = {

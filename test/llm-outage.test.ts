@@ -1,0 +1,96 @@
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type ServiceHandle, spawnService } from '@agent-fleet/devstack';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postMessage, settledTurn, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The simulator as its own process on a fixed port, so it can die and come back at the same URL. */
+function simProcess(port: number, run: number): ServiceHandle {
+  return spawnService({
+    name: `llm-sim-${run}`,
+    script: join(root, 'packages/llm-sim/src/main.ts'),
+    env: { PATH: process.env.PATH ?? '', SIM_PORT: String(port), SIM_TIME_SCALE: '0', LOG_LEVEL: 'warn' },
+    readyEvent: 'listening',
+    logFile: join(root, '.fleet', 'test-logs', `llm-outage-sim-${port}-${run}.log`),
+  });
+}
+
+async function readiness(url: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(url);
+  return { status: res.status, body: await res.json() };
+}
+
+describe('every LLM server down: readiness says so, and recovers with them', () => {
+  let sim: ServiceHandle;
+  let fleet: TestFleet;
+  let simPort: number;
+  let workerPort: number;
+
+  beforeAll(async () => {
+    [simPort, workerPort] = [await freePort(), await freePort()];
+    sim = simProcess(simPort, 1);
+    await sim.ready;
+    fleet = await startTestFleet({
+      llmUrl: `http://127.0.0.1:${simPort}/v1`,
+      workers: 1,
+      env: { LLM_HEALTH_INTERVAL_MS: '200', WORKER_METRICS_PORT: String(workerPort) },
+    });
+    await fleet.workersReady();
+  });
+  afterAll(async () => {
+    await fleet?.stop();
+    await sim?.stop();
+  });
+
+  it('gateway and worker /readyz answer 503 naming the llm check while the simulator is dead, 200 once it is back', async () => {
+    const gateway = `${fleet.gatewayUrl}/readyz`;
+    const worker = `http://127.0.0.1:${workerPort}/readyz`;
+    const bothAre = (status: number) => async () =>
+      (await readiness(gateway)).status === status && (await readiness(worker)).status === status;
+    expect(await readiness(gateway)).toEqual({
+      status: 200,
+      body: { status: 'ready', checks: { redis: 'ok', postgres: 'ok', llm: 'ok' } },
+    });
+    expect(await readiness(worker)).toEqual({
+      status: 200,
+      body: { status: 'ready', checks: { llm: 'ok' } },
+    });
+    expect(await readiness(`http://127.0.0.1:${workerPort}/healthz`)).toEqual({
+      status: 200,
+      body: { status: 'ok' },
+    });
+
+    sim.kill('SIGKILL');
+    await sim.exited;
+    await waitFor(bothAre(503), { timeoutMs: 15_000, intervalMs: 100 });
+    const down = 'down: no LLM server is healthy (0 of 1)';
+    expect(await readiness(gateway)).toEqual({
+      status: 503,
+      body: { status: 'not ready', checks: { redis: 'ok', postgres: 'ok', llm: down } },
+    });
+    expect(await readiness(worker)).toEqual({
+      status: 503,
+      body: { status: 'not ready', checks: { llm: down } },
+    });
+
+    sim = simProcess(simPort, 2);
+    await sim.ready;
+    await waitFor(bothAre(200), { timeoutMs: 15_000, intervalMs: 100 });
+    const { turnId } = await postMessage(fleet.gatewayUrl, 'alice', 'are you back?');
+    expect(await settledTurn(fleet.gatewayUrl, turnId)).toMatchObject({
+      status: 'completed',
+      reply: expect.stringMatching(/^Echo \[n=\d+\]: are you back\?$/),
+    });
+  });
+});
