@@ -60,10 +60,6 @@ export class Admission {
     this.#lastHealthy = this.#healthyCount();
   }
 
-  get waiting(): number {
-    return this.#queue.size;
-  }
-
   /** A slot for attempt `attempt` of `call`; servers in `tried` are avoided while another can take it. */
   acquire(call: PoolCall, tried: ReadonlySet<number>, attempt: number): Promise<Lease> {
     if (this.#closed) return Promise.reject(new FleetError('unavailable', 'the LLM pool is closed'));
@@ -83,7 +79,8 @@ export class Admission {
         inFlight: s.inFlight,
       };
     });
-    return { healthy: servers.filter((s) => s.healthy).length, total: servers.length, servers };
+    const healthy = servers.filter((s) => s.healthy).length;
+    return { healthy, total: servers.length, waiting: this.#queue.size, servers };
   }
 
   /**

@@ -91,14 +91,14 @@ describe('LlmPool when LLM servers go away', () => {
       }),
     );
     await queued;
-    expect(p.stats().waiting).toBe(1);
+    expect(p.health().waiting).toBe(1);
     const killedAt = performance.now();
     await kill(s); // the holder's connection is cut: its failure opens the only circuit
     expect((await holder).err).toBeInstanceOf(FleetError);
     expect((await waiter).err).toMatchObject(noHealthyServer);
     expect(performance.now() - killedAt).toBeLessThan(1000); // not its 120 s queue timeout
     expect(events.map((e) => e.type)).toEqual(['queued']); // never admitted, never sent
-    expect(p.stats().waiting).toBe(0);
+    expect(p.health().waiting).toBe(0);
   });
 
   it('recovers when a server comes back: a passed health check lets one probe through, then traffic flows', async () => {

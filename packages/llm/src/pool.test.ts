@@ -44,7 +44,7 @@ describe('LlmPool against simulator servers over HTTP', () => {
     setTimeout(() => ac.abort(new Error('cancelled by caller')), 100);
     await expect(p.chat({ ...ask('slow'), signal: ac.signal })).rejects.toThrow('cancelled by caller');
     expect(Date.now() - started).toBeLessThan(1000);
-    expect(p.stats().servers[0]).toMatchObject({ inFlight: 0, circuit: 'closed' });
+    expect(p.health().servers[0]).toMatchObject({ inFlight: 0, circuit: 'closed' });
   });
 
   it('spills past a server over its bounded share instead of piling onto it', async () => {
@@ -62,7 +62,7 @@ describe('LlmPool against simulator servers over HTTP', () => {
     const p = pool(servers, { routing: 'round-robin', breakerFailureThreshold: 2, breakerCooldownMs: 300 });
     await configure(servers[0]!, { errorRate: 1 });
     for (let i = 0; i < 6; i++) expect((await p.chat(ask(`u${i}`))).server).toBe(servers[1]!.url);
-    expect(p.stats().servers[0]!.circuit).toBe('open');
+    expect(p.health().servers[0]!.circuit).toBe('open');
     const seenWhileOpen = await requestsSeen(servers[0]!);
     for (let i = 0; i < 4; i++) await p.chat(ask(`v${i}`));
     expect(await requestsSeen(servers[0]!)).toBe(seenWhileOpen); // no traffic while open
@@ -70,7 +70,7 @@ describe('LlmPool against simulator servers over HTTP', () => {
     await new Promise((r) => setTimeout(r, 350));
     const probe = await Promise.all(Array.from({ length: 4 }, (_, i) => p.chat(ask(`w${i}`))));
     expect(probe.some((r) => r.server === servers[0]!.url)).toBe(true);
-    expect(p.stats().servers[0]!.circuit).toBe('closed');
+    expect(p.health().servers[0]!.circuit).toBe('closed');
   });
 
   it('serves interactive requests before batch ones when servers are saturated', async () => {
@@ -117,8 +117,8 @@ describe('LlmPool against simulator servers over HTTP', () => {
     for (const [i, s] of settled.entries()) {
       if (s.status === 'fulfilled') expect(s.value.content).toBe(`Echo [n=1]: q${i}`);
     }
-    expect(p.stats().servers.every((s) => s.inFlight === 0)).toBe(true);
-    expect(p.stats().waiting).toBe(0);
+    expect(p.health().servers.every((s) => s.inFlight === 0)).toBe(true);
+    expect(p.health().waiting).toBe(0);
   });
 
   it('cancels a request waiting for a slot without taking one', async () => {
@@ -129,9 +129,9 @@ describe('LlmPool against simulator servers over HTTP', () => {
     const waiting = p.chat({ ...ask('b'), signal: ac.signal });
     setTimeout(() => ac.abort(new Error('user went away')), 30);
     await expect(waiting).rejects.toThrow('user went away');
-    expect(p.stats().waiting).toBe(0);
+    expect(p.health().waiting).toBe(0);
     await busy;
-    expect(p.stats().servers[0]!.inFlight).toBe(0);
+    expect(p.health().servers[0]!.inFlight).toBe(0);
   });
 
   it('embeds through the pool, and the batcher coalesces concurrent callers into one request', async () => {
@@ -159,7 +159,7 @@ describe('LlmPool against simulator servers over HTTP', () => {
     const p = pool(servers, { routing: 'round-robin' });
     await servers[0]!.close();
     await p.checkHealth();
-    expect(p.stats().servers[0]).toMatchObject({ healthy: false, circuit: 'open' });
+    expect(p.health().servers[0]).toMatchObject({ healthCheckOk: false, circuit: 'open' });
     for (let i = 0; i < 4; i++) expect((await p.chat(ask(`u${i}`))).server).toBe(servers[1]!.url);
   });
 });

@@ -149,21 +149,6 @@ export class LlmPool {
     return this.#admission.onHealthChange(listener);
   }
 
-  stats(): {
-    servers: { url: string; inFlight: number; circuit: string; healthy: boolean }[];
-    waiting: number;
-  } {
-    return {
-      servers: this.#servers.map((s) => ({
-        url: s.url,
-        inFlight: s.inFlight,
-        circuit: s.breaker.state,
-        healthy: s.health.healthy,
-      })),
-      waiting: this.#admission.waiting,
-    };
-  }
-
   /** Stops health checks and fails every waiting and later call with `unavailable`. */
   close(): void {
     this.#monitor.close();

@@ -47,7 +47,7 @@ describe('one retry loop for chat, chatStream and embed', () => {
       expect(seen[0]! + seen[1]!).toBe(3);
       expect(Math.min(...seen)).toBeGreaterThanOrEqual(1); // the second attempt went to the other server
       expect(retries(events)).toEqual([1, 2]);
-      expect(p.stats().servers.every((s) => s.inFlight === 0)).toBe(true);
+      expect(p.health().servers.every((s) => s.inFlight === 0)).toBe(true);
     },
   );
 

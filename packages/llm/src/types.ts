@@ -97,7 +97,10 @@ export interface ServerStatus {
 
 /** The pool's health: `healthy === 0` means every call fails fast with `unavailable`. */
 export interface PoolHealth {
+  /** Servers whose circuit is not open. */
   healthy: number;
   total: number;
+  /** Requests queued for a slot. */
+  waiting: number;
   servers: ServerStatus[];
 }
