@@ -61,10 +61,28 @@ async function waitUntilGone(pid: number, timeoutMs: number): Promise<boolean> {
   return true;
 }
 
+/** How a process ended: its exit code, or the signal that ended it (one of the two is set). */
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 /** Resolves once `child` has exited (immediately if it already has). */
 export function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
+  return exitStatus(child).then(() => {});
+}
+
+/** Resolves with how `child` ended, once it has exited (immediately if it already has). */
+export function exitStatus(child: ChildProcess): Promise<ExitStatus> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+/** "exit code 3" or "signal SIGKILL", for messages. */
+export function describeExit(status: ExitStatus): string {
+  return status.signal ? `signal ${status.signal}` : `exit code ${status.code ?? 'unknown'}`;
 }
 
 /** Sends `signal` to `child`, escalates to SIGKILL after `graceMs`, and resolves once it has exited. */
