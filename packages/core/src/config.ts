@@ -31,6 +31,11 @@ export const envSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'use postgres://user:password@host:port/database')
     .default('postgres://postgres:postgres@127.0.0.1:5432/postgres'),
+  /**
+   * The AOF fsync policy of the Redis that `npm start` runs (external Redis servers keep their
+   * own): `always` makes a 202 mean the turn survives a SIGKILL of redis-server.
+   */
+  REDIS_APPENDFSYNC: z.enum(['always', 'everysec']).default('always'),
   PARTITIONS: int(8, 1, 256),
 
   HOST: z.string().min(1).default('0.0.0.0'),

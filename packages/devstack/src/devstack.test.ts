@@ -37,6 +37,24 @@ async function query<T>(url: string, sql: string): Promise<T[]> {
   }
 }
 
+/** The value of one `CONFIG GET` parameter (the reply's last line). */
+async function configValue(port: number, parameter: string): Promise<string> {
+  const request = `*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$${parameter.length}\r\n${parameter}\r\n`;
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: '127.0.0.1', port }, () => socket.write(request));
+    let received = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => {
+      received += chunk;
+      const lines = received.split('\r\n');
+      if (lines.length >= 6) {
+        socket.destroy();
+        resolve(lines[4]!);
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
 describe('devstack', () => {
   const running: { stop(): Promise<void> }[] = [];
   let root = '';
@@ -60,6 +78,7 @@ describe('devstack', () => {
     expect(await redisCommand(first.port, 'PING')).toBe('+PONG');
     expect(await redisCommand(first.port, 'SET', 'greeting', 'hello')).toBe('+OK');
     expect(await redisCommand(first.port, 'CONFIG', 'GET', 'maxmemory-policy')).toBe('*2');
+    expect(await configValue(first.port, 'appendfsync')).toBe('always');
 
     // Not stopped: the next start on the same dataDir must take over from it.
     const second = await start(startRedisServer({ dataDir }));
@@ -108,4 +127,13 @@ describe('devstack', () => {
     expect(await query(again.urlFor('tmpl'), 'SELECT v FROM marker')).toEqual([{ v: 'from-template' }]);
     await again.stop();
   }, 120_000);
+
+  it('runs redis-server with appendfsync everysec when asked', async () => {
+    const redis = await start(
+      startRedisServer({ dataDir: join(root, 'redis-everysec'), appendfsync: 'everysec' }),
+    );
+    expect(await configValue(redis.port, 'appendfsync')).toBe('everysec');
+    await redis.stop();
+    expect(await redis.exited).toEqual({ code: 0, signal: null });
+  });
 });

@@ -4,7 +4,12 @@ export {
   startPostgres,
 } from './postgres-server.ts';
 export { describeExit, type ExitStatus } from './process-tools.ts';
-export { type RedisServerHandle, type StartRedisServerOptions, startRedisServer } from './redis-server.ts';
+export {
+  type AppendFsyncPolicy,
+  type RedisServerHandle,
+  type StartRedisServerOptions,
+  startRedisServer,
+} from './redis-server.ts';
 export { DEFAULT_RESTART_BACKOFF, type RestartBackoff, restartDelayMs } from './restart-backoff.ts';
 export { type ListeningInfo, type ServiceHandle, type ServiceOptions, spawnService } from './services.ts';
 export {

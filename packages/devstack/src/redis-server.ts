@@ -3,9 +3,11 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { FleetConfig } from '@agent-fleet/core';
 import getPort from 'get-port';
 import {
   commandLineOf,
+  exitStatus,
   isAlive,
   LineTail,
   onProcessExit,
@@ -13,9 +15,13 @@ import {
   tailOfFile,
   terminatePid,
 } from './process-tools.ts';
+import type { ProcessRun } from './supervisor.ts';
+
+/** When redis-server fsyncs its AOF: before answering each write (`always`) or once a second. */
+export type AppendFsyncPolicy = FleetConfig['REDIS_APPENDFSYNC'];
 
 /** A running redis-server child of this process. */
-export interface RedisServerHandle {
+export interface RedisServerHandle extends ProcessRun {
   /** `redis://127.0.0.1:<port>` */
   url: string;
   port: number;
@@ -34,13 +40,22 @@ export interface StartRedisServerOptions {
   bin?: string;
   /** How long to wait for PONG (loading a large AOF takes a while). Defaults to 60 s. */
   readyTimeoutMs?: number;
+  /**
+   * `always` (the default): a write is in the AOF on disk before Redis answers it, so whatever a
+   * client was told succeeded survives a SIGKILL of redis-server and a crash of the machine.
+   * `everysec`: cheaper; a crash of the machine loses up to the last two seconds of writes, and so
+   * can a SIGKILL while a slow background fsync makes Redis hold writes back.
+   */
+  appendfsync?: AppendFsyncPolicy;
+  /** Runs redis-server in a process group of its own (see `ServiceOptions.detached`). */
+  detached?: boolean;
 }
 
 const HOST = '127.0.0.1';
 const STOP_GRACE_MS = 5_000;
 
 /**
- * Spawns `redis-server` on 127.0.0.1 with AOF persistence (fsync every second), no RDB snapshots and
+ * Spawns `redis-server` on 127.0.0.1 with AOF persistence (see `appendfsync`), no RDB snapshots and
  * `noeviction`, and resolves once it answers PING. A redis-server left running on the same dataDir
  * by an earlier run that was killed (found through `redis.pid`) is shut down first, since two
  * servers appending to one AOF would corrupt it. The child is killed if this process exits.
@@ -60,7 +75,7 @@ export async function startRedisServer(opts: StartRedisServerOptions): Promise<R
     '--bind', HOST,
     '--port', String(port),
     '--appendonly', 'yes',
-    '--appendfsync', 'everysec',
+    '--appendfsync', opts.appendfsync ?? 'always',
     '--maxmemory-policy', 'noeviction',
     '--save', '',
     '--protected-mode', 'no',
@@ -69,7 +84,7 @@ export async function startRedisServer(opts: StartRedisServerOptions): Promise<R
     '--logfile', logFile,
     '--pidfile', pidFile,
   ];
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false });
   const output = new LineTail(20);
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
@@ -102,6 +117,8 @@ export async function startRedisServer(opts: StartRedisServerOptions): Promise<R
   return {
     url: `redis://${HOST}:${port}`,
     port,
+    pid: child.pid!,
+    exited: exitStatus(child),
     dataDir,
     stop() {
       stopping ??= stopChild(child, 'SIGTERM', STOP_GRACE_MS).finally(unregister);
