@@ -1,10 +1,18 @@
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type PostgresHandle, type RedisServerHandle, startPostgres, startRedisServer } from './index.ts';
+import {
+  type PostgresHandle,
+  postgresService,
+  type RedisServerHandle,
+  redisService,
+  Supervisor,
+  startPostgres,
+  startRedisServer,
+} from './index.ts';
 
 /** Sends one command in RESP over a fresh TCP connection and returns the first reply line. */
 function redisCommand(port: number, ...args: string[]): Promise<string> {
@@ -136,4 +144,36 @@ describe('devstack', () => {
     await redis.stop();
     expect(await redis.exited).toEqual({ code: 0, signal: null });
   });
+
+  it('brings SIGKILLed redis-server and PostgreSQL back on their ports with their data', async () => {
+    const supervisor = new Supervisor({ backoff: { initialDelayMs: 50 } });
+    running.push(supervisor);
+    const redis = await supervisor.add(redisService({ dataDir: join(root, 'supervised-redis') }));
+    const pgServer = await supervisor.add(postgresService({ dataDir: join(root, 'supervised-postgres') }));
+    expect(await redisCommand(redis.port, 'SET', 'accepted', 'turn-1')).toBe('+OK');
+    await query(pgServer.url, 'CREATE TABLE committed (v text); INSERT INTO committed VALUES ($$row-1$$)');
+
+    const redisBack = supervisor.nextReady('redis-server', 30_000);
+    supervisor.kill('redis-server');
+    expect(await redis.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    expect((await redisBack).url).toBe(redis.url);
+    expect(await redisCommand(redis.port, 'GET', 'accepted')).toBe('turn-1');
+
+    const pgBack = supervisor.nextReady('postgres', 30_000);
+    supervisor.kill('postgres');
+    expect(await pgServer.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    // The killed postmaster leaves its lock file behind, naming a pid that is gone.
+    expect(await readFile(join(pgServer.dataDir, 'postmaster.pid'), 'utf8')).toMatch(
+      new RegExp(`^${pgServer.pid}\n`),
+    );
+    const back = await pgBack;
+    expect(back.pid).not.toBe(pgServer.pid);
+    expect(back.url).toBe(pgServer.url);
+    expect(await query(pgServer.url, 'SELECT v FROM committed')).toEqual([{ v: 'row-1' }]);
+    expect(supervisor.list().map((s) => [s.name, s.restarts, s.state])).toEqual([
+      ['redis-server', 1, 'running'],
+      ['postgres', 1, 'running'],
+    ]);
+    await supervisor.stop();
+  }, 120_000);
 });

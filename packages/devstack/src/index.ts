@@ -11,7 +11,20 @@ export {
   startRedisServer,
 } from './redis-server.ts';
 export { DEFAULT_RESTART_BACKOFF, type RestartBackoff, restartDelayMs } from './restart-backoff.ts';
-export { type ListeningInfo, type ServiceHandle, type ServiceOptions, spawnService } from './services.ts';
+export {
+  type ListeningInfo,
+  type ServiceHandle,
+  type ServiceOptions,
+  type ServiceRun,
+  spawnService,
+  startService,
+} from './services.ts';
+export {
+  type DeployableServiceOptions,
+  deployableService,
+  postgresService,
+  redisService,
+} from './supervised-services.ts';
 export {
   type ExitEvent,
   type ProcessRun,

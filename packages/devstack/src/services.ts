@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
+import { type ExitStatus, exitStatus, onProcessExit } from './process-tools.ts';
+import type { ProcessRun } from './supervisor.ts';
 
 export interface ServiceOptions {
   /** Shown in messages, e.g. "worker-2". */
@@ -17,6 +19,11 @@ export interface ServiceOptions {
    */
   readyEvent?: 'listening' | 'ready';
   readyTimeoutMs?: number;
+  /**
+   * Runs the child in a process group of its own, so a terminal's Ctrl-C (sent to the whole
+   * foreground group) reaches only the launcher, which then stops its services in order.
+   */
+  detached?: boolean;
 }
 
 export interface ListeningInfo {
@@ -38,13 +45,20 @@ export interface ServiceHandle {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Run one of the fleet's deployables as a child process and learn where it listens. */
+/**
+ * Run one of the fleet's deployables as a child process and learn where it listens. The child is
+ * sent SIGTERM if this process exits while it runs.
+ */
 export function spawnService(opts: ServiceOptions): ServiceHandle {
   const child = spawn(process.execPath, [opts.script], {
     env: { ...opts.env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached ?? false,
   });
   if (!child.pid) throw new Error(`${opts.name}: could not start ${opts.script}`);
+  // A child in its own group gets no Ctrl-C from the terminal: make sure it does not outlive us.
+  const unregister = onProcessExit(() => child.kill('SIGTERM'));
+  child.once('exit', unregister);
   let sink: NodeJS.WritableStream = process.stderr;
   if (opts.logFile) {
     mkdirSync(dirname(opts.logFile), { recursive: true });
@@ -102,6 +116,42 @@ export function spawnService(opts: ServiceOptions): ServiceHandle {
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
+    },
+  };
+}
+
+/** A deployable's process that is ready (see `startService`). */
+export interface ServiceRun extends ProcessRun {
+  readonly name: string;
+  /** The ready line (`url`, `port`, …), or null when the service was not asked for one. */
+  readonly info: ListeningInfo | null;
+}
+
+/**
+ * Starts a deployable and resolves once it is ready (its ready line printed); when it exits or
+ * times out first, it is stopped and the error (with its last output lines) rethrown.
+ * `stop()` sends SIGTERM and SIGKILL after `stopGraceMs` (default 10 s).
+ */
+export async function startService(opts: ServiceOptions & { stopGraceMs?: number }): Promise<ServiceRun> {
+  const handle = spawnService(opts);
+  const exited: Promise<ExitStatus> = exitStatus(handle.child);
+  let info: ListeningInfo | null;
+  try {
+    info = await handle.ready;
+  } catch (err) {
+    await handle.stop(2_000);
+    throw err;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    name: opts.name,
+    pid: handle.pid,
+    ...(info ? { url: info.url } : {}),
+    info,
+    exited,
+    stop() {
+      stopping ??= handle.stop(opts.stopGraceMs);
+      return stopping;
     },
   };
 }
