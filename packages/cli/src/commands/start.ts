@@ -1,11 +1,22 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger, type FleetConfig, loadConfig } from '@agent-fleet/core';
-import { type ServiceHandle, spawnService, startPostgres, startRedisServer } from '@agent-fleet/devstack';
+import {
+  deployableService,
+  describeExit,
+  logSupervisor,
+  postgresService,
+  redisService,
+  type ServiceOptions,
+  Supervisor,
+} from '@agent-fleet/devstack';
 import { createRetriever, ingestPaths, SAMPLE_CORPUS_DIR, SAMPLE_TENANT } from '@agent-fleet/rag';
 import { createPool, migrate, ProfileStore } from '@agent-fleet/state';
 import { REPO_ROOT, SERVICE_SCRIPTS } from '../paths.ts';
 import { removeStackFile, writeStackFile } from '../stack-file.ts';
-import { type DevCredentials, devUserToken, ensureDevCredentials } from './keys.ts';
+import { type DevCredentials, ensureDevCredentials } from './keys.ts';
+import { startBanner } from './start-banner.ts';
 
 export interface StartOptions {
   workers?: number;
@@ -15,10 +26,16 @@ export interface StartOptions {
 
 const log = createLogger('fleet');
 
+/** Where one service's output goes: a file under the log directory, or this terminal with `--logs`. */
+type LogTarget = (service: string) => Pick<ServiceOptions, 'logFile'>;
+
 /**
  * `fleet start`: the whole fleet on one machine. Redis, Postgres and the LLM simulator are started
  * here unless REDIS_URL, DATABASE_URL or LLM_BASE_URLS point at running ones; then the gateway and
- * the workers. Ctrl-C stops everything this command started, workers first.
+ * the workers. Every process started here is supervised: one that dies is restarted on its port and
+ * data, with a line saying so. Ctrl-C stops everything this command started, workers first, with
+ * no restart from then on. The services run in process groups of their own so that a terminal's
+ * Ctrl-C reaches this command only and the order holds.
  */
 export async function startFleet(opts: StartOptions): Promise<void> {
   const env: Record<string, string | undefined> = { ...process.env };
@@ -30,142 +47,159 @@ export async function startFleet(opts: StartOptions): Promise<void> {
     process.exit(1);
   }
   const fleetDir = opts.fleetDir ?? env.FLEET_DIR ?? join(REPO_ROOT, '.fleet');
-  const logDir = join(fleetDir, 'logs');
-  const cleanups: (() => Promise<void>)[] = [];
-  const services: ServiceHandle[] = [];
+  const logDir = opts.logs ? undefined : join(fleetDir, 'logs');
+  const logTarget: LogTarget = (service) => (logDir ? { logFile: join(logDir, `${service}.log`) } : {});
+  const supervisor = new Supervisor();
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  logSupervisor(supervisor, say);
   let stopping = false;
 
   const stopAll = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    process.stdout.write('\nstopping the fleet...\n');
-    const byRole = (prefix: string) => services.filter((s) => s.name.startsWith(prefix));
-    await Promise.all(byRole('worker').map((s) => s.stop(config.SHUTDOWN_GRACE_MS + 2000)));
-    await Promise.all(byRole('gateway').map((s) => s.stop()));
-    await Promise.all(byRole('llm-sim').map((s) => s.stop()));
+    say('\nstopping the fleet (workers first)...');
+    supervisor.on('exit', (e) => {
+      if (e.planned) say(`  ${e.service} stopped (pid ${e.pid}, ${describeExit(e.status)})`);
+    });
+    await supervisor.stop();
     removeStackFile(fleetDir);
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-    process.stdout.write('stopped.\n');
+    say('stopped.');
     process.exit(code);
   };
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
 
   try {
-    if (!env.REDIS_URL) {
-      const redis = await startRedisServer({ dataDir: join(fleetDir, 'redis') });
-      cleanups.push(() => redis.stop());
-      env.REDIS_URL = redis.url;
-    }
-    if (!env.DATABASE_URL) {
-      const pg = await startPostgres({ dataDir: join(fleetDir, 'postgres') });
-      cleanups.push(() => pg.stop());
-      await pg.createDatabase('fleet').catch((err: Error) => {
-        if (!/already exists/.test(err.message)) throw err;
-      });
-      env.DATABASE_URL = pg.urlFor('fleet');
-    }
-    await migrate(env.DATABASE_URL, log);
-    const sample = await seedSampleData({ ...config, DATABASE_URL: env.DATABASE_URL });
+    if (logDir) await mkdir(logDir, { recursive: true });
+    const embedded = { redis: !env.REDIS_URL, postgres: !env.DATABASE_URL, llm: !env.LLM_BASE_URLS };
+    await startDataServices(supervisor, env, { fleetDir, logDir, appendfsync: config.REDIS_APPENDFSYNC });
+    const databaseUrl = env.DATABASE_URL!;
+    await migrate(databaseUrl, log);
+    const sample = await seedSampleData({ ...config, DATABASE_URL: databaseUrl });
     let dev: DevCredentials | undefined;
     if (env.AUTH_MODE !== 'off') {
-      dev = await ensureDevCredentials({ databaseUrl: env.DATABASE_URL, fleetDir });
+      dev = await ensureDevCredentials({ databaseUrl, fleetDir });
       env.JWT_SECRET ??= dev.jwtSecret;
     }
-    if (!env.LLM_BASE_URLS) {
-      const sim = spawnService({
+    const workers = opts.workers ?? config.WORKERS;
+    const gatewayUrl = await startFleetProcesses(supervisor, env, {
+      logTarget,
+      workers,
+      workerStopGraceMs: config.SHUTDOWN_GRACE_MS + 2000,
+    });
+    writeStackFile(fleetDir, {
+      pid: process.pid,
+      redisUrl: env.REDIS_URL!,
+      databaseUrl,
+      llmBaseUrls: env.LLM_BASE_URLS!,
+      gatewayUrl,
+    });
+    say(
+      await startBanner({
+        gatewayUrl,
+        llmBaseUrls: env.LLM_BASE_URLS!,
+        redisUrl: env.REDIS_URL!,
+        databaseUrl,
+        embedded,
+        appendfsync: config.REDIS_APPENDFSYNC,
+        workers,
+        logDir,
+        fleetDir,
+        sample,
+        authOff: env.AUTH_MODE === 'off',
+        dev: dev && env.JWT_SECRET === dev.jwtSecret ? dev : undefined,
+      }),
+    );
+  } catch (err) {
+    // A start that Ctrl-C interrupted fails too; only a failure of its own is worth a message.
+    if (!stopping) process.stderr.write(`fleet start: ${(err as Error).message}\n`);
+    await stopAll(1);
+  }
+}
+
+/** Redis and Postgres, unless REDIS_URL and DATABASE_URL name running ones; sets both in `env`. */
+async function startDataServices(
+  supervisor: Supervisor,
+  env: Record<string, string | undefined>,
+  opts: { fleetDir: string; logDir: string | undefined; appendfsync: FleetConfig['REDIS_APPENDFSYNC'] },
+): Promise<void> {
+  if (!env.REDIS_URL) {
+    const redis = await supervisor.add(
+      redisService({ dataDir: join(opts.fleetDir, 'redis'), appendfsync: opts.appendfsync, detached: true }),
+    );
+    env.REDIS_URL = redis.url;
+  }
+  if (!env.DATABASE_URL) {
+    const pgLog = opts.logDir
+      ? createWriteStream(join(opts.logDir, 'postgres.log'), { flags: 'a' })
+      : undefined;
+    const pg = await supervisor.add(
+      postgresService({
+        dataDir: join(opts.fleetDir, 'postgres'),
+        detached: true,
+        onLog: (line) => (pgLog ?? process.stderr).write(`${line}\n`),
+      }),
+    );
+    await pg.createDatabase('fleet').catch((err: Error) => {
+      if (!/already exists/.test(err.message)) throw err;
+    });
+    env.DATABASE_URL = pg.urlFor('fleet');
+  }
+}
+
+/**
+ * The simulator (unless LLM_BASE_URLS is set), the gateway and the workers, each ready before this
+ * returns; resolves with the gateway's URL.
+ */
+async function startFleetProcesses(
+  supervisor: Supervisor,
+  env: Record<string, string | undefined>,
+  opts: { logTarget: LogTarget; workers: number; workerStopGraceMs: number },
+): Promise<string> {
+  if (!env.LLM_BASE_URLS) {
+    const sim = await supervisor.add(
+      deployableService({
         name: 'llm-sim',
         script: SERVICE_SCRIPTS.llmSim,
-        // Extractive answers quote the retrieved passages with their markers: a newcomer sees grounded,
-        // cited replies without a GPU.
+        // Extractive answers quote the retrieved passages with their markers: a newcomer sees
+        // grounded, cited replies without a GPU.
         env: { SIM_MODE: 'extractive', ...env, SIM_PORT: '0' },
+        portVariable: 'SIM_PORT',
         readyEvent: 'listening',
-        ...(opts.logs ? {} : { logFile: join(logDir, 'llm-sim.log') }),
-      });
-      services.push(sim);
-      const info = await sim.ready;
-      env.LLM_BASE_URLS = info!.url;
-    }
-    const gateway = spawnService({
+        detached: true,
+        ...opts.logTarget('llm-sim'),
+      }),
+    );
+    env.LLM_BASE_URLS = sim.info!.url;
+  }
+  const gateway = await supervisor.add(
+    deployableService({
       name: 'gateway',
       script: SERVICE_SCRIPTS.gateway,
       env,
+      portVariable: 'PORT',
       readyEvent: 'listening',
-      ...(opts.logs ? {} : { logFile: join(logDir, 'gateway.log') }),
-    });
-    services.push(gateway);
-    const gw = await gateway.ready;
-    void gateway.exited.then((code) => {
-      if (!stopping) {
-        log.error({ code }, 'the gateway exited; stopping the fleet');
-        void stopAll(1);
-      }
-    });
-
-    const workerCount = opts.workers ?? config.WORKERS;
-    const startWorker = (i: number) => {
-      const w = spawnService({
-        name: `worker-${i}`,
-        script: SERVICE_SCRIPTS.worker,
-        env,
-        ...(opts.logs ? {} : { logFile: join(logDir, `worker-${i}.log`) }),
-      });
-      services.push(w);
-      void w.exited.then((code) => {
-        if (stopping) return;
-        log.warn({ worker: i, code }, 'a worker exited; starting a new one');
-        services.splice(services.indexOf(w), 1);
-        setTimeout(() => startWorker(i), 1000);
-      });
-    };
-    for (let i = 0; i < workerCount; i++) startWorker(i);
-
-    const base = `http://localhost:${gw!.port}`;
-    writeStackFile(fleetDir, {
-      pid: process.pid,
-      redisUrl: env.REDIS_URL,
-      databaseUrl: env.DATABASE_URL,
-      llmBaseUrls: env.LLM_BASE_URLS,
-      gatewayUrl: base,
-    });
-    process.stdout.write(
-      [
-        '',
-        'agent-fleet is running on the embedded stack',
-        `  gateway     ${base}`,
-        `  dashboard   ${base}/admin/queues   (Bull Board)`,
-        `  metrics     ${base}/metrics`,
-        `  LLM         ${env.LLM_BASE_URLS}`,
-        `  Redis       ${env.REDIS_URL}`,
-        `  Postgres    ${env.DATABASE_URL}`,
-        `  workers     ${workerCount} processes${opts.logs ? '' : `, logs in ${logDir}`}`,
-        '',
-        `sample corpus: ${sample.documents} compliance policies of tenant ${SAMPLE_TENANT} (${sample.chunks} chunks)`,
-        'demo users:    alice (compliance), ivan (compliance, aml-investigators), lena (legal, senior-management)',
-        '',
-        ...(dev && env.JWT_SECRET === dev.jwtSecret
-          ? [
-              'development credentials (kept in .fleet/dev-auth.json):',
-              `  admin key    ${dev.adminKey}`,
-              `  alice token  ${await devUserToken(dev.jwtSecret, 'alice')}`,
-              '',
-              'try (Bull Board asks for the admin key as a Bearer token; a browser extension or curl can send it):',
-              `  export TOKEN=${await devUserToken(dev.jwtSecret, 'alice')}`,
-            ]
-          : ['try:', '  export TOKEN=<an API key or user token>']),
-        `  curl -s -X POST ${base}/v1/users/alice/messages -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"text":"How long do we keep customer due diligence records?"}'`,
-        `  curl -s -H "authorization: Bearer $TOKEN" ${base}/v1/turns/<turnId>`,
-        `  curl -s -H "authorization: Bearer $TOKEN" ${base}/v1/users/alice/history`,
-        `  pnpm fleet ingest ./my-policies --tenant ${SAMPLE_TENANT} --acl compliance`,
-        '',
-        'Ctrl-C stops everything.',
-        '',
-      ].join('\n'),
-    );
-  } catch (err) {
-    process.stderr.write(`fleet start: ${(err as Error).message}\n`);
-    await stopAll(1);
-  }
+      detached: true,
+      ...opts.logTarget('gateway'),
+    }),
+  );
+  await Promise.all(
+    Array.from({ length: opts.workers }, (_, i) =>
+      supervisor.add(
+        deployableService({
+          name: `worker-${i}`,
+          group: 'workers',
+          script: SERVICE_SCRIPTS.worker,
+          env,
+          readyEvent: 'ready',
+          detached: true,
+          stopGraceMs: opts.workerStopGraceMs,
+          ...opts.logTarget(`worker-${i}`),
+        }),
+      ),
+    ),
+  );
+  return `http://localhost:${gateway.info!.port}`;
 }
 
 const DEMO_USERS = [
