@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadConfig } from '@agent-fleet/core';
 import {
   type PostgresHandle,
   type RedisServerHandle,
@@ -24,25 +25,38 @@ export interface BenchStack {
   stop(): Promise<void>;
 }
 
-/** A throwaway Redis and Postgres under .fleet/bench-*, removed when the benchmark ends. */
-export async function startBenchStack(): Promise<BenchStack> {
+/** A throwaway directory under .fleet/ (`bench-<label>-…`); `remove()` deletes it. */
+export function startBenchDir(label?: string): { dir: string; path(name: string): string; remove(): void } {
   mkdirSync(join(ROOT, '.fleet'), { recursive: true });
-  const dir = mkdtempSync(join(ROOT, '.fleet', 'bench-'));
+  const dir = mkdtempSync(join(ROOT, '.fleet', label ? `bench-${label}-` : 'bench-'));
+  return {
+    dir,
+    path: (name) => join(dir, name),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * A throwaway Redis and Postgres under .fleet/bench-*, removed when the benchmark ends. Redis
+ * fsyncs its AOF as `npm start`'s does (REDIS_APPENDFSYNC, `always` unless set).
+ */
+export async function startBenchStack(): Promise<BenchStack> {
+  const bench = startBenchDir();
   const [redis, pg] = await Promise.all([
-    startRedisServer({ dataDir: join(dir, 'redis') }),
-    startPostgres({ dataDir: join(dir, 'postgres') }),
+    startRedisServer({ dataDir: bench.path('redis'), appendfsync: loadConfig().REDIS_APPENDFSYNC }),
+    startPostgres({ dataDir: bench.path('postgres') }),
   ]);
   await pg.createDatabase('bench');
   const databaseUrl = pg.urlFor('bench');
   await migrate(databaseUrl);
   return {
-    dir,
+    dir: bench.dir,
     redis,
     pg,
     databaseUrl,
     async stop() {
       await Promise.all([redis.stop(), pg.stop()]);
-      rmSync(dir, { recursive: true, force: true });
+      bench.remove();
     },
   };
 }
