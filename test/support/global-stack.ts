@@ -18,7 +18,8 @@ export default async function setup(project: TestProject) {
   mkdirSync(join(root, '.fleet'), { recursive: true });
   const dir = mkdtempSync(join(root, '.fleet', 'test-'));
   const [redis, pg] = await Promise.all([
-    startRedisServer({ dataDir: join(dir, 'redis') }),
+    // Tests never SIGKILL this shared Redis: fsyncing every write would only slow them down.
+    startRedisServer({ dataDir: join(dir, 'redis'), appendfsync: 'everysec' }),
     startPostgres({ dataDir: join(dir, 'postgres') }),
   ]);
   await pg.createDatabase(TEMPLATE_DB);
