@@ -20,7 +20,7 @@ const positive = (v: string) => {
 const opts = new Command('bench:redis-fsync')
   .description('the cost of appendfsync always vs everysec on the embedded redis-server')
   .option('--requests <n>', 'SET commands per run', positive, 100_000)
-  .option('--rounds <n>', 'runs per case and policy (the median is reported)', positive, 3)
+  .option('--rounds <n>', 'runs per case and policy, alternating (the median is reported)', positive, 5)
   .parse()
   .opts<{ requests: number; rounds: number }>();
 
@@ -68,19 +68,27 @@ async function main(): Promise<void> {
     const rows: string[] = [];
     for (const c of CASES) {
       const requests = Math.max(1000, Math.round(opts.requests * c.share));
-      const results = new Map<AppendFsyncPolicy, Result>();
-      for (const policy of POLICIES) {
-        const rounds: Result[] = [];
-        for (let i = 0; i < opts.rounds; i++) {
-          process.stdout.write(`\r${c.name}: ${policy}, round ${i + 1} of ${opts.rounds}     `);
-          rounds.push(await benchmark(servers.get(policy)!.port, c.args, requests));
+      // Rounds alternate between the policies, so a change in the machine's load hits both alike.
+      const rounds = new Map<AppendFsyncPolicy, Result[]>(POLICIES.map((p) => [p, []]));
+      for (let i = 0; i < opts.rounds; i++) {
+        for (const policy of POLICIES) {
+          process.stdout.write(`\r${c.name}: round ${i + 1} of ${opts.rounds}, ${policy}     `);
+          rounds.get(policy)!.push(await benchmark(servers.get(policy)!.port, c.args, requests));
         }
-        results.set(policy, {
-          rps: median(rounds.map((r) => r.rps)),
-          p50: median(rounds.map((r) => r.p50)),
-          p99: median(rounds.map((r) => r.p99)),
-        });
       }
+      const results = new Map<AppendFsyncPolicy, Result>(
+        POLICIES.map((policy) => {
+          const runs = rounds.get(policy)!;
+          return [
+            policy,
+            {
+              rps: median(runs.map((r) => r.rps)),
+              p50: median(runs.map((r) => r.p50)),
+              p99: median(runs.map((r) => r.p99)),
+            },
+          ];
+        }),
+      );
       const e = results.get('everysec')!;
       const a = results.get('always')!;
       rows.push(
