@@ -313,6 +313,86 @@ describe('bad input at every route gets a 4xx naming the problem and enqueues no
       mentions: /docId/,
     },
     {
+      name: 'NUL in a message text',
+      send: () => post('/v1/users/alice/messages', '{"text":"a\\u0000b"}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /body\.text.*NUL/,
+    },
+    {
+      name: 'NUL in a key of the message body',
+      send: () => post('/v1/users/alice/messages', '{"text":"hi","x\\u0000y":1}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /body\["x\\u0000y"\].*NUL/,
+    },
+    {
+      name: 'NUL in a profile roleContext',
+      send: () =>
+        put('/v1/users/alice/profile', '{"tenant":"acme","groups":[],"roleContext":"you\\u0000are"}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /body\.roleContext.*NUL/,
+    },
+    {
+      name: 'NUL in a tenant default profile roleContext',
+      send: () => put('/v1/tenants/acme/default-profile', '{"groups":[],"roleContext":"\\u0000"}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /body\.roleContext.*NUL/,
+    },
+    {
+      name: 'NUL in a JSON document title',
+      send: () =>
+        post('/v1/documents', '{"title":"t\\u0000","text":"some text","tenant":"acme","acl":["g"]}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /body\.title.*NUL/,
+    },
+    {
+      name: 'NUL in a nested JSON document field',
+      send: () => post('/v1/documents', '{"title":"t","text":"x","tenant":"acme","acl":["g","\\u0000"]}'),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /body\.acl\.1.*NUL/,
+    },
+    {
+      name: 'NUL in a multipart field',
+      send: () =>
+        multipart(
+          [
+            ['tenant', 'acme'],
+            ['acl', 'g'],
+            ['title', 'a\u0000b'],
+          ],
+          { name: 'a.md', type: 'text/markdown', data: Buffer.from('# A\n\nsome text') },
+        ),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /title.*NUL/,
+    },
+    {
+      name: 'NUL in a multipart file name',
+      send: () =>
+        multipart(
+          [
+            ['tenant', 'acme'],
+            ['acl', 'g'],
+          ],
+          { name: 'a\u0000.md', type: 'text/markdown', data: Buffer.from('# A\n\nsome text') },
+        ),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /filename.*NUL/,
+    },
+    {
+      name: 'NUL in a query parameter',
+      send: () => app.inject({ method: 'GET', url: '/v1/users/alice/history?limit=1&x=%00' }),
+      status: 400,
+      code: 'invalid_request',
+      mentions: /query\.x.*NUL/,
+    },
+    {
       name: 'unknown route',
       send: () => app.inject({ method: 'GET', url: '/v1/nothing-here' }),
       status: 404,
@@ -335,6 +415,29 @@ describe('bad input at every route gets a 4xx naming the problem and enqueues no
     const body = res.json();
     expect(body.error.code).toBe(code);
     expect(body.error.message).toMatch(mentions);
+  });
+
+  it('a NUL in a chat completion is refused in the OpenAI error shape, naming the message', async () => {
+    const res = await post(
+      '/v1/chat/completions',
+      JSON.stringify({
+        model: 'fleet-agent',
+        user: 'alice',
+        messages: [
+          { role: 'system', content: 'be brief' },
+          { role: 'user', content: 'a\u0000b' },
+        ],
+      }),
+    );
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({
+      error: {
+        type: 'invalid_request_error',
+        code: 'invalid_request',
+        param: 'messages.1.content',
+        message: expect.stringMatching(/body\.messages\.1\.content.*NUL/),
+      },
+    });
   });
 
   it('none of them enqueued a job or touched a user', async () => {

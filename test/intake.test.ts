@@ -14,6 +14,7 @@ const SCHEMA = join(root, 'packages/client/schema/intake-message.v1.json');
 interface ProducerReport {
   results: { userId: string; s: number; id: string; turnId: string; seq: number; created: boolean }[];
   bad: { schemaRefusesBad: boolean; failure: string; attemptsMade: number; state: string };
+  nul: { schemaRefusesNul: boolean; failure: string; attemptsMade: number; state: string };
 }
 
 function runProducer(env: Record<string, string>): Promise<ProducerReport> {
@@ -99,5 +100,9 @@ describe('the intake queue: a plain BullMQ producer with the JSON Schema, no pro
     expect(report.bad.failure).toMatch(/^invalid intake message: userId: userId must be 1-128 characters/);
     const badUser = await fleet.redis.keys(`${fleet.namespace}:{u:has spaces}*`);
     expect(badUser).toEqual([]);
+    // Text with a NUL, which Postgres cannot store, is refused by the schema and by the fleet alike.
+    expect(report.nul).toMatchObject({ schemaRefusesNul: true, attemptsMade: 1, state: 'failed' });
+    expect(report.nul.failure).toMatch(/^invalid intake message: text: must not contain NUL/);
+    expect(await fleet.redis.keys(`${fleet.namespace}:{u:nul-user}*`)).toEqual([]);
   });
 });

@@ -72,6 +72,7 @@ describe('FleetClient (real Redis, the gateway’s TurnProducer)', () => {
       [{ userId: 'ann', text: 'x', threadId: 'no spaces' }, 'invalid_request', /threadId: /],
       [{ userId: 'ann', text: 'x', idempotencyKey: 'has space' }, 'invalid_request', /idempotencyKey: /],
       [{ userId: 'ann', text: 'é'.repeat(33) }, 'payload_too_large', /66 bytes; the limit is 64/],
+      [{ userId: 'ann', text: 'a\u0000b' }, 'invalid_request', /text: must not contain NUL/],
     ];
     for (const [input, code, message] of bad) {
       await expect(client.send(input)).rejects.toMatchObject({

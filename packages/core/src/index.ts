@@ -35,4 +35,5 @@ export { hashKey, jumpConsistentHash, partitionOf } from './jump-hash.ts';
 export { partitionQueueName, partitionQueuePrefix, turnOwnerKey, type UserKeys, userKeys } from './keys.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { LuaScript, type ScriptRunner } from './lua-script.ts';
+export { findNul, hasNul, NUL_REFUSED, storable } from './storable.ts';
 export { countTokens, decodeTokens, encodeTokens } from './tokens.ts';

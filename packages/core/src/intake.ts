@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { idempotencyKeySchema, threadIdSchema, turnIdSchema, userIdSchema } from './ids.ts';
+import { storable } from './storable.ts';
 
 /**
  * The public contract for producers outside the fleet (the SDK, and any BullMQ client in any
@@ -25,7 +26,8 @@ export function intakeQueuePrefix(namespace: string): string {
 /**
  * Version 1 of an intake message: one user message to accept as the user's next turn. Unknown
  * fields are refused so a misspelt field fails loudly. `text` may hold at most MAX_MESSAGE_BYTES
- * UTF-8 bytes (32 KiB by default), which the fleet checks (JSON Schema cannot count bytes).
+ * UTF-8 bytes (32 KiB by default), which the fleet checks (JSON Schema cannot count bytes), and no
+ * NUL (Postgres cannot store one).
  */
 export const intakeMessageSchema = z
   .strictObject({
@@ -33,11 +35,12 @@ export const intakeMessageSchema = z
     userId: userIdSchema.describe(
       'whose turn: letters, digits and ._@+-, 1-128, starting with a letter or digit',
     ),
-    text: z
-      .string({ error: 'text is required and must be a string' })
-      .min(1, 'text must not be empty')
-      .regex(/\S/, 'text must not be blank')
-      .describe('the user message; at most MAX_MESSAGE_BYTES UTF-8 bytes (32 KiB by default)'),
+    text: storable(
+      z
+        .string({ error: 'text is required and must be a string' })
+        .min(1, 'text must not be empty')
+        .regex(/\S/, 'text must not be blank'),
+    ).describe('the user message, without NUL; at most MAX_MESSAGE_BYTES UTF-8 bytes (32 KiB by default)'),
     threadId: threadIdSchema.optional().describe('optional conversation thread'),
     idempotencyKey: idempotencyKeySchema
       .optional()

@@ -17,6 +17,7 @@ import { openAiRoutes } from './routes/openai.ts';
 import { profileRoutes } from './routes/profiles.ts';
 import { turnEventRoutes } from './routes/turn-events.ts';
 import { turnRoutes } from './routes/turns.ts';
+import { refuseUnstorableInput } from './storable-input.ts';
 
 /**
  * The gateway's HTTP app: routes, one error shape, request metrics, the OpenAPI document at /docs,
@@ -42,6 +43,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   app.setNotFoundHandler((req, reply) =>
     sendError(reply, new FleetError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`)),
   );
+  app.addHook('preValidation', refuseUnstorableInput);
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.http.observe(
       { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },

@@ -69,6 +69,15 @@ describe('accepting turns (accept Lua + partition queues, real Redis)', () => {
     expect(other.seq).toBe(2);
   });
 
+  it('refuses text with a NUL, which Postgres could not record, and hands out nothing', async () => {
+    await expect(producer.accept({ userId: 'u1', text: 'a\u0000b' })).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: expect.stringMatching(/^text must not contain NUL/),
+    });
+    expect(await redis.exists(userKeys(ns, 'u1').seq)).toBe(0);
+    expect(await jobsOf('u1')).toHaveLength(0);
+  });
+
   it('a replay adds the job again when the first call died before adding it', async () => {
     const first = await producer.accept({ userId: 'u1', text: 'hello', idempotencyKey: 'k1' });
     await (await partitions.getJob('u1', first.turnId))!.remove();

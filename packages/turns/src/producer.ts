@@ -1,4 +1,4 @@
-import { FleetError, newTurnId, userKeys } from '@agent-fleet/core';
+import { FleetError, hasNul, NUL_REFUSED, newTurnId, userKeys } from '@agent-fleet/core';
 import type { Redis } from 'ioredis';
 import { scripts } from './lua.ts';
 import type { PartitionQueues } from './partitions.ts';
@@ -67,7 +67,13 @@ export class TurnProducer {
     this.#seqFloor = opts.seqFloor;
   }
 
+  /**
+   * Accepts `input` as the user's next turn. Text with a NUL is refused (`invalid_request`) whoever
+   * the producer is: Postgres could not record such a turn.
+   */
   async accept(input: AcceptInput): Promise<AcceptedTurn> {
+    if (hasNul(input.text))
+      throw new FleetError('invalid_request', `text ${NUL_REFUSED}`, { details: { field: 'text' } });
     const k = userKeys(this.#namespace, input.userId);
     const payload: PendingPayload = {
       v: 1,

@@ -100,6 +100,7 @@ describe('intake consumer (real Redis, real BullMQ)', () => {
         reason: /text is 1025 bytes; the limit is 1024/,
       },
       { data: 'not an object', reason: /invalid intake message/ },
+      { data: { v: 1, userId: 'ann', text: 'a\u0000b' }, reason: /text: must not contain NUL/ },
     ];
     for (const b of bad) {
       const job = await queue.add(INTAKE_JOB_NAME, b.data, {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { assertTenantAccess, requireScope } from '../auth/guards.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { errorResponses, ingestResultSchema } from '../schemas.ts';
+import { assertStorable } from '../storable-input.ts';
 
 const DOC_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -111,6 +112,10 @@ async function readMultipart(parts: AsyncIterable<Part>): Promise<DocumentInput>
   const fields: Record<string, unknown> = { acl: [] as string[] };
   let file: { data: Uint8Array; filename: string; mime: string } | undefined;
   for await (const part of parts) {
+    // Each part is checked as it arrives: the app's NUL check sees no multipart body.
+    assertStorable('multipart field name', part.fieldname);
+    if (part.type === 'file') assertStorable(`${part.fieldname}.filename`, part.filename);
+    else assertStorable(part.fieldname, String(part.value));
     if (part.type === 'file') {
       if (part.fieldname !== 'file')
         throw new FleetError(

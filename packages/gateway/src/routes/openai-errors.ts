@@ -35,10 +35,20 @@ function typeOf(status: number): string {
   return status >= 500 ? 'server_error' : 'invalid_request_error';
 }
 
-/** The OpenAI body of an error; `details.param` and `details.openaiCode` refine `param` and `code`. */
+/** The body field an error names (`details.issues[0].field`, `body.x.y`) as OpenAI's `param` (`x.y`). */
+function issueParam(details: Record<string, unknown>): string | null {
+  const issues = details.issues;
+  const field = Array.isArray(issues) ? (issues[0] as { field?: unknown } | undefined)?.field : undefined;
+  return typeof field === 'string' && field.startsWith('body.') ? field.slice('body.'.length) : null;
+}
+
+/**
+ * The OpenAI body of an error; `details.param` (else the field of its first issue) and
+ * `details.openaiCode` refine `param` and `code`.
+ */
 export function toOpenAiError(err: FleetError): OpenAiErrorBody {
   const d = err.details ?? {};
-  const param = typeof d.param === 'string' ? d.param : null;
+  const param = typeof d.param === 'string' ? d.param : issueParam(d);
   const code = typeof d.openaiCode === 'string' ? d.openaiCode : err.code;
   return { error: { message: err.message, type: typeOf(err.status), param, code } };
 }
