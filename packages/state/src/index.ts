@@ -21,4 +21,10 @@ export {
   TENANT_PATTERN,
   validateProfile,
 } from './profiles.ts';
-export { type HistoryEntry, Transcript, type TranscriptMessage, type TurnTranscript } from './transcript.ts';
+export {
+  type HistoryEntry,
+  type HistoryPage,
+  Transcript,
+  type TranscriptMessage,
+  type TurnTranscript,
+} from './transcript.ts';

@@ -29,6 +29,12 @@ export interface HistoryEntry {
   createdAt: string;
 }
 
+/** One page of a user's history; see `Transcript.history`. */
+export interface HistoryPage {
+  messages: HistoryEntry[];
+  nextAfterSeq: number | null;
+}
+
 const ms = (v: Date | null): number | undefined => (v ? v.getTime() : undefined);
 
 interface Waiting {
@@ -132,19 +138,37 @@ export class Transcript {
     return new Set(res.rows.map((r) => r.turn_id));
   }
 
-  /** A user's messages in acceptance order, `limit` at a time after `afterSeq`. */
-  async history(userId: string, opts: { afterSeq?: number; limit?: number } = {}): Promise<HistoryEntry[]> {
+  /**
+   * A page of a user's messages in acceptance order, after `afterSeq`: at most `limit` messages in
+   * whole turns (a single turn with more messages than `limit` comes whole, alone). `nextAfterSeq`
+   * is the page's last seq while more may follow and null on the last page, so a client following
+   * it sees every message exactly once and stops.
+   */
+  async history(userId: string, opts: { afterSeq?: number; limit?: number } = {}): Promise<HistoryPage> {
+    const limit = opts.limit ?? 1000;
+    const rows = await this.#messages(userId, 'seq > $2 ORDER BY seq, idx LIMIT $3', [
+      opts.afterSeq ?? 0,
+      limit + 1,
+    ]);
+    if (rows.length <= limit) return { messages: rows, nextAfterSeq: null };
+    // The message past the page tells whether the page ends inside a turn; that turn goes to the next page.
+    const split = rows[limit]!.seq;
+    let messages = rows.slice(0, limit).filter((m) => m.seq !== split);
+    if (messages.length === 0) messages = await this.#messages(userId, 'seq = $2 ORDER BY idx', [split]);
+    return { messages, nextAfterSeq: messages.at(-1)!.seq };
+  }
+
+  async #messages(userId: string, where: string, params: unknown[]): Promise<HistoryEntry[]> {
     const res = await this.#pool.query<{
       turn_id: string;
       seq: string;
       role: 'user' | 'assistant';
       content: string;
       created_at: Date;
-    }>(
-      `SELECT turn_id, seq, role, content, created_at FROM messages
-       WHERE user_id = $1 AND seq > $2 ORDER BY seq, idx LIMIT $3`,
-      [userId, opts.afterSeq ?? 0, opts.limit ?? 1000],
-    );
+    }>(`SELECT turn_id, seq, role, content, created_at FROM messages WHERE user_id = $1 AND ${where}`, [
+      userId,
+      ...params,
+    ]);
     return res.rows.map((r) => ({
       turnId: r.turn_id,
       seq: Number(r.seq),

@@ -72,6 +72,9 @@ export const turnRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) 
       schema: {
         tags: ['turns'],
         summary: 'The user’s messages in acceptance order',
+        description:
+          'At most `limit` messages per page, in whole turns (a turn with more messages comes whole, alone). ' +
+          'Pass `nextAfterSeq` as `afterSeq` for the next page; it is null on the last page.',
         params: z.object({ userId: userIdSchema }),
         response: { 200: historySchema, ...errorResponses },
         querystring: z.object({
@@ -82,14 +85,8 @@ export const turnRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) 
     },
     async (req) => {
       const { limit, afterSeq } = req.query;
-      const messages = await deps.transcript.history(req.params.userId, { limit, afterSeq });
-      const last = messages.at(-1);
-      return {
-        userId: req.params.userId,
-        messages,
-        // A page may end inside a turn; resume from the last complete turn.
-        nextAfterSeq: messages.length === limit && last ? last.seq - 1 : null,
-      };
+      const page = await deps.transcript.history(req.params.userId, { limit, afterSeq });
+      return { userId: req.params.userId, ...page };
     },
   );
 };
