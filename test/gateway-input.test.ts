@@ -1,4 +1,4 @@
-import { createLogger, loadConfig } from '@agent-fleet/core';
+import { createLogger, loadConfig, userKeys } from '@agent-fleet/core';
 import { buildGateway, createGatewayDeps, type GatewayDeps } from '@agent-fleet/gateway';
 import { type RunningSim, startSim } from '@agent-fleet/llm-sim';
 import type { FastifyInstance } from 'fastify';
@@ -466,6 +466,38 @@ describe('bad input at every route gets a 4xx naming the problem and enqueues no
       deps.partitions.queues.map((q) => q.getJobCountByTypes('wait', 'prioritized')),
     );
     expect(counts.reduce((a, b) => a + b, 0)).toBe(1);
+  });
+
+  it('the same Idempotency-Key with a different body is refused with 422, and enqueues nothing', async () => {
+    const headers = { ...json, 'idempotency-key': 'req-2' };
+    const first = await post('/v1/users/bob/messages', '{"text":"pay 10"}', headers);
+    expect(first.statusCode).toBe(202);
+    for (const body of ['{"text":"pay 1000"}', '{"text":"pay 10","threadId":"other"}']) {
+      const reused = await post('/v1/users/bob/messages', body, headers);
+      expect(reused.statusCode).toBe(422);
+      expect(reused.json()).toEqual({
+        error: {
+          code: 'idempotency_key_reused',
+          message: expect.stringMatching(/Idempotency-Key req-2/),
+          details: { turnId: first.json().turnId, idempotencyKey: 'req-2' },
+        },
+      });
+    }
+    const chat = await post(
+      '/v1/chat/completions',
+      JSON.stringify({
+        model: 'fleet-agent',
+        user: 'bob',
+        messages: [{ role: 'user', content: 'pay 1000' }],
+      }),
+      headers,
+    );
+    expect(chat.statusCode).toBe(422);
+    expect(chat.json().error).toMatchObject({
+      code: 'idempotency_key_reused',
+      type: 'invalid_request_error',
+    });
+    expect(await deps.redis.get(userKeys(ns, 'bob').seq)).toBe('1');
   });
 
   it('health, readiness and metrics answer', async () => {

@@ -113,9 +113,15 @@ describe('the SDK from a separate process: 1,000 turns for 100 users', () => {
       idempotencyKey: 'q-1',
     });
     expect(sent).toMatchObject({ seq: 1, created: true });
-    expect(await admin.sendMessage('http-ann', { text: 'again', idempotencyKey: 'q-1' })).toEqual({
-      ...sent,
-      created: false,
+    expect(
+      await admin.sendMessage('http-ann', { text: 'What is our retention policy?', idempotencyKey: 'q-1' }),
+    ).toEqual({ ...sent, created: false });
+    await expect(
+      admin.sendMessage('http-ann', { text: 'again', idempotencyKey: 'q-1' }),
+    ).rejects.toMatchObject({
+      code: 'idempotency_key_reused',
+      httpStatus: 422,
+      isRetryable: false,
     });
     const events: string[] = [];
     for await (const e of admin.streamTurn(sent.turnId, { timeoutMs: 30_000 })) events.push(e.status);

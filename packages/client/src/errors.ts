@@ -1,23 +1,4 @@
-import { type ErrorCode, FleetError, isRetryableStatus } from '@agent-fleet/core';
-
-const KNOWN: readonly ErrorCode[] = [
-  'invalid_request',
-  'invalid_json',
-  'payload_too_large',
-  'unsupported_media_type',
-  'unauthorized',
-  'forbidden',
-  'not_found',
-  'conflict',
-  'rate_limited',
-  'unavailable',
-  'upstream_error',
-  'timeout',
-  'invalid_config',
-  'invalid_job',
-  'protocol_violation',
-  'internal',
-];
+import { ERROR_CODES, type ErrorCode, FleetError, isRetryableStatus } from '@agent-fleet/core';
 
 function codeForStatus(status: number): ErrorCode {
   if (status === 401) return 'unauthorized';
@@ -66,7 +47,7 @@ export class FleetApiError extends FleetError {
     const e = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)
       ?.error;
     const code =
-      typeof e?.code === 'string' && (KNOWN as readonly string[]).includes(e.code)
+      typeof e?.code === 'string' && (ERROR_CODES as readonly string[]).includes(e.code)
         ? (e.code as ErrorCode)
         : codeForStatus(res.status);
     const message =

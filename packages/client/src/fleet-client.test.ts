@@ -62,6 +62,9 @@ describe('FleetClient (real Redis, the gateway’s TurnProducer)', () => {
     const first = await client.send({ userId: 'ann', text: 'pay', idempotencyKey: 'order-7' });
     const again = await client.send({ userId: 'ann', text: 'pay', idempotencyKey: 'order-7' });
     expect(again).toEqual({ ...first, created: false });
+    await expect(
+      client.send({ userId: 'ann', text: 'pay twice', idempotencyKey: 'order-7' }),
+    ).rejects.toMatchObject({ code: 'idempotency_key_reused', message: expect.stringMatching(/order-7/) });
     expect(await redis.get(userKeys(ns, 'ann').seq)).toBe('1');
   });
 

@@ -2,23 +2,26 @@
  * One error hierarchy for the whole fleet. Every error carries a stable `code`; the HTTP status and
  * whether a retry can help are derived from that code in one place, so callers never guess.
  */
-export type ErrorCode =
-  | 'invalid_request'
-  | 'invalid_json'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'rate_limited'
-  | 'unavailable'
-  | 'upstream_error'
-  | 'timeout'
-  | 'invalid_config'
-  | 'invalid_job'
-  | 'protocol_violation'
-  | 'internal';
+export const ERROR_CODES = [
+  'invalid_request',
+  'invalid_json',
+  'payload_too_large',
+  'unsupported_media_type',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'conflict',
+  'idempotency_key_reused',
+  'rate_limited',
+  'unavailable',
+  'upstream_error',
+  'timeout',
+  'invalid_config',
+  'invalid_job',
+  'protocol_violation',
+  'internal',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export function httpStatusOf(code: ErrorCode): number {
   switch (code) {
@@ -38,6 +41,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'unsupported_media_type':
       return 415;
     case 'invalid_job':
+    case 'idempotency_key_reused':
       return 422;
     case 'rate_limited':
       return 429;

@@ -1,5 +1,12 @@
 export { envSchema, type FleetConfig, loadConfig } from './config.ts';
-export { assertNever, type ErrorCode, FleetError, httpStatusOf, isRetryableStatus } from './errors.ts';
+export {
+  assertNever,
+  ERROR_CODES,
+  type ErrorCode,
+  FleetError,
+  httpStatusOf,
+  isRetryableStatus,
+} from './errors.ts';
 export {
   idempotencyKeySchema,
   newTurnId,

@@ -78,6 +78,34 @@ describe('accepting turns (accept Lua + partition queues, real Redis)', () => {
     expect(await jobsOf('u1')).toHaveLength(0);
   });
 
+  it('refuses the same Idempotency-Key with a different text or thread (422), accepting nothing', async () => {
+    const first = await producer.accept({
+      userId: 'u1',
+      text: 'pay 10',
+      threadId: 'a',
+      idempotencyKey: 'k1',
+    });
+    for (const other of [
+      { text: 'pay 1000', threadId: 'a' },
+      { text: 'pay 10', threadId: 'b' },
+      { text: 'pay 10' },
+    ]) {
+      await expect(producer.accept({ userId: 'u1', ...other, idempotencyKey: 'k1' })).rejects.toMatchObject({
+        code: 'idempotency_key_reused',
+        status: 422,
+        isRetryable: false,
+        details: { turnId: first.turnId },
+      });
+    }
+    expect(
+      await producer.accept({ userId: 'u1', text: 'pay 10', threadId: 'a', idempotencyKey: 'k1' }),
+    ).toEqual({ ...first, created: false });
+    // Keys are per user: another user's identical key is a different request.
+    expect((await producer.accept({ userId: 'u2', text: 'other', idempotencyKey: 'k1' })).created).toBe(true);
+    expect(await redis.get(userKeys(ns, 'u1').seq)).toBe('1');
+    expect(await jobsOf('u1')).toHaveLength(1);
+  });
+
   it('a replay adds the job again when the first call died before adding it', async () => {
     const first = await producer.accept({ userId: 'u1', text: 'hello', idempotencyKey: 'k1' });
     await (await partitions.getJob('u1', first.turnId))!.remove();

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { FleetError, hasNul, NUL_REFUSED, newTurnId, userKeys } from '@agent-fleet/core';
 import type { Redis } from 'ioredis';
 import { scripts } from './lua.ts';
@@ -100,6 +101,7 @@ export class TurnProducer {
           payload.threadId ?? '',
           floor,
           input.doubleTexting ?? 'enqueue',
+          requestFingerprint(input),
         ],
       ) as Promise<[number, string, number, string]>;
     // The owner key is written alongside (same tick, one pipelined write); for a replay it names a
@@ -117,6 +119,14 @@ export class TurnProducer {
         },
       );
     }
+    if (accepted[0] === -3) {
+      const key = input.idempotencyKey;
+      throw new FleetError(
+        'idempotency_key_reused',
+        `Idempotency-Key ${key} was used for a different request (turn ${accepted[1]}); use a new key for a new message`,
+        { details: { turnId: accepted[1], idempotencyKey: key } },
+      );
+    }
     const [seq, turnId, created, stored] = accepted;
     if (created === 1) {
       await this.#partitions.add(decodePending(seq, stored));
@@ -130,4 +140,15 @@ export class TurnProducer {
     }
     return { turnId, seq, created: false };
   }
+}
+
+/**
+ * What makes two accepts the same request for an Idempotency-Key: the text and the thread. How the
+ * caller wants a busy user handled (doubleTexting) is not part of it, since it may come from the
+ * user's profile rather than the request.
+ */
+function requestFingerprint(input: Pick<AcceptInput, 'text' | 'threadId'>): string {
+  return createHash('sha256')
+    .update(JSON.stringify([input.text, input.threadId ?? null]))
+    .digest('base64url');
 }

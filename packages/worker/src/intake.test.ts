@@ -131,6 +131,22 @@ describe('intake consumer (real Redis, real BullMQ)', () => {
     expect(await redis.get(userKeys(ns, 'ann').seq)).toBe('2');
   });
 
+  it('fails a job reusing an idempotency key for another text once, naming the key, never retried', async () => {
+    await start();
+    const data = (text: string) => ({ v: 1, userId: 'ann', text, idempotencyKey: 'order-9' });
+    const first = await queue.add(INTAKE_JOB_NAME, data('pay 10'));
+    await first.waitUntilFinished(events, 10_000);
+    const reused = await queue.add(INTAKE_JOB_NAME, data('pay 1000'), {
+      attempts: 5,
+      backoff: { type: 'fixed', delay: 10 },
+    });
+    const started = Date.now();
+    await expect(reused.waitUntilFinished(events, 10_000)).rejects.toThrow(/Idempotency-Key order-9/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect((await queue.getJob(reused.id!))!.attemptsMade).toBe(1);
+    expect(await redis.get(userKeys(ns, 'ann').seq)).toBe('1');
+  });
+
   it('retries a failing accept in place, so a later message cannot overtake it', async () => {
     let failures = 2;
     const order: string[] = [];

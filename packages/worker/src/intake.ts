@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  FleetError,
   INTAKE_JOB_NAME,
   INTAKE_QUEUE,
   type IntakeResult,
@@ -50,7 +51,8 @@ export const INTAKE_KEEP_FAILED = { age: 14 * 24 * 3600, count: 10_000 };
  * across every worker process one intake job runs at a time, taken from `wait` in the order the
  * jobs were added; a failing accept is retried in place (never sent to the back of the queue), and
  * a job whose worker died is moved back to the head of `wait` by BullMQ's stalled check. A payload
- * that fails the schema fails once with a reason naming the field and is never retried.
+ * that fails the schema, or that the producer refuses (an idempotency key reused for another
+ * text), fails once with a reason naming the field or key and is never retried.
  */
 export async function startIntake(opts: IntakeOptions): Promise<Intake> {
   const prefix = intakeQueuePrefix(opts.namespace);
@@ -116,6 +118,9 @@ export async function processIntakeJob(
       const turn = await opts.producer.accept(input);
       return { turnId: turn.turnId, seq: turn.seq, created: turn.created };
     } catch (err) {
+      // A refusal (a reused idempotency key, …) is the same on every try.
+      if (err instanceof FleetError && !err.isRetryable)
+        throw new UnrecoverableError(`could not accept the message: ${err.message}`);
       if (Date.now() + delay > deadline) {
         // Kept in the failed set (INTAKE_KEEP_FAILED) for an operator to retry from Bull Board.
         throw new UnrecoverableError(

@@ -1,7 +1,9 @@
 --[[
   Accept a user message as the user's next turn: hand out its sequence number, remember the
   payload until the turn is finished, and create the turn record, in one atomic step. With an
-  Idempotency-Key the same key returns the turn it created the first time and hands out nothing.
+  Idempotency-Key the same key returns the turn it created the first time and hands out nothing,
+  provided the request is the same one (its fingerprint is stored with the key); the same key with
+  another request is refused.
 
   KEYS[1] seq        counter of sequence numbers handed out
   KEYS[2] pending    hash seq -> job payload JSON (without seq) of turns not finished yet
@@ -20,16 +22,22 @@
           looked up. Used only when Redis has no counter for the user (a new user, or Redis lost
           its data), so numbering continues after the transcript instead of restarting at 1.
   ARGV[9] double-texting strategy: enqueue | reject | interrupt | coalesce
+  ARGV[10] fingerprint of the request (no spaces), stored with the Idempotency-Key
   Returns {seq, turnId, created (1 new | 0 replay), payload JSON or '' when already finished},
           or {-1} when the counter is missing and ARGV[8] is '' (look the floor up and call again),
-          or {-2, payload JSON of the unfinished turn} when ARGV[9] is 'reject' and one exists
+          or {-2, payload JSON of the unfinished turn} when ARGV[9] is 'reject' and one exists,
+          or {-3, turnId} when the Idempotency-Key was used for a request with another fingerprint
 ]]
 if ARGV[4] == '1' then
+  -- "turnId seq fingerprint"; keys stored before fingerprints were kept have none and replay.
   local existing = redis.call('GET', KEYS[3])
   if existing then
-    local sp = string.find(existing, ' ', 1, true)
-    local seq = tonumber(string.sub(existing, sp + 1))
-    return {seq, string.sub(existing, 1, sp - 1), 0, redis.call('HGET', KEYS[2], seq) or ''}
+    local turnId, seqText, fingerprint = string.match(existing, '^(%S+) (%S+) ?(%S*)$')
+    if fingerprint ~= '' and fingerprint ~= ARGV[10] then
+      return {-3, turnId}
+    end
+    local seq = tonumber(seqText)
+    return {seq, turnId, 0, redis.call('HGET', KEYS[2], seq) or ''}
   end
 end
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -52,7 +60,7 @@ if ARGV[9] == 'interrupt' then
 end
 redis.call('HSET', KEYS[2], seq, ARGV[2])
 if ARGV[4] == '1' then
-  redis.call('SET', KEYS[3], ARGV[1] .. ' ' .. seq, 'EX', ARGV[3])
+  redis.call('SET', KEYS[3], ARGV[1] .. ' ' .. seq .. ' ' .. ARGV[10], 'EX', ARGV[3])
 end
 local record = KEYS[4]
 redis.call('HSET', record, 'status', 'queued', 'seq', seq, 'enqueuedAt', ARGV[5], 'attempts', 0)
