@@ -44,3 +44,4 @@ export { createLogger, type Logger } from './logger.ts';
 export { LuaScript, type ScriptRunner } from './lua-script.ts';
 export { findNul, hasNul, NUL_REFUSED, storable } from './storable.ts';
 export { countTokens, decodeTokens, encodeTokens } from './tokens.ts';
+export { asUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from './unavailable.ts';

@@ -1,10 +1,29 @@
-import { type ErrorCode, FleetError, type Logger } from '@agent-fleet/core';
+import {
+  asUnavailable,
+  type ErrorCode,
+  FleetError,
+  type Logger,
+  UNAVAILABLE_RETRY_AFTER_SECONDS,
+} from '@agent-fleet/core';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 
 /** Every 4xx/5xx leaves the gateway as `{ error: { code, message, details? } }`. */
 export function sendError(reply: FastifyReply, err: FleetError): FastifyReply {
-  return reply.code(err.status).send(err.toJSON());
+  return withRetryAfter(reply, err).code(err.status).send(err.toJSON());
+}
+
+/**
+ * A 503 says when to come back: `Retry-After` from the error's `details.retryAfterSeconds`, else
+ * UNAVAILABLE_RETRY_AFTER_SECONDS. An answer that set the header already keeps it.
+ */
+export function withRetryAfter(reply: FastifyReply, err: FleetError): FastifyReply {
+  if (err.status !== 503 || reply.hasHeader('retry-after')) return reply;
+  const seconds = err.details?.retryAfterSeconds;
+  return reply.header(
+    'retry-after',
+    String(typeof seconds === 'number' && seconds > 0 ? seconds : UNAVAILABLE_RETRY_AFTER_SECONDS),
+  );
 }
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -48,13 +67,16 @@ export function toFleetError(err: FastifyError | Error): FleetError {
   if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new FleetError(STATUS_CODES[fe.statusCode] ?? 'invalid_request', err.message);
   }
-  return new FleetError('internal', 'internal error', { cause: err });
+  // Redis or Postgres away is "try again later" (503), not a fault of the gateway.
+  return asUnavailable(err) ?? new FleetError('internal', 'internal error', { cause: err });
 }
 
 export function errorHandler(logger: Logger) {
   return (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     const fleetErr = toFleetError(err);
-    if (fleetErr.status >= 500) logger.error({ err, url: req.url, reqId: req.id }, 'request failed');
+    if (fleetErr.code === 'internal') logger.error({ err, url: req.url, reqId: req.id }, 'request failed');
+    else if (fleetErr.status >= 500)
+      logger.warn({ err: err.message, url: req.url, reqId: req.id }, fleetErr.message);
     return sendError(reply, fleetErr);
   };
 }

@@ -2,7 +2,7 @@ import type { FleetError, Logger } from '@agent-fleet/core';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { toFleetError } from '../errors.ts';
+import { toFleetError, withRetryAfter } from '../errors.ts';
 
 /**
  * OpenAI's error body, `{ error: { message, type, param, code } }`. The OpenAI-compatible routes
@@ -65,6 +65,6 @@ export function openAiErrorHandler(logger: Logger) {
       const path = err.validation[0].instancePath.replace(/^\//, '').replaceAll('/', '.');
       body.error.param = path || null;
     }
-    return reply.code(fleetErr.status).send(body);
+    return withRetryAfter(reply, fleetErr).code(fleetErr.status).send(body);
   };
 }
