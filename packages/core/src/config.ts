@@ -52,6 +52,10 @@ export const envSchema = z.object({
     .optional(),
   JWT_ISSUER: z.string().min(1).optional(),
   JWT_AUDIENCE: z.string().min(1).optional(),
+  /** How far a token issuer's clock may be from the gateway's, for exp, nbf and iat. */
+  JWT_CLOCK_SKEW_SECONDS: int(60, 0, 3600),
+  /** The longest a user token may be valid (exp - iat, or exp - now without iat); longer ones are refused. */
+  JWT_MAX_LIFETIME_SECONDS: int(86_400, 60, 366 * 86_400),
   API_KEY_CACHE_SECONDS: int(30, 0, 3600),
   RATE_LIMIT_USER_PER_SECOND: z.coerce.number().min(0).max(100_000).default(10),
   RATE_LIMIT_USER_BURST: int(60, 1, 1_000_000),

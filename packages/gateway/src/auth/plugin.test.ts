@@ -29,6 +29,8 @@ async function buildApp(opts: {
     FLEET_NAMESPACE: freshNamespace(),
     AUTH_MODE: 'required',
     JWT_SECRET: SECRET,
+    JWT_CLOCK_SKEW_SECONDS: 60,
+    JWT_MAX_LIFETIME_SECONDS: 86_400,
     API_KEY_CACHE_SECONDS: 0,
     RATE_LIMIT_USER_PER_SECOND: 0,
     RATE_LIMIT_USER_BURST: 1,
@@ -209,9 +211,10 @@ describe('auth plugin and guards (real Postgres and Redis)', () => {
     expect((await call('GET', '/admin/queues', ann)).statusCode).toBe(403);
   });
 
-  it('refuses expired, forged, unsigned and subject-less tokens, saying why', async () => {
+  it('refuses expired, centuries-long, forged, unsigned and subject-less tokens, saying why', async () => {
     const cases: [string, RegExp][] = [
-      [await userToken('ann', { exp: '-1m' }), /expired/],
+      [await userToken('ann', { exp: '-5m' }), /expired/],
+      [await userToken('ann', { exp: '100y' }), /lifetime .*JWT_MAX_LIFETIME_SECONDS/],
       [await userToken('ann', { secret: 'another-secret-another-secret-another!' }), /signature is invalid/],
       [await userToken('not a user id'), /subject \(sub\) must be a userId/],
       [

@@ -18,6 +18,8 @@ export interface AuthConfig {
   JWT_JWKS_URL?: string | undefined;
   JWT_ISSUER?: string | undefined;
   JWT_AUDIENCE?: string | undefined;
+  JWT_CLOCK_SKEW_SECONDS: number;
+  JWT_MAX_LIFETIME_SECONDS: number;
   API_KEY_CACHE_SECONDS: number;
   RATE_LIMIT_USER_PER_SECOND: number;
   RATE_LIMIT_USER_BURST: number;
@@ -95,6 +97,8 @@ export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opt
     jwksUrl: cfg.JWT_JWKS_URL,
     issuer: cfg.JWT_ISSUER,
     audience: cfg.JWT_AUDIENCE,
+    clockSkewSeconds: cfg.JWT_CLOCK_SKEW_SECONDS,
+    maxLifetimeSeconds: cfg.JWT_MAX_LIFETIME_SECONDS,
   });
   const limiter = new RateLimiter({ redis: opts.redis, namespace: cfg.FLEET_NAMESPACE });
   const limits: Record<RateBucket, RateLimit> = {
