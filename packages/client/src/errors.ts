@@ -4,9 +4,11 @@ function codeForStatus(status: number): ErrorCode {
   if (status === 401) return 'unauthorized';
   if (status === 403) return 'forbidden';
   if (status === 404) return 'not_found';
+  if (status === 408) return 'request_timeout';
   if (status === 409) return 'conflict';
   if (status === 413) return 'payload_too_large';
   if (status === 415) return 'unsupported_media_type';
+  if (status === 431) return 'headers_too_large';
   if (status === 429) return 'rate_limited';
   if (status === 503) return 'unavailable';
   if (status === 504) return 'timeout';

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { FleetError } from './errors.ts';
 
@@ -12,6 +13,17 @@ const urlList = z
       .filter((u) => u.length > 0),
   )
   .pipe(z.array(z.url({ message: 'each entry must be an http(s) URL' })).min(1, 'give at least one URL'));
+
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** An entry of TRUST_PROXY: a named range, an IP address, or a CIDR. */
+function isProxyEntry(entry: string): boolean {
+  if (PROXY_RANGES.has(entry)) return true;
+  const [address = '', bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
 
 /**
  * The whole fleet's configuration, read from the environment once at start-up. Each deployable
@@ -62,6 +74,22 @@ export const envSchema = z.object({
   RATE_LIMIT_KEY_PER_SECOND: z.coerce.number().min(0).max(1_000_000).default(1000),
   RATE_LIMIT_KEY_BURST: int(2000, 1, 10_000_000),
   SHED_BACKLOG: int(100_000, 0, 100_000_000),
+  /**
+   * Which peers' X-Forwarded-For/-Proto headers are believed: `true` (all), `false` (none), or
+   * addresses, CIDRs and `loopback`, `linklocal`, `uniquelocal` (comma-separated).
+   */
+  TRUST_PROXY: z
+    .string()
+    .refine(
+      (s) => s === 'true' || s === 'false' || s.split(',').every((e) => isProxyEntry(e.trim())),
+      'use true, false, or comma-separated addresses, CIDRs, loopback, linklocal, uniquelocal',
+    )
+    .default('loopback,linklocal,uniquelocal'),
+  /** Time to receive a request's headers, and the whole request with its body (then 408, connection closed). */
+  HTTP_HEADERS_TIMEOUT_MS: int(10_000, 100, 600_000),
+  HTTP_REQUEST_TIMEOUT_MS: int(60_000, 100, 3_600_000),
+  /** A connection with no traffic either way for this long is closed; 0 never. */
+  HTTP_IDLE_TIMEOUT_MS: int(600_000, 0, 24 * 3_600_000),
 
   WORKER_CONCURRENCY: int(8, 1, 1000),
   WORKER_METRICS_PORT: int(0, 0, 65535),
@@ -136,12 +164,29 @@ export const envSchema = z.object({
   WORKERS: int(2, 0, 64),
 });
 
+/** Rules between variables, checked when the environment is loaded. */
+const consistentEnvSchema = envSchema.superRefine((env, ctx) => {
+  if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['HTTP_HEADERS_TIMEOUT_MS'],
+      message: `must not exceed HTTP_REQUEST_TIMEOUT_MS (${env.HTTP_REQUEST_TIMEOUT_MS})`,
+    });
+  // A chat completion waits silently for its turn: an idle timeout must outlast that wait.
+  if (env.HTTP_IDLE_TIMEOUT_MS > 0 && env.HTTP_IDLE_TIMEOUT_MS <= env.CHAT_COMPLETION_TIMEOUT_MS)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['HTTP_IDLE_TIMEOUT_MS'],
+      message: `must be 0 or longer than CHAT_COMPLETION_TIMEOUT_MS (${env.CHAT_COMPLETION_TIMEOUT_MS})`,
+    });
+});
+
 export type FleetConfig = z.infer<typeof envSchema>;
 
 /** Parse the environment; a bad value stops start-up with a message naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): FleetConfig {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = envSchema.safeParse(cleaned);
+  const parsed = consistentEnvSchema.safeParse(cleaned);
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? '(environment)');

@@ -7,6 +7,8 @@ export const ERROR_CODES = [
   'invalid_json',
   'payload_too_large',
   'unsupported_media_type',
+  'headers_too_large',
+  'request_timeout',
   'unauthorized',
   'forbidden',
   'not_found',
@@ -40,6 +42,10 @@ export function httpStatusOf(code: ErrorCode): number {
       return 413;
     case 'unsupported_media_type':
       return 415;
+    case 'request_timeout':
+      return 408;
+    case 'headers_too_large':
+      return 431;
     case 'invalid_job':
     case 'idempotency_key_reused':
       return 422;

@@ -8,6 +8,7 @@ import { authPlugin } from './auth/plugin.ts';
 import { registerBullBoard } from './bull-board.ts';
 import type { GatewayDeps } from './deps.ts';
 import { errorHandler, sendError, toFleetError } from './errors.ts';
+import { httpServerOptions } from './http-server.ts';
 import { registerOpenApi } from './openapi.ts';
 import { adminLoginRoutes } from './routes/admin-login.ts';
 import { documentRoutes } from './routes/documents.ts';
@@ -29,7 +30,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     disableRequestLogging: true,
     // The text limit is checked per field; the body limit only stops abuse before parsing.
     bodyLimit: Math.max(1024 * 1024, deps.config.MAX_MESSAGE_BYTES * 4 + 4096),
-    trustProxy: true,
+    // Timeouts, TRUST_PROXY, and the error shape for what Node's HTTP parser refuses.
+    ...httpServerOptions(deps.config, deps.logger),
     // userId may be 128 characters; longer ones get a validation error that names the field.
     routerOptions: { maxParamLength: 512 },
     // A URL Fastify cannot decode (bad percent-encoding) gets the one error shape too.

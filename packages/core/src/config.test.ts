@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.ts';
+
+describe('configuration', () => {
+  it('has timeouts and limits for the HTTP server by default', () => {
+    expect(loadConfig({})).toMatchObject({
+      HTTP_HEADERS_TIMEOUT_MS: 10_000,
+      HTTP_REQUEST_TIMEOUT_MS: 60_000,
+      HTTP_IDLE_TIMEOUT_MS: 600_000,
+      TRUST_PROXY: 'loopback,linklocal,uniquelocal',
+      JWT_CLOCK_SKEW_SECONDS: 60,
+      JWT_MAX_LIFETIME_SECONDS: 86_400,
+    });
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.0.2.7' }).TRUST_PROXY).toBe('10.0.0.0/8, 192.0.2.7');
+  });
+
+  it('refuses timeouts that contradict each other, naming the variable', () => {
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '4000' })).toThrow(
+      /HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS \(4000\)/,
+    );
+    expect(() => loadConfig({ HTTP_IDLE_TIMEOUT_MS: '60000' })).toThrow(
+      /HTTP_IDLE_TIMEOUT_MS: must be 0 or longer than CHAT_COMPLETION_TIMEOUT_MS \(120000\)/,
+    );
+    expect(loadConfig({ HTTP_IDLE_TIMEOUT_MS: '0' }).HTTP_IDLE_TIMEOUT_MS).toBe(0);
+    for (const bad of ['every proxy', 'loopbak', '10.0.0.0/33', '10.0.0.1,'])
+      expect(() => loadConfig({ TRUST_PROXY: bad }), bad).toThrow(/TRUST_PROXY: use true, false/);
+    expect(loadConfig({ TRUST_PROXY: 'fd00::/8,127.0.0.1' }).TRUST_PROXY).toBe('fd00::/8,127.0.0.1');
+  });
+});
