@@ -56,6 +56,8 @@ describe('authorization matrix: every route × { no auth, wrong scope, other use
       JWT_SECRET,
       RATE_LIMIT_USER_PER_SECOND: '0',
       RATE_LIMIT_KEY_PER_SECOND: '0',
+      RATE_LIMIT_IP_PER_SECOND: '0',
+      RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE: '0',
       API_KEY_CACHE_SECONDS: '0',
       LOG_LEVEL: 'warn',
     };

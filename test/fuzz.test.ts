@@ -204,6 +204,8 @@ describe('fuzzing every route: never a 5xx, always the one error shape, nothing 
       JWT_SECRET,
       RATE_LIMIT_USER_PER_SECOND: '0',
       RATE_LIMIT_KEY_PER_SECOND: '0',
+      RATE_LIMIT_IP_PER_SECOND: '0',
+      RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE: '0',
     });
     // No worker runs here: a chat completion that passes every check is accepted and then times out.
     Object.assign(config, { CHAT_COMPLETION_TIMEOUT_MS: 1 });

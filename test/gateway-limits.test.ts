@@ -2,7 +2,8 @@ import { connect, type Socket } from 'node:net';
 import { createLogger, loadConfig } from '@agent-fleet/core';
 import { buildGateway, createGatewayDeps, type GatewayDeps } from '@agent-fleet/gateway';
 import { ApiKeyStore } from '@agent-fleet/state';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, freshNamespace, redisUrl } from './support/stack.ts';
 
@@ -145,5 +146,124 @@ describe('slow and oversized requests are cut in the one error shape', () => {
     expect(answer.body).toEqual({
       error: { code: 'invalid_request', message: expect.stringMatching(/HTTP/) },
     });
+  });
+});
+
+describe('requests without a valid credential are limited per client address; sign-ins are throttled', () => {
+  const JWT_SECRET = 'limits-test-secret-long-enough-for-hs256!';
+  let deps: GatewayDeps;
+  let app: FastifyInstance;
+  let store: ApiKeyStore;
+  let token: string;
+
+  beforeAll(async () => {
+    const config = loadConfig({
+      REDIS_URL: redisUrl(),
+      DATABASE_URL: await freshDatabase(),
+      FLEET_NAMESPACE: freshNamespace(),
+      AUTH_MODE: 'required',
+      JWT_SECRET,
+      RATE_LIMIT_IP_PER_SECOND: '0.1',
+      RATE_LIMIT_IP_BURST: '5',
+      RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE: '1',
+      RATE_LIMIT_LOGIN_FAILURE_BURST: '3',
+    });
+    deps = await createGatewayDeps(config, createLogger('limits-test', 'silent'));
+    app = await buildGateway(deps);
+    store = new ApiKeyStore({ pool: deps.pool });
+    token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('ann')
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(JWT_SECRET));
+  });
+  afterAll(async () => {
+    await app?.close();
+    await deps?.close();
+  });
+
+  const from = (remoteAddress: string, url: string, headers: Record<string, string> = {}) =>
+    app.inject({ method: 'GET', url, remoteAddress, headers });
+  const expectLimited = (res: LightMyRequestResponse, reason: string) => {
+    expect(res.statusCode, res.body).toBe(429);
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    expect(res.json().error).toMatchObject({ code: 'rate_limited', details: { reason } });
+  };
+
+  it('many requests without a valid credential from one address get 429 with Retry-After', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      // A header naming another client does not help a client that is not a trusted proxy.
+      const spoof = { 'x-forwarded-for': `198.51.100.${i}` };
+      statuses.push((await from('203.0.113.7', '/v1/users/ann/history', i % 2 ? spoof : {})).statusCode);
+    }
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
+    expectLimited(
+      await from('203.0.113.7', '/v1/users/ann/history', { authorization: 'Bearer fk_x' }),
+      'ip_rate',
+    );
+    expectLimited(await from('203.0.113.7', '/docs/json'), 'ip_rate');
+    const openAi = await app.inject({
+      method: 'POST',
+      url: '/v1/chat/completions',
+      remoteAddress: '203.0.113.7',
+      payload: { model: 'fleet-agent', messages: [{ role: 'user', content: 'hi' }] },
+    });
+    expect(openAi.statusCode).toBe(429);
+    expect(openAi.json().error).toMatchObject({ code: 'rate_limited', type: 'rate_limit_error' });
+
+    // Probes are never refused; a valid credential from the same address is served; others are not held back.
+    expect((await from('203.0.113.7', '/healthz')).statusCode).toBe(200);
+    const valid = await from('203.0.113.7', '/v1/users/ann/history', { authorization: `Bearer ${token}` });
+    expect(valid.statusCode).toBe(200);
+    expect((await from('203.0.113.8', '/v1/users/ann/history')).statusCode).toBe(401);
+  });
+
+  it('behind a trusted proxy (TRUST_PROXY: private networks by default) the forwarded address counts', async () => {
+    const viaProxy = (client: string) =>
+      from('10.1.2.3', '/v1/users/ann/history', { 'x-forwarded-for': `${client}, 10.9.9.9` });
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await viaProxy('198.51.100.77')).statusCode);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+    expect((await viaProxy('198.51.100.78')).statusCode).toBe(401);
+  });
+
+  const signIn = (remoteAddress: string, key: string, headers: Record<string, string> = {}) =>
+    app.inject({ method: 'POST', url: '/admin/login', remoteAddress, headers, payload: { key } });
+
+  it('failed sign-ins are throttled per address and per key id; successful ones do not count', async () => {
+    const admin = await store.create({ name: 'ops', scopes: ['admin'] });
+    const forged = `${admin.key.slice(0, 20)}${'A'.repeat(admin.key.length - 20)}`;
+    const failures: number[] = [];
+    for (let i = 0; i < 3; i++) failures.push((await signIn('192.0.2.10', forged)).statusCode);
+    expect(failures).toEqual([401, 401, 401]);
+    // The address is throttled, whatever it sends next, and so is the key id, wherever it comes from.
+    expectLimited(await signIn('192.0.2.10', admin.key), 'login_ip');
+    expectLimited(await signIn('192.0.2.11', forged), 'login_key');
+    // A form gets the sign-in page back, saying so.
+    const form = await app.inject({
+      method: 'POST',
+      url: '/admin/login',
+      remoteAddress: '192.0.2.10',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: `key=${encodeURIComponent(forged)}`,
+    });
+    expect(form.statusCode).toBe(303);
+    expect(form.headers.location).toBe('/admin/login?error=throttled');
+
+    const other = await store.create({ name: 'ops-2', scopes: ['admin'] });
+    for (let i = 0; i < 4; i++) expect((await signIn('192.0.2.20', other.key)).statusCode).toBe(200);
+  });
+
+  it('sets the session cookie Secure when the client came over https through a trusted proxy', async () => {
+    const { key } = await store.create({ name: 'ops-3', scopes: ['admin'] });
+    const cookie = async (remote: string, headers: Record<string, string>) =>
+      String((await signIn(remote, key, headers)).headers['set-cookie']);
+    expect(await cookie('10.0.0.5', { 'x-forwarded-proto': 'https' })).toMatch(/; Secure/);
+    // A TLS front (CDN) forwarding over http to an ingress that appends its own scheme.
+    expect(await cookie('10.0.0.5', { 'x-forwarded-proto': 'https, http' })).toMatch(/; Secure/);
+    expect(await cookie('10.0.0.5', { forwarded: 'for=198.51.100.9;proto=https' })).toMatch(/; Secure/);
+    expect(await cookie('10.0.0.5', { 'x-forwarded-proto': 'http' })).not.toMatch(/Secure/);
+    expect(await cookie('10.0.0.5', {})).not.toMatch(/Secure/);
   });
 });

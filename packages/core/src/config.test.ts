@@ -8,6 +8,8 @@ describe('configuration', () => {
       HTTP_REQUEST_TIMEOUT_MS: 60_000,
       HTTP_IDLE_TIMEOUT_MS: 600_000,
       TRUST_PROXY: 'loopback,linklocal,uniquelocal',
+      RATE_LIMIT_IP_PER_SECOND: 5,
+      RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE: 5,
       JWT_CLOCK_SKEW_SECONDS: 60,
       JWT_MAX_LIFETIME_SECONDS: 86_400,
     });

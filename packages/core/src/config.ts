@@ -74,6 +74,12 @@ export const envSchema = z.object({
   RATE_LIMIT_KEY_PER_SECOND: z.coerce.number().min(0).max(1_000_000).default(1000),
   RATE_LIMIT_KEY_BURST: int(2000, 1, 10_000_000),
   SHED_BACKLOG: int(100_000, 0, 100_000_000),
+  /** Requests without a valid credential (sign-in included), per client address. */
+  RATE_LIMIT_IP_PER_SECOND: z.coerce.number().min(0).max(100_000).default(5),
+  RATE_LIMIT_IP_BURST: int(50, 1, 1_000_000),
+  /** Failed admin sign-ins, per client address and per API key id. */
+  RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE: z.coerce.number().min(0).max(100_000).default(5),
+  RATE_LIMIT_LOGIN_FAILURE_BURST: int(10, 1, 100_000),
   /**
    * Which peers' X-Forwarded-For/-Proto headers are believed: `true` (all), `false` (none), or
    * addresses, CIDRs and `loopback`, `linklocal`, `uniquelocal` (comma-separated).

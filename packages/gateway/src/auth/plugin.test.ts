@@ -36,6 +36,10 @@ async function buildApp(opts: {
     RATE_LIMIT_USER_BURST: 1,
     RATE_LIMIT_KEY_PER_SECOND: 0,
     RATE_LIMIT_KEY_BURST: 1,
+    RATE_LIMIT_IP_PER_SECOND: 0,
+    RATE_LIMIT_IP_BURST: 1,
+    RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE: 0,
+    RATE_LIMIT_LOGIN_FAILURE_BURST: 1,
     ...opts.config,
   };
   await app.register(authPlugin, { pool: opts.pool, redis: opts.redis, config, logger });

@@ -4,13 +4,20 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { ADMIN_SESSION_COOKIE, type AdminSessions } from './admin-sessions.ts';
+import { AnonymousLimit } from './anonymous-limit.ts';
 import { createJwtVerifier, type JwtVerifier } from './jwt.ts';
 import { ApiKeyCache } from './key-cache.ts';
 import { ANONYMOUS_ADMIN, hasScope, type Principal, USER_SCOPES } from './principal.ts';
-import { type RateBucket, type RateLimit, RateLimiter } from './rate-limiter.ts';
+import {
+  type RateLimit,
+  type RateLimitConfig,
+  RateLimiter,
+  rateLimited,
+  rateLimits,
+} from './rate-limiter.ts';
 
 /** The configuration the auth plugin reads (the matching FleetConfig fields). */
-export interface AuthConfig {
+export interface AuthConfig extends RateLimitConfig {
   FLEET_NAMESPACE: string;
   /** `required`: every non-public route needs credentials. `off`: everyone is an admin (development, tests). */
   AUTH_MODE: 'required' | 'off';
@@ -21,10 +28,6 @@ export interface AuthConfig {
   JWT_CLOCK_SKEW_SECONDS: number;
   JWT_MAX_LIFETIME_SECONDS: number;
   API_KEY_CACHE_SECONDS: number;
-  RATE_LIMIT_USER_PER_SECOND: number;
-  RATE_LIMIT_USER_BURST: number;
-  RATE_LIMIT_KEY_PER_SECOND: number;
-  RATE_LIMIT_KEY_BURST: number;
 }
 
 export interface AuthPluginOptions {
@@ -81,8 +84,10 @@ const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
  * `POST /admin/login` sets (and one with neither is redirected to the sign-in form). The cookie is
  * accepted nowhere else. It sets `req.principal`, holds `/admin*` to the `admin` scope, and takes one
  * request from the caller's rate limits (per key, and per user: the token's user or the route's
- * `:userId`), answering 429 with `Retry-After` when one is empty. Per-route rules are the guards
- * (`requireScope`, `requireUserAccess`). All of it runs before the body is read.
+ * `:userId`), answering 429 with `Retry-After` when one is empty. A request without a valid
+ * credential (to a public route other than the probes, or refused with 401) takes from its client
+ * address's limit instead (see `AnonymousLimit`). Per-route rules are the guards (`requireScope`,
+ * `requireUserAccess`). All of it runs before the body is read.
  */
 export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
   const cfg = opts.config;
@@ -101,10 +106,13 @@ export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opt
     maxLifetimeSeconds: cfg.JWT_MAX_LIFETIME_SECONDS,
   });
   const limiter = new RateLimiter({ redis: opts.redis, namespace: cfg.FLEET_NAMESPACE });
-  const limits: Record<RateBucket, RateLimit> = {
-    user: { perSecond: cfg.RATE_LIMIT_USER_PER_SECOND, burst: cfg.RATE_LIMIT_USER_BURST },
-    key: { perSecond: cfg.RATE_LIMIT_KEY_PER_SECOND, burst: cfg.RATE_LIMIT_KEY_BURST },
-  };
+  const limits = rateLimits(cfg);
+  const anonymous = new AnonymousLimit({
+    limiter,
+    limit: limits.ip,
+    enabled: cfg.AUTH_MODE === 'required',
+    ...(opts.logger ? { logger: opts.logger } : {}),
+  });
   if (cfg.AUTH_MODE === 'off')
     opts.logger?.warn(
       'AUTH_MODE=off: every caller is an admin; never run a fleet reachable by others like this',
@@ -116,7 +124,8 @@ export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opt
     // The route the router matched decides, not the URL as sent: `/%61dmin/queues` reaches Bull
     // Board's route and must be held to /admin's rules (decoded likewise when nothing matched).
     const path = req.routeOptions.url ?? decodedPath(req.url);
-    if (publicPaths.has(path) || publicPrefixes.some((p) => under(path, p))) return;
+    if (publicPaths.has(path) || publicPrefixes.some((p) => under(path, p)))
+      return anonymous.take(req, reply, path);
     const admin = adminPrefixes.some((p) => under(path, p));
     let principal: Principal;
     if (cfg.AUTH_MODE === 'off') principal = ANONYMOUS_ADMIN;
@@ -127,13 +136,14 @@ export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opt
         if (req.method === 'GET' && /\btext\/html\b/.test(req.headers.accept ?? ''))
           return reply.redirect(loginPath, 303);
         reply.header('www-authenticate', 'Bearer realm="agent-fleet"');
-        throw new FleetError(
-          'unauthorized',
-          `send Authorization: Bearer <admin API key>, or sign in at ${loginPath}`,
-        );
+        const why = `send Authorization: Bearer <admin API key>, or sign in at ${loginPath}`;
+        return anonymous.refused(req, reply, new FleetError('unauthorized', why));
       }
       principal = session;
-    } else principal = await authenticate(req, reply, keys, jwt);
+    } else
+      principal = await authenticate(req, reply, keys, jwt).catch((err) =>
+        anonymous.refused(req, reply, err),
+      );
     req.principal = principal;
     if (admin && !hasScope(principal, 'admin'))
       throw new FleetError('forbidden', 'this route needs the admin scope');
@@ -229,11 +239,11 @@ async function applyRateLimits(
   reply: FastifyReply,
   p: Principal,
   limiter: RateLimiter,
-  limits: Record<RateBucket, RateLimit>,
+  limits: Record<'user' | 'key', RateLimit>,
   logger: Logger | undefined,
 ): Promise<void> {
   const userId = p.kind === 'user' ? p.userId : (req.params as { userId?: unknown } | undefined)?.userId;
-  const takes: [RateBucket, string][] = [];
+  const takes: ['user' | 'key', string][] = [];
   if (p.kind === 'key' && p !== ANONYMOUS_ADMIN) takes.push(['key', p.id]);
   if (typeof userId === 'string' && USER_ID_PATTERN.test(userId)) takes.push(['user', userId]);
   if (takes.length === 0) return;
@@ -248,11 +258,6 @@ async function applyRateLimits(
   const denied = decisions.findIndex((d) => !d.allowed);
   if (denied < 0) return;
   const bucket = takes[denied]![0];
-  const seconds = Math.max(1, Math.ceil(decisions[denied]!.retryAfterMs / 1000));
-  reply.header('retry-after', String(seconds));
-  throw new FleetError(
-    'rate_limited',
-    `too many requests for this ${bucket === 'key' ? 'API key' : 'user'}; try again in ${seconds} s`,
-    { details: { reason: `${bucket}_rate`, retryAfterSeconds: seconds } },
-  );
+  const what = `too many requests for this ${bucket === 'key' ? 'API key' : 'user'}`;
+  throw rateLimited(reply, decisions[denied]!, what, `${bucket}_rate`);
 }

@@ -53,6 +53,22 @@ describe('GCRA rate limiter (real Redis)', () => {
     expect(passed).toBeLessThanOrEqual(27);
   });
 
+  it('gives back what a refund returns, never more than a full bucket', async () => {
+    const limit = { perSecond: 0.01, burst: 3 };
+    for (let i = 0; i < 3; i++)
+      expect((await limiter.take('login-ip', '192.0.2.1', limit)).allowed).toBe(true);
+    expect((await limiter.take('login-ip', '192.0.2.1', limit)).allowed).toBe(false);
+    await limiter.refund('login-ip', '192.0.2.1', limit);
+    expect((await limiter.take('login-ip', '192.0.2.1', limit)).allowed).toBe(true);
+    expect((await limiter.take('login-ip', '192.0.2.1', limit)).allowed).toBe(false);
+    // Refunding more than was taken leaves a full bucket (its key gone), not a bigger one.
+    await limiter.refund('login-ip', '192.0.2.1', limit, 10);
+    expect(await redis.exists(rateLimitKey(ns, 'login-ip', '192.0.2.1'))).toBe(0);
+    const again: boolean[] = [];
+    for (let i = 0; i < 4; i++) again.push((await limiter.take('login-ip', '192.0.2.1', limit)).allowed);
+    expect(again).toEqual([true, true, true, false]);
+  });
+
   it('is off at 0 per second and never touches Redis', async () => {
     for (let i = 0; i < 5; i++)
       expect((await limiter.take('user', 'ann', { perSecond: 0, burst: 1 })).allowed).toBe(true);

@@ -2,6 +2,7 @@
 const ERRORS: Record<string, string> = {
   invalid: 'That API key is invalid or revoked.',
   not_admin: 'That API key does not have the admin scope.',
+  throttled: 'Too many failed sign-ins; wait a few minutes and try again.',
 };
 
 /** The sign-in form of the admin UI: one password field, no script, styles inline. */

@@ -4,11 +4,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ADMIN_COOKIE_PATH, ADMIN_SESSION_COOKIE, type AdminSessions } from '../auth/admin-sessions.ts';
+import { type LoginAttempt, LoginThrottle } from '../auth/login-throttle.ts';
 import { ADMIN_LOGIN_PATH, ADMIN_LOGOUT_PATH } from '../auth/plugin.ts';
+import { RateLimiter, rateLimits } from '../auth/rate-limiter.ts';
 import { BULL_BOARD_PATH } from '../bull-board.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { PUBLIC_ROUTE } from '../openapi.ts';
 import { errorResponses } from '../schemas.ts';
+import { isHttps, trustProxy } from '../trust-proxy.ts';
 import { loginPage } from './admin-login-page.ts';
 
 export interface AdminLoginOptions {
@@ -28,13 +31,21 @@ const signedInSchema = z.object({
 /**
  * Sign-in for the admin UI (Bull Board), which a browser cannot reach with a Bearer header:
  * `GET /admin/login` is a form asking for an API key with the `admin` scope, `POST /admin/login`
- * checks it and sets an HttpOnly, SameSite=Strict cookie (Secure over https) holding a session id,
- * `POST /admin/logout` ends the session. Forms are answered with redirects (303), so a person never
- * sees JSON; a JSON body gets JSON answers for scripts and tests.
+ * checks it and sets an HttpOnly, SameSite=Strict cookie (Secure when the client came over https,
+ * also through a proxy TRUST_PROXY trusts) holding a session id, `POST /admin/logout` ends the
+ * session. Failed sign-ins are throttled per address and per key id (`LoginThrottle`). Forms are
+ * answered with redirects (303), so a person never sees JSON; a JSON body gets JSON answers for
+ * scripts and tests.
  */
 export const adminLoginRoutes: FastifyPluginAsyncZod<AdminLoginOptions> = async (app, { deps, sessions }) => {
   const keys = new ApiKeyStore({ pool: deps.pool });
   const authOff = deps.config.AUTH_MODE === 'off';
+  const throttle = new LoginThrottle({
+    limiter: new RateLimiter({ redis: deps.redis, namespace: deps.config.FLEET_NAMESPACE }),
+    limit: rateLimits(deps.config)['login-ip'],
+    logger: deps.logger,
+  });
+  const trust = trustProxy(deps.config.TRUST_PROXY);
   app.addContentTypeParser(FORM, { parseAs: 'string', bodyLimit: 8192 }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
@@ -86,7 +97,8 @@ export const adminLoginRoutes: FastifyPluginAsyncZod<AdminLoginOptions> = async 
         summary: 'Sign in to the admin UI with an API key that has the admin scope',
         description:
           'Sets the `fleet_admin` session cookie (HttpOnly, SameSite=Strict, Path=/admin, Secure over https). ' +
-          'A form post is answered with a redirect to the UI, or back to the form on failure.',
+          'A form post is answered with a redirect to the UI, or back to the form on failure. Failed sign-ins ' +
+          'are throttled per address and per key id (429 with Retry-After).',
         security: PUBLIC_ROUTE,
         consumes: ['application/json', FORM],
         body: z.object({ key: z.string().min(1).max(256).meta({ description: 'an API key, fk_...' }) }),
@@ -95,7 +107,16 @@ export const adminLoginRoutes: FastifyPluginAsyncZod<AdminLoginOptions> = async 
     },
     async (req, reply) => {
       const form = isForm(req);
-      const key = await keys.verify(req.body.key.trim()).catch((err: unknown) => {
+      const presented = req.body.key.trim();
+      let attempt: LoginAttempt;
+      try {
+        attempt = await throttle.attempt(req, reply, presented);
+      } catch (err) {
+        if (form) return reply.redirect(`${ADMIN_LOGIN_PATH}?error=throttled`, 303);
+        throw err;
+      }
+      const key = await keys.verify(presented).catch(async (err: unknown) => {
+        await attempt.succeeded(); // not the caller's failure
         throw new FleetError('unavailable', 'cannot check the API key right now; try again', { cause: err });
       });
       if (!key?.scopes.includes('admin')) {
@@ -103,10 +124,11 @@ export const adminLoginRoutes: FastifyPluginAsyncZod<AdminLoginOptions> = async 
         if (!key) throw new FleetError('unauthorized', 'the API key is invalid or revoked');
         throw new FleetError('forbidden', 'this API key does not have the admin scope');
       }
+      await attempt.succeeded();
       const id = await sessions.create({ keyId: key.id, keyName: key.name }).catch((err: unknown) => {
         throw new FleetError('unavailable', 'cannot start a session right now; try again', { cause: err });
       });
-      setSessionCookie(req, reply, id, sessions.ttlSeconds);
+      setSessionCookie(reply, id, sessions.ttlSeconds, isHttps(req, trust));
       if (form) return reply.redirect(BULL_BOARD_PATH, 303);
       return {
         signedIn: true as const,
@@ -138,12 +160,12 @@ export const adminLoginRoutes: FastifyPluginAsyncZod<AdminLoginOptions> = async 
   );
 };
 
-function setSessionCookie(req: FastifyRequest, reply: FastifyReply, id: string, ttlSeconds: number): void {
+function setSessionCookie(reply: FastifyReply, id: string, ttlSeconds: number, secure: boolean): void {
   reply.setCookie(ADMIN_SESSION_COOKIE, id, {
     path: ADMIN_COOKIE_PATH,
     httpOnly: true,
     sameSite: 'strict',
-    secure: req.protocol === 'https',
+    secure,
     maxAge: ttlSeconds,
   });
 }

@@ -7,7 +7,8 @@
   KEYS[1] limiter key (TAT in ms)
   ARGV[1] interval: ms between two requests at the sustained rate (1000 / rate per second)
   ARGV[2] burst: requests that may pass at once (>= 1)
-  ARGV[3] cost: how many requests this one counts for (>= 1)
+  ARGV[3] cost: how many requests this one counts for (>= 1); negative gives that many back (a
+          refund of requests that turned out not to count, never more than a full bucket)
   Returns {allowed (1 | 0), ms to wait before trying again (0 when allowed), requests left in the burst}
 ]]
 local t = redis.call('TIME')
@@ -21,6 +22,14 @@ if tat < now then
 end
 local newTat = tat + interval * cost
 local allowAt = newTat - burst * interval
+if cost < 0 then
+  if newTat <= now then
+    redis.call('DEL', KEYS[1])
+    return {1, 0, burst}
+  end
+  redis.call('SET', KEYS[1], string.format('%.3f', newTat), 'PX', math.ceil(newTat - now))
+  return {1, 0, math.floor((now - allowAt) / interval)}
+end
 if allowAt > now then
   return {0, math.ceil(allowAt - now), 0}
 end
