@@ -25,6 +25,7 @@ import { registerEmbeddingsRoute } from './http/embeddings.ts';
 import { SimMetrics } from './metrics.ts';
 import { describeZodError } from './openai-schema.ts';
 import { randomSeed } from './prng.ts';
+import { RequestLog } from './request-log.ts';
 import { type ScriptFixture, ScriptStore, scriptSchema } from './script.ts';
 import { StatsRecorder } from './stats.ts';
 
@@ -196,6 +197,7 @@ export function buildSim(opts: SimOptions = {}): SimInstance {
     engine,
     faults,
     stats: new StatsRecorder(),
+    requests: new RequestLog(),
     metrics,
     script,
     generate: createContentGenerator(o.mode, script),

@@ -1,15 +1,20 @@
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { engineCapacity } from '../engine/config.ts';
 import { faultConfigPatchSchema } from '../faults.ts';
 import { describeZodError } from '../openai-schema.ts';
 import { scriptSchema } from '../script.ts';
 import { type SimContext, sendError } from './context.ts';
 
+const requestsQuerySchema = z.object({ user: z.string().min(1).optional() });
+
 /**
  * The `/sim/*` admin API:
  * - `GET|PUT /sim/config`: the fault knobs (PUT takes a partial update);
  * - `GET /sim/stats`, `POST /sim/stats/reset`: request counters, plus the engine's live state,
  *   cumulative counters and configured capacity (`engine`, not reset);
+ * - `GET /sim/requests[?user=]`: the latest chat requests as received (model, temperature, tool
+ *   names, user, stream, priority), oldest first; emptied by `POST /sim/stats/reset`;
  * - `GET /sim/engine`: the engine constants and capacity (tokens/s at the best batch size);
  * - `GET|PUT /sim/script`: the fixtures of `script` mode (PUT replaces them);
  * - `POST /sim/die`: answers 202, then kills the server (every socket destroyed, listening stopped).
@@ -36,7 +41,17 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SimContext): void
 
   app.post('/sim/stats/reset', async () => {
     ctx.stats.reset();
+    ctx.requests.clear();
     return statsBody();
+  });
+
+  app.get('/sim/requests', async (request, reply) => {
+    const query = requestsQuerySchema.safeParse(request.query ?? {});
+    if (!query.success) {
+      const { message, param } = describeZodError(query.error);
+      return sendError(reply, 400, message, 'invalid_request_error', 'invalid_query', param);
+    }
+    return { requests: ctx.requests.list(query.data.user) };
   });
 
   app.get('/sim/engine', async () => ({ config: ctx.engine.config, capacity }));

@@ -56,6 +56,14 @@ export function registerChatRoute(app: FastifyInstance, ctx: SimContext): void {
 
     const scope = openScope(ctx, request, reply, body.user);
     ctx.stats.recordRequest(scope.user);
+    ctx.requests.record({
+      user: scope.user ?? null,
+      model: body.model ?? null,
+      temperature: body.temperature ?? null,
+      tools: tools.map((t) => t.function.name),
+      stream: body.stream === true,
+      priority: body.priority ?? 0,
+    });
     const userText = lastUserText(body.messages);
     const plan = ctx.faults.plan({
       user: body.user ?? undefined,

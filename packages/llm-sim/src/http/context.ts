@@ -4,6 +4,7 @@ import type { Engine } from '../engine/engine.ts';
 import type { FaultInjector } from '../faults.ts';
 import type { SimMetrics } from '../metrics.ts';
 import { type OpenAiErrorType, openAiError } from '../openai-schema.ts';
+import type { RequestLog } from '../request-log.ts';
 import type { ScriptStore } from '../script.ts';
 import type { StatsRecorder } from '../stats.ts';
 
@@ -13,6 +14,8 @@ export interface SimContext {
   engine: Engine;
   faults: FaultInjector;
   stats: StatsRecorder;
+  /** The latest chat requests as received, for `GET /sim/requests`. */
+  requests: RequestLog;
   metrics: SimMetrics;
   script: ScriptStore;
   generate: ContentGenerator;
