@@ -42,6 +42,13 @@ export { hashKey, jumpConsistentHash, partitionOf } from './jump-hash.ts';
 export { partitionQueueName, partitionQueuePrefix, turnOwnerKey, type UserKeys, userKeys } from './keys.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { LuaScript, type ScriptRunner } from './lua-script.ts';
+export {
+  type DoubleTexting,
+  doubleTextingSchema,
+  type ProfileSettings,
+  profileSettingsSchema,
+  TOOL_NAME_PATTERN,
+} from './profile-settings.ts';
 export { findNul, hasNul, NUL_REFUSED, storable } from './storable.ts';
 export { countTokens, decodeTokens, encodeTokens } from './tokens.ts';
 export { asUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from './unavailable.ts';

@@ -1,7 +1,14 @@
 import type { FleetConfig, Logger } from '@agent-fleet/core';
 import { ServerMonitor } from '@agent-fleet/llm';
 import { createRetriever, type Retriever } from '@agent-fleet/rag';
-import { createPool, migrate, type Profile, ProfileStore, Transcript } from '@agent-fleet/state';
+import {
+  createPool,
+  migrate,
+  type Profile,
+  ProfileStore,
+  profileSchema,
+  Transcript,
+} from '@agent-fleet/state';
 import { PartitionQueues, ProfileCache, TurnProducer, TurnRecords } from '@agent-fleet/turns';
 import { Redis } from 'ioredis';
 import type { Pool } from 'pg';
@@ -82,6 +89,7 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
     profileCache: new ProfileCache({
       redis,
       namespace: ns,
+      schema: profileSchema,
       store: { get: (userId: string) => profiles.resolve(userId, config.DEFAULT_TENANT) },
     }),
     retriever: await createRetriever(config, pool, { logger }),

@@ -1,4 +1,5 @@
 import { turnResultSchema } from '@agent-fleet/core';
+import { profileSchema as storedProfileSchema } from '@agent-fleet/state';
 import { z } from 'zod';
 
 /**
@@ -48,16 +49,7 @@ export const historySchema = z
   })
   .meta({ id: 'History' });
 
-export const profileSchema = z
-  .object({
-    userId: z.string(),
-    tenant: z.string(),
-    groups: z.array(z.string()),
-    roleContext: z.string().optional(),
-    settings: z.record(z.string(), z.unknown()),
-    updatedAt: z.string(),
-  })
-  .meta({ id: 'Profile' });
+export const profileSchema = storedProfileSchema.meta({ id: 'Profile' });
 
 export const ingestResultSchema = z
   .object({

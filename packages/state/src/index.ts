@@ -18,6 +18,7 @@ export {
   type Profile,
   type ProfileInput,
   ProfileStore,
+  profileSchema,
   TENANT_PATTERN,
   validateProfile,
 } from './profiles.ts';

@@ -1,4 +1,4 @@
-import { FleetError } from '@agent-fleet/core';
+import { FleetError, type ProfileSettings } from '@agent-fleet/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase } from '../../../test/support/stack.ts';
@@ -29,6 +29,29 @@ describe('ProfileStore', () => {
     expect(await store.get('alice')).toEqual(second);
     expect(await store.delete('alice')).toBe(true);
     expect(await store.delete('alice')).toBe(false);
+  });
+
+  it('stores settings as the schema reads them, and names a stored value that no longer parses', async () => {
+    const settings: ProfileSettings = {
+      model: 'big',
+      temperature: 0.2,
+      tools: ['recall_notes'],
+      doubleTexting: 'coalesce',
+    };
+    const put = await store.put('bob', { tenant: 'acme-bank', groups: [], settings });
+    expect(put.settings).toEqual(settings);
+    expect(await store.resolve('bob')).toEqual(put);
+    const fallback = await store.putTenantDefault('acme-bank', {
+      groups: ['staff'],
+      settings: { model: 'small' },
+    });
+    expect((await store.resolve('nobody', 'acme-bank'))?.settings).toEqual({ model: 'small' });
+    expect(fallback.settings).toEqual({ model: 'small' });
+    expect(() =>
+      validateProfile({ tenant: 'acme', groups: [], settings: { temperature: 7 } as never }),
+    ).toThrow(/invalid settings[\s\S]*temperature/);
+    await pool.query(`UPDATE profiles SET settings = '{"temperature":"hot"}' WHERE user_id = 'bob'`);
+    await expect(store.get('bob')).rejects.toThrow(/stored profile of user bob has invalid settings/);
   });
 
   it('rejects malformed tenants and groups with invalid_request', () => {

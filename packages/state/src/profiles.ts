@@ -1,5 +1,6 @@
-import { FleetError } from '@agent-fleet/core';
+import { FleetError, type ProfileSettings, profileSettingsSchema } from '@agent-fleet/core';
 import type { Pool } from 'pg';
+import { z } from 'zod';
 
 /** Tenants and groups end up in SQL arrays, Qdrant payloads and URLs: a conservative alphabet. */
 export const TENANT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -12,22 +13,29 @@ export interface ProfileInput {
   groups: string[];
   roleContext?: string;
   /** The agent's settings: model, sampling, enabled tools, double-texting default. */
-  settings?: Record<string, unknown>;
+  settings?: ProfileSettings;
 }
 
-export interface Profile extends ProfileInput {
-  userId: string;
-  /** Room for later per-user settings (model, tools, double-texting policy). */
-  settings: Record<string, unknown>;
-  updatedAt: string;
-}
+/**
+ * A stored profile as every reader gets it: from Postgres, from the Redis cache, and over HTTP.
+ * Parsing cached copies through it keeps an entry of an older shape from reaching a turn.
+ */
+export const profileSchema = z.object({
+  userId: z.string(),
+  tenant: z.string().regex(TENANT_PATTERN),
+  groups: z.array(z.string().regex(GROUP_PATTERN)),
+  roleContext: z.string().optional(),
+  settings: profileSettingsSchema,
+  updatedAt: z.string(),
+});
+export type Profile = z.infer<typeof profileSchema>;
 
 interface Row {
   user_id: string;
   tenant: string;
   groups: string[];
   role_context: string | null;
-  settings: Record<string, unknown>;
+  settings: unknown;
   updated_at: Date;
 }
 
@@ -36,11 +44,28 @@ const toProfile = (r: Row): Profile => ({
   tenant: r.tenant,
   groups: r.groups,
   ...(r.role_context === null ? {} : { roleContext: r.role_context }),
-  settings: r.settings,
+  settings: storedSettings(r),
   updatedAt: r.updated_at.toISOString(),
 });
 
-/** Checks and normalises a profile (groups de-duplicated, order kept); throws `invalid_request`. */
+/** Settings are checked on the way in; a row that fails here was changed behind the API's back. */
+function storedSettings(r: Row): ProfileSettings {
+  const parsed = profileSettingsSchema.safeParse(r.settings);
+  if (parsed.success) return parsed.data;
+  const whose = r.user_id ? `user ${r.user_id}` : `tenant ${r.tenant}'s default`;
+  throw new FleetError(
+    'internal',
+    `the stored profile of ${whose} has invalid settings: ${z.prettifyError(parsed.error)}`,
+    {
+      retryable: false,
+    },
+  );
+}
+
+/**
+ * Checks and normalises a profile (groups de-duplicated, order kept, settings parsed); throws
+ * `invalid_request`.
+ */
 export function validateProfile(input: ProfileInput): ProfileInput {
   const bad = (message: string) => new FleetError('invalid_request', message);
   if (typeof input?.tenant !== 'string' || !TENANT_PATTERN.test(input.tenant))
@@ -54,10 +79,13 @@ export function validateProfile(input: ProfileInput): ProfileInput {
     throw bad('roleContext must be a string');
   if ((input.roleContext?.length ?? 0) > MAX_ROLE_CONTEXT)
     throw bad(`roleContext must be at most ${MAX_ROLE_CONTEXT} characters`);
+  const settings = profileSettingsSchema.safeParse(input.settings ?? {});
+  if (!settings.success) throw bad(`invalid settings: ${z.prettifyError(settings.error)}`);
   return {
     tenant: input.tenant,
     groups: [...new Set(input.groups)],
     ...(input.roleContext === undefined ? {} : { roleContext: input.roleContext }),
+    ...(input.settings === undefined ? {} : { settings: settings.data }),
   };
 }
 
@@ -87,8 +115,8 @@ export class ProfileStore {
         p.tenant,
         p.groups,
         p.roleContext ?? null,
-        JSON.stringify(input.settings ?? {}),
-        input.settings ? JSON.stringify(input.settings) : null,
+        JSON.stringify(p.settings ?? {}),
+        p.settings ? JSON.stringify(p.settings) : null,
       ],
     );
     return toProfile(res.rows[0]!);
@@ -111,7 +139,7 @@ export class ProfileStore {
        ON CONFLICT (tenant) DO UPDATE SET groups = EXCLUDED.groups, role_context = EXCLUDED.role_context,
          settings = EXCLUDED.settings, updated_at = now()
        RETURNING tenant, groups, role_context, settings, updated_at`,
-      [tenant, p.groups, p.roleContext ?? null, JSON.stringify(input.settings ?? {})],
+      [tenant, p.groups, p.roleContext ?? null, JSON.stringify(p.settings ?? {})],
     );
     return toProfile({ ...res.rows[0]!, user_id: '' });
   }

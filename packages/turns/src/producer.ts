@@ -1,18 +1,10 @@
 import { createHash } from 'node:crypto';
-import { FleetError, hasNul, NUL_REFUSED, newTurnId, userKeys } from '@agent-fleet/core';
+import { type DoubleTexting, FleetError, hasNul, NUL_REFUSED, newTurnId, userKeys } from '@agent-fleet/core';
 import type { Redis } from 'ioredis';
 import { scripts } from './lua.ts';
 import type { PartitionQueues } from './partitions.ts';
 import { decodePending, encodePending, type PendingPayload } from './pending.ts';
 import type { TurnRecords } from './records.ts';
-
-/**
- * What to do with a message that arrives while the user's previous turn is queued or running:
- * `enqueue` (run it after, in order), `reject` (refuse it: 409 with the turn in progress),
- * `interrupt` (the running turn stops at its next step boundary and this one runs next),
- * `coalesce` (the user's messages not started yet run as one turn).
- */
-export type DoubleTexting = 'enqueue' | 'reject' | 'interrupt' | 'coalesce';
 
 export interface AcceptInput {
   userId: string;

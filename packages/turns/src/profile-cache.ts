@@ -1,35 +1,53 @@
 import { userKeys } from '@agent-fleet/core';
 import type { Redis } from 'ioredis';
 
+export interface ProfileCacheOptions<P> {
+  redis: Redis;
+  namespace: string;
+  /** The profile's schema (a zod schema fits): what is read back from the cache is parsed by it. */
+  schema: { parse(value: unknown): P };
+  store: { get(userId: string): Promise<P | null> };
+  ttlSeconds?: number;
+}
+
 /**
  * Profiles read through a Redis cache in the user's slot: a turn or a message costs one pipelined
- * GET instead of a Postgres query. The gateway deletes the entry when it writes a profile, so a change applies
- * to the user's next turn; the TTL bounds how long a missed invalidation could last.
+ * GET instead of a Postgres query. The gateway deletes the entry when it writes a profile, so a
+ * change applies to the user's next turn; the TTL bounds how long a missed invalidation could last.
+ * A cached entry the schema refuses (written in an older shape) counts as a miss and is replaced.
  */
 export class ProfileCache<P> {
   readonly #redis: Redis;
   readonly #namespace: string;
+  readonly #schema: { parse(value: unknown): P };
   readonly #store: { get(userId: string): Promise<P | null> };
   readonly #ttlSeconds: number;
 
-  constructor(opts: {
-    redis: Redis;
-    namespace: string;
-    store: { get(userId: string): Promise<P | null> };
-    ttlSeconds?: number;
-  }) {
+  constructor(opts: ProfileCacheOptions<P>) {
     this.#redis = opts.redis;
     this.#namespace = opts.namespace;
+    this.#schema = opts.schema;
     this.#store = opts.store;
     this.#ttlSeconds = opts.ttlSeconds ?? 300;
   }
 
   async get(userId: string): Promise<P | null> {
     const key = userKeys(this.#namespace, userId).profile;
-    const cached = await this.#redis.get(key);
-    if (cached !== null) return JSON.parse(cached) as P | null;
+    const cached = this.#decode(await this.#redis.get(key));
+    if (cached !== undefined) return cached;
     const profile = await this.#store.get(userId);
     await this.#redis.set(key, JSON.stringify(profile), 'EX', this.#ttlSeconds);
     return profile;
+  }
+
+  /** The cached profile, null when the user has none, undefined when nothing usable is cached. */
+  #decode(raw: string | null): P | null | undefined {
+    if (raw === null) return undefined;
+    try {
+      const value: unknown = JSON.parse(raw);
+      return value === null ? null : this.#schema.parse(value);
+    } catch {
+      return undefined;
+    }
   }
 }

@@ -8,7 +8,7 @@ import {
 } from '@agent-fleet/core';
 import { LlmPool } from '@agent-fleet/llm';
 import { createRetriever } from '@agent-fleet/rag';
-import { createPool, migrate, NoteStore, ProfileStore, Transcript } from '@agent-fleet/state';
+import { createPool, migrate, NoteStore, ProfileStore, profileSchema, Transcript } from '@agent-fleet/state';
 import {
   PartitionQueues,
   ProfileCache,
@@ -101,6 +101,7 @@ const runner = new TurnRunner({
   profiles: new ProfileCache({
     redis,
     namespace: config.FLEET_NAMESPACE,
+    schema: profileSchema,
     store: { get: (userId: string) => profileStore.resolve(userId, config.DEFAULT_TENANT) },
   }),
   retriever,

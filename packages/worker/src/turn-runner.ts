@@ -22,7 +22,7 @@ import {
 } from '@agent-fleet/turns';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
-import { type AgentStep, runAgentLoop, savedSteps } from './agent/loop.ts';
+import { type AgentLoopOptions, type AgentStep, runAgentLoop, savedSteps } from './agent/loop.ts';
 import type { ToolRegistry } from './agent/tools.ts';
 import { type Memory, messageTokens } from './memory.ts';
 import type { WorkerMetrics } from './metrics.ts';
@@ -206,9 +206,7 @@ export class TurnRunner {
         {
           llm: o.llm,
           registry: o.tools,
-          ...(Array.isArray(profile?.settings.tools)
-            ? { enabledTools: profile.settings.tools as string[] }
-            : {}),
+          ...agentSettings(profile),
           userId: t.userId,
           ...(profile ? { tenant: profile.tenant } : {}),
           signal: abort.signal,
@@ -389,4 +387,16 @@ export class TurnRunner {
   recordFailure(t: TurnJob, error: string, lease: string): Promise<void> {
     return this.#finish.failure(t, error, lease);
   }
+}
+
+/** What the profile sets for the agent loop: model, sampling and tools (the deployment's when unset). */
+function agentSettings(
+  profile: Profile | null,
+): Pick<AgentLoopOptions, 'model' | 'temperature' | 'enabledTools'> {
+  const s = profile?.settings;
+  return {
+    ...(s?.model !== undefined ? { model: s.model } : {}),
+    ...(s?.temperature !== undefined ? { temperature: s.temperature } : {}),
+    ...(s?.tools !== undefined ? { enabledTools: s.tools } : {}),
+  };
 }

@@ -1,4 +1,10 @@
-import { FleetError, idempotencyKeySchema, threadIdSchema, userIdSchema } from '@agent-fleet/core';
+import {
+  doubleTextingSchema,
+  FleetError,
+  idempotencyKeySchema,
+  threadIdSchema,
+  userIdSchema,
+} from '@agent-fleet/core';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireUserAccess } from '../auth/guards.ts';
@@ -26,8 +32,7 @@ export const messageRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, dep
             .string({ error: 'text is required and must be a string' })
             .refine((s) => s.trim().length > 0, 'text must not be empty'),
           threadId: threadIdSchema.optional(),
-          doubleTexting: z
-            .enum(['enqueue', 'reject', 'interrupt', 'coalesce'])
+          doubleTexting: doubleTextingSchema
             .optional()
             .describe(
               "When the user's previous turn is still queued or running: enqueue (default, strict order), " +
@@ -47,10 +52,10 @@ export const messageRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, dep
           details: { field: 'body.text', bytes, limit: maxBytes },
         });
       }
-      const setting =
-        req.body.doubleTexting ?? (await deps.profileCache.get(req.params.userId))?.settings?.doubleTexting;
       const doubleTexting =
-        setting === 'reject' || setting === 'interrupt' || setting === 'coalesce' ? setting : 'enqueue';
+        req.body.doubleTexting ??
+        (await deps.profileCache.get(req.params.userId))?.settings.doubleTexting ??
+        'enqueue';
       const idem = req.headers['idempotency-key'];
       const turn = await deps.producer.accept({
         userId: req.params.userId,

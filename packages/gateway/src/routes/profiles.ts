@@ -1,36 +1,22 @@
-import { FleetError, userIdSchema, userKeys } from '@agent-fleet/core';
-import { GROUP_PATTERN, TENANT_PATTERN, validateProfile } from '@agent-fleet/state';
+import { FleetError, profileSettingsSchema, userIdSchema, userKeys } from '@agent-fleet/core';
+import { GROUP_PATTERN, TENANT_PATTERN } from '@agent-fleet/state';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireScope, requireUserAccess } from '../auth/guards.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { errorResponses, profileSchema } from '../schemas.ts';
 
-const profileBody = z.object({
-  tenant: z.string().regex(TENANT_PATTERN, 'tenant must be 1-128 characters of letters, digits and ._-'),
-  groups: z
-    .array(
-      z.string().regex(GROUP_PATTERN, 'each group must be 1-128 characters of letters, digits and ._:@-'),
-    )
-    .max(256),
-  roleContext: z.string().max(16_384).optional(),
-  model: z
-    .string()
-    .min(1)
-    .max(200)
-    .optional()
-    .describe('the model the agent asks for (default: the deployment’s)'),
-  temperature: z.number().min(0).max(2).optional(),
-  tools: z
-    .array(z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'tool names are 1-64 letters, digits, _ and -'))
-    .max(64)
-    .optional()
-    .describe('the tools the agent may call (default: all)'),
-  doubleTexting: z
-    .enum(['enqueue', 'reject', 'interrupt', 'coalesce'])
-    .optional()
-    .describe('the default for new messages'),
-});
+const profileBody = z
+  .object({
+    tenant: z.string().regex(TENANT_PATTERN, 'tenant must be 1-128 characters of letters, digits and ._-'),
+    groups: z
+      .array(
+        z.string().regex(GROUP_PATTERN, 'each group must be 1-128 characters of letters, digits and ._:@-'),
+      )
+      .max(256),
+    roleContext: z.string().max(16_384).optional(),
+  })
+  .extend(profileSettingsSchema.shape);
 
 /** A user's profile: the tenant and groups retrieval is filtered by, and the agent's role context. */
 export const profileRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) => {
@@ -48,9 +34,8 @@ export const profileRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, dep
       },
     },
     async (req) => {
-      const { settings, rest } = splitSettings(req.body);
-      const input = { ...validateProfile(rest), settings };
-      const profile = await deps.profiles.put(req.params.userId, input);
+      const { tenant, groups, roleContext, ...settings } = req.body;
+      const profile = await deps.profiles.put(req.params.userId, { tenant, groups, roleContext, settings });
       // Workers read profiles through a Redis cache: the user's next turn must see this one.
       await deps.redis.del(userKeys(deps.config.FLEET_NAMESPACE, req.params.userId).profile);
       return profile;
@@ -72,10 +57,9 @@ export const profileRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, dep
       },
     },
     async (req) => {
-      const { settings, rest } = splitSettings({ ...req.body, tenant: req.params.tenant });
-      const { tenant: _tenant, ...input } = validateProfile(rest);
+      const { groups, roleContext, ...settings } = req.body;
       // Users without a profile had the old default cached; it expires within the cache TTL (5 min).
-      return deps.profiles.putTenantDefault(req.params.tenant, { ...input, settings });
+      return deps.profiles.putTenantDefault(req.params.tenant, { groups, roleContext, settings });
     },
   );
 
@@ -107,21 +91,3 @@ export const profileRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, dep
     },
   );
 };
-
-/** The agent settings of a profile body (kept in the profile's settings) and the rest. */
-function splitSettings<
-  T extends { model?: string; temperature?: number; tools?: string[]; doubleTexting?: string },
->(
-  body: T,
-): { settings: Record<string, unknown>; rest: Omit<T, 'model' | 'temperature' | 'tools' | 'doubleTexting'> } {
-  const { model, temperature, tools, doubleTexting, ...rest } = body;
-  return {
-    settings: {
-      ...(model ? { model } : {}),
-      ...(temperature !== undefined ? { temperature } : {}),
-      ...(tools ? { tools } : {}),
-      ...(doubleTexting ? { doubleTexting } : {}),
-    },
-    rest,
-  };
-}

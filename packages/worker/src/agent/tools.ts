@@ -1,4 +1,4 @@
-import { FleetError } from '@agent-fleet/core';
+import { FleetError, TOOL_NAME_PATTERN } from '@agent-fleet/core';
 import type { ToolSpec } from '@agent-fleet/llm';
 import type { Citation, UserAccess } from '@agent-fleet/rag';
 import { z } from 'zod';
@@ -41,7 +41,7 @@ export class ToolRegistry {
   readonly #specs = new Map<string, ToolSpec[]>();
 
   register<S extends z.ZodType>(def: ToolDefinition<S>): this {
-    if (!/^[a-zA-Z0-9_-]{1,64}$/.test(def.name)) throw new Error(`invalid tool name: ${def.name}`);
+    if (!TOOL_NAME_PATTERN.test(def.name)) throw new Error(`invalid tool name: ${def.name}`);
     if (this.#tools.has(def.name)) throw new Error(`tool ${def.name} is registered twice`);
     this.#tools.set(def.name, def as unknown as ToolDefinition);
     this.#specs.clear();
