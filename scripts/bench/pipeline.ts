@@ -13,6 +13,7 @@ import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { CheckpointWriter, EMPTY_CHECKPOINT } from '../../packages/worker/src/turn/checkpoint.ts';
 import { percentile, SCRIPTS, startBenchStack } from './stack.ts';
 
 const int = (v: string) => {
@@ -240,19 +241,24 @@ async function main() {
     const stepped = await sequential('step-user', (i) => `step turn ${i}.`);
     const perStep = (stepped - plain) / 2;
 
-    // What one step checkpoint costs: the worker's save, against the same Redis.
+    // What one step checkpoint costs: the worker's writer (codec and save), against the same Redis.
     const redis = new Redis(stack.redis.url, { enableAutoPipelining: true });
-    const scratch = new Scratchpad({ redis, namespace: 'bench' });
-    const step = JSON.stringify({
-      kind: 'model',
+    const checkpoint = new CheckpointWriter({
+      store: new Scratchpad({ redis, namespace: 'bench' }),
+      turn: { userId: 'u', turnId: 't' },
+      resumed: EMPTY_CHECKPOINT,
+      decided: { grounding: { context: '', citations: [] }, coalesced: [] },
+    });
+    const step = {
+      kind: 'model' as const,
       content: 'x'.repeat(400),
       toolCalls: [],
       promptTokens: 900,
       completionTokens: 100,
-    });
+    };
     const N = 2000;
     const cpStarted = performance.now();
-    for (let i = 0; i < N; i++) await scratch.save('u', 't', `step:${i}`, step);
+    for (let i = 1; i <= N; i++) await checkpoint.save(i, step);
     const checkpointUs = ((performance.now() - cpStarted) / N) * 1000;
     redis.disconnect();
 

@@ -5,9 +5,10 @@ import { scripts } from './lua.ts';
 const TTL_SECONDS = 24 * 3600;
 
 /**
- * Per-turn checkpoints in Redis: what a step produced is written before the step counts as done,
- * so a redelivered turn resumes from there instead of repeating the work. `TurnGate.begin` hands
- * the checkpoints back; `TurnGate.commit` deletes them.
+ * Per-turn checkpoints in Redis, one hash per turn: what a step produced is written before the
+ * step counts as done, so a redelivered turn resumes from there instead of repeating the work.
+ * `TurnGate.begin` hands the hash back; `TurnGate.commit` deletes it. The fields and their
+ * encoding belong to the worker's checkpoint codec; this class only stores them.
  */
 export class Scratchpad {
   readonly #redis: Redis;
@@ -18,8 +19,11 @@ export class Scratchpad {
     this.#namespace = opts.namespace;
   }
 
-  async save(userId: string, turnId: string, field: string, value: string): Promise<void> {
+  /** Write `fields` into the turn's hash in one round trip (none when there is nothing to write). */
+  async save(userId: string, turnId: string, fields: Readonly<Record<string, string>>): Promise<void> {
+    const pairs = Object.entries(fields).flat();
+    if (pairs.length === 0) return;
     const key = userKeys(this.#namespace, userId).scratchpad(turnId);
-    await scripts.checkpointSave.run(this.#redis, [key], [field, value, TTL_SECONDS]);
+    await scripts.checkpointSave.run(this.#redis, [key], [TTL_SECONDS, ...pairs]);
   }
 }

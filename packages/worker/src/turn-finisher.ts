@@ -11,14 +11,7 @@ import {
 } from '@agent-fleet/turns';
 import { messageTokens } from './memory.ts';
 import type { WorkerMetrics } from './metrics.ts';
-
-/** A later message a turn answers too (double texting `coalesce`). */
-export interface Merged {
-  seq: number;
-  turnId: string;
-  text: string;
-  enqueuedAt: number;
-}
+import type { CoalescedTurn } from './turn/checkpoint.ts';
 
 /**
  * How turns end: committing them in the gate and waking the user's next turn, and recording the
@@ -47,7 +40,7 @@ export class TurnFinisher {
    * Finish the turns this one answered for: each completed with the same reply, in order (their
    * own jobs are then duplicates), and wake the user's turn after the last.
    */
-  async merged(t: TurnJob, merged: Merged[], reply: string, citations: Citation[], log: Logger) {
+  async merged(t: TurnJob, merged: CoalescedTurn[], reply: string, citations: Citation[], log: Logger) {
     const o = this.#o;
     let fin: CommitResult = { kind: 'already-finished' };
     for (const m of merged) {

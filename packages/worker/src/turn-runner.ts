@@ -22,11 +22,18 @@ import {
 } from '@agent-fleet/turns';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
-import { type AgentLoopOptions, type AgentStep, runAgentLoop, savedSteps } from './agent/loop.ts';
+import { type AgentLoopOptions, runAgentLoop } from './agent/loop.ts';
 import type { ToolRegistry } from './agent/tools.ts';
 import { type Memory, messageTokens } from './memory.ts';
 import type { WorkerMetrics } from './metrics.ts';
-import { type Merged, TurnFinisher } from './turn-finisher.ts';
+import {
+  CheckpointWriter,
+  type CoalescedTurn,
+  decodeCheckpoint,
+  type Grounding,
+  type TurnCheckpoint,
+} from './turn/checkpoint.ts';
+import { TurnFinisher } from './turn-finisher.ts';
 
 export interface TurnRunnerOptions {
   gate: TurnGate;
@@ -55,12 +62,6 @@ export interface TurnRunnerOptions {
   attempts: number;
   parkDelayMs: number;
   gapGraceMs: number;
-}
-
-/** What retrieval put into this turn's prompt; checkpointed so a replayed turn cites the same sources. */
-interface Grounding {
-  context: string;
-  citations: Citation[];
 }
 
 export type TurnOutcome =
@@ -150,7 +151,6 @@ export class TurnRunner {
     lease: string,
     begun: Extract<BeginResult, { kind: 'acquired' }>,
   ): Promise<TurnOutcome> {
-    const scratch = begun.scratchpad;
     const o = this.#o;
     const log = o.logger.child({
       turnId: t.turnId,
@@ -177,22 +177,16 @@ export class TurnRunner {
     try {
       log.info('turn started');
       if (await o.control.isCancelled(t.userId, t.turnId)) throw new CancelledError();
+      const resumed = decodeCheckpoint(begun.scratchpad);
       const { history, meta } = await o.memory.recall(t.userId, t.seq, begun.history, begun.meta);
       const profile = await o.profiles.get(t.userId);
       // Messages sent with `coalesce` after this one and not started yet are answered by this turn.
-      const merged = await this.#coalesced(t, scratch, log);
+      const merged = resumed.coalesced ?? (await this.#coalesced(t, log));
       const asked =
         merged.length > 0 ? { ...t, text: [t.text, ...merged.map((m) => m.text)].join('\n\n') } : t;
-      let grounding: Grounding;
-      if (scratch.grounding !== undefined) {
-        grounding = JSON.parse(scratch.grounding) as Grounding;
-      } else {
-        grounding = await this.#retrieve(asked, profile, log);
-        if (grounding.citations.length > 0) {
-          await o.scratchpad.save(t.userId, t.turnId, 'grounding', JSON.stringify(grounding));
-        }
-      }
-      const saved = savedSteps(scratch);
+      const grounding = resumed.grounding ?? (await this.#retrieve(asked, profile, log));
+      const saved = resumed.steps;
+      const checkpoint = this.#checkpoint(t, resumed, { grounding, coalesced: merged });
       if (saved.length > 0) log.info({ steps: saved.length }, 'resuming from checkpoint');
       const attempt = job.attemptsMade + 1;
       await o.events.publish(t.userId, t.turnId, { type: 'status', status: 'running', attempt });
@@ -213,7 +207,7 @@ export class TurnRunner {
           maxSteps: o.maxSteps,
           maxTokens: o.maxTokens,
           saved,
-          save: (index, step) => this.#checkpoint(t, index, step),
+          save: (index, step) => checkpoint.save(index, step),
           guard: async () => {
             const stop = await o.control.check(t.userId, t.turnId, t.seq);
             if (stop === 'cancel') throw new CancelledError();
@@ -353,33 +347,43 @@ export class TurnRunner {
     return [{ role: 'system', content: system }, ...memory, { role: 'user', content: question }];
   }
 
-  /** Save step `index` of the turn; with fault injection on, die right after the chosen one. */
-  async #checkpoint(t: TurnJob, index: number, step: AgentStep): Promise<void> {
-    const started = performance.now();
-    await this.#o.scratchpad.save(t.userId, t.turnId, `step:${index}`, JSON.stringify(step));
-    this.#o.metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
-    if (this.#o.crashAfterCheckpoint === index) {
-      this.#o.logger.warn({ turnId: t.turnId, checkpoint: index }, 'fault injection: killing this worker');
-      process.kill(process.pid, 'SIGKILL');
-    }
+  /** The turn's checkpoint writer; with fault injection on, the process dies right after the chosen save. */
+  #checkpoint(
+    t: TurnJob,
+    resumed: TurnCheckpoint,
+    decided: { grounding: Grounding; coalesced: CoalescedTurn[] },
+  ): CheckpointWriter {
+    return new CheckpointWriter({
+      store: this.#o.scratchpad,
+      turn: t,
+      resumed,
+      decided,
+      onSaved: (index, seconds) => {
+        this.#o.metrics.checkpointSeconds.observe(seconds);
+        if (this.#o.crashAfterCheckpoint === index) {
+          this.#o.logger.warn(
+            { turnId: t.turnId, checkpoint: index },
+            'fault injection: killing this worker',
+          );
+          process.kill(process.pid, 'SIGKILL');
+        }
+      },
+    });
   }
 
   /**
    * The later messages this turn answers too: those sent with `coalesce` right after it and not
-   * started yet. Decided once, on the turn's first delivery, and checkpointed.
+   * started yet. Decided once, and checkpointed with the turn's first step.
    */
-  async #coalesced(t: TurnJob, scratch: Record<string, string>, log: Logger): Promise<Merged[]> {
-    if (scratch.coalesced !== undefined) return JSON.parse(scratch.coalesced) as Merged[];
-    const merged: Merged[] = [];
+  async #coalesced(t: TurnJob, log: Logger): Promise<CoalescedTurn[]> {
+    const merged: CoalescedTurn[] = [];
     for (const { seq, payload } of await this.#o.gate.pendingAfter(t.userId, t.seq)) {
       const next = decodePending(seq, payload);
       if (!next.coalesce) break;
       merged.push({ seq, turnId: next.turnId, text: next.text, enqueuedAt: next.enqueuedAt });
     }
-    if (merged.length > 0) {
-      await this.#o.scratchpad.save(t.userId, t.turnId, 'coalesced', JSON.stringify(merged));
+    if (merged.length > 0)
       log.info({ coalesced: merged.map((m) => m.seq) }, 'answering later messages in this turn');
-    }
     return merged;
   }
 

@@ -1,10 +1,6 @@
-import type { LlmPool, PoolChatRequest, PoolChatResult, PoolMessage, ToolCall } from '@agent-fleet/llm';
+import type { LlmPool, PoolChatRequest, PoolChatResult, PoolMessage } from '@agent-fleet/llm';
+import type { AgentStep } from './steps.ts';
 import type { ToolContext, ToolRegistry } from './tools.ts';
-
-/** One finished step of a turn, as checkpointed: a model answer, or one tool call's result. */
-export type AgentStep =
-  | { kind: 'model'; content: string; toolCalls: ToolCall[]; promptTokens: number; completionTokens: number }
-  | { kind: 'tool'; callId: string; name: string; ok: boolean; content: string };
 
 export interface AgentLoopOptions {
   llm: LlmPool;
@@ -160,12 +156,4 @@ function toMessage(step: AgentStep): PoolMessage {
         })),
       }
     : { role: 'assistant', content: step.content };
-}
-
-/** The steps checkpointed under a turn's scratchpad (`step:1`, `step:2`, …), in order. */
-export function savedSteps(scratchpad: Record<string, string>): AgentStep[] {
-  const steps: AgentStep[] = [];
-  for (let i = 1; scratchpad[`step:${i}`] !== undefined; i++)
-    steps.push(JSON.parse(scratchpad[`step:${i}`]!) as AgentStep);
-  return steps;
 }
