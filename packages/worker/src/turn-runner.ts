@@ -387,9 +387,9 @@ export class TurnRunner {
     return merged;
   }
 
-  /** Record a turn whose job failed for good without the runner seeing it (main.ts' failed listener). */
-  recordFailure(t: TurnJob, error: string, lease: string): Promise<void> {
-    return this.#finish.failure(t, error, lease);
+  /** Record a turn whose job failed for good without the runner seeing it (it stalled too often). */
+  recordFailure(t: TurnJob, error: string): Promise<void> {
+    return this.#finish.failure(t, error, '');
   }
 }
 

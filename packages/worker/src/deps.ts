@@ -1,0 +1,164 @@
+import type { FleetConfig, Logger } from '@agent-fleet/core';
+import { LlmPool } from '@agent-fleet/llm';
+import { createRetriever, type Retriever } from '@agent-fleet/rag';
+import { createPool, migrate, NoteStore, ProfileStore, profileSchema, Transcript } from '@agent-fleet/state';
+import {
+  PartitionQueues,
+  ProfileCache,
+  Scratchpad,
+  TurnControl,
+  TurnEvents,
+  TurnGate,
+  TurnProducer,
+  TurnRecords,
+} from '@agent-fleet/turns';
+import { Redis } from 'ioredis';
+import type { Pool } from 'pg';
+import { registerBuiltinTools } from './agent/builtin-tools.ts';
+import { ToolRegistry } from './agent/tools.ts';
+import { Memory } from './memory.ts';
+import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
+import { TurnRunner } from './turn-runner.ts';
+
+/** Everything a worker process runs with, built once at start-up. */
+export interface WorkerDeps {
+  config: FleetConfig;
+  logger: Logger;
+  metrics: WorkerMetrics;
+  /** The LLM pool turns and embeddings share (its health is the worker's readiness). */
+  llm: LlmPool;
+  /** BullMQ's connection (its blocking commands would stall ours). */
+  bullConnection: Redis;
+  /** A connection of its own for the cancellation channel (subscribed connections do nothing else). */
+  subscriber: Redis;
+  partitions: PartitionQueues;
+  control: TurnControl;
+  runner: TurnRunner;
+  /** Accepts intake messages the same way the gateway accepts HTTP ones. */
+  producer: TurnProducer;
+  close(): Promise<void>;
+}
+
+/** Connect to Redis and Postgres, migrate, and wire the worker's collaborators. */
+export async function createWorkerDeps(config: FleetConfig, logger: Logger): Promise<WorkerDeps> {
+  const ns = config.FLEET_NAMESPACE;
+  // Ours batches the commands of concurrent turns into one write per event-loop tick
+  // (auto-pipelining), which is most of a worker's Redis cost.
+  const redis = connect(config, logger, { enableAutoPipelining: true });
+  const bullConnection = connect(config, logger);
+  const subscriber = connect(config, logger);
+  const pool = createPool(config.DATABASE_URL, Math.min(20, config.WORKER_CONCURRENCY * 2));
+  await migrate(config.DATABASE_URL, logger);
+
+  const metrics = createWorkerMetrics();
+  const llm = createLlmPool(config, metrics, logger);
+  const partitions = new PartitionQueues({
+    connection: bullConnection,
+    namespace: ns,
+    partitions: config.PARTITIONS,
+    policy: { attempts: config.TURN_ATTEMPTS, backoffMs: config.TURN_BACKOFF_MS },
+  });
+  const gate = new TurnGate({
+    redis,
+    namespace: ns,
+    leaseMs: config.TURN_LEASE_MS,
+    recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
+  });
+  const records = new TurnRecords({ redis, namespace: ns, ttlSeconds: config.TURN_RECORD_TTL_SECONDS });
+  const transcript = new Transcript({ pool });
+  const events = new TurnEvents({ redis, namespace: ns });
+  const control = new TurnControl({ redis, namespace: ns });
+  const memory = new Memory({ gate, transcript, llm, tokenBudget: config.HISTORY_TOKEN_BUDGET, logger });
+  const retriever = await createRetriever(config, pool, { llm, logger });
+  const runner = new TurnRunner({
+    gate,
+    records,
+    partitions,
+    transcript,
+    events,
+    control,
+    memory,
+    scratchpad: new Scratchpad({ redis, namespace: ns }),
+    llm,
+    profiles: profileCache(config, redis, pool),
+    retriever,
+    tools: createTools(retriever, pool),
+    maxSteps: config.AGENT_MAX_STEPS,
+    maxTokens: config.AGENT_MAX_TOKENS,
+    crashAfterCheckpoint: config.FAULT_CRASH_AFTER_CHECKPOINT,
+    topK: config.RAG_TOP_K,
+    contextTokens: config.RAG_CONTEXT_TOKENS,
+    metrics,
+    logger,
+    systemPrompt: config.SYSTEM_PROMPT,
+    attempts: config.TURN_ATTEMPTS,
+    parkDelayMs: config.PARK_DELAY_MS,
+    gapGraceMs: config.GAP_GRACE_MS,
+  });
+  const producer = new TurnProducer({
+    redis,
+    namespace: ns,
+    partitions,
+    records,
+    idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
+    recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
+  });
+  return {
+    config,
+    logger,
+    metrics,
+    llm,
+    bullConnection,
+    subscriber,
+    partitions,
+    control,
+    runner,
+    producer,
+    async close() {
+      subscriber.disconnect();
+      llm.close();
+      await partitions.close();
+      await pool.end();
+      redis.disconnect();
+      bullConnection.disconnect();
+    },
+  };
+}
+
+function connect(config: FleetConfig, logger: Logger, opts: { enableAutoPipelining?: boolean } = {}): Redis {
+  const conn = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, ...opts });
+  conn.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  return conn;
+}
+
+function createLlmPool(config: FleetConfig, metrics: WorkerMetrics, logger: Logger): LlmPool {
+  return new LlmPool({
+    servers: config.LLM_BASE_URLS,
+    apiKey: config.LLM_API_KEY,
+    model: config.LLM_MODEL,
+    routing: config.LLM_ROUTING,
+    maxInFlightPerServer: config.LLM_MAX_IN_FLIGHT_PER_SERVER,
+    requestTimeoutMs: config.LLM_TIMEOUT_MS,
+    maxAttempts: config.LLM_MAX_ATTEMPTS,
+    healthIntervalMs: config.LLM_HEALTH_INTERVAL_MS,
+    registry: metrics.registry,
+    logger,
+  });
+}
+
+/** Profiles through the Redis cache the gateway invalidates; the tenant default stands in for users without one. */
+function profileCache(config: FleetConfig, redis: Redis, pool: Pool) {
+  const store = new ProfileStore({ pool });
+  return new ProfileCache({
+    redis,
+    namespace: config.FLEET_NAMESPACE,
+    schema: profileSchema,
+    store: { get: (userId: string) => store.resolve(userId, config.DEFAULT_TENANT) },
+  });
+}
+
+function createTools(retriever: Retriever, pool: Pool): ToolRegistry {
+  const tools = new ToolRegistry();
+  registerBuiltinTools(tools, { retriever, notes: new NoteStore({ pool }) });
+  return tools;
+}
