@@ -18,7 +18,10 @@ import { registerBuiltinTools } from './agent/builtin-tools.ts';
 import { ToolRegistry } from './agent/tools.ts';
 import { Memory } from './memory.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
-import { TurnRunner } from './turn-runner.ts';
+import { TurnExecutor } from './turn/execute.ts';
+import { TurnFinisher } from './turn/finisher.ts';
+import { TurnPreparer } from './turn/prepare.ts';
+import { TurnRunner } from './turn/runner.ts';
 
 /** Everything a worker process runs with, built once at start-up. */
 export interface WorkerDeps {
@@ -49,7 +52,6 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
   const subscriber = connect(config, logger);
   const pool = createPool(config.DATABASE_URL, Math.min(20, config.WORKER_CONCURRENCY * 2));
   await migrate(config.DATABASE_URL, logger);
-
   const metrics = createWorkerMetrics();
   const llm = createLlmPool(config, metrics, logger);
   const partitions = new PartitionQueues({
@@ -58,51 +60,9 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
     partitions: config.PARTITIONS,
     policy: { attempts: config.TURN_ATTEMPTS, backoffMs: config.TURN_BACKOFF_MS },
   });
-  const gate = new TurnGate({
-    redis,
-    namespace: ns,
-    leaseMs: config.TURN_LEASE_MS,
-    recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
-  });
   const records = new TurnRecords({ redis, namespace: ns, ttlSeconds: config.TURN_RECORD_TTL_SECONDS });
-  const transcript = new Transcript({ pool });
-  const events = new TurnEvents({ redis, namespace: ns });
   const control = new TurnControl({ redis, namespace: ns });
-  const memory = new Memory({ gate, transcript, llm, tokenBudget: config.HISTORY_TOKEN_BUDGET, logger });
-  const retriever = await createRetriever(config, pool, { llm, logger });
-  const runner = new TurnRunner({
-    gate,
-    records,
-    partitions,
-    transcript,
-    events,
-    control,
-    memory,
-    scratchpad: new Scratchpad({ redis, namespace: ns }),
-    llm,
-    profiles: profileCache(config, redis, pool),
-    retriever,
-    tools: createTools(retriever, pool),
-    maxSteps: config.AGENT_MAX_STEPS,
-    maxTokens: config.AGENT_MAX_TOKENS,
-    crashAfterCheckpoint: config.FAULT_CRASH_AFTER_CHECKPOINT,
-    topK: config.RAG_TOP_K,
-    contextTokens: config.RAG_CONTEXT_TOKENS,
-    metrics,
-    logger,
-    systemPrompt: config.SYSTEM_PROMPT,
-    attempts: config.TURN_ATTEMPTS,
-    parkDelayMs: config.PARK_DELAY_MS,
-    gapGraceMs: config.GAP_GRACE_MS,
-  });
-  const producer = new TurnProducer({
-    redis,
-    namespace: ns,
-    partitions,
-    records,
-    idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
-    recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
-  });
+  const shared = { config, logger, metrics, redis, pool, llm, partitions, records, control };
   return {
     config,
     logger,
@@ -112,8 +72,15 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
     subscriber,
     partitions,
     control,
-    runner,
-    producer,
+    runner: await createTurnRunner(shared),
+    producer: new TurnProducer({
+      redis,
+      namespace: ns,
+      partitions,
+      records,
+      idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
+      recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
+    }),
     async close() {
       subscriber.disconnect();
       llm.close();
@@ -123,6 +90,66 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
       bullConnection.disconnect();
     },
   };
+}
+
+/** What the turn runner shares with the rest of the process. */
+interface Shared {
+  config: FleetConfig;
+  logger: Logger;
+  metrics: WorkerMetrics;
+  redis: Redis;
+  pool: Pool;
+  llm: LlmPool;
+  partitions: PartitionQueues;
+  records: TurnRecords;
+  control: TurnControl;
+}
+
+/** The turn's parts, each given the collaborators it uses. */
+async function createTurnRunner(s: Shared): Promise<TurnRunner> {
+  const { config, logger, metrics, redis, pool, llm, partitions, records, control } = s;
+  const ns = config.FLEET_NAMESPACE;
+  const gate = new TurnGate({
+    redis,
+    namespace: ns,
+    leaseMs: config.TURN_LEASE_MS,
+    recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
+  });
+  const transcript = new Transcript({ pool });
+  const events = new TurnEvents({ redis, namespace: ns });
+  const memory = new Memory({ gate, transcript, llm, tokenBudget: config.HISTORY_TOKEN_BUDGET, logger });
+  const retriever = await createRetriever(config, pool, { llm, logger });
+  const profiles = profileCache(config, redis, pool);
+  return new TurnRunner({
+    gate,
+    preparer: new TurnPreparer(
+      { control, memory, profiles, pending: gate, retriever, logger },
+      {
+        systemPrompt: config.SYSTEM_PROMPT,
+        topK: config.RAG_TOP_K,
+        contextTokens: config.RAG_CONTEXT_TOKENS,
+      },
+    ),
+    executor: new TurnExecutor(
+      { llm, tools: createTools(retriever, pool), control },
+      { maxSteps: config.AGENT_MAX_STEPS, maxTokens: config.AGENT_MAX_TOKENS },
+    ),
+    finisher: new TurnFinisher(
+      { gate, transcript, events, partitions, records, metrics, logger },
+      { gapGraceMs: config.GAP_GRACE_MS },
+    ),
+    checkpoints: new Scratchpad({ redis, namespace: ns }),
+    events,
+    memory,
+    metrics,
+    logger,
+    policy: {
+      attempts: config.TURN_ATTEMPTS,
+      parkDelayMs: config.PARK_DELAY_MS,
+      gapGraceMs: config.GAP_GRACE_MS,
+      crashAfterCheckpoint: config.FAULT_CRASH_AFTER_CHECKPOINT,
+    },
+  });
 }
 
 function connect(config: FleetConfig, logger: Logger, opts: { enableAutoPipelining?: boolean } = {}): Redis {

@@ -10,6 +10,16 @@ export function messageTokens(content: string): number {
   return countTokens(content) + MESSAGE_OVERHEAD_TOKENS;
 }
 
+/** The summary (if any) and the history as prompt messages, oldest first. */
+export function promptMessages(history: HistoryMessage[], meta: HistoryMeta): PoolMessage[] {
+  return [
+    ...(meta.summary
+      ? [{ role: 'system' as const, content: `Summary of the earlier conversation:\n${meta.summary}` }]
+      : []),
+    ...history.map((m) => ({ role: m.role, content: m.content }) as PoolMessage),
+  ];
+}
+
 const SUMMARY_INSTRUCTIONS =
   'You keep the running summary of a conversation between a user and their assistant. Rewrite the ' +
   'summary so it also covers the new turns below: keep facts, figures, decisions, commitments and ' +
@@ -35,16 +45,6 @@ export class Memory {
 
   constructor(opts: MemoryOptions) {
     this.#o = opts;
-  }
-
-  /** The summary (if any) and the history as prompt messages, oldest first. */
-  promptMessages(history: HistoryMessage[], meta: HistoryMeta): PoolMessage[] {
-    return [
-      ...(meta.summary
-        ? [{ role: 'system' as const, content: `Summary of the earlier conversation:\n${meta.summary}` }]
-        : []),
-      ...history.map((m) => ({ role: m.role, content: m.content }) as PoolMessage),
-    ];
   }
 
   /**

@@ -1,0 +1,43 @@
+import { FleetError } from '@agent-fleet/core';
+import { UnrecoverableError } from 'bullmq';
+
+/** Why a turn stopped when someone cancelled it. */
+export class CancelledError extends FleetError {
+  constructor() {
+    super('conflict', 'cancelled by request', { retryable: false });
+    this.name = 'CancelledError';
+  }
+}
+
+/** Why a turn stopped at a step boundary when a later message asked to interrupt it. */
+export class InterruptedError extends FleetError {
+  constructor() {
+    super('conflict', 'interrupted by a newer message', { retryable: false });
+    this.name = 'InterruptedError';
+  }
+}
+
+/** What an error means for the turn it stopped. */
+export type ErrorClass =
+  | { kind: 'cancelled' }
+  | { kind: 'interrupted' }
+  /** Another attempt may succeed (a dependency away, a lost lease, a failure of unknown cause). */
+  | { kind: 'transient'; error: Error }
+  /** Another attempt would fail the same way (a non-retryable FleetError, an unreadable checkpoint). */
+  | { kind: 'permanent'; error: Error };
+
+/**
+ * The one place that decides what an error means for a turn; every path that ends a turn or
+ * retries it goes through here. A cancellation explains whatever the aborted work threw (an
+ * AbortError from a model call, say), so the abort reason wins over the error itself. Errors of
+ * unknown cause count as transient: they get the turn's remaining attempts.
+ */
+export function classifyError(caught: unknown, signal?: AbortSignal): ErrorClass {
+  const err = signal?.reason instanceof CancelledError ? signal.reason : caught;
+  if (err instanceof CancelledError) return { kind: 'cancelled' };
+  if (err instanceof InterruptedError) return { kind: 'interrupted' };
+  const error = err instanceof Error ? err : new Error(String(err));
+  if (error instanceof UnrecoverableError) return { kind: 'permanent', error };
+  if (error instanceof FleetError && !error.isRetryable) return { kind: 'permanent', error };
+  return { kind: 'transient', error };
+}

@@ -1,0 +1,233 @@
+import { createLogger, type TurnJob } from '@agent-fleet/core';
+import type { Citation } from '@agent-fleet/rag';
+import type { TurnTranscript } from '@agent-fleet/state';
+import { type CommitInput, type CommitResult, encodePending, type TurnEvent } from '@agent-fleet/turns';
+import type { Job } from 'bullmq';
+import { describe, expect, it } from 'vitest';
+import { createWorkerMetrics } from '../metrics.ts';
+import { type FinisherPorts, TurnFinisher } from './finisher.ts';
+import type { Settlement, TurnDelivery } from './settlement.ts';
+
+const turnId = (n: number) => `t_${String(n).repeat(32)}`;
+const job = (seq: number, extra: Partial<TurnJob> = {}): TurnJob => ({
+  v: 1,
+  kind: 'chat',
+  userId: 'ada',
+  seq,
+  turnId: turnId(seq),
+  text: `message ${seq}`,
+  enqueuedAt: 100 + seq,
+  ...extra,
+});
+const citation: Citation = {
+  marker: 1,
+  docId: 'retention',
+  title: 'Retention',
+  section: '',
+  sectionPath: [],
+  source: 'api',
+  chunkIndex: 0,
+};
+
+/**
+ * A finisher over in-memory ports. `log` lists every write in order; the gate answers each commit
+ * as `finished` with the next pending payload given in `next` (by the committed seq).
+ */
+function finisher(opts: { next?: Record<number, TurnJob>; queued?: string[]; publishFails?: boolean } = {}) {
+  const log: string[] = [];
+  const rows: TurnTranscript[] = [];
+  const commits: CommitInput[] = [];
+  const events: { turnId: string; event: TurnEvent }[] = [];
+  const metrics = createWorkerMetrics();
+  const ports: FinisherPorts = {
+    gate: {
+      async commit(c): Promise<CommitResult> {
+        log.push(`commit ${c.seq}`);
+        commits.push(c);
+        const next = opts.next?.[c.seq];
+        return { kind: 'finished', nextPayload: next ? encodePending(next) : null, historyTokens: 42 };
+      },
+      async release(userId, lease) {
+        log.push(`release ${userId} ${lease}`);
+        return true;
+      },
+      async peek() {
+        throw new Error('not used');
+      },
+    },
+    transcript: {
+      async record(row) {
+        log.push(`record ${row.seq}`);
+        rows.push(row);
+        return true;
+      },
+    },
+    events: {
+      async publish(_userId, id, event) {
+        if (opts.publishFails) throw new Error('redis is away');
+        events.push({ turnId: id, event });
+      },
+    },
+    partitions: {
+      async getJob(_userId, id) {
+        if (!opts.queued?.includes(id)) return undefined;
+        return { promote: async () => void log.push(`promote ${id}`) } as unknown as Job<TurnJob>;
+      },
+      async add(j) {
+        log.push(`add ${j.turnId}`);
+      },
+    },
+    records: {
+      async ensure(j) {
+        log.push(`ensure ${j.turnId}`);
+      },
+    },
+    metrics,
+    logger: createLogger('finisher-test', 'silent'),
+  };
+  const f = new TurnFinisher(ports, { gapGraceMs: 1000 });
+  const outcomes = async () => (await metrics.turns.get()).values.map((v) => [v.labels.outcome, v.value]);
+  return { f, log, rows, commits, events, outcomes };
+}
+
+const running = (seq: number, extra: Partial<TurnJob> = {}): TurnDelivery => ({
+  job: job(seq, extra),
+  lease: 'lease-1',
+  startedAt: 500,
+});
+
+describe('TurnFinisher (fake ports, no Redis or Postgres)', () => {
+  it('completed: records, then commits with the history, then wakes the next turn and says done', async () => {
+    const t = finisher({ next: { 3: job(4) }, queued: [turnId(4)] });
+    const s: Settlement = {
+      kind: 'completed',
+      reply: 'Five years [1].',
+      citations: [citation],
+      coalesced: [],
+    };
+    const fin = await t.f.finish(running(3, { threadId: 'th' }), s);
+    expect(fin).toEqual({ kind: 'finished', nextPayload: encodePending(job(4)), historyTokens: 42 });
+    expect(t.log).toEqual(['record 3', 'commit 3', `promote ${turnId(4)}`]);
+    expect(t.rows[0]).toMatchObject({
+      turnId: turnId(3),
+      threadId: 'th',
+      status: 'completed',
+      startedAt: 500,
+      messages: [
+        { role: 'user', content: 'message 3' },
+        { role: 'assistant', content: 'Five years [1].' },
+      ],
+      citations: [citation],
+    });
+    expect(t.commits[0]).toMatchObject({
+      seq: 3,
+      token: 'lease-1',
+      status: 'completed',
+      outcome: 'Five years [1].',
+      citations: [citation],
+      messages: [
+        { role: 'user', content: 'message 3', turnId: turnId(3), seq: 3 },
+        { role: 'assistant', content: 'Five years [1].', turnId: turnId(3), seq: 3 },
+      ],
+    });
+    expect(t.commits[0]!.messages!.every((m) => (m.tokens ?? 0) > 4)).toBe(true);
+    expect(t.events).toEqual([
+      {
+        turnId: turnId(3),
+        event: { type: 'done', status: 'completed', reply: 'Five years [1].', citations: [citation] },
+      },
+    ]);
+    expect(await t.outcomes()).toEqual([['completed', 1]]);
+  });
+
+  it('completed with coalesced turns: they complete with the same reply, in seq order, and the turn after the last wakes', async () => {
+    const t = finisher({ next: { 3: job(4), 5: job(6) } });
+    const coalesced = [4, 5].map((seq) => ({
+      seq,
+      turnId: turnId(seq),
+      text: `message ${seq}`,
+      enqueuedAt: 9,
+    }));
+    await t.f.finish(running(3), { kind: 'completed', reply: 'All answered.', citations: [], coalesced });
+    expect(t.log).toEqual([
+      'record 3',
+      'record 4',
+      'record 5',
+      'commit 3',
+      'commit 4',
+      'commit 5',
+      `ensure ${turnId(6)}`,
+      `add ${turnId(6)}`,
+    ]);
+    expect(t.rows[0]!.messages.map((m) => m.content)).toEqual([
+      'message 3',
+      'message 4',
+      'message 5',
+      'All answered.',
+    ]);
+    expect(t.rows.slice(1).map((r) => [r.turnId, r.status, r.messages])).toEqual([
+      [turnId(4), 'completed', []],
+      [turnId(5), 'completed', []],
+    ]);
+    expect(t.commits.map((c) => [c.seq, c.token, c.outcome, c.messages?.length ?? 0])).toEqual([
+      [3, 'lease-1', 'All answered.', 4],
+      [4, '', 'All answered.', 0],
+      [5, '', 'All answered.', 0],
+    ]);
+    expect(t.commits.some((c) => 'citations' in c)).toBe(false);
+    expect(t.events.map((e) => e.turnId)).toEqual([turnId(3), turnId(4), turnId(5)]);
+  });
+
+  it('interrupted: the user message and what the model had said go into transcript and history', async () => {
+    const t = finisher();
+    await t.f.finish(running(3), { kind: 'interrupted', partial: 'Let me check' });
+    const said = 'Let me check\n\n[interrupted by a newer message]';
+    expect(t.rows[0]).toMatchObject({
+      status: 'interrupted',
+      error: 'interrupted by a newer message',
+      messages: [
+        { role: 'user', content: 'message 3' },
+        { role: 'assistant', content: said },
+      ],
+    });
+    expect(t.commits[0]).toMatchObject({ status: 'interrupted', outcome: 'interrupted by a newer message' });
+    expect(t.commits[0]!.messages!.map((m) => m.content)).toEqual(['message 3', said]);
+    await t.f.finish(running(4), { kind: 'interrupted', partial: '' });
+    expect(t.rows[1]!.messages[1]!.content).toBe('[interrupted by a newer message]');
+  });
+
+  it('cancelled and failed: the user message is kept in the transcript, nothing joins the history', async () => {
+    const t = finisher();
+    await t.f.finish(running(3), { kind: 'cancelled' });
+    await t.f.finish({ job: job(4), lease: '' }, { kind: 'failed', reason: 'value too long' });
+    expect(t.rows.map((r) => [r.status, r.error, r.messages])).toEqual([
+      ['cancelled', 'cancelled by request', [{ role: 'user', content: 'message 3' }]],
+      ['failed', 'value too long', [{ role: 'user', content: 'message 4' }]],
+    ]);
+    expect(t.commits.map((c) => [c.status, c.token, c.outcome, c.messages])).toEqual([
+      ['cancelled', 'lease-1', 'cancelled by request', undefined],
+      ['failed', '', 'value too long', undefined],
+    ]);
+    expect(t.events.map((e) => e.event)).toEqual([
+      { type: 'done', status: 'cancelled', error: 'cancelled by request' },
+      { type: 'done', status: 'failed', error: 'value too long' },
+    ]);
+    expect(await t.outcomes()).toEqual([
+      ['cancelled', 1],
+      ['failed', 1],
+    ]);
+  });
+
+  it('retry: gives the lease back and records nothing', async () => {
+    const t = finisher();
+    expect(await t.f.finish(running(3), { kind: 'retry', error: new Error('llm away') })).toBeNull();
+    expect(t.log).toEqual(['release ada lease-1']);
+    expect(await t.outcomes()).toEqual([]);
+  });
+
+  it('a done event that cannot be published does not undo a committed turn', async () => {
+    const t = finisher({ publishFails: true });
+    await expect(t.f.finish(running(3), { kind: 'cancelled' })).resolves.toMatchObject({ kind: 'finished' });
+    expect(t.log).toEqual(['record 3', 'commit 3']);
+  });
+});

@@ -1,0 +1,128 @@
+import type { Logger, TurnJob } from '@agent-fleet/core';
+import type { Transcript } from '@agent-fleet/state';
+import {
+  type CommitResult,
+  decodePending,
+  type PartitionQueues,
+  type TurnEvent,
+  type TurnEvents,
+  type TurnGate,
+  type TurnRecords,
+} from '@agent-fleet/turns';
+import type { WorkerMetrics } from '../metrics.ts';
+import { type FinalSettlement, type Settlement, settlementRecords, type TurnDelivery } from './settlement.ts';
+
+/** The collaborators that finishing turns needs, and only those. */
+export interface FinisherPorts {
+  gate: Pick<TurnGate, 'commit' | 'release' | 'peek'>;
+  transcript: Pick<Transcript, 'record'>;
+  events: Pick<TurnEvents, 'publish'>;
+  partitions: Pick<PartitionQueues, 'getJob' | 'add'>;
+  records: Pick<TurnRecords, 'ensure'>;
+  metrics: Pick<WorkerMetrics, 'turns' | 'turnSeconds' | 'repairs'>;
+  logger: Logger;
+}
+
+/**
+ * How turns end: a settlement is recorded (transcript rows first, so a committed turn is always
+ * durable), committed in the gate in seq order, and the user's next turn is woken. Each write is
+ * idempotent on turnId/seq, so finishing again after a crash changes nothing. Also repairs a
+ * predecessor that got stuck, which ends the same way.
+ */
+export class TurnFinisher {
+  readonly #ports: FinisherPorts;
+  readonly #gapGraceMs: number;
+
+  constructor(ports: FinisherPorts, opts: { gapGraceMs: number }) {
+    this.#ports = ports;
+    this.#gapGraceMs = opts.gapGraceMs;
+  }
+
+  /** Returns the last commit's result (null for a retry, which commits nothing). */
+  async finish(turn: TurnDelivery, s: Settlement): Promise<CommitResult | null> {
+    const p = this.#ports;
+    if (s.kind === 'retry') {
+      await p.gate.release(turn.job.userId, turn.lease).catch(() => {});
+      return null;
+    }
+    const records = settlementRecords(turn, s, Date.now());
+    await Promise.all(records.transcripts.map((row) => p.transcript.record(row)));
+    let fin: CommitResult = { kind: 'already-finished' };
+    for (const c of records.commits) fin = await p.gate.commit(c);
+    const last = records.commits.at(-1)!;
+    if (fin.kind === 'finished' && fin.nextPayload)
+      await this.#wake(decodePending(last.seq + 1, fin.nextPayload));
+    for (const { turnId, event } of records.done) await this.#announce(turn.job, turnId, event);
+    this.#count(turn, s);
+    return fin;
+  }
+
+  /** The outcome is committed already: a watcher missing its `done` event still finds it in the record. */
+  async #announce(t: TurnJob, turnId: string, event: TurnEvent): Promise<void> {
+    await this.#ports.events.publish(t.userId, turnId, event).catch((err: unknown) => {
+      this.#ports.logger.warn({ err: (err as Error).message, turnId }, 'could not publish the done event');
+    });
+  }
+
+  #count(turn: TurnDelivery, s: FinalSettlement): void {
+    const { metrics, logger } = this.#ports;
+    const t = turn.job;
+    const log = logger.child({ turnId: t.turnId, userId: t.userId, seq: t.seq });
+    metrics.turns.inc({ outcome: s.kind });
+    if (s.kind === 'failed') {
+      log.error({ error: s.reason }, 'turn failed');
+      return;
+    }
+    if (s.kind === 'completed' && turn.startedAt !== undefined) {
+      const ms = Date.now() - turn.startedAt;
+      metrics.turnSeconds.observe(ms / 1000);
+      log.info(
+        { ms, ...(s.coalesced.length > 0 ? { coalesced: s.coalesced.length } : {}) },
+        'turn completed',
+      );
+      return;
+    }
+    log.info(`turn ${s.kind}`);
+  }
+
+  /** Promote the user's next turn out of `delayed`; add its job if its producer never did. */
+  async #wake(next: TurnJob): Promise<void> {
+    const job = await this.#ports.partitions.getJob(next.userId, next.turnId);
+    if (!job) {
+      await this.#ports.records.ensure(next);
+      await this.#ports.partitions.add(next);
+      return;
+    }
+    await job.promote().catch(() => {});
+  }
+
+  /**
+   * A turn has waited past the grace period behind predecessor `done+1`. If that predecessor's job
+   * is gone, add it again from the payload kept at acceptance; if it failed for good without being
+   * recorded, record it as failed and finish it. Otherwise it is on its way and nothing is done.
+   */
+  async repairPredecessor(userId: string, done: number): Promise<void> {
+    const p = this.#ports;
+    const view = await p.gate.peek(userId);
+    if (view.done !== done || view.leaseHolder || !view.nextPayload) return;
+    const pred = decodePending(done + 1, view.nextPayload);
+    if (Date.now() - pred.enqueuedAt < this.#gapGraceMs) return;
+    const job = await p.partitions.getJob(userId, pred.turnId);
+    const state = job ? await job.getState() : 'unknown';
+    const log = p.logger.child({ turnId: pred.turnId, userId, seq: pred.seq });
+    if (state === 'failed' && job) {
+      log.warn({ reason: job.failedReason }, 'repair: predecessor failed without being recorded');
+      p.metrics.repairs.inc({ action: 'record-failed' });
+      await this.finish(
+        { job: pred, lease: '' },
+        { kind: 'failed', reason: job.failedReason || 'job failed' },
+      );
+    } else if (state === 'unknown' || state === 'completed') {
+      log.warn({ state }, 'repair: predecessor job missing; adding it again');
+      p.metrics.repairs.inc({ action: 'requeue' });
+      if (job) await job.remove().catch(() => {});
+      await p.records.ensure(pred);
+      await p.partitions.add(pred);
+    }
+  }
+}

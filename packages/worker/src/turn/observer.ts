@@ -1,0 +1,74 @@
+import type { TurnJob } from '@agent-fleet/core';
+import { TokenBuffer, type TurnEvent, type TurnEvents } from '@agent-fleet/turns';
+import type { AgentStep } from '../agent/steps.ts';
+import type { WorkerMetrics } from '../metrics.ts';
+
+/** Watches one delivery of a turn run: its start, streamed tokens, finished steps, and the calls it made. */
+export interface TurnObserver {
+  /** The delivery starts running; `resumedSteps` were finished by earlier ones. */
+  started(resumedSteps: number): Promise<void>;
+  token(text: string): void;
+  step(index: number, step: AgentStep): Promise<void>;
+  /** A model call restarted on another server: tokens since the last step are void. */
+  restart(): Promise<void>;
+  /** The loop ended: the model and tool calls this delivery made (replayed steps excluded). */
+  ran(calls: { modelCalls: number; toolCalls: number }): void;
+}
+
+/**
+ * Tells the turn's watchers (its event stream) and the worker's metrics what the run does. Tokens
+ * are coalesced and flushed at every step boundary, so a `step` event follows the text it ended.
+ */
+export class EventsObserver implements TurnObserver {
+  readonly #events: Pick<TurnEvents, 'publish'>;
+  readonly #metrics: Pick<WorkerMetrics, 'steps'>;
+  readonly #job: TurnJob;
+  readonly #attempt: number;
+  readonly #tokens: TokenBuffer;
+
+  constructor(opts: {
+    events: Pick<TurnEvents, 'publish'>;
+    metrics: Pick<WorkerMetrics, 'steps'>;
+    job: TurnJob;
+    attempt: number;
+  }) {
+    this.#events = opts.events;
+    this.#metrics = opts.metrics;
+    this.#job = opts.job;
+    this.#attempt = opts.attempt;
+    this.#tokens = new TokenBuffer((text) => this.#publish({ type: 'token', text }));
+  }
+
+  async started(resumedSteps: number): Promise<void> {
+    await this.#publish({ type: 'status', status: 'running', attempt: this.#attempt });
+    if (resumedSteps > 0 || this.#attempt > 1)
+      await this.#publish({ type: 'restart', attempt: this.#attempt });
+  }
+
+  token(text: string): void {
+    this.#tokens.push(text);
+  }
+
+  async step(index: number, step: AgentStep): Promise<void> {
+    await this.#tokens.flush();
+    await this.#publish({
+      type: 'step',
+      kind: step.kind,
+      index,
+      ...(step.kind === 'tool' ? { tool: step.name, ok: step.ok } : {}),
+    });
+  }
+
+  async restart(): Promise<void> {
+    await this.#tokens.flush();
+    await this.#publish({ type: 'restart', attempt: this.#attempt });
+  }
+
+  ran(calls: { modelCalls: number; toolCalls: number }): void {
+    this.#metrics.steps.inc(calls.modelCalls + calls.toolCalls);
+  }
+
+  #publish(event: TurnEvent): Promise<void> {
+    return this.#events.publish(this.#job.userId, this.#job.turnId, event);
+  }
+}

@@ -1,0 +1,123 @@
+import type { HistoryMessage, Logger, TurnJob } from '@agent-fleet/core';
+import type { PoolMessage } from '@agent-fleet/llm';
+import { CITATION_INSTRUCTIONS, formatPassages, type Retriever } from '@agent-fleet/rag';
+import type { Profile } from '@agent-fleet/state';
+import { decodePending, type HistoryMeta, type TurnControl, type TurnGate } from '@agent-fleet/turns';
+import { type Memory, promptMessages } from '../memory.ts';
+import { type CoalescedTurn, decodeCheckpoint, type Grounding, type TurnCheckpoint } from './checkpoint.ts';
+import { CancelledError } from './errors.ts';
+
+/** A turn ready to run: everything the agent loop starts from, decided before its first step. */
+export interface PreparedTurn {
+  job: TurnJob;
+  profile: Profile | null;
+  /** The later messages this turn answers too, in seq order. */
+  coalesced: CoalescedTurn[];
+  grounding: Grounding;
+  /** System prompt, role context, summary and history, then the question with its passages. */
+  prompt: PoolMessage[];
+  /** What earlier deliveries of this turn checkpointed (no steps on a first delivery). */
+  resumed: TurnCheckpoint;
+}
+
+/** What the gate handed over when it let the turn in. */
+export interface BegunTurn {
+  scratchpad: Record<string, string>;
+  history: HistoryMessage[];
+  meta: HistoryMeta;
+}
+
+/** The collaborators preparing a turn needs, and only those. */
+export interface PreparePorts {
+  control: Pick<TurnControl, 'isCancelled'>;
+  memory: Pick<Memory, 'recall'>;
+  profiles: { get(userId: string): Promise<Profile | null> };
+  pending: Pick<TurnGate, 'pendingAfter'>;
+  retriever: Pick<Retriever, 'search'>;
+  logger: Logger;
+}
+
+export interface PrepareSettings {
+  systemPrompt: string;
+  /** Passages retrieved per user message (0 turns retrieval off). */
+  topK: number;
+  /** Token budget of the passages in a prompt. */
+  contextTokens: number;
+}
+
+/**
+ * Prepares a turn the gate let in: refuses a cancelled one, reads its checkpoint, recalls the
+ * history, loads the profile, and decides what the turn answers (coalesced messages) and with which
+ * passages. A resumed turn keeps the decisions its checkpoint holds, so it asks the same question
+ * with the same sources as the delivery that started it.
+ */
+export class TurnPreparer {
+  readonly #ports: PreparePorts;
+  readonly #settings: PrepareSettings;
+
+  constructor(ports: PreparePorts, settings: PrepareSettings) {
+    this.#ports = ports;
+    this.#settings = settings;
+  }
+
+  async prepare(job: TurnJob, begun: BegunTurn): Promise<PreparedTurn> {
+    const p = this.#ports;
+    if (await p.control.isCancelled(job.userId, job.turnId)) throw new CancelledError();
+    const resumed = decodeCheckpoint(begun.scratchpad);
+    const { history, meta } = await p.memory.recall(job.userId, job.seq, begun.history, begun.meta);
+    const profile = await p.profiles.get(job.userId);
+    const coalesced = resumed.coalesced ?? (await this.#coalesce(job));
+    const question = [job.text, ...coalesced.map((c) => c.text)].join('\n\n');
+    const grounding = resumed.grounding ?? (await this.#retrieve(question, profile));
+    const prompt = [
+      { role: 'system' as const, content: this.#system(profile) },
+      ...promptMessages(history, meta),
+      { role: 'user' as const, content: withPassages(question, grounding) },
+    ];
+    return { job, profile, coalesced, grounding, prompt, resumed };
+  }
+
+  /** The later messages sent with `coalesce` right after this one and not started yet. */
+  async #coalesce(job: TurnJob): Promise<CoalescedTurn[]> {
+    const coalesced: CoalescedTurn[] = [];
+    for (const { seq, payload } of await this.#ports.pending.pendingAfter(job.userId, job.seq)) {
+      const next = decodePending(seq, payload);
+      if (!next.coalesce) break;
+      coalesced.push({ seq, turnId: next.turnId, text: next.text, enqueuedAt: next.enqueuedAt });
+    }
+    if (coalesced.length > 0)
+      this.#ports.logger.info(
+        { turnId: job.turnId, coalesced: coalesced.map((c) => c.seq) },
+        'answering later messages in this turn',
+      );
+    return coalesced;
+  }
+
+  /**
+   * Passages the user may read that match the question. Access comes only from the stored profile
+   * (never from the request); a user without one gets no passages.
+   */
+  async #retrieve(question: string, profile: Profile | null): Promise<Grounding> {
+    const { topK, contextTokens } = this.#settings;
+    if (!profile || topK === 0) return { context: '', citations: [] };
+    const access = { tenant: profile.tenant, groups: profile.groups };
+    const hits = await this.#ports.retriever.search(access, question, { k: topK });
+    return formatPassages(hits, { maxTokens: contextTokens });
+  }
+
+  #system(profile: Profile | null): string {
+    const base = this.#settings.systemPrompt;
+    return profile?.roleContext ? `${base}\n\n${profile.roleContext}` : base;
+  }
+}
+
+/**
+ * The newest user message. Passages go inside it only, so everything before it (system prompt,
+ * role context, summary, history exactly as the last turn sent them) is a prefix the servers have
+ * already cached.
+ */
+function withPassages(question: string, grounding: Grounding): string {
+  return grounding.context
+    ? `${CITATION_INSTRUCTIONS}\n\nPassages:\n${grounding.context}\n\nQuestion: ${question}`
+    : question;
+}

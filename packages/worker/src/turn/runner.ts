@@ -1,0 +1,235 @@
+import { randomUUID } from 'node:crypto';
+import { FleetError, type Logger, type TurnJob, turnJobSchema } from '@agent-fleet/core';
+import type { Citation } from '@agent-fleet/rag';
+import type { TurnEvents, TurnGate } from '@agent-fleet/turns';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import { z } from 'zod';
+import type { Memory } from '../memory.ts';
+import type { WorkerMetrics } from '../metrics.ts';
+import { type CheckpointStore, CheckpointWriter } from './checkpoint.ts';
+import { CancelledError } from './errors.ts';
+import type { TurnExecutor } from './execute.ts';
+import type { TurnFinisher } from './finisher.ts';
+import { EventsObserver } from './observer.ts';
+import type { BegunTurn, PreparedTurn, TurnPreparer } from './prepare.ts';
+import { type SettleContext, settleError, settleRecordingError, settleRun } from './settle.ts';
+import type { Settlement, TurnDelivery } from './settlement.ts';
+
+export interface TurnPolicy {
+  /** Attempts before a turn is recorded as failed. */
+  attempts: number;
+  /** Safety delay of a parked turn. */
+  parkDelayMs: number;
+  /** How long a turn waits behind a predecessor before repairing it. */
+  gapGraceMs: number;
+  /** Fault injection: SIGKILL this process right after the n-th checkpoint of a turn (0: never). */
+  crashAfterCheckpoint: number;
+}
+
+/** The parts a turn goes through, built once (deps.ts) and shared by every delivery. */
+export interface TurnRunnerParts {
+  gate: Pick<TurnGate, 'begin' | 'renew' | 'peek' | 'leaseMs'>;
+  preparer: TurnPreparer;
+  executor: TurnExecutor;
+  finisher: TurnFinisher;
+  checkpoints: CheckpointStore;
+  events: Pick<TurnEvents, 'publish'>;
+  memory: Pick<Memory, 'foldIfNeeded'>;
+  metrics: WorkerMetrics;
+  logger: Logger;
+  policy: TurnPolicy;
+}
+
+/** Where one delivery stands: its attempt, and the signal that stops it. */
+interface RunContext {
+  attempt: number;
+  attempts: number;
+  signal: AbortSignal;
+}
+
+export type TurnOutcome =
+  | { status: 'completed'; turnId: string; seq: number; reply: string; citations: Citation[] }
+  | { status: 'cancelled' | 'interrupted' | 'duplicate'; turnId: string; seq: number };
+
+/**
+ * Runs one delivery of a turn job: passes it through the per-user gate, then prepares the turn,
+ * executes it and settles it (one `Settlement`, which the finisher records, commits and wakes the
+ * user's next turn with). A delivery that may not run yet gives its worker slot back.
+ */
+export class TurnRunner {
+  readonly #parts: TurnRunnerParts;
+  /** The turns this process runs now, to stop one at once when it is cancelled. */
+  readonly #running = new Map<string, AbortController>();
+
+  constructor(parts: TurnRunnerParts) {
+    this.#parts = parts;
+  }
+
+  /** Stop a turn this process runs (a cancellation was published); false when it runs elsewhere. */
+  cancel(turnId: string): boolean {
+    const controller = this.#running.get(turnId);
+    controller?.abort(new CancelledError());
+    return controller !== undefined;
+  }
+
+  /** Record a turn whose job failed for good without the runner seeing it (it stalled too often). */
+  async recordFailure(job: TurnJob, reason: string): Promise<void> {
+    await this.#parts.finisher.finish({ job, lease: '' }, { kind: 'failed', reason });
+  }
+
+  async process(job: Job, token: string | undefined): Promise<TurnOutcome> {
+    const parsed = turnJobSchema.safeParse(job.data);
+    if (!parsed.success) {
+      throw new UnrecoverableError(`invalid turn job payload: ${z.prettifyError(parsed.error)}`);
+    }
+    const t = parsed.data;
+    const { gate, metrics, policy } = this.#parts;
+    const lease = `${job.id}.${token ?? randomUUID()}`;
+    const decision = await gate.begin(t.userId, t.seq, t.turnId, lease);
+    metrics.gate.inc({ decision: decision.kind });
+    switch (decision.kind) {
+      case 'duplicate':
+        return { status: 'duplicate', turnId: t.turnId, seq: t.seq };
+      case 'busy':
+        await job.moveToDelayed(Date.now() + Math.min(decision.leaseMsLeft + 25, gate.leaseMs), token);
+        throw new DelayedError();
+      case 'park':
+        if (Date.now() - t.enqueuedAt > policy.gapGraceMs)
+          await this.#parts.finisher.repairPredecessor(t.userId, decision.done);
+        return this.#park(job, token, t);
+      case 'acquired':
+        return this.#run({ job: t, lease, startedAt: Date.now() }, job.attemptsMade + 1, decision);
+    }
+  }
+
+  /**
+   * Hand the slot back: the job waits in `delayed` until its predecessor finishes and promotes it,
+   * or until the safety delay passes. Checking `done` after the move closes the race with a finish
+   * that tried to promote this job while it was still active.
+   */
+  async #park(job: Job, token: string | undefined, t: TurnJob): Promise<never> {
+    await job.moveToDelayed(Date.now() + this.#parts.policy.parkDelayMs, token);
+    const view = await this.#parts.gate.peek(t.userId);
+    if (view.done >= t.seq - 1) await job.promote().catch(() => {});
+    throw new DelayedError();
+  }
+
+  async #run(turn: TurnDelivery, attempt: number, begun: BegunTurn): Promise<TurnOutcome> {
+    const t = turn.job;
+    const log = this.#parts.logger.child({ turnId: t.turnId, userId: t.userId, seq: t.seq, attempt });
+    this.#parts.metrics.queueSeconds.observe((Date.now() - t.enqueuedAt) / 1000);
+    const abort = new AbortController();
+    this.#running.set(t.turnId, abort);
+    const stopRenewing = this.#keepLease(turn, abort);
+    try {
+      log.info('turn started');
+      const ctx: RunContext = { attempt, attempts: this.#parts.policy.attempts, signal: abort.signal };
+      const settlement = await this.#attempt(turn, begun, ctx, log);
+      return await this.#settle(turn, settlement, ctx, log);
+    } finally {
+      stopRenewing();
+      this.#running.delete(t.turnId);
+    }
+  }
+
+  /** Prepare and execute the turn; whatever happens becomes one settlement. */
+  async #attempt(turn: TurnDelivery, begun: BegunTurn, ctx: RunContext, log: Logger): Promise<Settlement> {
+    let checkpoint: CheckpointWriter | undefined;
+    try {
+      const prepared = await this.#parts.preparer.prepare(turn.job, begun);
+      const resumed = prepared.resumed.steps.length;
+      if (resumed > 0) log.info({ steps: resumed }, 'resuming from checkpoint');
+      checkpoint = this.#checkpoint(prepared);
+      const { events, metrics } = this.#parts;
+      const observer = new EventsObserver({ events, metrics, job: turn.job, attempt: ctx.attempt });
+      await observer.started(resumed);
+      const run = { signal: ctx.signal, checkpoint, observer };
+      return settleRun(prepared, await this.#parts.executor.execute(prepared, run));
+    } catch (err) {
+      const s = settleError(err, { ...ctx, partial: checkpoint?.partial() ?? '' });
+      if (s.kind === 'retry' || s.kind === 'failed')
+        log.warn({ err, final: s.kind === 'failed' }, 'turn attempt failed');
+      return s;
+    }
+  }
+
+  /**
+   * Finish the settlement and turn it into the job's result. When recording it fails, that error
+   * takes the ladder too: the turn is retried (its work is checkpointed) or fails with it.
+   */
+  async #settle(
+    turn: TurnDelivery,
+    s: Settlement,
+    ctx: Pick<SettleContext, 'attempt' | 'attempts'>,
+    log: Logger,
+  ): Promise<TurnOutcome> {
+    let fin: Awaited<ReturnType<TurnFinisher['finish']>>;
+    try {
+      fin = await this.#parts.finisher.finish(turn, s);
+    } catch (err) {
+      if (s.kind === 'failed' || s.kind === 'retry') throw err;
+      log.warn({ err, settlement: s.kind }, 'could not record the turn');
+      return this.#settle(turn, settleRecordingError(err, ctx), ctx, log);
+    }
+    if (s.kind === 'completed' && fin?.kind === 'finished')
+      await this.#fold(turn.job, fin.historyTokens, log);
+    return outcomeOf(turn.job, s);
+  }
+
+  /** The turn is done; folding old turns into the summary must not undo or fail it. */
+  async #fold(t: TurnJob, historyTokens: number, log: Logger): Promise<void> {
+    await this.#parts.memory.foldIfNeeded(t.userId, historyTokens).catch((err: unknown) => {
+      log.warn({ err: (err as Error).message }, 'could not fold the history; will try after the next turn');
+    });
+  }
+
+  /** Renew the user's lease while the turn runs; once it is lost, abort (another delivery may hold it). */
+  #keepLease(turn: TurnDelivery, abort: AbortController): () => void {
+    const { gate } = this.#parts;
+    const renew = setInterval(
+      () => {
+        gate.renew(turn.job.userId, turn.lease).then(
+          (ok) => {
+            if (!ok) abort.abort(new FleetError('conflict', 'turn lease lost', { retryable: true }));
+          },
+          () => {},
+        );
+      },
+      Math.max(250, Math.floor(gate.leaseMs / 3)),
+    );
+    return () => clearInterval(renew);
+  }
+
+  #checkpoint(prepared: PreparedTurn): CheckpointWriter {
+    const { checkpoints, metrics, logger, policy } = this.#parts;
+    const { job } = prepared;
+    return new CheckpointWriter({
+      store: checkpoints,
+      turn: job,
+      resumed: prepared.resumed,
+      decided: { grounding: prepared.grounding, coalesced: prepared.coalesced },
+      onSaved: (index, seconds) => {
+        metrics.checkpointSeconds.observe(seconds);
+        if (policy.crashAfterCheckpoint === index) {
+          logger.warn({ turnId: job.turnId, checkpoint: index }, 'fault injection: killing this worker');
+          process.kill(process.pid, 'SIGKILL');
+        }
+      },
+    });
+  }
+}
+
+/** What the job returns for a settlement; a failed turn fails its job for good, a retry fails this attempt. */
+function outcomeOf(t: TurnJob, s: Settlement): TurnOutcome {
+  switch (s.kind) {
+    case 'completed':
+      return { status: 'completed', turnId: t.turnId, seq: t.seq, reply: s.reply, citations: s.citations };
+    case 'cancelled':
+    case 'interrupted':
+      return { status: s.kind, turnId: t.turnId, seq: t.seq };
+    case 'failed':
+      throw new UnrecoverableError(s.reason);
+    case 'retry':
+      throw s.error;
+  }
+}
