@@ -1,5 +1,3 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSim } from '@agent-fleet/llm-sim';
@@ -8,45 +6,12 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetApiError, FleetHttpClient } from '../packages/client/src/index.ts';
 import { startTestFleet, type TestFleet } from './support/fleet.ts';
+import { buildClient, runNode } from './support/sdk-build.ts';
 import { verifyStrictOrder } from './support/verify.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const PRODUCER = join(root, 'test/fixtures/sdk-producer.ts');
 const JWT_SECRET = 'sdk-test-secret-long-enough-for-hs256-000';
-
-/** Builds the published package (what consumers install) into a folder of its own. */
-function buildClient(): string {
-  // Inside the package, so the bundle resolves its declared dependencies (bullmq, ioredis, zod) as an
-  // installed copy would, and nothing else.
-  const outDir = mkdtempSync(join(root, 'packages/client', '.dist-test-'));
-  const res = spawnSync('pnpm', ['exec', 'tsup', '--out-dir', outDir, '--no-dts'], {
-    cwd: join(root, 'packages/client'),
-    encoding: 'utf8',
-  });
-  if (res.status !== 0) throw new Error(`building the client failed:\n${res.stdout}\n${res.stderr}`);
-  return join(outDir, 'index.js');
-}
-
-function runNode(
-  script: string,
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [script, ...args], {
-      env: { PATH: process.env.PATH ?? '', ...env },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    child.on('exit', (code) => resolve({ code: code ?? -1, out, err }));
-  });
-}
 
 describe('the SDK from a separate process: 1,000 turns for 100 users', () => {
   let sim: Awaited<ReturnType<typeof startSim>>;

@@ -127,6 +127,29 @@ describe('FleetClient (real Redis, the gateway’s TurnProducer)', () => {
     expect((await client.getTurn(sent.turnId))?.reply).toBeUndefined();
   });
 
+  it('ends waiting and streaming at every final status, with the reason', async () => {
+    for (const status of ['cancelled', 'interrupted'] as const) {
+      const sent = await client.send({ userId: `u-${status}`, text: 'q' });
+      const waited = client.waitForTurn(sent.turnId, { timeoutMs: 5000 });
+      const streamed = (async () => {
+        const seen: string[] = [];
+        for await (const e of client.streamTurn(sent.turnId, { timeoutMs: 5000 })) seen.push(e.status);
+        return seen;
+      })();
+      await new Promise((r) => setTimeout(r, 50));
+      await gate.commit({
+        userId: `u-${status}`,
+        seq: 1,
+        turnId: sent.turnId,
+        token: '',
+        status,
+        outcome: `${status} on purpose`,
+      });
+      expect(await waited).toMatchObject({ status, error: `${status} on purpose` });
+      expect(await streamed).toEqual(['queued', status]);
+    }
+  });
+
   it('times out, aborts, and says when a turn is unknown', async () => {
     const sent = await client.send({ userId: 'ann', text: 'q' });
     await expect(client.waitForTurn(sent.turnId, { timeoutMs: 150 })).rejects.toMatchObject({

@@ -1,5 +1,11 @@
 import { envSchema, FleetError, intakeMessageSchema } from '@agent-fleet/core';
-import { type TurnRecord as HotRecord, PartitionQueues, TurnProducer, TurnRecords } from '@agent-fleet/turns';
+import {
+  type TurnRecord as HotRecord,
+  PartitionQueues,
+  TurnProducer,
+  TurnRecords,
+  toTurnResult,
+} from '@agent-fleet/turns';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { SendInput, SentTurn, TurnEvent, TurnRecord, WaitOptions } from './types.ts';
 import { waitForFinal, watchTurn } from './watch.ts';
@@ -29,26 +35,8 @@ interface Parts {
   producer: TurnProducer;
 }
 
-const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
-
 /** The public shape of a hot turn record, exactly as `GET /v1/turns/:turnId` reports it. */
-export function toTurnRecord(hot: HotRecord): TurnRecord {
-  const done = hot.status === 'completed';
-  return {
-    turnId: hot.turnId,
-    userId: hot.userId,
-    seq: hot.seq,
-    status: hot.status,
-    ...(hot.threadId ? { threadId: hot.threadId } : {}),
-    enqueuedAt: iso(hot.enqueuedAt),
-    ...(hot.startedAt !== undefined ? { startedAt: iso(hot.startedAt) } : {}),
-    ...(hot.completedAt !== undefined ? { completedAt: iso(hot.completedAt) } : {}),
-    ...(done && hot.reply !== undefined ? { reply: hot.reply } : {}),
-    ...(hot.status === 'failed' && hot.error !== undefined ? { error: hot.error } : {}),
-    ...(done ? { citations: hot.citations ?? [] } : {}),
-    attempts: hot.attempts,
-  };
-}
+export const toTurnRecord: (hot: HotRecord) => TurnRecord = toTurnResult;
 
 const isRedisClient = (c: unknown): c is Redis =>
   typeof c === 'object' && c !== null && typeof (c as Redis).evalsha === 'function';
@@ -131,12 +119,12 @@ export class FleetClient {
     return hot ? toTurnRecord(hot) : null;
   }
 
-  /** Resolves with the turn once it is completed or failed (check `status`). */
+  /** Resolves with the turn once it has ended: completed, failed, cancelled or interrupted (check `status`). */
   waitForTurn(turnId: string, opts?: WaitOptions): Promise<TurnRecord> {
     return waitForFinal((id) => this.getTurn(id), turnId, opts);
   }
 
-  /** The turn's status changes until it is final; see `TurnEvent` for what may be added. */
+  /** The turn's status changes until it has ended; see `TurnEvent` for what may be added. */
   streamTurn(turnId: string, opts?: WaitOptions): AsyncIterable<TurnEvent> {
     return watchTurn((id) => this.getTurn(id), turnId, opts);
   }

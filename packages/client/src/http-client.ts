@@ -75,12 +75,12 @@ export class FleetHttpClient {
     }
   }
 
-  /** Resolves with the turn once it is completed or failed (check `status`). */
+  /** Resolves with the turn once it has ended: completed, failed, cancelled or interrupted (check `status`). */
   waitForTurn(turnId: string, opts?: WaitOptions): Promise<TurnRecord> {
     return waitForFinal((id) => this.getTurn(id), turnId, { pollMs: { initial: 100, max: 1000 }, ...opts });
   }
 
-  /** The turn's status changes until it is final. */
+  /** The turn's status changes until it has ended. */
   streamTurn(turnId: string, opts?: WaitOptions): AsyncIterable<TurnEvent> {
     return watchTurn((id) => this.getTurn(id), turnId, { pollMs: { initial: 100, max: 1000 }, ...opts });
   }

@@ -1,5 +1,13 @@
 // `@agent-fleet/client/http`: the gateway's HTTP client alone, without BullMQ or ioredis.
-export { type ErrorCode, FleetError } from '@agent-fleet/core';
+export {
+  type ErrorCode,
+  FINAL_STATUSES,
+  type FinalStatus,
+  FleetError,
+  isFinalStatus,
+  TURN_STATUSES,
+  type TurnStatus,
+} from '@agent-fleet/core';
 export { FleetApiError } from './errors.ts';
 export { FleetHttpClient, type FleetHttpClientOptions, type SendMessageInput } from './http-client.ts';
 export type {
@@ -12,7 +20,6 @@ export type {
   SentTurn,
   TurnEvent,
   TurnRecord,
-  TurnStatus,
   TurnStatusEvent,
   WaitOptions,
 } from './types.ts';

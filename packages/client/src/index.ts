@@ -1,9 +1,14 @@
 export {
   type ErrorCode,
+  FINAL_STATUSES,
+  type FinalStatus,
   FleetError,
   INTAKE_JOB_NAME,
   INTAKE_QUEUE,
   intakeQueuePrefix,
+  isFinalStatus,
+  TURN_STATUSES,
+  type TurnStatus,
 } from '@agent-fleet/core';
 export { FleetApiError } from './errors.ts';
 export { FleetClient, type FleetClientOptions, toTurnRecord } from './fleet-client.ts';
@@ -19,7 +24,6 @@ export type {
   SentTurn,
   TurnEvent,
   TurnRecord,
-  TurnStatus,
   TurnStatusEvent,
   WaitOptions,
 } from './types.ts';

@@ -1,9 +1,9 @@
-/** A turn's status; `completed` and `failed` are final. */
-export type TurnStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
+import type { TurnStatus } from '@agent-fleet/core';
 
 /**
  * One turn as both clients report it (the JSON Schema `turn-result.v1.json`; `GET /v1/turns/:id`).
- * Times are ISO 8601 strings; `reply` is set once completed, `error` once failed.
+ * Times are ISO 8601 strings; `reply` is set once completed, `error` once it ended otherwise
+ * (failed, cancelled, interrupted). `isFinalStatus(status)` says whether it has ended.
  */
 export interface TurnRecord {
   turnId: string;

@@ -1,10 +1,8 @@
-import { FleetError } from '@agent-fleet/core';
+import { FleetError, isFinalStatus } from '@agent-fleet/core';
 import type { TurnEvent, TurnRecord, WaitOptions } from './types.ts';
 
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 const DEFAULT_POLL = { initial: 25, max: 1000 };
-
-const isFinal = (t: TurnRecord) => t.status === 'completed' || t.status === 'failed';
 
 /** Resolves after `ms`, or rejects with the signal's reason when it is aborted first. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -46,7 +44,7 @@ export async function* watchTurn(
       delay = poll.initial;
       yield { type: 'status', status: turn.status, turn };
     }
-    if (isFinal(turn)) return;
+    if (isFinalStatus(turn.status)) return;
     const left = deadline - Date.now();
     if (left <= 0)
       throw new FleetError('timeout', `turn ${turnId} is still ${turn.status} after ${timeoutMs} ms`, {
@@ -57,7 +55,10 @@ export async function* watchTurn(
   }
 }
 
-/** The final record of a turn (completed or failed); failure is a status, not an exception. */
+/**
+ * The final record of a turn (completed, failed, cancelled or interrupted): how a turn ended is a
+ * status, not an exception.
+ */
 export async function waitForFinal(
   get: (turnId: string) => Promise<TurnRecord | null>,
   turnId: string,

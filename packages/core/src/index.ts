@@ -24,20 +24,11 @@ export {
   intakeMessageSchema,
   intakeQueuePrefix,
   intakeResultSchema,
-  isFinalStatus,
   publicJsonSchemas,
   type TurnResult,
   turnResultSchema,
 } from './intake.ts';
-export {
-  type ChatMessage,
-  type FinalStatus,
-  type HistoryMessage,
-  TURN_JOB_NAME,
-  type TurnJob,
-  type TurnStatus,
-  turnJobSchema,
-} from './job.ts';
+export { type ChatMessage, type HistoryMessage, TURN_JOB_NAME, type TurnJob, turnJobSchema } from './job.ts';
 export { hashKey, jumpConsistentHash, partitionOf } from './jump-hash.ts';
 export { partitionQueueName, partitionQueuePrefix, turnOwnerKey, type UserKeys, userKeys } from './keys.ts';
 export { createLogger, type Logger } from './logger.ts';
@@ -50,5 +41,14 @@ export {
   TOOL_NAME_PATTERN,
 } from './profile-settings.ts';
 export { findNul, hasNul, NUL_REFUSED, storable } from './storable.ts';
+export {
+  FINAL_STATUSES,
+  type FinalStatus,
+  isFinalStatus,
+  isTurnStatus,
+  TURN_STATUSES,
+  type TurnStatus,
+  turnStatusSchema,
+} from './statuses.ts';
 export { countTokens, decodeTokens, encodeTokens } from './tokens.ts';
 export { asUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from './unavailable.ts';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { idempotencyKeySchema, threadIdSchema, turnIdSchema, userIdSchema } from './ids.ts';
 import { storable } from './storable.ts';
+import { turnStatusSchema } from './statuses.ts';
 
 /**
  * The public contract for producers outside the fleet (the SDK, and any BullMQ client in any
@@ -75,7 +76,7 @@ export const turnResultSchema = z
     turnId: turnIdSchema,
     userId: userIdSchema,
     seq: z.number().int().positive(),
-    status: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted']),
+    status: turnStatusSchema,
     threadId: threadIdSchema.optional(),
     enqueuedAt: isoTime.optional(),
     startedAt: isoTime.optional(),
@@ -90,11 +91,6 @@ export const turnResultSchema = z
     description: 'The status of one turn and, once final, its reply or error.',
   });
 export type TurnResult = z.infer<typeof turnResultSchema>;
-
-/** The final statuses: a turn in one of them never changes again. */
-export function isFinalStatus(status: TurnResult['status']): boolean {
-  return status === 'completed' || status === 'failed' || status === 'cancelled' || status === 'interrupted';
-}
 
 /**
  * The JSON Schema files published with the client (`packages/client/schema/`), keyed by file name.

@@ -19,11 +19,6 @@ export type TurnJob = z.infer<typeof turnJobSchema>;
 /** The job name on partition queues. */
 export const TURN_JOB_NAME = 'turn';
 
-export type TurnStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
-
-/** How a turn ended; a turn in one of these never changes again. */
-export type FinalStatus = 'completed' | 'failed' | 'cancelled' | 'interrupted';
-
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
   content: string;

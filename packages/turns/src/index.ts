@@ -14,5 +14,5 @@ export { PartitionQueues, type TurnJobPolicy } from './partitions.ts';
 export { decodePending, encodePending, type PendingPayload } from './pending.ts';
 export { type AcceptedTurn, type AcceptInput, TurnProducer } from './producer.ts';
 export { ProfileCache } from './profile-cache.ts';
-export { type TurnRecord, TurnRecords } from './records.ts';
+export { type TurnRecord, TurnRecords, toTurnResult } from './records.ts';
 export { Scratchpad } from './scratchpad.ts';

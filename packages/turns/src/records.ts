@@ -1,4 +1,12 @@
-import { type TurnJob, type TurnStatus, turnOwnerKey, userKeys } from '@agent-fleet/core';
+import {
+  isFinalStatus,
+  isTurnStatus,
+  type TurnJob,
+  type TurnResult,
+  type TurnStatus,
+  turnOwnerKey,
+  userKeys,
+} from '@agent-fleet/core';
 import type { Redis } from 'ioredis';
 
 /** The status of one turn as `GET /v1/turns/:turnId` reports it. */
@@ -17,14 +25,29 @@ export interface TurnRecord {
   attempts: number;
 }
 
-const STATUSES: readonly TurnStatus[] = [
-  'queued',
-  'running',
-  'completed',
-  'failed',
-  'cancelled',
-  'interrupted',
-];
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+/**
+ * The public shape of a hot record (`GET /v1/turns/:turnId`, the SDK's `getTurn`): the reply and
+ * citations once completed, the error once it ended otherwise, times as ISO strings.
+ */
+export function toTurnResult(hot: TurnRecord): TurnResult {
+  const completed = hot.status === 'completed';
+  return {
+    turnId: hot.turnId,
+    userId: hot.userId,
+    seq: hot.seq,
+    status: hot.status,
+    ...(hot.threadId ? { threadId: hot.threadId } : {}),
+    enqueuedAt: iso(hot.enqueuedAt),
+    ...(hot.startedAt !== undefined ? { startedAt: iso(hot.startedAt) } : {}),
+    ...(hot.completedAt !== undefined ? { completedAt: iso(hot.completedAt) } : {}),
+    ...(completed && hot.reply !== undefined ? { reply: hot.reply } : {}),
+    ...(!completed && isFinalStatus(hot.status) && hot.error !== undefined ? { error: hot.error } : {}),
+    ...(completed ? { citations: hot.citations ?? [] } : {}),
+    attempts: hot.attempts,
+  };
+}
 
 /**
  * Turn records in Redis, the hot copy (the transcript in Postgres is the durable one). A record
@@ -74,8 +97,8 @@ export class TurnRecords {
     const userId = await this.#redis.get(turnOwnerKey(this.#namespace, turnId));
     if (!userId) return null;
     const h = await this.#redis.hgetall(userKeys(this.#namespace, userId).record(turnId));
-    const status = STATUSES.find((s) => s === h.status);
-    if (!status || h.seq === undefined) return null;
+    const status = h.status;
+    if (!isTurnStatus(status) || h.seq === undefined) return null;
     const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
     return {
       turnId,

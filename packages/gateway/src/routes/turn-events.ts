@@ -1,4 +1,4 @@
-import { FleetError, turnIdSchema } from '@agent-fleet/core';
+import { FleetError, isFinalStatus, turnIdSchema } from '@agent-fleet/core';
 import { type StoredEvent, TurnControl, TurnEvents } from '@agent-fleet/turns';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -6,7 +6,6 @@ import { canAccessUser, requireScope } from '../auth/guards.ts';
 import type { GatewayDeps } from '../deps.ts';
 
 const KEEP_ALIVE_MS = 15_000;
-const FINAL = new Set(['completed', 'failed', 'cancelled', 'interrupted']);
 
 /**
  * A turn's live events as Server-Sent Events (`GET /v1/turns/:turnId/events`, resumable with
@@ -72,7 +71,7 @@ export const turnEventRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, d
         for (const e of await events.read(userId, turnId, last)) if (send(e)) finished = true;
         if (!finished) {
           const record = await deps.records.get(turnId);
-          if (record && FINAL.has(record.status) && last === '0') {
+          if (record && isFinalStatus(record.status) && last === '0') {
             // The live events have expired; say how the turn ended.
             res.write(
               `event: done\ndata: ${JSON.stringify({ type: 'done', status: record.status, reply: record.reply, error: record.error, citations: record.citations })}\n\n`,
@@ -101,7 +100,7 @@ export const turnEventRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, d
       const { turnId } = req.params;
       const userId = await ownerFor(req.principal!, turnId, 'messages:write');
       const record = await deps.records.get(turnId);
-      if (record && FINAL.has(record.status)) {
+      if (record && isFinalStatus(record.status)) {
         throw new FleetError('conflict', `turn ${turnId} already ended: ${record.status}`, {
           details: { turnId, status: record.status },
         });

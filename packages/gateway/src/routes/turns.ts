@@ -1,4 +1,5 @@
 import { FleetError, turnIdSchema, userIdSchema } from '@agent-fleet/core';
+import { toTurnResult } from '@agent-fleet/turns';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { canAccessUser, requireScope, requireUserAccess } from '../auth/guards.ts';
@@ -28,25 +29,7 @@ export const turnRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) 
       const hot = await deps.records.get(turnId);
       // Another user's turn is reported as unknown, so turn ids of others cannot be probed.
       if (hot && !canAccessUser(req.principal!, hot.userId, 'turns:read')) throw notFound(turnId);
-      if (hot) {
-        return {
-          turnId,
-          userId: hot.userId,
-          seq: hot.seq,
-          status: hot.status,
-          threadId: hot.threadId,
-          enqueuedAt: iso(hot.enqueuedAt),
-          startedAt: iso(hot.startedAt),
-          completedAt: iso(hot.completedAt),
-          reply: hot.status === 'completed' ? hot.reply : undefined,
-          error:
-            hot.status !== 'completed' && hot.status !== 'queued' && hot.status !== 'running'
-              ? hot.error
-              : undefined,
-          citations: hot.status === 'completed' ? (hot.citations ?? []) : undefined,
-          attempts: hot.attempts,
-        };
-      }
+      if (hot) return toTurnResult(hot);
       const cold = await deps.transcript.getTurn(turnId);
       if (!cold || !canAccessUser(req.principal!, cold.userId, 'turns:read')) throw notFound(turnId);
       return {

@@ -1,0 +1,41 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Builds the published SDK (what consumers install) into a folder of its own; returns its entry. */
+export function buildClient(): string {
+  // Inside the package, so the bundle resolves its declared dependencies (bullmq, ioredis, zod) as an
+  // installed copy would, and nothing else.
+  const outDir = mkdtempSync(join(root, 'packages/client', '.dist-test-'));
+  const res = spawnSync('pnpm', ['exec', 'tsup', '--out-dir', outDir, '--no-dts'], {
+    cwd: join(root, 'packages/client'),
+    encoding: 'utf8',
+  });
+  if (res.status !== 0) throw new Error(`building the client failed:\n${res.stdout}\n${res.stderr}`);
+  return join(outDir, 'index.js');
+}
+
+/** Runs a Node script in a process of its own with only `env` (and PATH); resolves when it exits. */
+export function runNode(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [script, ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.on('exit', (code) => resolve({ code: code ?? -1, out, err }));
+  });
+}
