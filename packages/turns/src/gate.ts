@@ -59,9 +59,10 @@ export interface TurnGateOptions {
 }
 
 /**
- * The per-user turn gate (ARCHITECTURE: per-user ordering). Turn `seq` runs only once `seq-1` is
- * finished and while this delivery holds the user's lease; order lives in `seq`/`done`, not in
- * queue position, so retries, redeliveries and parallel workers cannot reorder a user's turns.
+ * The per-user turn gate (the README's "Per-user strict order without head-of-line blocking").
+ * Turn `seq` runs only once `seq-1` is finished and while this delivery holds the user's lease;
+ * order lives in `seq`/`done`, not in queue position, so retries, redeliveries and parallel
+ * workers cannot reorder a user's turns.
  * `begin` and `commit` are one Lua call each: passing the gate also loads the history and the
  * scratchpad, and finishing appends the history, records the outcome and wakes the next turn.
  */
