@@ -3,7 +3,6 @@ import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import { AdminSessions } from './auth/admin-sessions.ts';
 import { authPlugin } from './auth/plugin.ts';
 import { registerBullBoard } from './bull-board.ts';
 import type { GatewayDeps } from './deps.ts';
@@ -59,14 +58,12 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(multipart, {
     limits: { fileSize: deps.config.MAX_DOCUMENT_BYTES, files: 1, fields: 20 },
   });
-  const sessions = new AdminSessions({ redis: deps.redis, namespace: deps.config.FLEET_NAMESPACE });
   // Before every route: credentials, /admin needs admin, per-user and per-key rate limits.
   await app.register(authPlugin, {
-    pool: deps.pool,
-    redis: deps.redis,
+    ...deps.auth,
     config: deps.config,
     logger: deps.logger,
-    sessions,
+    sessions: deps.sessions,
   });
   await app.register(healthRoutes, deps);
   await app.register(messageRoutes, deps);
@@ -75,7 +72,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(profileRoutes, deps);
   await app.register(documentRoutes, deps);
   await app.register(openAiRoutes, deps);
-  await app.register(adminLoginRoutes, { deps, sessions });
+  await app.register(adminLoginRoutes, deps);
   await registerBullBoard(app, deps.partitions.queues, deps.logger);
   return app;
 }

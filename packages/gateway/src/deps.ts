@@ -9,13 +9,25 @@ import {
   profileSchema,
   Transcript,
 } from '@agent-fleet/state';
-import { PartitionQueues, ProfileCache, TurnProducer, TurnRecords } from '@agent-fleet/turns';
+import {
+  PartitionQueues,
+  ProfileCache,
+  TurnControl,
+  TurnEvents,
+  TurnProducer,
+  TurnRecords,
+} from '@agent-fleet/turns';
 import { Redis } from 'ioredis';
 import type { Pool } from 'pg';
+import { AdminSessions } from './auth/admin-sessions.ts';
+import { type AuthCollaborators, createAuthCollaborators } from './auth/collaborators.ts';
 import { createLoadShedder, type LoadShedder } from './auth/load-shedding.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
 
-/** Everything the gateway's routes use, built once at start-up. */
+/**
+ * Everything the gateway's plugins and routes use, built once at start-up and handed to them
+ * through their options: no plugin builds a collaborator of its own.
+ */
 export interface GatewayDeps {
   config: FleetConfig;
   logger: Logger;
@@ -34,6 +46,14 @@ export interface GatewayDeps {
   shedder: LoadShedder;
   /** Health checks of LLM_BASE_URLS every LLM_HEALTH_INTERVAL_MS, for readiness. */
   llmHealth: ServerMonitor;
+  /** API keys, user tokens, rate limits and sign-in throttling: what the auth plugin and the admin sign-in work with. */
+  auth: AuthCollaborators;
+  /** Browser sessions of the admin UI (Bull Board). */
+  sessions: AdminSessions;
+  /** Turns' live events (the SSE routes read them). */
+  events: TurnEvents;
+  /** Cancelling turns. */
+  control: TurnControl;
   close(): Promise<void>;
 }
 
@@ -68,6 +88,7 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
     intervalMs: config.LLM_HEALTH_INTERVAL_MS,
   });
   await llmHealth.start();
+  const auth = createAuthCollaborators(config, { pool, redis, logger });
   return {
     config,
     logger,
@@ -96,6 +117,10 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
     metrics: createGatewayMetrics(partitions),
     shedder,
     llmHealth,
+    auth,
+    sessions: new AdminSessions({ redis, namespace: ns }),
+    events: new TurnEvents({ redis, namespace: ns }),
+    control: new TurnControl({ redis, namespace: ns }),
     async close() {
       shedder.close();
       llmHealth.close();

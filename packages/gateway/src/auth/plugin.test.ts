@@ -9,6 +9,7 @@ import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, freshNamespace, redisUrl } from '../../../../test/support/stack.ts';
 import { errorHandler } from '../errors.ts';
+import { createAuthCollaborators } from './collaborators.ts';
 import { assertTenantAccess, canAccessUser, requireScope, requireUserAccess } from './guards.ts';
 import { createLoadShedder, type LoadShedder } from './load-shedding.ts';
 import { type AuthConfig, authPlugin } from './plugin.ts';
@@ -42,7 +43,8 @@ async function buildApp(opts: {
     RATE_LIMIT_LOGIN_FAILURE_BURST: 1,
     ...opts.config,
   };
-  await app.register(authPlugin, { pool: opts.pool, redis: opts.redis, config, logger });
+  const auth = createAuthCollaborators(config, { pool: opts.pool, redis: opts.redis });
+  await app.register(authPlugin, { ...auth, config, logger });
   const owners: Record<string, string> = { t_ann: 'ann', t_bob: 'bob' };
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.post(

@@ -1,38 +1,17 @@
 import { FleetError, type Logger, USER_ID_PATTERN } from '@agent-fleet/core';
-import { ApiKeyStore } from '@agent-fleet/state';
+import type { ApiKeyStore } from '@agent-fleet/state';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
-import type { Pool } from 'pg';
+import fp from 'fastify-plugin';
 import { ADMIN_SESSION_COOKIE, type AdminSessions } from './admin-sessions.ts';
-import { AnonymousLimit } from './anonymous-limit.ts';
-import { createJwtVerifier, type JwtVerifier } from './jwt.ts';
-import { ApiKeyCache } from './key-cache.ts';
+import type { AuthCollaborators, AuthConfig } from './collaborators.ts';
+import type { JwtVerifier } from './jwt.ts';
+import type { ApiKeyCache } from './key-cache.ts';
 import { ANONYMOUS_ADMIN, hasScope, type Principal, USER_SCOPES } from './principal.ts';
-import {
-  type RateLimit,
-  type RateLimitConfig,
-  RateLimiter,
-  rateLimited,
-  rateLimits,
-} from './rate-limiter.ts';
+import { type RateLimit, type RateLimiter, rateLimited, rateLimits } from './rate-limiter.ts';
 
-/** The configuration the auth plugin reads (the matching FleetConfig fields). */
-export interface AuthConfig extends RateLimitConfig {
-  FLEET_NAMESPACE: string;
-  /** `required`: every non-public route needs credentials. `off`: everyone is an admin (development, tests). */
-  AUTH_MODE: 'required' | 'off';
-  JWT_SECRET?: string | undefined;
-  JWT_JWKS_URL?: string | undefined;
-  JWT_ISSUER?: string | undefined;
-  JWT_AUDIENCE?: string | undefined;
-  JWT_CLOCK_SKEW_SECONDS: number;
-  JWT_MAX_LIFETIME_SECONDS: number;
-  API_KEY_CACHE_SECONDS: number;
-}
+export type { AuthConfig } from './collaborators.ts';
 
-export interface AuthPluginOptions {
-  pool: Pool;
-  redis: Redis;
+export interface AuthPluginOptions extends Omit<AuthCollaborators, 'loginThrottle'> {
   config: AuthConfig;
   logger?: Logger;
   /** Paths served to anyone; default `/healthz`, `/readyz`, `/metrics`, the admin login and logout. */
@@ -50,6 +29,9 @@ export interface AuthPluginOptions {
   /** Where a browser without credentials for an admin path is redirected; default `/admin/login`. */
   loginPath?: string;
 }
+
+/** The auth plugin's name, for plugins that declare it as a dependency. */
+export const AUTH_PLUGIN = 'fleet-auth';
 
 export const ADMIN_LOGIN_PATH = '/admin/login';
 export const ADMIN_LOGOUT_PATH = '/admin/logout';
@@ -77,42 +59,27 @@ function decodedPath(url: string): string {
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
 /**
- * Authentication and rate limits for every route of the app it is registered on (it is not
- * encapsulated). Each request that is not public must carry `Authorization: Bearer <credential>`:
- * a service API key (`fk_<id>_<secret>`, checked against its hash in Postgres) or an end user's JWT
- * (`sub` = userId); on `/admin*` a browser may instead present the admin session cookie that
+ * Authentication and rate limits for every route of the app it is registered on. Each request
+ * that is not public must carry `Authorization: Bearer <credential>`: a service API key
+ * (`fk_<id>_<secret>`, checked against its hash in Postgres) or an end user's JWT (`sub` =
+ * userId); on `/admin*` a browser may instead present the admin session cookie that
  * `POST /admin/login` sets (and one with neither is redirected to the sign-in form). The cookie is
  * accepted nowhere else. It sets `req.principal`, holds `/admin*` to the `admin` scope, and takes one
  * request from the caller's rate limits (per key, and per user: the token's user or the route's
  * `:userId`), answering 429 with `Retry-After` when one is empty. A request without a valid
  * credential (to a public route other than the probes, or refused with 401) takes from its client
  * address's limit instead (see `AnonymousLimit`). Per-route rules are the guards (`requireScope`,
- * `requireUserAccess`). All of it runs before the body is read.
+ * `requireUserAccess`). All of it runs before the body is read. Made with fastify-plugin, so its
+ * hook and decorator apply to the whole app it is registered on.
  */
-export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
+const auth: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
   const cfg = opts.config;
   const publicPaths = new Set<string>(opts.publicPaths ?? DEFAULT_PUBLIC_PATHS);
   const publicPrefixes = opts.publicPrefixes ?? DEFAULT_PUBLIC_PREFIXES;
   const adminPrefixes = opts.adminPrefixes ?? DEFAULT_ADMIN_PREFIXES;
   const loginPath = opts.loginPath ?? ADMIN_LOGIN_PATH;
-  const store = new ApiKeyStore({ pool: opts.pool });
-  const keys = new ApiKeyCache({ store, ttlMs: cfg.API_KEY_CACHE_SECONDS * 1000 });
-  const jwt = createJwtVerifier({
-    secret: cfg.JWT_SECRET,
-    jwksUrl: cfg.JWT_JWKS_URL,
-    issuer: cfg.JWT_ISSUER,
-    audience: cfg.JWT_AUDIENCE,
-    clockSkewSeconds: cfg.JWT_CLOCK_SKEW_SECONDS,
-    maxLifetimeSeconds: cfg.JWT_MAX_LIFETIME_SECONDS,
-  });
-  const limiter = new RateLimiter({ redis: opts.redis, namespace: cfg.FLEET_NAMESPACE });
+  const { apiKeys, keys, jwt, limiter, anonymous } = opts;
   const limits = rateLimits(cfg);
-  const anonymous = new AnonymousLimit({
-    limiter,
-    limit: limits.ip,
-    enabled: cfg.AUTH_MODE === 'required',
-    ...(opts.logger ? { logger: opts.logger } : {}),
-  });
   if (cfg.AUTH_MODE === 'off')
     opts.logger?.warn(
       'AUTH_MODE=off: every caller is an admin; never run a fleet reachable by others like this',
@@ -130,7 +97,7 @@ export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opt
     let principal: Principal;
     if (cfg.AUTH_MODE === 'off') principal = ANONYMOUS_ADMIN;
     else if (admin && opts.sessions && !req.headers.authorization) {
-      const session = await sessionPrincipal(req, opts.sessions, store);
+      const session = await sessionPrincipal(req, opts.sessions, apiKeys);
       if (!session) {
         // A browser opening the admin UI is sent to the sign-in form rather than shown JSON.
         if (req.method === 'GET' && /\btext\/html\b/.test(req.headers.accept ?? ''))
@@ -150,8 +117,8 @@ export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opt
     await applyRateLimits(req, reply, principal, limiter, limits, opts.logger);
   });
 };
-// Not encapsulated: the hook and the decorator apply to every route of the app (what fastify-plugin does).
-(authPlugin as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
+
+export const authPlugin = fp(auth, { name: AUTH_PLUGIN, fastify: '5.x' });
 
 /**
  * The principal of an admin session cookie: the key that signed in, checked again on every request
@@ -162,7 +129,7 @@ export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opt
 async function sessionPrincipal(
   req: FastifyRequest,
   sessions: AdminSessions,
-  store: ApiKeyStore,
+  store: Pick<ApiKeyStore, 'get'>,
 ): Promise<Principal | null> {
   const id = (req as { cookies?: Record<string, string | undefined> }).cookies?.[ADMIN_SESSION_COOKIE];
   if (!id) return null;
@@ -199,7 +166,7 @@ function sameOrigin(origin: string, req: FastifyRequest): boolean {
 async function authenticate(
   req: FastifyRequest,
   reply: FastifyReply,
-  keys: ApiKeyCache,
+  keys: Pick<ApiKeyCache, 'verify'>,
   jwt: JwtVerifier | null,
 ): Promise<Principal> {
   const unauthorized = (message: string) => {

@@ -1,23 +1,16 @@
 import { FleetError } from '@agent-fleet/core';
-import { ApiKeyStore } from '@agent-fleet/state';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ADMIN_COOKIE_PATH, ADMIN_SESSION_COOKIE, type AdminSessions } from '../auth/admin-sessions.ts';
-import { type LoginAttempt, LoginThrottle } from '../auth/login-throttle.ts';
+import { ADMIN_COOKIE_PATH, ADMIN_SESSION_COOKIE } from '../auth/admin-sessions.ts';
+import type { LoginAttempt } from '../auth/login-throttle.ts';
 import { ADMIN_LOGIN_PATH, ADMIN_LOGOUT_PATH } from '../auth/plugin.ts';
-import { RateLimiter, rateLimits } from '../auth/rate-limiter.ts';
 import { BULL_BOARD_PATH } from '../bull-board.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { PUBLIC_ROUTE } from '../openapi.ts';
 import { errorResponses } from '../schemas.ts';
 import { isHttps, trustProxy } from '../trust-proxy.ts';
 import { loginPage } from './admin-login-page.ts';
-
-export interface AdminLoginOptions {
-  deps: GatewayDeps;
-  sessions: AdminSessions;
-}
 
 const FORM = 'application/x-www-form-urlencoded';
 
@@ -37,14 +30,11 @@ const signedInSchema = z.object({
  * answered with redirects (303), so a person never sees JSON; a JSON body gets JSON answers for
  * scripts and tests.
  */
-export const adminLoginRoutes: FastifyPluginAsyncZod<AdminLoginOptions> = async (app, { deps, sessions }) => {
-  const keys = new ApiKeyStore({ pool: deps.pool });
+export const adminLoginRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) => {
+  const { sessions } = deps;
+  const keys = deps.auth.apiKeys;
+  const throttle = deps.auth.loginThrottle;
   const authOff = deps.config.AUTH_MODE === 'off';
-  const throttle = new LoginThrottle({
-    limiter: new RateLimiter({ redis: deps.redis, namespace: deps.config.FLEET_NAMESPACE }),
-    limit: rateLimits(deps.config)['login-ip'],
-    logger: deps.logger,
-  });
   const trust = trustProxy(deps.config.TRUST_PROXY);
   app.addContentTypeParser(FORM, { parseAs: 'string', bodyLimit: 8192 }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));

@@ -1,5 +1,5 @@
 import { countTokens, type Logger } from '@agent-fleet/core';
-import { TurnEvents } from '@agent-fleet/turns';
+import type { TurnEvents } from '@agent-fleet/turns';
 import type { FastifyReply } from 'fastify';
 import type { Redis } from 'ioredis';
 
@@ -15,7 +15,7 @@ export async function streamChatCompletion(
   reply: FastifyReply,
   opts: {
     redis: Redis;
-    namespace: string;
+    events: TurnEvents;
     userId: string;
     turnId: string;
     model: string;
@@ -25,7 +25,7 @@ export async function streamChatCompletion(
     logger: Logger;
   },
 ): Promise<void> {
-  const events = new TurnEvents({ redis: opts.redis, namespace: opts.namespace });
+  const { events } = opts;
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {

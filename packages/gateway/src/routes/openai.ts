@@ -92,7 +92,7 @@ export const openAiRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps
       if (body.stream === true) {
         return streamChatCompletion(reply, {
           redis: deps.redis,
-          namespace: deps.config.FLEET_NAMESPACE,
+          events: deps.events,
           userId,
           turnId: turn.turnId,
           model: body.model,

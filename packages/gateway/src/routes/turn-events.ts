@@ -1,5 +1,5 @@
 import { FleetError, isFinalStatus, turnIdSchema } from '@agent-fleet/core';
-import { type StoredEvent, TurnControl, TurnEvents } from '@agent-fleet/turns';
+import type { StoredEvent } from '@agent-fleet/turns';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { canAccessUser, requireScope } from '../auth/guards.ts';
@@ -12,9 +12,7 @@ const KEEP_ALIVE_MS = 15_000;
  * Last-Event-ID), and cancelling a turn (`POST /v1/turns/:turnId/cancel`).
  */
 export const turnEventRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) => {
-  const ns = deps.config.FLEET_NAMESPACE;
-  const events = new TurnEvents({ redis: deps.redis, namespace: ns });
-  const control = new TurnControl({ redis: deps.redis, namespace: ns });
+  const { events, control } = deps;
 
   /** The turn's owner, if the caller may see the turn; a turn of someone else looks like no turn. */
   const ownerFor = async (
