@@ -43,6 +43,7 @@ describe('authorization matrix: every route × { no auth, wrong scope, other use
   let app: FastifyInstance;
   let worker: ServiceHandle;
   let annTurn: string;
+  let revokableKeyId: string;
   const creds = {} as Record<Credential, string>;
 
   beforeAll(async () => {
@@ -91,6 +92,7 @@ describe('authorization matrix: every route × { no auth, wrong scope, other use
       docsAcme: await key(['documents:write'], { actAsUsers: true, tenant: 'acme' }),
       docsGlobex: await key(['documents:write'], { tenant: 'globex' }),
     });
+    revokableKeyId = (await store.create({ name: 'to revoke', scopes: ['turns:read'] })).id;
     annTurn = (await deps.producer.accept({ userId: 'ann', text: 'an earlier question' })).turnId;
     await deps.profiles.put('ann', { tenant: 'acme', groups: ['legal'] });
     await worker.ready;
@@ -218,6 +220,12 @@ describe('authorization matrix: every route × { no auth, wrong scope, other use
       send: call('GET', '/v1/models/fleet-agent'),
       as: { wrongScope: 'docsAcme', right: 'ann' },
       expect: { none: 401, wrongScope: 403, right: 200 },
+    },
+    {
+      route: 'DELETE /v1/keys/:keyId',
+      send: call('DELETE', () => `/v1/keys/${revokableKeyId}`),
+      as: { wrongScope: 'actor', otherUser: 'ann', right: 'admin' },
+      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
     },
     {
       route: 'GET /admin/queues (Bull Board)',

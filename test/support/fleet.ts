@@ -33,6 +33,8 @@ export interface TestFleet {
   pool: pg.Pool;
   workers: ServiceHandle[];
   addWorker(extraEnv?: Record<string, string>): ServiceHandle;
+  /** Another gateway process on the same Redis, namespace and database; resolves to its URL. */
+  addGateway(extraEnv?: Record<string, string>): Promise<string>;
   /** Resolves once every worker started so far takes jobs. */
   workersReady(): Promise<void>;
   stop(): Promise<void>;
@@ -63,14 +65,19 @@ export async function startTestFleet(opts: {
     AUTH_MODE: 'off',
     ...opts.env,
   };
-  const gateway = spawnService({
-    name: 'gateway',
-    script: SCRIPTS.gateway,
-    env,
-    readyEvent: 'listening',
-    logFile: join(logDir, 'gateway.log'),
-  });
-  const info = await gateway.ready;
+  const gateways: ServiceHandle[] = [];
+  const addGateway = async (extraEnv: Record<string, string> = {}) => {
+    const g = spawnService({
+      name: `gateway-${gateways.length}`,
+      script: SCRIPTS.gateway,
+      env: { ...env, ...extraEnv },
+      readyEvent: 'listening',
+      logFile: join(logDir, gateways.length === 0 ? 'gateway.log' : `gateway-${gateways.length}.log`),
+    });
+    gateways.push(g);
+    return (await g.ready)!.url;
+  };
+  const gatewayUrl = await addGateway();
   const workers: ServiceHandle[] = [];
   let n = 0;
   const addWorker = (extraEnv: Record<string, string> = {}) => {
@@ -88,7 +95,7 @@ export async function startTestFleet(opts: {
   const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   return {
-    gatewayUrl: info!.url,
+    gatewayUrl,
     namespace,
     databaseUrl,
     env,
@@ -96,12 +103,13 @@ export async function startTestFleet(opts: {
     pool,
     workers,
     addWorker,
+    addGateway,
     async workersReady() {
       await Promise.all(workers.map((w) => w.ready));
     },
     async stop() {
       await Promise.all(workers.map((w) => w.stop(8000)));
-      await gateway.stop();
+      await Promise.all(gateways.map((g) => g.stop()));
       await pool.end();
       redis.disconnect();
     },

@@ -30,7 +30,14 @@ export {
 } from './intake.ts';
 export { type ChatMessage, type HistoryMessage, TURN_JOB_NAME, type TurnJob, turnJobSchema } from './job.ts';
 export { hashKey, jumpConsistentHash, partitionOf } from './jump-hash.ts';
-export { partitionQueueName, partitionQueuePrefix, turnOwnerKey, type UserKeys, userKeys } from './keys.ts';
+export {
+  apiKeyRevocationsChannel,
+  partitionQueueName,
+  partitionQueuePrefix,
+  turnOwnerKey,
+  type UserKeys,
+  userKeys,
+} from './keys.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { LuaScript, type ScriptRunner } from './lua-script.ts';
 export {

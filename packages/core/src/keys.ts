@@ -59,6 +59,11 @@ export function turnOwnerKey(namespace: string, turnId: string): string {
   return `${namespace}:turn-owner:{${turnId}}`;
 }
 
+/** The pub/sub channel on which API key revocations reach every gateway of the namespace. */
+export function apiKeyRevocationsChannel(namespace: string): string {
+  return `${namespace}:api-key-revoked`;
+}
+
 export function partitionQueueName(partition: number): string {
   return `agent.p${partition}`;
 }

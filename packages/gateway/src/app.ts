@@ -12,6 +12,7 @@ import { registerOpenApi } from './openapi.ts';
 import { adminLoginRoutes } from './routes/admin-login.ts';
 import { documentRoutes } from './routes/documents.ts';
 import { healthRoutes } from './routes/health.ts';
+import { keyRoutes } from './routes/keys.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { openAiRoutes } from './routes/openai.ts';
 import { profileRoutes } from './routes/profiles.ts';
@@ -72,6 +73,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(profileRoutes, deps);
   await app.register(documentRoutes, deps);
   await app.register(openAiRoutes, deps);
+  await app.register(keyRoutes, deps);
   await app.register(adminLoginRoutes, deps);
   await registerBullBoard(app, deps.partitions.queues, deps.logger);
   return app;

@@ -2,6 +2,8 @@ import type { FleetConfig, Logger } from '@agent-fleet/core';
 import { ServerMonitor } from '@agent-fleet/llm';
 import { createRetriever, type Retriever } from '@agent-fleet/rag';
 import {
+  ApiKeyRevocations,
+  ApiKeyStore,
   createPool,
   migrate,
   type Profile,
@@ -17,7 +19,7 @@ import {
   TurnProducer,
   TurnRecords,
 } from '@agent-fleet/turns';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { Pool } from 'pg';
 import { AdminSessions } from './auth/admin-sessions.ts';
 import { type AuthCollaborators, createAuthCollaborators } from './auth/collaborators.ts';
@@ -60,7 +62,9 @@ export interface GatewayDeps {
 /** Connect to Redis and Postgres, migrate, and wire the gateway's collaborators. */
 export async function createGatewayDeps(config: FleetConfig, logger: Logger): Promise<GatewayDeps> {
   // Producers fail fast instead of queueing commands while Redis is away: the caller gets a 503.
+  const ns = config.FLEET_NAMESPACE;
   const redis = new Redis(config.REDIS_URL, {
+    connectionName: `${ns}:gateway`,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     enableAutoPipelining: true,
@@ -72,7 +76,6 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
   });
   const pool = createPool(config.DATABASE_URL, 10);
   await migrate(config.DATABASE_URL, logger);
-  const ns = config.FLEET_NAMESPACE;
   const partitions = new PartitionQueues({
     connection: redis,
     namespace: ns,
@@ -88,7 +91,19 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
     intervalMs: config.LLM_HEALTH_INTERVAL_MS,
   });
   await llmHealth.start();
-  const auth = createAuthCollaborators(config, { pool, redis, logger });
+  const revocations = new ApiKeyRevocations({ redis, namespace: ns });
+  const auth = createAuthCollaborators(config, {
+    pool,
+    redis,
+    apiKeys: new ApiKeyStore({ pool, revocations }),
+    logger,
+  });
+  const subscriber = connection(redis, `${ns}:gateway:revocations`, logger, { autoResubscribe: false });
+  const stopRevocations = await revocations.follow(subscriber, {
+    onRevoked: (keyId) => auth.keys.drop(keyId),
+    onResubscribed: () => auth.keys.clear(),
+    onError: (err) => logger.warn({ err: err.message }, 'cannot follow API key revocations'),
+  });
   return {
     config,
     logger,
@@ -124,9 +139,26 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
     async close() {
       shedder.close();
       llmHealth.close();
+      await stopRevocations();
+      subscriber.disconnect();
       await partitions.close();
       await pool.end();
       redis.disconnect();
     },
   };
+}
+
+/**
+ * A connection of its own beside `redis` (subscriptions and blocking reads hold theirs), named so
+ * that CLIENT LIST shows whose it is; it queues commands until connected and rides out outages.
+ */
+function connection(redis: Redis, name: string, logger: Logger, opts: RedisOptions = {}): Redis {
+  const conn = redis.duplicate({
+    ...opts,
+    connectionName: name,
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: null,
+  });
+  conn.on('error', (err) => logger.warn({ err: err.message, connection: name }, 'redis connection error'));
+  return conn;
 }

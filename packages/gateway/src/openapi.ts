@@ -48,6 +48,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'profiles', description: 'the permissions and role context of each user’s agent' },
         { name: 'documents', description: 'documents retrieval may cite' },
         { name: 'openai', description: 'OpenAI-compatible chat completions over the user’s agent' },
+        { name: 'keys', description: 'service API keys' },
         { name: 'operations', description: 'health, readiness, metrics' },
         { name: 'admin', description: 'sign-in for the Bull Board UI at /admin/queues' },
       ],

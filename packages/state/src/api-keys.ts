@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { FleetError } from '@agent-fleet/core';
 import type { Pool } from 'pg';
+import type { ApiKeyRevocations } from './api-key-revocations.ts';
 import { TENANT_PATTERN } from './profiles.ts';
 
 /** What a service key may do. `admin` implies every other scope. */
@@ -102,13 +103,16 @@ export function validateApiKeyInput(input: ApiKeyInput): ApiKeyInput {
 
 /**
  * Service API keys in Postgres, stored hashed. `verify` answers the same `null` for a malformed,
- * unknown, revoked or wrong key, and compares hashes in constant time.
+ * unknown, revoked or wrong key, and compares hashes in constant time. Given `revocations`, each
+ * revocation is also announced to the gateways, which drop the key from their caches at once.
  */
 export class ApiKeyStore {
   readonly #pool: Pool;
+  readonly #revocations: Pick<ApiKeyRevocations, 'publish'> | undefined;
 
-  constructor(opts: { pool: Pool }) {
+  constructor(opts: { pool: Pool; revocations?: Pick<ApiKeyRevocations, 'publish'> }) {
     this.#pool = opts.pool;
+    this.#revocations = opts.revocations;
   }
 
   async create(input: ApiKeyInput): Promise<CreatedApiKey> {
@@ -138,7 +142,11 @@ export class ApiKeyStore {
     return res.rows[0] ? toKey(res.rows[0]) : null;
   }
 
-  /** Revoking is idempotent; a revoked key never verifies again. */
+  /**
+   * Revoking is idempotent; a revoked key never verifies again. The announcement follows the
+   * update, also for a key already revoked, so revoking again repairs an announcement that failed
+   * (it throws then, with the key revoked in Postgres).
+   */
   async revoke(id: string): Promise<RevokeResult> {
     if (!API_KEY_ID_PATTERN.test(id)) return 'not-found';
     const res = await this.#pool.query<{ revoked_now: boolean }>(
@@ -147,6 +155,13 @@ export class ApiKeyStore {
       [id],
     );
     if (res.rowCount === 0) return 'not-found';
+    await this.#revocations?.publish(id).catch((err: Error) => {
+      throw new FleetError(
+        'unavailable',
+        `key ${id} is revoked, but the gateways could not be told (${err.message}): they refuse it once their cache expires (API_KEY_CACHE_SECONDS); revoke it again to tell them now`,
+        { cause: err },
+      );
+    });
     return res.rows[0]!.revoked_now ? 'revoked' : 'already-revoked';
   }
 

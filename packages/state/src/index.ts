@@ -1,3 +1,4 @@
+export { ApiKeyRevocations, type RevocationHandlers } from './api-key-revocations.ts';
 export {
   API_KEY_ID_PATTERN,
   API_KEY_SCOPES,

@@ -2,11 +2,13 @@ import { createHmac } from 'node:crypto';
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { apiKeyRevocationsChannel } from '@agent-fleet/core';
 import { ApiKeyStore } from '@agent-fleet/state';
 import { Command, type CommanderError } from 'commander';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase } from '../../../../test/support/stack.ts';
+import { freshDatabase, freshNamespace, redisUrl } from '../../../../test/support/stack.ts';
 import {
   devUserToken,
   ensureDevCredentials,
@@ -74,6 +76,34 @@ describe('fleet keys', () => {
     const all = capture();
     await keysList({ all: true, json: true }, all.io, env);
     expect(JSON.parse(all.out[0]!)).toEqual(expect.arrayContaining([expect.objectContaining({ id })]));
+  });
+
+  it("announces a revocation on the fleet's Redis, in its namespace, so gateways drop the key at once", async () => {
+    const namespace = freshNamespace();
+    const subscriber = new Redis(redisUrl());
+    const heard: string[] = [];
+    subscriber.on('message', (channel: string, id: string) => heard.push(`${channel} ${id}`));
+    await subscriber.subscribe(apiKeyRevocationsChannel(namespace));
+    try {
+      const c = capture();
+      await keysCreate({ name: 'leaked', scopes: ['turns:read'] }, c.io, env);
+      const id = c.out[0]!.split('_')[1]!;
+      const withRedis = { ...env, REDIS_URL: redisUrl(), FLEET_NAMESPACE: namespace };
+      const r = capture();
+      expect(await keysRevoke(id, r.io, withRedis)).toBe(0);
+      expect(r.err).toEqual([]);
+      // Revoking again announces again: a failed announcement is repaired by repeating the command.
+      expect(await keysRevoke(id, capture().io, withRedis)).toBe(0);
+      const channel = apiKeyRevocationsChannel(namespace);
+      await expect.poll(() => heard).toEqual([`${channel} ${id}`, `${channel} ${id}`]);
+
+      const down = capture();
+      const unreachable = { ...env, REDIS_URL: 'redis://127.0.0.1:1', FLEET_NAMESPACE: namespace };
+      expect(await keysRevoke(id, down.io, unreachable)).toBe(1);
+      expect(down.err.join()).toMatch(/is revoked, but the gateways could not be told/);
+    } finally {
+      subscriber.disconnect();
+    }
   });
 
   it('prints JSON when asked', async () => {

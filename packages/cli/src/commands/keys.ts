@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FleetError, userIdSchema } from '@agent-fleet/core';
+import { envSchema, FleetError, userIdSchema } from '@agent-fleet/core';
 import {
   API_KEY_SCOPES,
   type ApiKey,
+  ApiKeyRevocations,
   type ApiKeyScope,
   ApiKeyStore,
   createPool,
@@ -13,6 +14,7 @@ import {
   TENANT_PATTERN,
 } from '@agent-fleet/state';
 import { type Command, InvalidArgumentError } from 'commander';
+import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import { REPO_ROOT } from '../paths.ts';
 import { readStackFile } from '../stack-file.ts';
@@ -79,22 +81,29 @@ export function registerKeysCommand(program: Command): void {
     });
   keys
     .command('revoke')
-    .description('revoke an API key: it stops working within the gateway cache time (30 s)')
+    .description(
+      "revoke an API key: announced on the fleet's Redis, so every gateway refuses it within a second",
+    )
     .argument('<id>', 'the key id (the part after fk_, before the second _)')
     .action(async (id: string) => {
       process.exitCode = await keysRevoke(id);
     });
 }
 
-/** Runs `fn` with a key store on DATABASE_URL or on the running fleet's database. */
+/**
+ * Runs `fn` with a key store on DATABASE_URL or on the running fleet's database. With `announce`,
+ * the store also announces revocations on REDIS_URL (or the running fleet's Redis) in
+ * FLEET_NAMESPACE, so gateways drop revoked keys from their caches at once.
+ */
 async function withStore(
   command: string,
   io: Io,
   fn: (store: ApiKeyStore) => Promise<number>,
   env: Record<string, string | undefined> = process.env,
+  opts: { announce?: boolean } = {},
 ): Promise<number> {
-  const databaseUrl =
-    env.DATABASE_URL ?? readStackFile(env.FLEET_DIR ?? join(REPO_ROOT, '.fleet'))?.databaseUrl;
+  const stack = readStackFile(env.FLEET_DIR ?? join(REPO_ROOT, '.fleet'));
+  const databaseUrl = env.DATABASE_URL ?? stack?.databaseUrl;
   if (!databaseUrl) {
     io.err(
       `fleet keys ${command}: no fleet is running here; start one with \`npm start\` or set DATABASE_URL`,
@@ -105,16 +114,26 @@ async function withStore(
     io.err(`fleet keys ${command}: DATABASE_URL must look like postgres://user:password@host:port/database`);
     return 1;
   }
+  const redisUrl = opts.announce ? (env.REDIS_URL ?? stack?.redisUrl) : undefined;
+  const redis = redisUrl ? new Redis(redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 5000 }) : undefined;
+  redis?.on('error', () => {});
+  if (opts.announce && !redis)
+    io.err(
+      `fleet keys ${command}: no Redis to announce on (set REDIS_URL): gateways refuse the key once their cache expires (API_KEY_CACHE_SECONDS)`,
+    );
   const pool = createPool(databaseUrl, 2);
   try {
     await migrate(databaseUrl);
-    return await fn(new ApiKeyStore({ pool }));
+    const namespace = envSchema.shape.FLEET_NAMESPACE.parse(env.FLEET_NAMESPACE);
+    const revocations = redis ? new ApiKeyRevocations({ redis, namespace }) : undefined;
+    return await fn(new ApiKeyStore({ pool, ...(revocations ? { revocations } : {}) }));
   } catch (err) {
     const msg = err instanceof FleetError ? err.message : `database error: ${(err as Error).message}`;
     io.err(`fleet keys ${command}: ${msg}`);
     return 1;
   } finally {
     await pool.end();
+    redis?.disconnect();
   }
 }
 
@@ -190,6 +209,7 @@ export function keysRevoke(id: string, io: Io = stdio, env?: Record<string, stri
       return 0;
     },
     env,
+    { announce: true },
   );
 }
 
