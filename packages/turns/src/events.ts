@@ -1,5 +1,6 @@
-import { type FinalStatus, userKeys } from '@agent-fleet/core';
+import { type FinalStatus, FleetError, userKeys } from '@agent-fleet/core';
 import type { Redis } from 'ioredis';
+import type { StreamEntry, StreamReader } from './stream-reader.ts';
 
 /** What a turn tells its watchers, in order. */
 export type TurnEvent =
@@ -22,20 +23,37 @@ export interface StoredEvent {
   event: TurnEvent;
 }
 
+/** What `tail` yields: the next event, or a tick after `keepAliveMs` without one. */
+export type TailItem = ({ kind: 'event' } & StoredEvent) | { kind: 'keep-alive' };
+
+export interface TailOptions {
+  /** Start after this event id (Last-Event-ID); default '0', the beginning. */
+  after?: string;
+  /** Ends the tail at once (the client went away): `tail` returns and lets go of the stream. */
+  signal?: AbortSignal;
+  /** A `keep-alive` item after this long without an event; default 15 s. */
+  keepAliveMs?: number;
+}
+
 const MAX_EVENTS = 5000;
+const READ_COUNT = 500;
 const TTL_SECONDS = 3600;
 
 /**
  * A turn's events as a Redis stream in the user's slot: workers append, any gateway reads from
  * any point (resumable with Last-Event-ID), and the stream expires an hour after its last event.
+ * Reading live (`tail`) needs a `StreamReader`, which follows every tailed turn over one
+ * connection; publishing does not.
  */
 export class TurnEvents {
   readonly #redis: Redis;
   readonly #namespace: string;
+  readonly #reader: StreamReader | undefined;
 
-  constructor(opts: { redis: Redis; namespace: string }) {
+  constructor(opts: { redis: Redis; namespace: string; reader?: StreamReader }) {
     this.#redis = opts.redis;
     this.#namespace = opts.namespace;
+    this.#reader = opts.reader;
   }
 
   async publish(userId: string, turnId: string, event: TurnEvent): Promise<void> {
@@ -47,24 +65,109 @@ export class TurnEvents {
     else await add;
   }
 
-  /**
-   * Events after `afterId` ('0' for all). With `blockMs`, waits that long for the first new one.
-   * Pass a connection of its own for blocking reads: XREAD BLOCK holds it.
-   */
+  /** Events after `afterId` ('0' for all), as many as there are now (at most `count`). */
   async read(
     userId: string,
     turnId: string,
     afterId: string,
-    opts: { blockMs?: number; count?: number; redis?: Redis } = {},
+    opts: { count?: number } = {},
   ): Promise<StoredEvent[]> {
     const key = userKeys(this.#namespace, userId).events(turnId);
-    const redis = opts.redis ?? this.#redis;
-    const res =
-      opts.blockMs !== undefined
-        ? await redis.xread('COUNT', opts.count ?? 500, 'BLOCK', opts.blockMs, 'STREAMS', key, afterId)
-        : await redis.xread('COUNT', opts.count ?? 500, 'STREAMS', key, afterId);
-    const entries = res?.[0]?.[1] ?? [];
-    return entries.map(([id, fields]) => ({ id, event: JSON.parse(fields[1]!) as TurnEvent }));
+    const res = await this.#redis.xread('COUNT', opts.count ?? READ_COUNT, 'STREAMS', key, afterId);
+    return (res?.[0]?.[1] ?? []).map(toStoredEvent);
+  }
+
+  /** Whether the turn has an event stream (none before it starts, nor an hour after it ended). */
+  async exists(userId: string, turnId: string): Promise<boolean> {
+    return (await this.#redis.exists(userKeys(this.#namespace, userId).events(turnId))) === 1;
+  }
+
+  /**
+   * The turn's events from `after` on, in order, live: it ends after `done`, or at once when
+   * `signal` aborts; while nothing happens it yields a `keep-alive` every `keepAliveMs`. Events
+   * already there are read at once; then the shared reader follows the stream until the end.
+   */
+  async *tail(
+    userId: string,
+    turnId: string,
+    opts: TailOptions = {},
+  ): AsyncGenerator<TailItem, void, undefined> {
+    const reader = this.#reader;
+    if (!reader) throw new FleetError('invalid_config', 'TurnEvents.tail needs a StreamReader');
+    const { signal } = opts;
+    let last = opts.after ?? '0';
+    // The events already there, at once.
+    for (;;) {
+      const batch = await this.read(userId, turnId, last, { count: READ_COUNT });
+      for (const e of batch) {
+        yield { kind: 'event', ...e };
+        if (e.event.type === 'done') return;
+        last = e.id;
+      }
+      if (batch.length < READ_COUNT || signal?.aborted) break;
+    }
+    if (signal?.aborted) return;
+    const inbox = new Inbox();
+    const stop = reader.follow(userKeys(this.#namespace, userId).events(turnId), last, (entries) =>
+      inbox.push(entries),
+    );
+    const onAbort = () => inbox.close();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for (;;) {
+        const entries = await inbox.next(opts.keepAliveMs ?? 15_000);
+        if (entries === 'closed') return;
+        if (entries === 'idle') {
+          yield { kind: 'keep-alive' };
+          continue;
+        }
+        for (const entry of entries) {
+          const e = toStoredEvent(entry);
+          yield { kind: 'event', ...e };
+          if (e.event.type === 'done') return;
+        }
+      }
+    } finally {
+      stop();
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+const toStoredEvent = ([id, fields]: StreamEntry): StoredEvent => ({
+  id,
+  event: JSON.parse(fields[1]!) as TurnEvent,
+});
+
+/** Entries handed over by the reader, waiting for the tail to take them. */
+class Inbox {
+  readonly #queue: StreamEntry[][] = [];
+  #closed = false;
+  #wake: (() => void) | undefined;
+
+  push(entries: StreamEntry[]): void {
+    this.#queue.push(entries);
+    this.#wake?.();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#wake?.();
+  }
+
+  /** The next entries; 'idle' after `idleMs` without any; 'closed' once closed. */
+  async next(idleMs: number): Promise<StreamEntry[] | 'idle' | 'closed'> {
+    if (!this.#closed && this.#queue.length === 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        timer = setTimeout(resolve, idleMs);
+      });
+      clearTimeout(timer);
+      this.#wake = undefined;
+    }
+    if (this.#closed) return 'closed';
+    return this.#queue.shift() ?? 'idle';
   }
 }
 

@@ -1,5 +1,12 @@
 export { type CancelRequest, controlChannel, TurnControl } from './control.ts';
-export { type StoredEvent, TokenBuffer, type TurnEvent, TurnEvents } from './events.ts';
+export {
+  type StoredEvent,
+  type TailItem,
+  type TailOptions,
+  TokenBuffer,
+  type TurnEvent,
+  TurnEvents,
+} from './events.ts';
 export {
   type BeginResult,
   type CommitInput,
@@ -16,3 +23,9 @@ export { type AcceptedTurn, type AcceptInput, TurnProducer } from './producer.ts
 export { ProfileCache } from './profile-cache.ts';
 export { type TurnRecord, TurnRecords, toTurnResult } from './records.ts';
 export { Scratchpad } from './scratchpad.ts';
+export {
+  compareStreamIds,
+  type StreamEntry,
+  StreamReader,
+  type StreamReaderOptions,
+} from './stream-reader.ts';
