@@ -96,6 +96,8 @@ export const envSchema = z.object({
   HTTP_REQUEST_TIMEOUT_MS: int(60_000, 100, 3_600_000),
   /** A connection with no traffic either way for this long is closed; 0 never. */
   HTTP_IDLE_TIMEOUT_MS: int(600_000, 0, 24 * 3_600_000),
+  /** Event streams (SSE) one user or API key may hold open on each gateway; more get 429. */
+  MAX_STREAMS_PER_PRINCIPAL: int(16, 1, 100_000),
 
   WORKER_CONCURRENCY: int(8, 1, 1000),
   WORKER_METRICS_PORT: int(0, 0, 65535),

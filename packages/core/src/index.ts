@@ -47,7 +47,6 @@ export {
   profileSettingsSchema,
   TOOL_NAME_PATTERN,
 } from './profile-settings.ts';
-export { findNul, hasNul, NUL_REFUSED, storable } from './storable.ts';
 export {
   FINAL_STATUSES,
   type FinalStatus,
@@ -57,5 +56,6 @@ export {
   type TurnStatus,
   turnStatusSchema,
 } from './statuses.ts';
+export { findNul, hasNul, NUL_REFUSED, storable } from './storable.ts';
 export { countTokens, decodeTokens, encodeTokens } from './tokens.ts';
 export { asUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from './unavailable.ts';

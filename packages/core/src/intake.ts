@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { idempotencyKeySchema, threadIdSchema, turnIdSchema, userIdSchema } from './ids.ts';
-import { storable } from './storable.ts';
 import { turnStatusSchema } from './statuses.ts';
+import { storable } from './storable.ts';
 
 /**
  * The public contract for producers outside the fleet (the SDK, and any BullMQ client in any

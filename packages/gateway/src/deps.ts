@@ -14,6 +14,7 @@ import {
 import {
   PartitionQueues,
   ProfileCache,
+  StreamReader,
   TurnControl,
   TurnEvents,
   TurnProducer,
@@ -25,6 +26,7 @@ import { AdminSessions } from './auth/admin-sessions.ts';
 import { type AuthCollaborators, createAuthCollaborators } from './auth/collaborators.ts';
 import { createLoadShedder, type LoadShedder } from './auth/load-shedding.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
+import { StreamSlots } from './stream-slots.ts';
 
 /**
  * Everything the gateway's plugins and routes use, built once at start-up and handed to them
@@ -52,8 +54,10 @@ export interface GatewayDeps {
   auth: AuthCollaborators;
   /** Browser sessions of the admin UI (Bull Board). */
   sessions: AdminSessions;
-  /** Turns' live events (the SSE routes read them). */
+  /** Turns' live events; the SSE routes tail them through one shared blocking reader. */
   events: TurnEvents;
+  /** Event streams open per principal (MAX_STREAMS_PER_PRINCIPAL). */
+  streams: StreamSlots;
   /** Cancelling turns. */
   control: TurnControl;
   close(): Promise<void>;
@@ -85,6 +89,16 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
   const transcript = new Transcript({ pool });
   const profiles = new ProfileStore({ pool });
   const records = new TurnRecords({ redis, namespace: ns, ttlSeconds: config.TURN_RECORD_TTL_SECONDS });
+  // One blocking connection follows the event streams of every open SSE response.
+  const readerConnection = connection(redis, `${ns}:gateway:events`, logger, {
+    autoResendUnfulfilledCommands: false,
+  });
+  const reader = new StreamReader({
+    connection: readerConnection,
+    control: redis,
+    onError: (err) => logger.warn({ err: err.message }, 'turn event reader: read failed; retrying'),
+  });
+  const streams = new StreamSlots({ perPrincipal: config.MAX_STREAMS_PER_PRINCIPAL });
   const shedder = createLoadShedder({ queues: partitions.queues, limit: config.SHED_BACKLOG, logger });
   const llmHealth = new ServerMonitor({
     urls: config.LLM_BASE_URLS,
@@ -129,18 +143,24 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
       store: { get: (userId: string) => profiles.resolve(userId, config.DEFAULT_TENANT) },
     }),
     retriever: await createRetriever(config, pool, { logger }),
-    metrics: createGatewayMetrics(partitions),
+    metrics: createGatewayMetrics(partitions, {
+      open: () => streams.open,
+      followed: () => reader.streams,
+    }),
     shedder,
     llmHealth,
     auth,
     sessions: new AdminSessions({ redis, namespace: ns }),
-    events: new TurnEvents({ redis, namespace: ns }),
+    events: new TurnEvents({ redis, namespace: ns, reader }),
+    streams,
     control: new TurnControl({ redis, namespace: ns }),
     async close() {
       shedder.close();
       llmHealth.close();
       await stopRevocations();
       subscriber.disconnect();
+      reader.close();
+      readerConnection.disconnect();
       await partitions.close();
       await pool.end();
       redis.disconnect();

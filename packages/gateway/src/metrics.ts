@@ -1,8 +1,19 @@
 import type { PartitionQueues } from '@agent-fleet/turns';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-/** The gateway's /metrics: HTTP traffic, accepted turns, and the partition backlog KEDA scales on. */
-export function createGatewayMetrics(partitions: PartitionQueues) {
+/** What the gateway's event streams look like right now. */
+export interface StreamGauges {
+  /** Event streams (SSE) open. */
+  open(): number;
+  /** Turn event streams the shared reader follows for them. */
+  followed(): number;
+}
+
+/**
+ * The gateway's /metrics: HTTP traffic, accepted turns, open event streams, and the partition
+ * backlog KEDA scales on.
+ */
+export function createGatewayMetrics(partitions: PartitionQueues, streams: StreamGauges) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'fleet_gateway_' });
   const backlog = new Gauge({
@@ -15,6 +26,22 @@ export function createGatewayMetrics(partitions: PartitionQueues) {
       counts.forEach((n, i) => {
         backlog.set({ queue: partitions.queues[i]!.name }, n);
       });
+    },
+  });
+  new Gauge({
+    name: 'fleet_gateway_event_streams',
+    help: 'Event streams (SSE: turn events, streamed chat completions) open on this gateway',
+    registers: [registry],
+    collect() {
+      this.set(streams.open());
+    },
+  });
+  new Gauge({
+    name: 'fleet_gateway_event_streams_followed',
+    help: 'Turn event streams the shared blocking reader follows (one Redis connection for all)',
+    registers: [registry],
+    collect() {
+      this.set(streams.followed());
     },
   });
   return {

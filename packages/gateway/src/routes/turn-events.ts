@@ -1,18 +1,19 @@
 import { FleetError, isFinalStatus, turnIdSchema } from '@agent-fleet/core';
-import type { StoredEvent } from '@agent-fleet/turns';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { canAccessUser, requireScope } from '../auth/guards.ts';
 import type { GatewayDeps } from '../deps.ts';
+import { openSse, type SseStream } from '../sse.ts';
 
 const KEEP_ALIVE_MS = 15_000;
 
 /**
  * A turn's live events as Server-Sent Events (`GET /v1/turns/:turnId/events`, resumable with
- * Last-Event-ID), and cancelling a turn (`POST /v1/turns/:turnId/cancel`).
+ * Last-Event-ID; at most MAX_STREAMS_PER_PRINCIPAL open per caller), and cancelling a turn
+ * (`POST /v1/turns/:turnId/cancel`).
  */
 export const turnEventRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) => {
-  const { events, control } = deps;
+  const { control } = deps;
 
   /** The turn's owner, if the caller may see the turn; a turn of someone else looks like no turn. */
   const ownerFor = async (
@@ -44,49 +45,15 @@ export const turnEventRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, d
     async (req, reply) => {
       const { turnId } = req.params;
       const userId = await ownerFor(req.principal!, turnId, 'turns:read');
-      let last = req.headers['last-event-id'] ?? '0';
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
-      let open = true;
-      req.raw.on('close', () => {
-        open = false;
-      });
-      const send = (e: StoredEvent) => {
-        res.write(`id: ${e.id}\nevent: ${e.event.type}\ndata: ${JSON.stringify(e.event)}\n\n`);
-        last = e.id;
-        return e.event.type === 'done';
-      };
-      // A blocking read holds its connection: each stream gets one of its own.
-      const blocking = deps.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+      const release = deps.streams.take(req.principal!);
+      const sse = openSse(reply);
       try {
-        let finished = false;
-        for (const e of await events.read(userId, turnId, last)) if (send(e)) finished = true;
-        if (!finished) {
-          const record = await deps.records.get(turnId);
-          if (record && isFinalStatus(record.status) && last === '0') {
-            // The live events have expired; say how the turn ended.
-            res.write(
-              `event: done\ndata: ${JSON.stringify({ type: 'done', status: record.status, reply: record.reply, error: record.error, citations: record.citations })}\n\n`,
-            );
-            finished = true;
-          }
-        }
-        while (open && !finished) {
-          const batch = await events.read(userId, turnId, last, { blockMs: KEEP_ALIVE_MS, redis: blocking });
-          if (batch.length === 0) res.write(': keep-alive\n\n');
-          for (const e of batch) if (send(e)) finished = true;
-        }
+        await sendTurnEvents(sse, deps, userId, turnId, req.headers['last-event-id']);
       } catch (err) {
         req.log.warn({ err: (err as Error).message, turnId }, 'event stream ended with an error');
       } finally {
-        blocking.disconnect();
-        res.end();
+        release();
+        sse.end();
       }
     },
   );
@@ -108,3 +75,35 @@ export const turnEventRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, d
     },
   );
 };
+
+/**
+ * The turn's events from `after` on until `done`. A turn that ended without events to show (they
+ * expired an hour after it ended, or its `done` could not be published) gets a `done` made from its
+ * record, at once or at the next keep-alive.
+ */
+async function sendTurnEvents(
+  sse: SseStream,
+  deps: Pick<GatewayDeps, 'events' | 'records'>,
+  userId: string,
+  turnId: string,
+  after: string | undefined,
+): Promise<void> {
+  const ended = async () => {
+    const record = await deps.records.get(turnId);
+    if (!record || !isFinalStatus(record.status)) return false;
+    const { status, reply, error, citations } = record;
+    sse.send(JSON.stringify({ type: 'done', status, reply, error, citations }), { event: 'done' });
+    return true;
+  };
+  if (!(await deps.events.exists(userId, turnId)) && (await ended())) return;
+  const tail = deps.events.tail(userId, turnId, {
+    ...(after ? { after } : {}),
+    signal: sse.signal,
+    keepAliveMs: KEEP_ALIVE_MS,
+  });
+  for await (const item of tail) {
+    if (item.kind === 'event') sse.send(JSON.stringify(item.event), { id: item.id, event: item.event.type });
+    else if (await ended()) return;
+    else sse.comment('keep-alive');
+  }
+}

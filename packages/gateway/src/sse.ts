@@ -1,0 +1,47 @@
+import type { FastifyReply } from 'fastify';
+
+/** A Server-Sent Events response the route writes itself (the reply is hijacked). */
+export interface SseStream {
+  /** Aborted the moment the client goes away: whatever feeds the stream stops at once. */
+  readonly signal: AbortSignal;
+  /** One event: `data` (one line), with an `id` to resume from and an `event` name when given. */
+  send(data: string, fields?: { id?: string; event?: string }): void;
+  /** A comment line, which clients ignore: keeps proxies from closing an idle stream. */
+  comment(text: string): void;
+  end(): void;
+}
+
+/** Takes over `reply` and answers 200 with an event stream. */
+export function openSse(reply: FastifyReply, headers: Record<string, string> = {}): SseStream {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    ...headers,
+  });
+  // The client learns at once that its stream is open, not with the first event.
+  res.flushHeaders();
+  const gone = new AbortController();
+  // The response closes when the client disconnects, or after `end`: only the first matters.
+  res.once('close', () => gone.abort());
+  const write = (text: string) => {
+    if (!gone.signal.aborted) res.write(text);
+  };
+  return {
+    signal: gone.signal,
+    send(data, fields = {}) {
+      const id = fields.id ? `id: ${fields.id}\n` : '';
+      const event = fields.event ? `event: ${fields.event}\n` : '';
+      write(`${id}${event}data: ${data}\n\n`);
+    },
+    comment(text) {
+      write(`: ${text}\n\n`);
+    },
+    end() {
+      if (!res.writableEnded) res.end();
+    },
+  };
+}
