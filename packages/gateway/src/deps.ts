@@ -65,19 +65,8 @@ export interface GatewayDeps {
 
 /** Connect to Redis and Postgres, migrate, and wire the gateway's collaborators. */
 export async function createGatewayDeps(config: FleetConfig, logger: Logger): Promise<GatewayDeps> {
-  // Producers fail fast instead of queueing commands while Redis is away: the caller gets a 503.
   const ns = config.FLEET_NAMESPACE;
-  const redis = new Redis(config.REDIS_URL, {
-    connectionName: `${ns}:gateway`,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    enableAutoPipelining: true,
-  });
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-  await new Promise<void>((resolve, reject) => {
-    redis.once('ready', resolve);
-    redis.once('end', () => reject(new Error(`cannot connect to Redis at ${config.REDIS_URL}`)));
-  });
+  const redis = await connectRedis(config, logger);
   const pool = createPool(config.DATABASE_URL, 10);
   await migrate(config.DATABASE_URL, logger);
   const partitions = new PartitionQueues({
@@ -89,15 +78,8 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
   const transcript = new Transcript({ pool });
   const profiles = new ProfileStore({ pool });
   const records = new TurnRecords({ redis, namespace: ns, ttlSeconds: config.TURN_RECORD_TTL_SECONDS });
-  // One blocking connection follows the event streams of every open SSE response.
-  const readerConnection = connection(redis, `${ns}:gateway:events`, logger, {
-    autoResendUnfulfilledCommands: false,
-  });
-  const reader = new StreamReader({
-    connection: readerConnection,
-    control: redis,
-    onError: (err) => logger.warn({ err: err.message }, 'turn event reader: read failed; retrying'),
-  });
+  const live = liveEvents(redis, ns, logger);
+  const keys = await keyAuth(config, pool, redis, logger);
   const streams = new StreamSlots({ perPrincipal: config.MAX_STREAMS_PER_PRINCIPAL });
   const shedder = createLoadShedder({ queues: partitions.queues, limit: config.SHED_BACKLOG, logger });
   const llmHealth = new ServerMonitor({
@@ -105,19 +87,6 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
     intervalMs: config.LLM_HEALTH_INTERVAL_MS,
   });
   await llmHealth.start();
-  const revocations = new ApiKeyRevocations({ redis, namespace: ns });
-  const auth = createAuthCollaborators(config, {
-    pool,
-    redis,
-    apiKeys: new ApiKeyStore({ pool, revocations }),
-    logger,
-  });
-  const subscriber = connection(redis, `${ns}:gateway:revocations`, logger, { autoResubscribe: false });
-  const stopRevocations = await revocations.follow(subscriber, {
-    onRevoked: (keyId) => auth.keys.drop(keyId),
-    onResubscribed: () => auth.keys.clear(),
-    onError: (err) => logger.warn({ err: err.message }, 'cannot follow API key revocations'),
-  });
   return {
     config,
     logger,
@@ -145,25 +114,82 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
     retriever: await createRetriever(config, pool, { logger }),
     metrics: createGatewayMetrics(partitions, {
       open: () => streams.open,
-      followed: () => reader.streams,
+      followed: () => live.reader.streams,
     }),
     shedder,
     llmHealth,
-    auth,
+    auth: keys.auth,
     sessions: new AdminSessions({ redis, namespace: ns }),
-    events: new TurnEvents({ redis, namespace: ns, reader }),
+    events: live.events,
     streams,
     control: new TurnControl({ redis, namespace: ns }),
     async close() {
       shedder.close();
       llmHealth.close();
-      await stopRevocations();
-      subscriber.disconnect();
-      reader.close();
-      readerConnection.disconnect();
+      await keys.close();
+      live.close();
       await partitions.close();
       await pool.end();
       redis.disconnect();
+    },
+  };
+}
+
+/** The gateway's main connection: producers fail fast while Redis is away (the caller gets a 503). */
+async function connectRedis(config: FleetConfig, logger: Logger): Promise<Redis> {
+  const redis = new Redis(config.REDIS_URL, {
+    connectionName: `${config.FLEET_NAMESPACE}:gateway`,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    enableAutoPipelining: true,
+  });
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  await new Promise<void>((resolve, reject) => {
+    redis.once('ready', resolve);
+    redis.once('end', () => reject(new Error(`cannot connect to Redis at ${config.REDIS_URL}`)));
+  });
+  return redis;
+}
+
+/** Turn events, tailed for every open SSE response over one blocking connection. */
+function liveEvents(redis: Redis, ns: string, logger: Logger) {
+  const conn = connection(redis, `${ns}:gateway:events`, logger, { autoResendUnfulfilledCommands: false });
+  const reader = new StreamReader({
+    connection: conn,
+    control: redis,
+    onError: (err) => logger.warn({ err: err.message }, 'turn event reader: read failed; retrying'),
+  });
+  return {
+    reader,
+    events: new TurnEvents({ redis, namespace: ns, reader }),
+    close() {
+      reader.close();
+      conn.disconnect();
+    },
+  };
+}
+
+/** API keys, tokens and rate limits, with revocations followed so cached keys end at once. */
+async function keyAuth(config: FleetConfig, pool: Pool, redis: Redis, logger: Logger) {
+  const ns = config.FLEET_NAMESPACE;
+  const revocations = new ApiKeyRevocations({ redis, namespace: ns });
+  const auth = createAuthCollaborators(config, {
+    pool,
+    redis,
+    apiKeys: new ApiKeyStore({ pool, revocations }),
+    logger,
+  });
+  const subscriber = connection(redis, `${ns}:gateway:revocations`, logger, { autoResubscribe: false });
+  const stop = await revocations.follow(subscriber, {
+    onRevoked: (keyId) => auth.keys.drop(keyId),
+    onResubscribed: () => auth.keys.clear(),
+    onError: (err) => logger.warn({ err: err.message }, 'cannot follow API key revocations'),
+  });
+  return {
+    auth,
+    async close() {
+      await stop();
+      subscriber.disconnect();
     },
   };
 }
