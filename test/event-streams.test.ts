@@ -1,3 +1,5 @@
+import { createLogger, loadConfig } from '@agent-fleet/core';
+import { buildGateway, createGatewayDeps } from '@agent-fleet/gateway';
 import { startSim } from '@agent-fleet/llm-sim';
 import { ApiKeyStore } from '@agent-fleet/state';
 import OpenAI from 'openai';
@@ -223,5 +225,20 @@ describe('event streams: shared reader, released at once, capped per principal',
     const again = await openStream(url, { headers: auth(key) });
     expect(again.status).toBe(200);
     for (const s of [b, others, again]) s.abort();
+  });
+
+  it('ends open streams when the gateway shuts down, instead of being held open by them', async () => {
+    const deps = await createGatewayDeps(loadConfig(fleet.env), createLogger('test', 'silent'));
+    const app = await buildGateway(deps);
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const turnId = await post('es-shutdown', 'still queued');
+    const stream = await openStream(`${url}/v1/turns/${turnId}/events`, { headers: auth(key) });
+    expect(stream.status).toBe(200);
+    const closing = Date.now();
+    const closed = app.close();
+    await stream.closed;
+    await closed;
+    expect(Date.now() - closing).toBeLessThan(2000);
+    await deps.close();
   });
 });

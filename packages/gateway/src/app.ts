@@ -46,6 +46,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     sendError(reply, new FleetError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`)),
   );
   app.addHook('preValidation', refuseUnstorableInput);
+  // Open event streams would hold the server open: end them first (clients resume elsewhere).
+  app.addHook('preClose', async () => deps.streams.endAll());
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.http.observe(
       { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },

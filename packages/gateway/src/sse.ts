@@ -2,7 +2,7 @@ import type { FastifyReply } from 'fastify';
 
 /** A Server-Sent Events response the route writes itself (the reply is hijacked). */
 export interface SseStream {
-  /** Aborted the moment the client goes away: whatever feeds the stream stops at once. */
+  /** Aborted the moment the stream must end (its client went away): what feeds it stops at once. */
   readonly signal: AbortSignal;
   /** One event: `data` (one line), with an `id` to resume from and an `event` name when given. */
   send(data: string, fields?: { id?: string; event?: string }): void;
@@ -11,16 +11,23 @@ export interface SseStream {
   end(): void;
 }
 
-/** Takes over `reply` and answers 200 with an event stream. */
-export function openSse(reply: FastifyReply, headers: Record<string, string> = {}): SseStream {
+/**
+ * Takes over `reply` and answers 200 with an event stream. The stream's `signal` aborts when the
+ * client goes away or when `until` aborts (the gateway shuts down).
+ */
+export function openSse(
+  reply: FastifyReply,
+  opts: { until: AbortSignal; headers?: Record<string, string> },
+): SseStream {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
+    // The stream is the connection's last response: when it ends (shutdown too), the socket goes.
+    connection: 'close',
     'x-accel-buffering': 'no',
-    ...headers,
+    ...opts.headers,
   });
   // The client learns at once that its stream is open, not with the first event.
   res.flushHeaders();
@@ -31,7 +38,7 @@ export function openSse(reply: FastifyReply, headers: Record<string, string> = {
     if (!gone.signal.aborted) res.write(text);
   };
   return {
-    signal: gone.signal,
+    signal: AbortSignal.any([gone.signal, opts.until]),
     send(data, fields = {}) {
       const id = fields.id ? `id: ${fields.id}\n` : '';
       const event = fields.event ? `event: ${fields.event}\n` : '';

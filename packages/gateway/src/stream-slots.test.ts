@@ -26,12 +26,15 @@ describe('StreamSlots', () => {
     // A key and a user of the same id are different principals.
     const k = slots.take(key('ann'));
     expect(slots.open).toBe(3);
-    a();
-    a();
+    a.release();
+    a.release();
     expect(slots.open).toBe(2);
     const c = slots.take(user('ann'));
     expect(() => slots.take(user('ann'))).toThrow(/2 event streams open/);
-    for (const release of [b, c, k]) release();
+    for (const slot of [b, c, k]) slot.release();
     expect(slots.open).toBe(0);
+    expect(b.signal.aborted).toBe(false);
+    slots.endAll();
+    expect([b.signal.aborted, slots.take(user('ann')).signal.aborted]).toEqual([true, true]);
   });
 });

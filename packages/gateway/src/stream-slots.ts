@@ -1,14 +1,24 @@
 import { FleetError } from '@agent-fleet/core';
 import type { Principal } from './auth/principal.ts';
 
+/** One open event stream's place: give it back when the stream ends; `signal` ends it early. */
+export interface StreamSlot {
+  /** Gives the slot back; calling it again does nothing. */
+  release(): void;
+  /** Aborted when the gateway shuts down: the stream ends cleanly and its client may resume elsewhere. */
+  signal: AbortSignal;
+}
+
 /**
  * Caps the event streams (SSE: turn events, streamed chat completions) one principal, a user or
  * an API key, holds open on this gateway, so no caller can pin its sockets and memory. A slot is
- * taken before anything else is done for the stream and given back the moment it ends.
+ * taken before anything else is done for the stream and given back the moment it ends. `endAll`
+ * ends every open stream (shutdown), which would otherwise hold the server open.
  */
 export class StreamSlots {
   readonly #perPrincipal: number;
   readonly #held = new Map<string, number>();
+  readonly #shutdown = new AbortController();
   #open = 0;
 
   constructor(opts: { perPrincipal: number }) {
@@ -20,11 +30,8 @@ export class StreamSlots {
     return this.#open;
   }
 
-  /**
-   * A slot for `principal`, or `rate_limited` (429) when it holds MAX_STREAMS_PER_PRINCIPAL
-   * already. Call the returned function when the stream ends; calling it again does nothing.
-   */
-  take(principal: Principal): () => void {
+  /** A slot for `principal`, or `rate_limited` (429) when it holds MAX_STREAMS_PER_PRINCIPAL already. */
+  take(principal: Principal): StreamSlot {
     const who = `${principal.kind}:${principal.id}`;
     const held = this.#held.get(who) ?? 0;
     if (held >= this.#perPrincipal) {
@@ -38,7 +45,7 @@ export class StreamSlots {
     this.#held.set(who, held + 1);
     this.#open++;
     let released = false;
-    return () => {
+    const release = () => {
       if (released) return;
       released = true;
       this.#open--;
@@ -46,5 +53,11 @@ export class StreamSlots {
       if (left > 0) this.#held.set(who, left);
       else this.#held.delete(who);
     };
+    return { release, signal: this.#shutdown.signal };
+  }
+
+  /** Ends every open stream, and any opened from now on. */
+  endAll(): void {
+    this.#shutdown.abort();
   }
 }

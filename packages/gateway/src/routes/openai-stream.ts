@@ -5,6 +5,8 @@ import { openSse, type SseStream } from '../sse.ts';
 
 export interface ChatStreamOptions {
   events: TurnEvents;
+  /** Ends the stream early (the gateway shuts down). */
+  until: AbortSignal;
   userId: string;
   turnId: string;
   model: string;
@@ -26,7 +28,7 @@ const KEEP_ALIVE_MS = 15_000;
  * checkpoint: a client may see part of it twice.
  */
 export async function streamChatCompletion(reply: FastifyReply, opts: ChatStreamOptions): Promise<void> {
-  const sse = openSse(reply, { 'x-fleet-turn-id': opts.turnId });
+  const sse = openSse(reply, { until: opts.until, headers: { 'x-fleet-turn-id': opts.turnId } });
   const deadline = AbortSignal.timeout(opts.timeoutMs);
   const chunks = chunkWriter(sse, opts);
   try {

@@ -87,18 +87,19 @@ export const openAiRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps
       }
       const idem = req.headers['idempotency-key'];
       // A stream takes its slot first: a caller over the cap gets 429 and no turn.
-      const release = body.stream === true ? deps.streams.take(req.principal!) : undefined;
+      const slot = body.stream === true ? deps.streams.take(req.principal!) : undefined;
       let turn: Awaited<ReturnType<typeof deps.producer.accept>>;
       try {
         turn = await deps.producer.accept({ userId, text, ...(idem ? { idempotencyKey: idem } : {}) });
       } catch (err) {
-        release?.();
+        slot?.release();
         throw err;
       }
       if (turn.created) deps.metrics.accepted.inc();
       reply.header('x-fleet-turn-id', turn.turnId);
-      if (release) {
+      if (slot) {
         return streamChatCompletion(reply, {
+          until: slot.signal,
           events: deps.events,
           userId,
           turnId: turn.turnId,
@@ -107,7 +108,7 @@ export const openAiRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps
           includeUsage: body.stream_options?.include_usage === true,
           timeoutMs,
           logger: deps.logger,
-        }).finally(release);
+        }).finally(slot.release);
       }
       // A retry would ask the agent a second time (unless the client sent an Idempotency-Key): the
       // OpenAI SDKs honour this header and do not retry the 5xx answers below.

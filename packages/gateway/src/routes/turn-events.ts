@@ -45,14 +45,14 @@ export const turnEventRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, d
     async (req, reply) => {
       const { turnId } = req.params;
       const userId = await ownerFor(req.principal!, turnId, 'turns:read');
-      const release = deps.streams.take(req.principal!);
-      const sse = openSse(reply);
+      const slot = deps.streams.take(req.principal!);
+      const sse = openSse(reply, { until: slot.signal });
       try {
         await sendTurnEvents(sse, deps, userId, turnId, req.headers['last-event-id']);
       } catch (err) {
         req.log.warn({ err: (err as Error).message, turnId }, 'event stream ended with an error');
       } finally {
-        release();
+        slot.release();
         sse.end();
       }
     },
