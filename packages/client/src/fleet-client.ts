@@ -119,7 +119,7 @@ export class FleetClient {
     return hot ? toTurnRecord(hot) : null;
   }
 
-  /** Resolves with the turn once it has ended: completed, failed, cancelled or interrupted (check `status`). */
+  /** Resolves with the turn once it has ended (check `status`): completed, failed, cancelled, interrupted. */
   waitForTurn(turnId: string, opts?: WaitOptions): Promise<TurnRecord> {
     return waitForFinal((id) => this.getTurn(id), turnId, opts);
   }

@@ -75,7 +75,7 @@ export class FleetHttpClient {
     }
   }
 
-  /** Resolves with the turn once it has ended: completed, failed, cancelled or interrupted (check `status`). */
+  /** Resolves with the turn once it has ended (check `status`): completed, failed, cancelled, interrupted. */
   waitForTurn(turnId: string, opts?: WaitOptions): Promise<TurnRecord> {
     return waitForFinal((id) => this.getTurn(id), turnId, { pollMs: { initial: 100, max: 1000 }, ...opts });
   }

@@ -50,7 +50,7 @@ export interface GatewayDeps {
   shedder: LoadShedder;
   /** Health checks of LLM_BASE_URLS every LLM_HEALTH_INTERVAL_MS, for readiness. */
   llmHealth: ServerMonitor;
-  /** API keys, user tokens, rate limits and sign-in throttling: what the auth plugin and the admin sign-in work with. */
+  /** API keys, user tokens, rate limits, sign-in throttling: for the auth plugin and the admin sign-in. */
   auth: AuthCollaborators;
   /** Browser sessions of the admin UI (Bull Board). */
   sessions: AdminSessions;

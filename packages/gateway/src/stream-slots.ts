@@ -5,7 +5,7 @@ import type { Principal } from './auth/principal.ts';
 export interface StreamSlot {
   /** Gives the slot back; calling it again does nothing. */
   release(): void;
-  /** Aborted when the gateway shuts down: the stream ends cleanly and its client may resume elsewhere. */
+  /** Aborted when the gateway shuts down: the stream ends cleanly; its client may resume elsewhere. */
   signal: AbortSignal;
 }
 
@@ -30,7 +30,7 @@ export class StreamSlots {
     return this.#open;
   }
 
-  /** A slot for `principal`, or `rate_limited` (429) when it holds MAX_STREAMS_PER_PRINCIPAL already. */
+  /** A slot for `principal`, or `rate_limited` (429) once it holds MAX_STREAMS_PER_PRINCIPAL. */
   take(principal: Principal): StreamSlot {
     const who = `${principal.kind}:${principal.id}`;
     const held = this.#held.get(who) ?? 0;
