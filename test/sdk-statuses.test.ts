@@ -143,9 +143,18 @@ describe('the built SDK ends its waits on every final status', () => {
   });
 
   it('answered by coalescing', async () => {
-    const first = await post('st-coalesce', 'first');
-    await running(first);
-    // The first turn is busy with its model call: the next two run as one turn.
+    await post('st-coalesce', 'first');
+    // Once the first turn is busy with its model call, it takes no more messages: the next two
+    // run as one turn.
+    await waitFor(
+      async () => {
+        const stats = (await (await fetch(`${simAdmin()}/sim/stats`)).json()) as {
+          byUser: Record<string, number>;
+        };
+        return stats.byUser['st-coalesce'] === 1;
+      },
+      { timeoutMs: 10_000, intervalMs: 20 },
+    );
     const merged = await post('st-coalesce', 'second', 'coalesce');
     const absorbed = await post('st-coalesce', 'third', 'coalesce');
     follow(merged);
