@@ -43,6 +43,12 @@ class LeakyRetriever extends AclRetriever {
   protected async deleteChecked() {
     return { deleted: false };
   }
+  protected async listChecked() {
+    return [];
+  }
+  protected async getChecked() {
+    return null;
+  }
   async close() {}
 }
 

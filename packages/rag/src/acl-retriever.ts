@@ -3,6 +3,8 @@ import { checkAccess, isValidGroup, isValidTenant, visibleTo } from './access.ts
 import type {
   ChunkRecord,
   DocumentRecord,
+  DocumentSummary,
+  ListDocumentsOptions,
   ReplaceStatus,
   Retriever,
   SearchHit,
@@ -12,6 +14,10 @@ import type {
 
 export const DEFAULT_K = 5;
 export const MAX_K = 100;
+/** The most chunks one `readDocument` returns: enough for a whole long document (a batch review). */
+export const MAX_READ_CHUNKS = 100_000;
+export const DEFAULT_LIST_LIMIT = 1000;
+export const MAX_LIST_LIMIT = 10_000;
 
 /** Called when a backend returned a chunk the rule forbids (a bug): the chunk was dropped. */
 export type ViolationHandler = (info: { backend: string; access: UserAccess; chunk: ChunkRecord }) => void;
@@ -50,7 +56,7 @@ export abstract class AclRetriever implements Retriever {
   ): Promise<ChunkRecord[]> {
     const checked = checkAccess(access);
     if (typeof docId !== 'string' || docId === '') return [];
-    const limit = Math.min(MAX_K, Math.max(1, Math.floor(opts.maxChunks ?? 20)));
+    const limit = Math.min(MAX_READ_CHUNKS, Math.max(1, Math.floor(opts.maxChunks ?? 20)));
     const chunks = await this.readVisible(checked, docId);
     const want = opts.section?.trim().toLowerCase();
     const out: ChunkRecord[] = [];
@@ -76,6 +82,18 @@ export abstract class AclRetriever implements Retriever {
     return this.deleteChecked(tenant, docId);
   }
 
+  async listDocuments(tenant: string, opts: ListDocumentsOptions = {}): Promise<DocumentSummary[]> {
+    if (!isValidTenant(tenant)) throw new FleetError('invalid_request', 'invalid tenant');
+    const limit = Math.min(MAX_LIST_LIMIT, Math.max(1, Math.floor(opts.limit ?? DEFAULT_LIST_LIMIT)));
+    return this.listChecked(tenant, opts.prefix ?? '', opts.after, limit);
+  }
+
+  async getDocument(tenant: string, docId: string): Promise<DocumentSummary | null> {
+    if (!isValidTenant(tenant)) throw new FleetError('invalid_request', 'invalid tenant');
+    if (typeof docId !== 'string' || docId === '') return null;
+    return this.getChecked(tenant, docId);
+  }
+
   abstract close(): Promise<void>;
 
   /** Must filter by `access` itself (tenant, then public or ACL overlap) inside the query. */
@@ -87,6 +105,14 @@ export abstract class AclRetriever implements Retriever {
     chunks: ChunkRecord[],
   ): Promise<{ status: ReplaceStatus }>;
   protected abstract deleteChecked(tenant: string, docId: string): Promise<{ deleted: boolean }>;
+  /** Summaries of the tenant's documents whose docId starts with `prefix` and sorts after `after`, by docId. */
+  protected abstract listChecked(
+    tenant: string,
+    prefix: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<DocumentSummary[]>;
+  protected abstract getChecked(tenant: string, docId: string): Promise<DocumentSummary | null>;
 }
 
 function checkDocument(doc: DocumentRecord, chunks: ChunkRecord[]): void {

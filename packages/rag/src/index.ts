@@ -1,5 +1,5 @@
 export { accessFor, checkAccess, MissingAccessError, type ProfileSource, visibleTo } from './access.ts';
-export { AclRetriever, DEFAULT_K, MAX_K, type ViolationHandler } from './acl-retriever.ts';
+export { AclRetriever, DEFAULT_K, MAX_K, MAX_READ_CHUNKS, type ViolationHandler } from './acl-retriever.ts';
 export { type ChunkOptions, chunkText, DEFAULT_CHUNKING, type TextChunk } from './chunker.ts';
 export {
   CITATION_INSTRUCTIONS,
@@ -52,7 +52,9 @@ export { type EmbeddingsPool, PoolEmbedder, type PoolEmbedderOptions } from './p
 export type {
   ChunkRecord,
   DocumentRecord,
+  DocumentSummary,
   Embedder,
+  ListDocumentsOptions,
   ReplaceStatus,
   Retriever,
   SearchHit,

@@ -62,6 +62,28 @@ export interface SearchOptions {
 
 export type ReplaceStatus = 'created' | 'replaced' | 'unchanged';
 
+/**
+ * What the registry says of a document: its permissions and size, never its text. Enough to decide
+ * who may read it (`visibleTo`) before anything of it is read.
+ */
+export interface DocumentSummary {
+  tenant: string;
+  docId: string;
+  title: string;
+  acl: string[];
+  public: boolean;
+  chunkCount: number;
+}
+
+export interface ListDocumentsOptions {
+  /** Only documents whose docId starts with this (case-sensitive). */
+  prefix?: string;
+  /** Only documents whose docId sorts after this: the cursor of the next page. */
+  after?: string;
+  /** At most this many; defaults to 1000. */
+  limit?: number;
+}
+
 export interface Retriever {
   /** Which backend answers (`postgres`, `qdrant`), for logs and metrics. */
   readonly name: string;
@@ -86,6 +108,13 @@ export interface Retriever {
     docId: string,
     opts?: { section?: string; maxChunks?: number },
   ): Promise<ChunkRecord[]>;
+  /**
+   * The tenant's documents in docId order, as summaries (no text). For operators and batch runs that
+   * must report documents a user may not read; callers decide visibility with `visibleTo`.
+   */
+  listDocuments(tenant: string, opts?: ListDocumentsOptions): Promise<DocumentSummary[]>;
+  /** The summary of one document of the tenant (no text), or null when there is none. */
+  getDocument(tenant: string, docId: string): Promise<DocumentSummary | null>;
   /** Releases what the retriever opened itself; clients passed in stay open. */
   close(): Promise<void>;
 }

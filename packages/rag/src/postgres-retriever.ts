@@ -1,6 +1,13 @@
 import type { Pool } from 'pg';
 import { AclRetriever, type ViolationHandler } from './acl-retriever.ts';
-import type { ChunkRecord, DocumentRecord, ReplaceStatus, SearchHit, UserAccess } from './ports.ts';
+import type {
+  ChunkRecord,
+  DocumentRecord,
+  DocumentSummary,
+  ReplaceStatus,
+  SearchHit,
+  UserAccess,
+} from './ports.ts';
 import { words } from './terms.ts';
 
 interface ChunkRow {
@@ -162,7 +169,51 @@ export class PostgresRetriever extends AclRetriever {
     return { deleted: (res.rowCount ?? 0) > 0 };
   }
 
+  protected async listChecked(
+    tenant: string,
+    prefix: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<DocumentSummary[]> {
+    // `starts_with` rather than LIKE: a prefix holding `%` or `_` means itself.
+    const res = await this.#pool.query<SummaryRow>(
+      `SELECT tenant, doc_id, title, acl, public, chunk_count FROM rag_documents
+       WHERE tenant = $1 AND starts_with(doc_id, $2) AND ($3::text IS NULL OR doc_id COLLATE "C" > $3)
+       ORDER BY doc_id COLLATE "C" LIMIT $4`,
+      [tenant, prefix, after ?? null, limit],
+    );
+    return res.rows.map(summaryOfRow);
+  }
+
+  protected async getChecked(tenant: string, docId: string): Promise<DocumentSummary | null> {
+    const res = await this.#pool.query<SummaryRow>(
+      'SELECT tenant, doc_id, title, acl, public, chunk_count FROM rag_documents WHERE tenant = $1 AND doc_id = $2',
+      [tenant, docId],
+    );
+    return res.rows[0] ? summaryOfRow(res.rows[0]) : null;
+  }
+
   async close(): Promise<void> {}
+}
+
+interface SummaryRow {
+  tenant: string;
+  doc_id: string;
+  title: string;
+  acl: string[];
+  public: boolean;
+  chunk_count: number;
+}
+
+function summaryOfRow(r: SummaryRow): DocumentSummary {
+  return {
+    tenant: r.tenant,
+    docId: r.doc_id,
+    title: r.title,
+    acl: r.acl,
+    public: r.public,
+    chunkCount: r.chunk_count,
+  };
 }
 
 function chunkOfRow(r: ChunkRow): ChunkRecord {

@@ -2,7 +2,15 @@ import { FleetError } from '@agent-fleet/core';
 import type { QdrantClient } from '@qdrant/js-client-rest';
 import { AclRetriever, type ViolationHandler } from './acl-retriever.ts';
 import { indexText, stableUuid } from './hashing.ts';
-import type { ChunkRecord, DocumentRecord, Embedder, ReplaceStatus, SearchHit, UserAccess } from './ports.ts';
+import type {
+  ChunkRecord,
+  DocumentRecord,
+  DocumentSummary,
+  Embedder,
+  ReplaceStatus,
+  SearchHit,
+  UserAccess,
+} from './ports.ts';
 import { documentSparseVector, querySparseVector, type SparseVector } from './terms.ts';
 
 /** The part of the Qdrant REST client this backend uses (tests pass a recording fake). */
@@ -247,6 +255,49 @@ export class QdrantRetriever extends AclRetriever {
     });
   }
 
+  /**
+   * Scrolls the tenant's first chunks (one per document) and filters the prefix here: Qdrant has no
+   * prefix match on keywords. Costs one pass over the tenant's documents per call.
+   */
+  protected async listChecked(
+    tenant: string,
+    prefix: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<DocumentSummary[]> {
+    const out: DocumentSummary[] = [];
+    let offset: string | number | undefined;
+    do {
+      const page = await this.#client.scroll(this.alias, {
+        filter: {
+          must: [
+            { key: 'tenant', match: { value: tenant } },
+            { key: 'chunkIndex', match: { value: 0 } },
+          ],
+        } as Filter,
+        limit: 256,
+        with_payload: ['tenant', 'docId', 'title', 'acl', 'public', 'chunkCount'],
+        with_vector: false,
+        ...(offset === undefined ? {} : { offset }),
+      });
+      for (const p of page.points) {
+        const s = summaryOf(p.payload);
+        if (s?.docId.startsWith(prefix) && (after === undefined || s.docId > after)) out.push(s);
+      }
+      const next = page.next_page_offset;
+      offset = typeof next === 'string' || typeof next === 'number' ? next : undefined;
+    } while (offset !== undefined);
+    return out.sort((a, b) => (a.docId < b.docId ? -1 : a.docId > b.docId ? 1 : 0)).slice(0, limit);
+  }
+
+  protected async getChecked(tenant: string, docId: string): Promise<DocumentSummary | null> {
+    const [first] = await this.#client.retrieve(this.alias, {
+      ids: [pointId(tenant, docId, 0)],
+      with_payload: ['tenant', 'docId', 'title', 'acl', 'public', 'chunkCount'],
+    });
+    return summaryOf(first?.payload);
+  }
+
   async close(): Promise<void> {
     await this.#writes.catch(() => {});
     await this.#onClose?.();
@@ -309,6 +360,23 @@ function documentFilter(tenant: string, docId: string): Filter {
       { key: 'tenant', match: { value: tenant } },
       { key: 'docId', match: { value: docId } },
     ],
+  };
+}
+
+/** A first chunk's payload as its document's summary; null when it is not one of ours. */
+function summaryOf(payload: Record<string, unknown> | null | undefined): DocumentSummary | null {
+  const p = payload ?? {};
+  const acl = p.acl;
+  if (typeof p.tenant !== 'string' || typeof p.docId !== 'string' || typeof p.title !== 'string') return null;
+  if (!Array.isArray(acl) || !acl.every((g) => typeof g === 'string') || typeof p.public !== 'boolean')
+    return null;
+  return {
+    tenant: p.tenant,
+    docId: p.docId,
+    title: p.title,
+    acl,
+    public: p.public,
+    chunkCount: typeof p.chunkCount === 'number' ? p.chunkCount : 0,
   };
 }
 

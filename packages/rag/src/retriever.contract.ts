@@ -139,6 +139,30 @@ export function retrieverContract(name: string, factory: BackendFactory): void {
       ).rejects.toBeInstanceOf(MissingAccessError);
     });
 
+    it('lists and describes documents by tenant and docId prefix, with permissions and no text', async () => {
+      const t = freshTenant();
+      await ingest(t, 'aml-b', 'Beta text about screening.', ['aml']);
+      await ingest(t, 'aml-a', 'Alpha text about screening.', [], true);
+      await ingest(t, 'hr-1', 'Leave policy text.', ['hr']);
+      await ingest(freshTenant(), 'aml-c', 'Another tenant.', ['aml']);
+      const list = await backend.retriever.listDocuments(t, { prefix: 'aml-' });
+      expect(list.map((d) => [d.docId, d.acl, d.public])).toEqual([
+        ['aml-a', [], true],
+        ['aml-b', ['aml'], false],
+      ]);
+      expect(list.every((d) => d.tenant === t && d.chunkCount === 1 && !('text' in d))).toBe(true);
+      expect(
+        (await backend.retriever.listDocuments(t, { after: 'aml-a', limit: 1 })).map((d) => d.docId),
+      ).toEqual(['aml-b']);
+      expect((await backend.retriever.listDocuments(t)).map((d) => d.docId)).toEqual([
+        'aml-a',
+        'aml-b',
+        'hr-1',
+      ]);
+      expect(await backend.retriever.getDocument(t, 'hr-1')).toMatchObject({ docId: 'hr-1', acl: ['hr'] });
+      expect(await backend.retriever.getDocument(t, 'aml-c')).toBeNull();
+    });
+
     it('replaces a document idempotently, leaving no stale chunk', async () => {
       const t = freshTenant();
       const access = { tenant: t, groups: ['ops'] };
