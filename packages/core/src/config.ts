@@ -124,6 +124,12 @@ export const envSchema = z.object({
   LLM_ROUTING: z.enum(['session', 'least-loaded', 'round-robin']).default('session'),
   LLM_MAX_IN_FLIGHT_PER_SERVER: int(64, 1, 100_000),
   LLM_HEALTH_INTERVAL_MS: int(2000, 0, 3_600_000),
+  /**
+   * Batch requests (review runs) take a server's slot only while its in-flight requests are below
+   * this share of LLM_MAX_IN_FLIGHT_PER_SERVER and it queues nothing itself: they use only the
+   * capacity chat leaves free.
+   */
+  LLM_BATCH_MAX_SHARE: z.coerce.number().min(0).max(1).default(0.75),
 
   RETRIEVER: z.enum(['postgres', 'qdrant']).optional(),
   QDRANT_URL: z.url({ message: 'use http(s)://host:6333' }).optional(),

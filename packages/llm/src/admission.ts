@@ -4,7 +4,13 @@ import type { BreakerState, CircuitBreaker } from './breaker.ts';
 import type { PoolMetrics } from './pool-metrics.ts';
 import type { Router, ServerView } from './router.ts';
 import type { ServerHealth } from './server-monitor.ts';
-import { type PoolCall, type PoolHealth, type PoolWaitEvent, VLLM_PRIORITY } from './types.ts';
+import {
+  type PoolCall,
+  type PoolHealth,
+  type PoolWaitEvent,
+  type PriorityClass,
+  VLLM_PRIORITY,
+} from './types.ts';
 import { type Waiter, WaitQueue } from './wait-queue.ts';
 
 /** One OpenAI-compatible server of a pool, with the pool's bookkeeping of it. */
@@ -35,6 +41,12 @@ export interface AdmissionOptions {
   router: Router;
   /** Longest a request may wait for a slot before it fails with `unavailable`. */
   queueTimeoutMs: number;
+  /**
+   * Batch requests take a server's slot only while its in-flight requests (every class) are below
+   * this share of its cap and the server queues nothing itself (scraped `waiting`), so batch work
+   * fills only the capacity interactive work leaves free and chat always finds slots. 0..1.
+   */
+  batchMaxShare: number;
   metrics: PoolMetrics;
   logger?: Logger | undefined;
 }
@@ -140,7 +152,9 @@ export class Admission {
     const waiter: Waiter = {
       priority: VLLM_PRIORITY[priority],
       tryStart: (homeOnly) => {
-        const index = homeOnly ? this.#home(call.userId, tried) : this.#pick(call.userId, tried);
+        const index = homeOnly
+          ? this.#home(call.userId, priority, tried)
+          : this.#pick(call.userId, priority, tried);
         if (index < 0) return false;
         const server = this.#take(index);
         const waitedMs = performance.now() - enqueuedAt;
@@ -224,27 +238,39 @@ export class Admission {
     );
   }
 
-  #views(tried: ReadonlySet<number>, avoid: boolean): ServerView[] {
+  #views(priority: PriorityClass, tried: ReadonlySet<number>, avoid: boolean): ServerView[] {
     return this.#servers.map((s) => ({
       index: s.index,
       inFlight: s.inFlight,
       maxInFlight: s.maxInFlight,
-      available: s.breaker.canRequest() && !(avoid && tried.has(s.index)),
+      available:
+        s.breaker.canRequest() &&
+        !(avoid && tried.has(s.index)) &&
+        (priority !== 'batch' || this.#leftForBatch(s)),
       waiting: s.health.waiting,
       kvUsage: s.health.kvUsage,
     }));
   }
 
+  /**
+   * Whether a batch request may take a slot on `s` now: below the batch share (one slot at least,
+   * so a server with a cap of 1 still serves batch work when idle), nothing queued at the server.
+   */
+  #leftForBatch(s: UpstreamServer): boolean {
+    const share = Math.max(1, Math.floor(s.maxInFlight * this.#o.batchMaxShare));
+    return s.inFlight < share && s.health.waiting === 0;
+  }
+
   /** The user's home server when it can take the request now; never on a retry (it failed there). */
-  #home(userId: string, tried: ReadonlySet<number>): number {
-    return tried.size > 0 ? -1 : this.#o.router.home(userId, this.#views(tried, false));
+  #home(userId: string, priority: PriorityClass, tried: ReadonlySet<number>): number {
+    return tried.size > 0 ? -1 : this.#o.router.home(userId, this.#views(priority, tried, false));
   }
 
   /** A server that has not failed this request yet, else any server that can take it. */
-  #pick(userId: string, tried: ReadonlySet<number>): number {
-    const fresh = this.#o.router.pick(userId, this.#views(tried, true));
+  #pick(userId: string, priority: PriorityClass, tried: ReadonlySet<number>): number {
+    const fresh = this.#o.router.pick(userId, this.#views(priority, tried, true));
     if (fresh >= 0 || tried.size === 0) return fresh;
-    return this.#o.router.pick(userId, this.#views(tried, false));
+    return this.#o.router.pick(userId, this.#views(priority, tried, false));
   }
 }
 

@@ -87,6 +87,35 @@ describe('LlmPool against simulator servers over HTTP', () => {
     expect(order).toEqual(['batch-0', 'chat-0', 'chat-1', 'chat-2', 'batch-1', 'batch-2', 'batch-3']);
   });
 
+  it('admits batch requests only into the capacity interactive ones leave free', async () => {
+    const servers = [await sim({ latencyMs: 150 })];
+    const p = pool(servers, { maxInFlightPerServer: 4, batchMaxShare: 0.5 });
+    const peak = { batch: 0 };
+    let chatting = false;
+    const batch = Array.from({ length: 6 }, (_, i) => p.chat({ ...ask(`b${i}`), priority: 'batch' }));
+    const watch = setInterval(() => {
+      const inFlight = p.health().servers[0]!.inFlight - (chatting ? 1 : 0);
+      peak.batch = Math.max(peak.batch, inFlight);
+    }, 5);
+    await new Promise((r) => setTimeout(r, 30));
+    // Batch work holds half the slots; a chat request finds a free one at once.
+    const waits: string[] = [];
+    chatting = true;
+    await p.chat({ ...ask('chat'), onWait: (e) => waits.push(e.type) });
+    chatting = false;
+    expect(waits).toEqual([]);
+    await Promise.all(batch);
+    clearInterval(watch);
+    expect(peak.batch).toBe(2);
+    // While chat holds three of the four slots, a batch request waits for chat to leave room.
+    const chats = Array.from({ length: 3 }, (_, i) => p.chat(ask(`c${i}`)));
+    await new Promise((r) => setTimeout(r, 20));
+    const batchWaits: string[] = [];
+    await p.chat({ ...ask('late'), priority: 'batch', onWait: (e) => batchWaits.push(e.type) });
+    await Promise.all(chats);
+    expect(batchWaits).toEqual(['queued', 'admitted']);
+  });
+
   it('retries a failing request a bounded number of times, and never a 4xx', async () => {
     const servers = [await sim({ errorRate: 1 }), await sim({ errorRate: 1 })];
     const p = pool(servers, { maxAttempts: 3, breakerFailureThreshold: 100 });

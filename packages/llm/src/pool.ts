@@ -29,6 +29,11 @@ export interface LlmPoolOptions {
   requestTimeoutMs?: number;
   /** Longest a request may wait for a slot before it fails with `unavailable`. */
   queueTimeoutMs?: number;
+  /**
+   * Batch requests take a slot only while a server's in-flight requests are below this share of its
+   * cap and it queues nothing itself; defaults to 0.75. Interactive requests may use every slot.
+   */
+  batchMaxShare?: number;
   /** Attempts per request, across servers. */
   maxAttempts?: number;
   backoffBaseMs?: number;
@@ -83,6 +88,7 @@ export class LlmPool {
         hotKvUsage: opts.hotKvUsage ?? 0.9,
       }),
       queueTimeoutMs: opts.queueTimeoutMs ?? 120_000,
+      batchMaxShare: opts.batchMaxShare ?? 0.75,
       metrics: this.metrics,
       logger: opts.logger,
     });

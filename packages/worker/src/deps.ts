@@ -165,6 +165,7 @@ function createLlmPool(config: FleetConfig, metrics: WorkerMetrics, logger: Logg
     model: config.LLM_MODEL,
     routing: config.LLM_ROUTING,
     maxInFlightPerServer: config.LLM_MAX_IN_FLIGHT_PER_SERVER,
+    batchMaxShare: config.LLM_BATCH_MAX_SHARE,
     requestTimeoutMs: config.LLM_TIMEOUT_MS,
     maxAttempts: config.LLM_MAX_ATTEMPTS,
     healthIntervalMs: config.LLM_HEALTH_INTERVAL_MS,
