@@ -176,6 +176,27 @@ export const envSchema = z.object({
   CHAT_COMPLETION_TIMEOUT_MS: int(120_000, 100, 3_600_000),
 
   WORKERS: int(2, 0, 64),
+
+  /** Review documents in flight per worker process (their own BullMQ worker, apart from turns). */
+  REVIEW_CONCURRENCY: int(4, 1, 1000),
+  /** Attempts of a review document job (the retry policy of the review queues) and its first backoff. */
+  REVIEW_ATTEMPTS: int(5, 1, 100),
+  REVIEW_BACKOFF_MS: int(2000, 0, 600_000),
+  /** Longest one review document job may run before it is tried again. */
+  REVIEW_DOCUMENT_TIMEOUT_MS: int(600_000, 1000, 24 * 3_600_000),
+  /** Checklist items asked about in one model call. */
+  REVIEW_ITEMS_PER_CALL: int(8, 1, 100),
+  /**
+   * A document up to this many tokens goes whole into each prompt; a longer one is reviewed per
+   * group of items (one job each) with the sections most relevant to the group, within this budget.
+   */
+  REVIEW_DOCUMENT_TOKENS: int(6000, 200, 1_000_000),
+  /** Tokens of the cited policy's passages in a prompt. */
+  REVIEW_POLICY_TOKENS: int(1500, 0, 100_000),
+  /** Times a reply that is not valid JSON of the requested shape is asked again before its items are `unclear`. */
+  REVIEW_JSON_RETRIES: int(2, 0, 10),
+  /** Most documents one run may hold (given, selected or uploaded). */
+  REVIEW_MAX_DOCUMENTS: int(20_000, 1, 1_000_000),
 });
 
 /** Rules between variables, checked when the environment is loaded. */

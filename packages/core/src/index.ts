@@ -28,12 +28,24 @@ export {
   type TurnResult,
   turnResultSchema,
 } from './intake.ts';
-export { type ChatMessage, type HistoryMessage, TURN_JOB_NAME, type TurnJob, turnJobSchema } from './job.ts';
+export {
+  type ChatMessage,
+  type HistoryMessage,
+  type JobRetryPolicy,
+  retryOptions,
+  TURN_JOB_NAME,
+  type TurnJob,
+  turnJobSchema,
+} from './job.ts';
 export { hashKey, jumpConsistentHash, partitionOf } from './jump-hash.ts';
 export {
   apiKeyRevocationsChannel,
   partitionQueueName,
   partitionQueuePrefix,
+  REVIEW_QUEUES,
+  type ReviewKeys,
+  reviewKeys,
+  reviewQueuePrefix,
   turnOwnerKey,
   type UserKeys,
   userKeys,

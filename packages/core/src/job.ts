@@ -31,3 +31,17 @@ export interface HistoryMessage extends ChatMessage {
   /** Tokens of this message in a prompt (content plus the chat template's per-message overhead). */
   tokens?: number;
 }
+
+/** How a queue's jobs are retried: attempts in all, and the first backoff (doubling each attempt). */
+export interface JobRetryPolicy {
+  attempts: number;
+  backoffMs: number;
+}
+
+/** BullMQ's job options for a retry policy. */
+export function retryOptions(policy: JobRetryPolicy): {
+  attempts: number;
+  backoff: { type: 'exponential'; delay: number };
+} {
+  return { attempts: policy.attempts, backoff: { type: 'exponential', delay: policy.backoffMs } };
+}

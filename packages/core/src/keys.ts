@@ -72,3 +72,26 @@ export function partitionQueueName(partition: number): string {
 export function partitionQueuePrefix(namespace: string, partition: number): string {
   return `${namespace}:{${partitionQueueName(partition)}}`;
 }
+
+/**
+ * The review queues: `review.runs` (a run's start job and the parent of its flow) and
+ * `review.docs` (one child per document, or per document and group of items). A flow's children
+ * update their parent's keys when they finish, so both queues share one hash tag, `{review}`, and
+ * live in one Redis Cluster slot (BullMQ's Lua scripts touch parent and child together).
+ */
+export const REVIEW_QUEUES = { runs: 'review.runs', docs: 'review.docs' } as const;
+
+/** BullMQ prefix of both review queues: one hash tag for the pair, see {@link REVIEW_QUEUES}. */
+export function reviewQueuePrefix(namespace: string): string {
+  return `${namespace}:{review}`;
+}
+
+/** Redis keys of one review run, in the run's own slot `{r:<runId>}`. */
+export interface ReviewKeys {
+  /** The run's progress events (a stream), read by `GET /v1/reviews/:id/events`. */
+  events: string;
+}
+
+export function reviewKeys(namespace: string, runId: string): ReviewKeys {
+  return { events: `${namespace}:{r:${runId}}:events` };
+}

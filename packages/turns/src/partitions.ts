@@ -1,19 +1,17 @@
 import {
+  type JobRetryPolicy,
   partitionOf,
   partitionQueueName,
   partitionQueuePrefix,
+  retryOptions,
   TURN_JOB_NAME,
   type TurnJob,
 } from '@agent-fleet/core';
 import { type Job, type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 
-export interface TurnJobPolicy {
-  /** Attempts before a turn is recorded as failed. */
-  attempts: number;
-  /** First retry delay; doubles each attempt. */
-  backoffMs: number;
-}
+/** Attempts before a turn is recorded as failed, and the first retry delay (doubling each attempt). */
+export type TurnJobPolicy = JobRetryPolicy;
 
 /**
  * The partition queues `agent.p0..p{P-1}`: a user's turns always go to partition
@@ -54,8 +52,7 @@ export class PartitionQueues {
   jobOptions(turnId: string): JobsOptions {
     return {
       jobId: turnId,
-      attempts: this.#policy.attempts,
-      backoff: { type: 'exponential', delay: this.#policy.backoffMs },
+      ...retryOptions(this.#policy),
       removeOnComplete: { age: 24 * 3600, count: 100_000 },
       removeOnFail: { age: 14 * 24 * 3600 },
     };

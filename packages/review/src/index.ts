@@ -1,0 +1,84 @@
+export { type AskContext, askItems, type ChatPort, ReviewStopped } from './ask.ts';
+export {
+  CHECKLIST_ITEM_ID,
+  type Checklist,
+  type ChecklistItem,
+  checklistItemSchema,
+  checklistSchema,
+  type FieldIssue,
+  fieldOf,
+  invalidFields,
+  MAX_CHECKLIST_ITEMS,
+  parseChecklist,
+} from './checklist.ts';
+export { assembleDocument, type ReviewDocument, type Section, sectionAt } from './document.ts';
+export { recordFinalFailure, reviewHandlers } from './engine.ts';
+export { type ReviewEvent, ReviewEvents, type StoredReviewEvent } from './events.ts';
+export type { Evidence, Finding, Usage } from './finding.ts';
+export {
+  dispatchReviewJob,
+  REVIEW_JOBS,
+  type ReviewHandlers,
+  type ReviewJobData,
+  type ReviewJobName,
+  type ReviewJobPolicy,
+  RUN_ID_PATTERN,
+  reviewJobPolicies,
+  runIdSchema,
+} from './jobs.ts';
+export { parseReviewReply, REVIEW_SCHEMA_NAME, reviewJsonSchema, reviewResponseFormat } from './output.ts';
+export { REVIEW_SYSTEM_PROMPT, reviewMessages } from './prompt.ts';
+export { type FlowChild, ReviewQueues } from './queues.ts';
+export { MIN_QUOTE_CHARS, normalizeWhitespace, QuoteIndex, type QuoteSpan } from './quotes.ts';
+export { renderCsv } from './render-csv.ts';
+export { renderHtml } from './render-html.ts';
+export { renderMarkdown } from './render-markdown.ts';
+export {
+  type CreateReviewInput,
+  createReviewDocSchema,
+  parseCreateReview,
+  selectorSchema,
+} from './request.ts';
+export type { EngineResources } from './resources.ts';
+export {
+  DocumentReviewer,
+  type DocumentTask,
+  type ReviewerDeps,
+  type ReviewerOptions,
+  type TaskResult,
+} from './reviewer.ts';
+export { type NewReview, newRunId, ReviewRuns } from './runs.ts';
+export {
+  DOCUMENT_OUTCOMES,
+  type DocumentOutcome,
+  isFinalReviewStatus,
+  QUEUE_PRIORITY,
+  REVIEW_PRIORITIES,
+  REVIEW_STATUSES,
+  type ReviewPriority,
+  type ReviewStatus,
+  UNCLEAR_REASONS,
+  type UnclearReason,
+  VERDICTS,
+  type Verdict,
+} from './statuses.ts';
+export {
+  type DocumentError,
+  type FailedUpload,
+  type NewRun,
+  ReviewStore,
+  type RunDocument,
+  type RunProgress,
+  type RunRecord,
+  type RunSpec,
+  type StoredFinding,
+} from './store.ts';
+export {
+  buildReport,
+  type ReviewReport,
+  type ReviewStatusView,
+  reviewListSchema,
+  reviewReportSchema,
+  reviewStatusSchema,
+  statusView,
+} from './views.ts';

@@ -1,0 +1,63 @@
+import type { NewRunDocument, RunDocument, RunRecord } from './store.ts';
+
+/** Rows of the review tables as the store's records, and back. */
+
+// biome-ignore lint/suspicious/noExplicitAny: a pg row
+export function runOf(r: any): RunRecord {
+  return {
+    runId: r.run_id,
+    ...(r.name ? { name: r.name } : {}),
+    userId: r.user_id,
+    tenant: r.tenant,
+    priority: r.priority,
+    checklist: r.checklist,
+    spec: r.spec,
+    createdBy: r.created_by,
+    status: r.status,
+    generation: r.generation,
+    documentsTotal: r.documents_total,
+    usage: {
+      promptTokens: Number(r.prompt_tokens),
+      completionTokens: Number(r.completion_tokens),
+      cachedTokens: Number(r.cached_tokens),
+      calls: r.model_calls,
+    },
+    ...(r.error ? { error: r.error } : {}),
+    createdAt: r.created_at,
+    ...(r.started_at ? { startedAt: r.started_at } : {}),
+    ...(r.finished_at ? { finishedAt: r.finished_at } : {}),
+  };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a pg row
+export function documentOf(r: any): RunDocument {
+  return {
+    docId: r.doc_id,
+    ordinal: r.ordinal,
+    itemsTotal: r.items_total,
+    chunkCount: r.chunk_count,
+    outcome: r.outcome,
+    ...(r.error ? { error: r.error } : {}),
+    ...(r.title ? { title: r.title } : {}),
+    ...(r.content_hash ? { contentHash: r.content_hash } : {}),
+    usage: {
+      promptTokens: Number(r.prompt_tokens),
+      completionTokens: Number(r.completion_tokens),
+      cachedTokens: Number(r.cached_tokens),
+      calls: r.model_calls,
+    },
+    ...(r.settled_at ? { settledAt: r.settled_at } : {}),
+  };
+}
+
+export function newDocumentRow(d: NewRunDocument) {
+  return {
+    doc_id: d.docId,
+    ordinal: d.ordinal,
+    items_total: d.itemsTotal,
+    chunk_count: d.chunkCount,
+    outcome: d.outcome ?? null,
+    error: d.error ?? null,
+    title: d.title ?? null,
+  };
+}
