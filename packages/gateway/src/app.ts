@@ -16,6 +16,8 @@ import { keyRoutes } from './routes/keys.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { openAiRoutes } from './routes/openai.ts';
 import { profileRoutes } from './routes/profiles.ts';
+import { reviewEventRoutes } from './routes/review-events.ts';
+import { reviewRoutes } from './routes/reviews.ts';
 import { turnEventRoutes } from './routes/turn-events.ts';
 import { turnRoutes } from './routes/turns.ts';
 import { refuseUnstorableInput } from './storable-input.ts';
@@ -74,9 +76,11 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(turnEventRoutes, deps);
   await app.register(profileRoutes, deps);
   await app.register(documentRoutes, deps);
+  await app.register(reviewRoutes, deps);
+  await app.register(reviewEventRoutes, deps);
   await app.register(openAiRoutes, deps);
   await app.register(keyRoutes, deps);
   await app.register(adminLoginRoutes, deps);
-  await registerBullBoard(app, deps.partitions.queues, deps.logger);
+  await registerBullBoard(app, [...deps.partitions.queues, ...deps.reviewQueues.queues], deps.logger);
   return app;
 }

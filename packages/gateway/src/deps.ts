@@ -1,6 +1,7 @@
 import type { FleetConfig, Logger } from '@agent-fleet/core';
 import { ServerMonitor } from '@agent-fleet/llm';
 import { createRetriever, type Retriever } from '@agent-fleet/rag';
+import { ReviewEvents, ReviewQueues, ReviewRuns, ReviewStore, reviewJobPolicies } from '@agent-fleet/review';
 import {
   ApiKeyRevocations,
   ApiKeyStore,
@@ -60,6 +61,10 @@ export interface GatewayDeps {
   streams: StreamSlots;
   /** Cancelling turns. */
   control: TurnControl;
+  /** Review runs: created, read, cancelled and resumed here, run by the workers. */
+  reviews: ReviewRuns;
+  reviewQueues: ReviewQueues;
+  reviewEvents: ReviewEvents;
   close(): Promise<void>;
 }
 
@@ -87,6 +92,12 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
     intervalMs: config.LLM_HEALTH_INTERVAL_MS,
   });
   await llmHealth.start();
+  const reviewQueues = new ReviewQueues({
+    connection: redis,
+    namespace: ns,
+    policies: reviewJobPolicies(config),
+  });
+  const reviewEvents = new ReviewEvents({ redis, namespace: ns });
   return {
     config,
     logger,
@@ -123,12 +134,16 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
     events: live.events,
     streams,
     control: new TurnControl({ redis, namespace: ns }),
+    reviews: new ReviewRuns({ store: new ReviewStore({ pool }), queues: reviewQueues, events: reviewEvents }),
+    reviewQueues,
+    reviewEvents,
     async close() {
       shedder.close();
       llmHealth.close();
       await keys.close();
       live.close();
       await partitions.close();
+      await reviewQueues.close();
       await pool.end();
       redis.disconnect();
     },

@@ -47,6 +47,11 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'turns', description: 'user messages, turns and history' },
         { name: 'profiles', description: 'the permissions and role context of each user’s agent' },
         { name: 'documents', description: 'documents retrieval may cite' },
+        {
+          name: 'reviews',
+          description:
+            'batch document-review runs: a checklist over many documents, under one user’s permissions',
+        },
         { name: 'openai', description: 'OpenAI-compatible chat completions over the user’s agent' },
         { name: 'keys', description: 'service API keys' },
         { name: 'operations', description: 'health, readiness, metrics' },

@@ -43,6 +43,7 @@ export type { EngineResources } from './resources.ts';
 export {
   DocumentReviewer,
   type DocumentTask,
+  describeError,
   type ReviewerDeps,
   type ReviewerOptions,
   type TaskResult,

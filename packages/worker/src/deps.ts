@@ -1,6 +1,7 @@
 import type { FleetConfig, Logger } from '@agent-fleet/core';
 import { LlmPool } from '@agent-fleet/llm';
 import { createRetriever, type Retriever } from '@agent-fleet/rag';
+import type { EngineResources } from '@agent-fleet/review';
 import { createPool, migrate, NoteStore, ProfileStore, profileSchema, Transcript } from '@agent-fleet/state';
 import {
   PartitionQueues,
@@ -18,6 +19,7 @@ import { registerBuiltinTools } from './agent/builtin-tools.ts';
 import { ToolRegistry } from './agent/tools.ts';
 import { Memory } from './memory.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
+import { createReviewResources } from './review-workers.ts';
 import { TurnExecutor } from './turn/execute.ts';
 import { TurnFinisher } from './turn/finisher.ts';
 import { TurnPreparer } from './turn/prepare.ts';
@@ -39,6 +41,8 @@ export interface WorkerDeps {
   runner: TurnRunner;
   /** Accepts intake messages the same way the gateway accepts HTTP ones. */
   producer: TurnProducer;
+  /** What the review queues' jobs run with. */
+  reviews: EngineResources;
   close(): Promise<void>;
 }
 
@@ -62,7 +66,22 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
   });
   const records = new TurnRecords({ redis, namespace: ns, ttlSeconds: config.TURN_RECORD_TTL_SECONDS });
   const control = new TurnControl({ redis, namespace: ns });
-  const shared = { config, logger, metrics, redis, pool, llm, partitions, records, control };
+  const retriever = await createRetriever(config, pool, { llm, logger });
+  const profiles = profileCache(config, redis, pool);
+  const shared = {
+    config,
+    logger,
+    metrics,
+    redis,
+    pool,
+    llm,
+    partitions,
+    records,
+    control,
+    retriever,
+    profiles,
+  };
+  const reviews = createReviewResources({ ...shared, connection: bullConnection });
   return {
     config,
     logger,
@@ -81,10 +100,12 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
       idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
       recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
     }),
+    reviews,
     async close() {
       subscriber.disconnect();
       llm.close();
       await partitions.close();
+      await reviews.queues.close();
       await pool.end();
       redis.disconnect();
       bullConnection.disconnect();
@@ -103,11 +124,13 @@ interface Shared {
   partitions: PartitionQueues;
   records: TurnRecords;
   control: TurnControl;
+  retriever: Retriever;
+  profiles: ReturnType<typeof profileCache>;
 }
 
 /** The turn's parts, each given the collaborators it uses. */
 async function createTurnRunner(s: Shared): Promise<TurnRunner> {
-  const { config, logger, metrics, redis, pool, llm, partitions, records, control } = s;
+  const { config, logger, metrics, redis, pool, llm, partitions, records, control, retriever, profiles } = s;
   const ns = config.FLEET_NAMESPACE;
   const gate = new TurnGate({
     redis,
@@ -118,8 +141,6 @@ async function createTurnRunner(s: Shared): Promise<TurnRunner> {
   const transcript = new Transcript({ pool });
   const events = new TurnEvents({ redis, namespace: ns });
   const memory = new Memory({ gate, transcript, llm, tokenBudget: config.HISTORY_TOKEN_BUDGET, logger });
-  const retriever = await createRetriever(config, pool, { llm, logger });
-  const profiles = profileCache(config, redis, pool);
   return new TurnRunner({
     gate,
     preparer: new TurnPreparer(

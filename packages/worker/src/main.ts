@@ -3,6 +3,7 @@ import { createWorkerDeps } from './deps.ts';
 import { startIntake } from './intake.ts';
 import { createOpsServer } from './ops-server.ts';
 import { startPartitionWorkers } from './partition-workers.ts';
+import { startReviewWorkers } from './review-workers.ts';
 
 const logger = createLogger('worker');
 
@@ -22,6 +23,7 @@ const unsubscribe = await deps.control.subscribe(deps.subscriber, ({ turnId }) =
   if (deps.runner.cancel(turnId)) logger.info({ turnId }, 'cancelling a running turn');
 });
 const workers = startPartitionWorkers(deps);
+const reviewWorkers = startReviewWorkers(deps);
 const opsServer =
   config.WORKER_METRICS_PORT > 0
     ? createOpsServer({ registry: deps.metrics.registry, llm: deps.llm }).listen(config.WORKER_METRICS_PORT)
@@ -39,7 +41,7 @@ const intake = await startIntake({
   maxStalledCount: config.MAX_STALLED_COUNT,
 });
 
-await workers.ready();
+await Promise.all([workers.ready(), reviewWorkers.ready()]);
 logger.info(
   { partitions: config.PARTITIONS, concurrency: config.WORKER_CONCURRENCY, llm: config.LLM_BASE_URLS },
   'worker ready',
@@ -56,7 +58,7 @@ async function shutdown(signal: string): Promise<void> {
     process.exit(1);
   }, config.SHUTDOWN_GRACE_MS);
   force.unref();
-  await Promise.all([workers.close(), intake.close()]);
+  await Promise.all([workers.close(), reviewWorkers.close(), intake.close()]);
   opsServer?.close();
   await unsubscribe().catch(() => {});
   await deps.close();
