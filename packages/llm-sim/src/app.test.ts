@@ -42,6 +42,8 @@ const DEFAULT_FAULTS = {
   spikeMs: 0,
   hangRate: 0,
   dropStreamRate: 0,
+  fabricatedQuoteRate: 0,
+  brokenJsonRate: 0,
   dieAfterRequests: null,
   latencyMs: 0,
   tokenLatencyMs: 0,

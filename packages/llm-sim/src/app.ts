@@ -66,6 +66,10 @@ export interface SimOptions {
   hangRate?: number;
   /** Fraction of streamed answers cut mid-way (default 0). */
   dropStreamRate?: number;
+  /** Fraction of document-review evidence quotes fabricated (default 0). */
+  fabricatedQuoteRate?: number;
+  /** Fraction of JSON answers cut short into invalid JSON (default 0). */
+  brokenJsonRate?: number;
   /** The server dies as the n-th inference request arrives (default never). */
   dieAfterRequests?: number | null;
   /** Rules that slow down chosen requests (default none). */
@@ -94,6 +98,8 @@ const simOptionsSchema = z.object({
   spikeMs: f.spikeMs.default(0),
   hangRate: f.hangRate.default(0),
   dropStreamRate: f.dropStreamRate.default(0),
+  fabricatedQuoteRate: f.fabricatedQuoteRate.default(0),
+  brokenJsonRate: f.brokenJsonRate.default(0),
   dieAfterRequests: f.dieAfterRequests.default(null),
   rules: f.rules.default([]),
   seed: f.seed,
@@ -163,6 +169,8 @@ export function buildSim(opts: SimOptions = {}): SimInstance {
     spikeMs: o.spikeMs,
     hangRate: o.hangRate,
     dropStreamRate: o.dropStreamRate,
+    fabricatedQuoteRate: o.fabricatedQuoteRate,
+    brokenJsonRate: o.brokenJsonRate,
     dieAfterRequests: o.dieAfterRequests,
     latencyMs: o.latencyMs,
     tokenLatencyMs: o.tokenLatencyMs,

@@ -7,6 +7,7 @@ import {
   messageText,
   type ToolChoice,
 } from './openai-schema.ts';
+import { REVIEW_SCHEMA_NAME, type ReviewKnobs, reviewReply } from './review.ts';
 import type { ScriptStore } from './script.ts';
 import { chooseTool, newToolCallId, type PlannedToolCall, planToolCall } from './tool-calls.ts';
 
@@ -35,6 +36,10 @@ export interface ContentRequest {
   jsonSchema?: JsonSchema;
   /** `structured_outputs.choice`: the output is exactly one of these. */
   choice?: readonly string[];
+  /** `response_format.json_schema.name`: `document_review` asks for review findings. */
+  jsonSchemaName?: string;
+  /** Randomness and knobs of review answers (a PRNG seeded per request from the fault seed). */
+  review?: ReviewKnobs;
 }
 
 /** The reply the simulated model gives: text, or tool calls. */
@@ -106,7 +111,8 @@ function isFreeObject(schema: JsonSchema): boolean {
 /**
  * One generator per app, so the script keeps its state per simulator. Precedence: a matching
  * script fixture (script mode); then a tool call when the tool choice calls for one; then
- * `structured_outputs.choice`; then JSON for a requested schema (an example that validates, its
+ * `structured_outputs.choice`; then a document review for the `document_review` schema (extractive
+ * findings, see `review.ts`); then JSON for a requested schema (an example that validates, its
  * first free string holding the mode's text; a schema-less JSON object becomes
  * `{"answer": <text>}`); else the mode's text.
  */
@@ -133,6 +139,10 @@ export function createContentGenerator(mode: ContentMode, script: ScriptStore): 
     if (tool) return { kind: 'tool_calls', calls: [planToolCall(tool, lastUserText(request.messages))] };
     if (request.choice && request.choice.length > 0) {
       return { kind: 'text', text: pickChoice(request.choice, lastUserText(request.messages)) };
+    }
+    if (request.jsonSchema !== undefined && request.jsonSchemaName === REVIEW_SCHEMA_NAME) {
+      const knobs = request.review ?? { fabricatedQuoteRate: 0, random: Math.random };
+      return { kind: 'text', text: JSON.stringify(reviewReply(request.messages, request.jsonSchema, knobs)) };
     }
     const text = baseText(request);
     if (request.jsonSchema !== undefined) {

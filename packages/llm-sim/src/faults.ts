@@ -29,6 +29,8 @@ export const faultConfigPatchSchema = z.strictObject({
   spikeMs: delayMs.optional(),
   hangRate: rate.optional(),
   dropStreamRate: rate.optional(),
+  fabricatedQuoteRate: rate.optional(),
+  brokenJsonRate: rate.optional(),
   dieAfterRequests: z.number().int().min(1).nullable().optional(),
   latencyMs: delayMs.optional(),
   tokenLatencyMs: delayMs.optional(),
@@ -58,6 +60,10 @@ export interface FaultConfig {
   hangRate: number;
   /** Fraction of streamed answers cut mid-way: the socket is destroyed after some chunks. */
   dropStreamRate: number;
+  /** Fraction of a document review's evidence quotes replaced by text the document does not contain. */
+  fabricatedQuoteRate: number;
+  /** Fraction of JSON answers (a response_format asked for one) cut short into invalid JSON. */
+  brokenJsonRate: number;
   /** The server dies as the n-th inference request (counted since this was set) arrives; null: never. */
   dieAfterRequests: number | null;
   /** Base delay before every inference request enters the engine. */
@@ -93,6 +99,10 @@ export interface FaultPlan {
   tokenLatencyMs: number;
   /** For a stream: cut it after this fraction (0..1) of the output tokens; undefined: never. */
   dropAtFraction: number | undefined;
+  /** A JSON answer is sent cut short (invalid). */
+  breakJson: boolean;
+  /** Seeds the randomness of this request's content (which review quotes are fabricated). */
+  contentSeed: number;
 }
 
 /** True when a rule applies to a request (see {@link faultRuleSchema} for the semantics). */
@@ -142,14 +152,9 @@ export class FaultInjector {
   /** Decides one request's fate; call once per inference request, in arrival order. */
   plan(subject: FaultSubject): FaultPlan {
     const c = this.#config;
-    const [r429, rFail, rSpike, rHang, rDrop, rDropAt] = [
+    const [r429, rFail, rSpike, rHang, rDrop, rDropAt, rBreak, rSeed] = Array.from({ length: 8 }, () =>
       this.#rng(),
-      this.#rng(),
-      this.#rng(),
-      this.#rng(),
-      this.#rng(),
-      this.#rng(),
-    ] as [number, number, number, number, number, number];
+    ) as [number, number, number, number, number, number, number, number];
     this.#requestsSinceDieSet++;
     let delayMs = c.latencyMs;
     for (const rule of c.rules) if (ruleMatches(rule, subject)) delayMs += rule.latencyMs;
@@ -162,6 +167,8 @@ export class FaultInjector {
       delayMs: Math.min(delayMs, MAX_DELAY_MS),
       tokenLatencyMs: c.tokenLatencyMs,
       dropAtFraction: rDrop < c.dropStreamRate ? 0.1 + 0.8 * rDropAt : undefined,
+      breakJson: rBreak < c.brokenJsonRate,
+      contentSeed: Math.floor(rSeed * 2 ** 32),
     };
   }
 }

@@ -72,6 +72,8 @@ const simEnvSchema = z.object({
   SIM_SPIKE_MS: delay(),
   SIM_HANG_RATE: rate(),
   SIM_DROP_STREAM_RATE: rate(),
+  SIM_FABRICATED_QUOTE_RATE: rate(),
+  SIM_BROKEN_JSON_RATE: rate(),
   SIM_DIE_AFTER_REQUESTS: num(z.number().int().min(1)).optional(),
   // Engine.
   SIM_MAX_NUM_SEQS: num(z.number().int().min(1).max(65_536)).default(d.maxNumSeqs),
@@ -147,6 +149,8 @@ const sim = await startSim({
   spikeMs: env.SIM_SPIKE_MS,
   hangRate: env.SIM_HANG_RATE,
   dropStreamRate: env.SIM_DROP_STREAM_RATE,
+  fabricatedQuoteRate: env.SIM_FABRICATED_QUOTE_RATE,
+  brokenJsonRate: env.SIM_BROKEN_JSON_RATE,
   dieAfterRequests: env.SIM_DIE_AFTER_REQUESTS ?? null,
   seed: env.SIM_SEED,
   logger: log,

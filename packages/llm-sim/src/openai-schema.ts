@@ -163,6 +163,18 @@ export function requestedJsonSchema(
   return undefined;
 }
 
+/** How the output was asked to be shaped: the json_schema's name, `json_object`, or null (free text). */
+export function responseFormatName(
+  body: Pick<ChatRequest, 'response_format' | 'structured_outputs'>,
+): string | null {
+  const rf = body.response_format;
+  if (rf?.type === 'json_schema') return rf.json_schema.name ?? 'json_schema';
+  if (rf?.type === 'json_object' || body.structured_outputs?.json_object) return 'json_object';
+  if (body.structured_outputs?.json !== undefined && body.structured_outputs.json !== null)
+    return 'json_schema';
+  return null;
+}
+
 export type OpenAiErrorType =
   | 'invalid_request_error'
   | 'not_found_error'

@@ -8,6 +8,7 @@ const entry = (user: string): LoggedRequest => ({
   tools: [],
   stream: false,
   priority: 0,
+  responseFormat: null,
 });
 
 describe('RequestLog', () => {
@@ -25,5 +26,16 @@ describe('RequestLog', () => {
     log.clear();
     expect(listed).toHaveLength(1);
     expect(log.list()).toEqual([]);
+  });
+});
+
+describe('searching the request log', () => {
+  it('finds requests by the text of their messages, without listing that text', () => {
+    const log = new RequestLog();
+    log.record(entry('a'), 'policy on gifts');
+    log.record(entry('b'), 'retention schedule');
+    expect(log.list(undefined, 'retention').map((e) => e.user)).toEqual(['b']);
+    expect(log.list('a', 'retention')).toEqual([]);
+    expect(JSON.stringify(log.list())).not.toContain('gifts');
   });
 });

@@ -9,26 +9,38 @@ export interface LoggedRequest {
   tools: string[];
   stream: boolean;
   priority: number;
+  /** The json_schema name or `json_object` the output was asked to follow; null for free text. */
+  responseFormat: string | null;
 }
 
-/** The most recent chat requests, oldest first, so tests can check what a client actually sent. */
+/**
+ * The most recent chat requests, oldest first, so tests can check what a client actually sent. The
+ * text of each request's messages is kept to search (`contains`), never listed.
+ */
 export class RequestLog {
   readonly #max: number;
-  #entries: LoggedRequest[] = [];
+  #entries: { entry: LoggedRequest; text: string }[] = [];
 
   constructor(max = 1000) {
     this.#max = max;
   }
 
-  record(entry: LoggedRequest): void {
-    this.#entries.push(entry);
+  record(entry: LoggedRequest, text = ''): void {
+    this.#entries.push({ entry, text });
     if (this.#entries.length > this.#max) this.#entries.splice(0, this.#entries.length - this.#max);
   }
 
-  /** The requests kept, of `user` only when given; copies that later requests do not change. */
-  list(user?: string): LoggedRequest[] {
-    const kept = user === undefined ? this.#entries : this.#entries.filter((e) => e.user === user);
-    return structuredClone(kept);
+  /**
+   * The requests kept, of `user` only and whose messages contain `contains` only, when given; copies
+   * that later requests do not change.
+   */
+  list(user?: string, contains?: string): LoggedRequest[] {
+    const kept = this.#entries.filter(
+      (e) =>
+        (user === undefined || e.entry.user === user) &&
+        (contains === undefined || e.text.includes(contains)),
+    );
+    return structuredClone(kept.map((e) => e.entry));
   }
 
   clear(): void {

@@ -34,12 +34,28 @@ describe('GET /sim/requests', () => {
         tools: ['search_documents', 'save_note'],
         stream: false,
         priority: 5,
+        responseFormat: null,
       },
-      { user: 'bob', model: null, temperature: null, tools: [], stream: true, priority: 0 },
+      {
+        user: 'bob',
+        model: null,
+        temperature: null,
+        tools: [],
+        stream: true,
+        priority: 0,
+        responseFormat: null,
+      },
     ]);
     const bob = await json<{ requests: LoggedRequest[] }>(fetch(`${root(s)}/sim/requests?user=bob`));
     expect(bob.requests.map((r) => r.user)).toEqual(['bob']);
     expect((await fetch(`${root(s)}/sim/requests?user=`)).status).toBe(400);
+    // Found by the text of their messages, which is never listed.
+    expect(
+      (await json<{ requests: LoggedRequest[] }>(fetch(`${root(s)}/sim/requests?contains=hi`))).requests,
+    ).toHaveLength(2);
+    expect(
+      (await json<{ requests: LoggedRequest[] }>(fetch(`${root(s)}/sim/requests?contains=bye`))).requests,
+    ).toEqual([]);
 
     await fetch(`${root(s)}/sim/stats/reset`, { method: 'POST' });
     expect(await json(fetch(`${root(s)}/sim/requests`))).toEqual({ requests: [] });

@@ -6,15 +6,19 @@ import { describeZodError } from '../openai-schema.ts';
 import { scriptSchema } from '../script.ts';
 import { type SimContext, sendError } from './context.ts';
 
-const requestsQuerySchema = z.object({ user: z.string().min(1).optional() });
+const requestsQuerySchema = z.object({
+  user: z.string().min(1).optional(),
+  contains: z.string().min(1).optional(),
+});
 
 /**
  * The `/sim/*` admin API:
  * - `GET|PUT /sim/config`: the fault knobs (PUT takes a partial update);
  * - `GET /sim/stats`, `POST /sim/stats/reset`: request counters, plus the engine's live state,
  *   cumulative counters and configured capacity (`engine`, not reset);
- * - `GET /sim/requests[?user=]`: the latest chat requests as received (model, temperature, tool
- *   names, user, stream, priority), oldest first; emptied by `POST /sim/stats/reset`;
+ * - `GET /sim/requests[?user=][&contains=]`: the latest chat requests as received (model,
+ *   temperature, tool names, user, stream, priority, response format), oldest first, only those
+ *   whose messages contain `contains` when given; emptied by `POST /sim/stats/reset`;
  * - `GET /sim/engine`: the engine constants and capacity (tokens/s at the best batch size);
  * - `GET|PUT /sim/script`: the fixtures of `script` mode (PUT replaces them);
  * - `POST /sim/die`: answers 202, then kills the server (every socket destroyed, listening stopped).
@@ -51,7 +55,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SimContext): void
       const { message, param } = describeZodError(query.error);
       return sendError(reply, 400, message, 'invalid_request_error', 'invalid_query', param);
     }
-    return { requests: ctx.requests.list(query.data.user) };
+    return { requests: ctx.requests.list(query.data.user, query.data.contains) };
   });
 
   app.get('/sim/engine', async () => ({ config: ctx.engine.config, capacity }));

@@ -1,6 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { renderChatPrompt } from '../chat-template.ts';
-import { chatRequestSchema, describeZodError, lastUserText, requestedJsonSchema } from '../openai-schema.ts';
+import {
+  chatRequestSchema,
+  describeZodError,
+  lastUserText,
+  messageText,
+  requestedJsonSchema,
+  responseFormatName,
+} from '../openai-schema.ts';
+import { createPrng } from '../prng.ts';
+import { breakJson } from '../review.ts';
 import { encodeText } from '../tokens.ts';
 import { namedTool } from '../tool-calls.ts';
 import { type SimContext, sendError } from './context.ts';
@@ -56,14 +65,18 @@ export function registerChatRoute(app: FastifyInstance, ctx: SimContext): void {
 
     const scope = openScope(ctx, request, reply, body.user);
     ctx.stats.recordRequest(scope.user);
-    ctx.requests.record({
-      user: scope.user ?? null,
-      model: body.model ?? null,
-      temperature: body.temperature ?? null,
-      tools: tools.map((t) => t.function.name),
-      stream: body.stream === true,
-      priority: body.priority ?? 0,
-    });
+    ctx.requests.record(
+      {
+        user: scope.user ?? null,
+        model: body.model ?? null,
+        temperature: body.temperature ?? null,
+        tools: tools.map((t) => t.function.name),
+        stream: body.stream === true,
+        priority: body.priority ?? 0,
+        responseFormat: responseFormatName(body),
+      },
+      body.messages.map(messageText).join('\n'),
+    );
     const userText = lastUserText(body.messages);
     const plan = ctx.faults.plan({
       user: body.user ?? undefined,
@@ -73,16 +86,26 @@ export function registerChatRoute(app: FastifyInstance, ctx: SimContext): void {
     if (!(await applyFaults(ctx, scope, reply, plan))) return reply;
 
     const model = body.model ?? ctx.modelName;
+    const jsonSchema = requestedJsonSchema(body);
+    const generated = ctx.generate({
+      model,
+      messages: body.messages,
+      user: scope.user,
+      tools,
+      toolChoice: body.tool_choice,
+      jsonSchema,
+      choice: body.structured_outputs?.choice ?? undefined,
+      jsonSchemaName:
+        body.response_format?.type === 'json_schema' ? body.response_format.json_schema.name : undefined,
+      review: {
+        fabricatedQuoteRate: ctx.faults.config.fabricatedQuoteRate,
+        random: createPrng(plan.contentSeed),
+      },
+    });
     const output = planOutput(
-      ctx.generate({
-        model,
-        messages: body.messages,
-        user: scope.user,
-        tools,
-        toolChoice: body.tool_choice,
-        jsonSchema: requestedJsonSchema(body),
-        choice: body.structured_outputs?.choice ?? undefined,
-      }),
+      plan.breakJson && jsonSchema !== undefined && generated.kind === 'text'
+        ? { kind: 'text', text: breakJson(generated.text) }
+        : generated,
     );
     const spec = {
       promptTokens,
