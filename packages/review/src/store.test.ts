@@ -1,0 +1,128 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabase } from '../../../test/support/stack.ts';
+import type { Finding, Usage } from './finding.ts';
+import { newRunId } from './runs.ts';
+import { ReviewStore } from './store.ts';
+
+const usage = (calls: number): Usage => ({
+  promptTokens: 100 * calls,
+  completionTokens: 10 * calls,
+  cachedTokens: 0,
+  calls,
+});
+const finding = (itemId: string): Finding => ({
+  itemId,
+  verdict: 'compliant',
+  evidence: [{ quote: 'a quote long enough', section: 'Scope' }],
+  rationale: 'because',
+  confidence: 0.8,
+});
+const facts = { title: 'Doc', contentHash: 'h' };
+
+describe('the review store', () => {
+  let pool: pg.Pool;
+  let store: ReviewStore;
+  beforeAll(async () => {
+    pool = new pg.Pool({ connectionString: await freshDatabase(), max: 8 });
+    store = new ReviewStore({ pool });
+  });
+  afterAll(async () => {
+    await pool?.end();
+  });
+
+  const newRun = async (items: string[]) => {
+    const runId = newRunId();
+    await store.createRun({
+      runId,
+      userId: 'ann',
+      tenant: 'acme',
+      priority: 'normal',
+      checklist: { items: items.map((id) => ({ id, requirement: `requirement ${id}` })) },
+      spec: { documents: ['d1', 'd2'] },
+      createdBy: 'key-1',
+    });
+    await store.addDocuments(runId, [
+      { docId: 'd1', ordinal: 0, itemsTotal: items.length, chunkCount: 1 },
+      { docId: 'd2', ordinal: 1, itemsTotal: items.length, chunkCount: 1 },
+      { docId: 'gone', ordinal: 2, itemsTotal: items.length, chunkCount: 0, outcome: 'not_found' },
+    ]);
+    return runId;
+  };
+
+  it('writes each finding and each outcome once, whoever writes again', async () => {
+    const runId = await newRun(['a', 'b']);
+    expect((await store.getRun(runId))!.documentsTotal).toBe(3);
+    expect(await store.recordFindings(runId, 'd1', facts, [finding('a')], usage(1))).toEqual({
+      settled: false,
+    });
+    expect(await store.recordFindings(runId, 'd1', facts, [finding('a'), finding('b')], usage(1))).toEqual({
+      settled: true,
+    });
+    // A redelivery after the document settled records nothing more but counts its tokens in the run.
+    expect(
+      await store.recordFindings(runId, 'd1', facts, [{ ...finding('b'), verdict: 'unclear' }], usage(1)),
+    ).toEqual({ settled: false });
+    expect(await store.settleDocument(runId, 'd1', 'failed', usage(0))).toEqual({ settled: false });
+    const findings = await store.findings(runId);
+    expect(findings.map((f) => [f.itemId, f.verdict])).toEqual([
+      ['a', 'compliant'],
+      ['b', 'compliant'],
+    ]);
+    expect(await store.settleDocument(runId, 'd2', 'not_permitted', usage(0))).toEqual({ settled: true });
+    expect(await store.settleDocument(runId, 'd2', 'failed', usage(0))).toEqual({ settled: false });
+    const progress = await store.progress(runId);
+    expect(progress.documents).toEqual({
+      total: 3,
+      done: 3,
+      reviewed: 1,
+      not_permitted: 1,
+      not_found: 1,
+      failed: 0,
+    });
+    expect(progress.verdicts).toEqual({ compliant: 2, non_compliant: 0, not_applicable: 0, unclear: 0 });
+    const run = (await store.getRun(runId))!;
+    expect(run.usage).toEqual({ promptTokens: 300, completionTokens: 30, cachedTokens: 0, calls: 3 });
+    const [d1] = await store.documents(runId);
+    expect(d1).toMatchObject({ outcome: 'reviewed', title: 'Doc', contentHash: 'h', usage: usage(3) });
+  });
+
+  it('settles a document once when its groups of items are recorded at the same time', async () => {
+    const items = Array.from({ length: 8 }, (_, i) => `i${i}`);
+    const runId = await newRun(items);
+    const results = await Promise.all(
+      [0, 2, 4, 6].map((i) =>
+        store.recordFindings(runId, 'd1', facts, [finding(`i${i}`), finding(`i${i + 1}`)], usage(1)),
+      ),
+    );
+    expect(results.filter((r) => r.settled)).toHaveLength(1);
+    expect((await store.documents(runId))[0]!.outcome).toBe('reviewed');
+    expect(await store.itemsDone(runId, 'd1')).toEqual(new Set(items));
+  });
+
+  it('moves a run queued → running → cancelled → queued (next generation) → completed, and no other way', async () => {
+    const runId = await newRun(['a']);
+    expect(await store.markRunning(runId, 2)).toBe(false);
+    expect(await store.markRunning(runId, 1)).toBe(true);
+    expect(await store.cancel(runId)).toEqual({ changed: true, status: 'cancelled' });
+    expect(await store.cancel(runId)).toEqual({ changed: false, status: 'cancelled' });
+    expect(await store.finish(runId, 1)).toBe(false);
+    expect(await store.resume(runId)).toBe(2);
+    expect(await store.resume(runId)).toBeNull();
+    expect(await store.markRunning(runId, 1)).toBe(false);
+    expect(await store.markRunning(runId, 2)).toBe(true);
+    expect(await store.finish(runId, 2)).toBe(true);
+    expect(await store.state(runId)).toEqual({ status: 'completed', generation: 2 });
+    expect(await store.cancel(runId)).toEqual({ changed: false, status: 'completed' });
+    expect(await store.cancel(newRunId())).toBeNull();
+  });
+
+  it('lists runs newest first, by tenant, page after page', async () => {
+    const ids = [await newRun(['a']), await newRun(['a']), await newRun(['a'])];
+    const first = await store.listRuns({ limit: 2, tenant: 'acme' });
+    expect(first.map((r) => r.runId).slice(0, 2)).toEqual([ids[2], ids[1]]);
+    const next = await store.listRuns({ limit: 2, tenant: 'acme', before: first[1]!.runId });
+    expect(next[0]!.runId).toBe(ids[0]);
+    expect(await store.listRuns({ limit: 5, tenant: 'globex' })).toEqual([]);
+  });
+});
