@@ -2,7 +2,7 @@ import { FleetError } from '@agent-fleet/core';
 import type { Job } from 'bullmq';
 import { noUsage, type Usage } from './finding.ts';
 import type { ReviewJobData } from './jobs.ts';
-import { announceSettled, type EngineResources } from './resources.ts';
+import { announcer, type EngineResources } from './resources.ts';
 import { describeError, type TaskResult } from './reviewer.ts';
 import type { DocumentError } from './store.ts';
 
@@ -40,8 +40,14 @@ export async function reviewDocumentJob(
       signal,
       shouldStop,
       record: async ({ doc, findings, usage }) => {
-        const { settled } = await r.store.recordFindings(data.runId, data.docId, doc, findings, usage);
-        if (settled) await announceSettled(r, data, data.docId, 'reviewed');
+        await r.store.recordFindings(
+          data.runId,
+          data.docId,
+          doc,
+          findings,
+          usage,
+          announcer(r, data, data.docId, 'reviewed'),
+        );
       },
     });
   } catch (err) {
@@ -79,8 +85,14 @@ async function settleAs(
   usage: Usage,
   error?: DocumentError,
 ): Promise<void> {
-  const { settled } = await r.store.settleDocument(data.runId, data.docId, outcome, usage, error);
-  if (settled) await announceSettled(r, data, data.docId, outcome);
+  await r.store.settleDocument(
+    data.runId,
+    data.docId,
+    outcome,
+    usage,
+    error,
+    announcer(r, data, data.docId, outcome),
+  );
 }
 
 /**

@@ -8,7 +8,7 @@ import {
 } from '@agent-fleet/rag';
 import type { ReviewJobData } from './jobs.ts';
 import type { FlowChild } from './queues.ts';
-import type { EngineResources } from './resources.ts';
+import { announceSettledAtStart, type EngineResources } from './resources.ts';
 import type { DocumentOutcome } from './statuses.ts';
 import type { DocumentError, RunRecord } from './store.ts';
 
@@ -95,6 +95,7 @@ async function resolveDocuments(r: EngineResources, run: RunRecord): Promise<str
       });
   }
   await r.store.addDocuments(run.runId, planned);
+  await announceSettledAtStart(r, run.runId, planned);
   return null;
 }
 

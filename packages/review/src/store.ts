@@ -72,6 +72,9 @@ export interface StoredFinding extends Finding {
   docId: string;
 }
 
+/** Told of the run's counts and usage right after a document settled (see `ReviewStore`). */
+export type OnSettled = (state: RunProgress & { usage: Usage }) => Promise<void>;
+
 /** Counts for the status view: documents by outcome, findings by verdict. */
 export interface RunProgress {
   documents: { total: number; done: number } & Record<DocumentOutcome, number>;
@@ -180,8 +183,9 @@ export class ReviewStore {
     facts: { title: string; contentHash: string },
     findings: Finding[],
     usage: Usage,
+    onSettled?: OnSettled,
   ): Promise<{ settled: boolean }> {
-    return this.#inDocument(runId, docId, usage, async (client, row) => {
+    return this.#inDocument(runId, docId, usage, onSettled, async (client, row) => {
       if (row.outcome !== null) return false;
       await client.query(
         `INSERT INTO review_findings (run_id, doc_id, item_id, verdict, reason, evidence, rationale, confidence)
@@ -224,8 +228,9 @@ export class ReviewStore {
     outcome: Exclude<DocumentOutcome, 'reviewed'>,
     usage: Usage,
     error?: DocumentError,
+    onSettled?: OnSettled,
   ): Promise<{ settled: boolean }> {
-    return this.#inDocument(runId, docId, usage, async (client, row) => {
+    return this.#inDocument(runId, docId, usage, onSettled, async (client, row) => {
       if (row.outcome !== null) return false;
       await client.query(
         `UPDATE review_documents SET outcome = $3, error = $4, settled_at = now() WHERE run_id = $1 AND doc_id = $2`,
@@ -247,28 +252,8 @@ export class ReviewStore {
     ]);
   }
 
-  async progress(runId: string): Promise<RunProgress> {
-    const [docs, verdicts] = await Promise.all([
-      this.#pool.query<{ outcome: DocumentOutcome | null; n: string }>(
-        'SELECT outcome, count(*) AS n FROM review_documents WHERE run_id = $1 GROUP BY outcome',
-        [runId],
-      ),
-      this.#pool.query<{ verdict: Verdict; n: string }>(
-        'SELECT verdict, count(*) AS n FROM review_findings WHERE run_id = $1 GROUP BY verdict',
-        [runId],
-      ),
-    ]);
-    const documents = { total: 0, done: 0, reviewed: 0, not_permitted: 0, not_found: 0, failed: 0 };
-    for (const r of docs.rows) {
-      documents.total += Number(r.n);
-      if (r.outcome !== null) {
-        documents.done += Number(r.n);
-        documents[r.outcome] += Number(r.n);
-      }
-    }
-    const counts = { compliant: 0, non_compliant: 0, not_applicable: 0, unclear: 0 };
-    for (const r of verdicts.rows) counts[r.verdict] = Number(r.n);
-    return { documents, verdicts: counts };
+  progress(runId: string): Promise<RunProgress> {
+    return progressOf(this.#pool, runId);
   }
 
   /** Every finding of the run, in document order (items in no particular order within a document). */
@@ -341,11 +326,17 @@ export class ReviewStore {
     return res.rows[0] ?? null;
   }
 
-  /** Runs `fn` holding the document's row lock, and adds `usage` to the document and the run. */
+  /**
+   * Runs `fn` holding the document's row lock, and adds `usage` to the document and the run. When
+   * `fn` settled the document, `onSettled` hears the run's counts and usage while the run's row is
+   * locked too: settles of one run are announced one at a time, in order, so the counts watchers see
+   * only grow.
+   */
   async #inDocument(
     runId: string,
     docId: string,
     usage: Usage,
+    onSettled: OnSettled | undefined,
     fn: (client: PoolClient, row: { outcome: DocumentOutcome | null }) => Promise<boolean>,
   ): Promise<{ settled: boolean }> {
     const client = await this.#pool.connect();
@@ -366,6 +357,22 @@ export class ReviewStore {
         );
         await client.query(runUsageUpdate, [runId, ...u]);
       }
+      if (settled && onSettled) {
+        const run = await client.query(
+          'SELECT prompt_tokens, completion_tokens, cached_tokens, model_calls FROM review_runs WHERE run_id = $1 FOR NO KEY UPDATE',
+          [runId],
+        );
+        const r = run.rows[0];
+        await onSettled({
+          ...(await progressOf(client, runId)),
+          usage: {
+            promptTokens: Number(r?.prompt_tokens ?? 0),
+            completionTokens: Number(r?.completion_tokens ?? 0),
+            cachedTokens: Number(r?.cached_tokens ?? 0),
+            calls: Number(r?.model_calls ?? 0),
+          },
+        });
+      }
       await client.query('COMMIT');
       return { settled };
     } catch (err) {
@@ -379,3 +386,28 @@ export class ReviewStore {
 
 const runUsageUpdate = `UPDATE review_runs SET prompt_tokens = prompt_tokens + $2, completion_tokens = completion_tokens + $3,
   cached_tokens = cached_tokens + $4, model_calls = model_calls + $5 WHERE run_id = $1`;
+
+type Queryable = Pick<PoolClient, 'query'>;
+
+/** Documents by outcome and findings by verdict, read with `q` (a pool, or a client inside a transaction). */
+async function progressOf(q: Queryable, runId: string): Promise<RunProgress> {
+  const docs = await q.query<{ outcome: DocumentOutcome | null; n: string }>(
+    'SELECT outcome, count(*) AS n FROM review_documents WHERE run_id = $1 GROUP BY outcome',
+    [runId],
+  );
+  const verdicts = await q.query<{ verdict: Verdict; n: string }>(
+    'SELECT verdict, count(*) AS n FROM review_findings WHERE run_id = $1 GROUP BY verdict',
+    [runId],
+  );
+  const documents = { total: 0, done: 0, reviewed: 0, not_permitted: 0, not_found: 0, failed: 0 };
+  for (const r of docs.rows) {
+    documents.total += Number(r.n);
+    if (r.outcome !== null) {
+      documents.done += Number(r.n);
+      documents[r.outcome] += Number(r.n);
+    }
+  }
+  const counts = { compliant: 0, non_compliant: 0, not_applicable: 0, unclear: 0 };
+  for (const r of verdicts.rows) counts[r.verdict] = Number(r.n);
+  return { documents, verdicts: counts };
+}

@@ -93,7 +93,14 @@ export function startReviewWorkers(deps: {
     });
     w.on('error', (err) => logger.warn({ err: err.message, queue }, 'review worker error'));
     w.on('failed', (job, err) => {
-      if (!job || job.finishedOn === undefined) return;
+      if (!job) return;
+      if (job.finishedOn === undefined) {
+        logger.warn(
+          { queue, jobId: job.id, attempt: job.attemptsMade, reason: err.message },
+          'review job failed; it will be tried again',
+        );
+        return;
+      }
       logger.warn({ queue, jobId: job.id, reason: err.message }, 'review job failed for good');
       recordFinalFailure(reviews, queue, job, err.message).catch((e: unknown) =>
         logger.warn({ err: (e as Error).message, jobId: job.id }, 'could not record a failed review job'),
