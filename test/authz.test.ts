@@ -4,6 +4,7 @@ import { createLogger, type FleetConfig, loadConfig } from '@agent-fleet/core';
 import { type ServiceHandle, spawnService } from '@agent-fleet/devstack';
 import { buildGateway, createGatewayDeps, type GatewayDeps } from '@agent-fleet/gateway';
 import { startSim } from '@agent-fleet/llm-sim';
+import { newRunId, ReviewStore } from '@agent-fleet/review';
 import { type ApiKeyScope, ApiKeyStore } from '@agent-fleet/state';
 import type { FastifyInstance } from 'fastify';
 import { SignJWT } from 'jose';
@@ -26,7 +27,9 @@ type Credential =
   | 'actor' // key: messages:write + turns:read, acts for users
   | 'ownScopesOnly' // key: messages:write + turns:read, may NOT act for users
   | 'docsAcme' // key: documents:write confined to tenant acme, acts for users
-  | 'docsGlobex'; // key: documents:write confined to tenant globex
+  | 'docsGlobex' // key: documents:write confined to tenant globex
+  | 'reviewer' // key: reviews, acts for users
+  | 'reviewerGlobex'; // key: reviews confined to tenant globex, acts for users
 
 interface Row {
   route: string;
@@ -44,6 +47,9 @@ describe('authorization matrix: every route × { no auth, wrong scope, other use
   let worker: ServiceHandle;
   let annTurn: string;
   let revokableKeyId: string;
+  /** A review of ann's that has completed, and one never started (to cancel, then resume). */
+  let annReview: string;
+  let parkedReview: string;
   const creds = {} as Record<Credential, string>;
 
   beforeAll(async () => {
@@ -91,12 +97,32 @@ describe('authorization matrix: every route × { no auth, wrong scope, other use
       ownScopesOnly: await key(['messages:write', 'turns:read']),
       docsAcme: await key(['documents:write'], { actAsUsers: true, tenant: 'acme' }),
       docsGlobex: await key(['documents:write'], { tenant: 'globex' }),
+      reviewer: await key(['reviews'], { actAsUsers: true }),
+      reviewerGlobex: await key(['reviews'], { actAsUsers: true, tenant: 'globex' }),
     });
     revokableKeyId = (await store.create({ name: 'to revoke', scopes: ['turns:read'] })).id;
     annTurn = (await deps.producer.accept({ userId: 'ann', text: 'an earlier question' })).turnId;
     await deps.profiles.put('ann', { tenant: 'acme', groups: ['legal'] });
     await worker.ready;
     await waitFor(async () => (await deps.records.get(annTurn))?.status === 'completed', {
+      timeoutMs: 30_000,
+    });
+    const checklist = { items: [{ id: 'keep', requirement: 'Records are kept.' }] };
+    const review = {
+      userId: 'ann',
+      tenant: 'acme',
+      checklist,
+      priority: 'normal' as const,
+      createdBy: 'test',
+    };
+    annReview = (await deps.reviews.create({ ...review, spec: { documents: ['policy-1'] } })).reviewId;
+    parkedReview = newRunId();
+    await new ReviewStore({ pool: deps.pool }).createRun({
+      ...review,
+      runId: parkedReview,
+      spec: { documents: [] },
+    });
+    await waitFor(async () => (await deps.reviews.get(annReview))?.status === 'completed', {
       timeoutMs: 30_000,
     });
   });
@@ -197,6 +223,40 @@ describe('authorization matrix: every route × { no auth, wrong scope, other use
       as: { wrongScope: 'actor', otherUser: 'docsGlobex', right: 'docsAcme' },
       expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
     },
+    {
+      route: 'POST /v1/reviews',
+      send: call('POST', '/v1/reviews', {
+        userId: 'ann',
+        documents: ['policy-1'],
+        checklist: { items: [{ id: 'keep', requirement: 'Records are kept.' }] },
+      }),
+      // A user token has no reviews scope; a key confined to another tenant may not review acme's.
+      as: { wrongScope: 'ann', otherUser: 'reviewerGlobex', right: 'reviewer' },
+      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 202 },
+    },
+    {
+      route: 'GET /v1/reviews',
+      send: call('GET', '/v1/reviews'),
+      as: { wrongScope: 'actor', right: 'reviewer' },
+      expect: { none: 401, wrongScope: 403, right: 200 },
+    },
+    ...(['', '/report', '/report?format=csv', '/events'] as const).map(
+      (suffix): Row => ({
+        route: `GET /v1/reviews/:reviewId${suffix}`,
+        send: call('GET', () => `/v1/reviews/${annReview}${suffix}`),
+        // Another tenant's review is reported as unknown.
+        as: { wrongScope: 'actor', otherUser: 'reviewerGlobex', right: 'reviewer' },
+        expect: { none: 401, wrongScope: 403, otherUser: 404, right: 200 },
+      }),
+    ),
+    ...(['cancel', 'resume'] as const).map(
+      (action): Row => ({
+        route: `POST /v1/reviews/:reviewId/${action}`,
+        send: call('POST', () => `/v1/reviews/${parkedReview}/${action}`),
+        as: { wrongScope: 'actor', otherUser: 'reviewerGlobex', right: 'reviewer' },
+        expect: { none: 401, wrongScope: 403, otherUser: 404, right: 202 },
+      }),
+    ),
     {
       route: 'POST /v1/chat/completions',
       send: call('POST', '/v1/chat/completions', chat('ann')),

@@ -46,7 +46,18 @@ const segment = fc.oneof(
   // Valid ids often enough that the routes get past their parameters.
   { weight: 3, arbitrary: fc.constantFrom('ann', 'bob', 'Ann.O+1@x-y_z', 'fleet-agent') },
   rawBytes(24),
-  fc.constantFrom('ann', 'bob', 'a:b', '..', '%00', '%ZZ', '%c0%af', 'u'.repeat(129), `t_${'0'.repeat(32)}`),
+  fc.constantFrom(
+    'ann',
+    'bob',
+    'a:b',
+    '..',
+    '%00',
+    '%ZZ',
+    '%c0%af',
+    'u'.repeat(129),
+    `t_${'0'.repeat(32)}`,
+    `r_${'0'.repeat(32)}`,
+  ),
   anyString.filter((s) => s.length < 200).map((s) => encodeURIComponentSafe(s)),
 );
 const query = fc.oneof(
@@ -97,6 +108,46 @@ const documentBody = fc.record(
     tenant: fc.oneof(fc.constant('acme'), anyString),
     acl: fc.oneof(fc.array(anyString, { maxLength: 5 }), json),
     public: json,
+  },
+  { requiredKeys: [] },
+);
+const checklistBody = fc.oneof(
+  anyString,
+  json,
+  fc.record(
+    {
+      items: fc.oneof(
+        fc.array(
+          fc.record(
+            {
+              id: fc.oneof(fc.constant('keep'), anyString),
+              requirement: fc.oneof(anyString, json),
+              policyRef: json,
+            },
+            { requiredKeys: [] },
+          ),
+          { maxLength: 3 },
+        ),
+        json,
+      ),
+    },
+    { requiredKeys: [] },
+  ),
+);
+const reviewBody = fc.record(
+  {
+    userId: fc.oneof({ weight: 3, arbitrary: fc.constant('ann') }, anyString, json),
+    documents: fc.oneof(fc.array(fc.oneof(fc.constant('policy-1'), anyString), { maxLength: 3 }), json),
+    selector: fc.oneof(
+      fc.record(
+        { tenant: fc.oneof(fc.constant('acme'), anyString), docIdPrefix: anyString },
+        { requiredKeys: [] },
+      ),
+      json,
+    ),
+    checklist: checklistBody,
+    priority: fc.oneof(fc.constantFrom('low', 'normal', 'high', 'urgent'), json),
+    name: fc.oneof(anyString, json),
   },
   { requiredKeys: [] },
 );
@@ -212,6 +263,8 @@ describe('fuzzing every route: never a 5xx, always the one error shape, nothing 
     deps = await createGatewayDeps(config, createLogger('fuzz', 'silent'));
     app = await buildGateway(deps);
     adminKey = (await new ApiKeyStore({ pool: deps.pool }).create({ name: 'fuzz', scopes: ['admin'] })).key;
+    // So that review requests can pass every check (a run needs its user's profile).
+    await deps.profiles.put('ann', { tenant: 'acme', groups: ['legal'] });
     annToken = await new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('ann')
@@ -224,7 +277,8 @@ describe('fuzzing every route: never a 5xx, always the one error shape, nothing 
   });
 
   const jobs = async () => {
-    const counts = await Promise.all(deps.partitions.queues.map((q) => q.getJobCounts()));
+    const queues = [...deps.partitions.queues, ...deps.reviewQueues.queues];
+    const counts = await Promise.all(queues.map((q) => q.getJobCounts()));
     return counts.reduce((sum, c) => sum + Object.values(c).reduce((a, b) => a + b, 0), 0);
   };
   /** The credential of a request: mostly ones that pass, so the fuzz reaches validation. */
@@ -352,6 +406,24 @@ describe('fuzzing every route: never a 5xx, always the one error shape, nothing 
             : k === 1
               ? { method: 'GET' as const, url: `/v1/models/${m}`, headers: h }
               : withBody('POST', '/v1/chat/completions', b, h),
+        ),
+    );
+  });
+
+  it('POST /v1/reviews and the routes of a review', async () => {
+    await prop(
+      fc
+        .tuple(fc.nat(5), segment, query, body(reviewBody), extraHeaders)
+        .map(([k, id, q, b, h]) =>
+          k === 0
+            ? withBody('POST', `/v1/reviews${q}`, b, h)
+            : k === 1
+              ? { method: 'GET' as const, url: `/v1/reviews${q}`, headers: h }
+              : k === 2
+                ? { method: 'GET' as const, url: `/v1/reviews/${id}${q}`, headers: h }
+                : k === 3
+                  ? { method: 'GET' as const, url: `/v1/reviews/${id}/report${q}`, headers: h }
+                  : withBody('POST', `/v1/reviews/${id}/${k === 4 ? 'cancel' : 'resume'}${q}`, b, h),
         ),
     );
   });

@@ -83,6 +83,12 @@ describe('the OpenAPI document at /docs', () => {
         '/v1/documents/{docId}',
         '/v1/models',
         '/v1/models/{model}',
+        '/v1/reviews',
+        '/v1/reviews/{reviewId}',
+        '/v1/reviews/{reviewId}/cancel',
+        '/v1/reviews/{reviewId}/events',
+        '/v1/reviews/{reviewId}/report',
+        '/v1/reviews/{reviewId}/resume',
         '/v1/turns/{turnId}',
         '/v1/users/{userId}/history',
         '/v1/users/{userId}/messages',
@@ -125,7 +131,27 @@ describe('the OpenAPI document at /docs', () => {
     expect(chat.responses['4XX']!.content!['application/json']!.schema).toEqual({
       $ref: '#/components/schemas/OpenAIError',
     });
-    for (const name of ['Error', 'Turn', 'History', 'Profile', 'ChatCompletion', 'OpenAIError'])
+    const report = doc.paths['/v1/reviews/{reviewId}/report']!.get!.responses['200']!.content!;
+    expect(Object.keys(report).sort()).toEqual([
+      'application/json',
+      'text/csv',
+      'text/html',
+      'text/markdown',
+    ]);
+    expect(Object.keys(doc.paths['/v1/reviews']!.post!.requestBody!.content).sort()).toEqual([
+      'application/json',
+      'multipart/form-data',
+    ]);
+    for (const name of [
+      'Error',
+      'Turn',
+      'History',
+      'Profile',
+      'ChatCompletion',
+      'OpenAIError',
+      'Review',
+      'ReviewReport',
+    ])
       expect(doc.components.schemas[name], name).toBeTruthy();
   });
 });
