@@ -97,7 +97,7 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
     namespace: ns,
     policies: reviewJobPolicies(config),
   });
-  const reviewEvents = new ReviewEvents({ redis, namespace: ns });
+  const reviewEvents = new ReviewEvents({ redis, namespace: ns, follower: live.reader });
   return {
     config,
     logger,

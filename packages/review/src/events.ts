@@ -17,6 +17,21 @@ export type ReviewEvent =
       tokens: Usage;
     };
 
+/**
+ * What follows Redis streams live, calling back with new entries after a position until stopped:
+ * the gateway's shared `StreamReader` (of @agent-fleet/turns), one blocking connection for all.
+ */
+export interface StreamFollower {
+  follow(
+    key: string,
+    afterId: string,
+    onEntries: (entries: [id: string, fields: string[]][]) => void,
+  ): () => void;
+}
+
+/** What `tail` yields: the next event, or a tick after `keepAliveMs` without one. */
+export type ReviewTailItem = ({ kind: 'event' } & StoredReviewEvent) | { kind: 'keep-alive' };
+
 export interface StoredReviewEvent {
   /** The Redis stream id: what a client sends back as Last-Event-ID to resume. */
   id: string;
@@ -35,10 +50,13 @@ const TTL_SECONDS = 7 * 24 * 3600;
 export class ReviewEvents {
   readonly #redis: Redis;
   readonly #namespace: string;
+  readonly #follower: StreamFollower | undefined;
 
-  constructor(opts: { redis: Redis; namespace: string }) {
+  /** `follower` is needed to `tail`; publishing and reading need only `redis`. */
+  constructor(opts: { redis: Redis; namespace: string; follower?: StreamFollower }) {
     this.#redis = opts.redis;
     this.#namespace = opts.namespace;
+    this.#follower = opts.follower;
   }
 
   async publish(runId: string, event: ReviewEvent): Promise<void> {
@@ -49,23 +67,76 @@ export class ReviewEvents {
     ]);
   }
 
-  /**
-   * Events after `afterId` ('0' for all). With `blockMs`, waits that long for the first new one;
-   * pass a connection of its own for blocking reads (XREAD BLOCK holds it).
-   */
-  async read(
-    runId: string,
-    afterId: string,
-    opts: { blockMs?: number; count?: number; redis?: Redis } = {},
-  ): Promise<StoredReviewEvent[]> {
+  /** Events after `afterId` ('0' for all), at most `count`. */
+  async read(runId: string, afterId: string, count = 500): Promise<StoredReviewEvent[]> {
     const key = reviewKeys(this.#namespace, runId).events;
-    const redis = opts.redis ?? this.#redis;
-    const count = opts.count ?? 500;
-    const res =
-      opts.blockMs !== undefined
-        ? await redis.xread('COUNT', count, 'BLOCK', opts.blockMs, 'STREAMS', key, afterId)
-        : await redis.xread('COUNT', count, 'STREAMS', key, afterId);
-    const entries = res?.[0]?.[1] ?? [];
-    return entries.map(([id, fields]) => ({ id, event: JSON.parse(fields[1]!) as ReviewEvent }));
+    const res = await this.#redis.xread('COUNT', count, 'STREAMS', key, afterId);
+    return (res?.[0]?.[1] ?? []).map(toStored);
+  }
+
+  /** The id of the last event, or '0' when there is none yet. */
+  async last(runId: string): Promise<string> {
+    const [entry] = await this.#redis.xrevrange(
+      reviewKeys(this.#namespace, runId).events,
+      '+',
+      '-',
+      'COUNT',
+      1,
+    );
+    return entry?.[0] ?? '0';
+  }
+
+  /**
+   * The run's events after `after`, in order, live, until `signal` aborts; while nothing happens it
+   * yields a `keep-alive` every `keepAliveMs`. Events already there come at once, then the shared
+   * follower hands over new ones.
+   */
+  async *tail(
+    runId: string,
+    opts: { after: string; signal: AbortSignal; keepAliveMs: number },
+  ): AsyncGenerator<ReviewTailItem, void, undefined> {
+    const follower = this.#follower;
+    if (!follower) throw new Error('ReviewEvents.tail needs a stream follower');
+    let last = opts.after;
+    for (let batch = await this.read(runId, last); ; batch = await this.read(runId, last)) {
+      for (const e of batch) {
+        yield { kind: 'event', ...e };
+        last = e.id;
+      }
+      if (batch.length < 500 || opts.signal.aborted) break;
+    }
+    const pending: StoredReviewEvent[] = [];
+    let wake: (() => void) | undefined;
+    const stop = follower.follow(reviewKeys(this.#namespace, runId).events, last, (entries) => {
+      pending.push(...entries.map(toStored));
+      wake?.();
+    });
+    const onAbort = () => wake?.();
+    opts.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      while (!opts.signal.aborted) {
+        if (pending.length === 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, opts.keepAliveMs);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          wake = undefined;
+        }
+        if (opts.signal.aborted) return;
+        if (pending.length === 0) yield { kind: 'keep-alive' };
+        for (const e of pending.splice(0)) yield { kind: 'event', ...e };
+      }
+    } finally {
+      stop();
+      opts.signal.removeEventListener('abort', onAbort);
+    }
   }
 }
+
+const toStored = ([id, fields]: [string, string[]]): StoredReviewEvent => ({
+  id,
+  event: JSON.parse(fields[1]!) as ReviewEvent,
+});

@@ -13,7 +13,13 @@ export {
 } from './checklist.ts';
 export { assembleDocument, type ReviewDocument, type Section, sectionAt } from './document.ts';
 export { recordFinalFailure, reviewHandlers } from './engine.ts';
-export { type ReviewEvent, ReviewEvents, type StoredReviewEvent } from './events.ts';
+export {
+  type ReviewEvent,
+  ReviewEvents,
+  type ReviewTailItem,
+  type StoredReviewEvent,
+  type StreamFollower,
+} from './events.ts';
 export type { Evidence, Finding, Usage } from './finding.ts';
 export {
   dispatchReviewJob,
