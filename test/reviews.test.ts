@@ -300,6 +300,8 @@ describe('batch document review runs, end to end (gateway and worker processes, 
       { event: 'snapshot', data: expect.objectContaining({ reviewId: id, status: 'completed' }) },
     ]);
 
+    // The review documents' backlog is exported beside the partitions' (what an autoscaler reads).
+    expect((await api('GET', '/metrics')).text).toMatch(/fleet_queue_backlog\{queue="review\.docs"\} 0/);
     const list = (await api('GET', '/v1/reviews?limit=1')).json as {
       reviews: { reviewId: string }[];
       nextBefore: string;

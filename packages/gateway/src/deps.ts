@@ -1,4 +1,4 @@
-import type { FleetConfig, Logger } from '@agent-fleet/core';
+import { type FleetConfig, type Logger, REVIEW_QUEUES } from '@agent-fleet/core';
 import { ServerMonitor } from '@agent-fleet/llm';
 import { createRetriever, type Retriever } from '@agent-fleet/rag';
 import { ReviewEvents, ReviewQueues, ReviewRuns, ReviewStore, reviewJobPolicies } from '@agent-fleet/review';
@@ -123,10 +123,14 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
       store: { get: (userId: string) => profiles.resolve(userId, config.DEFAULT_TENANT) },
     }),
     retriever: await createRetriever(config, pool, { logger }),
-    metrics: createGatewayMetrics(partitions, {
-      open: () => streams.open,
-      followed: () => live.reader.streams,
-    }),
+    metrics: createGatewayMetrics(
+      partitions,
+      {
+        open: () => streams.open,
+        followed: () => live.reader.streams,
+      },
+      [{ queue: REVIEW_QUEUES.docs, backlog: () => reviewQueues.backlog() }],
+    ),
     shedder,
     llmHealth,
     auth: keys.auth,

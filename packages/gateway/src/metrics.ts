@@ -9,16 +9,26 @@ export interface StreamGauges {
   followed(): number;
 }
 
+/** A queue besides the partitions whose backlog is exported (the review documents). */
+export interface BacklogSource {
+  queue: string;
+  backlog(): Promise<number>;
+}
+
 /**
- * The gateway's /metrics: HTTP traffic, accepted turns, open event streams, and the partition
- * backlog KEDA scales on.
+ * The gateway's /metrics: HTTP traffic, accepted turns, open event streams, and the backlog KEDA
+ * scales on (every partition queue, and `others` such as `review.docs`).
  */
-export function createGatewayMetrics(partitions: PartitionQueues, streams: StreamGauges) {
+export function createGatewayMetrics(
+  partitions: PartitionQueues,
+  streams: StreamGauges,
+  others: readonly BacklogSource[] = [],
+) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'fleet_gateway_' });
   const backlog = new Gauge({
     name: 'fleet_queue_backlog',
-    help: 'Jobs waiting, prioritized or active per partition queue (what KEDA scales on)',
+    help: 'Jobs waiting, prioritized or active per partition queue and review queue (what KEDA scales on)',
     labelNames: ['queue'] as const,
     registers: [registry],
     async collect() {
@@ -26,6 +36,7 @@ export function createGatewayMetrics(partitions: PartitionQueues, streams: Strea
       counts.forEach((n, i) => {
         backlog.set({ queue: partitions.queues[i]!.name }, n);
       });
+      for (const o of others) backlog.set({ queue: o.queue }, await o.backlog());
     },
   });
   new Gauge({
