@@ -1,4 +1,5 @@
 export { envSchema, type FleetConfig, loadConfig } from './config.ts';
+export { errorChain } from './error-chain.ts';
 export {
   assertNever,
   ERROR_CODES,
@@ -52,6 +53,7 @@ export {
 } from './keys.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { LuaScript, type ScriptRunner } from './lua-script.ts';
+export { type PostgresRefusal, refusedByPostgres } from './postgres-refusal.ts';
 export {
   type DoubleTexting,
   doubleTextingSchema,
@@ -68,6 +70,6 @@ export {
   type TurnStatus,
   turnStatusSchema,
 } from './statuses.ts';
-export { findNul, hasNul, NUL_REFUSED, storable } from './storable.ts';
+export { findNul, hasNul, NUL_REFUSED, storable, storableText } from './storable.ts';
 export { countTokens, decodeTokens, encodeTokens } from './tokens.ts';
 export { asUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from './unavailable.ts';

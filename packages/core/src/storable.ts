@@ -24,6 +24,14 @@ export function hasNul(s: string): boolean {
   return s.includes('\u0000');
 }
 
+/**
+ * `s` as Postgres can store it: each NUL replaced by U+FFFD (the replacement character), so the rest
+ * of a value that got past the door is kept, and marked where it was changed.
+ */
+export function storableText(s: string): string {
+  return hasNul(s) ? s.replaceAll('\u0000', '\uFFFD') : s;
+}
+
 /** A value met while walking a JSON value, linked to its parent so paths cost nothing until one is needed. */
 interface Visit {
   value: unknown;

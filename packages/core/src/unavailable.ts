@@ -1,3 +1,4 @@
+import { errorChain } from './error-chain.ts';
 import { FleetError } from './errors.ts';
 
 /** Socket-level failures: the server is not there, or the connection to it broke. */
@@ -52,12 +53,7 @@ export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
  * and keeps 500 for real faults.
  */
 export function asUnavailable(err: unknown): FleetError | null {
-  const seen = new Set<unknown>();
-  const queue: unknown[] = [err];
-  while (queue.length > 0 && seen.size < 16) {
-    const e = queue.shift();
-    if (e === null || typeof e !== 'object' || seen.has(e)) continue;
-    seen.add(e);
+  for (const e of errorChain(err)) {
     if (e instanceof FleetError) return e.code === 'unavailable' ? e : null;
     if (saysUnreachable(e as { code?: unknown; message?: unknown })) {
       return new FleetError(
@@ -69,8 +65,6 @@ export function asUnavailable(err: unknown): FleetError | null {
         },
       );
     }
-    queue.push((e as { cause?: unknown }).cause);
-    if (e instanceof AggregateError) queue.push(...e.errors);
   }
   return null;
 }

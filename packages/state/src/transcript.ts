@@ -1,4 +1,4 @@
-import type { FinalStatus } from '@agent-fleet/core';
+import { type FinalStatus, refusedByPostgres } from '@agent-fleet/core';
 import type { Pool } from 'pg';
 
 export interface TranscriptMessage {
@@ -76,19 +76,27 @@ export class Transcript {
     while (this.#inFlight < this.#maxInFlight && this.#waiting.length > 0) {
       const batch = this.#waiting.splice(0, this.#maxBatch);
       this.#inFlight++;
-      this.#write(batch.map((w) => w.turn))
-        .then(
-          (inserted) => {
-            for (const w of batch) w.resolve(inserted.has(w.turn.turnId));
-          },
-          (err) => {
-            for (const w of batch) w.reject(err);
-          },
-        )
-        .finally(() => {
-          this.#inFlight--;
-          this.#pump();
-        });
+      void this.#writeBatch(batch).finally(() => {
+        this.#inFlight--;
+        this.#pump();
+      });
+    }
+  }
+
+  /**
+   * One statement for the batch. When Postgres refuses it for what a row holds (a value it cannot
+   * store), each row is written alone, so that row fails by itself and the other turns are stored.
+   */
+  async #writeBatch(batch: Waiting[]): Promise<void> {
+    try {
+      const inserted = await this.#write(batch.map((w) => w.turn));
+      for (const w of batch) w.resolve(inserted.has(w.turn.turnId));
+    } catch (err) {
+      if (batch.length > 1 && refusedByPostgres(err)) {
+        await Promise.all(batch.map((w) => this.#writeBatch([w])));
+        return;
+      }
+      for (const w of batch) w.reject(err);
     }
   }
 

@@ -24,6 +24,11 @@ export function createWorkerMetrics() {
       labelNames: ['action'] as const,
       registers: [registry],
     }),
+    unrecorded: new Counter({
+      name: 'fleet_worker_turns_unrecorded_total',
+      help: 'Turns that ended without an answer and were committed without a transcript row (Postgres refused even the bare row, or stayed away past the outage window)',
+      registers: [registry],
+    }),
     turnSeconds: new Histogram({
       name: 'fleet_worker_turn_duration_seconds',
       help: 'From the gate opening to the turn being finished',

@@ -1,4 +1,4 @@
-import { FleetError } from '@agent-fleet/core';
+import { FleetError, refusedByPostgres } from '@agent-fleet/core';
 import { UnrecoverableError } from 'bullmq';
 
 /** Why a turn stopped when someone cancelled it. */
@@ -23,14 +23,19 @@ export type ErrorClass =
   | { kind: 'interrupted' }
   /** Another attempt may succeed (a dependency away, a lost lease, a failure of unknown cause). */
   | { kind: 'transient'; error: Error }
-  /** Another attempt would fail the same way (a non-retryable FleetError, an unreadable checkpoint). */
+  /**
+   * Another attempt would fail the same way: a non-retryable FleetError, an unreadable checkpoint,
+   * a statement Postgres refuses for what it holds (a NUL in text, a value too large).
+   */
   | { kind: 'permanent'; error: Error };
 
 /**
  * The one place that decides what an error means for a turn; every path that ends a turn or
  * retries it goes through here. A cancellation explains whatever the aborted work threw (an
- * AbortError from a model call, say), so the abort reason wins over the error itself. Errors of
- * unknown cause count as transient: they get the turn's remaining attempts.
+ * AbortError from a model call, say), so the abort reason wins over the error itself. What Postgres
+ * refuses for what a statement holds is recognised by core (`refusedByPostgres`), looking through
+ * wrapped causes. Errors of unknown cause count as transient: they get the turn's remaining
+ * attempts.
  */
 export function classifyError(caught: unknown, signal?: AbortSignal): ErrorClass {
   const err = signal?.reason instanceof CancelledError ? signal.reason : caught;
@@ -38,6 +43,7 @@ export function classifyError(caught: unknown, signal?: AbortSignal): ErrorClass
   if (err instanceof InterruptedError) return { kind: 'interrupted' };
   const error = err instanceof Error ? err : new Error(String(err));
   if (error instanceof UnrecoverableError) return { kind: 'permanent', error };
+  if (refusedByPostgres(error)) return { kind: 'permanent', error };
   if (error instanceof FleetError && !error.isRetryable) return { kind: 'permanent', error };
   return { kind: 'transient', error };
 }

@@ -33,7 +33,15 @@ const citation: Citation = {
  * A finisher over in-memory ports. `log` lists every write in order; the gate answers each commit
  * as `finished` with the next pending payload given in `next` (by the committed seq).
  */
-function finisher(opts: { next?: Record<number, TurnJob>; queued?: string[]; publishFails?: boolean } = {}) {
+function finisher(
+  opts: {
+    next?: Record<number, TurnJob>;
+    queued?: string[];
+    publishFails?: boolean;
+    /** The error the transcript answers for a row, or undefined to store it. */
+    refuse?: (row: TurnTranscript) => Error | undefined;
+  } = {},
+) {
   const log: string[] = [];
   const rows: TurnTranscript[] = [];
   const commits: CommitInput[] = [];
@@ -57,7 +65,9 @@ function finisher(opts: { next?: Record<number, TurnJob>; queued?: string[]; pub
     },
     transcript: {
       async record(row) {
-        log.push(`record ${row.seq}`);
+        const refused = opts.refuse?.(row);
+        log.push(`record ${row.seq}${refused ? ' refused' : ''}`);
+        if (refused) throw refused;
         rows.push(row);
         return true;
       },
@@ -87,7 +97,8 @@ function finisher(opts: { next?: Record<number, TurnJob>; queued?: string[]; pub
   };
   const f = new TurnFinisher(ports, { gapGraceMs: 1000 });
   const outcomes = async () => (await metrics.turns.get()).values.map((v) => [v.labels.outcome, v.value]);
-  return { f, log, rows, commits, events, outcomes };
+  const unrecorded = async () => (await metrics.unrecorded.get()).values[0]?.value ?? 0;
+  return { f, log, rows, commits, events, outcomes, unrecorded };
 }
 
 const running = (seq: number, extra: Partial<TurnJob> = {}): TurnDelivery => ({
@@ -229,5 +240,70 @@ describe('TurnFinisher (fake ports, no Redis or Postgres)', () => {
     const t = finisher({ publishFails: true });
     await expect(t.f.finish(running(3), { kind: 'cancelled' })).resolves.toMatchObject({ kind: 'finished' });
     expect(t.log).toEqual(['record 3', 'commit 3']);
+  });
+
+  describe('a row Postgres refuses', () => {
+    const pgRefusal = (message: string) =>
+      Object.assign(new Error(message), { code: '22021', severity: 'ERROR' });
+    const nulRefused = (row: TurnTranscript) =>
+      JSON.stringify(row).includes('\\u0000')
+        ? pgRefusal('invalid byte sequence for encoding "UTF8": 0x00')
+        : undefined;
+
+    it('a failed turn is stored with its text made storable, then committed', async () => {
+      const t = finisher({ refuse: nulRefused });
+      await t.f.finish(running(3, { text: 'a\u0000b' }), {
+        kind: 'failed',
+        reason: 'invalid byte sequence 0x00',
+      });
+      expect(t.log).toEqual(['record 3 refused', 'record 3', 'commit 3']);
+      expect(t.rows[0]).toMatchObject({
+        status: 'failed',
+        messages: [{ role: 'user', content: 'a\uFFFDb' }],
+      });
+      expect(t.commits[0]).toMatchObject({ status: 'failed', outcome: 'invalid byte sequence 0x00' });
+      expect(await t.unrecorded()).toBe(0);
+    });
+
+    it('then without its messages, then not at all: the turn is committed whatever the transcript says', async () => {
+      const bare = finisher({
+        refuse: (row) => (row.messages.length > 0 ? pgRefusal('row too big') : undefined),
+      });
+      await bare.f.finish(running(3, { text: 'x'.repeat(10) }), { kind: 'cancelled' });
+      expect(bare.log).toEqual(['record 3 refused', 'record 3', 'commit 3']);
+      expect(bare.rows[0]).toMatchObject({
+        status: 'cancelled',
+        error: 'cancelled by request',
+        messages: [],
+      });
+
+      const none = finisher({ refuse: () => pgRefusal('permission denied for table turns') });
+      await none.f.finish(running(3, { text: 'a\u0000b' }), { kind: 'failed', reason: 'boom' });
+      expect(none.log).toEqual(['record 3 refused', 'record 3 refused', 'record 3 refused', 'commit 3']);
+      expect(none.events.map((e) => e.event)).toEqual([{ type: 'done', status: 'failed', error: 'boom' }]);
+      expect(await none.unrecorded()).toBe(1);
+    });
+
+    it('Postgres away stops a required recording before the commit; best-effort commits anyway', async () => {
+      const away = () =>
+        Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+      const required = finisher({ refuse: away });
+      await expect(required.f.finish(running(3), { kind: 'failed', reason: 'x' })).rejects.toThrow(
+        /ECONNREFUSED/,
+      );
+      expect(required.log).toEqual(['record 3 refused']);
+
+      const bestEffort = finisher({ refuse: away });
+      await bestEffort.f.finish(running(3), { kind: 'failed', reason: 'x' }, { transcript: 'best-effort' });
+      expect(bestEffort.log).toEqual(['record 3 refused', 'record 3 refused', 'commit 3']);
+      expect(await bestEffort.unrecorded()).toBe(1);
+    });
+
+    it('a completed turn whose row is refused is not committed: the error goes to the settle ladder', async () => {
+      const t = finisher({ refuse: nulRefused });
+      const s: Settlement = { kind: 'completed', reply: 'a\u0000b', citations: [], coalesced: [] };
+      await expect(t.f.finish(running(3), s)).rejects.toThrow(/0x00/);
+      expect(t.commits).toEqual([]);
+    });
   });
 });

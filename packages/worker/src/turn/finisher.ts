@@ -1,5 +1,5 @@
 import type { Logger, TurnJob } from '@agent-fleet/core';
-import type { Transcript } from '@agent-fleet/state';
+import type { Transcript, TurnTranscript } from '@agent-fleet/state';
 import {
   type CommitResult,
   decodePending,
@@ -10,7 +10,14 @@ import {
   type TurnRecords,
 } from '@agent-fleet/turns';
 import type { WorkerMetrics } from '../metrics.ts';
-import { type FinalSettlement, type Settlement, settlementRecords, type TurnDelivery } from './settlement.ts';
+import { classifyError } from './errors.ts';
+import {
+  type FinalSettlement,
+  type Settlement,
+  settlementRecords,
+  storableFallbacks,
+  type TurnDelivery,
+} from './settlement.ts';
 
 /** The collaborators that finishing turns needs, and only those. */
 export interface FinisherPorts {
@@ -19,15 +26,25 @@ export interface FinisherPorts {
   events: Pick<TurnEvents, 'publish'>;
   partitions: Pick<PartitionQueues, 'getJob' | 'add'>;
   records: Pick<TurnRecords, 'ensure'>;
-  metrics: Pick<WorkerMetrics, 'turns' | 'turnSeconds' | 'repairs'>;
+  metrics: Pick<WorkerMetrics, 'turns' | 'turnSeconds' | 'repairs' | 'unrecorded'>;
   logger: Logger;
 }
 
 /**
- * How turns end: a settlement is recorded (transcript rows first, so a committed turn is always
- * durable), committed in the gate in seq order, and the user's next turn is woken. Each write is
- * idempotent on turnId/seq, so finishing again after a crash changes nothing. Also repairs a
- * predecessor that got stuck, which ends the same way.
+ * How the transcript takes a settlement's rows. `required`: a row that cannot be stored because
+ * Postgres is away (or fails for an unknown cause) stops the finish, to be tried again. `best-effort`
+ * (a failed turn whose outage outlasted its window): any error moves on to the next fallback row,
+ * then to committing without a row.
+ */
+export type TranscriptMode = 'required' | 'best-effort';
+
+/**
+ * How turns end: a settlement is recorded (transcript rows first, so a committed turn is durable),
+ * committed in the gate in seq order, and the user's next turn is woken. Each write is idempotent
+ * on turnId/seq, so finishing again after a crash changes nothing. A turn that ended without an
+ * answer always ends: when Postgres refuses its row, a storable one is written instead (see
+ * `storableFallbacks`), and when it refuses even that, the turn is committed without a row.
+ * Also repairs a predecessor that got stuck, which ends the same way.
  */
 export class TurnFinisher {
   readonly #ports: FinisherPorts;
@@ -39,14 +56,19 @@ export class TurnFinisher {
   }
 
   /** Returns the last commit's result (null for a retry, which commits nothing). */
-  async finish(turn: TurnDelivery, s: Settlement): Promise<CommitResult | null> {
+  async finish(
+    turn: TurnDelivery,
+    s: Settlement,
+    opts: { transcript?: TranscriptMode } = {},
+  ): Promise<CommitResult | null> {
     const p = this.#ports;
     if (s.kind === 'retry') {
       await p.gate.release(turn.job.userId, turn.lease).catch(() => {});
       return null;
     }
     const records = settlementRecords(turn, s, Date.now());
-    await Promise.all(records.transcripts.map((row) => p.transcript.record(row)));
+    if (s.kind === 'completed') await Promise.all(records.transcripts.map((row) => p.transcript.record(row)));
+    else await this.#recordUnanswered(records.transcripts[0]!, opts.transcript ?? 'required');
     let fin: CommitResult = { kind: 'already-finished' };
     for (const c of records.commits) fin = await p.gate.commit(c);
     const last = records.commits.at(-1)!;
@@ -55,6 +77,33 @@ export class TurnFinisher {
     for (const { turnId, event } of records.done) await this.#announce(turn.job, turnId, event);
     this.#count(turn, s);
     return fin;
+  }
+
+  /**
+   * The row of a turn that ended without an answer, stored as well as Postgres allows: each fallback
+   * in turn while Postgres refuses the one before (or, best-effort, whatever the error). When none
+   * can be stored the turn is still committed, so the user's next turn runs; the metric and the log
+   * say so.
+   */
+  async #recordUnanswered(row: TurnTranscript, mode: TranscriptMode): Promise<void> {
+    const { transcript, logger, metrics } = this.#ports;
+    const log = logger.child({ turnId: row.turnId, userId: row.userId, seq: row.seq });
+    let last: unknown;
+    for (const candidate of storableFallbacks(row)) {
+      try {
+        await transcript.record(candidate);
+        if (candidate !== row) log.warn({ err: errorMessage(last) }, 'stored a storable form of the turn');
+        return;
+      } catch (err) {
+        if (mode === 'required' && classifyError(err).kind !== 'permanent') throw err;
+        last = err;
+      }
+    }
+    metrics.unrecorded.inc();
+    log.error(
+      { err: errorMessage(last) },
+      'the transcript took no row of this turn; committing it without one',
+    );
   }
 
   /** The outcome is committed already: a watcher missing its `done` event still finds it in the record. */
@@ -125,4 +174,8 @@ export class TurnFinisher {
       await p.partitions.add(pred);
     }
   }
+}
+
+function errorMessage(err: unknown): string | undefined {
+  return err === undefined ? undefined : err instanceof Error ? err.message : String(err);
 }

@@ -23,6 +23,24 @@ describe('classifyError: what an error means for a turn', () => {
     expect(classifyError(new TypeError('x is undefined'))).toMatchObject({ kind: 'transient' });
   });
 
+  it('a statement Postgres refuses for what it holds is permanent, however it is wrapped', () => {
+    const nul = Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), {
+      code: '22021',
+      severity: 'ERROR',
+    });
+    expect(classifyError(nul)).toEqual({ kind: 'permanent', error: nul });
+    const tooBig = Object.assign(new Error('index row size exceeds btree maximum'), {
+      code: '54000',
+      severity: 'ERROR',
+    });
+    expect(classifyError(new Error('could not record', { cause: tooBig }))).toMatchObject({
+      kind: 'permanent',
+    });
+    // Stored already by another writer: trying again finds the row.
+    const duplicate = Object.assign(new Error('duplicate key'), { code: '23505', severity: 'ERROR' });
+    expect(classifyError(duplicate)).toMatchObject({ kind: 'transient' });
+  });
+
   it('a cancellation explains whatever the aborted work threw', () => {
     const abort = new AbortController();
     abort.abort(new CancelledError());

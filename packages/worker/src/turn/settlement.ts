@@ -1,4 +1,4 @@
-import type { HistoryMessage, TurnJob } from '@agent-fleet/core';
+import { type HistoryMessage, storableText, type TurnJob } from '@agent-fleet/core';
 import type { Citation } from '@agent-fleet/rag';
 import type { TranscriptMessage, TurnTranscript } from '@agent-fleet/state';
 import type { CommitInput, TurnEvent } from '@agent-fleet/turns';
@@ -131,6 +131,31 @@ function unanswered(
     ],
     done: [{ turnId: t.turnId, event: { type: 'done', status: end.status, error: end.reason } }],
   };
+}
+
+/** Longest reason kept on a row stored without its messages. */
+const BARE_REASON_CHARS = 2000;
+
+/**
+ * The rows to try, in order, for a turn that ended without an answer when Postgres refuses its row:
+ * the row as it is; then with every text Postgres cannot store made storable (the user's text is
+ * kept, NULs replaced); then without messages, with its reason alone. Pure, so what a refused turn
+ * leaves in the transcript is visible (and tested) here.
+ */
+export function storableFallbacks(r: TurnTranscript): TurnTranscript[] {
+  const storable: TurnTranscript = {
+    ...r,
+    ...(r.error === undefined ? {} : { error: storableText(r.error) }),
+    messages: r.messages.map((m) => ({ ...m, content: storableText(m.content) })),
+  };
+  const changed =
+    storable.error !== r.error || storable.messages.some((m, i) => m.content !== r.messages[i]!.content);
+  const bare: TurnTranscript = {
+    ...storable,
+    ...(storable.error === undefined ? {} : { error: storable.error.slice(0, BARE_REASON_CHARS) }),
+    messages: [],
+  };
+  return [r, ...(changed ? [storable] : []), ...(r.messages.length > 0 ? [bare] : [])];
 }
 
 function row(t: TurnJob, now: number) {

@@ -1,0 +1,42 @@
+import { newTurnId, type TurnJob, userKeys } from '@agent-fleet/core';
+import { decodePending, encodePending, PartitionQueues, scripts, TurnRecords } from '@agent-fleet/turns';
+import type { TestFleet } from './fleet.ts';
+
+/**
+ * Accepts a turn the way a producer that skips every check at the door would: the accept script
+ * straight from Redis (so text the gateway and TurnProducer refuse gets a seq), and, unless
+ * `addJob` is false, its job on the user's partition. For tests of what the worker does with
+ * values nothing upstream should have let through, and with turns whose job never arrived.
+ */
+export async function acceptRaw(
+  fleet: Pick<TestFleet, 'redis' | 'namespace'>,
+  userId: string,
+  text: string,
+  opts: { addJob?: boolean; partitions?: number } = {},
+): Promise<TurnJob> {
+  const k = userKeys(fleet.namespace, userId);
+  const turnId = newTurnId();
+  const enqueuedAt = Date.now();
+  const payload = encodePending({ v: 1, kind: 'chat', userId, turnId, text, enqueuedAt });
+  const [seq] = (await scripts.acceptTurn.run(
+    fleet.redis,
+    [k.seq, k.pending, k.seq, k.record(turnId), k.done, k.interrupt],
+    [turnId, payload, 60, '0', enqueuedAt, 3600, '', '0', 'enqueue', 'raw'],
+  )) as [number];
+  await new TurnRecords({ redis: fleet.redis, namespace: fleet.namespace, ttlSeconds: 3600 }).setOwner(
+    turnId,
+    userId,
+  );
+  const job = decodePending(seq, payload);
+  if (opts.addJob !== false) {
+    const partitions = new PartitionQueues({
+      connection: fleet.redis,
+      namespace: fleet.namespace,
+      partitions: opts.partitions ?? 8,
+      policy: { attempts: 5, backoffMs: 100 },
+    });
+    await partitions.add(job);
+    await partitions.close();
+  }
+  return job;
+}
