@@ -1,30 +1,7 @@
-import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type ServiceHandle, spawnService } from '@agent-fleet/devstack';
+import type { ServiceHandle } from '@agent-fleet/devstack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postMessage, settledTurn, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
-
-const root = fileURLToPath(new URL('../', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** The simulator as its own process on a fixed port, so it can die and come back at the same URL. */
-function simProcess(port: number, run: number): ServiceHandle {
-  return spawnService({
-    name: `llm-sim-${run}`,
-    script: join(root, 'packages/llm-sim/src/main.ts'),
-    env: { PATH: process.env.PATH ?? '', SIM_PORT: String(port), SIM_TIME_SCALE: '0', LOG_LEVEL: 'warn' },
-    readyEvent: 'listening',
-    logFile: join(root, '.fleet', 'test-logs', `llm-outage-sim-${port}-${run}.log`),
-  });
-}
+import { freePort, simProcess } from './support/sim-process.ts';
 
 async function readiness(url: string): Promise<{ status: number; body: unknown }> {
   const res = await fetch(url);

@@ -92,7 +92,9 @@ export async function startTestFleet(opts: {
     return w;
   };
   for (let i = 0; i < opts.workers; i++) addWorker();
-  const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+  const redis = new Redis(env.REDIS_URL!, { maxRetriesPerRequest: null });
+  // A test may stop its own Redis under the fleet: this client waits for it like the workers do.
+  redis.on('error', () => {});
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   return {
     gatewayUrl,

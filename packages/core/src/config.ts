@@ -106,6 +106,13 @@ export const envSchema = z.object({
   TURN_LEASE_MS: int(15_000, 1000, 3_600_000),
   PARK_DELAY_MS: int(30_000, 100, 3_600_000),
   GAP_GRACE_MS: int(30_000, 100, 24 * 3_600_000),
+  /**
+   * How long turns ride out a dependency that is away (Postgres, Redis, every LLM server): they wait
+   * and try again without using their attempts; past it they fail, naming what was away for how long.
+   */
+  TURN_OUTAGE_WINDOW_MS: int(300_000, 1000, 24 * 3_600_000),
+  /** How often one worker sweeps for users whose turns were left behind (and at once after an outage). */
+  RECOVERY_SWEEP_INTERVAL_MS: int(5000, 250, 3_600_000),
   JOB_LOCK_MS: int(30_000, 1000, 3_600_000),
   STALLED_INTERVAL_MS: int(15_000, 500, 3_600_000),
   MAX_STALLED_COUNT: int(5, 0, 1000),

@@ -5,6 +5,17 @@ import type { StreamEntry, StreamReader } from './stream-reader.ts';
 /** What a turn tells its watchers, in order. */
 export type TurnEvent =
   | { type: 'status'; status: 'running'; attempt: number }
+  /**
+   * The turn waits and goes on by itself: on the model (no server had a free slot, a call is tried
+   * again in `retryInMs`, every server is down) or on a dependency that is away (`postgres`,
+   * `redis`, or `dependency` when which one is not known). `retryInMs`: when it tries again, if known.
+   */
+  | {
+      type: 'status';
+      status: 'waiting';
+      reason: 'llm' | 'postgres' | 'redis' | 'dependency';
+      retryInMs?: number;
+    }
   /** The attempt before this one died mid-step: drop tokens received since the last `step`. */
   | { type: 'restart'; attempt: number }
   | { type: 'token'; text: string }

@@ -207,9 +207,26 @@ describe('turn gate Lua: begin, commit, renew, release, peek (real Redis)', () =
   it('renew extends only our own lease', async () => {
     await gate.begin(user, 1, 't1', 'a');
     await redis.pexpire(k.lease, 100);
-    expect(await gate.renew(user, 'a')).toBe(true);
+    expect(await gate.renew(user, 1, 'a')).toBe(true);
     expect(await redis.pttl(k.lease)).toBeGreaterThan(4000);
-    expect(await gate.renew(user, 'b')).toBe(false);
+    expect(await gate.renew(user, 1, 'b')).toBe(false);
+    expect(await redis.get(k.lease)).toBe('a');
+  });
+
+  it('renew takes an expired lease again while nobody else holds it and the turn is still next', async () => {
+    await gate.begin(user, 1, 't1', 'a');
+    await redis.del(k.lease); // expired while Redis was away
+    expect(await gate.renew(user, 1, 'a')).toBe(true);
+    expect(await redis.get(k.lease)).toBe('a');
+    expect(await redis.pttl(k.lease)).toBeGreaterThan(4000);
+    // Another delivery took it meanwhile: ours stops.
+    await redis.set(k.lease, 'b');
+    expect(await gate.renew(user, 1, 'a')).toBe(false);
+    // The turn was finished by another delivery: nothing to take.
+    await redis.del(k.lease);
+    await redis.set(k.done, 1);
+    expect(await gate.renew(user, 1, 'a')).toBe(false);
+    expect(await redis.get(k.lease)).toBeNull();
   });
 
   it('release frees only our own lease', async () => {

@@ -156,10 +156,13 @@ export class TurnGate {
     }
   }
 
-  /** Returns false when the lease is no longer ours (it expired and may be held by another delivery). */
-  async renew(userId: string, token: string): Promise<boolean> {
+  /**
+   * Keeps turn `seq`'s lease for `token`, taking it again when it expired and nobody else holds it.
+   * Returns false when another delivery holds it (or the turn is finished): stop this one.
+   */
+  async renew(userId: string, seq: number, token: string): Promise<boolean> {
     const k = userKeys(this.#namespace, userId);
-    return (await scripts.gateRenew.run(this.#redis, [k.lease], [token, this.#leaseMs])) === 1;
+    return (await scripts.gateRenew.run(this.#redis, [k.lease, k.done], [token, this.#leaseMs, seq])) === 1;
   }
 
   async release(userId: string, token: string): Promise<boolean> {

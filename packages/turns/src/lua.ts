@@ -6,7 +6,7 @@ export const scripts = {
   acceptTurn: lua('accept-turn-6.lua'),
   turnBegin: lua('turn-begin-6.lua'),
   turnCommit: lua('turn-commit-7.lua'),
-  gateRenew: lua('gate-renew-1.lua'),
+  gateRenew: lua('gate-renew-2.lua'),
   gateRelease: lua('gate-release-1.lua'),
   gatePeek: lua('gate-peek-3.lua'),
   checkpointSave: lua('checkpoint-save-1.lua'),

@@ -19,6 +19,11 @@ export class Scratchpad {
     this.#namespace = opts.namespace;
   }
 
+  /** The turn's hash as it is now (what a delivery resuming after an outage starts from). */
+  async load(userId: string, turnId: string): Promise<Record<string, string>> {
+    return this.#redis.hgetall(userKeys(this.#namespace, userId).scratchpad(turnId));
+  }
+
   /** Write `fields` into the turn's hash in one round trip (none when there is nothing to write). */
   async save(userId: string, turnId: string, fields: Readonly<Record<string, string>>): Promise<void> {
     const pairs = Object.entries(fields).flat();

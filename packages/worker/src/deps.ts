@@ -19,11 +19,16 @@ import { registerBuiltinTools } from './agent/builtin-tools.ts';
 import { ToolRegistry } from './agent/tools.ts';
 import { Memory } from './memory.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
+import { OutageWatch } from './outage/outage-watch.ts';
+import { llmProbe, postgresProbe, redisProbe } from './outage/probes.ts';
 import { createReviewResources } from './review-workers.ts';
 import { TurnExecutor } from './turn/execute.ts';
 import { TurnFinisher } from './turn/finisher.ts';
 import { TurnPreparer } from './turn/prepare.ts';
 import { TurnRunner } from './turn/runner.ts';
+
+/** The longest a turn waits between two tries while a dependency is away (it goes sooner when it is back). */
+const OUTAGE_MAX_DELAY_MS = 5000;
 
 /** Everything a worker process runs with, built once at start-up. */
 export interface WorkerDeps {
@@ -38,6 +43,8 @@ export interface WorkerDeps {
   subscriber: Redis;
   partitions: PartitionQueues;
   control: TurnControl;
+  /** Which dependencies this process finds away; turns wait on it, the recovery sweep follows it. */
+  outages: OutageWatch;
   runner: TurnRunner;
   /** Accepts intake messages the same way the gateway accepts HTTP ones. */
   producer: TurnProducer;
@@ -66,6 +73,13 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
   });
   const records = new TurnRecords({ redis, namespace: ns, ttlSeconds: config.TURN_RECORD_TTL_SECONDS });
   const control = new TurnControl({ redis, namespace: ns });
+  const outages = new OutageWatch({
+    probes: [postgresProbe(pool), redisProbe(redis), llmProbe(llm)],
+    logger,
+  });
+  // Signs that something may be back: check at once instead of at the next poll.
+  llm.onHealthChange(() => outages.nudge());
+  redis.on('ready', () => outages.nudge());
   const retriever = await createRetriever(config, pool, { llm, logger });
   const profiles = profileCache(config, redis, pool);
   const shared = {
@@ -80,6 +94,7 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
     control,
     retriever,
     profiles,
+    outages,
   };
   const reviews = createReviewResources({ ...shared, connection: bullConnection });
   return {
@@ -91,6 +106,7 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
     subscriber,
     partitions,
     control,
+    outages,
     runner: await createTurnRunner(shared),
     producer: new TurnProducer({
       redis,
@@ -102,6 +118,7 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
     }),
     reviews,
     async close() {
+      outages.close();
       subscriber.disconnect();
       llm.close();
       await partitions.close();
@@ -126,11 +143,25 @@ interface Shared {
   control: TurnControl;
   retriever: Retriever;
   profiles: ReturnType<typeof profileCache>;
+  outages: OutageWatch;
 }
 
 /** The turn's parts, each given the collaborators it uses. */
 async function createTurnRunner(s: Shared): Promise<TurnRunner> {
-  const { config, logger, metrics, redis, pool, llm, partitions, records, control, retriever, profiles } = s;
+  const {
+    config,
+    logger,
+    metrics,
+    redis,
+    pool,
+    llm,
+    partitions,
+    records,
+    control,
+    retriever,
+    profiles,
+    outages,
+  } = s;
   const ns = config.FLEET_NAMESPACE;
   const gate = new TurnGate({
     redis,
@@ -160,6 +191,7 @@ async function createTurnRunner(s: Shared): Promise<TurnRunner> {
       { gapGraceMs: config.GAP_GRACE_MS },
     ),
     checkpoints: new Scratchpad({ redis, namespace: ns }),
+    outages,
     events,
     memory,
     metrics,
@@ -169,6 +201,11 @@ async function createTurnRunner(s: Shared): Promise<TurnRunner> {
       parkDelayMs: config.PARK_DELAY_MS,
       gapGraceMs: config.GAP_GRACE_MS,
       crashAfterCheckpoint: config.FAULT_CRASH_AFTER_CHECKPOINT,
+      outage: {
+        windowMs: config.TURN_OUTAGE_WINDOW_MS,
+        baseDelayMs: config.TURN_BACKOFF_MS,
+        maxDelayMs: OUTAGE_MAX_DELAY_MS,
+      },
     },
   });
 }

@@ -1,4 +1,4 @@
-import type { LlmPool, PoolChatRequest, PoolChatResult, PoolMessage } from '@agent-fleet/llm';
+import type { LlmPool, PoolChatRequest, PoolChatResult, PoolMessage, PoolWaitEvent } from '@agent-fleet/llm';
 import type { AgentStep } from './steps.ts';
 import type { ToolContext, ToolRegistry } from './tools.ts';
 
@@ -24,11 +24,13 @@ export interface AgentLoopOptions {
   toolContext: Omit<ToolContext, 'callId'>;
   /** Called at every step boundary; throws to stop the turn there (cancelled, interrupted). */
   guard?: () => Promise<void>;
-  /** Watchers of the turn: streamed tokens, finished steps, a restart on another server. */
+  /** Watchers of the turn: streamed tokens, finished steps, a restart on another server, waits on the model. */
   events?: {
     token(text: string): void;
     step(index: number, step: AgentStep): Promise<void>;
     restart(): Promise<void>;
+    /** A model call waits: for a free slot, or for its next try after a failed one (must not throw). */
+    waiting(event: PoolWaitEvent): void;
   };
 }
 
@@ -134,10 +136,11 @@ export async function runAgentLoop(messages: PoolMessage[], o: AgentLoopOptions)
 
 /** One model call, streamed so watchers see tokens as they come; the result is the whole answer. */
 async function streamModel(o: AgentLoopOptions, req: PoolChatRequest): Promise<PoolChatResult> {
-  if (!o.events) return o.llm.chat(req);
-  for await (const ev of o.llm.chatStream(req)) {
-    if (ev.type === 'delta') o.events.token(ev.content);
-    else if (ev.type === 'restart') await o.events.restart();
+  const events = o.events;
+  if (!events) return o.llm.chat(req);
+  for await (const ev of o.llm.chatStream({ ...req, onWait: (e) => events.waiting(e) })) {
+    if (ev.type === 'delta') events.token(ev.content);
+    else if (ev.type === 'restart') await events.restart();
     else return ev.result;
   }
   throw new Error('the stream ended without a result');

@@ -1,4 +1,4 @@
-import { FleetError, refusedByPostgres } from '@agent-fleet/core';
+import { asUnavailable, FleetError, refusedByPostgres } from '@agent-fleet/core';
 import { UnrecoverableError } from 'bullmq';
 
 /** Why a turn stopped when someone cancelled it. */
@@ -21,7 +21,12 @@ export class InterruptedError extends FleetError {
 export type ErrorClass =
   | { kind: 'cancelled' }
   | { kind: 'interrupted' }
-  /** Another attempt may succeed (a dependency away, a lost lease, a failure of unknown cause). */
+  /**
+   * A dependency is away (Postgres or Redis unreachable, every LLM server down): wait for it and
+   * try again, without using an attempt, within the outage window.
+   */
+  | { kind: 'outage'; error: Error }
+  /** Another attempt may succeed (a lost lease, a failure of unknown cause). */
   | { kind: 'transient'; error: Error }
   /**
    * Another attempt would fail the same way: a non-retryable FleetError, an unreadable checkpoint,
@@ -30,12 +35,12 @@ export type ErrorClass =
   | { kind: 'permanent'; error: Error };
 
 /**
- * The one place that decides what an error means for a turn; every path that ends a turn or
- * retries it goes through here. A cancellation explains whatever the aborted work threw (an
+ * The one place that decides what an error means for a turn; every path that ends a turn, retries
+ * it or waits goes through here. A cancellation explains whatever the aborted work threw (an
  * AbortError from a model call, say), so the abort reason wins over the error itself. What Postgres
- * refuses for what a statement holds is recognised by core (`refusedByPostgres`), looking through
- * wrapped causes. Errors of unknown cause count as transient: they get the turn's remaining
- * attempts.
+ * refuses and what cannot be reached (Redis, Postgres, the LLM pool's `unavailable`) are told
+ * apart by core (`refusedByPostgres`, `asUnavailable`), looking through wrapped causes. Errors of
+ * unknown cause count as transient: they get the turn's remaining attempts.
  */
 export function classifyError(caught: unknown, signal?: AbortSignal): ErrorClass {
   const err = signal?.reason instanceof CancelledError ? signal.reason : caught;
@@ -44,6 +49,7 @@ export function classifyError(caught: unknown, signal?: AbortSignal): ErrorClass
   const error = err instanceof Error ? err : new Error(String(err));
   if (error instanceof UnrecoverableError) return { kind: 'permanent', error };
   if (refusedByPostgres(error)) return { kind: 'permanent', error };
+  if (asUnavailable(error)) return { kind: 'outage', error };
   if (error instanceof FleetError && !error.isRetryable) return { kind: 'permanent', error };
   return { kind: 'transient', error };
 }

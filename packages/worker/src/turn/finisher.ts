@@ -16,6 +16,7 @@ import {
   type Settlement,
   settlementRecords,
   storableFallbacks,
+  type TranscriptMode,
   type TurnDelivery,
 } from './settlement.ts';
 
@@ -29,14 +30,6 @@ export interface FinisherPorts {
   metrics: Pick<WorkerMetrics, 'turns' | 'turnSeconds' | 'repairs' | 'unrecorded'>;
   logger: Logger;
 }
-
-/**
- * How the transcript takes a settlement's rows. `required`: a row that cannot be stored because
- * Postgres is away (or fails for an unknown cause) stops the finish, to be tried again. `best-effort`
- * (a failed turn whose outage outlasted its window): any error moves on to the next fallback row,
- * then to committing without a row.
- */
-export type TranscriptMode = 'required' | 'best-effort';
 
 /**
  * How turns end: a settlement is recorded (transcript rows first, so a committed turn is durable),

@@ -1,4 +1,5 @@
 import type { TurnJob } from '@agent-fleet/core';
+import type { PoolWaitEvent } from '@agent-fleet/llm';
 import { TokenBuffer, type TurnEvent, type TurnEvents } from '@agent-fleet/turns';
 import type { AgentStep } from '../agent/steps.ts';
 import type { WorkerMetrics } from '../metrics.ts';
@@ -11,6 +12,8 @@ export interface TurnObserver {
   step(index: number, step: AgentStep): Promise<void>;
   /** A model call restarted on another server: tokens since the last step are void. */
   restart(): Promise<void>;
+  /** A model call waits (see PoolWaitEvent); must not throw. */
+  waiting(event: PoolWaitEvent): void;
   /** The loop ended: the model and tool calls this delivery made (replayed steps excluded). */
   ran(calls: { modelCalls: number; toolCalls: number }): void;
 }
@@ -62,6 +65,23 @@ export class EventsObserver implements TurnObserver {
   async restart(): Promise<void> {
     await this.#tokens.flush();
     await this.#publish({ type: 'restart', attempt: this.#attempt });
+  }
+
+  /**
+   * Tells the watchers the turn waits on the model (no free slot, or a failed call tried again in
+   * `retryInMs`), and that it runs again once a queued call got its slot.
+   */
+  waiting(event: PoolWaitEvent): void {
+    const e: TurnEvent =
+      event.type === 'queued'
+        ? { type: 'status', status: 'waiting', reason: 'llm' }
+        : event.type === 'retrying'
+          ? { type: 'status', status: 'waiting', reason: 'llm', retryInMs: Math.round(event.delayMs) }
+          : { type: 'status', status: 'running', attempt: this.#attempt };
+    void this.#tokens
+      .flush()
+      .then(() => this.#publish(e))
+      .catch(() => {});
   }
 
   ran(calls: { modelCalls: number; toolCalls: number }): void {

@@ -6,13 +6,22 @@ import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 import type { Memory } from '../memory.ts';
 import type { WorkerMetrics } from '../metrics.ts';
+import type { OutageWatch } from '../outage/outage-watch.ts';
 import { type CheckpointStore, CheckpointWriter } from './checkpoint.ts';
 import { CancelledError } from './errors.ts';
 import type { TurnExecutor } from './execute.ts';
 import type { TurnFinisher } from './finisher.ts';
 import { EventsObserver } from './observer.ts';
+import { type OutagePolicy, OutageRide } from './outage-ride.ts';
 import type { BegunTurn, PreparedTurn, TurnPreparer } from './prepare.ts';
-import { type SettleContext, settleError, settleRecordingError, settleRun } from './settle.ts';
+import {
+  type Outage,
+  type Recording,
+  settleError,
+  settleOutageOver,
+  settleRecordingError,
+  settleRun,
+} from './settle.ts';
 import type { Settlement, TurnDelivery } from './settlement.ts';
 
 export interface TurnPolicy {
@@ -24,6 +33,8 @@ export interface TurnPolicy {
   gapGraceMs: number;
   /** Fault injection: SIGKILL this process right after the n-th checkpoint of a turn (0: never). */
   crashAfterCheckpoint: number;
+  /** How a turn rides out a dependency that is away. */
+  outage: OutagePolicy;
 }
 
 /** The parts a turn goes through, built once (deps.ts) and shared by every delivery. */
@@ -32,7 +43,9 @@ export interface TurnRunnerParts {
   preparer: TurnPreparer;
   executor: TurnExecutor;
   finisher: TurnFinisher;
-  checkpoints: CheckpointStore;
+  checkpoints: CheckpointStore & { load(userId: string, turnId: string): Promise<Record<string, string>> };
+  /** What this process knows of dependencies that are away. */
+  outages: Pick<OutageWatch, 'check' | 'whenUp'>;
   events: Pick<TurnEvents, 'publish'>;
   memory: Pick<Memory, 'foldIfNeeded'>;
   metrics: WorkerMetrics;
@@ -40,12 +53,19 @@ export interface TurnRunnerParts {
   policy: TurnPolicy;
 }
 
-/** Where one delivery stands: its attempt, and the signal that stops it. */
+/** Where one delivery stands: its attempt, the signal that stops it, its way through outages. */
 interface RunContext {
   attempt: number;
   attempts: number;
   signal: AbortSignal;
+  ride: OutageRide;
 }
+
+/** How waiting out an outage ended: try again, the window passed, or the turn was stopped meanwhile. */
+type WaitOutcome =
+  | { kind: 'again' }
+  | { kind: 'over'; reason: string }
+  | { kind: 'stopped'; settlement: Settlement };
 
 export type TurnOutcome =
   | { status: 'completed'; turnId: string; seq: number; reply: string; citations: Citation[] }
@@ -123,7 +143,12 @@ export class TurnRunner {
     const stopRenewing = this.#keepLease(turn, abort);
     try {
       log.info('turn started');
-      const ctx: RunContext = { attempt, attempts: this.#parts.policy.attempts, signal: abort.signal };
+      const ctx: RunContext = {
+        attempt,
+        attempts: this.#parts.policy.attempts,
+        signal: abort.signal,
+        ride: this.#ride(t),
+      };
       const settlement = await this.#attempt(turn, begun, ctx, log);
       return await this.#settle(turn, settlement, ctx, log);
     } finally {
@@ -132,8 +157,29 @@ export class TurnRunner {
     }
   }
 
-  /** Prepare and execute the turn; whatever happens becomes one settlement. */
+  /**
+   * Prepare and execute the turn; an outage is waited out and the turn tried again from its
+   * checkpoint, using no attempt. Whatever happens becomes one settlement.
+   */
   async #attempt(turn: TurnDelivery, begun: BegunTurn, ctx: RunContext, log: Logger): Promise<Settlement> {
+    for (let from = begun; ; ) {
+      const s = await this.#try(turn, from, ctx, log);
+      if (s.kind !== 'outage') return s;
+      const waited = await this.#waitOut(s.error, ctx, ctx.signal, log);
+      if (waited.kind === 'over') return { kind: 'failed', reason: waited.reason };
+      if (waited.kind === 'stopped') return waited.settlement;
+      const { userId, turnId } = turn.job;
+      from = { ...from, scratchpad: await this.#parts.checkpoints.load(userId, turnId) };
+    }
+  }
+
+  /** One try: prepare and execute the turn from `begun`. */
+  async #try(
+    turn: TurnDelivery,
+    begun: BegunTurn,
+    ctx: RunContext,
+    log: Logger,
+  ): Promise<Settlement | Outage> {
     let checkpoint: CheckpointWriter | undefined;
     try {
       const prepared = await this.#parts.preparer.prepare(turn.job, begun);
@@ -154,26 +200,82 @@ export class TurnRunner {
   }
 
   /**
-   * Finish the settlement and turn it into the job's result. When recording it fails, that error
-   * takes the ladder too: the turn is retried (its work is checkpointed) or fails with it.
+   * Wait for what `error` found away to come back (or for a backoff delay). A cancellation or a
+   * lost lease on `signal` meanwhile settles the turn as that would.
    */
-  async #settle(
-    turn: TurnDelivery,
-    s: Settlement,
-    ctx: Pick<SettleContext, 'attempt' | 'attempts'>,
+  async #waitOut(
+    error: Error,
+    ctx: RunContext,
+    signal: AbortSignal | undefined,
     log: Logger,
-  ): Promise<TurnOutcome> {
-    let fin: Awaited<ReturnType<TurnFinisher['finish']>>;
+  ): Promise<WaitOutcome> {
+    log.debug({ err: error.message }, 'waiting out an outage');
     try {
-      fin = await this.#parts.finisher.finish(turn, s);
-    } catch (err) {
-      if (s.kind === 'failed' || s.kind === 'retry') throw err;
-      log.warn({ err, settlement: s.kind }, 'could not record the turn');
-      return this.#settle(turn, settleRecordingError(err, ctx), ctx, log);
+      const reason = await ctx.ride.wait(error, signal);
+      if (reason === null) return { kind: 'again' };
+      log.warn({ reason }, 'the outage outlasted the window');
+      return { kind: 'over', reason };
+    } catch (stopped) {
+      const s = settleError(stopped, { ...ctx, partial: '' });
+      return s.kind === 'outage' ? { kind: 'again' } : { kind: 'stopped', settlement: s };
     }
-    if (s.kind === 'completed' && fin?.kind === 'finished')
+  }
+
+  /**
+   * Finish the settlement and turn it into the job's result. When recording it fails, that error
+   * takes the recording ladder: wait out an outage and record again, fail the turn, retry it (its
+   * work is checkpointed), or record a turn without an answer best-effort so it ends.
+   */
+  async #settle(turn: TurnDelivery, s: Settlement, ctx: RunContext, log: Logger): Promise<TurnOutcome> {
+    let step: Recording = { kind: 'record', settlement: s, transcript: 'required' };
+    let fin: Awaited<ReturnType<TurnFinisher['finish']>>;
+    for (;;) {
+      try {
+        fin = await this.#parts.finisher.finish(turn, step.settlement, { transcript: step.transcript });
+        break;
+      } catch (err) {
+        step = await this.#afterRecordingError(err, step, ctx, log);
+      }
+    }
+    if (step.settlement.kind === 'completed' && fin?.kind === 'finished')
       await this.#fold(turn.job, fin.historyTokens, log);
-    return outcomeOf(turn.job, s);
+    return outcomeOf(turn.job, step.settlement);
+  }
+
+  /** What to record after recording `step` failed with `err` (rethrows when nothing is). */
+  async #afterRecordingError(
+    err: unknown,
+    step: Recording,
+    ctx: RunContext,
+    log: Logger,
+  ): Promise<Recording> {
+    const s = step.settlement;
+    const next = settleRecordingError(err, s, ctx);
+    const level = next.kind === 'outage' ? 'debug' : 'warn';
+    log[level]({ err, settlement: s.kind, next: next.kind }, 'could not record the turn');
+    if (next.kind === 'throw') throw next.error;
+    if (next.kind === 'record') return next;
+    // A cancellation still counts while the outcome waits to be recorded; once it has, never again.
+    const waited = await this.#waitOut(next.error, ctx, ctx.signal.aborted ? undefined : ctx.signal, log);
+    if (waited.kind === 'again' || s.kind === 'retry') return step;
+    if (waited.kind === 'over') return settleOutageOver(s, waited.reason);
+    return { kind: 'record', settlement: waited.settlement, transcript: 'required' };
+  }
+
+  /** A delivery's way through outages; its waits are told to the turn's watchers. */
+  #ride(t: TurnJob): OutageRide {
+    const { events, outages, policy, logger } = this.#parts;
+    return new OutageRide({
+      watch: outages,
+      policy: policy.outage,
+      onWaiting: (on, retryInMs) => {
+        events
+          .publish(t.userId, t.turnId, { type: 'status', status: 'waiting', reason: on, retryInMs })
+          .catch((err: unknown) =>
+            logger.debug({ err: (err as Error).message }, 'could not publish waiting'),
+          );
+      },
+    });
   }
 
   /** The turn is done; folding old turns into the summary must not undo or fail it. */
@@ -188,7 +290,7 @@ export class TurnRunner {
     const { gate } = this.#parts;
     const renew = setInterval(
       () => {
-        gate.renew(turn.job.userId, turn.lease).then(
+        gate.renew(turn.job.userId, turn.job.seq, turn.lease).then(
           (ok) => {
             if (!ok) abort.abort(new FleetError('conflict', 'turn lease lost', { retryable: true }));
           },

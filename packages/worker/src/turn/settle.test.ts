@@ -4,23 +4,39 @@ import { describe, expect, it } from 'vitest';
 import { CheckpointError } from './checkpoint.ts';
 import { CancelledError, classifyError, InterruptedError } from './errors.ts';
 import type { PreparedTurn } from './prepare.ts';
-import { settleError, settleRecordingError, settleRun } from './settle.ts';
+import { settleError, settleOutageOver, settleRecordingError, settleRun } from './settle.ts';
+import type { Settlement } from './settlement.ts';
 
 const unavailable = () => new FleetError('unavailable', 'postgres is away');
+const noLlm = () =>
+  new FleetError('unavailable', 'no LLM server is healthy', { details: { reason: 'no_healthy_llm_server' } });
+const flaky = () => new FleetError('upstream_error', 'LLM answered 500');
 const refused = () => new FleetError('invalid_request', 'value too long for type', { retryable: false });
 
 describe('classifyError: what an error means for a turn', () => {
-  it('tells cancelled, interrupted, permanent and transient apart', () => {
+  it('tells cancelled, interrupted, outage, permanent and transient apart', () => {
     expect(classifyError(new CancelledError())).toEqual({ kind: 'cancelled' });
     expect(classifyError(new InterruptedError())).toEqual({ kind: 'interrupted' });
     expect(classifyError(refused())).toMatchObject({ kind: 'permanent' });
     expect(classifyError(new CheckpointError('version "3"'))).toMatchObject({ kind: 'permanent' });
     expect(classifyError(new UnrecoverableError('bad payload'))).toMatchObject({ kind: 'permanent' });
-    expect(classifyError(unavailable())).toMatchObject({ kind: 'transient' });
+    expect(classifyError(unavailable())).toMatchObject({ kind: 'outage' });
+    expect(classifyError(flaky())).toMatchObject({ kind: 'transient' });
     expect(classifyError(new FleetError('conflict', 'turn lease lost', { retryable: true }))).toMatchObject({
       kind: 'transient',
     });
     expect(classifyError(new TypeError('x is undefined'))).toMatchObject({ kind: 'transient' });
+  });
+
+  it('a dependency away is an outage however it shows: a refused socket, Postgres shutting down, no LLM server', () => {
+    const refusedSocket = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), {
+      code: 'ECONNREFUSED',
+    });
+    expect(classifyError(refusedSocket)).toEqual({ kind: 'outage', error: refusedSocket });
+    const shutdown = Object.assign(new Error('terminating connection'), { code: '57P01', severity: 'FATAL' });
+    expect(classifyError(shutdown)).toMatchObject({ kind: 'outage' });
+    expect(classifyError(new Error('Connection terminated unexpectedly'))).toMatchObject({ kind: 'outage' });
+    expect(classifyError(noLlm())).toMatchObject({ kind: 'outage' });
   });
 
   it('a statement Postgres refuses for what it holds is permanent, however it is wrapped', () => {
@@ -60,14 +76,20 @@ describe('classifyError: what an error means for a turn', () => {
 describe('settleError: the ladder of a run that threw', () => {
   const ctx = { attempt: 1, attempts: 3, partial: 'So far' };
 
+  it('waits out a dependency that is away, on any attempt', () => {
+    expect(settleError(unavailable(), ctx)).toEqual({ kind: 'outage', error: unavailable() });
+    expect(settleError(unavailable(), { ...ctx, attempt: 3 })).toMatchObject({ kind: 'outage' });
+    expect(settleError(noLlm(), { ...ctx, attempt: 3 })).toMatchObject({ kind: 'outage' });
+  });
+
   it('retries a transient error while attempts are left, then fails with its message', () => {
-    expect(settleError(unavailable(), ctx)).toMatchObject({
+    expect(settleError(flaky(), ctx)).toMatchObject({
       kind: 'retry',
-      error: { message: 'postgres is away' },
+      error: { message: 'LLM answered 500' },
     });
-    expect(settleError(unavailable(), { ...ctx, attempt: 3 })).toEqual({
+    expect(settleError(flaky(), { ...ctx, attempt: 3 })).toEqual({
       kind: 'failed',
-      reason: 'postgres is away',
+      reason: 'LLM answered 500',
     });
   });
 
@@ -82,15 +104,68 @@ describe('settleError: the ladder of a run that threw', () => {
 });
 
 describe('settleRecordingError: the ladder when recording an outcome fails', () => {
-  it('retries a transient failure (the run is checkpointed), and fails a permanent one with its reason', () => {
-    expect(settleRecordingError(unavailable(), { attempt: 1, attempts: 3 })).toMatchObject({ kind: 'retry' });
-    expect(settleRecordingError(unavailable(), { attempt: 3, attempts: 3 })).toEqual({
-      kind: 'failed',
-      reason: 'postgres is away',
+  const completed: Settlement = { kind: 'completed', reply: 'Five years.', citations: [], coalesced: [] };
+  const failed: Settlement = { kind: 'failed', reason: 'boom' };
+  const first = { attempt: 1, attempts: 3 };
+  const last = { attempt: 3, attempts: 3 };
+
+  it('waits out an outage whatever is being recorded', () => {
+    expect(settleRecordingError(unavailable(), completed, last)).toMatchObject({ kind: 'outage' });
+    expect(settleRecordingError(unavailable(), failed, last)).toMatchObject({ kind: 'outage' });
+  });
+
+  it('a completed turn whose row is refused fails with the reason; the failed row is then made storable', () => {
+    expect(settleRecordingError(refused(), completed, first)).toEqual({
+      kind: 'record',
+      settlement: { kind: 'failed', reason: 'value too long for type' },
+      transcript: 'required',
     });
-    expect(settleRecordingError(refused(), { attempt: 1, attempts: 3 })).toEqual({
-      kind: 'failed',
-      reason: 'value too long for type',
+  });
+
+  it('an error of unknown cause retries while attempts are left (the run is checkpointed)', () => {
+    expect(settleRecordingError(flaky(), completed, first)).toMatchObject({
+      kind: 'record',
+      settlement: { kind: 'retry' },
+    });
+    expect(settleRecordingError(flaky(), failed, first)).toMatchObject({ settlement: { kind: 'retry' } });
+  });
+
+  it('then a completed turn fails with it, and a turn without an answer is recorded best-effort: it must end', () => {
+    expect(settleRecordingError(flaky(), completed, last)).toEqual({
+      kind: 'record',
+      settlement: { kind: 'failed', reason: 'LLM answered 500' },
+      transcript: 'required',
+    });
+    expect(settleRecordingError(flaky(), failed, last)).toEqual({
+      kind: 'record',
+      settlement: failed,
+      transcript: 'best-effort',
+    });
+    expect(settleRecordingError(flaky(), { kind: 'cancelled' }, last)).toMatchObject({
+      settlement: { kind: 'cancelled' },
+      transcript: 'best-effort',
+    });
+  });
+
+  it('an error nothing else can be recorded for fails the job', () => {
+    const broken = new FleetError('protocol_violation', 'the gate refused the commit', { retryable: false });
+    expect(settleRecordingError(broken, failed, first)).toEqual({ kind: 'throw', error: broken });
+  });
+});
+
+describe('settleOutageOver: an outage outlasted the window while recording', () => {
+  it('a completed turn fails with the reason; others keep their outcome; the row is best-effort', () => {
+    expect(
+      settleOutageOver({ kind: 'completed', reply: 'x', citations: [], coalesced: [] }, 'pg away'),
+    ).toEqual({
+      kind: 'record',
+      settlement: { kind: 'failed', reason: 'pg away' },
+      transcript: 'best-effort',
+    });
+    expect(settleOutageOver({ kind: 'cancelled' }, 'pg away')).toEqual({
+      kind: 'record',
+      settlement: { kind: 'cancelled' },
+      transcript: 'best-effort',
     });
   });
 });

@@ -1,7 +1,7 @@
 import { classifyError } from './errors.ts';
 import type { Execution } from './execute.ts';
 import type { PreparedTurn } from './prepare.ts';
-import type { Settlement } from './settlement.ts';
+import type { FinalSettlement, Settlement, TranscriptMode } from './settlement.ts';
 
 /** Where a delivery stands when it settles. */
 export interface SettleContext {
@@ -25,17 +25,26 @@ export function settleRun(prepared: PreparedTurn, execution: Execution): Settlem
   };
 }
 
+/** A dependency is away: the delivery waits for it and tries the same step again, using no attempt. */
+export interface Outage {
+  kind: 'outage';
+  error: Error;
+}
+
 /**
  * The error ladder of a run that threw: cancelled and interrupted turns end as such; a permanent
- * error fails the turn; a transient one retries it while attempts are left, then fails it.
+ * error fails the turn; an outage is waited out; a transient error retries the turn while attempts
+ * are left, then fails it.
  */
-export function settleError(caught: unknown, ctx: SettleContext): Settlement {
+export function settleError(caught: unknown, ctx: SettleContext): Settlement | Outage {
   const c = classifyError(caught, ctx.signal);
   switch (c.kind) {
     case 'cancelled':
       return { kind: 'cancelled' };
     case 'interrupted':
       return { kind: 'interrupted', partial: ctx.partial };
+    case 'outage':
+      return { kind: 'outage', error: c.error };
     case 'permanent':
       return { kind: 'failed', reason: c.error.message };
     case 'transient':
@@ -45,17 +54,51 @@ export function settleError(caught: unknown, ctx: SettleContext): Settlement {
   }
 }
 
+/** What recording after an error does: which settlement, and how the transcript takes its row. */
+export interface Recording {
+  kind: 'record';
+  settlement: Settlement;
+  transcript: TranscriptMode;
+}
+
+/** What to do once recording a settlement failed: wait, record something (again), or fail the job. */
+export type RecordingStep = Outage | Recording | { kind: 'throw'; error: Error };
+
 /**
- * The ladder for an error met while recording a settlement (the transcript or the gate refused
- * or was away). The run's work is checkpointed, so a retry redoes no model or tool call; when no
- * retry is due, the turn fails with that error so the user's next turn can run.
+ * The ladder for an error met while recording settlement `s`. The run's work is checkpointed, so
+ * nothing here redoes a model or tool call. A dependency away is waited out. A completed turn whose
+ * row Postgres refuses fails with the reason (a failed turn's row falls back to what Postgres can
+ * store, see TurnFinisher). An error of unknown cause retries the delivery while attempts are
+ * left; then a completed turn fails with it, and a turn without an answer is recorded best-effort,
+ * since it must end.
  */
 export function settleRecordingError(
   caught: unknown,
-  ctx: Omit<SettleContext, 'signal' | 'partial'>,
-): Extract<Settlement, { kind: 'failed' | 'retry' }> {
+  s: Settlement,
+  ctx: Pick<SettleContext, 'attempt' | 'attempts'>,
+): RecordingStep {
   const c = classifyError(caught);
-  if (c.kind === 'transient' && ctx.attempt < ctx.attempts) return { kind: 'retry', error: c.error };
-  const reason = c.kind === 'transient' || c.kind === 'permanent' ? c.error.message : c.kind;
-  return { kind: 'failed', reason };
+  if (c.kind === 'outage') return c;
+  if (c.kind === 'cancelled' || c.kind === 'interrupted' || s.kind === 'retry')
+    return { kind: 'throw', error: caught instanceof Error ? caught : new Error(String(caught)) };
+  if (c.kind === 'transient' && ctx.attempt < ctx.attempts)
+    return { kind: 'record', settlement: { kind: 'retry', error: c.error }, transcript: 'required' };
+  if (s.kind === 'completed')
+    return {
+      kind: 'record',
+      settlement: { kind: 'failed', reason: c.error.message },
+      transcript: 'required',
+    };
+  if (c.kind === 'permanent') return { kind: 'throw', error: c.error };
+  return { kind: 'record', settlement: s, transcript: 'best-effort' };
+}
+
+/**
+ * The outage outlasted the window while `s` was being recorded: a completed turn fails with
+ * `reason`, any other keeps its outcome, and the transcript takes the row best-effort (Postgres may
+ * be what is away), so the turn ends and the user's next one runs.
+ */
+export function settleOutageOver(s: FinalSettlement, reason: string): Recording {
+  const settlement: Settlement = s.kind === 'completed' ? { kind: 'failed', reason } : s;
+  return { kind: 'record', settlement, transcript: 'best-effort' };
 }

@@ -20,6 +20,14 @@ export type Settlement =
 
 export type FinalSettlement = Exclude<Settlement, { kind: 'retry' }>;
 
+/**
+ * How the transcript takes a settlement's rows. `required`: a row that cannot be stored because
+ * Postgres is away (or fails for an unknown cause) stops the finish, to be tried again. `best-effort`
+ * (a failed turn whose outage outlasted its window): any error moves on to the next fallback row,
+ * then to committing without a row.
+ */
+export type TranscriptMode = 'required' | 'best-effort';
+
 /** The delivery a settlement belongs to. `lease` '' settles a turn nobody runs (repairs, stalled jobs). */
 export interface TurnDelivery {
   job: TurnJob;
