@@ -1,11 +1,18 @@
 import { newTurnId, type TurnJob, userKeys } from '@agent-fleet/core';
-import { decodePending, encodePending, PartitionQueues, scripts, TurnRecords } from '@agent-fleet/turns';
+import {
+  decodePending,
+  encodePending,
+  PartitionQueues,
+  PendingUsers,
+  scripts,
+  TurnRecords,
+} from '@agent-fleet/turns';
 import type { TestFleet } from './fleet.ts';
 
 /**
- * Accepts a turn the way a producer that skips every check at the door would: the accept script
- * straight from Redis (so text the gateway and TurnProducer refuse gets a seq), and, unless
- * `addJob` is false, its job on the user's partition. For tests of what the worker does with
+ * Accepts a turn the way a producer that skips every check at the door would: the user noted in
+ * the pending-users index and the accept script straight from Redis (so text the gateway and
+ * TurnProducer refuse gets a seq), and, unless `addJob` is false, its job on the user's partition. For tests of what the worker does with
  * values nothing upstream should have let through, and with turns whose job never arrived.
  */
 export async function acceptRaw(
@@ -18,6 +25,8 @@ export async function acceptRaw(
   const turnId = newTurnId();
   const enqueuedAt = Date.now();
   const payload = encodePending({ v: 1, kind: 'chat', userId, turnId, text, enqueuedAt });
+  const partitions = opts.partitions ?? 8;
+  await new PendingUsers({ redis: fleet.redis, namespace: fleet.namespace, partitions }).note(userId);
   const [seq] = (await scripts.acceptTurn.run(
     fleet.redis,
     [k.seq, k.pending, k.seq, k.record(turnId), k.done, k.interrupt],
@@ -29,14 +38,14 @@ export async function acceptRaw(
   );
   const job = decodePending(seq, payload);
   if (opts.addJob !== false) {
-    const partitions = new PartitionQueues({
+    const queues = new PartitionQueues({
       connection: fleet.redis,
       namespace: fleet.namespace,
-      partitions: opts.partitions ?? 8,
+      partitions,
       policy: { attempts: 5, backoffMs: 100 },
     });
-    await partitions.add(job);
-    await partitions.close();
+    await queues.add(job);
+    await queues.close();
   }
   return job;
 }

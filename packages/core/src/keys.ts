@@ -95,3 +95,16 @@ export interface ReviewKeys {
 export function reviewKeys(namespace: string, runId: string): ReviewKeys {
   return { events: `${namespace}:{r:${runId}}:events` };
 }
+
+/**
+ * The users of a partition who may have turns pending: a sorted set (userId -> a mark bumped at
+ * every accept) in the partition queue's hash slot, which the recovery sweep scans and prunes.
+ */
+export function pendingUsersKey(namespace: string, partition: number): string {
+  return `${partitionQueuePrefix(namespace, partition)}:pending-users`;
+}
+
+/** The lock that lets one worker at a time sweep for users whose turns were left behind. */
+export function recoverySweepLockKey(namespace: string): string {
+  return `${namespace}:recovery-sweep-lock`;
+}

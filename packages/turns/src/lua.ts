@@ -12,4 +12,6 @@ export const scripts = {
   checkpointSave: lua('checkpoint-save-1.lua'),
   historyFold: lua('history-fold-2.lua'),
   historyRebuild: lua('history-rebuild-2.lua'),
+  pendingUsersForget: lua('pending-users-forget-1.lua'),
+  lockRelease: lua('lock-release-1.lua'),
 } as const;

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { scripts } from './lua.ts';
 import type { PartitionQueues } from './partitions.ts';
 import { decodePending, encodePending, type PendingPayload } from './pending.ts';
+import { PendingUsers } from './pending-users.ts';
 import type { TurnRecords } from './records.ts';
 
 export interface AcceptInput {
@@ -36,6 +37,7 @@ export class TurnProducer {
   readonly #idempotencyTtlSeconds: number;
   readonly #recordTtlSeconds: number;
   readonly #seqFloor: ((userId: string) => Promise<number>) | undefined;
+  readonly #pendingUsers: PendingUsers;
 
   constructor(opts: {
     redis: Redis;
@@ -58,6 +60,11 @@ export class TurnProducer {
     this.#idempotencyTtlSeconds = opts.idempotencyTtlSeconds;
     this.#recordTtlSeconds = opts.recordTtlSeconds;
     this.#seqFloor = opts.seqFloor;
+    this.#pendingUsers = new PendingUsers({
+      redis: opts.redis,
+      namespace: opts.namespace,
+      partitions: opts.partitions.count,
+    });
   }
 
   /**
@@ -96,9 +103,15 @@ export class TurnProducer {
           requestFingerprint(input),
         ],
       ) as Promise<[number, string, number, string]>;
-    // The owner key is written alongside (same tick, one pipelined write); for a replay it names a
-    // turn id that is never used, and expires.
-    let [accepted] = await Promise.all([run(''), this.#records.setOwner(payload.turnId, input.userId)]);
+    // The user is noted in the pending-users index first and the owner key is written alongside
+    // (same tick, one pipelined write, in this order): the recovery sweep finds every user with a
+    // pending turn. For a replay the owner key names a turn id that is never used, and expires.
+    const noted = this.#pendingUsers.note(input.userId);
+    let [accepted] = await Promise.all([
+      run(''),
+      this.#records.setOwner(payload.turnId, input.userId),
+      noted,
+    ]);
     if (accepted[0] === -1)
       accepted = await run(String(this.#seqFloor ? await this.#seqFloor(input.userId) : 0));
     if (accepted[0] === -2) {

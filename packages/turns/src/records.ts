@@ -93,6 +93,18 @@ export class TurnRecords {
     await this.setOwner(job.turnId, job.userId);
   }
 
+  /** How many times recovery ran this turn's failed job again (0 when never). */
+  async recoveries(userId: string, turnId: string): Promise<number> {
+    return Number(
+      (await this.#redis.hget(userKeys(this.#namespace, userId).record(turnId), 'recoveries')) ?? 0,
+    );
+  }
+
+  /** Count one more recovery of the turn; returns how many there have been. */
+  async addRecovery(userId: string, turnId: string): Promise<number> {
+    return this.#redis.hincrby(userKeys(this.#namespace, userId).record(turnId), 'recoveries', 1);
+  }
+
   async get(turnId: string): Promise<TurnRecord | null> {
     const userId = await this.#redis.get(turnOwnerKey(this.#namespace, turnId));
     if (!userId) return null;

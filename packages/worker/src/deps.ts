@@ -5,7 +5,9 @@ import type { EngineResources } from '@agent-fleet/review';
 import { createPool, migrate, NoteStore, ProfileStore, profileSchema, Transcript } from '@agent-fleet/state';
 import {
   PartitionQueues,
+  PendingUsers,
   ProfileCache,
+  RecoveryLock,
   Scratchpad,
   TurnControl,
   TurnEvents,
@@ -21,6 +23,9 @@ import { Memory } from './memory.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { OutageWatch } from './outage/outage-watch.ts';
 import { llmProbe, postgresProbe, redisProbe } from './outage/probes.ts';
+import { HeadJobs } from './recovery/head-jobs.ts';
+import { TurnRepair } from './recovery/repair.ts';
+import { RecoverySweep } from './recovery/sweep.ts';
 import { createReviewResources } from './review-workers.ts';
 import { TurnExecutor } from './turn/execute.ts';
 import { TurnFinisher } from './turn/finisher.ts';
@@ -46,6 +51,8 @@ export interface WorkerDeps {
   /** Which dependencies this process finds away; turns wait on it, the recovery sweep follows it. */
   outages: OutageWatch;
   runner: TurnRunner;
+  /** Resumes users whose turns were left behind; started once the partition workers are ready. */
+  recovery: RecoverySweep;
   /** Accepts intake messages the same way the gateway accepts HTTP ones. */
   producer: TurnProducer;
   /** What the review queues' jobs run with. */
@@ -97,6 +104,21 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
     outages,
   };
   const reviews = createReviewResources({ ...shared, connection: bullConnection });
+  const { runner, repair } = await createTurnParts(shared);
+  const recovery = new RecoverySweep({
+    index: new PendingUsers({ redis, namespace: ns, partitions: config.PARTITIONS }),
+    lock: new RecoveryLock({ redis, namespace: ns }),
+    repair,
+    intervalMs: config.RECOVERY_SWEEP_INTERVAL_MS,
+    graceMs: config.GAP_GRACE_MS,
+    logger,
+  });
+  // A dependency back (or Redis reconnected): resume the users it left behind at once.
+  outages.onRecovered(() => recovery.soon());
+  llm.onHealthChange((h) => {
+    if (h.healthy > 0) recovery.soon();
+  });
+  bullConnection.on('ready', () => recovery.soon());
   return {
     config,
     logger,
@@ -107,7 +129,8 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
     partitions,
     control,
     outages,
-    runner: await createTurnRunner(shared),
+    runner,
+    recovery,
     producer: new TurnProducer({
       redis,
       namespace: ns,
@@ -118,6 +141,7 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
     }),
     reviews,
     async close() {
+      await recovery.close();
       outages.close();
       subscriber.disconnect();
       llm.close();
@@ -146,8 +170,8 @@ interface Shared {
   outages: OutageWatch;
 }
 
-/** The turn's parts, each given the collaborators it uses. */
-async function createTurnRunner(s: Shared): Promise<TurnRunner> {
+/** The turn's parts, each given the collaborators it uses, and the repair of turns left behind. */
+async function createTurnParts(s: Shared): Promise<{ runner: TurnRunner; repair: TurnRepair }> {
   const {
     config,
     logger,
@@ -172,7 +196,10 @@ async function createTurnRunner(s: Shared): Promise<TurnRunner> {
   const transcript = new Transcript({ pool });
   const events = new TurnEvents({ redis, namespace: ns });
   const memory = new Memory({ gate, transcript, llm, tokenBudget: config.HISTORY_TOKEN_BUDGET, logger });
-  return new TurnRunner({
+  const heads = new HeadJobs({ partitions, records, control });
+  const finisher = new TurnFinisher({ gate, transcript, events, heads, metrics, logger });
+  const repair = new TurnRepair({ gate, heads, finisher, metrics, logger });
+  const runner = new TurnRunner({
     gate,
     preparer: new TurnPreparer(
       { control, memory, profiles, pending: gate, retriever, logger },
@@ -186,10 +213,8 @@ async function createTurnRunner(s: Shared): Promise<TurnRunner> {
       { llm, tools: createTools(retriever, pool), control },
       { maxSteps: config.AGENT_MAX_STEPS, maxTokens: config.AGENT_MAX_TOKENS },
     ),
-    finisher: new TurnFinisher(
-      { gate, transcript, events, partitions, records, metrics, logger },
-      { gapGraceMs: config.GAP_GRACE_MS },
-    ),
+    finisher,
+    repair,
     checkpoints: new Scratchpad({ redis, namespace: ns }),
     outages,
     events,
@@ -208,6 +233,7 @@ async function createTurnRunner(s: Shared): Promise<TurnRunner> {
       },
     },
   });
+  return { runner, repair };
 }
 
 function connect(config: FleetConfig, logger: Logger, opts: { enableAutoPipelining?: boolean } = {}): Redis {

@@ -20,7 +20,7 @@ export function createWorkerMetrics() {
     }),
     repairs: new Counter({
       name: 'fleet_worker_gap_repairs_total',
-      help: 'Stuck predecessor turns repaired: requeued or recorded as failed',
+      help: 'Turns left behind that recovery got going or ended: add, promote, retry, cancel, fail',
       labelNames: ['action'] as const,
       registers: [registry],
     }),

@@ -2,7 +2,6 @@ import { createLogger, type TurnJob } from '@agent-fleet/core';
 import type { Citation } from '@agent-fleet/rag';
 import type { TurnTranscript } from '@agent-fleet/state';
 import { type CommitInput, type CommitResult, encodePending, type TurnEvent } from '@agent-fleet/turns';
-import type { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { createWorkerMetrics } from '../metrics.ts';
 import { type FinisherPorts, TurnFinisher } from './finisher.ts';
@@ -36,7 +35,6 @@ const citation: Citation = {
 function finisher(
   opts: {
     next?: Record<number, TurnJob>;
-    queued?: string[];
     publishFails?: boolean;
     /** The error the transcript answers for a row, or undefined to store it. */
     refuse?: (row: TurnTranscript) => Error | undefined;
@@ -59,9 +57,6 @@ function finisher(
         log.push(`release ${userId} ${lease}`);
         return true;
       },
-      async peek() {
-        throw new Error('not used');
-      },
     },
     transcript: {
       async record(row) {
@@ -78,24 +73,15 @@ function finisher(
         events.push({ turnId: id, event });
       },
     },
-    partitions: {
-      async getJob(_userId, id) {
-        if (!opts.queued?.includes(id)) return undefined;
-        return { promote: async () => void log.push(`promote ${id}`) } as unknown as Job<TurnJob>;
-      },
-      async add(j) {
-        log.push(`add ${j.turnId}`);
-      },
-    },
-    records: {
-      async ensure(j) {
-        log.push(`ensure ${j.turnId}`);
+    heads: {
+      async wake(j) {
+        log.push(`wake ${j.turnId}`);
       },
     },
     metrics,
     logger: createLogger('finisher-test', 'silent'),
   };
-  const f = new TurnFinisher(ports, { gapGraceMs: 1000 });
+  const f = new TurnFinisher(ports);
   const outcomes = async () => (await metrics.turns.get()).values.map((v) => [v.labels.outcome, v.value]);
   const unrecorded = async () => (await metrics.unrecorded.get()).values[0]?.value ?? 0;
   return { f, log, rows, commits, events, outcomes, unrecorded };
@@ -109,7 +95,7 @@ const running = (seq: number, extra: Partial<TurnJob> = {}): TurnDelivery => ({
 
 describe('TurnFinisher (fake ports, no Redis or Postgres)', () => {
   it('completed: records, then commits with the history, then wakes the next turn and says done', async () => {
-    const t = finisher({ next: { 3: job(4) }, queued: [turnId(4)] });
+    const t = finisher({ next: { 3: job(4) } });
     const s: Settlement = {
       kind: 'completed',
       reply: 'Five years [1].',
@@ -118,7 +104,7 @@ describe('TurnFinisher (fake ports, no Redis or Postgres)', () => {
     };
     const fin = await t.f.finish(running(3, { threadId: 'th' }), s);
     expect(fin).toEqual({ kind: 'finished', nextPayload: encodePending(job(4)), historyTokens: 42 });
-    expect(t.log).toEqual(['record 3', 'commit 3', `promote ${turnId(4)}`]);
+    expect(t.log).toEqual(['record 3', 'commit 3', `wake ${turnId(4)}`]);
     expect(t.rows[0]).toMatchObject({
       turnId: turnId(3),
       threadId: 'th',
@@ -167,8 +153,7 @@ describe('TurnFinisher (fake ports, no Redis or Postgres)', () => {
       'commit 3',
       'commit 4',
       'commit 5',
-      `ensure ${turnId(6)}`,
-      `add ${turnId(6)}`,
+      `wake ${turnId(6)}`,
     ]);
     expect(t.rows[0]!.messages.map((m) => m.content)).toEqual([
       'message 3',

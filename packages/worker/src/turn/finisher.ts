@@ -3,13 +3,12 @@ import type { Transcript, TurnTranscript } from '@agent-fleet/state';
 import {
   type CommitResult,
   decodePending,
-  type PartitionQueues,
   type TurnEvent,
   type TurnEvents,
   type TurnGate,
-  type TurnRecords,
 } from '@agent-fleet/turns';
 import type { WorkerMetrics } from '../metrics.ts';
+import type { HeadJobs } from '../recovery/head-jobs.ts';
 import { classifyError } from './errors.ts';
 import {
   type FinalSettlement,
@@ -22,12 +21,12 @@ import {
 
 /** The collaborators that finishing turns needs, and only those. */
 export interface FinisherPorts {
-  gate: Pick<TurnGate, 'commit' | 'release' | 'peek'>;
+  gate: Pick<TurnGate, 'commit' | 'release'>;
   transcript: Pick<Transcript, 'record'>;
   events: Pick<TurnEvents, 'publish'>;
-  partitions: Pick<PartitionQueues, 'getJob' | 'add'>;
-  records: Pick<TurnRecords, 'ensure'>;
-  metrics: Pick<WorkerMetrics, 'turns' | 'turnSeconds' | 'repairs' | 'unrecorded'>;
+  /** Wakes the user's next turn once this one is committed. */
+  heads: Pick<HeadJobs, 'wake'>;
+  metrics: Pick<WorkerMetrics, 'turns' | 'turnSeconds' | 'unrecorded'>;
   logger: Logger;
 }
 
@@ -37,15 +36,12 @@ export interface FinisherPorts {
  * on turnId/seq, so finishing again after a crash changes nothing. A turn that ended without an
  * answer always ends: when Postgres refuses its row, a storable one is written instead (see
  * `storableFallbacks`), and when it refuses even that, the turn is committed without a row.
- * Also repairs a predecessor that got stuck, which ends the same way.
  */
 export class TurnFinisher {
   readonly #ports: FinisherPorts;
-  readonly #gapGraceMs: number;
 
-  constructor(ports: FinisherPorts, opts: { gapGraceMs: number }) {
+  constructor(ports: FinisherPorts) {
     this.#ports = ports;
-    this.#gapGraceMs = opts.gapGraceMs;
   }
 
   /** Returns the last commit's result (null for a retry, which commits nothing). */
@@ -66,7 +62,7 @@ export class TurnFinisher {
     for (const c of records.commits) fin = await p.gate.commit(c);
     const last = records.commits.at(-1)!;
     if (fin.kind === 'finished' && fin.nextPayload)
-      await this.#wake(decodePending(last.seq + 1, fin.nextPayload));
+      await p.heads.wake(decodePending(last.seq + 1, fin.nextPayload));
     for (const { turnId, event } of records.done) await this.#announce(turn.job, turnId, event);
     this.#count(turn, s);
     return fin;
@@ -125,47 +121,6 @@ export class TurnFinisher {
       return;
     }
     log.info(`turn ${s.kind}`);
-  }
-
-  /** Promote the user's next turn out of `delayed`; add its job if its producer never did. */
-  async #wake(next: TurnJob): Promise<void> {
-    const job = await this.#ports.partitions.getJob(next.userId, next.turnId);
-    if (!job) {
-      await this.#ports.records.ensure(next);
-      await this.#ports.partitions.add(next);
-      return;
-    }
-    await job.promote().catch(() => {});
-  }
-
-  /**
-   * A turn has waited past the grace period behind predecessor `done+1`. If that predecessor's job
-   * is gone, add it again from the payload kept at acceptance; if it failed for good without being
-   * recorded, record it as failed and finish it. Otherwise it is on its way and nothing is done.
-   */
-  async repairPredecessor(userId: string, done: number): Promise<void> {
-    const p = this.#ports;
-    const view = await p.gate.peek(userId);
-    if (view.done !== done || view.leaseHolder || !view.nextPayload) return;
-    const pred = decodePending(done + 1, view.nextPayload);
-    if (Date.now() - pred.enqueuedAt < this.#gapGraceMs) return;
-    const job = await p.partitions.getJob(userId, pred.turnId);
-    const state = job ? await job.getState() : 'unknown';
-    const log = p.logger.child({ turnId: pred.turnId, userId, seq: pred.seq });
-    if (state === 'failed' && job) {
-      log.warn({ reason: job.failedReason }, 'repair: predecessor failed without being recorded');
-      p.metrics.repairs.inc({ action: 'record-failed' });
-      await this.finish(
-        { job: pred, lease: '' },
-        { kind: 'failed', reason: job.failedReason || 'job failed' },
-      );
-    } else if (state === 'unknown' || state === 'completed') {
-      log.warn({ state }, 'repair: predecessor job missing; adding it again');
-      p.metrics.repairs.inc({ action: 'requeue' });
-      if (job) await job.remove().catch(() => {});
-      await p.records.ensure(pred);
-      await p.partitions.add(pred);
-    }
   }
 }
 

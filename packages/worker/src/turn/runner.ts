@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { Memory } from '../memory.ts';
 import type { WorkerMetrics } from '../metrics.ts';
 import type { OutageWatch } from '../outage/outage-watch.ts';
+import type { TurnRepair } from '../recovery/repair.ts';
 import { type CheckpointStore, CheckpointWriter } from './checkpoint.ts';
 import { CancelledError } from './errors.ts';
 import type { TurnExecutor } from './execute.ts';
@@ -29,7 +30,7 @@ export interface TurnPolicy {
   attempts: number;
   /** Safety delay of a parked turn. */
   parkDelayMs: number;
-  /** How long a turn waits behind a predecessor before repairing it. */
+  /** How long a parked turn waits behind its predecessor before repairing it. */
   gapGraceMs: number;
   /** Fault injection: SIGKILL this process right after the n-th checkpoint of a turn (0: never). */
   crashAfterCheckpoint: number;
@@ -43,6 +44,8 @@ export interface TurnRunnerParts {
   preparer: TurnPreparer;
   executor: TurnExecutor;
   finisher: TurnFinisher;
+  /** Gets a user's next turn going when nothing runs it (a parked turn waited past the grace period). */
+  repair: Pick<TurnRepair, 'repairUser'>;
   checkpoints: CheckpointStore & { load(userId: string, turnId: string): Promise<Record<string, string>> };
   /** What this process knows of dependencies that are away. */
   outages: Pick<OutageWatch, 'check' | 'whenUp'>;
@@ -114,12 +117,21 @@ export class TurnRunner {
         await job.moveToDelayed(Date.now() + Math.min(decision.leaseMsLeft + 25, gate.leaseMs), token);
         throw new DelayedError();
       case 'park':
-        if (Date.now() - t.enqueuedAt > policy.gapGraceMs)
-          await this.#parts.finisher.repairPredecessor(t.userId, decision.done);
+        if (Date.now() - t.enqueuedAt > policy.gapGraceMs) await this.#repairAhead(t);
         return this.#park(job, token, t);
       case 'acquired':
         return this.#run({ job: t, lease, startedAt: Date.now() }, job.attemptsMade + 1, decision);
     }
+  }
+
+  /** This turn has waited past the grace period: get the one before it going (the sweep does too). */
+  async #repairAhead(t: TurnJob): Promise<void> {
+    await this.#parts.repair.repairUser(t.userId, this.#parts.policy.gapGraceMs).catch((err: unknown) => {
+      this.#parts.logger.warn(
+        { err: (err as Error).message, userId: t.userId },
+        'could not repair the turn ahead',
+      );
+    });
   }
 
   /**
