@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { FleetError, type Logger, type TurnJob, turnJobSchema } from '@agent-fleet/core';
+import { type Logger, type TurnJob, turnJobSchema } from '@agent-fleet/core';
 import type { Citation } from '@agent-fleet/rag';
 import type { TurnEvents, TurnGate } from '@agent-fleet/turns';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
@@ -9,7 +9,7 @@ import type { WorkerMetrics } from '../metrics.ts';
 import type { OutageWatch } from '../outage/outage-watch.ts';
 import type { TurnRepair } from '../recovery/repair.ts';
 import { type CheckpointStore, CheckpointWriter } from './checkpoint.ts';
-import { CancelledError } from './errors.ts';
+import { CancelledError, LeaseLostError } from './errors.ts';
 import type { TurnExecutor } from './execute.ts';
 import type { TurnFinisher } from './finisher.ts';
 import { EventsObserver } from './observer.ts';
@@ -262,7 +262,7 @@ export class TurnRunner {
     log: Logger,
   ): Promise<Recording> {
     const s = step.settlement;
-    const next = settleRecordingError(err, s, ctx);
+    const next = settleRecordingError(err, step, ctx);
     const level = next.kind === 'outage' ? 'debug' : 'warn';
     log[level]({ err, settlement: s.kind, next: next.kind }, 'could not record the turn');
     if (next.kind === 'throw') throw next.error;
@@ -304,7 +304,7 @@ export class TurnRunner {
       () => {
         gate.renew(turn.job.userId, turn.job.seq, turn.lease).then(
           (ok) => {
-            if (!ok) abort.abort(new FleetError('conflict', 'turn lease lost', { retryable: true }));
+            if (!ok) abort.abort(new LeaseLostError());
           },
           () => {},
         );

@@ -2,8 +2,9 @@ import { FleetError } from '@agent-fleet/core';
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { CheckpointError } from './checkpoint.ts';
-import { CancelledError, classifyError, InterruptedError } from './errors.ts';
+import { CancelledError, classifyError, InterruptedError, LeaseLostError } from './errors.ts';
 import type { PreparedTurn } from './prepare.ts';
+import type { Recording } from './settle.ts';
 import { settleError, settleOutageOver, settleRecordingError, settleRun } from './settle.ts';
 import type { Settlement } from './settlement.ts';
 
@@ -22,9 +23,7 @@ describe('classifyError: what an error means for a turn', () => {
     expect(classifyError(new UnrecoverableError('bad payload'))).toMatchObject({ kind: 'permanent' });
     expect(classifyError(unavailable())).toMatchObject({ kind: 'outage' });
     expect(classifyError(flaky())).toMatchObject({ kind: 'transient' });
-    expect(classifyError(new FleetError('conflict', 'turn lease lost', { retryable: true }))).toMatchObject({
-      kind: 'transient',
-    });
+    expect(classifyError(new LeaseLostError())).toMatchObject({ kind: 'superseded' });
     expect(classifyError(new TypeError('x is undefined'))).toMatchObject({ kind: 'transient' });
   });
 
@@ -62,10 +61,14 @@ describe('classifyError: what an error means for a turn', () => {
     abort.abort(new CancelledError());
     const aborted = Object.assign(new Error('This operation was aborted'), { name: 'AbortError' });
     expect(classifyError(aborted, abort.signal)).toEqual({ kind: 'cancelled' });
-    // Aborted for another reason (a lost lease), the error stands.
+    // Aborted because another delivery took the lease: this one is superseded.
     const lost = new AbortController();
-    lost.abort(new FleetError('conflict', 'turn lease lost', { retryable: true }));
-    expect(classifyError(aborted, lost.signal)).toMatchObject({ kind: 'transient', error: aborted });
+    lost.abort(new LeaseLostError());
+    expect(classifyError(aborted, lost.signal)).toMatchObject({ kind: 'superseded' });
+    // Aborted for a reason that explains nothing, the error stands.
+    const other = new AbortController();
+    other.abort(new Error('shutting down'));
+    expect(classifyError(aborted, other.signal)).toMatchObject({ kind: 'transient', error: aborted });
   });
 
   it('wraps a thrown non-error so the reason is still a message', () => {
@@ -80,6 +83,10 @@ describe('settleError: the ladder of a run that threw', () => {
     expect(settleError(unavailable(), ctx)).toEqual({ kind: 'outage', error: unavailable() });
     expect(settleError(unavailable(), { ...ctx, attempt: 3 })).toMatchObject({ kind: 'outage' });
     expect(settleError(noLlm(), { ...ctx, attempt: 3 })).toMatchObject({ kind: 'outage' });
+  });
+
+  it('a delivery another took over stops without recording, whatever its attempt', () => {
+    expect(settleError(new LeaseLostError(), { ...ctx, attempt: 3 })).toMatchObject({ kind: 'retry' });
   });
 
   it('retries a transient error while attempts are left, then fails with its message', () => {
@@ -104,18 +111,23 @@ describe('settleError: the ladder of a run that threw', () => {
 });
 
 describe('settleRecordingError: the ladder when recording an outcome fails', () => {
+  const required = (settlement: Settlement): Recording => ({
+    kind: 'record',
+    settlement,
+    transcript: 'required',
+  });
   const completed: Settlement = { kind: 'completed', reply: 'Five years.', citations: [], coalesced: [] };
   const failed: Settlement = { kind: 'failed', reason: 'boom' };
   const first = { attempt: 1, attempts: 3 };
   const last = { attempt: 3, attempts: 3 };
 
   it('waits out an outage whatever is being recorded', () => {
-    expect(settleRecordingError(unavailable(), completed, last)).toMatchObject({ kind: 'outage' });
-    expect(settleRecordingError(unavailable(), failed, last)).toMatchObject({ kind: 'outage' });
+    expect(settleRecordingError(unavailable(), required(completed), last)).toMatchObject({ kind: 'outage' });
+    expect(settleRecordingError(unavailable(), required(failed), last)).toMatchObject({ kind: 'outage' });
   });
 
   it('a completed turn whose row is refused fails with the reason; the failed row is then made storable', () => {
-    expect(settleRecordingError(refused(), completed, first)).toEqual({
+    expect(settleRecordingError(refused(), required(completed), first)).toEqual({
       kind: 'record',
       settlement: { kind: 'failed', reason: 'value too long for type' },
       transcript: 'required',
@@ -123,33 +135,48 @@ describe('settleRecordingError: the ladder when recording an outcome fails', () 
   });
 
   it('an error of unknown cause retries while attempts are left (the run is checkpointed)', () => {
-    expect(settleRecordingError(flaky(), completed, first)).toMatchObject({
+    expect(settleRecordingError(flaky(), required(completed), first)).toMatchObject({
       kind: 'record',
       settlement: { kind: 'retry' },
     });
-    expect(settleRecordingError(flaky(), failed, first)).toMatchObject({ settlement: { kind: 'retry' } });
+    expect(settleRecordingError(flaky(), required(failed), first)).toMatchObject({
+      settlement: { kind: 'retry' },
+    });
   });
 
   it('then a completed turn fails with it, and a turn without an answer is recorded best-effort: it must end', () => {
-    expect(settleRecordingError(flaky(), completed, last)).toEqual({
+    expect(settleRecordingError(flaky(), required(completed), last)).toEqual({
       kind: 'record',
       settlement: { kind: 'failed', reason: 'LLM answered 500' },
       transcript: 'required',
     });
-    expect(settleRecordingError(flaky(), failed, last)).toEqual({
+    expect(settleRecordingError(flaky(), required(failed), last)).toEqual({
       kind: 'record',
       settlement: failed,
       transcript: 'best-effort',
     });
-    expect(settleRecordingError(flaky(), { kind: 'cancelled' }, last)).toMatchObject({
+    expect(settleRecordingError(flaky(), required({ kind: 'cancelled' }), last)).toMatchObject({
       settlement: { kind: 'cancelled' },
       transcript: 'best-effort',
     });
   });
 
+  it('a delivery whose lease another took stops, recording nothing', () => {
+    expect(settleRecordingError(new LeaseLostError(), required(completed), last)).toMatchObject({
+      kind: 'record',
+      settlement: { kind: 'retry' },
+    });
+  });
+
+  it('a best-effort recording that fails too is the last: the job fails, for the sweep to take up', () => {
+    const bestEffort: Recording = { kind: 'record', settlement: failed, transcript: 'best-effort' };
+    expect(settleRecordingError(flaky(), bestEffort, last)).toMatchObject({ kind: 'throw' });
+    expect(settleRecordingError(unavailable(), bestEffort, last)).toMatchObject({ kind: 'throw' });
+  });
+
   it('an error nothing else can be recorded for fails the job', () => {
     const broken = new FleetError('protocol_violation', 'the gate refused the commit', { retryable: false });
-    expect(settleRecordingError(broken, failed, first)).toEqual({ kind: 'throw', error: broken });
+    expect(settleRecordingError(broken, required(failed), first)).toEqual({ kind: 'throw', error: broken });
   });
 });
 

@@ -45,6 +45,8 @@ export function settleError(caught: unknown, ctx: SettleContext): Settlement | O
       return { kind: 'interrupted', partial: ctx.partial };
     case 'outage':
       return { kind: 'outage', error: c.error };
+    case 'superseded':
+      return { kind: 'retry', error: c.error };
     case 'permanent':
       return { kind: 'failed', reason: c.error.message };
     case 'transient':
@@ -65,22 +67,32 @@ export interface Recording {
 export type RecordingStep = Outage | Recording | { kind: 'throw'; error: Error };
 
 /**
- * The ladder for an error met while recording settlement `s`. The run's work is checkpointed, so
- * nothing here redoes a model or tool call. A dependency away is waited out. A completed turn whose
- * row Postgres refuses fails with the reason (a failed turn's row falls back to what Postgres can
- * store, see TurnFinisher). An error of unknown cause retries the delivery while attempts are
- * left; then a completed turn fails with it, and a turn without an answer is recorded best-effort,
- * since it must end.
+ * The ladder for an error met while recording `step`. The run's work is checkpointed, so nothing
+ * here redoes a model or tool call. A dependency away is waited out; a delivery whose lease another
+ * took stops (that one records the turn). A completed turn whose row Postgres refuses fails with
+ * the reason (a failed turn's row falls back to what Postgres can store, see TurnFinisher). An error
+ * of unknown cause retries the delivery while attempts are left; then a completed turn fails with
+ * it, and a turn without an answer is recorded best-effort, since it must end. A best-effort
+ * recording that fails too is the last: the job fails, and the recovery sweep takes the turn up.
  */
 export function settleRecordingError(
   caught: unknown,
-  s: Settlement,
+  step: Recording,
   ctx: Pick<SettleContext, 'attempt' | 'attempts'>,
 ): RecordingStep {
+  const s = step.settlement;
   const c = classifyError(caught);
+  const error = caught instanceof Error ? caught : new Error(String(caught));
+  if (c.kind === 'superseded')
+    return { kind: 'record', settlement: { kind: 'retry', error }, transcript: 'required' };
+  if (
+    c.kind === 'cancelled' ||
+    c.kind === 'interrupted' ||
+    s.kind === 'retry' ||
+    step.transcript === 'best-effort'
+  )
+    return { kind: 'throw', error };
   if (c.kind === 'outage') return c;
-  if (c.kind === 'cancelled' || c.kind === 'interrupted' || s.kind === 'retry')
-    return { kind: 'throw', error: caught instanceof Error ? caught : new Error(String(caught)) };
   if (c.kind === 'transient' && ctx.attempt < ctx.attempts)
     return { kind: 'record', settlement: { kind: 'retry', error: c.error }, transcript: 'required' };
   if (s.kind === 'completed')
