@@ -446,9 +446,8 @@ describe('bad input at every route gets a 4xx naming the problem and enqueues no
     // Only the queues' own metadata and the rate limiter's counters exist (rejected requests count
     // against a caller's rate too): no user state, no turn.
     const keys = await deps.redis.keys(`${ns}:*`);
-    const other = keys.filter(
-      (key) => !/^[^:]+:\{agent\.p\d+\}:agent\.p\d+:meta$/.test(key) && !key.includes(':{rl:'),
-    );
+    // A queue's metadata key is `<prefix>:<queue>:meta`; every queue prefix carries a hash tag.
+    const other = keys.filter((key) => !/^[^:]+:\{[^}]+\}:[^:]+:meta$/.test(key) && !key.includes(':{rl:'));
     expect(other).toEqual([]);
   });
 
