@@ -25,15 +25,27 @@ export interface BenchStack {
   stop(): Promise<void>;
 }
 
-/** A throwaway directory under .fleet/ (`bench-<label>-…`); `remove()` deletes it. */
-export function startBenchDir(label?: string): { dir: string; path(name: string): string; remove(): void } {
+/** A directory of one run under .fleet/; `remove()` deletes it. */
+export interface ThrowawayDir {
+  dir: string;
+  path(name: string): string;
+  remove(): void;
+}
+
+/** A fresh directory `.fleet/<prefix>-…` (a unique suffix), for one benchmark or soak run. */
+export function throwawayDir(prefix: string): ThrowawayDir {
   mkdirSync(join(ROOT, '.fleet'), { recursive: true });
-  const dir = mkdtempSync(join(ROOT, '.fleet', label ? `bench-${label}-` : 'bench-'));
+  const dir = mkdtempSync(join(ROOT, '.fleet', `${prefix}-`));
   return {
     dir,
     path: (name) => join(dir, name),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** A throwaway directory under .fleet/ (`bench-<label>-…`); `remove()` deletes it. */
+export function startBenchDir(label?: string): ThrowawayDir {
+  return throwawayDir(label ? `bench-${label}` : 'bench');
 }
 
 /**
