@@ -12,17 +12,7 @@ const SCRIPTS = {
   worker: join(root, 'packages/worker/src/main.ts'),
 };
 
-/** Timings shortened so crash recovery happens within a test's patience. */
-export const FAST_RECOVERY_ENV = {
-  JOB_LOCK_MS: '4000',
-  STALLED_INTERVAL_MS: '1500',
-  TURN_LEASE_MS: '3000',
-  PARK_DELAY_MS: '5000',
-  GAP_GRACE_MS: '10000',
-  TURN_BACKOFF_MS: '100',
-  MAX_STALLED_COUNT: '20',
-  SHUTDOWN_GRACE_MS: '5000',
-};
+export { FAST_RECOVERY_ENV } from './recovery-env.ts';
 
 export interface TestFleet {
   gatewayUrl: string;
