@@ -29,6 +29,7 @@ export {
 export type { FinishReason, SequenceSpec } from './engine/sequence.ts';
 export { type FaultConfig, type FaultConfigPatch, type FaultRule, MAX_DELAY_MS } from './faults.ts';
 export { exampleFromSchema, type JsonSchema } from './json-schema-example.ts';
+export { createPrng, type Prng, randomSeed } from './prng.ts';
 export type { LoggedRequest } from './request-log.ts';
 export type { ScriptFixture } from './script.ts';
 export { type RunningSim, type StartSimOptions, startSim } from './server.ts';
