@@ -1,8 +1,8 @@
 import { formatDuration } from '@agent-fleet/devstack';
-import type { TurnRecord } from '@agent-fleet/turns';
-import { PROBLEM_KINDS, type Problem, type Verdict } from './check.ts';
+import { PROBLEM_KINDS, type Verdict } from './check.ts';
+import { type Diagnosis, formatDiagnoses } from './diagnose.ts';
 import type { FaultRecord } from './faults.ts';
-import type { FleetView, JobState, TranscriptRow } from './inspect.ts';
+import type { TranscriptRow } from './inspect.ts';
 import type { SoakOptions } from './options.ts';
 
 /** How one fault went and how long the fleet took to get over it. */
@@ -20,15 +20,6 @@ export interface FaultSummary {
   failedTurns: number;
   error?: string;
   durability?: FaultRecord['durability'];
-}
-
-/** What is known of a turn that broke the ledger, so the failure explains itself. */
-export interface Diagnosis {
-  problem: Problem;
-  record?: TurnRecord;
-  row?: TranscriptRow;
-  gate?: { seq: number; done: number; lease: string | null; leaseTtlMs: number; pendingSeqs: number[] };
-  job?: JobState;
 }
 
 export interface SoakReport {
@@ -72,39 +63,6 @@ export function summarizeFaults(
   });
 }
 
-/** Each problem with the turn's record, transcript row, user gate and job. */
-export function diagnose(
-  problems: readonly Problem[],
-  view: FleetView,
-  jobs: Map<string, JobState>,
-): Diagnosis[] {
-  const rows = new Map(view.rows.map((r) => [r.turnId, r]));
-  return problems.map((problem) => {
-    const user = view.users.get(problem.userId);
-    const id = problem.turnId;
-    const record = id ? view.records.get(id) : undefined;
-    const row = id ? rows.get(id) : undefined;
-    const job = id ? jobs.get(id) : undefined;
-    return {
-      problem,
-      ...(record ? { record } : {}),
-      ...(row ? { row } : {}),
-      ...(user
-        ? {
-            gate: {
-              seq: user.seq,
-              done: user.done,
-              lease: user.lease,
-              leaseTtlMs: user.leaseTtlMs,
-              pendingSeqs: user.pending.map((p) => p.seq),
-            },
-          }
-        : {}),
-      ...(job ? { job } : {}),
-    };
-  });
-}
-
 /** The report as printed at the end of a run. */
 export function formatReport(report: SoakReport, maxProblems = 20): string {
   const v = report.verdict;
@@ -136,7 +94,7 @@ export function formatReport(report: SoakReport, maxProblems = 20): string {
     `latency, accepted -> completed (answered turns): p50 ${ms(v.latencyMs.p50)}, p95 ${ms(v.latencyMs.p95)}, p99 ${ms(v.latencyMs.p99)}`,
     '',
     ...formatFaults(report.faults),
-    ...formatProblems(report.diagnoses, maxProblems),
+    ...formatDiagnoses(report.diagnoses, maxProblems),
     '',
     v.ok
       ? 'PASS: every accepted message answered or failed with a reason, once, in order; no user stuck'
@@ -168,33 +126,6 @@ function formatFaults(faults: readonly FaultSummary[]): string[] {
     lines.push(
       `  redis-server SIGKILLs, turns with a 202 before the kill that Redis knew after its restart: ${parts.join('; ')}`,
     );
-  }
-  return lines;
-}
-
-function formatProblems(diagnoses: readonly Diagnosis[], max: number): string[] {
-  if (diagnoses.length === 0) return [];
-  const lines = ['', `problems (${Math.min(max, diagnoses.length)} of ${diagnoses.length}):`];
-  for (const d of diagnoses.slice(0, max)) {
-    const p = d.problem;
-    lines.push(
-      `  ${p.kind} ${p.userId}${p.seq === undefined ? '' : ` seq ${p.seq}`}${p.turnId ? ` ${p.turnId}` : ''}: ${p.detail}`,
-    );
-    const facts = [
-      d.record
-        ? `record ${d.record.status}, ${d.record.attempts} attempts${d.record.error ? `, error ${JSON.stringify(d.record.error.slice(0, 80))}` : ''}`
-        : 'no Redis record',
-      d.row
-        ? `postgres ${d.row.status}${d.row.error ? ` (${d.row.error.slice(0, 80)})` : ''}`
-        : 'no transcript row',
-      d.gate
-        ? `gate seq ${d.gate.seq} done ${d.gate.done} lease ${d.gate.lease ? `held (${d.gate.leaseTtlMs} ms left)` : 'free'} pending [${d.gate.pendingSeqs.join(',')}]`
-        : '',
-      d.job
-        ? `job ${d.job.state}, ${d.job.attemptsMade} attempts${d.job.failedReason ? `: ${d.job.failedReason.slice(0, 80)}` : ''}`
-        : '',
-    ].filter(Boolean);
-    lines.push(`      ${facts.join(' | ')}`);
   }
   return lines;
 }

@@ -2,13 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '@agent-fleet/core';
 import { createPrng } from '@agent-fleet/llm-sim';
 import { checkLedger } from './check.ts';
+import { diagnose } from './diagnose.ts';
 import { FaultRunner } from './faults.ts';
 import { type InspectTarget, readFleetView, readJobs } from './inspect.ts';
 import { Ledger } from './ledger.ts';
 import { LoadGenerator, makeUsers } from './load.ts';
 import type { SoakOptions } from './options.ts';
 import { createProgress, foldConsoleErrors, type Progress } from './progress.ts';
-import { diagnose, type SoakReport, summarizeFaults } from './report.ts';
+import { type SoakReport, summarizeFaults } from './report.ts';
 import { planFaults } from './schedule.ts';
 import { httpSender, sdkSender } from './senders.ts';
 import { type SoakStack, startSoakStack } from './stack.ts';
@@ -33,13 +34,17 @@ export async function runSoak(opts: SoakOptions, signal: AbortSignal): Promise<S
       keep: opts.keep,
       log: progress.log,
     });
+    let keepLogs = false;
     try {
       progress.log(
         `soak: fleet up in ${stack.dir} (gateway ${stack.gatewayUrl}, ${stack.workers.length} workers, ${stack.sims.length} simulators); seed ${opts.seed}`,
       );
-      return await drive(opts, stack, progress, signal);
+      const report = await drive(opts, stack, progress, signal);
+      keepLogs = !report.verdict.ok;
+      return report;
     } finally {
-      await stack.stop();
+      await stack.stop({ keepLogs });
+      if (keepLogs && !opts.keep) progress.log(`soak: the services' logs are kept in ${stack.dir}/logs`);
     }
   } finally {
     progress.stop();
@@ -134,8 +139,10 @@ async function drain(load: LoadGenerator, watcher: CompletionWatcher, deadline: 
     sendsDone = true;
   });
   while (!signal.aborted && Date.now() < deadline) {
+    // Taken before the poll: a message accepted while the poll runs is not in it.
+    const allSent = sendsDone;
     const open = await watcher.poll().catch(() => Number.POSITIVE_INFINITY);
-    if (sendsDone && open === 0) return;
+    if (allSent && open === 0) return;
     await sleep(500);
   }
   await settled;
@@ -169,6 +176,6 @@ async function verdictReport(
     skippedTicks: run.skippedTicks,
     verdict,
     faults: summarizeFaults(faults.records, view.rows, run.loadStartedAt),
-    diagnoses: diagnose(verdict.problems, view, jobs),
+    diagnoses: diagnose(verdict.problems, view, jobs, ledger),
   };
 }

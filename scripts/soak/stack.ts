@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '@agent-fleet/core';
@@ -41,8 +41,11 @@ export interface SoakStack {
    * it, but its start holds back first, so a kill becomes an outage of that length.
    */
   holdRestart(service: string, ms: number): void;
-  /** Stops every process (workers first) and removes the run directory unless `keep`. */
-  stop(): Promise<void>;
+  /**
+   * Stops every process (workers first) and removes the run directory, unless `keep`; with
+   * `keepLogs` only the services' logs stay (a failed run's evidence), not the data directories.
+   */
+  stop(opts?: { keepLogs?: boolean }): Promise<void>;
 }
 
 export interface SoakStackOptions {
@@ -65,10 +68,12 @@ export async function startSoakStack(opts: SoakStackOptions): Promise<SoakStack>
   const run = throwawayDir('soak');
   const supervisor = new Supervisor();
   const stopLogging = logSupervisor(supervisor, opts.log);
-  const stop = async () => {
+  const stop = async (how: { keepLogs?: boolean } = {}) => {
     await supervisor.stop();
     stopLogging();
-    if (!opts.keep) run.remove();
+    if (opts.keep) return;
+    if (!how.keepLogs) run.remove();
+    else for (const data of ['redis', 'postgres']) rmSync(run.path(data), { recursive: true, force: true });
   };
   try {
     return await startServices(run, supervisor, opts, stop);
@@ -82,7 +87,7 @@ async function startServices(
   run: ThrowawayDir,
   supervisor: Supervisor,
   opts: SoakStackOptions,
-  stop: () => Promise<void>,
+  stop: SoakStack['stop'],
 ): Promise<SoakStack> {
   const holds = new Map<string, number>();
   const add = <R extends ProcessRun>(service: SupervisedService<R>) => supervisor.add(held(service, holds));
