@@ -1,4 +1,5 @@
 import { isFinalStatus } from '@agent-fleet/core';
+import type { TurnRecord } from '@agent-fleet/turns';
 import { percentile } from '../bench/stack.ts';
 import type { FleetView, TranscriptRow, UserState } from './inspect.ts';
 import type { LedgerEntry } from './ledger.ts';
@@ -205,50 +206,58 @@ function checkTurn(
   const at = { userId: e.userId, messageId: e.id, turnId: e.turnId!, seq: e.seq! };
   const record = view.records.get(e.turnId!);
   if (!row) {
-    const pending = view.users.get(e.userId)?.pending.some((p) => p.turnId === e.turnId);
-    if (record && isFinalStatus(record.status))
-      add({
-        kind: 'inconsistent',
-        ...at,
-        detail: `Redis says ${record.status} but the transcript has no row`,
-      });
-    else if (record || pending)
-      add({
-        kind: 'stuck',
-        ...at,
-        detail: `still ${record?.status ?? 'pending (no record)'} after the drain`,
-      });
-    else add({ kind: 'lost', ...at, detail: 'accepted, but neither Redis nor Postgres knows the turn' });
+    const pending = view.users.get(e.userId)?.pending.some((p) => p.turnId === e.turnId) ?? false;
+    add(unrecorded(at, record, pending));
     return undefined;
   }
-  if (row.seq !== e.seq)
-    add({ kind: 'inconsistent', ...at, detail: `accepted as seq ${e.seq}, recorded as seq ${row.seq}` });
-  if (row.userText !== e.text)
-    add({ kind: 'inconsistent', ...at, detail: `its transcript row holds ${JSON.stringify(row.userText)}` });
-  if (!record)
-    add({
-      kind: 'inconsistent',
-      ...at,
-      detail: `recorded as ${row.status} in Postgres, but Redis has no record of it`,
-    });
-  else if (record.status !== row.status || record.seq !== row.seq) {
-    add({
-      kind: 'inconsistent',
-      ...at,
-      detail: `Redis says ${record.status} (seq ${record.seq}), Postgres ${row.status} (seq ${row.seq})`,
-    });
-  }
+  for (const detail of disagreements(e, row, record)) add({ kind: 'inconsistent', ...at, detail });
   if (row.status !== 'completed') return { status: 'failed', reason: failureReason(row.status, row.error) };
   const earlier = userRows.filter((r) => r.seq < row.seq && r.status === 'completed').length;
   const expected = expectedReply(e.text, 2 + 2 * earlier);
   if (row.reply !== expected) {
+    const said = JSON.stringify(row.reply?.slice(0, 60));
     add({
       kind: 'inconsistent',
       ...at,
-      detail: `answered ${JSON.stringify(row.reply?.slice(0, 60))}, expected ${JSON.stringify(expected.slice(0, 60))} (${earlier} earlier answered turns)`,
+      detail: `answered ${said}, expected ${JSON.stringify(expected.slice(0, 60))} (${earlier} earlier answered turns)`,
     });
   }
   return { status: 'completed', latencyMs: row.completedAt - row.enqueuedAt };
+}
+
+/** An accepted turn with no transcript row: final in Redis only, still on its way (stuck), or forgotten (lost). */
+function unrecorded(
+  at: Omit<Problem, 'kind' | 'detail'>,
+  record: TurnRecord | undefined,
+  pending: boolean,
+): Problem {
+  if (record && isFinalStatus(record.status)) {
+    return {
+      kind: 'inconsistent',
+      ...at,
+      detail: `Redis says ${record.status} but the transcript has no row`,
+    };
+  }
+  if (record || pending) {
+    return {
+      kind: 'stuck',
+      ...at,
+      detail: `still ${record?.status ?? 'pending (no record)'} after the drain`,
+    };
+  }
+  return { kind: 'lost', ...at, detail: 'accepted, but neither Redis nor Postgres knows the turn' };
+}
+
+/** Where the client's message, its transcript row and its Redis record tell different stories. */
+function disagreements(e: LedgerEntry, row: TranscriptRow, record: TurnRecord | undefined): string[] {
+  const out: string[] = [];
+  if (row.seq !== e.seq) out.push(`accepted as seq ${e.seq}, recorded as seq ${row.seq}`);
+  if (row.userText !== e.text) out.push(`its transcript row holds ${JSON.stringify(row.userText)}`);
+  if (!record) out.push(`recorded as ${row.status} in Postgres, but Redis has no record of it`);
+  else if (record.status !== row.status || record.seq !== row.seq) {
+    out.push(`Redis says ${record.status} (seq ${record.seq}), Postgres ${row.status} (seq ${row.seq})`);
+  }
+  return out;
 }
 
 /** After the drain every seq handed out must be finished, and no refused message may wait in `pending`. */
@@ -293,7 +302,7 @@ function checkGate(
 
 /** The hot history holds each answered turn once, in seq order. */
 function checkHistory(user: UserState, rows: readonly TranscriptRow[], add: (p: Problem) => void) {
-  const perTurn = tally(user.history.filter((m) => m.role === 'user').map((m) => m.turnId ?? `seq ${m.seq}`));
+  const perTurn = tally(user.history.filter((m) => m.role === 'user').map((m) => m.turnId));
   for (const [turnId, n] of Object.entries(perTurn)) {
     if (n > 1)
       add({

@@ -70,7 +70,7 @@ function facts(d: Diagnosis): string[] {
     gate
       ? `gate seq ${gate.seq} done ${gate.done} lease ${gate.lease ? `held (${gate.leaseTtlMs} ms left)` : 'free'} pending [${gate.pendingSeqs.join(',')}]`
       : '',
-    `transcript [${d.transcript.join(' ')}]`,
+    `transcript [${d.transcript.length > 8 ? '… ' : ''}${d.transcript.slice(-8).join(' ')}]`,
     job
       ? `job ${job.state}, ${job.attemptsMade} attempts${job.failedReason ? `: ${cut(job.failedReason)}` : ''}`
       : '',

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FaultConfigPatch } from '@agent-fleet/llm-sim';
+import { type InspectTarget, unknownTurns } from './inspect.ts';
 import { isFinal, type Ledger } from './ledger.ts';
 import type { PlannedFault } from './schedule.ts';
 import type { SoakStack } from './stack.ts';
-import type { CompletionWatcher } from './watcher.ts';
 
 /** What happened to one planned fault. */
 export interface FaultRecord {
@@ -48,7 +48,7 @@ export class FaultRunner {
   readonly records: FaultRecord[];
   readonly #stack: SoakStack;
   readonly #ledger: Ledger;
-  readonly #watcher: CompletionWatcher;
+  readonly #target: InspectTarget;
   readonly #log: (line: string) => void;
   readonly #outageMs: number;
 
@@ -56,7 +56,8 @@ export class FaultRunner {
     plan: readonly PlannedFault[];
     stack: SoakStack;
     ledger: Ledger;
-    watcher: CompletionWatcher;
+    /** Where to ask whether the turns accepted before a SIGKILL of redis-server are still known. */
+    target: InspectTarget;
     /** How long a killed process stays down before its restart may run. */
     outageMs: number;
     log: (line: string) => void;
@@ -65,7 +66,7 @@ export class FaultRunner {
     this.records = opts.plan.map((planned) => ({ planned }));
     this.#stack = opts.stack;
     this.#ledger = opts.ledger;
-    this.#watcher = opts.watcher;
+    this.#target = opts.target;
     this.#log = opts.log;
   }
 
@@ -107,7 +108,7 @@ export class FaultRunner {
     record.restartedPid = ready.pid;
     if (before) {
       const { turnIds, ...counts } = before;
-      record.durability = { ...counts, unknownAfter: await this.#unknownAfterRestart(turnIds) };
+      record.durability = { ...counts, unknownAfter: await unknownTurns(this.#target, turnIds) };
     }
   }
 
@@ -151,17 +152,5 @@ export class FaultRunner {
       acceptedLastSecond: accepted.filter((e) => now - e.acceptedAt! <= 1_000).length,
       unfinishedAtKill: accepted.filter((e) => !isFinal(e.status)).length,
     };
-  }
-
-  /** Asks the restarted redis-server about every turn accepted before the kill (retrying while it loads). */
-  async #unknownAfterRestart(turnIds: string[]): Promise<string[]> {
-    for (let tries = 1; ; tries++) {
-      try {
-        return await this.#watcher.unknownTurns(turnIds);
-      } catch (err) {
-        if (tries >= 20) throw err;
-        await sleep(250);
-      }
-    }
   }
 }

@@ -76,6 +76,18 @@ export async function readFleetView(target: InspectTarget, ledger: Ledger): Prom
   });
 }
 
+/**
+ * The turns among `turnIds` that Redis has no record of, asked over a fresh connection (retrying
+ * while a restarted redis-server still loads its AOF): after a SIGKILL there should be none.
+ */
+export async function unknownTurns(target: InspectTarget, turnIds: readonly string[]): Promise<string[]> {
+  return withConnections(target, async (redis) => {
+    const records = new TurnRecords({ redis, namespace: target.namespace, ttlSeconds: 60 });
+    const found = await retrying(() => Promise.all(turnIds.map((id) => records.get(id))));
+    return turnIds.filter((_, i) => !found[i]);
+  });
+}
+
 /** The BullMQ job of each turn, by turn id (`missing` when the queue has no job of that id). */
 export async function readJobs(
   target: InspectTarget,

@@ -84,7 +84,7 @@ async function drive(
     plan,
     stack,
     ledger,
-    watcher,
+    target: inspectTarget(stack),
     outageMs: opts.outage * 1000,
     log: progress.log,
   });
@@ -148,6 +148,16 @@ async function drain(load: LoadGenerator, watcher: CompletionWatcher, deadline: 
   await settled;
 }
 
+/** Where the fleet keeps what the verdict reads. */
+function inspectTarget(stack: SoakStack): InspectTarget {
+  return {
+    redisUrl: stack.redisUrl,
+    databaseUrl: stack.databaseUrl,
+    namespace: stack.namespace,
+    partitions: loadConfig(stack.env).PARTITIONS,
+  };
+}
+
 async function verdictReport(
   opts: SoakOptions,
   stack: SoakStack,
@@ -155,12 +165,7 @@ async function verdictReport(
   faults: FaultRunner,
   run: { loadStartedAt: number; loadSeconds: number; drainSeconds: number; skippedTicks: number },
 ): Promise<SoakReport> {
-  const target: InspectTarget = {
-    redisUrl: stack.redisUrl,
-    databaseUrl: stack.databaseUrl,
-    namespace: stack.namespace,
-    partitions: loadConfig(stack.env).PARTITIONS,
-  };
+  const target = inspectTarget(stack);
   const view = await readFleetView(target, ledger);
   const verdict = checkLedger(ledger.entries, view);
   const suspects = verdict.problems.flatMap((p) =>

@@ -53,12 +53,6 @@ export class CompletionWatcher {
     return stillOpen + open.filter((_, i) => !records[i]).length;
   }
 
-  /** The turns among `turnIds` that Redis has no record of (a 202 should survive a restart of redis-server). */
-  async unknownTurns(turnIds: readonly string[]): Promise<string[]> {
-    const records = await Promise.all(turnIds.map((id) => this.#records.get(id)));
-    return turnIds.filter((_, i) => !records[i]);
-  }
-
   async stop(): Promise<void> {
     this.#stopped = true;
     await this.#loop;
