@@ -82,7 +82,9 @@ export function formatReport(report: SoakReport, maxProblems = 20): string {
     row('refused', sum(v.refused), breakdown(v.refused)),
     row('answered', v.answered),
     row('failed', sum(v.failed), ''),
-    ...Object.entries(v.failed).map(([reason, n]) => `    ${String(n).padStart(6)}  ${reason}`),
+    ...Object.entries(v.failed)
+      .sort((a, b) => b[1] - a[1])
+      .map(([reason, n]) => `    ${String(n).padStart(6)}  ${reason}`),
     ...PROBLEM_KINDS.map((kind) =>
       row(
         kind.replaceAll('-', ' '),
