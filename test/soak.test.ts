@@ -21,6 +21,7 @@ const SOAK = join(ROOT, 'scripts/soak/main.ts');
  * burning attempts, the sweep resuming stranded users): on today's main a fault can strand turns.
  */
 describe('soak: sustained chat through every kind of fault', () => {
+  // biome-ignore lint/suspicious/noUndeclaredEnvVars: read by vitest, which turbo does not run
   it.skipIf(process.env.FLEET_SOAK !== '1')(
     'keeps the ledger: 0 lost, 0 duplicated, 0 reordered, 0 stuck',
     async () => {
