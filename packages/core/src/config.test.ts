@@ -28,4 +28,12 @@ describe('configuration', () => {
       expect(() => loadConfig({ TRUST_PROXY: bad }), bad).toThrow(/TRUST_PROXY: use true, false/);
     expect(loadConfig({ TRUST_PROXY: 'fd00::/8,127.0.0.1' }).TRUST_PROXY).toBe('fd00::/8,127.0.0.1');
   });
+
+  it('leaves the worker count to the autoscaler unless WORKERS is set, and keeps min within max', () => {
+    expect(loadConfig({}).WORKERS).toBeUndefined();
+    expect(loadConfig({ WORKERS: '3' }).WORKERS).toBe(3);
+    expect(() => loadConfig({ AUTOSCALE_MIN_WORKERS: '5', AUTOSCALE_MAX_WORKERS: '4' })).toThrow(
+      /AUTOSCALE_MIN_WORKERS: must not exceed AUTOSCALE_MAX_WORKERS \(4\)/,
+    );
+  });
 });

@@ -182,8 +182,6 @@ export const envSchema = z.object({
     .default(['fleet-agent']),
   CHAT_COMPLETION_TIMEOUT_MS: int(120_000, 100, 3_600_000),
 
-  WORKERS: int(2, 0, 64),
-
   /** Review documents in flight per worker process (their own BullMQ worker, apart from turns). */
   REVIEW_CONCURRENCY: int(4, 1, 1000),
   /** Attempts of a review document job (the retry policy of the review queues) and its first backoff. */
@@ -204,6 +202,29 @@ export const envSchema = z.object({
   REVIEW_JSON_RETRIES: int(2, 0, 10),
   /** Most documents one run may hold (given, selected or uploaded). */
   REVIEW_MAX_DOCUMENTS: int(20_000, 1, 1_000_000),
+
+  /** Worker processes `npm start` runs; unset, its autoscaler decides within AUTOSCALE_MIN/MAX_WORKERS. */
+  WORKERS: z.coerce.number().int().min(0).max(64).optional(),
+
+  /**
+   * The scaling policy, KEDA's and the HPA's model: desired = ceil(backlog / target) within min and
+   * max; from zero on a backlog over the activation, to zero after the cooldown; scale-up and
+   * scale-down stabilization windows; at most AUTOSCALE_UP_PODS or AUTOSCALE_UP_PERCENT more
+   * (whichever is larger) and AUTOSCALE_DOWN_PERCENT fewer per AUTOSCALE_RATE_PERIOD_SECONDS.
+   * The defaults fit `npm start`; the Kubernetes overlays set their own (infra/k8s/overlays/x/fleet.env).
+   */
+  AUTOSCALE_MIN_WORKERS: int(1, 0, 1000),
+  AUTOSCALE_MAX_WORKERS: int(4, 1, 1000),
+  AUTOSCALE_TARGET_BACKLOG: int(64, 1, 10_000_000),
+  AUTOSCALE_ACTIVATION_BACKLOG: int(0, 0, 10_000_000),
+  AUTOSCALE_POLLING_SECONDS: int(2, 1, 3600),
+  AUTOSCALE_COOLDOWN_SECONDS: int(60, 0, 86_400),
+  AUTOSCALE_UP_STABILIZATION_SECONDS: int(0, 0, 3600),
+  AUTOSCALE_DOWN_STABILIZATION_SECONDS: int(30, 0, 3600),
+  AUTOSCALE_UP_PODS: int(4, 1, 1000),
+  AUTOSCALE_UP_PERCENT: int(100, 1, 1000),
+  AUTOSCALE_DOWN_PERCENT: int(100, 1, 100),
+  AUTOSCALE_RATE_PERIOD_SECONDS: int(15, 1, 1800),
 });
 
 /** Rules between variables, checked when the environment is loaded. */
@@ -220,6 +241,12 @@ const consistentEnvSchema = envSchema.superRefine((env, ctx) => {
       code: 'custom',
       path: ['HTTP_IDLE_TIMEOUT_MS'],
       message: `must be 0 or longer than CHAT_COMPLETION_TIMEOUT_MS (${env.CHAT_COMPLETION_TIMEOUT_MS})`,
+    });
+  if (env.AUTOSCALE_MIN_WORKERS > env.AUTOSCALE_MAX_WORKERS)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['AUTOSCALE_MIN_WORKERS'],
+      message: `must not exceed AUTOSCALE_MAX_WORKERS (${env.AUTOSCALE_MAX_WORKERS})`,
     });
 });
 

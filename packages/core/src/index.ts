@@ -75,3 +75,11 @@ export {
 export { findNul, hasNul, NUL_REFUSED, storable, storableText } from './storable.ts';
 export { countTokens, decodeTokens, encodeTokens } from './tokens.ts';
 export { asUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from './unavailable.ts';
+export {
+  BACKLOG_METRIC,
+  BACKLOG_STATES,
+  type BacklogState,
+  type WorkQueue,
+  type WorkQueueKind,
+  workQueues,
+} from './work-queues.ts';

@@ -1,4 +1,4 @@
-import { type FleetConfig, type Logger, REVIEW_QUEUES } from '@agent-fleet/core';
+import type { FleetConfig, Logger } from '@agent-fleet/core';
 import { ServerMonitor } from '@agent-fleet/llm';
 import { createRetriever, type Retriever } from '@agent-fleet/rag';
 import { ReviewEvents, ReviewQueues, ReviewRuns, ReviewStore, reviewJobPolicies } from '@agent-fleet/review';
@@ -20,6 +20,7 @@ import {
   TurnEvents,
   TurnProducer,
   TurnRecords,
+  WorkBacklog,
 } from '@agent-fleet/turns';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Pool } from 'pg';
@@ -47,7 +48,7 @@ export interface GatewayDeps {
   profileCache: ProfileCache<Profile>;
   retriever: Retriever;
   metrics: GatewayMetrics;
-  /** 429 on message-accepting routes while the partition backlog is over SHED_BACKLOG. */
+  /** 429 on message-accepting routes while the fleet's backlog is over SHED_BACKLOG. */
   shedder: LoadShedder;
   /** Health checks of LLM_BASE_URLS every LLM_HEALTH_INTERVAL_MS, for readiness. */
   llmHealth: ServerMonitor;
@@ -86,7 +87,8 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
   const live = liveEvents(redis, ns, logger);
   const keys = await keyAuth(config, pool, redis, logger);
   const streams = new StreamSlots({ perPrincipal: config.MAX_STREAMS_PER_PRINCIPAL });
-  const shedder = createLoadShedder({ queues: partitions.queues, limit: config.SHED_BACKLOG, logger });
+  const backlog = new WorkBacklog({ connection: redis, namespace: ns, partitions: config.PARTITIONS });
+  const shedder = createLoadShedder({ measure: () => backlog.total(), limit: config.SHED_BACKLOG, logger });
   const llmHealth = new ServerMonitor({
     urls: config.LLM_BASE_URLS,
     intervalMs: config.LLM_HEALTH_INTERVAL_MS,
@@ -123,14 +125,10 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
       store: { get: (userId: string) => profiles.resolve(userId, config.DEFAULT_TENANT) },
     }),
     retriever: await createRetriever(config, pool, { logger }),
-    metrics: createGatewayMetrics(
-      partitions,
-      {
-        open: () => streams.open,
-        followed: () => live.reader.streams,
-      },
-      [{ queue: REVIEW_QUEUES.docs, backlog: () => reviewQueues.backlog() }],
-    ),
+    metrics: createGatewayMetrics(backlog, {
+      open: () => streams.open,
+      followed: () => live.reader.streams,
+    }),
     shedder,
     llmHealth,
     auth: keys.auth,
@@ -146,7 +144,7 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
       llmHealth.close();
       await keys.close();
       live.close();
-      await partitions.close();
+      await Promise.all([partitions.close(), backlog.close()]);
       await reviewQueues.close();
       await pool.end();
       redis.disconnect();

@@ -1,4 +1,5 @@
-import type { PartitionQueues } from '@agent-fleet/turns';
+import { BACKLOG_METRIC, BACKLOG_STATES } from '@agent-fleet/core';
+import type { WorkBacklog } from '@agent-fleet/turns';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** What the gateway's event streams look like right now. */
@@ -9,34 +10,30 @@ export interface StreamGauges {
   followed(): number;
 }
 
-/** A queue besides the partitions whose backlog is exported (the review documents). */
-export interface BacklogSource {
-  queue: string;
-  backlog(): Promise<number>;
-}
-
 /**
- * The gateway's /metrics: HTTP traffic, accepted turns, open event streams, and the backlog KEDA
- * scales on (every partition queue, and `others` such as `review.docs`).
+ * The gateway's /metrics: HTTP traffic, accepted turns, open event streams, and the backlog of
+ * every work queue (partitions, intake, reviews) that KEDA scales the workers on
+ * (`fleet_queue_backlog{queue}`, with its parts in `fleet_queue_jobs{queue,state}`).
  */
-export function createGatewayMetrics(
-  partitions: PartitionQueues,
-  streams: StreamGauges,
-  others: readonly BacklogSource[] = [],
-) {
+export function createGatewayMetrics(backlog: WorkBacklog, streams: StreamGauges) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'fleet_gateway_' });
-  const backlog = new Gauge({
-    name: 'fleet_queue_backlog',
-    help: 'Jobs waiting, prioritized or active per partition queue and review queue (what KEDA scales on)',
+  const jobs = new Gauge({
+    name: 'fleet_queue_jobs',
+    help: `Jobs per work queue in each state the backlog counts (${BACKLOG_STATES.join(', ')})`,
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+  });
+  const total = new Gauge({
+    name: BACKLOG_METRIC,
+    help: 'Backlog per work queue: waiting + prioritized + delayed and due + active jobs (what KEDA scales on)',
     labelNames: ['queue'] as const,
     registers: [registry],
     async collect() {
-      const counts = await partitions.backlog();
-      counts.forEach((n, i) => {
-        backlog.set({ queue: partitions.queues[i]!.name }, n);
-      });
-      for (const o of others) backlog.set({ queue: o.queue }, await o.backlog());
+      for (const q of await backlog.measure()) {
+        total.set({ queue: q.queue }, q.total);
+        for (const state of BACKLOG_STATES) jobs.set({ queue: q.queue, state }, q[state]);
+      }
     },
   });
   new Gauge({

@@ -84,11 +84,6 @@ export class ReviewQueues {
     });
   }
 
-  /** Waiting, prioritized and active review documents: the backlog an autoscaler scales review work on. */
-  async backlog(): Promise<number> {
-    return this.docs.getJobCountByTypes('wait', 'prioritized', 'active');
-  }
-
   async close(): Promise<void> {
     await Promise.all([this.runs.close(), this.docs.close(), this.#flows.close()]);
   }

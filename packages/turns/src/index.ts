@@ -1,3 +1,4 @@
+export { measureQueueBacklog, type QueueBacklog, WorkBacklog } from './backlog.ts';
 export { type CancelRequest, controlChannel, TurnControl } from './control.ts';
 export {
   type StoredEvent,

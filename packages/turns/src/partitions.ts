@@ -66,11 +66,6 @@ export class PartitionQueues {
     return (await this.queueFor(userId).getJob(turnId)) as Job<TurnJob> | undefined;
   }
 
-  /** Backlog per partition as KEDA's BullMQ scaler counts it: waiting + prioritized + active. */
-  async backlog(): Promise<number[]> {
-    return Promise.all(this.#queues.map((q) => q.getJobCountByTypes('wait', 'prioritized', 'active')));
-  }
-
   async close(): Promise<void> {
     await Promise.all(this.#queues.map((q) => q.close()));
   }

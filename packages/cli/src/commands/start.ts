@@ -81,7 +81,7 @@ export async function startFleet(opts: StartOptions): Promise<void> {
       dev = await ensureDevCredentials({ databaseUrl, fleetDir });
       env.JWT_SECRET ??= dev.jwtSecret;
     }
-    const workers = opts.workers ?? config.WORKERS;
+    const workers = opts.workers ?? config.WORKERS ?? 2;
     const gatewayUrl = await startFleetProcesses(supervisor, env, {
       logTarget,
       workers,

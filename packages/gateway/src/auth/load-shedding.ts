@@ -1,11 +1,10 @@
 import { FleetError, type Logger } from '@agent-fleet/core';
-import type { Queue } from 'bullmq';
 import type { onRequestAsyncHookHandler } from 'fastify';
 
 export interface LoadShedderOptions {
-  /** The partition queues whose backlog (wait + prioritized) is measured. */
-  queues: readonly Queue[];
-  /** Shed above this many waiting turns (SHED_BACKLOG); 0 never sheds. */
+  /** Measures the fleet's backlog (`WorkBacklog.total`: the signal the autoscalers scale on). */
+  measure: () => Promise<number>;
+  /** Shed above a backlog of this many jobs (SHED_BACKLOG); 0 never sheds. */
   limit: number;
   /** How often the backlog is measured; default 1 s. */
   refreshMs?: number;
@@ -25,7 +24,7 @@ export interface LoadShedder {
 }
 
 /**
- * Load shedding: when the turns waiting in the partition queues pass a limit, new messages are
+ * Load shedding: when the fleet's backlog (the jobs waiting or running) passes a limit, new messages are
  * refused with 429 and `Retry-After` instead of queueing work nobody will see answered in time.
  * The backlog is measured on a timer, not per request, so shedding costs requests nothing.
  */
@@ -33,8 +32,7 @@ export function createLoadShedder(opts: LoadShedderOptions): LoadShedder {
   let backlog = 0;
   const retryAfter = opts.retryAfterSeconds ?? 5;
   const refresh = async () => {
-    const counts = await Promise.all(opts.queues.map((q) => q.getJobCountByTypes('wait', 'prioritized')));
-    backlog = counts.reduce((a, b) => a + b, 0);
+    backlog = await opts.measure();
     return backlog;
   };
   const timer =

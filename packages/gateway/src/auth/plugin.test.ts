@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { createLogger, FleetError, partitionQueueName, partitionQueuePrefix } from '@agent-fleet/core';
 import { ApiKeyStore, createPool } from '@agent-fleet/state';
+import { WorkBacklog } from '@agent-fleet/turns';
 import { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -356,7 +357,13 @@ describe('auth plugin and guards (real Postgres and Redis)', () => {
     const queues = [0, 1].map(
       (i) => new Queue(partitionQueueName(i), { connection: redis, prefix: partitionQueuePrefix(ns, i) }),
     );
-    const shedder = createLoadShedder({ queues, limit: 3, refreshMs: 60_000, retryAfterSeconds: 7 });
+    const backlog = new WorkBacklog({ connection: redis, namespace: ns, partitions: 2 });
+    const shedder = createLoadShedder({
+      measure: () => backlog.total(),
+      limit: 3,
+      refreshMs: 60_000,
+      retryAfterSeconds: 7,
+    });
     const shed = await buildApp({ pool, redis, config: {}, shedder });
     try {
       const post = () =>
@@ -388,7 +395,7 @@ describe('auth plugin and guards (real Postgres and Redis)', () => {
     } finally {
       shedder.close();
       await shed.close();
-      await Promise.all(queues.map((q) => q.close()));
+      await Promise.all([...queues.map((q) => q.close()), backlog.close()]);
     }
   });
 });

@@ -1,0 +1,61 @@
+import { type BacklogState, type WorkQueue, workQueues } from '@agent-fleet/core';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+/** One queue's backlog: its jobs in each counted state, and their sum. */
+export type QueueBacklog = { queue: string; total: number } & Record<BacklogState, number>;
+
+/**
+ * The backlog of one queue as the fleet defines it (see BACKLOG_STATES): waiting + prioritized +
+ * delayed jobs due by `now` + active. Two reads pipelined on one connection, not one snapshot, so a
+ * job moving between states at that instant may count twice or not at all: a scaling signal
+ * sampled every few seconds tolerates that.
+ */
+export async function measureQueueBacklog(queue: Queue, now = Date.now()): Promise<QueueBacklog> {
+  const [counts, delayedReady] = await Promise.all([
+    queue.getJobCounts('wait', 'prioritized', 'active'),
+    // Counts delayed jobs scheduled strictly before the timestamp: those due at `now` included.
+    queue.getDelayedCount(Math.floor(now) + 1),
+  ]);
+  const waiting = counts.wait ?? 0;
+  const prioritized = counts.prioritized ?? 0;
+  const active = counts.active ?? 0;
+  return {
+    queue: queue.name,
+    waiting,
+    prioritized,
+    delayedReady,
+    active,
+    total: waiting + prioritized + delayedReady + active,
+  };
+}
+
+/**
+ * The fleet's backlog signal over every work queue of the catalogue (partitions, intake, reviews):
+ * what the gateway exports as `fleet_queue_backlog{queue}`, what load shedding compares with
+ * SHED_BACKLOG, and what the local autoscaler scales on. Producers and scalers share this one
+ * reading so that the number on a dashboard is the number a scaling decision used.
+ */
+export class WorkBacklog {
+  readonly queues: readonly WorkQueue[];
+  readonly #bull: Queue[];
+
+  constructor(opts: { connection: Redis; namespace: string; partitions: number }) {
+    this.queues = workQueues(opts.namespace, opts.partitions);
+    this.#bull = this.queues.map((q) => new Queue(q.name, { connection: opts.connection, prefix: q.prefix }));
+  }
+
+  /** Every work queue's backlog, in catalogue order. */
+  measure(now = Date.now()): Promise<QueueBacklog[]> {
+    return Promise.all(this.#bull.map((q) => measureQueueBacklog(q, now)));
+  }
+
+  /** The sum over every work queue. */
+  async total(now = Date.now()): Promise<number> {
+    return (await this.measure(now)).reduce((sum, q) => sum + q.total, 0);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#bull.map((q) => q.close()));
+  }
+}
