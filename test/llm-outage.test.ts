@@ -60,6 +60,12 @@ describe('every LLM server down: readiness says so, and recovers with them', () 
       status: 503,
       body: { status: 'not ready', checks: { llm: down } },
     });
+    // The Kubernetes readiness probe leaves the LLM out: the gateway stays in its Service.
+    expect(await readiness(`${gateway}?exclude=llm`)).toEqual({
+      status: 200,
+      body: { status: 'ready', checks: { redis: 'ok', postgres: 'ok', llm: `${down} (excluded)` } },
+    });
+    expect((await readiness(`${gateway}?exclude=llm,gpu`)).status).toBe(400);
 
     sim = simProcess(simPort, 2);
     await sim.ready;
