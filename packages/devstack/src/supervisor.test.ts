@@ -239,4 +239,24 @@ describe('Supervisor', () => {
     await expect(sup.add(service('one', () => PROGRAMS.steady()))).rejects.toThrow(/already supervised/);
     expect(() => sup.pid('nobody')).toThrow(/no service named nobody/);
   });
+
+  it('removes one service for good: a planned stop with its grace, no restart, and the name free again', async () => {
+    const { sup, events } = supervisor({ backoff: { initialDelayMs: 10 } });
+    await sup.add(service('api', () => PROGRAMS.steady()));
+    const worker = service('worker-0', () => PROGRAMS.steady(200), 'workers');
+    const first = await sup.add(worker);
+    const began = Date.now();
+    await sup.remove('worker-0');
+    expect(Date.now() - began).toBeGreaterThanOrEqual(150);
+    expect(await isAlive(first.pid)).toBe(false);
+    expect(events.exit).toMatchObject([{ service: 'worker-0', pid: first.pid, planned: true }]);
+    expect(sup.list().map((s) => s.name)).toEqual(['api']);
+    await sleep(50);
+    expect(events.restarting).toEqual([]);
+    expect(worker.starts).toBe(1);
+    const again = await sup.add(worker);
+    expect(again.pid).not.toBe(first.pid);
+    expect(sup.state('worker-0')).toBe('running');
+    expect(sup.state('api')).toBe('running');
+  });
 });

@@ -199,6 +199,19 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /**
+   * Stops one service for good and forgets it, resolving once its process has exited: the run is
+   * stopped as its service stops it (a worker finishes its turns first), no restart follows, a
+   * restart waiting for its delay is dropped, and the name may be added again afterwards. An
+   * autoscaler removes worker processes with it; `add` of a service removed while starting rejects.
+   */
+  async remove(name: string): Promise<void> {
+    const entry = this.#entry(name);
+    entry.stopRequested = true;
+    await this.#stopEntry(entry);
+    if (this.#entries.get(name) === entry) this.#entries.delete(name);
+  }
+
+  /**
    * Stops every service, group by group in the reverse order of adding, and resolves once all have
    * exited. No restart happens once it has been called, and a restart waiting for its delay is
    * dropped. Idempotent.
