@@ -16,7 +16,11 @@ const program = new Command('fleet')
 program
   .command('start')
   .description('run the fleet on the embedded stack (Redis, Postgres, LLM simulator, gateway, workers)')
-  .option('-w, --workers <n>', 'worker processes (default: WORKERS or 2)', positiveInt)
+  .option(
+    '-w, --workers <n>',
+    'a fixed number of worker processes (default: WORKERS, else autoscaled on the backlog within AUTOSCALE_MIN_WORKERS..AUTOSCALE_MAX_WORKERS)',
+    positiveInt,
+  )
   .option('--logs', 'stream every service log to this terminal instead of .fleet/logs/')
   .action(async (opts: { workers?: number; logs?: boolean }) => {
     await startFleet(opts);

@@ -11,7 +11,8 @@ export interface BannerFacts {
   /** Which of Redis, Postgres and the LLM servers this command started (the rest are external). */
   embedded: { redis: boolean; postgres: boolean; llm: boolean };
   appendfsync: string;
-  workers: number;
+  /** How many worker processes run, and who decides. */
+  workers: string;
   /** Where service logs go; undefined when they go to the terminal (`--logs`). */
   logDir: string | undefined;
   fleetDir: string;
@@ -39,7 +40,7 @@ export async function startBanner(f: BannerFacts): Promise<string> {
     `  LLM         ${f.llmBaseUrls}   (${f.embedded.llm ? 'the simulator, started here, restarted if it dies' : 'external'})`,
     `  Redis       ${f.redisUrl}   (${f.embedded.redis ? `AOF, appendfsync ${f.appendfsync}, ${where(true)}` : 'external'})`,
     `  Postgres    ${f.databaseUrl}   (${where(f.embedded.postgres)})`,
-    `  workers     ${f.workers} processes   (restarted if they die)`,
+    `  workers     ${f.workers}`,
     `  logs        ${f.logDir ?? 'this terminal'}`,
     '',
     `sample corpus: ${f.sample.documents} compliance policies of tenant ${SAMPLE_TENANT} (${f.sample.chunks} chunks)`,

@@ -12,11 +12,15 @@ import {
   Supervisor,
 } from '@agent-fleet/devstack';
 import { createRetriever, ingestPaths, SAMPLE_CORPUS_DIR, SAMPLE_TENANT } from '@agent-fleet/rag';
+import { scalingPolicyFromConfig } from '@agent-fleet/scaling';
 import { createPool, migrate, ProfileStore } from '@agent-fleet/state';
+import { WorkBacklog } from '@agent-fleet/turns';
+import { Redis } from 'ioredis';
 import { REPO_ROOT, SERVICE_SCRIPTS } from '../paths.ts';
 import { removeStackFile, writeStackFile } from '../stack-file.ts';
 import { type DevCredentials, ensureDevCredentials } from './keys.ts';
 import { startBanner } from './start-banner.ts';
+import { LocalAutoscaler } from './worker-autoscaler.ts';
 
 export interface StartOptions {
   workers?: number;
@@ -32,7 +36,8 @@ type LogTarget = (service: string) => Pick<ServiceOptions, 'logFile'>;
 /**
  * `fleet start`: the whole fleet on one machine. Redis, Postgres and the LLM simulator are started
  * here unless REDIS_URL, DATABASE_URL or LLM_BASE_URLS point at running ones; then the gateway and
- * the workers. Every process started here is supervised: one that dies is restarted on its port and
+ * the workers: `--workers N` (or WORKERS) of them, or as many as the local autoscaler decides on
+ * the backlog with the AUTOSCALE_* policy (the one the Kubernetes overlays' ScaledObjects say). Every process started here is supervised: one that dies is restarted on its port and
  * data, with a line saying so. Ctrl-C stops everything this command started, workers first, with
  * no restart from then on. The services run in process groups of their own so that a terminal's
  * Ctrl-C reaches this command only and the order holds.
@@ -53,11 +58,13 @@ export async function startFleet(opts: StartOptions): Promise<void> {
   const say = (line: string) => process.stdout.write(`${line}\n`);
   logSupervisor(supervisor, say);
   let stopping = false;
+  let autoscaler: { stop(): Promise<void> } | undefined;
 
   const stopAll = async (code: number) => {
     if (stopping) return;
     stopping = true;
     say('\nstopping the fleet (workers first)...');
+    await autoscaler?.stop();
     supervisor.on('exit', (e) => {
       if (e.planned) say(`  ${e.service} stopped (pid ${e.pid}, ${describeExit(e.status)})`);
     });
@@ -81,12 +88,17 @@ export async function startFleet(opts: StartOptions): Promise<void> {
       dev = await ensureDevCredentials({ databaseUrl, fleetDir });
       env.JWT_SECRET ??= dev.jwtSecret;
     }
-    const workers = opts.workers ?? config.WORKERS ?? 2;
-    const gatewayUrl = await startFleetProcesses(supervisor, env, {
+    const fixedWorkers = opts.workers ?? config.WORKERS;
+    const gatewayUrl = await startFleetProcesses(supervisor, env, { logTarget });
+    const workers = workerProcesses(supervisor, env, {
       logTarget,
-      workers,
       workerStopGraceMs: config.SHUTDOWN_GRACE_MS + 2000,
     });
+    if (fixedWorkers === undefined) {
+      autoscaler = await startAutoscaler(config, env.REDIS_URL!, workers, say);
+    } else {
+      await Promise.all(Array.from({ length: fixedWorkers }, (_, i) => workers.add(`worker-${i}`)));
+    }
     writeStackFile(fleetDir, {
       pid: process.pid,
       redisUrl: env.REDIS_URL!,
@@ -102,7 +114,10 @@ export async function startFleet(opts: StartOptions): Promise<void> {
         databaseUrl,
         embedded,
         appendfsync: config.REDIS_APPENDFSYNC,
-        workers,
+        workers:
+          fixedWorkers === undefined
+            ? `${config.AUTOSCALE_MIN_WORKERS} to ${config.AUTOSCALE_MAX_WORKERS} processes, autoscaled on the backlog (${config.AUTOSCALE_TARGET_BACKLOG} turns per worker; --workers N fixes the count)`
+            : `${fixedWorkers} processes   (restarted if they die)`,
         logDir,
         fleetDir,
         sample,
@@ -147,14 +162,11 @@ async function startDataServices(
   }
 }
 
-/**
- * The simulator (unless LLM_BASE_URLS is set), the gateway and the workers, each ready before this
- * returns; resolves with the gateway's URL.
- */
+/** The simulator (unless LLM_BASE_URLS is set) and the gateway, each ready before this returns; resolves with the gateway's URL. */
 async function startFleetProcesses(
   supervisor: Supervisor,
   env: Record<string, string | undefined>,
-  opts: { logTarget: LogTarget; workers: number; workerStopGraceMs: number },
+  opts: { logTarget: LogTarget },
 ): Promise<string> {
   if (!env.LLM_BASE_URLS) {
     const sim = await supervisor.add(
@@ -183,23 +195,64 @@ async function startFleetProcesses(
       ...opts.logTarget('gateway'),
     }),
   );
-  await Promise.all(
-    Array.from({ length: opts.workers }, (_, i) =>
+  return `http://localhost:${gateway.info!.port}`;
+}
+
+/** Supervised worker processes by name, in the group `workers` (stopped first). */
+function workerProcesses(
+  supervisor: Supervisor,
+  env: Record<string, string | undefined>,
+  opts: { logTarget: LogTarget; workerStopGraceMs: number },
+) {
+  return {
+    add: (name: string) =>
       supervisor.add(
         deployableService({
-          name: `worker-${i}`,
+          name,
           group: 'workers',
           script: SERVICE_SCRIPTS.worker,
           env,
           readyEvent: 'ready',
           detached: true,
           stopGraceMs: opts.workerStopGraceMs,
-          ...opts.logTarget(`worker-${i}`),
+          ...opts.logTarget(name),
         }),
       ),
-    ),
-  );
-  return `http://localhost:${gateway.info!.port}`;
+    remove: (name: string) => supervisor.remove(name),
+  };
+}
+
+/**
+ * The local autoscaler over worker processes, on the backlog it reads from Redis (the numbers the
+ * gateway exports to KEDA), with the AUTOSCALE_* policy; resolves once the minimum is ready.
+ */
+async function startAutoscaler(
+  config: FleetConfig,
+  redisUrl: string,
+  workers: ReturnType<typeof workerProcesses>,
+  say: (line: string) => void,
+): Promise<{ stop(): Promise<void> }> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  redis.on('error', () => {});
+  const backlog = new WorkBacklog({
+    connection: redis,
+    namespace: config.FLEET_NAMESPACE,
+    partitions: config.PARTITIONS,
+  });
+  const scaler = new LocalAutoscaler({
+    policy: scalingPolicyFromConfig(config),
+    backlog: () => backlog.total(),
+    workers,
+    say,
+  });
+  await scaler.start();
+  return {
+    async stop() {
+      await scaler.stop();
+      await backlog.close().catch(() => {});
+      redis.disconnect();
+    },
+  };
 }
 
 const DEMO_USERS = [
