@@ -212,10 +212,13 @@ export const envSchema = z.object({
    * scale-down stabilization windows; at most AUTOSCALE_UP_PODS or AUTOSCALE_UP_PERCENT more
    * (whichever is larger) and AUTOSCALE_DOWN_PERCENT fewer per AUTOSCALE_RATE_PERIOD_SECONDS.
    * The defaults fit `npm start`; the Kubernetes overlays set their own (infra/k8s/overlays/x/fleet.env).
+   * The target is three quarters of a worker's slots (PARTITIONS × WORKER_CONCURRENCY = 64): a
+   * worker with every slot busy is at capacity, so a target of all its slots would only ask for the
+   * next worker once turns already queue (`fleet scale simulate` shows the oscillation).
    */
   AUTOSCALE_MIN_WORKERS: int(1, 0, 1000),
   AUTOSCALE_MAX_WORKERS: int(4, 1, 1000),
-  AUTOSCALE_TARGET_BACKLOG: int(64, 1, 10_000_000),
+  AUTOSCALE_TARGET_BACKLOG: int(48, 1, 10_000_000),
   AUTOSCALE_ACTIVATION_BACKLOG: int(0, 0, 10_000_000),
   AUTOSCALE_POLLING_SECONDS: int(2, 1, 3600),
   AUTOSCALE_COOLDOWN_SECONDS: int(60, 0, 86_400),

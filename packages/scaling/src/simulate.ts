@@ -49,7 +49,8 @@ interface Scaler {
   initial: number;
 }
 
-const STEP = 0.1;
+/** The longest step of the run; shorter when turns are short, so a turn spans ten steps or more. */
+const MAX_STEP = 0.1;
 /** How long past the trace's end the run goes on while a backlog is left. */
 const MAX_DRAIN_SECONDS = 6 * 3600;
 
@@ -68,22 +69,34 @@ export function simulate(trace: Trace, policy: ScalingPolicy, worker: WorkerMode
 }
 
 /**
- * The same trace with an ideal, instant autoscaler: every step exactly the replicas the arrival
- * rate needs (within min and max), ready at once. The yardstick for the policy's figures.
+ * The same trace with an ideal, instant autoscaler: every step exactly the replicas the work needs,
+ * enough throughput for the arrivals and enough slots for the backlog, within min and max, ready at
+ * once. The yardstick for the policy's figures.
  */
 export function simulateIdeal(trace: Trace, policy: ScalingPolicy, worker: WorkerModel): SimulationResult {
-  const needed = (rate: number) =>
-    Math.min(policy.maxReplicas, Math.max(policy.minReplicas, Math.ceil(rate / worker.throughput)));
+  const needed = (rate: number, backlog: number) =>
+    Math.min(
+      policy.maxReplicas,
+      Math.max(policy.minReplicas, Math.ceil(rate / worker.throughput), Math.ceil(backlog / worker.slots)),
+    );
   return run(trace, worker, 'ideal', {
-    pollingSeconds: STEP,
+    pollingSeconds: MAX_STEP,
     readyAfter: 0,
-    initial: needed(rateAt(trace, 0)),
-    decide: (_at, _backlog, rate) => ({ replicas: needed(rate) }),
+    initial: needed(rateAt(trace, 0), 0),
+    decide: (_at, backlog, rate) => ({ replicas: needed(rate, backlog) }),
   });
 }
 
+/**
+ * The fluid model of a run: messages arrive at the trace's rate; each ready worker holds up to
+ * `slots` turns, each of which finishes at the rate 1 / turn time (turn time = slots / throughput,
+ * so a full worker completes `throughput` turns per second). The backlog the scaler reads is every
+ * turn arrived and not finished: waiting and running, as the fleet's signal counts them.
+ */
 function run(trace: Trace, worker: WorkerModel, label: string, scaler: Scaler): SimulationResult {
   const turnSeconds = worker.slots / worker.throughput;
+  const step = Math.min(MAX_STEP, turnSeconds / 10);
+  const finishing = 1 - Math.exp(-step / turnSeconds);
   const fleet = new Replicas(scaler.initial);
   const timeline: TimelinePoint[] = [];
   const decisions: ScaleDecision[] = [];
@@ -93,9 +106,10 @@ function run(trace: Trace, worker: WorkerModel, label: string, scaler: Scaler): 
   let done = 0;
   let podSeconds = 0;
   let nextPoll = 0;
-  const steps = Math.ceil((trace.duration + MAX_DRAIN_SECONDS) / STEP);
+  let nextRecord = 0;
+  const steps = Math.ceil((trace.duration + MAX_DRAIN_SECONDS) / step);
   for (let i = 0; i <= steps; i++) {
-    const at = i * STEP;
+    const at = i * step;
     if (at > trace.duration && backlog < 0.5) {
       timeline.push({ at, rate: 0, backlog, replicas: fleet.count, ready: fleet.readyAt(at) });
       break;
@@ -108,14 +122,16 @@ function run(trace: Trace, worker: WorkerModel, label: string, scaler: Scaler): 
       if (decision) decisions.push(decision);
     }
     const ready = fleet.readyAt(at);
-    const inflight = Math.min(backlog + rate * STEP, ready * worker.slots);
-    const finished = Math.min(backlog + rate * STEP, (inflight / turnSeconds) * STEP);
-    backlog += rate * STEP - finished;
-    arrived += rate * STEP;
+    if (at >= nextRecord - 1e-9) {
+      nextRecord += 1;
+      timeline.push({ at, rate, backlog, replicas: fleet.count, ready });
+    }
+    const finished = Math.min(backlog + rate * step, ready * worker.slots) * finishing;
+    backlog += rate * step - finished;
+    arrived += rate * step;
     done += finished;
-    podSeconds += fleet.count * STEP;
-    cumulative.push({ at, arrived, done });
-    if (i % Math.round(1 / STEP) === 0) timeline.push({ at, rate, backlog, replicas: fleet.count, ready });
+    podSeconds += fleet.count * step;
+    if (i % 10 === 0) cumulative.push({ at, arrived, done });
   }
   return summarize(label, trace, timeline, decisions, cumulative, podSeconds, backlog);
 }
