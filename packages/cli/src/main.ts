@@ -1,7 +1,14 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ingestCommand, parseAcl, parseTenant } from './commands/ingest.ts';
 import { registerKeysCommand } from './commands/keys.ts';
+import { MEASURED_WORKER_THROUGHPUT, simulateCommand } from './commands/scale-simulate.ts';
 import { startFleet } from './commands/start.ts';
+
+const positiveNumber = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number above 0');
+  return n;
+};
 
 const positiveInt = (value: string): number => {
   const n = Number(value);
@@ -44,5 +51,41 @@ program
   );
 
 registerKeysCommand(program);
+
+program
+  .command('scale')
+  .description('the scaling policy of the workers')
+  .command('simulate')
+  .description(
+    'replay a load trace (CSV: time, messages/s) through the scaling policy next to an ideal instant autoscaler',
+  )
+  .requiredOption('--trace <csv>', 'the load trace, e.g. packages/scaling/traces/spike.csv')
+  .option(
+    '--env <file>',
+    "take AUTOSCALE_* and PARTITIONS from an env file (an overlay's fleet.env), not the environment",
+  )
+  .option(
+    '--per-worker <turns/s>',
+    `turns per second one worker completes (measured: ${MEASURED_WORKER_THROUGHPUT})`,
+    positiveNumber,
+    MEASURED_WORKER_THROUGHPUT,
+  )
+  .option(
+    '--turn-seconds <s>',
+    'a turn bound by model calls this long (caps the throughput at slots / s)',
+    positiveNumber,
+  )
+  .option('--startup <s>', 'seconds from asking for a worker to it taking jobs', positiveNumber, 20)
+  .option('--svg <file>', 'write the timeline chart as SVG')
+  .option('--html <file>', 'write the figures and the chart as an HTML page')
+  .option(
+    '--width <columns>',
+    'terminal chart width',
+    positiveInt,
+    Math.max(40, (process.stdout.columns ?? 100) - 12),
+  )
+  .action((opts: Parameters<typeof simulateCommand>[0]) => {
+    process.stdout.write(simulateCommand(opts));
+  });
 
 await program.parseAsync(process.argv);
