@@ -1,3 +1,4 @@
+export { type DockerStage, type DockerTarget, dockerStages, dockerTargets } from './dockerfile.ts';
 export { GENERATED_FILE, generatedObjects, generatedText, syncGenerated } from './generate.ts';
 export { kustomize } from './kustomize.ts';
 export { describeObject, type K8sObject, objectId, parseObjects, toYaml } from './objects.ts';
