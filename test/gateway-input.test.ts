@@ -443,8 +443,9 @@ describe('bad input at every route gets a 4xx naming the problem and enqueues no
   it('none of them enqueued a job or touched a user', async () => {
     const counts = await Promise.all(deps.partitions.queues.map((q) => q.getJobCounts()));
     for (const c of counts) expect(Object.values(c).reduce((a, b) => a + b, 0)).toBe(0);
-    // Only the queues' own metadata and the rate limiter's counters exist (rejected requests count
-    // against a caller's rate too): no user state, no turn.
+    // Only the work queues' own metadata (every queue whose backlog the gateway measures) and the
+    // rate limiter's counters exist (rejected requests count against a caller's rate too): no user
+    // state, no turn.
     const keys = await deps.redis.keys(`${ns}:*`);
     // A queue's metadata key is `<prefix>:<queue>:meta`; every queue prefix carries a hash tag.
     const other = keys.filter((key) => !/^[^:]+:\{[^}]+\}:[^:]+:meta$/.test(key) && !key.includes(':{rl:'));
