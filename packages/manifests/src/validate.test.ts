@@ -72,10 +72,12 @@ describe("the fleet's rules catch", () => {
     );
     expect(
       await problemsAfter('ScaledObject', 'fleet-worker', (o) => {
-        workerTrigger(o).query = workerTrigger(o).query.replace('|agent\\\\.intake', '');
+        workerTrigger(o).query = workerTrigger(o).query.replace('|review\\\\.docs', '');
       }),
     ).toEqual([
-      expect.stringMatching(/counts queues agent\.p0, .*agent\.p7; the work queues are .*agent\.intake/),
+      expect.stringMatching(
+        /counts queues agent\.p0, .*review\.runs; the work queues are .*review\.runs, review\.docs$/,
+      ),
     ]);
   });
 

@@ -1,4 +1,4 @@
-import { INTAKE_QUEUE, partitionQueueName, partitionQueuePrefix } from '@agent-fleet/core';
+import { INTAKE_QUEUE, partitionQueueName, partitionQueuePrefix, REVIEW_QUEUES } from '@agent-fleet/core';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -34,7 +34,12 @@ describe('the backlog signal (real Redis)', () => {
       ]);
       const now = Date.now() + 50;
       const byQueue = await backlog.measure(now);
-      expect(byQueue.map((q) => q.queue)).toEqual(['agent.p0', 'agent.p1', INTAKE_QUEUE]);
+      expect(byQueue.map((q) => q.queue)).toEqual([
+        'agent.p0',
+        'agent.p1',
+        INTAKE_QUEUE,
+        ...Object.values(REVIEW_QUEUES),
+      ]);
       expect(byQueue[1]).toEqual({
         queue: name,
         waiting: 2,
@@ -43,7 +48,7 @@ describe('the backlog signal (real Redis)', () => {
         active: 1,
         total: 5,
       });
-      expect(byQueue[0]!.total + byQueue[2]!.total).toBe(0);
+      expect(byQueue.filter((q) => q.queue !== name).every((q) => q.total === 0)).toBe(true);
       expect(await backlog.total(now)).toBe(5);
       // Before the short delay has run out, that job is not work yet.
       expect((await backlog.measure(Date.now() - 60_000))[1]!.delayedReady).toBe(0);
