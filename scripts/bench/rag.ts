@@ -1,9 +1,10 @@
 /**
- * pnpm bench:rag: retrieval quality and speed per backend over the sample corpus. Ingests the
- * corpus (and, when present, the GDPR articles read in place from ../shared/data/gdpr), then
- * reports recall@5 and MRR@10 over packages/rag/corpus/eval.json, ingestion chunks/s, query
- * p50/p95 latency, and checks that no restricted document reaches a user without its groups.
- * Postgres always (embedded); Qdrant when QDRANT_URL is set.
+ * pnpm bench:rag: retrieval quality and speed per backend. Ingests the sample corpus (and, when
+ * present, the GDPR articles read in place from ../shared/data/gdpr), then reports recall@5 and
+ * MRR@10 over packages/rag/corpus/eval.json, ingestion chunks/s, query p50/p95 latency, checks
+ * that no restricted document reaches a user without its groups, and scores the GDPR questions of
+ * packages/rag/eval/gdpr-questions.json at article level per split next to a BM25 baseline over
+ * whole articles. Postgres always (embedded); Qdrant when QDRANT_URL is set.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +17,8 @@ import {
   HashingEmbedder,
   type IngestReport,
   isRelevant,
+  type Judgement,
+  loadArticleEvalSet,
   loadEvalSet,
   PoolEmbedder,
   PostgresRetriever,
@@ -24,10 +27,10 @@ import {
   SAMPLE_CORPUS_DIR,
   SAMPLE_TENANT,
 } from '@agent-fleet/rag';
-import { migrate } from '@agent-fleet/state';
+import { createPool, migrate } from '@agent-fleet/state';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
-import pg from 'pg';
+import { baselineJudgements, evaluateGdpr, type GdprResult } from './rag-gdpr.ts';
 import { percentile, ROOT } from './stack.ts';
 
 /** Read once; flags win over the environment. */
@@ -73,7 +76,11 @@ interface Row {
   p50: number;
   p95: number;
   leaks: number;
+  gdpr: GdprResult | null;
 }
+
+const GDPR_TENANT = 'eu-law';
+const articleSet = loadArticleEvalSet();
 
 function bar(label: string) {
   return new SingleBar({ format: `${label.padEnd(28)} [{bar}] {value}/{total} {file}`, hideCursor: true });
@@ -142,15 +149,32 @@ async function evaluate(label: string, retriever: Retriever, questions: EvalQues
   };
 }
 
-async function benchBackend(label: string, retriever: Retriever, questions: EvalQuestion[]): Promise<Row> {
+async function benchBackend(
+  label: string,
+  retriever: Retriever,
+  questions: EvalQuestion[],
+  baseline: Map<string, Judgement<number>> | null,
+): Promise<Row> {
   const corpus = await ingestWithBar(`${label} sample corpus`, retriever, SAMPLE_CORPUS_DIR, SAMPLE_TENANT);
   let gdprRate: number | null = null;
-  if (existsSync(opts.gdpr)) {
-    gdprRate = (await ingestWithBar(`${label} GDPR articles`, retriever, opts.gdpr, 'eu-law', true))
+  if (baseline) {
+    gdprRate = (await ingestWithBar(`${label} GDPR articles`, retriever, opts.gdpr, GDPR_TENANT, true))
       .chunksPerSec;
   }
   const q = await evaluate(label, retriever, questions);
-  return { backend: label, corpusChunksPerSec: corpus.chunksPerSec, gdprChunksPerSec: gdprRate, ...q };
+  let gdpr: GdprResult | null = null;
+  if (baseline) {
+    const b = bar(`${label} GDPR questions`);
+    b.start(articleSet.questions.length * opts.rounds, 0, { file: '' });
+    gdpr = await evaluateGdpr(retriever, { tenant: GDPR_TENANT, groups: [] }, articleSet, baseline, {
+      rounds: opts.rounds,
+      onQuery: () => b.increment(1),
+    });
+    b.stop();
+    if (gdpr.tuningMisses.length > 0)
+      console.log(`  ${label}: GDPR tuning questions not in top 5:\n    ${gdpr.tuningMisses.join('\n    ')}`);
+  }
+  return { backend: label, corpusChunksPerSec: corpus.chunksPerSec, gdprChunksPerSec: gdprRate, ...q, gdpr };
 }
 
 function embedder(): Embedder | undefined {
@@ -168,6 +192,7 @@ function embedder(): Embedder | undefined {
 
 async function main() {
   const evalSet = loadEvalSet();
+  const baseline = existsSync(opts.gdpr) ? baselineJudgements(opts.gdpr, articleSet) : null;
   mkdirSync(join(ROOT, '.fleet'), { recursive: true });
   const dir = mkdtempSync(join(ROOT, '.fleet', 'bench-rag-'));
   const server = await startPostgres({ dataDir: join(dir, 'postgres') });
@@ -177,9 +202,9 @@ async function main() {
     await server.createDatabase('bench');
     const url = server.urlFor('bench');
     await migrate(url);
-    const pool = new pg.Pool({ connectionString: url, max: 8 });
+    const pool = createPool(url, 8);
     try {
-      rows.push(await benchBackend('postgres', new PostgresRetriever({ pool }), evalSet.questions));
+      rows.push(await benchBackend('postgres', new PostgresRetriever({ pool }), evalSet.questions, baseline));
     } finally {
       await pool.end();
     }
@@ -201,7 +226,7 @@ async function main() {
         const label = emb
           ? `qdrant (hybrid, ${emb instanceof HashingEmbedder ? 'hashing' : opts.embeddingsModel})`
           : 'qdrant (sparse only)';
-        rows.push(await benchBackend(label, retriever, evalSet.questions));
+        rows.push(await benchBackend(label, retriever, evalSet.questions, baseline));
       } finally {
         const current = await retriever.currentCollection();
         if (current) await client.deleteCollection(current);
@@ -240,11 +265,8 @@ async function main() {
     `${r.p95.toFixed(2)} ms`,
     String(r.leaks),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  console.log(line(header));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const row of table) console.log(line(row));
+  printTable(header, table);
+  printGdpr(rows);
   for (const n of notes) console.log(n);
   if (rows.some((r) => r.leaks > 0)) {
     console.error('LEAK: a restricted document reached a user without its groups');
@@ -253,3 +275,59 @@ async function main() {
 }
 
 await main();
+
+function printTable(header: string[], table: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(line(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of table) console.log(line(row));
+}
+
+/** Article-level figures per backend and split, the baseline beside them and the ratio. */
+function printGdpr(rows: Row[]): void {
+  const measured = rows.filter((r) => r.gdpr !== null);
+  if (measured.length === 0) return;
+  console.log('');
+  console.log(
+    `GDPR, article level: ${articleSet.questions.length} questions; baseline: MiniSearch BM25+ over whole articles`,
+  );
+  const f = (n: number) => n.toFixed(3);
+  const ratio = (a: number, b: number) => (b === 0 ? 'n/a' : (a / b).toFixed(2));
+  printTable(
+    [
+      'backend',
+      'split',
+      'questions',
+      'recall@5',
+      'MRR@10',
+      'nDCG@10',
+      'BM25 recall@5',
+      'BM25 MRR@10',
+      'BM25 nDCG@10',
+      'ratio R/MRR/nDCG',
+      'query p50',
+      'query p95',
+    ],
+    measured.flatMap((r) =>
+      r.gdpr!.splits.map((s) => [
+        r.backend,
+        s.split,
+        String(s.retriever.questions),
+        f(s.retriever.recall5),
+        f(s.retriever.mrr10),
+        f(s.retriever.ndcg10),
+        f(s.baseline.recall5),
+        f(s.baseline.mrr10),
+        f(s.baseline.ndcg10),
+        [
+          ratio(s.retriever.recall5, s.baseline.recall5),
+          ratio(s.retriever.mrr10, s.baseline.mrr10),
+          ratio(s.retriever.ndcg10, s.baseline.ndcg10),
+        ].join(' / '),
+        `${r.gdpr!.p50.toFixed(2)} ms`,
+        `${r.gdpr!.p95.toFixed(2)} ms`,
+      ]),
+    ),
+  );
+}

@@ -17,6 +17,21 @@ export {
   SAMPLE_TENANT,
 } from './corpus.ts';
 export {
+  type ArticleEvalSet,
+  type ArticleQuestion,
+  articleOf,
+  EVAL_SPLITS,
+  type EvalSplit,
+  GDPR_EVAL_PATH,
+  hitAt,
+  type Judgement,
+  loadArticleEvalSet,
+  ndcgAt,
+  type RankingQuality,
+  rankingQuality,
+  reciprocalRankAt,
+} from './evaluation.ts';
+export {
   type ConfiguredEmbedder,
   createEmbedder,
   createRetriever,

@@ -1,0 +1,90 @@
+/**
+ * bench:rag's GDPR part: the questions of packages/rag/eval/gdpr-questions.json asked of a
+ * retriever holding the articles, scored at article level per split, next to the BM25 baseline over
+ * whole articles computed in the same run.
+ */
+import {
+  type ArticleEvalSet,
+  type ArticleQuestion,
+  articleOf,
+  EVAL_SPLITS,
+  type EvalSplit,
+  type Judgement,
+  type RankingQuality,
+  type Retriever,
+  rankingQuality,
+  type UserAccess,
+} from '@agent-fleet/rag';
+import { type Bm25Baseline, bm25Baseline, markdownDocuments } from './bm25-baseline.ts';
+import { percentile } from './stack.ts';
+
+export interface SplitResult {
+  split: EvalSplit;
+  retriever: RankingQuality;
+  baseline: RankingQuality;
+}
+
+export interface GdprResult {
+  splits: SplitResult[];
+  p50: number;
+  p95: number;
+  /** Tuning-split questions with no answering article in the top 5 (held-out misses are not shown). */
+  tuningMisses: string[];
+}
+
+const relevantOf = (q: ArticleQuestion) => new Set(q.articles);
+
+/** The baseline's judgements, once per run: it does not depend on the backend. */
+export function baselineJudgements(dir: string, set: ArticleEvalSet): Map<string, Judgement<number>> {
+  const baseline: Bm25Baseline = bm25Baseline(markdownDocuments(dir));
+  return new Map(
+    set.questions.map((q) => [
+      q.id,
+      {
+        ranked: baseline.search(q.question, 10).map((id) => articleOf(id) ?? -1),
+        relevant: relevantOf(q),
+      },
+    ]),
+  );
+}
+
+/**
+ * Asks every question `rounds` times (latency) as `access`; the first round's ten results are
+ * judged by the article each passage comes from.
+ */
+export async function evaluateGdpr(
+  retriever: Retriever,
+  access: UserAccess,
+  set: ArticleEvalSet,
+  baseline: Map<string, Judgement<number>>,
+  opts: { rounds: number; onQuery?: () => void },
+): Promise<GdprResult> {
+  const judged = new Map<string, Judgement<number>>();
+  const latencies: number[] = [];
+  const tuningMisses: string[] = [];
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const q of set.questions) {
+      const t0 = performance.now();
+      const hits = await retriever.search(access, q.question, { k: 10 });
+      latencies.push(performance.now() - t0);
+      opts.onQuery?.();
+      if (round > 0) continue;
+      const ranked = hits.map((h) => articleOf(h.chunk.source) ?? -1);
+      const judgement = { ranked, relevant: relevantOf(q) };
+      judged.set(q.id, judgement);
+      if (q.split === 'tuning' && !ranked.slice(0, 5).some((a) => judgement.relevant.has(a)))
+        tuningMisses.push(
+          `${q.id} [${q.articles.join(', ')}] ${q.question} -> ${ranked.slice(0, 5).join(', ')}`,
+        );
+    }
+  }
+  const splits = EVAL_SPLITS.map((split) => {
+    const ids = set.questions.filter((q) => q.split === split).map((q) => q.id);
+    return {
+      split,
+      retriever: rankingQuality(ids.map((id) => judged.get(id)!)),
+      baseline: rankingQuality(ids.map((id) => baseline.get(id)!)),
+    };
+  });
+  return { splits, p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), tuningMisses };
+}
