@@ -1,17 +1,86 @@
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase } from '../../../test/support/stack.ts';
-import { orQuery, PostgresRetriever } from './postgres-retriever.ts';
-import { retrieverContract } from './retriever.contract.ts';
+import { BM25 } from './bm25.ts';
+import { prepareDocument } from './ingest.ts';
+import { PostgresRetriever } from './postgres-retriever.ts';
+import { type BackendFactory, retrieverContract } from './retriever.contract.ts';
 
-retrieverContract('postgres', async ({ onViolation }) => {
+const postgres: BackendFactory = async ({ onViolation }) => {
   const pool = new pg.Pool({ connectionString: await freshDatabase(), max: 4 });
   return { retriever: new PostgresRetriever({ pool, onViolation }), cleanup: () => pool.end() };
-});
+};
+retrieverContract('postgres', postgres);
 
-describe('orQuery', () => {
-  it('joins the words of a question with or, dropping stop words and operators', () => {
-    expect(orQuery('What is the deadline for a SAR, or "STR"?')).toBe('deadline or sar or str');
-    expect(orQuery('-- the of --')).toBe('');
+describe('Postgres BM25 statistics and phrases', () => {
+  let pool: pg.Pool;
+  let retriever: PostgresRetriever;
+  beforeAll(async () => {
+    pool = new pg.Pool({ connectionString: await freshDatabase(), max: 2 });
+    retriever = new PostgresRetriever({ pool });
+  });
+  afterAll(async () => {
+    await pool?.end();
+  });
+
+  const ingest = async (tenant: string, docId: string, text: string) => {
+    const { doc, chunks } = await prepareDocument({
+      tenant,
+      docId,
+      title: docId,
+      text,
+      acl: [],
+      public: true,
+    });
+    await retriever.replaceDocument(doc, chunks);
+  };
+  const stats = async (tenant: string) => {
+    const s = await pool.query<{ chunks: string; total_length: string }>(
+      'SELECT chunks, total_length FROM rag_tenant_stats WHERE tenant = $1',
+      [tenant],
+    );
+    const p = await pool.query<{ n: string; df: string }>(
+      "SELECT count(*) AS n, count(*) FILTER (WHERE lexeme = 'ledger') AS df FROM rag_postings WHERE tenant = $1",
+      [tenant],
+    );
+    return {
+      chunks: Number(s.rows[0]?.chunks ?? 0),
+      length: Number(s.rows[0]?.total_length ?? 0),
+      postings: Number(p.rows[0]!.n),
+      ledgerDf: Number(p.rows[0]!.df),
+    };
+  };
+
+  it('keeps term statistics per tenant through ingest, re-ingest and delete', async () => {
+    await ingest('stats-a', 'one', 'The ledger ledger review.');
+    await ingest('stats-a', 'two', 'A second ledger.');
+    await ingest('stats-b', 'one', 'Another tenant entirely.');
+    // one: ledger ×2, review and the title "one"; two: second, ledger and "two" (no stop words)
+    expect(await stats('stats-a')).toEqual({ chunks: 2, length: 7, postings: 6, ledgerDf: 2 });
+    await ingest('stats-a', 'two', 'A second review.');
+    expect(await stats('stats-a')).toMatchObject({ chunks: 2, ledgerDf: 1 });
+    await retriever.deleteDocument('stats-a', 'one');
+    expect(await stats('stats-a')).toEqual({ chunks: 1, length: 3, postings: 3, ledgerDf: 0 });
+    expect(await stats('stats-b')).toMatchObject({ chunks: 1, postings: 4 });
+  });
+
+  it('credits the passage where the question words stand together as in the question', async () => {
+    const t = 'phrase';
+    // The same words, so the same BM25: only their order tells the two apart.
+    await ingest(t, 'apart', 'Portability of data: rules, retention and the request form.');
+    await ingest(t, 'phrase', 'Data portability: rules, retention and the request form.');
+    const hits = await retriever.search({ tenant: t, groups: [] }, 'data portability', { k: 2 });
+    expect(hits.map((h) => h.chunk.docId)).toEqual(['phrase', 'apart']);
+    const flat = new PostgresRetriever({ pool, params: { ...BM25, phraseWeight: 0 } });
+    const unranked = await flat.search({ tenant: t, groups: [] }, 'data portability', { k: 2 });
+    expect(unranked.map((h) => h.chunk.docId)).toEqual(['apart', 'phrase']);
+    expect(unranked[0]!.score).toBe(unranked[1]!.score);
+  });
+
+  it('refuses to update chunks in place, so postings never fall behind the text', async () => {
+    await ingest('update', 'doc', 'Some text.');
+    await expect(pool.query("UPDATE rag_chunks SET text = 'other' WHERE tenant = 'update'")).rejects.toThrow(
+      /replaced, not updated/,
+    );
   });
 });

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { AclRetriever, type ViolationHandler } from './acl-retriever.ts';
+import { BM25, type Bm25Params } from './bm25.ts';
 import type {
   ChunkRecord,
   DocumentRecord,
@@ -8,69 +9,47 @@ import type {
   SearchHit,
   UserAccess,
 } from './ports.ts';
-import { words } from './terms.ts';
-
-interface ChunkRow {
-  tenant: string;
-  doc_id: string;
-  chunk_index: number;
-  title: string;
-  section_path: string[];
-  acl: string[];
-  public: boolean;
-  source: string;
-  content_hash: string;
-  text: string;
-  token_count: number;
-  start_offset: number;
-  end_offset: number;
-  score: number;
-}
+import { searchBm25 } from './postgres-bm25.ts';
+import { type ChunkRow, chunkOfRow } from './postgres-rows.ts';
 
 /**
- * An OR of the question's words, for `websearch_to_tsquery`: natural questions rarely share all
- * their words with the passage that answers them, so an AND would find nothing. Ranking then puts
- * passages that match more of the words, and match them in the title or headings (weight A), first.
- */
-export function orQuery(question: string): string {
-  return [...new Set(words(question))].filter((w) => w !== 'or').join(' or ');
-}
-
-/**
- * The embedded default: Postgres full-text search over `rag_chunks` (migration
- * 1764100000001_rag.sql). The visibility rule is in the WHERE clause of the one query that ranks:
+ * The embedded default: BM25 over Postgres full-text lexemes (`searchBm25`, migration
+ * 1765000000000_rag-bm25.sql): real IDF from the tenant's term statistics, length normalisation,
+ * title and headings weighted above the text, credit for question words found as a phrase. The
+ * visibility rule is in the WHERE clause of the query that ranks, before any limit:
  * `tenant = $1 AND (public OR acl && $2)`.
- *
- * Ranking is `ts_rank` (term frequency, log-length normalised), not `ts_rank_cd`: cover density
- * rewards all query terms close together, which an OR query of a whole question rarely has; on the
- * sample eval set ts_rank gives recall@5 0.92 / MRR 0.87 against 0.88 / 0.69 (scripts/bench/rag.ts).
  */
 export class PostgresRetriever extends AclRetriever {
   readonly name = 'postgres';
   readonly #pool: Pool;
   readonly #config: string;
+  readonly #params: Bm25Params;
 
-  /** `textSearchConfig` must match the one in the migration's generated column (`english`). */
-  constructor(opts: { pool: Pool; onViolation?: ViolationHandler; textSearchConfig?: string }) {
+  /**
+   * `textSearchConfig` must match the one in the migration's generated column (`english`);
+   * `params` exist for experiments and tests: the defaults are what the backends rank with.
+   */
+  constructor(opts: {
+    pool: Pool;
+    onViolation?: ViolationHandler;
+    textSearchConfig?: string;
+    params?: Bm25Params;
+  }) {
     super(opts.onViolation ? { onViolation: opts.onViolation } : {});
     this.#pool = opts.pool;
     this.#config = opts.textSearchConfig ?? 'english';
+    this.#params = opts.params ?? BM25;
   }
 
-  protected async searchVisible(access: UserAccess, query: string, k: number): Promise<SearchHit[]> {
-    const q = orQuery(query);
-    if (!q) return [];
-    const res = await this.#pool.query<ChunkRow>(
-      `SELECT c.tenant, c.doc_id, c.chunk_index, c.title, c.section_path, c.acl, c.public, c.source,
-              c.content_hash, c.text, c.token_count, c.start_offset, c.end_offset,
-              ts_rank(c.tsv, q.query, 1) AS score
-       FROM rag_chunks c, websearch_to_tsquery($3::regconfig, $4) AS q(query)
-       WHERE c.tenant = $1 AND (c.public OR c.acl && $2::text[]) AND c.tsv @@ q.query
-       ORDER BY score DESC, c.doc_id, c.chunk_index
-       LIMIT $5`,
-      [access.tenant, access.groups, this.#config, q, k],
-    );
-    return res.rows.map((r) => ({ score: Number(r.score), chunk: chunkOfRow(r) }));
+  protected async searchVisible(access: UserAccess, query: string, n: number): Promise<SearchHit[]> {
+    const rows = await searchBm25(this.#pool, {
+      access,
+      question: query,
+      limit: n,
+      textSearchConfig: this.#config,
+      params: this.#params,
+    });
+    return rows.map((r) => ({ score: Number(r.score), chunk: chunkOfRow(r) }));
   }
 
   protected async readVisible(access: UserAccess, docId: string): Promise<ChunkRecord[]> {
@@ -213,23 +192,5 @@ function summaryOfRow(r: SummaryRow): DocumentSummary {
     acl: r.acl,
     public: r.public,
     chunkCount: r.chunk_count,
-  };
-}
-
-function chunkOfRow(r: ChunkRow): ChunkRecord {
-  return {
-    tenant: r.tenant,
-    docId: r.doc_id,
-    chunkIndex: r.chunk_index,
-    title: r.title,
-    sectionPath: r.section_path,
-    acl: r.acl,
-    public: r.public,
-    source: r.source,
-    contentHash: r.content_hash,
-    text: r.text,
-    tokenCount: r.token_count,
-    start: r.start_offset,
-    end: r.end_offset,
   };
 }
