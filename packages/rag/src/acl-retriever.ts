@@ -1,5 +1,6 @@
 import { FleetError } from '@agent-fleet/core';
 import { checkAccess, isValidGroup, isValidTenant, visibleTo } from './access.ts';
+import { FUSION, type FusionParams, fuseCandidates } from './fusion.ts';
 import type {
   ChunkRecord,
   DocumentRecord,
@@ -19,34 +20,43 @@ export const MAX_READ_CHUNKS = 100_000;
 export const DEFAULT_LIST_LIMIT = 1000;
 export const MAX_LIST_LIMIT = 10_000;
 
+/** Candidates a backend ranks for `k` results: enough for the fusion to pick a diverse top k. */
+export function candidateCount(k: number): number {
+  return Math.min(4 * MAX_K, Math.max(30, 4 * k));
+}
+
 /** Called when a backend returned a chunk the rule forbids (a bug): the chunk was dropped. */
 export type ViolationHandler = (info: { backend: string; access: UserAccess; chunk: ChunkRecord }) => void;
 
 /**
  * The shared front of every backend. `search` refuses to run without a valid access, hands the
- * backend a checked, frozen access to build its filter from, and checks every returned chunk
- * against `visibleTo` again before it can reach a prompt (defence in depth). Writes are checked
- * for consistency so a chunk can never carry other permissions than its document.
+ * backend a checked, frozen access to build its filter from, checks every returned chunk against
+ * `visibleTo` again before it can reach a prompt (defence in depth), and only then fuses the
+ * backend's candidates into the top k (`fuseCandidates`), so every backend ranks the same way from
+ * its chunk scores. Writes are checked for consistency so a chunk can never carry other
+ * permissions than its document.
  */
 export abstract class AclRetriever implements Retriever {
   abstract readonly name: string;
   readonly #onViolation: ViolationHandler | undefined;
+  readonly #fusion: FusionParams;
 
-  constructor(opts: { onViolation?: ViolationHandler } = {}) {
+  constructor(opts: { onViolation?: ViolationHandler; fusion?: FusionParams } = {}) {
     this.#onViolation = opts.onViolation;
+    this.#fusion = opts.fusion ?? FUSION;
   }
 
   async search(access: UserAccess, query: string, opts: SearchOptions = {}): Promise<SearchHit[]> {
     const checked = checkAccess(access);
     const k = Math.min(MAX_K, Math.max(1, Math.floor(opts.k ?? DEFAULT_K)));
     if (typeof query !== 'string' || query.trim() === '') return [];
-    const hits = await this.searchVisible(checked, query, k);
+    const hits = await this.searchVisible(checked, query, candidateCount(k));
     const safe: SearchHit[] = [];
     for (const hit of hits) {
       if (visibleTo(checked, hit.chunk)) safe.push(hit);
       else this.#onViolation?.({ backend: this.name, access: checked, chunk: hit.chunk });
     }
-    return safe.slice(0, k);
+    return fuseCandidates(safe, k, this.#fusion);
   }
 
   async readDocument(
@@ -96,8 +106,11 @@ export abstract class AclRetriever implements Retriever {
 
   abstract close(): Promise<void>;
 
-  /** Must filter by `access` itself (tenant, then public or ACL overlap) inside the query. */
-  protected abstract searchVisible(access: UserAccess, query: string, k: number): Promise<SearchHit[]>;
+  /**
+   * The best `n` chunks by the backend's own score, best first. Must filter by `access` itself
+   * (tenant, then public or ACL overlap) inside the query, before ranking limits anything.
+   */
+  protected abstract searchVisible(access: UserAccess, query: string, n: number): Promise<SearchHit[]>;
   /** Every chunk of `docId` visible to `access`, ordered by chunkIndex; filtered inside the query. */
   protected abstract readVisible(access: UserAccess, docId: string): Promise<ChunkRecord[]>;
   protected abstract replaceChecked(

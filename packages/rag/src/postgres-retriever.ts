@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import { AclRetriever, type ViolationHandler } from './acl-retriever.ts';
 import { BM25, type Bm25Params } from './bm25.ts';
+import type { FusionParams } from './fusion.ts';
 import type {
   ChunkRecord,
   DocumentRecord,
@@ -27,15 +28,17 @@ export class PostgresRetriever extends AclRetriever {
 
   /**
    * `textSearchConfig` must match the one in the migration's generated column (`english`);
-   * `params` exist for experiments and tests: the defaults are what the backends rank with.
+   * `params` and `fusion` exist for experiments and tests: the defaults are what every backend
+   * ranks with.
    */
   constructor(opts: {
     pool: Pool;
     onViolation?: ViolationHandler;
     textSearchConfig?: string;
     params?: Bm25Params;
+    fusion?: FusionParams;
   }) {
-    super(opts.onViolation ? { onViolation: opts.onViolation } : {});
+    super(opts);
     this.#pool = opts.pool;
     this.#config = opts.textSearchConfig ?? 'english';
     this.#params = opts.params ?? BM25;

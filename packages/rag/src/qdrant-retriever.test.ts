@@ -3,6 +3,7 @@ import { startSim } from '@agent-fleet/llm-sim';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { visibleTo } from './access.ts';
+import { candidateCount } from './acl-retriever.ts';
 import { HashingEmbedder } from './hashing-embedder.ts';
 import { prepareDocument } from './ingest.ts';
 import { PoolEmbedder } from './pool-embedder.ts';
@@ -121,7 +122,13 @@ describe('Qdrant requests', () => {
         },
       ],
     });
-    expect(req).toMatchObject({ query: { fusion: 'rrf' }, filter, limit: 3, with_payload: true });
+    // The fusion of AclRetriever picks the top 3 from more candidates.
+    expect(req).toMatchObject({
+      query: { fusion: 'rrf' },
+      filter,
+      limit: candidateCount(3),
+      with_payload: true,
+    });
     const prefetch = req.prefetch as Record<string, unknown>[];
     expect(prefetch.map((p) => p.using)).toEqual(['dense', 'bm25']);
     for (const p of prefetch) expect(p.filter).toEqual(filter);

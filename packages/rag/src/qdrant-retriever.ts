@@ -1,6 +1,7 @@
 import { FleetError } from '@agent-fleet/core';
 import type { QdrantClient } from '@qdrant/js-client-rest';
 import { AclRetriever, type ViolationHandler } from './acl-retriever.ts';
+import type { FusionParams } from './fusion.ts';
 import { indexText, stableUuid } from './hashing.ts';
 import type {
   ChunkRecord,
@@ -74,6 +75,8 @@ export interface QdrantRetrieverOptions {
   /** Candidates each prefetch brings to the fusion; defaults to 50. */
   prefetchLimit?: number;
   onViolation?: ViolationHandler;
+  /** How candidates become the top k; the default is what every backend ranks with. */
+  fusion?: FusionParams;
   /** Runs when the retriever closes, after its writes: releases what was built for it (an embeddings pool). */
   onClose?: () => void | Promise<void>;
 }
@@ -95,7 +98,7 @@ export class QdrantRetriever extends AclRetriever {
   #writes: Promise<unknown> = Promise.resolve();
 
   constructor(opts: QdrantRetrieverOptions) {
-    super(opts.onViolation ? { onViolation: opts.onViolation } : {});
+    super(opts);
     this.#client = opts.client;
     this.alias = opts.alias ?? 'fleet_chunks';
     this.#embedder = opts.embedder;
@@ -202,12 +205,12 @@ export class QdrantRetriever extends AclRetriever {
     return chunks.sort((a, b) => a.chunkIndex - b.chunkIndex);
   }
 
-  protected async searchVisible(access: UserAccess, query: string, k: number): Promise<SearchHit[]> {
+  protected async searchVisible(access: UserAccess, query: string, n: number): Promise<SearchHit[]> {
     const dense = this.#embedder ? (await this.#embedder.embed([query]))[0] : undefined;
     const req = hybridQuery(
       access,
       { ...(dense ? { dense } : {}), sparse: querySparseVector(query) },
-      k,
+      n,
       this.#prefetchLimit,
     );
     if (!req) return [];
