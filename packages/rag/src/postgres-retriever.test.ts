@@ -4,6 +4,7 @@ import { freshDatabase } from '../../../test/support/stack.ts';
 import { BM25 } from './bm25.ts';
 import { prepareDocument } from './ingest.ts';
 import { PostgresRetriever } from './postgres-retriever.ts';
+import { rankingContract } from './ranking.contract.ts';
 import { type BackendFactory, retrieverContract } from './retriever.contract.ts';
 
 const postgres: BackendFactory = async ({ onViolation }) => {
@@ -11,6 +12,7 @@ const postgres: BackendFactory = async ({ onViolation }) => {
   return { retriever: new PostgresRetriever({ pool, onViolation }), cleanup: () => pool.end() };
 };
 retrieverContract('postgres', postgres);
+rankingContract('postgres', postgres);
 
 describe('Postgres BM25 statistics and phrases', () => {
   let pool: pg.Pool;

@@ -9,8 +9,9 @@ import { prepareDocument } from './ingest.ts';
 import { PoolEmbedder } from './pool-embedder.ts';
 import { createQdrantClient } from './qdrant-client.ts';
 import { aclFilter, hybridQuery, pointId, type QdrantApi, QdrantRetriever } from './qdrant-retriever.ts';
+import { rankingContract } from './ranking.contract.ts';
 import { retrieverContract } from './retriever.contract.ts';
-import { documentSparseVector, querySparseVector, termIndex } from './terms.ts';
+import { chunkSparseVector, querySparseVector, termIndex } from './terms.ts';
 import { FakeQdrant, matchesFilter } from './testing/fake-qdrant.ts';
 
 const asApi = (fake: FakeQdrant) => fake as unknown as QdrantApi;
@@ -33,12 +34,30 @@ if (QDRANT_URL) {
       },
     };
   });
+  rankingContract('qdrant (server, sparse only)', async ({ onViolation }) => {
+    const alias = `ranking_${Date.now().toString(36)}`;
+    const retriever = new QdrantRetriever({ client, alias, onViolation });
+    await retriever.ensureCollection();
+    return {
+      retriever,
+      cleanup: async () => {
+        const current = await retriever.currentCollection();
+        if (current) await client.deleteCollection(current);
+      },
+    };
+  });
 } else {
   console.log('Qdrant contract suite skipped: QDRANT_URL not set');
   describe('Retriever contract: qdrant (server)', () => {
     it.skip('Qdrant contract suite skipped: QDRANT_URL not set', () => {});
   });
 }
+
+rankingContract('qdrant (in-memory fake of the REST API, sparse only)', async ({ onViolation }) => {
+  const retriever = new QdrantRetriever({ client: asApi(new FakeQdrant()), onViolation });
+  await retriever.ensureCollection();
+  return { retriever };
+});
 
 retrieverContract('qdrant (in-memory fake of the REST API)', async ({ onViolation }) => {
   const retriever = new QdrantRetriever({
@@ -142,19 +161,18 @@ describe('Qdrant requests', () => {
       5,
       50,
     )!;
-    expect(req.prefetch).toEqual([
-      {
-        query: querySparseVector('gift register'),
-        using: 'bm25',
-        limit: 50,
-        filter: {
-          must: [
-            { key: 'tenant', match: { value: 't' } },
-            { should: [{ key: 'public', match: { value: true } }] },
-          ],
-        },
+    expect(req).toEqual({
+      query: querySparseVector('gift register'),
+      using: 'bm25',
+      limit: 5,
+      with_payload: true,
+      filter: {
+        must: [
+          { key: 'tenant', match: { value: 't' } },
+          { should: [{ key: 'public', match: { value: true } }] },
+        ],
       },
-    ]);
+    });
     expect(
       hybridQuery({ tenant: 't', groups: [] }, { sparse: querySparseVector('the of') }, 5, 50),
     ).toBeNull();
@@ -243,7 +261,11 @@ describe('Qdrant requests', () => {
 
 describe('sparse vectors', () => {
   it('hash terms stably to sorted unique indices with saturated positive weights', () => {
-    const v = documentSparseVector('Gifts, gifts and more gifts: the gift register records gifts.');
+    const v = chunkSparseVector({
+      title: '',
+      sectionPath: [],
+      text: 'Gifts, gifts and more gifts: the gift register records gifts.',
+    });
     expect(v.indices).toEqual([...v.indices].sort((a, b) => a - b));
     expect(new Set(v.indices).size).toBe(v.indices.length);
     expect(v.values.every((x) => x > 0 && x < 2.2)).toBe(true);
@@ -255,5 +277,16 @@ describe('sparse vectors', () => {
       indices: [termIndex('gift'), termIndex('register')].sort((a, b) => a - b),
       values: [1, 1],
     });
+  });
+
+  it('weight a word of the title or a heading above the same word in the text', () => {
+    const v = chunkSparseVector({
+      title: 'Hospitality',
+      sectionPath: ['Hospitality', 'Limits'],
+      text: 'Limits on hospitality and on gifts.',
+    });
+    const weight = (t: string) => v.values[v.indices.indexOf(termIndex(t))]!;
+    expect(weight('hospitality')).toBeGreaterThan(weight('limit'));
+    expect(weight('limit')).toBeGreaterThan(weight('gift'));
   });
 });

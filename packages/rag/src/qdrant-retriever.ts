@@ -12,7 +12,7 @@ import type {
   SearchHit,
   UserAccess,
 } from './ports.ts';
-import { documentSparseVector, querySparseVector, type SparseVector } from './terms.ts';
+import { chunkSparseVector, querySparseVector, type SparseVector } from './terms.ts';
 
 /** The part of the Qdrant REST client this backend uses (tests pass a recording fake). */
 export type QdrantApi = Pick<
@@ -49,7 +49,9 @@ export function aclFilter(access: UserAccess): Filter {
 
 /**
  * A hybrid query: dense and sparse prefetches, each filtered, fused by reciprocal rank; the filter
- * also stands at the top level so no stage can bring in a point the rule rejects.
+ * also stands at the top level so no stage can bring in a point the rule rejects. With one kind of
+ * vector only (no embedder), that one is queried directly, so its BM25 scores reach the fusion of
+ * `AclRetriever` instead of ranks.
  */
 export function hybridQuery(
   access: UserAccess,
@@ -62,7 +64,9 @@ export function hybridQuery(
   if (vectors.dense) prefetch.push({ query: vectors.dense, using: DENSE, filter: aclFilter(access), limit });
   if (vectors.sparse.indices.length > 0)
     prefetch.push({ query: vectors.sparse, using: SPARSE, filter: aclFilter(access), limit });
-  if (prefetch.length === 0) return null;
+  const [only, ...more] = prefetch;
+  if (!only) return null;
+  if (more.length === 0) return { ...only, limit: k, with_payload: true };
   return { prefetch, query: { fusion: 'rrf' }, filter: aclFilter(access), limit: k, with_payload: true };
 }
 
@@ -338,7 +342,7 @@ export class QdrantRetriever extends AclRetriever {
           id: pointId(c.tenant, c.docId, c.chunkIndex),
           vector: {
             ...(dense ? { [DENSE]: dense[j]! } : {}),
-            [SPARSE]: documentSparseVector(texts[j]!),
+            [SPARSE]: chunkSparseVector(c),
           },
           payload: { ...c, ...extras[i + j] },
         })),

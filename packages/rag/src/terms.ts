@@ -1,9 +1,12 @@
 /**
  * Lexical terms for the sparse (BM25-style) vectors: words lower-cased, English stop words
  * dropped, a light suffix stemmer, each term hashed to a stable u32 index. Stable across processes
- * and versions of this file only as long as `termIndex` and `stem` do not change: changing either
- * needs a re-index (`QdrantRetriever.reindex`).
+ * and versions of this file only as long as `termIndex`, `stem` and the weighting (bm25.ts) do not
+ * change: changing any of them needs a re-index (`QdrantRetriever.reindex`).
  */
+
+import { BM25, saturatedTf } from './bm25.ts';
+import type { ChunkRecord } from './ports.ts';
 
 const WORD = /[\p{L}\p{N}]+(?:['’][\p{L}]+)?/gu;
 
@@ -71,23 +74,29 @@ export interface SparseVector {
   values: number[];
 }
 
-const K1 = 1.2;
-const B = 0.75;
+/** Expected chunk length in terms: Qdrant keeps no average, so the document side assumes one. */
 const AVG_LEN = 120;
 
 /**
- * The document side of BM25: saturated term frequency with length normalisation. The IDF half is
- * applied by Qdrant at query time (sparse vector `modifier: idf`). Indices are sorted and unique.
+ * The document side of BM25 for a chunk, weighted as the Postgres backend weights it (bm25.ts):
+ * saturated term frequency with length normalisation, an occurrence in the title or a heading
+ * counting `headingWeight` times. The IDF half is applied by Qdrant at query time (sparse vector
+ * `modifier: idf`, Lucene's formula). Indices are sorted and unique.
  */
-export function documentSparseVector(text: string): SparseVector {
-  const ts = terms(text);
+export function chunkSparseVector(chunk: Pick<ChunkRecord, 'title' | 'sectionPath' | 'text'>): SparseVector {
+  const heading = terms([chunk.title, ...chunk.sectionPath].join(' '));
+  const body = terms(chunk.text);
   const tf = new Map<number, number>();
-  for (const t of ts) {
-    const i = termIndex(t);
-    tf.set(i, (tf.get(i) ?? 0) + 1);
-  }
-  const norm = K1 * (1 - B + (B * ts.length) / AVG_LEN);
-  return sortedVector([...tf].map(([i, f]) => [i, (f * (K1 + 1)) / (f + norm)]));
+  const add = (ts: string[], weight: number) => {
+    for (const t of ts) {
+      const i = termIndex(t);
+      tf.set(i, (tf.get(i) ?? 0) + weight);
+    }
+  };
+  add(heading, BM25.headingWeight);
+  add(body, 1);
+  const length = heading.length + body.length;
+  return sortedVector([...tf].map(([i, f]) => [i, saturatedTf(f, length, AVG_LEN)]));
 }
 
 /** The query side: each distinct term once with weight 1, so the score is a sum of IDF × TF. */

@@ -207,9 +207,9 @@ export class FakeQdrant {
       if (req.query?.fusion !== 'rrf') throw new Error('fake Qdrant: only rrf fusion');
       const fused = new Map<string | number, { p: Point; score: number }>();
       for (const sub of req.prefetch) {
-        ranked(sub).forEach(({ p }, rank) => {
+        ranked(sub).forEach(({ p }, position) => {
           const prev = fused.get(p.id) ?? { p, score: 0 };
-          prev.score += 1 / (2 + rank + 1);
+          prev.score += rrfPositionScore(position);
           fused.set(p.id, prev);
         });
       }
@@ -225,6 +225,14 @@ export class FakeQdrant {
         .map(({ p, score }) => ({ id: p.id, version: 0, score, payload: p.payload })),
     };
   }
+}
+
+/**
+ * Qdrant's reciprocal rank fusion with its default k = 2 and weight 1: a point at 0-based
+ * `position` of a prefetch adds 1 / (position + k) (lib/segment/src/common/reciprocal_rank_fusion.rs).
+ */
+function rrfPositionScore(position: number, k = 2): number {
+  return 1 / (position + k);
 }
 
 function cosine(a: number[], b: number[] | undefined): number {
