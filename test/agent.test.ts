@@ -130,6 +130,72 @@ describe('agent turns: tool loop and step checkpoints', () => {
     await worker.stop();
   });
 
+  it("searches once more in the documents' words when the passages match little, under the same ACL", async () => {
+    const worker = fleet.addWorker();
+    await worker.ready;
+    const send = (path: string, body: unknown, method = 'PUT') =>
+      fetch(`${fleet.gatewayUrl}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect(
+      (await send('/v1/users/paraphraser/profile', { tenant: 'retry-bank', groups: ['staff'] })).status,
+    ).toBe(200);
+    const docs = [
+      ['complaints', '# Complaints\n\nA client complaint is acknowledged within five days.', []],
+      ['retention', '# Record Retention\n\nCustomer due diligence records are kept for seven years.', []],
+      [
+        'sealed',
+        '# Sealed Retention Memo\n\nCustomer due diligence records of sealed cases: ten years.',
+        ['legal'],
+      ],
+    ] as const;
+    for (const [docId, text, acl] of docs) {
+      const body = { docId, title: docId, tenant: 'retry-bank', acl, public: acl.length === 0, text };
+      expect((await send('/v1/documents', body, 'POST')).status).toBe(201);
+    }
+    // The question shares one word ("client") with the complaints policy and none with the
+    // retention standard: the passages are weak, and the model searches again in other words.
+    await script([
+      {
+        match: { user: 'paraphraser' },
+        reply: {
+          tool_calls: [
+            { name: 'search_documents', arguments: { query: 'customer due diligence records retention' } },
+          ],
+        },
+      },
+      // [3] would be a second passage of the search: only the sealed memo, which this user may not
+      // read, could be it.
+      { match: { user: 'paraphraser' }, reply: 'Seven years [2]; sealed cases [3].' },
+    ]);
+    const { turnId } = await postMessage(
+      fleet.gatewayUrl,
+      'paraphraser',
+      "How long do we hold onto a client's files once they leave?",
+    );
+    const turn = (await waitTurn(turnId)) as Awaited<ReturnType<typeof waitTurn>> & {
+      citations: { docId: string }[];
+    };
+    expect(turn).toMatchObject({ status: 'completed' });
+    // [1] is the complaints passage retrieved for the question, [2] the one the second search found.
+    expect(turn.citations.map((c) => c.docId)).toEqual(['retention']);
+    const events = await new TurnEvents({ redis: fleet.redis, namespace: fleet.namespace }).read(
+      'paraphraser',
+      turnId,
+      '0',
+    );
+    const steps = events.flatMap(({ event: e }) => (e.type === 'step' ? [[e.kind, e.tool, e.ok]] : []));
+    expect(steps).toEqual([
+      ['model', undefined, undefined],
+      ['tool', 'search_documents', true],
+      ['model', undefined, undefined],
+    ]);
+    expect(await callsBy('paraphraser')).toBe(2);
+    await worker.stop();
+  });
+
   // Checkpoints of this turn: 1 = the model's tool call, 2 = the tool's result, 3 = the answer.
   it.each([1, 2, 3])(
     'a worker killed right after checkpoint %i is replaced and nothing is repeated',

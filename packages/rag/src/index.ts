@@ -1,5 +1,6 @@
 export { accessFor, checkAccess, MissingAccessError, type ProfileSource, visibleTo } from './access.ts';
 export { AclRetriever, DEFAULT_K, MAX_K, MAX_READ_CHUNKS, type ViolationHandler } from './acl-retriever.ts';
+export { BM25, type Bm25Params } from './bm25.ts';
 export { type ChunkOptions, chunkText, DEFAULT_CHUNKING, type TextChunk } from './chunker.ts';
 export {
   CITATION_INSTRUCTIONS,
@@ -38,6 +39,7 @@ export {
   type RetrievalWiring,
 } from './from-config.ts';
 export { type FrontMatter, splitFrontMatter } from './front-matter.ts';
+export { FUSION, type FusionParams } from './fusion.ts';
 export { HashingEmbedder } from './hashing-embedder.ts';
 export {
   DOC_ID_PATTERN,
@@ -79,3 +81,4 @@ export type {
 export { PostgresRetriever } from './postgres-retriever.ts';
 export { createQdrantClient } from './qdrant-client.ts';
 export { type QdrantApi, QdrantRetriever, type QdrantRetrieverOptions } from './qdrant-retriever.ts';
+export { isWeakRetrieval, SEARCH_AGAIN_INSTRUCTIONS, termCoverage, WEAK_COVERAGE } from './search-again.ts';

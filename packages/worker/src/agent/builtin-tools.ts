@@ -20,6 +20,9 @@ function cite(ctx: ToolContext, chunk: ChunkRecord): number {
 
 const noAccess = { error: 'this user has no document access (no profile)' };
 
+/** The document search tool's name: prompts that invite the model to search again name it. */
+export const SEARCH_DOCUMENTS = 'search_documents';
+
 /**
  * The built-in tools: document search and reading under the user's ACL (access comes from the
  * stored profile, never from the model's arguments), and the agent's long-term notes.
@@ -30,7 +33,7 @@ export function registerBuiltinTools(
 ): void {
   registry
     .register({
-      name: 'search_documents',
+      name: SEARCH_DOCUMENTS,
       description:
         'Search the documents this user may read. Returns numbered passages; cite them with their marker, e.g. [3].',
       parameters: z.object({

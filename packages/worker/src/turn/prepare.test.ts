@@ -1,5 +1,5 @@
 import { createLogger, type HistoryMessage, type TurnJob } from '@agent-fleet/core';
-import type { SearchHit, UserAccess } from '@agent-fleet/rag';
+import { SEARCH_AGAIN_INSTRUCTIONS, type SearchHit, type UserAccess } from '@agent-fleet/rag';
 import type { Profile } from '@agent-fleet/state';
 import { encodePending, type HistoryMeta } from '@agent-fleet/turns';
 import { describe, expect, it } from 'vitest';
@@ -161,6 +161,20 @@ describe('TurnPreparer (fake ports, no Redis)', () => {
     expect(calls).not.toContain('pendingAfter');
     expect(prepared).toMatchObject({ grounding: saved, coalesced: [], resumed: { steps: [step] } });
     expect(prepared.prompt.at(-1)!.content).toMatch(/Saved passage\.[\s\S]*Question: Retention\?$/);
+  });
+
+  it('invites one more search, after the passages, when they match little of the question', async () => {
+    const { p } = preparer({});
+    const weak = await p.prepare({ ...job, text: 'How long do we hold onto client files?' }, begun());
+    expect(weak.prompt.at(-1)!.content).toContain(`${SEARCH_AGAIN_INSTRUCTIONS}\n\nQuestion: How long`);
+    const strong = await p.prepare(job, begun());
+    expect(strong.prompt.at(-1)!.content).not.toContain(SEARCH_AGAIN_INSTRUCTIONS);
+    const { p: noSearch } = preparer({ profile: { ...profile, settings: { tools: ['save_note'] } } });
+    const cannot = await noSearch.prepare(
+      { ...job, text: 'How long do we hold onto client files?' },
+      begun(),
+    );
+    expect(cannot.prompt.at(-1)!.content).not.toContain(SEARCH_AGAIN_INSTRUCTIONS);
   });
 
   it('a user without a profile gets no passages and the bare system prompt', async () => {

@@ -6,6 +6,7 @@ import { decodePending, type HistoryMeta, type TurnControl, type TurnGate } from
 import { type Memory, promptMessages } from '../memory.ts';
 import { type CoalescedTurn, decodeCheckpoint, type Grounding, type TurnCheckpoint } from './checkpoint.ts';
 import { CancelledError } from './errors.ts';
+import { searchAgainInstructions } from './search-again.ts';
 
 /** A turn ready to run: everything the agent loop starts from, decided before its first step. */
 export interface PreparedTurn {
@@ -72,7 +73,10 @@ export class TurnPreparer {
     const prompt = [
       { role: 'system' as const, content: this.#system(profile) },
       ...promptMessages(history, meta),
-      { role: 'user' as const, content: withPassages(question, grounding) },
+      {
+        role: 'user' as const,
+        content: withPassages(question, grounding, searchAgainInstructions(question, grounding, profile)),
+      },
     ];
     return { job, profile, coalesced, grounding, prompt, resumed };
   }
@@ -114,10 +118,10 @@ export class TurnPreparer {
 /**
  * The newest user message. Passages go inside it only, so everything before it (system prompt,
  * role context, summary, history exactly as the last turn sent them) is a prefix the servers have
- * already cached.
+ * already cached. `searchAgain` (or '') follows the passages when they are weak.
  */
-function withPassages(question: string, grounding: Grounding): string {
-  return grounding.context
-    ? `${CITATION_INSTRUCTIONS}\n\nPassages:\n${grounding.context}\n\nQuestion: ${question}`
-    : question;
+function withPassages(question: string, grounding: Grounding, searchAgain: string): string {
+  if (!grounding.context) return question;
+  const note = searchAgain ? `${searchAgain}\n\n` : '';
+  return `${CITATION_INSTRUCTIONS}\n\nPassages:\n${grounding.context}\n\n${note}Question: ${question}`;
 }
