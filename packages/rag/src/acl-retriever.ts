@@ -22,7 +22,7 @@ export const MAX_LIST_LIMIT = 10_000;
 
 /** Candidates a backend ranks for `k` results: enough for the fusion to pick a diverse top k. */
 export function candidateCount(k: number): number {
-  return Math.min(4 * MAX_K, Math.max(30, 4 * k));
+  return Math.min(4 * MAX_K, Math.max(20, 3 * k));
 }
 
 /** Called when a backend returned a chunk the rule forbids (a bug): the chunk was dropped. */
