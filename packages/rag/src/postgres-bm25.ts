@@ -11,7 +11,8 @@ import type { ChunkRow } from './postgres-rows.ts';
  *    postings read anyway), and the tenant's chunk count and average length from rag_tenant_stats;
  * 3. BM25 per chunk, heading occurrences counted `headingWeight` times;
  * 4. only then the chunks the user may see: `tenant = $1 AND (public OR acl && $2)`, the best
- *    `limit` of them by BM25, one primary-key probe each in BM25 order;
+ *    `limit` of them by BM25, one primary-key probe each in BM25 order, no document taking more
+ *    than half of them while other documents match;
  * 5. phrase credit on those: each pair of consecutive question lexemes found at the same distance
  *    in the chunk (`tsquery_phrase`, so stop words between them count as in the question) adds
  *    `phraseWeight` times the pair's mean IDF.
@@ -50,10 +51,17 @@ scored AS (
   CROSS JOIN LATERAL (SELECT k.heading_weight * p.tf_heading + p.tf_body AS tf) f
   GROUP BY p.doc_id, p.chunk_index
 ),
+ranked AS (
+  -- A document's chunks beyond half the limit come after every other document's: one long
+  -- document cannot fill the candidates the fusion diversifies from.
+  SELECT sc.*, (row_number() OVER (PARTITION BY sc.doc_id ORDER BY sc.bm25 DESC, sc.chunk_index)
+                > greatest($5 / 2, 1)) AS overflow
+  FROM scored sc
+),
 visible AS MATERIALIZED (
   SELECT c.tenant, c.doc_id, c.chunk_index, c.title, c.section_path, c.acl, c.public, c.source,
          c.content_hash, c.text, c.token_count, c.start_offset, c.end_offset, c.tsv, sc.bm25
-  FROM (SELECT * FROM scored ORDER BY bm25 DESC, doc_id, chunk_index) sc
+  FROM (SELECT * FROM ranked ORDER BY overflow, bm25 DESC, doc_id, chunk_index) sc
   CROSS JOIN LATERAL (
     -- One primary-key probe per candidate, best first, until the limit is reached (OFFSET 0 keeps
     -- the planner from turning it into a join over every chunk of the tenant).
@@ -62,7 +70,7 @@ visible AS MATERIALIZED (
       AND (c.public OR c.acl && $2::text[])
     OFFSET 0
   ) c
-  ORDER BY sc.bm25 DESC, sc.doc_id, sc.chunk_index
+  ORDER BY sc.overflow, sc.bm25 DESC, sc.doc_id, sc.chunk_index
   LIMIT $5
 ),
 pair AS MATERIALIZED (
