@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase } from '../../../test/support/stack.ts';
+import { candidateCount } from './acl-retriever.ts';
 import { BM25 } from './bm25.ts';
 import { prepareDocument } from './ingest.ts';
 import { PostgresRetriever } from './postgres-retriever.ts';
@@ -14,7 +15,7 @@ const postgres: BackendFactory = async ({ onViolation }) => {
 retrieverContract('postgres', postgres);
 rankingContract('postgres', postgres);
 
-describe('Postgres BM25 statistics and phrases', () => {
+describe('Postgres BM25: term statistics, phrases, candidates', () => {
   let pool: pg.Pool;
   let retriever: PostgresRetriever;
   beforeAll(async () => {
@@ -77,6 +78,33 @@ describe('Postgres BM25 statistics and phrases', () => {
     const unranked = await flat.search({ tenant: t, groups: [] }, 'data portability', { k: 2 });
     expect(unranked.map((h) => h.chunk.docId)).toEqual(['apart', 'phrase']);
     expect(unranked[0]!.score).toBe(unranked[1]!.score);
+  });
+
+  it('keeps one long document from filling every candidate the fusion picks from', async () => {
+    const t = 'crowded';
+    const rule = (i: number) =>
+      `Rule ${i}. Escalation threshold: escalate the alert when the escalation threshold is met, ` +
+      `and record the threshold and the escalation in the case file.`;
+    const { doc, chunks } = await prepareDocument(
+      {
+        tenant: t,
+        docId: 'manual',
+        title: 'manual',
+        text: Array.from({ length: 30 }, (_, i) => rule(i)).join('\n\n'),
+        acl: [],
+        public: true,
+      },
+      { maxTokens: 64, overlapTokens: 8 },
+    );
+    expect(chunks.length).toBeGreaterThan(candidateCount(5));
+    await retriever.replaceDocument(doc, chunks);
+    await ingest(
+      t,
+      'board',
+      'The board sets the escalation threshold each year, with the budget and the staffing plan.',
+    );
+    const hits = await retriever.search({ tenant: t, groups: [] }, 'escalation threshold', { k: 5 });
+    expect(hits.map((h) => h.chunk.docId)).toContain('board');
   });
 
   it('refuses to update chunks in place, so postings never fall behind the text', async () => {
