@@ -16,7 +16,7 @@ import {
   type UserAccess,
 } from '@agent-fleet/rag';
 import { type Bm25Baseline, bm25Baseline, markdownDocuments } from './bm25-baseline.ts';
-import { percentile } from './stack.ts';
+import { type Latency, PairedTimer, type TimedQuery } from './rag-latency.ts';
 
 export interface SplitResult {
   split: EvalSplit;
@@ -26,8 +26,7 @@ export interface SplitResult {
 
 export interface GdprResult {
   splits: SplitResult[];
-  p50: number;
-  p95: number;
+  latency: Latency;
   /** Tuning-split questions with no answering article in the top 5 (held-out misses are not shown). */
   tuningMisses: string[];
 }
@@ -49,24 +48,24 @@ export function baselineJudgements(dir: string, set: ArticleEvalSet): Map<string
 }
 
 /**
- * Asks every question `rounds` times (latency) as `access`; the first round's ten results are
- * judged by the article each passage comes from.
+ * Asks every question `rounds` times (latency, beside `latencyBaseline` when given) as `access`;
+ * the first round's ten results are judged by the article each passage comes from.
  */
 export async function evaluateGdpr(
   retriever: Retriever,
   access: UserAccess,
   set: ArticleEvalSet,
   baseline: Map<string, Judgement<number>>,
-  opts: { rounds: number; onQuery?: () => void },
+  opts: { rounds: number; onQuery?: () => void; latencyBaseline?: TimedQuery },
 ): Promise<GdprResult> {
   const judged = new Map<string, Judgement<number>>();
-  const latencies: number[] = [];
+  const timer = new PairedTimer(opts.latencyBaseline);
   const tuningMisses: string[] = [];
   for (let round = 0; round < opts.rounds; round++) {
     for (const q of set.questions) {
-      const t0 = performance.now();
-      const hits = await retriever.search(access, q.question, { k: 10 });
-      latencies.push(performance.now() - t0);
+      const hits = await timer.time(access, q.question, 10, () =>
+        retriever.search(access, q.question, { k: 10 }),
+      );
       opts.onQuery?.();
       if (round > 0) continue;
       const ranked = hits.map((h) => articleOf(h.chunk.source) ?? -1);
@@ -86,5 +85,5 @@ export async function evaluateGdpr(
       baseline: rankingQuality(ids.map((id) => baseline.get(id)!)),
     };
   });
-  return { splits, p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), tuningMisses };
+  return { splits, latency: timer.summary(), tuningMisses };
 }

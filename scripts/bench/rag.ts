@@ -31,7 +31,8 @@ import { createPool, migrate } from '@agent-fleet/state';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { baselineJudgements, evaluateGdpr, type GdprResult } from './rag-gdpr.ts';
-import { percentile, ROOT } from './stack.ts';
+import { type Latency, PairedTimer, type TimedQuery, tsRankQuery } from './rag-latency.ts';
+import { ROOT } from './stack.ts';
 
 /** Read once; flags win over the environment. */
 const env: Record<string, string | undefined> = { ...process.env };
@@ -73,8 +74,7 @@ interface Row {
   gdprChunksPerSec: number | null;
   recall5: number;
   mrr10: number;
-  p50: number;
-  p95: number;
+  latency: Latency;
   leaks: number;
   gdpr: GdprResult | null;
 }
@@ -110,20 +110,26 @@ async function ingestWithBar(
   return { report, chunksPerSec: report.chunks / (report.durationMs / 1000) };
 }
 
-async function evaluate(label: string, retriever: Retriever, questions: EvalQuestion[]) {
+async function evaluate(
+  label: string,
+  retriever: Retriever,
+  questions: EvalQuestion[],
+  latencyBaseline?: TimedQuery,
+) {
   let found = 0;
   let rr = 0;
   let leaks = 0;
   const restricted = new Set(questions.filter((q) => q.groups.length > 0).map((q) => q.docId));
-  const latencies: number[] = [];
+  const timer = new PairedTimer(latencyBaseline);
   const misses: string[] = [];
   const b = bar(`${label} queries`);
   b.start(questions.length * opts.rounds, 0, { file: '' });
   for (let round = 0; round < opts.rounds; round++) {
     for (const q of questions) {
-      const t0 = performance.now();
-      const hits = await retriever.search({ tenant: SAMPLE_TENANT, groups: q.groups }, q.question, { k: 10 });
-      latencies.push(performance.now() - t0);
+      const access = { tenant: SAMPLE_TENANT, groups: q.groups };
+      const hits = await timer.time(access, q.question, 10, () =>
+        retriever.search(access, q.question, { k: 10 }),
+      );
       b.increment(1, { file: q.id });
       if (round > 0) continue;
       const rank = hits.findIndex((h) => isRelevant(q, h.chunk));
@@ -143,8 +149,7 @@ async function evaluate(label: string, retriever: Retriever, questions: EvalQues
   return {
     recall5: found / questions.length,
     mrr10: rr / questions.length,
-    p50: percentile(latencies, 0.5),
-    p95: percentile(latencies, 0.95),
+    latency: timer.summary(),
     leaks,
   };
 }
@@ -154,6 +159,7 @@ async function benchBackend(
   retriever: Retriever,
   questions: EvalQuestion[],
   baseline: Map<string, Judgement<number>> | null,
+  latencyBaseline?: TimedQuery,
 ): Promise<Row> {
   const corpus = await ingestWithBar(`${label} sample corpus`, retriever, SAMPLE_CORPUS_DIR, SAMPLE_TENANT);
   let gdprRate: number | null = null;
@@ -161,7 +167,7 @@ async function benchBackend(
     gdprRate = (await ingestWithBar(`${label} GDPR articles`, retriever, opts.gdpr, GDPR_TENANT, true))
       .chunksPerSec;
   }
-  const q = await evaluate(label, retriever, questions);
+  const q = await evaluate(label, retriever, questions, latencyBaseline);
   let gdpr: GdprResult | null = null;
   if (baseline) {
     const b = bar(`${label} GDPR questions`);
@@ -169,6 +175,7 @@ async function benchBackend(
     gdpr = await evaluateGdpr(retriever, { tenant: GDPR_TENANT, groups: [] }, articleSet, baseline, {
       rounds: opts.rounds,
       onQuery: () => b.increment(1),
+      ...(latencyBaseline ? { latencyBaseline } : {}),
     });
     b.stop();
     if (gdpr.tuningMisses.length > 0)
@@ -204,7 +211,15 @@ async function main() {
     await migrate(url);
     const pool = createPool(url, 8);
     try {
-      rows.push(await benchBackend('postgres', new PostgresRetriever({ pool }), evalSet.questions, baseline));
+      rows.push(
+        await benchBackend(
+          'postgres',
+          new PostgresRetriever({ pool }),
+          evalSet.questions,
+          baseline,
+          tsRankQuery(pool),
+        ),
+      );
     } finally {
       await pool.end();
     }
@@ -253,6 +268,8 @@ async function main() {
     'GDPR chunks/s',
     'query p50',
     'query p95',
+    'ts_rank p50',
+    'ts_rank p95',
     'leaks',
   ];
   const table = rows.map((r) => [
@@ -261,8 +278,7 @@ async function main() {
     r.mrr10.toFixed(3),
     r.corpusChunksPerSec.toFixed(0),
     r.gdprChunksPerSec === null ? 'skipped' : r.gdprChunksPerSec.toFixed(0),
-    `${r.p50.toFixed(2)} ms`,
-    `${r.p95.toFixed(2)} ms`,
+    ...latencyCells(r.latency),
     String(r.leaks),
   ]);
   printTable(header, table);
@@ -275,6 +291,12 @@ async function main() {
 }
 
 await main();
+
+/** The retriever's p50 and p95, then the previous ranking's timed beside it ('–' where there is none). */
+function latencyCells(l: Latency): string[] {
+  const ms = (n: number) => `${n.toFixed(2)} ms`;
+  return [ms(l.p50), ms(l.p95), l.baseline ? ms(l.baseline.p50) : '–', l.baseline ? ms(l.baseline.p95) : '–'];
+}
 
 function printTable(header: string[], table: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
@@ -308,6 +330,8 @@ function printGdpr(rows: Row[]): void {
       'ratio R/MRR/nDCG',
       'query p50',
       'query p95',
+      'ts_rank p50',
+      'ts_rank p95',
     ],
     measured.flatMap((r) =>
       r.gdpr!.splits.map((s) => [
@@ -325,8 +349,7 @@ function printGdpr(rows: Row[]): void {
           ratio(s.retriever.mrr10, s.baseline.mrr10),
           ratio(s.retriever.ndcg10, s.baseline.ndcg10),
         ].join(' / '),
-        `${r.gdpr!.p50.toFixed(2)} ms`,
-        `${r.gdpr!.p95.toFixed(2)} ms`,
+        ...latencyCells(r.gdpr!.latency),
       ]),
     ),
   );

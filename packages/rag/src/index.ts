@@ -82,3 +82,4 @@ export { PostgresRetriever } from './postgres-retriever.ts';
 export { createQdrantClient } from './qdrant-client.ts';
 export { type QdrantApi, QdrantRetriever, type QdrantRetrieverOptions } from './qdrant-retriever.ts';
 export { isWeakRetrieval, SEARCH_AGAIN_INSTRUCTIONS, termCoverage, WEAK_COVERAGE } from './search-again.ts';
+export { terms, words } from './terms.ts';
