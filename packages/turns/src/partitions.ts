@@ -27,14 +27,16 @@ export class PartitionQueues {
     this.namespace = opts.namespace;
     this.count = opts.partitions;
     this.#policy = opts.policy;
-    this.#queues = Array.from(
-      { length: opts.partitions },
-      (_, i) =>
-        new Queue(partitionQueueName(i), {
-          connection: opts.connection,
-          prefix: partitionQueuePrefix(opts.namespace, i),
-        }),
-    );
+    this.#queues = Array.from({ length: opts.partitions }, (_, i) => {
+      const queue = new Queue(partitionQueueName(i), {
+        connection: opts.connection,
+        prefix: partitionQueuePrefix(opts.namespace, i),
+      });
+      // A Redis outage surfaces on the calls that fail (add, getJob) and on the connection's own
+      // listeners; without one here, BullMQ prints every reconnection error to the console.
+      queue.on('error', () => {});
+      return queue;
+    });
   }
 
   get queues(): readonly Queue[] {
