@@ -1,7 +1,13 @@
 import { startSim } from '@agent-fleet/llm-sim';
 import { type TurnEvent, TurnEvents } from '@agent-fleet/turns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_RECOVERY_ENV, postMessage, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import {
+  FAST_RECOVERY_ENV,
+  postMessage,
+  settledTurn,
+  startTestFleet,
+  type TestFleet,
+} from './support/fleet.ts';
 
 /**
  * The agent loop on real processes, with the simulator in script mode answering with tool calls.
@@ -40,17 +46,7 @@ describe('agent turns: tool loop and step checkpoints', () => {
     ] ?? 0;
   const notesOf = async (userId: string) =>
     (await fleet.pool.query<{ text: string }>('SELECT text FROM notes WHERE user_id = $1', [userId])).rows;
-  const waitTurn = async (turnId: string) => {
-    let turn: { status: string; reply: string; attempts: number } | undefined;
-    await waitFor(
-      async () => {
-        turn = (await (await fetch(`${fleet.gatewayUrl}/v1/turns/${turnId}`)).json()) as typeof turn;
-        return turn?.status === 'completed' || turn?.status === 'failed';
-      },
-      { timeoutMs: 60_000, intervalMs: 50 },
-    );
-    return turn!;
-  };
+  const waitTurn = (turnId: string) => settledTurn(fleet.gatewayUrl, turnId, 60_000);
 
   it('calls a tool, feeds its result back, and answers', async () => {
     const worker = fleet.addWorker();

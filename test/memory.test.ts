@@ -1,7 +1,7 @@
 import { userKeys } from '@agent-fleet/core';
 import { startSim } from '@agent-fleet/llm-sim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postMessage, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import { postMessage, settledTurn, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
 
 describe('memory within a token budget (real processes)', () => {
   let sim: Awaited<ReturnType<typeof startSim>>;
@@ -23,15 +23,7 @@ describe('memory within a token budget (real processes)', () => {
 
   async function turn(userId: string, text: string) {
     const { turnId, seq } = await postMessage(fleet.gatewayUrl, userId, text);
-    let t: { status: string; reply: string } | undefined;
-    await waitFor(
-      async () => {
-        t = (await (await fetch(`${fleet.gatewayUrl}/v1/turns/${turnId}`)).json()) as typeof t;
-        return t?.status === 'completed' || t?.status === 'failed';
-      },
-      { timeoutMs: 30_000, intervalMs: 20 },
-    );
-    return { ...t!, seq };
+    return { ...(await settledTurn(fleet.gatewayUrl, turnId, 30_000)), seq };
   }
   const meta = (userId: string) => fleet.redis.hgetall(userKeys(fleet.namespace, userId).historyMeta);
 
@@ -44,7 +36,7 @@ describe('memory within a token budget (real processes)', () => {
         `Question number ${i} about the retention of records for customers of the bank.`,
       );
       expect(t.status).toBe('completed');
-      replies.push(t.reply);
+      replies.push(t.reply ?? '');
       const m = await meta(user);
       // Right after a commit the history may pass the budget; the fold that follows brings it back.
       await waitFor(async () => Number((await meta(user)).tokens) <= BUDGET, {

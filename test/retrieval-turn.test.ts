@@ -1,6 +1,6 @@
 import { startSim } from '@agent-fleet/llm-sim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postMessage, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import { postMessage, settledTurn, startTestFleet, type TestFleet } from './support/fleet.ts';
 
 /**
  * Retrieval inside a turn, on real processes: passages the user may read go into the prompt with
@@ -55,17 +55,8 @@ describe('turns answer from the documents the user may read, with citations', ()
 
   async function ask(userId: string, text: string) {
     const { turnId } = await postMessage(fleet.gatewayUrl, userId, text);
-    let turn:
-      | { status: string; reply: string; citations: { docId: string; title: string; section: string }[] }
-      | undefined;
-    await waitFor(
-      async () => {
-        turn = (await (await fetch(`${fleet.gatewayUrl}/v1/turns/${turnId}`)).json()) as typeof turn;
-        return turn?.status === 'completed' || turn?.status === 'failed';
-      },
-      { timeoutMs: 30_000, intervalMs: 50 },
-    );
-    return turn!;
+    const turn = await settledTurn(fleet.gatewayUrl, turnId, 30_000);
+    return { ...turn, citations: turn.citations ?? [] };
   }
 
   it('grounds the answer in a visible document and cites it', async () => {

@@ -5,7 +5,7 @@
  */
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
-import { partitionQueueName } from '@agent-fleet/core';
+import { isFinalStatus, partitionQueueName, type TurnStatus } from '@agent-fleet/core';
 import { spawnService } from '@agent-fleet/devstack';
 import { Scratchpad } from '@agent-fleet/turns';
 import { Queue, Worker } from 'bullmq';
@@ -229,8 +229,8 @@ async function main() {
         });
         const { turnId } = (await res.json()) as { turnId: string };
         for (;;) {
-          const turn = (await (await fetch(`${gw.url}/v1/turns/${turnId}`)).json()) as { status: string };
-          if (turn.status === 'completed' || turn.status === 'failed') break;
+          const turn = (await (await fetch(`${gw.url}/v1/turns/${turnId}`)).json()) as { status: TurnStatus };
+          if (isFinalStatus(turn.status)) break;
           await new Promise((r) => setTimeout(r, 2));
         }
         took.push(performance.now() - started);

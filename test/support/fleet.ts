@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isFinalStatus, type TurnStatus } from '@agent-fleet/core';
 import { type ServiceHandle, spawnService } from '@agent-fleet/devstack';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -159,7 +160,7 @@ export async function mapLimit<T, R>(
 
 /** A turn as `GET /v1/turns/:turnId` reports it. */
 export interface TurnView {
-  status: string;
+  status: TurnStatus;
   seq?: number;
   reply?: string;
   error?: string;
@@ -171,13 +172,13 @@ export async function getTurn(gatewayUrl: string, turnId: string): Promise<TurnV
   return (await (await fetch(`${gatewayUrl}/v1/turns/${turnId}`)).json()) as TurnView;
 }
 
-/** Wait until the turn has left `queued` and `running`, and return it. */
+/** Wait until the turn is final (completed, failed, cancelled or interrupted), and return it. */
 export async function settledTurn(gatewayUrl: string, turnId: string, timeoutMs = 20_000): Promise<TurnView> {
   let turn: TurnView | undefined;
   await waitFor(
     async () => {
       turn = await getTurn(gatewayUrl, turnId);
-      return !['queued', 'running'].includes(turn.status);
+      return isFinalStatus(turn.status);
     },
     { timeoutMs, intervalMs: 20 },
   );
