@@ -5,6 +5,13 @@ export {
 } from './postgres-server.ts';
 export { describeExit, type ExitStatus } from './process-tools.ts';
 export {
+  type ClusterNodeView,
+  parseClusterNodes,
+  type RedisClusterHandle,
+  type StartRedisClusterOptions,
+  startRedisCluster,
+} from './redis-cluster.ts';
+export {
   type AppendFsyncPolicy,
   type RedisServerHandle,
   type StartRedisServerOptions,

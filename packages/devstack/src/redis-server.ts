@@ -49,6 +49,8 @@ export interface StartRedisServerOptions {
   appendfsync?: AppendFsyncPolicy;
   /** Runs redis-server in a process group of its own (see `ServiceOptions.detached`). */
   detached?: boolean;
+  /** More flags after the ones above (a cluster node's `--cluster-enabled yes`, ...). */
+  extraArgs?: readonly string[];
 }
 
 const HOST = '127.0.0.1';
@@ -83,6 +85,7 @@ export async function startRedisServer(opts: StartRedisServerOptions): Promise<R
     '--dir', dataDir,
     '--logfile', logFile,
     '--pidfile', pidFile,
+    ...(opts.extraArgs ?? []),
   ];
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false });
   const output = new LineTail(20);
