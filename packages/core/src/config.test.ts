@@ -36,4 +36,22 @@ describe('configuration', () => {
       /AUTOSCALE_MIN_WORKERS: must not exceed AUTOSCALE_MAX_WORKERS \(4\)/,
     );
   });
+
+  it('reads REDIS_CLUSTER_NODES as host:port entries and names a bad one', () => {
+    expect(loadConfig({}).REDIS_CLUSTER_NODES).toBeUndefined();
+    expect(
+      loadConfig({ REDIS_CLUSTER_NODES: ' 10.0.0.5:7000,redis-0.redis:6379 ,[fd00::1]:7001' }),
+    ).toMatchObject({
+      REDIS_CLUSTER_NODES: [
+        { host: '10.0.0.5', port: 7000 },
+        { host: 'redis-0.redis', port: 6379 },
+        { host: 'fd00::1', port: 7001 },
+      ],
+    });
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.5:7000,10.0.0.6' })).toThrow(
+      /REDIS_CLUSTER_NODES: "10.0.0.6" is not host:port with a port of 1-65535 \(e.g. 10.0.0.5:6379\) \(got "10.0.0.5:7000,10.0.0.6"\)/,
+    );
+    for (const bad of ['redis://10.0.0.5:7000', '10.0.0.5:0', '10.0.0.5:70000', ':7000', ','])
+      expect(() => loadConfig({ REDIS_CLUSTER_NODES: bad }), bad).toThrow(/REDIS_CLUSTER_NODES: /);
+  });
 });

@@ -1,4 +1,10 @@
-export { envSchema, type FleetConfig, loadConfig } from './config.ts';
+export {
+  type ClusterNodeAddress,
+  envSchema,
+  type FleetConfig,
+  loadConfig,
+  redisClusterNodesSchema,
+} from './config.ts';
 export { errorChain } from './error-chain.ts';
 export {
   assertNever,
@@ -39,6 +45,7 @@ export {
   turnJobSchema,
 } from './job.ts';
 export { hashKey, jumpConsistentHash, partitionOf } from './jump-hash.ts';
+export { CLUSTER_SLOTS, keySlot } from './key-slot.ts';
 export {
   apiKeyRevocationsChannel,
   partitionQueueName,
@@ -63,6 +70,17 @@ export {
   profileSettingsSchema,
   TOOL_NAME_PATTERN,
 } from './profile-settings.ts';
+export {
+  type CreateRedisOptions,
+  createRedis,
+  describeRedisTarget,
+  isCluster,
+  type RedisClient,
+  type RedisRole,
+  type RedisTarget,
+  redisTargetOf,
+  untilReady,
+} from './redis-client.ts';
 export {
   FINAL_STATUSES,
   type FinalStatus,

@@ -28,6 +28,13 @@ const CONNECTION_MESSAGES = [
   /^Reached the max retries per request limit/,
   // Redis replies while it cannot serve: loading its data, failing over, out of memory (noeviction).
   /^(LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|BUSY|OOM) /,
+  // ioredis Cluster: a slot's master unreachable through every retry (a failover under way), no
+  // node reachable, or the client not connected yet.
+  /^Too many Cluster redirections/,
+  /^None of startup nodes is available/,
+  /^Failed to refresh slots cache/,
+  /^Cluster isn't ready/,
+  /^Cluster is ended/,
   // pg and pg-pool.
   /^Connection terminated/,
   /^timeout exceeded when trying to connect/,
