@@ -48,6 +48,7 @@ export { hashKey, jumpConsistentHash, partitionOf } from './jump-hash.ts';
 export { CLUSTER_SLOTS, keySlot } from './key-slot.ts';
 export {
   apiKeyRevocationsChannel,
+  partitionHashTag,
   partitionQueueName,
   partitionQueuePrefix,
   pendingUsersKey,

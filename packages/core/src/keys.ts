@@ -1,7 +1,9 @@
+import { CLUSTER_SLOTS, keySlot } from './key-slot.ts';
+
 /**
  * Every Redis key the fleet writes, in one place. Per-user keys share the hash tag `{u:<userId>}`
- * and each partition queue has its own tag `{agent.pN}`, so every Lua script touches one slot and
- * the layout works unchanged on Redis Cluster.
+ * and each partition queue has its own tag (`partitionHashTag`), so every Lua script touches one
+ * slot and the layout works unchanged on Redis Cluster.
  */
 export interface UserKeys {
   /** INCR counter: the last sequence number handed out. */
@@ -68,9 +70,42 @@ export function partitionQueueName(partition: number): string {
   return `agent.p${partition}`;
 }
 
+/** Partition i's point in [0, 1): the van der Corput sequence 0, 1/2, 1/4, 3/4, 1/8, 5/8, ... */
+function spreadPoint(partition: number): number {
+  let point = 0;
+  for (let n = partition, weight = 0.5; n > 0; n >>= 1, weight /= 2) if (n & 1) point += weight;
+  return point;
+}
+
+/** How far past its point a partition's slot may land: 1/64 of the slot space. */
+const TAG_WINDOW = CLUSTER_SLOTS / 64;
+const hashTags = new Map<number, string>();
+
+/**
+ * The hash tag of a partition queue: `agent.pN`, or `agent.pN~k` with the smallest k that puts its
+ * slot within 1/64 of the slot space after the partition's point of the van der Corput sequence.
+ * The first P partitions are then spread evenly over the slot space, whatever P (exactly when P is
+ * a power of two), so on a cluster whose masters serve equal ranges of slots (as
+ * `redis-cli --cluster create` assigns them) every master holds its share of the partitions.
+ * The plain tags `agent.p0..p7` would put four of the eight default partitions on one of three
+ * masters. The tag of a partition never depends on P.
+ */
+export function partitionHashTag(partition: number): string {
+  let tag = hashTags.get(partition);
+  if (tag !== undefined) return tag;
+  const from = Math.floor(spreadPoint(partition) * CLUSTER_SLOTS);
+  const name = partitionQueueName(partition);
+  for (let k = 0; tag === undefined; k++) {
+    const candidate = k === 0 ? name : `${name}~${k}`;
+    if ((keySlot(candidate) - from + CLUSTER_SLOTS) % CLUSTER_SLOTS < TAG_WINDOW) tag = candidate;
+  }
+  hashTags.set(partition, tag);
+  return tag;
+}
+
 /** BullMQ prefix of a partition queue: its own hash tag, so partitions spread over cluster shards. */
 export function partitionQueuePrefix(namespace: string, partition: number): string {
-  return `${namespace}:{${partitionQueueName(partition)}}`;
+  return `${namespace}:{${partitionHashTag(partition)}}`;
 }
 
 /**
