@@ -1,5 +1,4 @@
-import { apiKeyRevocationsChannel } from '@agent-fleet/core';
-import type { Redis } from 'ioredis';
+import { apiKeyRevocationsChannel, isCluster, type RedisClient } from '@agent-fleet/core';
 
 export interface RevocationHandlers {
   /** A key was revoked: forget whatever is remembered of it. */
@@ -21,10 +20,10 @@ const KEY_ID = /^[0-9a-f]{16}$/;
  * subscription was down) hears about the gap and drops its whole cache.
  */
 export class ApiKeyRevocations {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #channel: string;
 
-  constructor(opts: { redis: Redis; namespace: string }) {
+  constructor(opts: { redis: RedisClient; namespace: string }) {
     this.#redis = opts.redis;
     this.#channel = apiKeyRevocationsChannel(opts.namespace);
   }
@@ -35,10 +34,12 @@ export class ApiKeyRevocations {
 
   /**
    * Follows revocations on `subscriber`, a connection of its own (a subscribed connection can do
-   * nothing else) created with `autoResubscribe: false`: it subscribes again itself after every
-   * reconnection and only then reports the gap. Resolves once subscribed, to a function that stops.
+   * nothing else): it subscribes again itself after every reconnection and only then reports the
+   * gap. On a cluster the subscription lives on one node, which the client replaces when it leaves
+   * (ioredis reports the loss of any node as `-node`): that is a gap too. Resolves once subscribed,
+   * to a function that stops.
    */
-  async follow(subscriber: Redis, handlers: RevocationHandlers): Promise<() => Promise<void>> {
+  async follow(subscriber: RedisClient, handlers: RevocationHandlers): Promise<() => Promise<void>> {
     const onMessage = (channel: string, message: string) => {
       if (channel === this.#channel && KEY_ID.test(message)) handlers.onRevoked(message);
     };
@@ -50,8 +51,10 @@ export class ApiKeyRevocations {
     subscriber.on('message', onMessage);
     await subscribe();
     subscriber.on('ready', onReady);
+    if (isCluster(subscriber)) subscriber.on('-node', onReady);
     return async () => {
       subscriber.off('ready', onReady);
+      subscriber.off('-node', onReady);
       subscriber.off('message', onMessage);
       await subscriber.unsubscribe(this.#channel).catch(() => {});
     };

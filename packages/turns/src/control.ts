@@ -1,5 +1,4 @@
-import { userKeys } from '@agent-fleet/core';
-import type { Redis } from 'ioredis';
+import { type RedisClient, userKeys } from '@agent-fleet/core';
 
 const CANCEL_TTL_SECONDS = 24 * 3600;
 
@@ -17,10 +16,10 @@ export interface CancelRequest {
  * worker running the turn can stop it at once, mid model call.
  */
 export class TurnControl {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #namespace: string;
 
-  constructor(opts: { redis: Redis; namespace: string }) {
+  constructor(opts: { redis: RedisClient; namespace: string }) {
     this.#redis = opts.redis;
     this.#namespace = opts.namespace;
   }
@@ -46,7 +45,10 @@ export class TurnControl {
    * Call `onCancel` for every cancellation published from now on. Takes a connection of its own
    * (subscribed connections can do nothing else); resolves to a function that unsubscribes.
    */
-  async subscribe(subscriber: Redis, onCancel: (req: CancelRequest) => void): Promise<() => Promise<void>> {
+  async subscribe(
+    subscriber: RedisClient,
+    onCancel: (req: CancelRequest) => void,
+  ): Promise<() => Promise<void>> {
     const channel = controlChannel(this.#namespace);
     subscriber.on('message', (ch: string, message: string) => {
       if (ch !== channel) return;

@@ -1,6 +1,5 @@
-import { type FinalStatus, FleetError, userKeys } from '@agent-fleet/core';
-import type { Redis } from 'ioredis';
-import type { StreamEntry, StreamReader } from './stream-reader.ts';
+import { type FinalStatus, FleetError, type RedisClient, userKeys } from '@agent-fleet/core';
+import type { StreamEntry, StreamFollower } from './stream-followers.ts';
 
 /** What a turn tells its watchers, in order. */
 export type TurnEvent =
@@ -53,15 +52,15 @@ const TTL_SECONDS = 3600;
 /**
  * A turn's events as a Redis stream in the user's slot: workers append, any gateway reads from
  * any point (resumable with Last-Event-ID), and the stream expires an hour after its last event.
- * Reading live (`tail`) needs a `StreamReader`, which follows every tailed turn over one
- * connection; publishing does not.
+ * Reading live (`tail`) needs a `StreamFollower` (`StreamReader` on one Redis, `StreamPoller` on a
+ * cluster), which follows every tailed turn without a connection per turn; publishing does not.
  */
 export class TurnEvents {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #namespace: string;
-  readonly #reader: StreamReader | undefined;
+  readonly #reader: StreamFollower | undefined;
 
-  constructor(opts: { redis: Redis; namespace: string; reader?: StreamReader }) {
+  constructor(opts: { redis: RedisClient; namespace: string; reader?: StreamFollower }) {
     this.#redis = opts.redis;
     this.#namespace = opts.namespace;
     this.#reader = opts.reader;
@@ -104,7 +103,7 @@ export class TurnEvents {
     opts: TailOptions = {},
   ): AsyncGenerator<TailItem, void, undefined> {
     const reader = this.#reader;
-    if (!reader) throw new FleetError('invalid_config', 'TurnEvents.tail needs a StreamReader');
+    if (!reader) throw new FleetError('invalid_config', 'TurnEvents.tail needs a StreamFollower');
     const { signal } = opts;
     let last = opts.after ?? '0';
     // The events already there, at once.

@@ -1,5 +1,10 @@
-import { type FinalStatus, FleetError, type HistoryMessage, userKeys } from '@agent-fleet/core';
-import type { Redis } from 'ioredis';
+import {
+  type FinalStatus,
+  FleetError,
+  type HistoryMessage,
+  type RedisClient,
+  userKeys,
+} from '@agent-fleet/core';
 import { scripts } from './lua.ts';
 
 /** What the history list carries beside its messages. */
@@ -52,7 +57,7 @@ export interface GateView {
 }
 
 export interface TurnGateOptions {
-  redis: Redis;
+  redis: RedisClient;
   namespace: string;
   leaseMs: number;
   recordTtlSeconds: number;
@@ -67,7 +72,7 @@ export interface TurnGateOptions {
  * scratchpad, and finishing appends the history, records the outcome and wakes the next turn.
  */
 export class TurnGate {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #namespace: string;
   readonly #leaseMs: number;
   readonly #recordTtl: number;

@@ -29,6 +29,7 @@ export { Scratchpad } from './scratchpad.ts';
 export {
   compareStreamIds,
   type StreamEntry,
-  StreamReader,
-  type StreamReaderOptions,
-} from './stream-reader.ts';
+  type StreamFollower,
+} from './stream-followers.ts';
+export { StreamPoller, type StreamPollerOptions } from './stream-poller.ts';
+export { StreamReader, type StreamReaderOptions } from './stream-reader.ts';

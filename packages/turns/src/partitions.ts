@@ -3,12 +3,12 @@ import {
   partitionOf,
   partitionQueueName,
   partitionQueuePrefix,
+  type RedisClient,
   retryOptions,
   TURN_JOB_NAME,
   type TurnJob,
 } from '@agent-fleet/core';
 import { type Job, type JobsOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 
 /** Attempts before a turn is recorded as failed, and the first retry delay (doubling each attempt). */
 export type TurnJobPolicy = JobRetryPolicy;
@@ -23,7 +23,12 @@ export class PartitionQueues {
   readonly #queues: Queue[];
   readonly #policy: TurnJobPolicy;
 
-  constructor(opts: { connection: Redis; namespace: string; partitions: number; policy: TurnJobPolicy }) {
+  constructor(opts: {
+    connection: RedisClient;
+    namespace: string;
+    partitions: number;
+    policy: TurnJobPolicy;
+  }) {
     this.namespace = opts.namespace;
     this.count = opts.partitions;
     this.#policy = opts.policy;

@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
-import { type DoubleTexting, FleetError, hasNul, NUL_REFUSED, newTurnId, userKeys } from '@agent-fleet/core';
-import type { Redis } from 'ioredis';
+import {
+  type DoubleTexting,
+  FleetError,
+  hasNul,
+  NUL_REFUSED,
+  newTurnId,
+  type RedisClient,
+  userKeys,
+} from '@agent-fleet/core';
 import { scripts } from './lua.ts';
 import type { PartitionQueues } from './partitions.ts';
 import { decodePending, encodePending, type PendingPayload } from './pending.ts';
@@ -30,7 +37,7 @@ export interface AcceptedTurn {
  * replay with the same Idempotency-Key re-adds it, which the job id makes a no-op when it exists.
  */
 export class TurnProducer {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #namespace: string;
   readonly #partitions: PartitionQueues;
   readonly #records: TurnRecords;
@@ -40,7 +47,7 @@ export class TurnProducer {
   readonly #pendingUsers: PendingUsers;
 
   constructor(opts: {
-    redis: Redis;
+    redis: RedisClient;
     namespace: string;
     partitions: PartitionQueues;
     records: TurnRecords;

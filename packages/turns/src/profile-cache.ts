@@ -1,8 +1,7 @@
-import { userKeys } from '@agent-fleet/core';
-import type { Redis } from 'ioredis';
+import { type RedisClient, userKeys } from '@agent-fleet/core';
 
 export interface ProfileCacheOptions<P> {
-  redis: Redis;
+  redis: RedisClient;
   namespace: string;
   /** The profile's schema (a zod schema fits): what is read back from the cache is parsed by it. */
   schema: { parse(value: unknown): P };
@@ -17,7 +16,7 @@ export interface ProfileCacheOptions<P> {
  * A cached entry the schema refuses (written in an older shape) counts as a miss and is replaced.
  */
 export class ProfileCache<P> {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #namespace: string;
   readonly #schema: { parse(value: unknown): P };
   readonly #store: { get(userId: string): Promise<P | null> };

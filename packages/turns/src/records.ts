@@ -1,13 +1,13 @@
 import {
   isFinalStatus,
   isTurnStatus,
+  type RedisClient,
   type TurnJob,
   type TurnResult,
   type TurnStatus,
   turnOwnerKey,
   userKeys,
 } from '@agent-fleet/core';
-import type { Redis } from 'ioredis';
 
 /** The status of one turn as `GET /v1/turns/:turnId` reports it. */
 export interface TurnRecord {
@@ -55,11 +55,11 @@ export function toTurnResult(hot: TurnRecord): TurnResult {
  * finds it from the turn id alone.
  */
 export class TurnRecords {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #namespace: string;
   readonly #ttlSeconds: number;
 
-  constructor(opts: { redis: Redis; namespace: string; ttlSeconds: number }) {
+  constructor(opts: { redis: RedisClient; namespace: string; ttlSeconds: number }) {
     this.#redis = opts.redis;
     this.#namespace = opts.namespace;
     this.#ttlSeconds = opts.ttlSeconds;

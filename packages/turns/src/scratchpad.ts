@@ -1,5 +1,4 @@
-import { userKeys } from '@agent-fleet/core';
-import type { Redis } from 'ioredis';
+import { type RedisClient, userKeys } from '@agent-fleet/core';
 import { scripts } from './lua.ts';
 
 const TTL_SECONDS = 24 * 3600;
@@ -11,10 +10,10 @@ const TTL_SECONDS = 24 * 3600;
  * encoding belong to the worker's checkpoint codec; this class only stores them.
  */
 export class Scratchpad {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #namespace: string;
 
-  constructor(opts: { redis: Redis; namespace: string }) {
+  constructor(opts: { redis: RedisClient; namespace: string }) {
     this.#redis = opts.redis;
     this.#namespace = opts.namespace;
   }

@@ -2,7 +2,8 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freshNamespace, redisUrl } from '../../../test/support/stack.ts';
 import { TurnEvents } from './events.ts';
-import { compareStreamIds, type StreamEntry, StreamReader } from './stream-reader.ts';
+import { compareStreamIds, type StreamEntry } from './stream-followers.ts';
+import { StreamReader } from './stream-reader.ts';
 
 const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
 afterAll(() => redis.quit());

@@ -1,20 +1,12 @@
 import type { Redis } from 'ioredis';
-
-/** An entry of a Redis stream as XREAD returns it: its id and its fields as [name, value, ...]. */
-export type StreamEntry = [id: string, fields: string[]];
-
-interface Follower {
-  /** The last id handed to this follower. */
-  cursor: string;
-  onEntries: (entries: StreamEntry[]) => void;
-}
+import { FollowedStreams, type StreamEntry, type StreamFollower } from './stream-followers.ts';
 
 export interface StreamReaderOptions {
   /**
    * The blocking connection, the reader's own (XREAD BLOCK holds it), created with
-   * `autoResendUnfulfilledCommands: false`: a read cut by a reconnection is given up and sent again
-   * by the reader, which then knows the new connection's id (a read resent by ioredis would block
-   * the new connection where nothing can wake it).
+   * `autoResendUnfulfilledCommands: false` (role `blocking`): a read cut by a reconnection is given
+   * up and sent again by the reader, which then knows the new connection's id (a read resent by
+   * ioredis would block the new connection where nothing can wake it).
    */
   connection: Redis;
   /** Another connection, to wake the blocking one (CLIENT UNBLOCK) when the set of streams changes. */
@@ -26,15 +18,6 @@ export interface StreamReaderOptions {
   onError?: (err: Error) => void;
 }
 
-/** Orders stream ids (`<ms>-<seq>`, or `0`). */
-export function compareStreamIds(a: string, b: string): number {
-  const [am = 0, as = 0] = a.split('-').map(Number);
-  const [bm = 0, bs = 0] = b.split('-').map(Number);
-  return am - bm || as - bs;
-}
-
-const maxId = (a: string, b: string) => (compareStreamIds(a, b) >= 0 ? a : b);
-
 /**
  * Follows any number of Redis streams over ONE blocking connection: a single XREAD BLOCK names every
  * followed stream, each from the oldest position a follower needs, and fans what comes back out to
@@ -42,15 +25,15 @@ const maxId = (a: string, b: string) => (compareStreamIds(a, b) >= 0 ? a : b);
  * flight (CLIENT UNBLOCK) so it joins at once; unfollowing costs nothing and takes effect at once
  * (the follower is never called again). Followers survive connection losses: the read resumes from
  * their positions. Standalone Redis only: on Redis Cluster one XREAD cannot name streams of
- * different slots.
+ * different slots (see `StreamPoller`).
  */
-export class StreamReader {
+export class StreamReader implements StreamFollower {
   readonly #conn: Redis;
   readonly #control: Redis;
   readonly #blockMs: number;
   readonly #count: number;
   readonly #onError: (err: Error) => void;
-  readonly #streams = new Map<string, Set<Follower>>();
+  readonly #streams = new FollowedStreams();
   #clientId: number | undefined;
   /** Set when a stream was followed after the read in flight was sent. */
   #stale = false;
@@ -77,22 +60,12 @@ export class StreamReader {
     return this.#streams.size;
   }
 
-  /**
-   * Hands `onEntries` every entry of `key` after `afterId`, in order, in batches, until the returned
-   * function is called.
-   */
   follow(key: string, afterId: string, onEntries: (entries: StreamEntry[]) => void): () => void {
-    const follower: Follower = { cursor: afterId, onEntries };
-    const followers = this.#streams.get(key) ?? new Set<Follower>();
-    this.#streams.set(key, followers);
-    followers.add(follower);
+    const stop = this.#streams.add(key, afterId, onEntries);
     this.#stale = true;
     this.#idle?.();
     void this.#wake();
-    return () => {
-      followers.delete(follower);
-      if (followers.size === 0 && this.#streams.get(key) === followers) this.#streams.delete(key);
-    };
+    return stop;
   }
 
   /** Stops reading. The connections stay the caller's: disconnecting them ends a read in flight. */
@@ -124,8 +97,8 @@ export class StreamReader {
   }
 
   async #readOnce(): Promise<void> {
-    const keys = [...this.#streams.keys()];
-    const from = keys.map((k) => this.#oldestCursor(k));
+    const keys = this.#streams.keys();
+    const from = keys.map((k) => this.#streams.oldestCursor(k));
     const fromOf = new Map(keys.map((k, i) => [k, from[i]!]));
     this.#stale = false;
     this.#reading = true;
@@ -137,7 +110,7 @@ export class StreamReader {
     } finally {
       this.#reading = false;
     }
-    for (const [key, entries] of res ?? []) this.#deliver(key, fromOf.get(key)!, entries);
+    for (const [key, entries] of res ?? []) this.#streams.deliver(key, fromOf.get(key)!, entries);
   }
 
   /** `command`, or an error once the connection closes (ioredis drops commands cut by a reconnection). */
@@ -151,30 +124,6 @@ export class StreamReader {
       return await Promise.race([command, lost]);
     } finally {
       this.#conn.off('close', onClose!);
-    }
-  }
-
-  #oldestCursor(key: string): string {
-    let oldest: string | undefined;
-    for (const f of this.#streams.get(key) ?? [])
-      if (oldest === undefined || compareStreamIds(f.cursor, oldest) < 0) oldest = f.cursor;
-    return oldest ?? '$';
-  }
-
-  /**
-   * Hands each follower of `key` the entries after its own position. `entries` are the ones right
-   * after `from`; a follower positioned before `from` (it came while the read was in flight) waits
-   * for the next read, which starts from its position.
-   */
-  #deliver(key: string, from: string, entries: StreamEntry[]): void {
-    const followers = this.#streams.get(key);
-    const last = entries.at(-1);
-    if (!followers || !last) return;
-    for (const f of [...followers]) {
-      if (!followers.has(f) || compareStreamIds(f.cursor, from) < 0) continue;
-      const fresh = entries.filter(([id]) => compareStreamIds(id, f.cursor) > 0);
-      f.cursor = maxId(f.cursor, last[0]);
-      if (fresh.length > 0) f.onEntries(fresh);
     }
   }
 

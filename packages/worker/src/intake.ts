@@ -7,10 +7,10 @@ import {
   intakeMessageSchema,
   intakeQueuePrefix,
   type Logger,
+  type RedisClient,
 } from '@agent-fleet/core';
 import type { AcceptedTurn, AcceptInput } from '@agent-fleet/turns';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 
 /** What the intake needs of the turn producer: the one implementation of accepting a turn. */
 export interface IntakeProducer {
@@ -19,7 +19,7 @@ export interface IntakeProducer {
 
 export interface IntakeOptions {
   /** A BullMQ connection (`maxRetriesPerRequest: null`); the caller owns and closes it. */
-  connection: Redis;
+  connection: RedisClient;
   namespace: string;
   producer: IntakeProducer;
   logger: Logger;

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@agent-fleet/core';
 
 /** The cookie a browser signed in to the admin UI holds; sent only to `/admin` paths. */
 export const ADMIN_SESSION_COOKIE = 'fleet_admin';
@@ -21,11 +21,11 @@ const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
  * sessions and logging out ends one everywhere.
  */
 export class AdminSessions {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #namespace: string;
   readonly ttlSeconds: number;
 
-  constructor(opts: { redis: Redis; namespace: string; ttlSeconds?: number }) {
+  constructor(opts: { redis: RedisClient; namespace: string; ttlSeconds?: number }) {
     this.#redis = opts.redis;
     this.#namespace = opts.namespace;
     this.ttlSeconds = opts.ttlSeconds ?? 8 * 3600;

@@ -1,6 +1,5 @@
-import type { Logger } from '@agent-fleet/core';
+import type { Logger, RedisClient } from '@agent-fleet/core';
 import { ApiKeyStore } from '@agent-fleet/state';
-import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { AnonymousLimit } from './anonymous-limit.ts';
 import { createJwtVerifier, type JwtVerifier } from './jwt.ts';
@@ -39,7 +38,7 @@ export interface AuthCollaborators {
 
 export function createAuthCollaborators(
   config: AuthConfig,
-  clients: { pool: Pool; redis: Redis; apiKeys?: ApiKeyStore; logger?: Logger },
+  clients: { pool: Pool; redis: RedisClient; apiKeys?: ApiKeyStore; logger?: Logger },
 ): AuthCollaborators {
   const apiKeys = clients.apiKeys ?? new ApiKeyStore({ pool: clients.pool });
   const limiter = new RateLimiter({ redis: clients.redis, namespace: config.FLEET_NAMESPACE });

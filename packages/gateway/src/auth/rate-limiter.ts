@@ -1,6 +1,5 @@
-import { FleetError, LuaScript } from '@agent-fleet/core';
+import { FleetError, LuaScript, type RedisClient } from '@agent-fleet/core';
 import type { FastifyReply } from 'fastify';
-import type { Redis } from 'ioredis';
 
 const gcra = new LuaScript(new URL('./lua/rate-limit-gcra-1.lua', import.meta.url));
 
@@ -61,10 +60,10 @@ export function rateLimitKey(namespace: string, bucket: RateBucket, id: string):
  * `lua/rate-limit-gcra-1.lua`).
  */
 export class RateLimiter {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #namespace: string;
 
-  constructor(opts: { redis: Redis; namespace: string }) {
+  constructor(opts: { redis: RedisClient; namespace: string }) {
     this.#redis = opts.redis;
     this.#namespace = opts.namespace;
   }
