@@ -4,7 +4,9 @@ import { join } from 'node:path';
 /** Where a running `fleet start` says which services it runs, so other commands can reach them. */
 export interface StackFile {
   pid: number;
-  redisUrl: string;
+  /** The fleet's Redis: a URL, or a cluster's nodes (REDIS_CLUSTER_NODES) when it runs on one. */
+  redisUrl?: string;
+  redisClusterNodes?: string;
   databaseUrl: string;
   llmBaseUrls: string;
   gatewayUrl: string;

@@ -1,4 +1,14 @@
-import { envSchema, FleetError, intakeMessageSchema } from '@agent-fleet/core';
+import {
+  type ClusterNodeAddress,
+  createRedis,
+  envSchema,
+  FleetError,
+  intakeMessageSchema,
+  type RedisClient,
+  type RedisTarget,
+  redisClusterNodesSchema,
+  untilReady,
+} from '@agent-fleet/core';
 import {
   type TurnRecord as HotRecord,
   PartitionQueues,
@@ -6,13 +16,21 @@ import {
   TurnRecords,
   toTurnResult,
 } from '@agent-fleet/turns';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { SendInput, SentTurn, TurnEvent, TurnRecord, WaitOptions } from './types.ts';
 import { waitForFinal, watchTurn } from './watch.ts';
 
+/** The nodes of the fleet's Redis Cluster: `host:port` comma-separated (as REDIS_CLUSTER_NODES), or a list. */
+export interface ClusterConnection {
+  clusterNodes: string | readonly ClusterNodeAddress[];
+}
+
 export interface FleetClientOptions {
-  /** The fleet's Redis: a client (yours to close), ioredis options, or a `redis://` URL. */
-  connection: Redis | RedisOptions | string;
+  /**
+   * The fleet's Redis: a client (yours to close; an ioredis `Cluster` for a fleet on Redis
+   * Cluster), ioredis options or a `redis://` URL of one server, or the nodes of a cluster.
+   */
+  connection: Redis | Cluster | RedisOptions | string | ClusterConnection;
   /** The fleet's FLEET_NAMESPACE; default `fleet`. */
   namespace?: string;
   /**
@@ -38,8 +56,20 @@ interface Parts {
 /** The public shape of a hot turn record, exactly as `GET /v1/turns/:turnId` reports it. */
 export const toTurnRecord: (hot: HotRecord) => TurnRecord = toTurnResult;
 
-const isRedisClient = (c: unknown): c is Redis =>
+const isRedisClient = (c: unknown): c is RedisClient =>
   typeof c === 'object' && c !== null && typeof (c as Redis).evalsha === 'function';
+
+/** Where `connection` points, when it is not a client already. */
+function targetOf(connection: RedisOptions | string | ClusterConnection): RedisTarget {
+  if (typeof connection === 'string') return { url: connection };
+  if (!('clusterNodes' in connection)) return { options: connection };
+  const nodes = connection.clusterNodes;
+  if (typeof nodes !== 'string') return { clusterNodes: nodes };
+  const parsed = redisClusterNodesSchema.safeParse(nodes);
+  if (!parsed.success)
+    throw new FleetError('invalid_request', `clusterNodes: ${parsed.error.issues[0]?.message}`);
+  return { clusterNodes: parsed.data };
+}
 
 /**
  * Sends user messages straight to the fleet's queues, without the gateway, through the very
@@ -49,7 +79,7 @@ const isRedisClient = (c: unknown): c is Redis =>
  */
 export class FleetClient {
   readonly namespace: string;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #owned: boolean;
   readonly #opts: FleetClientOptions;
   readonly #maxMessageBytes: number;
@@ -60,19 +90,11 @@ export class FleetClient {
     this.#opts = opts;
     this.namespace = opts.namespace ?? 'fleet';
     this.#maxMessageBytes = opts.maxMessageBytes ?? 32 * 1024;
-    const producerOptions: RedisOptions = {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      enableAutoPipelining: true,
-    };
     if (isRedisClient(opts.connection)) {
       this.#redis = opts.connection;
       this.#owned = false;
     } else {
-      this.#redis =
-        typeof opts.connection === 'string'
-          ? new Redis(opts.connection, producerOptions)
-          : new Redis({ ...producerOptions, ...opts.connection });
+      this.#redis = createRedis(targetOf(opts.connection), { role: 'producer' });
       this.#owned = true;
       // Errors surface on the calls that fail; without a listener ioredis would print each one.
       this.#redis.on('error', () => {});
@@ -148,7 +170,7 @@ export class FleetClient {
   }
 
   async #connect(): Promise<Parts> {
-    await waitUntilReady(this.#redis);
+    await untilReady(this.#redis, CONNECT_TIMEOUT_MS);
     const defaults = envSchema.parse({});
     const o = this.#opts;
     const recordTtl = o.recordTtlSeconds ?? defaults.TURN_RECORD_TTL_SECONDS;
@@ -174,27 +196,5 @@ export class FleetClient {
   }
 }
 
-/** Waits for the first connection; a client that cannot connect fails with `unavailable`. */
-function waitUntilReady(redis: Redis, timeoutMs = 10_000): Promise<void> {
-  if (redis.status === 'ready') return Promise.resolve();
-  if (redis.status === 'wait') void redis.connect().catch(() => {});
-  return new Promise((resolve, reject) => {
-    const fail = (why: string) => {
-      cleanup();
-      reject(new FleetError('unavailable', `cannot connect to Redis: ${why}`));
-    };
-    const onReady = () => {
-      cleanup();
-      resolve();
-    };
-    const onEnd = () => fail('connection closed');
-    const timer = setTimeout(() => fail(`no connection in ${timeoutMs} ms`), timeoutMs);
-    const cleanup = () => {
-      clearTimeout(timer);
-      redis.off('ready', onReady);
-      redis.off('end', onEnd);
-    };
-    redis.on('ready', onReady);
-    redis.on('end', onEnd);
-  });
-}
+/** How long the first call waits for Redis; then it fails with `unavailable`. */
+const CONNECT_TIMEOUT_MS = 10_000;

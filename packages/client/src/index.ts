@@ -11,7 +11,12 @@ export {
   type TurnStatus,
 } from '@agent-fleet/core';
 export { FleetApiError } from './errors.ts';
-export { FleetClient, type FleetClientOptions, toTurnRecord } from './fleet-client.ts';
+export {
+  type ClusterConnection,
+  FleetClient,
+  type FleetClientOptions,
+  toTurnRecord,
+} from './fleet-client.ts';
 export { FleetHttpClient, type FleetHttpClientOptions, type SendMessageInput } from './http-client.ts';
 export type {
   DocumentResult,

@@ -9,8 +9,14 @@ import { FleetError } from './errors.ts';
  */
 export type RedisClient = Redis | Cluster;
 
-/** Where the fleet's Redis is: one server (`redis://` URL), or some nodes of a cluster. */
-export type RedisTarget = { url: string } | { clusterNodes: readonly ClusterNodeAddress[] };
+/**
+ * Where the fleet's Redis is: one server (a `redis://` URL, or ioredis options for it), or some
+ * nodes of a cluster.
+ */
+export type RedisTarget =
+  | { url: string }
+  | { options: RedisOptions }
+  | { clusterNodes: readonly ClusterNodeAddress[] };
 
 /**
  * What a connection is for, which decides how it behaves while Redis is away:
@@ -71,6 +77,7 @@ export function redisTargetOf(config: Pick<FleetConfig, 'REDIS_URL' | 'REDIS_CLU
 /** What the target names, for messages: the URL, or the cluster's nodes. */
 export function describeRedisTarget(target: RedisTarget): string {
   if ('url' in target) return target.url;
+  if ('options' in target) return `${target.options.host ?? '127.0.0.1'}:${target.options.port ?? 6379}`;
   return `the Redis Cluster at ${target.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
 }
 
@@ -79,6 +86,11 @@ export function describeRedisTarget(target: RedisTarget): string {
  * configured for `role`. Cluster clients read from masters only (`scaleReads: 'master'`): the turn
  * protocol reads what it just wrote, which a replica may not have yet.
  */
+export function createRedis(
+  target: { url: string } | { options: RedisOptions },
+  opts: CreateRedisOptions,
+): Redis;
+export function createRedis(target: RedisTarget, opts: CreateRedisOptions): RedisClient;
 export function createRedis(target: RedisTarget, opts: CreateRedisOptions): RedisClient {
   const policy = ROLES[opts.role];
   const connection: RedisOptions = {
@@ -86,13 +98,15 @@ export function createRedis(target: RedisTarget, opts: CreateRedisOptions): Redi
     ...(opts.name ? { connectionName: opts.name } : {}),
   };
   const lazy = opts.lazy ? { lazyConnect: true } : {};
-  if ('url' in target)
-    return new Redis(target.url, {
+  if (!('clusterNodes' in target)) {
+    const options: RedisOptions = {
       ...connection,
       ...lazy,
       enableOfflineQueue: !policy.failFast,
       enableAutoPipelining: policy.autoPipelining,
-    });
+    };
+    return 'url' in target ? new Redis(target.url, options) : new Redis({ ...options, ...target.options });
+  }
   const options: ClusterOptions = {
     ...lazy,
     redisOptions: connection,

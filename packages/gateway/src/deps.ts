@@ -1,4 +1,13 @@
-import type { FleetConfig, Logger } from '@agent-fleet/core';
+import {
+  createRedis,
+  describeRedisTarget,
+  type FleetConfig,
+  isCluster,
+  type Logger,
+  type RedisClient,
+  redisTargetOf,
+  untilReady,
+} from '@agent-fleet/core';
 import { ServerMonitor } from '@agent-fleet/llm';
 import { createRetriever, type Retriever } from '@agent-fleet/rag';
 import { ReviewEvents, ReviewQueues, ReviewRuns, ReviewStore, reviewJobPolicies } from '@agent-fleet/review';
@@ -15,6 +24,8 @@ import {
 import {
   PartitionQueues,
   ProfileCache,
+  type StreamFollower,
+  StreamPoller,
   StreamReader,
   TurnControl,
   TurnEvents,
@@ -22,7 +33,7 @@ import {
   TurnRecords,
   WorkBacklog,
 } from '@agent-fleet/turns';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { AdminSessions } from './auth/admin-sessions.ts';
 import { type AuthCollaborators, createAuthCollaborators } from './auth/collaborators.ts';
@@ -37,7 +48,7 @@ import { StreamSlots } from './stream-slots.ts';
 export interface GatewayDeps {
   config: FleetConfig;
   logger: Logger;
-  redis: Redis;
+  redis: RedisClient;
   pool: Pool;
   partitions: PartitionQueues;
   producer: TurnProducer;
@@ -84,7 +95,7 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
   const transcript = new Transcript({ pool });
   const profiles = new ProfileStore({ pool });
   const records = new TurnRecords({ redis, namespace: ns, ttlSeconds: config.TURN_RECORD_TTL_SECONDS });
-  const live = liveEvents(redis, ns, logger);
+  const live = liveEvents(config, redis, logger);
   const keys = await keyAuth(config, pool, redis, logger);
   const streams = new StreamSlots({ perPrincipal: config.MAX_STREAMS_PER_PRINCIPAL });
   const backlog = new WorkBacklog({ connection: redis, namespace: ns, partitions: config.PARTITIONS });
@@ -153,41 +164,44 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
 }
 
 /** The gateway's main connection: producers fail fast while Redis is away (the caller gets a 503). */
-async function connectRedis(config: FleetConfig, logger: Logger): Promise<Redis> {
-  const redis = new Redis(config.REDIS_URL, {
-    connectionName: `${config.FLEET_NAMESPACE}:gateway`,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    enableAutoPipelining: true,
-  });
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-  await new Promise<void>((resolve, reject) => {
-    redis.once('ready', resolve);
-    redis.once('end', () => reject(new Error(`cannot connect to Redis at ${config.REDIS_URL}`)));
+async function connectRedis(config: FleetConfig, logger: Logger): Promise<RedisClient> {
+  const name = `${config.FLEET_NAMESPACE}:gateway`;
+  const redis = logErrors(createRedis(redisTargetOf(config), { role: 'producer', name }), name, logger);
+  await untilReady(redis).catch(() => {
+    throw new Error(`cannot connect to ${describeRedisTarget(redisTargetOf(config))}`);
   });
   return redis;
 }
 
-/** Turn events, tailed for every open SSE response over one blocking connection. */
-function liveEvents(redis: Redis, ns: string, logger: Logger) {
-  const conn = connection(redis, `${ns}:gateway:events`, logger, { autoResendUnfulfilledCommands: false });
-  const reader = new StreamReader({
-    connection: conn,
-    control: redis,
-    onError: (err) => logger.warn({ err: err.message }, 'turn event reader: read failed; retrying'),
-  });
+/**
+ * Turn events, tailed for every open SSE response without a connection per response: on one Redis
+ * over one blocking connection (`StreamReader`), on a cluster by polling through the main one
+ * (`StreamPoller`, since one blocking read cannot span slots).
+ */
+function liveEvents(config: FleetConfig, redis: RedisClient, logger: Logger) {
+  const ns = config.FLEET_NAMESPACE;
+  const onError = (err: Error) =>
+    logger.warn({ err: err.message }, 'turn event reader: read failed; retrying');
+  const target = redisTargetOf(config);
+  let reader: StreamFollower;
+  let conn: Redis | undefined;
+  if ('url' in target && !isCluster(redis)) {
+    const name = `${ns}:gateway:events`;
+    conn = logErrors(createRedis(target, { role: 'blocking', name }), name, logger);
+    reader = new StreamReader({ connection: conn, control: redis, onError });
+  } else reader = new StreamPoller({ redis, onError });
   return {
     reader,
     events: new TurnEvents({ redis, namespace: ns, reader }),
     close() {
       reader.close();
-      conn.disconnect();
+      conn?.disconnect();
     },
   };
 }
 
 /** API keys, tokens and rate limits, with revocations followed so cached keys end at once. */
-async function keyAuth(config: FleetConfig, pool: Pool, redis: Redis, logger: Logger) {
+async function keyAuth(config: FleetConfig, pool: Pool, redis: RedisClient, logger: Logger) {
   const ns = config.FLEET_NAMESPACE;
   const revocations = new ApiKeyRevocations({ redis, namespace: ns });
   const auth = createAuthCollaborators(config, {
@@ -196,7 +210,12 @@ async function keyAuth(config: FleetConfig, pool: Pool, redis: Redis, logger: Lo
     apiKeys: new ApiKeyStore({ pool, revocations }),
     logger,
   });
-  const subscriber = connection(redis, `${ns}:gateway:revocations`, logger, { autoResubscribe: false });
+  const name = `${ns}:gateway:revocations`;
+  const subscriber = logErrors(
+    createRedis(redisTargetOf(config), { role: 'subscriber', name }),
+    name,
+    logger,
+  );
   const stop = await revocations.follow(subscriber, {
     onRevoked: (keyId) => auth.keys.drop(keyId),
     onResubscribed: () => auth.keys.clear(),
@@ -211,17 +230,10 @@ async function keyAuth(config: FleetConfig, pool: Pool, redis: Redis, logger: Lo
   };
 }
 
-/**
- * A connection of its own beside `redis` (subscriptions and blocking reads hold theirs), named so
- * that CLIENT LIST shows whose it is; it queues commands until connected and rides out outages.
- */
-function connection(redis: Redis, name: string, logger: Logger, opts: RedisOptions = {}): Redis {
-  const conn = redis.duplicate({
-    ...opts,
-    connectionName: name,
-    enableOfflineQueue: true,
-    maxRetriesPerRequest: null,
-  });
-  conn.on('error', (err) => logger.warn({ err: err.message, connection: name }, 'redis connection error'));
+/** Logs the errors of a connection named `name` (CLIENT LIST shows the name too). */
+function logErrors<T extends RedisClient>(conn: T, name: string, logger: Logger): T {
+  conn.on('error', (err: Error) =>
+    logger.warn({ err: err.message, connection: name }, 'redis connection error'),
+  );
   return conn;
 }

@@ -1,4 +1,11 @@
-import type { FleetConfig, Logger } from '@agent-fleet/core';
+import {
+  createRedis,
+  type FleetConfig,
+  type Logger,
+  type RedisClient,
+  type RedisRole,
+  redisTargetOf,
+} from '@agent-fleet/core';
 import { LlmPool } from '@agent-fleet/llm';
 import { createRetriever, type Retriever } from '@agent-fleet/rag';
 import type { EngineResources } from '@agent-fleet/review';
@@ -15,7 +22,6 @@ import {
   TurnProducer,
   TurnRecords,
 } from '@agent-fleet/turns';
-import { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { registerBuiltinTools } from './agent/builtin-tools.ts';
 import { ToolRegistry } from './agent/tools.ts';
@@ -43,9 +49,9 @@ export interface WorkerDeps {
   /** The LLM pool turns and embeddings share (its health is the worker's readiness). */
   llm: LlmPool;
   /** BullMQ's connection (its blocking commands would stall ours). */
-  bullConnection: Redis;
+  bullConnection: RedisClient;
   /** A connection of its own for the cancellation channel (subscribed connections do nothing else). */
-  subscriber: Redis;
+  subscriber: RedisClient;
   partitions: PartitionQueues;
   control: TurnControl;
   /** Which dependencies this process finds away; turns wait on it, the recovery sweep follows it. */
@@ -65,9 +71,9 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
   const ns = config.FLEET_NAMESPACE;
   // Ours batches the commands of concurrent turns into one write per event-loop tick
   // (auto-pipelining), which is most of a worker's Redis cost.
-  const redis = connect(config, logger, { enableAutoPipelining: true });
-  const bullConnection = connect(config, logger);
-  const subscriber = connect(config, logger);
+  const redis = connect(config, 'worker', logger);
+  const bullConnection = connect(config, 'queue', logger);
+  const subscriber = connect(config, 'subscriber', logger);
   const pool = createPool(config.DATABASE_URL, Math.min(20, config.WORKER_CONCURRENCY * 2));
   await migrate(config.DATABASE_URL, logger);
   const metrics = createWorkerMetrics();
@@ -159,7 +165,7 @@ interface Shared {
   config: FleetConfig;
   logger: Logger;
   metrics: WorkerMetrics;
-  redis: Redis;
+  redis: RedisClient;
   pool: Pool;
   llm: LlmPool;
   partitions: PartitionQueues;
@@ -236,9 +242,10 @@ async function createTurnParts(s: Shared): Promise<{ runner: TurnRunner; repair:
   return { runner, repair };
 }
 
-function connect(config: FleetConfig, logger: Logger, opts: { enableAutoPipelining?: boolean } = {}): Redis {
-  const conn = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, ...opts });
-  conn.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+/** A connection for `role` (see `RedisRole`); its errors are logged. */
+function connect(config: FleetConfig, role: RedisRole, logger: Logger): RedisClient {
+  const conn = createRedis(redisTargetOf(config), { role });
+  conn.on('error', (err: Error) => logger.warn({ err: err.message, role }, 'redis connection error'));
   return conn;
 }
 
@@ -259,7 +266,7 @@ function createLlmPool(config: FleetConfig, metrics: WorkerMetrics, logger: Logg
 }
 
 /** Profiles through the Redis cache the gateway invalidates; the tenant default stands in for users without one. */
-function profileCache(config: FleetConfig, redis: Redis, pool: Pool) {
+function profileCache(config: FleetConfig, redis: RedisClient, pool: Pool) {
   const store = new ProfileStore({ pool });
   return new ProfileCache({
     redis,

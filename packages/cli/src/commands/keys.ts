@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { envSchema, FleetError, userIdSchema } from '@agent-fleet/core';
+import {
+  createRedis,
+  envSchema,
+  FleetError,
+  type RedisTarget,
+  redisClusterNodesSchema,
+  untilReady,
+  userIdSchema,
+} from '@agent-fleet/core';
 import {
   API_KEY_SCOPES,
   type ApiKey,
@@ -14,10 +22,9 @@ import {
   TENANT_PATTERN,
 } from '@agent-fleet/state';
 import { type Command, InvalidArgumentError } from 'commander';
-import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import { REPO_ROOT } from '../paths.ts';
-import { readStackFile } from '../stack-file.ts';
+import { readStackFile, type StackFile } from '../stack-file.ts';
 
 export interface KeysCreateOptions {
   name: string;
@@ -91,9 +98,31 @@ export function registerKeysCommand(program: Command): void {
 }
 
 /**
+ * Where revocations are announced: REDIS_CLUSTER_NODES or REDIS_URL, else the running fleet's
+ * Redis (a cluster's nodes or a URL); undefined when there is none.
+ */
+function announceTarget(
+  env: Record<string, string | undefined>,
+  stack: StackFile | null,
+): RedisTarget | undefined {
+  const nodes = env.REDIS_CLUSTER_NODES ?? (env.REDIS_URL ? undefined : stack?.redisClusterNodes);
+  if (nodes) {
+    const parsed = redisClusterNodesSchema.safeParse(nodes);
+    if (!parsed.success)
+      throw new FleetError('invalid_config', `REDIS_CLUSTER_NODES: ${parsed.error.issues[0]?.message}`);
+    return { clusterNodes: parsed.data };
+  }
+  const url = env.REDIS_URL ?? stack?.redisUrl;
+  return url ? { url } : undefined;
+}
+
+/** Time to connect to Redis before announcing anyway (the announcement then fails and says so). */
+const ANNOUNCE_CONNECT_MS = 2000;
+
+/**
  * Runs `fn` with a key store on DATABASE_URL or on the running fleet's database. With `announce`,
- * the store also announces revocations on REDIS_URL (or the running fleet's Redis) in
- * FLEET_NAMESPACE, so gateways drop revoked keys from their caches at once.
+ * the store also announces revocations on REDIS_CLUSTER_NODES or REDIS_URL (or the running fleet's
+ * Redis) in FLEET_NAMESPACE, so gateways drop revoked keys from their caches at once.
  */
 async function withStore(
   command: string,
@@ -114,17 +143,24 @@ async function withStore(
     io.err(`fleet keys ${command}: DATABASE_URL must look like postgres://user:password@host:port/database`);
     return 1;
   }
-  const redisUrl = opts.announce ? (env.REDIS_URL ?? stack?.redisUrl) : undefined;
-  const redis = redisUrl ? new Redis(redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 5000 }) : undefined;
+  let target: RedisTarget | undefined;
+  try {
+    target = opts.announce ? announceTarget(env, stack) : undefined;
+  } catch (err) {
+    io.err(`fleet keys ${command}: ${(err as Error).message}`);
+    return 1;
+  }
+  const pool = createPool(databaseUrl, 2);
+  const redis = target ? createRedis(target, { role: 'producer' }) : undefined;
   redis?.on('error', () => {});
   if (opts.announce && !redis)
     io.err(
-      `fleet keys ${command}: no Redis to announce on (set REDIS_URL): gateways refuse the key once their cache expires (API_KEY_CACHE_SECONDS)`,
+      `fleet keys ${command}: no Redis to announce on (set REDIS_URL or REDIS_CLUSTER_NODES): gateways refuse the key once their cache expires (API_KEY_CACHE_SECONDS)`,
     );
-  const pool = createPool(databaseUrl, 2);
   try {
     await migrate(databaseUrl);
     const namespace = envSchema.shape.FLEET_NAMESPACE.parse(env.FLEET_NAMESPACE);
+    if (redis) await untilReady(redis, ANNOUNCE_CONNECT_MS).catch(() => {});
     const revocations = redis ? new ApiKeyRevocations({ redis, namespace }) : undefined;
     return await fn(new ApiKeyStore({ pool, ...(revocations ? { revocations } : {}) }));
   } catch (err) {

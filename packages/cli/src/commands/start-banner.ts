@@ -6,7 +6,8 @@ import { type DevCredentials, devUserToken } from './keys.ts';
 export interface BannerFacts {
   gatewayUrl: string;
   llmBaseUrls: string;
-  redisUrl: string;
+  /** The Redis URL, or `cluster <nodes>`. */
+  redis: string;
   databaseUrl: string;
   /** Which of Redis, Postgres and the LLM servers this command started (the rest are external). */
   embedded: { redis: boolean; postgres: boolean; llm: boolean };
@@ -38,7 +39,7 @@ export async function startBanner(f: BannerFacts): Promise<string> {
     `  API docs    ${base}/docs`,
     `  metrics     ${base}/metrics`,
     `  LLM         ${f.llmBaseUrls}   (${f.embedded.llm ? 'the simulator, started here, restarted if it dies' : 'external'})`,
-    `  Redis       ${f.redisUrl}   (${f.embedded.redis ? `AOF, appendfsync ${f.appendfsync}, ${where(true)}` : 'external'})`,
+    `  Redis       ${f.redis}   (${f.embedded.redis ? `AOF, appendfsync ${f.appendfsync}, ${where(true)}` : 'external'})`,
     `  Postgres    ${f.databaseUrl}   (${where(f.embedded.postgres)})`,
     `  workers     ${f.workers}`,
     `  logs        ${f.logDir ?? 'this terminal'}`,

@@ -1,7 +1,14 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createLogger, type FleetConfig, loadConfig } from '@agent-fleet/core';
+import {
+  createLogger,
+  createRedis,
+  type FleetConfig,
+  loadConfig,
+  type RedisTarget,
+  redisTargetOf,
+} from '@agent-fleet/core';
 import {
   deployableService,
   describeExit,
@@ -15,7 +22,6 @@ import { createRetriever, ingestPaths, SAMPLE_CORPUS_DIR, SAMPLE_TENANT } from '
 import { scalingPolicyFromConfig } from '@agent-fleet/scaling';
 import { createPool, migrate, ProfileStore } from '@agent-fleet/state';
 import { WorkBacklog } from '@agent-fleet/turns';
-import { Redis } from 'ioredis';
 import { REPO_ROOT, SERVICE_SCRIPTS } from '../paths.ts';
 import { removeStackFile, writeStackFile } from '../stack-file.ts';
 import { type DevCredentials, ensureDevCredentials } from './keys.ts';
@@ -35,11 +41,12 @@ type LogTarget = (service: string) => Pick<ServiceOptions, 'logFile'>;
 
 /**
  * `fleet start`: the whole fleet on one machine. Redis, Postgres and the LLM simulator are started
- * here unless REDIS_URL, DATABASE_URL or LLM_BASE_URLS point at running ones; then the gateway and
- * the workers: `--workers N` (or WORKERS) of them, or as many as the local autoscaler decides on
- * the backlog with the AUTOSCALE_* policy (the one the Kubernetes overlays' ScaledObjects say). Every process started here is supervised: one that dies is restarted on its port and
- * data, with a line saying so. Ctrl-C stops everything this command started, workers first, with
- * no restart from then on. The services run in process groups of their own so that a terminal's
+ * here unless REDIS_URL (or REDIS_CLUSTER_NODES), DATABASE_URL or LLM_BASE_URLS point at running
+ * ones; then the gateway and the workers: `--workers N` (or WORKERS) of them, or as many as the
+ * local autoscaler decides on the backlog with the AUTOSCALE_* policy (the one the Kubernetes
+ * overlays' ScaledObjects say). Every process started here is supervised: one that dies is
+ * restarted on its port and data, with a line saying so. Ctrl-C stops everything this command
+ * started, workers first, with no restart from then on. The services run in process groups of their own so that a terminal's
  * Ctrl-C reaches this command only and the order holds.
  */
 export async function startFleet(opts: StartOptions): Promise<void> {
@@ -78,7 +85,11 @@ export async function startFleet(opts: StartOptions): Promise<void> {
 
   try {
     if (logDir) await mkdir(logDir, { recursive: true });
-    const embedded = { redis: !env.REDIS_URL, postgres: !env.DATABASE_URL, llm: !env.LLM_BASE_URLS };
+    const embedded = {
+      redis: !env.REDIS_URL && !env.REDIS_CLUSTER_NODES,
+      postgres: !env.DATABASE_URL,
+      llm: !env.LLM_BASE_URLS,
+    };
     await startDataServices(supervisor, env, { fleetDir, logDir, appendfsync: config.REDIS_APPENDFSYNC });
     const databaseUrl = env.DATABASE_URL!;
     await migrate(databaseUrl, log);
@@ -95,13 +106,16 @@ export async function startFleet(opts: StartOptions): Promise<void> {
       workerStopGraceMs: config.SHUTDOWN_GRACE_MS + 2000,
     });
     if (fixedWorkers === undefined) {
-      autoscaler = await startAutoscaler(config, env.REDIS_URL!, workers, say);
+      const redis = redisTargetOf({ ...config, REDIS_URL: env.REDIS_URL ?? config.REDIS_URL });
+      autoscaler = await startAutoscaler(config, redis, workers, say);
     } else {
       await Promise.all(Array.from({ length: fixedWorkers }, (_, i) => workers.add(`worker-${i}`)));
     }
     writeStackFile(fleetDir, {
       pid: process.pid,
-      redisUrl: env.REDIS_URL!,
+      ...(env.REDIS_CLUSTER_NODES
+        ? { redisClusterNodes: env.REDIS_CLUSTER_NODES }
+        : { redisUrl: env.REDIS_URL! }),
       databaseUrl,
       llmBaseUrls: env.LLM_BASE_URLS!,
       gatewayUrl,
@@ -110,7 +124,7 @@ export async function startFleet(opts: StartOptions): Promise<void> {
       await startBanner({
         gatewayUrl,
         llmBaseUrls: env.LLM_BASE_URLS!,
-        redisUrl: env.REDIS_URL!,
+        redis: env.REDIS_CLUSTER_NODES ? `cluster ${env.REDIS_CLUSTER_NODES}` : env.REDIS_URL!,
         databaseUrl,
         embedded,
         appendfsync: config.REDIS_APPENDFSYNC,
@@ -132,13 +146,16 @@ export async function startFleet(opts: StartOptions): Promise<void> {
   }
 }
 
-/** Redis and Postgres, unless REDIS_URL and DATABASE_URL name running ones; sets both in `env`. */
+/**
+ * Redis and Postgres, unless REDIS_URL (or REDIS_CLUSTER_NODES) and DATABASE_URL name running ones;
+ * sets REDIS_URL (when no cluster is named) and DATABASE_URL in `env`.
+ */
 async function startDataServices(
   supervisor: Supervisor,
   env: Record<string, string | undefined>,
   opts: { fleetDir: string; logDir: string | undefined; appendfsync: FleetConfig['REDIS_APPENDFSYNC'] },
 ): Promise<void> {
-  if (!env.REDIS_URL) {
+  if (!env.REDIS_URL && !env.REDIS_CLUSTER_NODES) {
     const redis = await supervisor.add(
       redisService({ dataDir: join(opts.fleetDir, 'redis'), appendfsync: opts.appendfsync, detached: true }),
     );
@@ -228,11 +245,11 @@ function workerProcesses(
  */
 async function startAutoscaler(
   config: FleetConfig,
-  redisUrl: string,
+  target: RedisTarget,
   workers: ReturnType<typeof workerProcesses>,
   say: (line: string) => void,
 ): Promise<{ stop(): Promise<void> }> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  const redis = createRedis(target, { role: 'producer' });
   redis.on('error', () => {});
   const backlog = new WorkBacklog({
     connection: redis,
