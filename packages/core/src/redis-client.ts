@@ -28,7 +28,8 @@ export type RedisTarget =
  * - `blocking`: held by one blocking read; a read cut by a reconnection is not resent (the reader
  *   sends it again, knowing the new connection).
  * - `subscriber`: pub/sub; resubscribes after reconnecting.
- * Commands are auto-pipelined for `producer` and `worker`: concurrent requests share round trips.
+ * Commands are auto-pipelined for `producer` and `worker` on one server: concurrent requests share
+ * round trips (not on a cluster, see `createRedis`).
  */
 export type RedisRole = 'producer' | 'worker' | 'queue' | 'blocking' | 'subscriber';
 
@@ -112,7 +113,9 @@ export function createRedis(target: RedisTarget, opts: CreateRedisOptions): Redi
     redisOptions: connection,
     scaleReads: 'master',
     enableOfflineQueue: !policy.failFast,
-    enableAutoPipelining: policy.autoPipelining,
+    // Never on a cluster: ioredis retries a redirected batch only when every command in it got the
+    // same redirection, so during a failover commands of different slots fail with MOVED.
+    enableAutoPipelining: false,
     maxRedirections: policy.failFast ? FAIL_FAST_REDIRECTIONS : RIDE_OUT_REDIRECTIONS,
   };
   return new Cluster(
