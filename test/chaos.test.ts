@@ -8,6 +8,7 @@ import {
   type TestFleet,
   waitFor,
 } from './support/fleet.ts';
+import { keysMatching } from './support/stack.ts';
 import { messageText, verifyStrictOrder } from './support/verify.ts';
 
 describe('chaos: workers SIGKILLed at random, 10% of LLM calls fail', () => {
@@ -84,7 +85,7 @@ describe('chaos: workers SIGKILLed at random, 10% of LLM calls fail', () => {
       requests: number;
       failures: number;
     };
-    const turnKeys = await fleet.redis.keys(`${fleet.namespace}:{u:*}:turn:*`);
+    const turnKeys = await keysMatching(fleet.redis, `${fleet.namespace}:{u:*}:turn:*`);
     const attempts = await Promise.all(turnKeys.map((k) => fleet.redis.hget(k, 'attempts')));
     const rerun = attempts.filter((a) => Number(a) > 1).length;
     process.stdout.write(

@@ -5,6 +5,7 @@ import { startSim } from '@agent-fleet/llm-sim';
 import { ApiKeyStore } from '@agent-fleet/state';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestFleet, type TestFleet } from './support/fleet.ts';
+import { keysMatching, redisEnv } from './support/stack.ts';
 import { verifyStrictOrder } from './support/verify.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -59,7 +60,7 @@ describe('the intake queue: a plain BullMQ producer with the JSON Schema, no pro
     const USERS = 20;
     const PER_USER = 5;
     const report = await runProducer({
-      REDIS_URL: fleet.env.REDIS_URL!,
+      ...redisEnv(),
       FLEET_NAMESPACE: fleet.namespace,
       USERS: String(USERS),
       PER_USER: String(PER_USER),
@@ -98,11 +99,11 @@ describe('the intake queue: a plain BullMQ producer with the JSON Schema, no pro
     // A payload the schema refuses fails once, with the field named, and is never retried.
     expect(report.bad).toMatchObject({ schemaRefusesBad: true, attemptsMade: 1, state: 'failed' });
     expect(report.bad.failure).toMatch(/^invalid intake message: userId: userId must be 1-128 characters/);
-    const badUser = await fleet.redis.keys(`${fleet.namespace}:{u:has spaces}*`);
+    const badUser = await keysMatching(fleet.redis, `${fleet.namespace}:{u:has spaces}*`);
     expect(badUser).toEqual([]);
     // Text with a NUL, which Postgres cannot store, is refused by the schema and by the fleet alike.
     expect(report.nul).toMatchObject({ schemaRefusesNul: true, attemptsMade: 1, state: 'failed' });
     expect(report.nul.failure).toMatch(/^invalid intake message: text: must not contain NUL/);
-    expect(await fleet.redis.keys(`${fleet.namespace}:{u:nul-user}*`)).toEqual([]);
+    expect(await keysMatching(fleet.redis, `${fleet.namespace}:{u:nul-user}*`)).toEqual([]);
   });
 });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetApiError, FleetHttpClient } from '../packages/client/src/index.ts';
 import { startTestFleet, type TestFleet } from './support/fleet.ts';
 import { buildClient, runNode } from './support/sdk-build.ts';
+import { redisEnv } from './support/stack.ts';
 import { verifyStrictOrder } from './support/verify.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -43,7 +44,7 @@ describe('the SDK from a separate process: 1,000 turns for 100 users', () => {
     const USERS = 100;
     const PER_USER = 10;
     const res = await runNode(PRODUCER, [entry], {
-      REDIS_URL: fleet.env.REDIS_URL!,
+      ...redisEnv(),
       FLEET_NAMESPACE: fleet.namespace,
       PARTITIONS: '8',
       USERS: String(USERS),

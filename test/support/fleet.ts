@@ -1,11 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isFinalStatus, type TurnStatus } from '@agent-fleet/core';
-import { type ServiceHandle, spawnService } from '@agent-fleet/devstack';
-import { Redis } from 'ioredis';
+import {
+  createRedis,
+  isFinalStatus,
+  type RedisClient,
+  type RedisTarget,
+  redisClusterNodesSchema,
+  type TurnStatus,
+  untilReady,
+} from '@agent-fleet/core';
+import { type RedisClusterHandle, type ServiceHandle, spawnService } from '@agent-fleet/devstack';
 import pg from 'pg';
-import { freshDatabase, freshNamespace, redisUrl } from './stack.ts';
+import { crossSlotRefusals, freshDatabase, freshNamespace, redisEnv } from './stack.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const SCRIPTS = {
@@ -20,7 +27,8 @@ export interface TestFleet {
   namespace: string;
   databaseUrl: string;
   env: Record<string, string>;
-  redis: Redis;
+  /** The project's Redis (a cluster client in `e2e-cluster`). */
+  redis: RedisClient;
   pool: pg.Pool;
   workers: ServiceHandle[];
   addWorker(extraEnv?: Record<string, string>): ServiceHandle;
@@ -28,17 +36,20 @@ export interface TestFleet {
   addGateway(extraEnv?: Record<string, string>): Promise<string>;
   /** Resolves once every worker started so far takes jobs. */
   workersReady(): Promise<void>;
+  /** Stops its processes; on a cluster, fails if a node refused a command with CROSSSLOT meanwhile. */
   stop(): Promise<void>;
 }
 
 /**
- * A gateway process and worker processes on the shared test Redis (own namespace) and a fresh
- * database, talking to the LLM server at `llmUrl`.
+ * A gateway process and worker processes on the shared test Redis (own namespace; the Redis
+ * Cluster in the `e2e-cluster` project) and a fresh database, talking to the LLM server at `llmUrl`.
  */
 export async function startTestFleet(opts: {
   llmUrl: string;
   workers: number;
   env?: Record<string, string>;
+  /** Another Redis Cluster than the project's (a test that kills its nodes runs one of its own). */
+  cluster?: RedisClusterHandle;
 }): Promise<TestFleet> {
   const namespace = freshNamespace();
   const databaseUrl = await freshDatabase();
@@ -46,7 +57,7 @@ export async function startTestFleet(opts: {
   mkdirSync(logDir, { recursive: true });
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
-    REDIS_URL: redisUrl(),
+    ...(opts.cluster ? { REDIS_CLUSTER_NODES: opts.cluster.nodeList } : redisEnv()),
     DATABASE_URL: databaseUrl,
     FLEET_NAMESPACE: namespace,
     LLM_BASE_URLS: opts.llmUrl,
@@ -83,9 +94,11 @@ export async function startTestFleet(opts: {
     return w;
   };
   for (let i = 0; i < opts.workers; i++) addWorker();
-  const redis = new Redis(env.REDIS_URL!, { maxRetriesPerRequest: null });
+  const redis = createRedis(redisTargetOfEnv(env), { role: 'worker' });
   // A test may stop its own Redis under the fleet: this client waits for it like the workers do.
   redis.on('error', () => {});
+  await untilReady(redis, 10_000);
+  const crossSlotBefore = await crossSlotRefusals(redis);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   return {
     gatewayUrl,
@@ -103,10 +116,19 @@ export async function startTestFleet(opts: {
     async stop() {
       await Promise.all(workers.map((w) => w.stop(8000)));
       await Promise.all(gateways.map((g) => g.stop()));
+      const refused = (await crossSlotRefusals(redis)) - crossSlotBefore;
       await pool.end();
       redis.disconnect();
+      if (refused > 0)
+        throw new Error(`the cluster refused ${refused} commands with CROSSSLOT while the fleet ran`);
     },
   };
+}
+
+/** The Redis a fleet's processes use, from their environment (the cluster when one is named). */
+function redisTargetOfEnv(env: Record<string, string>): RedisTarget {
+  const nodes = env.REDIS_CLUSTER_NODES;
+  return nodes ? { clusterNodes: redisClusterNodesSchema.parse(nodes) } : { url: env.REDIS_URL! };
 }
 
 export async function postMessage(

@@ -1,0 +1,135 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isCluster } from '@agent-fleet/core';
+import { startSim } from '@agent-fleet/llm-sim';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  mapLimit,
+  postMessage,
+  settledTurn,
+  startTestFleet,
+  type TestFleet,
+  waitFor,
+} from './support/fleet.ts';
+import { readSse } from './support/sse.ts';
+import { clusterNodes, freshDatabase, freshNamespace } from './support/stack.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const CLI = join(ROOT, 'packages/cli/src/main.ts');
+
+/** The fleet on the project's 3-master Redis Cluster (test/support/global-cluster.ts). */
+describe('the fleet on a Redis Cluster of 3 masters', () => {
+  let sim: Awaited<ReturnType<typeof startSim>>;
+  let fleet: TestFleet;
+
+  beforeAll(async () => {
+    sim = await startSim({ latencyMs: 5, engine: { timeScale: 0 } });
+    fleet = await startTestFleet({ llmUrl: sim.url, workers: 1, env: { LOG_LEVEL: 'warn' } });
+    await fleet.workersReady();
+  });
+  afterAll(async () => {
+    await fleet?.stop();
+    await sim?.close();
+  });
+
+  it('spreads the partition queues 3/3/2 and the users over the masters, as the masters report', async () => {
+    expect(clusterNodes()).toBeDefined();
+    const redis = fleet.redis;
+    if (!isCluster(redis)) throw new Error('the fleet is not on a cluster');
+    const users = Array.from({ length: 60 }, (_, i) => `spread-${i}`);
+    const turns = await mapLimit(users, 20, (u) => postMessage(fleet.gatewayUrl, u, `hello from ${u}`));
+    for (const t of turns) expect((await settledTurn(fleet.gatewayUrl, t.turnId)).status).toBe('completed');
+
+    const masters = redis.nodes('master');
+    expect(masters).toHaveLength(3);
+    const perMaster = await Promise.all(
+      masters.map(async (node) => {
+        const queueKeys = await node.keys(`${fleet.namespace}:{agent.p*`);
+        const userKeys = await node.keys(`${fleet.namespace}:{u:*`);
+        return {
+          partitions: new Set(queueKeys.map((k) => /\}:agent\.p(\d+):/.exec(k)?.[1])),
+          users: new Set(userKeys.map((k) => /\{u:([^}]+)\}/.exec(k)?.[1])),
+        };
+      }),
+    );
+    // Each partition's queue lives on one master, and every master holds its share.
+    expect(perMaster.map((m) => m.partitions.size).sort()).toEqual([2, 3, 3]);
+    expect(new Set(perMaster.flatMap((m) => [...m.partitions])).size).toBe(8);
+    expect(perMaster.reduce((n, m) => n + m.users.size, 0)).toBe(users.length);
+    for (const m of perMaster) expect(m.users.size).toBeGreaterThanOrEqual(10);
+  });
+
+  it("streams a turn's events over SSE and shows every partition queue in Bull Board", async () => {
+    const { turnId } = await postMessage(fleet.gatewayUrl, 'sse-user', 'stream this answer please');
+    const events = await readSse(await fetch(`${fleet.gatewayUrl}/v1/turns/${turnId}/events`));
+    expect(events.map((e) => e.event)).toContain('token');
+    expect(events.at(-1)).toMatchObject({ event: 'done', data: { status: 'completed' } });
+
+    const board = await fetch(`${fleet.gatewayUrl}/admin/queues/api/queues`);
+    expect(board.status).toBe(200);
+    const { queues } = (await board.json()) as { queues: { name: string; counts: Record<string, number> }[] };
+    expect(queues.map((q) => q.name).sort()).toEqual(Array.from({ length: 8 }, (_, i) => `agent.p${i}`));
+    const completed = queues.reduce((n, q) => n + (q.counts.completed ?? 0), 0);
+    expect(completed).toBeGreaterThanOrEqual(61);
+  });
+});
+
+describe('fleet start with REDIS_CLUSTER_NODES', () => {
+  const fleetDir = (() => {
+    mkdirSync(join(ROOT, '.fleet'), { recursive: true });
+    return mkdtempSync(join(ROOT, '.fleet', 'start-cluster-'));
+  })();
+  let sim: Awaited<ReturnType<typeof startSim>>;
+  let fleet: ChildProcess | undefined;
+  let output = '';
+
+  afterAll(async () => {
+    if (fleet && fleet.exitCode === null) {
+      process.kill(-fleet.pid!, 'SIGINT');
+      await waitFor(async () => fleet!.exitCode !== null, { timeoutMs: 30_000 }).catch(() => {
+        process.kill(-fleet!.pid!, 'SIGKILL');
+      });
+    }
+    await sim?.close();
+    rmSync(fleetDir, { recursive: true, force: true });
+  });
+
+  it('runs the fleet on the cluster and starts no redis-server of its own', async () => {
+    sim = await startSim({ latencyMs: 5, engine: { timeScale: 0 } });
+    fleet = spawn(process.execPath, [CLI, 'start', '--workers', '1'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        FLEET_DIR: fleetDir,
+        REDIS_CLUSTER_NODES: clusterNodes()!,
+        DATABASE_URL: await freshDatabase(),
+        LLM_BASE_URLS: sim.url,
+        FLEET_NAMESPACE: freshNamespace(),
+        AUTH_MODE: 'off',
+        HOST: '127.0.0.1',
+        PORT: '0',
+      },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    for (const stream of [fleet.stdout!, fleet.stderr!])
+      stream.setEncoding('utf8').on('data', (chunk: string) => {
+        output += chunk;
+      });
+    await waitFor(async () => output.includes('Ctrl-C stops everything') || fleet!.exitCode !== null, {
+      timeoutMs: 100_000,
+      describe: () => output,
+    });
+    expect(fleet.exitCode, output).toBeNull();
+    expect(output).toContain(`Redis       cluster ${clusterNodes()}   (external)`);
+    expect(existsSync(join(fleetDir, 'redis'))).toBe(false);
+    const gatewayUrl = `http://127.0.0.1:${output.match(/gateway {5}http:\/\/localhost:(\d+)/)![1]}`;
+    const { turnId } = await postMessage(gatewayUrl, 'alice', 'How long do we keep KYC records?');
+    expect((await settledTurn(gatewayUrl, turnId, 30_000)).status).toBe('completed');
+
+    process.kill(-fleet.pid!, 'SIGINT');
+    await waitFor(async () => fleet!.exitCode !== null, { timeoutMs: 30_000, describe: () => output });
+    expect(fleet.exitCode).toBe(0);
+  });
+});
