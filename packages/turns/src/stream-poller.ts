@@ -18,8 +18,8 @@ const ERROR_PAUSE_MS = 500;
 /**
  * Follows any number of Redis streams by reading each of them without blocking every `intervalMs`:
  * one XREAD per followed stream, from the oldest position its followers need, fanned out to the
- * followers in order, each from its own position. With auto-pipelining the reads of a round go out
- * in one round trip per node. For Redis Cluster, where `StreamReader`'s single blocking read
+ * followers in order, each from its own position. The reads of a round are sent together, without
+ * waiting for each other's replies. For Redis Cluster, where `StreamReader`'s single blocking read
  * cannot work: one XREAD may name only streams of one slot (keys of different slots are refused
  * with CROSSSLOT even when one node serves them), and a blocking read per user's slot would cost
  * a connection per user. The price: up to `intervalMs` more latency per event, and one command per
