@@ -1,5 +1,4 @@
-import { reviewKeys } from '@agent-fleet/core';
-import type { Redis } from 'ioredis';
+import { type RedisClient, reviewKeys } from '@agent-fleet/core';
 import type { Usage } from './finding.ts';
 import type { DocumentOutcome, ReviewStatus } from './statuses.ts';
 import type { RunProgress } from './store.ts';
@@ -19,7 +18,8 @@ export type ReviewEvent =
 
 /**
  * What follows Redis streams live, calling back with new entries after a position until stopped:
- * the gateway's shared `StreamReader` (of @agent-fleet/turns), one blocking connection for all.
+ * the gateway's shared `StreamReader` (of @agent-fleet/turns, one blocking connection for all), or
+ * its `StreamPoller` on a Redis Cluster.
  */
 export interface StreamFollower {
   follow(
@@ -48,12 +48,12 @@ const TTL_SECONDS = 7 * 24 * 3600;
  * loses no result (a watcher that reconnects gets the current counts first).
  */
 export class ReviewEvents {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #namespace: string;
   readonly #follower: StreamFollower | undefined;
 
   /** `follower` is needed to `tail`; publishing and reading need only `redis`. */
-  constructor(opts: { redis: Redis; namespace: string; follower?: StreamFollower }) {
+  constructor(opts: { redis: RedisClient; namespace: string; follower?: StreamFollower }) {
     this.#redis = opts.redis;
     this.#namespace = opts.namespace;
     this.#follower = opts.follower;

@@ -1,6 +1,5 @@
-import { REVIEW_QUEUES, retryOptions, reviewQueuePrefix } from '@agent-fleet/core';
+import { REVIEW_QUEUES, type RedisClient, retryOptions, reviewQueuePrefix } from '@agent-fleet/core';
 import { FlowProducer, type JobsOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { ReviewJobData, ReviewJobName, ReviewJobPolicy } from './jobs.ts';
 import { QUEUE_PRIORITY, type ReviewPriority } from './statuses.ts';
 
@@ -28,7 +27,7 @@ export class ReviewQueues {
   readonly #prefix: string;
 
   constructor(opts: {
-    connection: Redis;
+    connection: RedisClient;
     namespace: string;
     policies: Record<ReviewJobName, ReviewJobPolicy>;
   }) {

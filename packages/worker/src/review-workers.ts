@@ -1,4 +1,10 @@
-import { type FleetConfig, type Logger, REVIEW_QUEUES, reviewQueuePrefix } from '@agent-fleet/core';
+import {
+  type FleetConfig,
+  type Logger,
+  REVIEW_QUEUES,
+  type RedisClient,
+  reviewQueuePrefix,
+} from '@agent-fleet/core';
 import type { LlmPool } from '@agent-fleet/llm';
 import type { ProfileSource, Retriever } from '@agent-fleet/rag';
 import {
@@ -13,7 +19,6 @@ import {
   reviewJobPolicies,
 } from '@agent-fleet/review';
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 
 /** What the review engine is built from: the worker's own collaborators, shared with turns. */
@@ -21,9 +26,9 @@ export interface ReviewWiring {
   config: FleetConfig;
   logger: Logger;
   /** Commands (events, progress). */
-  redis: Redis;
+  redis: RedisClient;
   /** BullMQ's connection (`maxRetriesPerRequest: null`). */
-  connection: Redis;
+  connection: RedisClient;
   pool: Pool;
   llm: LlmPool;
   retriever: Retriever;
@@ -76,7 +81,7 @@ export interface ReviewWorkers {
 export function startReviewWorkers(deps: {
   config: FleetConfig;
   logger: Logger;
-  bullConnection: Redis;
+  bullConnection: RedisClient;
   reviews: EngineResources;
 }): ReviewWorkers {
   const { config, logger, reviews } = deps;
