@@ -5,6 +5,7 @@ import {
   createRedis,
   envSchema,
   FleetError,
+  type RedisClient,
   type RedisTarget,
   redisClusterNodesSchema,
   untilReady,
@@ -119,6 +120,19 @@ function announceTarget(
 /** Time to connect to Redis before announcing anyway (the announcement then fails and says so). */
 const ANNOUNCE_CONNECT_MS = 2000;
 
+/** The connection revocations are announced on; undefined (and said on stderr) when there is none. */
+function announcer(command: string, io: Io, target: RedisTarget | undefined): RedisClient | undefined {
+  if (!target) {
+    io.err(
+      `fleet keys ${command}: no Redis to announce on (set REDIS_URL or REDIS_CLUSTER_NODES): gateways refuse the key once their cache expires (API_KEY_CACHE_SECONDS)`,
+    );
+    return undefined;
+  }
+  const redis = createRedis(target, { role: 'producer' });
+  redis.on('error', () => {});
+  return redis;
+}
+
 /**
  * Runs `fn` with a key store on DATABASE_URL or on the running fleet's database. With `announce`,
  * the store also announces revocations on REDIS_CLUSTER_NODES or REDIS_URL (or the running fleet's
@@ -143,20 +157,14 @@ async function withStore(
     io.err(`fleet keys ${command}: DATABASE_URL must look like postgres://user:password@host:port/database`);
     return 1;
   }
-  let target: RedisTarget | undefined;
+  let redis: RedisClient | undefined;
   try {
-    target = opts.announce ? announceTarget(env, stack) : undefined;
+    redis = opts.announce ? announcer(command, io, announceTarget(env, stack)) : undefined;
   } catch (err) {
     io.err(`fleet keys ${command}: ${(err as Error).message}`);
     return 1;
   }
   const pool = createPool(databaseUrl, 2);
-  const redis = target ? createRedis(target, { role: 'producer' }) : undefined;
-  redis?.on('error', () => {});
-  if (opts.announce && !redis)
-    io.err(
-      `fleet keys ${command}: no Redis to announce on (set REDIS_URL or REDIS_CLUSTER_NODES): gateways refuse the key once their cache expires (API_KEY_CACHE_SECONDS)`,
-    );
   try {
     await migrate(databaseUrl);
     const namespace = envSchema.shape.FLEET_NAMESPACE.parse(env.FLEET_NAMESPACE);
