@@ -2,9 +2,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isCluster } from '@agent-fleet/core';
+import { apiKeyRevocationsChannel, createRedis, isCluster } from '@agent-fleet/core';
 import { startSim } from '@agent-fleet/llm-sim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Io, keysCreate, keysRevoke } from '../packages/cli/src/commands/keys.ts';
 import {
   mapLimit,
   postMessage,
@@ -14,7 +15,7 @@ import {
   waitFor,
 } from './support/fleet.ts';
 import { readSse } from './support/sse.ts';
-import { clusterNodes, freshDatabase, freshNamespace } from './support/stack.ts';
+import { clusterNodes, freshDatabase, freshNamespace, redisTarget } from './support/stack.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const CLI = join(ROOT, 'packages/cli/src/main.ts');
@@ -70,9 +71,37 @@ describe('the fleet on a Redis Cluster of 3 masters', () => {
     const board = await fetch(`${fleet.gatewayUrl}/admin/queues/api/queues`);
     expect(board.status).toBe(200);
     const { queues } = (await board.json()) as { queues: { name: string; counts: Record<string, number> }[] };
-    expect(queues.map((q) => q.name).sort()).toEqual(Array.from({ length: 8 }, (_, i) => `agent.p${i}`));
-    const completed = queues.reduce((n, q) => n + (q.counts.completed ?? 0), 0);
+    const partitions = queues.filter((q) => q.name.startsWith('agent.p'));
+    expect(partitions.map((q) => q.name).sort()).toEqual(Array.from({ length: 8 }, (_, i) => `agent.p${i}`));
+    const completed = partitions.reduce((n, q) => n + (q.counts.completed ?? 0), 0);
     expect(completed).toBeGreaterThanOrEqual(61);
+  });
+});
+
+describe('fleet keys revoke with REDIS_CLUSTER_NODES', () => {
+  it('announces the revocation on the cluster, where every gateway subscribed hears it', async () => {
+    const namespace = freshNamespace();
+    const subscriber = createRedis(redisTarget(), { role: 'subscriber' });
+    const heard: string[] = [];
+    subscriber.on('message', (channel: string, id: string) => heard.push(`${channel} ${id}`));
+    await subscriber.subscribe(apiKeyRevocationsChannel(namespace));
+    try {
+      const lines: string[] = [];
+      const io: Io = { out: (l) => lines.push(l), err: (l) => lines.push(l) };
+      const env = {
+        DATABASE_URL: await freshDatabase(),
+        REDIS_CLUSTER_NODES: clusterNodes()!,
+        FLEET_NAMESPACE: namespace,
+      };
+      await keysCreate({ name: 'leaked', scopes: ['turns:read'] }, io, env);
+      const id = lines[0]!.split('_')[1]!;
+      expect(await keysRevoke(id, io, env)).toBe(0);
+      await expect.poll(() => heard).toEqual([`${apiKeyRevocationsChannel(namespace)} ${id}`]);
+      expect(await keysRevoke(id, io, { ...env, REDIS_CLUSTER_NODES: '127.0.0.1' })).toBe(1);
+      expect(lines.at(-1)).toMatch(/REDIS_CLUSTER_NODES: "127.0.0.1" is not host:port/);
+    } finally {
+      subscriber.disconnect();
+    }
   });
 });
 

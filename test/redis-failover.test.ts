@@ -148,6 +148,13 @@ describe('failover: a Redis Cluster master SIGKILLed while turns flow', () => {
         50,
       ),
       usersRefused: new Set(refused.map((a) => a.user)).size,
+      /** Of the posts sent between the kill and the promotion, the share refused. */
+      refusedShare: Number(
+        (
+          refused.filter((a) => a.at >= 0 && a.at < promotedMs).length /
+          attempts.filter((a) => a.at >= 0 && a.at < promotedMs).length
+        ).toFixed(2),
+      ),
       slowestAcceptMs: Math.max(...after.map((a) => a.ms)),
       turnP50MsBefore: Math.round(percentile(latency(-60_000, -1000), 50)),
       turnMaxMsAroundKill: Math.round(Math.max(...latency(-1000, promotedMs + 1000))),
