@@ -67,7 +67,7 @@ export interface GatewayDeps {
   auth: AuthCollaborators;
   /** Browser sessions of the admin UI (Bull Board). */
   sessions: AdminSessions;
-  /** Turns' live events; the SSE routes tail them through one shared blocking reader. */
+  /** Turns' live events; the SSE routes tail them through one shared reader (see `liveEvents`). */
   events: TurnEvents;
   /** Event streams open per principal (MAX_STREAMS_PER_PRINCIPAL). */
   streams: StreamSlots;
