@@ -1,6 +1,5 @@
-import { partitionQueueName, partitionQueuePrefix } from '@agent-fleet/core';
+import { partitionQueueName, partitionQueuePrefix, type RedisClient } from '@agent-fleet/core';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { mapLimit, postMessage } from './fleet.ts';
 import { messageText } from './verify.ts';
@@ -26,7 +25,7 @@ export async function recordedCount(pool: pg.Pool): Promise<number> {
 
 /** Every job of every partition queue: its state and the attempts BullMQ counted for it. */
 export async function partitionJobs(
-  redis: Redis,
+  redis: RedisClient,
   namespace: string,
   partitions = 8,
 ): Promise<{ id: string; state: string; attemptsMade: number; failedReason?: string }[]> {

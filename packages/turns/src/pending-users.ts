@@ -1,5 +1,4 @@
-import { partitionOf, pendingUsersKey } from '@agent-fleet/core';
-import type { Redis } from 'ioredis';
+import { partitionOf, pendingUsersKey, type RedisClient } from '@agent-fleet/core';
 import { scripts } from './lua.ts';
 
 /** A user found in the index, with the mark to forget them by. */
@@ -16,11 +15,11 @@ export interface IndexedUser {
  * turn, and grows with users in flight rather than with all users ever seen.
  */
 export class PendingUsers {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #namespace: string;
   readonly #partitions: number;
 
-  constructor(opts: { redis: Redis; namespace: string; partitions: number }) {
+  constructor(opts: { redis: RedisClient; namespace: string; partitions: number }) {
     this.#redis = opts.redis;
     this.#namespace = opts.namespace;
     this.#partitions = opts.partitions;

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { recoverySweepLockKey } from '@agent-fleet/core';
-import type { Redis } from 'ioredis';
+import { type RedisClient, recoverySweepLockKey } from '@agent-fleet/core';
 import { scripts } from './lua.ts';
 
 /**
@@ -8,10 +7,10 @@ import { scripts } from './lua.ts';
  * that dies holding it delays the next sweep by that much at most) and released when the sweep ends.
  */
 export class RecoveryLock {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #key: string;
 
-  constructor(opts: { redis: Redis; namespace: string }) {
+  constructor(opts: { redis: RedisClient; namespace: string }) {
     this.#redis = opts.redis;
     this.#key = recoverySweepLockKey(opts.namespace);
   }

@@ -1,5 +1,5 @@
+import type { RedisClient } from '@agent-fleet/core';
 import type { LlmPool } from '@agent-fleet/llm';
-import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { DependencyProbe } from './outage-watch.ts';
 
@@ -16,9 +16,11 @@ export function postgresProbe(pool: Pick<Pool, 'query'>): DependencyProbe {
 
 /**
  * The worker's Redis connection is ready. Commands wait in ioredis's queue while it reconnects, so
- * a Redis away stalls turns rather than failing them; this tells how long it was away.
+ * a Redis away stalls turns rather than failing them; this tells how long it was away. A cluster
+ * client stays ready while one master fails over (its commands are retried until the replica takes
+ * over), so this sees only the loss of the whole cluster.
  */
-export function redisProbe(redis: Pick<Redis, 'status'>): DependencyProbe {
+export function redisProbe(redis: Pick<RedisClient, 'status'>): DependencyProbe {
   return { dependency: 'redis', up: async () => redis.status === 'ready' };
 }
 
