@@ -1,11 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import {
-  createRedis,
-  isCluster,
-  type RedisClient,
-  type RedisTarget,
-  redisClusterNodesSchema,
-} from '@agent-fleet/core';
+import { isCluster, type RedisClient, type RedisTarget, redisClusterNodesSchema } from '@agent-fleet/core';
 import pg from 'pg';
 import { inject } from 'vitest';
 
@@ -58,11 +52,6 @@ export function redisEnv(): { REDIS_URL: string } | { REDIS_CLUSTER_NODES: strin
 export function redisTarget(): RedisTarget {
   const nodes = clusterNodes();
   return nodes ? { clusterNodes: redisClusterNodesSchema.parse(nodes) } : { url: redisUrl() };
-}
-
-/** A client of this project's Redis for a test's own checks (a cluster client in `e2e-cluster`). */
-export function testRedis(): RedisClient {
-  return createRedis(redisTarget(), { role: 'worker' });
 }
 
 /** Every key matching `pattern`: KEYS on each master of a cluster (a node holds only its slots' keys). */
