@@ -1,6 +1,5 @@
-import { type BacklogState, type WorkQueue, workQueues } from '@agent-fleet/core';
+import { type BacklogState, type RedisClient, type WorkQueue, workQueues } from '@agent-fleet/core';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 
 /** One queue's backlog: its jobs in each counted state, and their sum. */
 export type QueueBacklog = { queue: string; total: number } & Record<BacklogState, number>;
@@ -40,7 +39,7 @@ export class WorkBacklog {
   readonly queues: readonly WorkQueue[];
   readonly #bull: Queue[];
 
-  constructor(opts: { connection: Redis; namespace: string; partitions: number }) {
+  constructor(opts: { connection: RedisClient; namespace: string; partitions: number }) {
     this.queues = workQueues(opts.namespace, opts.partitions);
     this.#bull = this.queues.map((q) => new Queue(q.name, { connection: opts.connection, prefix: q.prefix }));
   }
