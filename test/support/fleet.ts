@@ -2,11 +2,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  clusterTargetOf,
   createRedis,
   isFinalStatus,
   type RedisClient,
   type RedisTarget,
-  redisClusterNodesSchema,
   type TurnStatus,
   untilReady,
 } from '@agent-fleet/core';
@@ -128,7 +128,7 @@ export async function startTestFleet(opts: {
 /** The Redis a fleet's processes use, from their environment (the cluster when one is named). */
 function redisTargetOfEnv(env: Record<string, string>): RedisTarget {
   const nodes = env.REDIS_CLUSTER_NODES;
-  return nodes ? { clusterNodes: redisClusterNodesSchema.parse(nodes) } : { url: env.REDIS_URL! };
+  return nodes ? clusterTargetOf(nodes) : { url: env.REDIS_URL! };
 }
 
 export async function postMessage(

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { isCluster, type RedisClient, type RedisTarget, redisClusterNodesSchema } from '@agent-fleet/core';
+import { clusterTargetOf, isCluster, type RedisClient, type RedisTarget } from '@agent-fleet/core';
 import pg from 'pg';
 import { inject } from 'vitest';
 
@@ -51,7 +51,7 @@ export function redisEnv(): { REDIS_URL: string } | { REDIS_CLUSTER_NODES: strin
 /** This project's Redis as a target of createRedis. */
 export function redisTarget(): RedisTarget {
   const nodes = clusterNodes();
-  return nodes ? { clusterNodes: redisClusterNodesSchema.parse(nodes) } : { url: redisUrl() };
+  return nodes ? clusterTargetOf(nodes) : { url: redisUrl() };
 }
 
 /** Every key matching `pattern`: KEYS on each master of a cluster (a node holds only its slots' keys). */

@@ -1,12 +1,12 @@
 import {
   type ClusterNodeAddress,
+  clusterTargetOf,
   createRedis,
   envSchema,
   FleetError,
   intakeMessageSchema,
   type RedisClient,
   type RedisTarget,
-  redisClusterNodesSchema,
   untilReady,
 } from '@agent-fleet/core';
 import {
@@ -20,7 +20,11 @@ import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { SendInput, SentTurn, TurnEvent, TurnRecord, WaitOptions } from './types.ts';
 import { waitForFinal, watchTurn } from './watch.ts';
 
-/** The nodes of the fleet's Redis Cluster: `host:port` comma-separated (as REDIS_CLUSTER_NODES), or a list. */
+/**
+ * The nodes of the fleet's Redis Cluster: its REDIS_CLUSTER_NODES value (`host:port` or
+ * `redis[s]://` entries, comma-separated), or a list of nodes without credentials (for those, or
+ * other options, pass a `Cluster` of your own).
+ */
 export interface ClusterConnection {
   clusterNodes: string | readonly ClusterNodeAddress[];
 }
@@ -64,11 +68,7 @@ function targetOf(connection: RedisOptions | string | ClusterConnection): RedisT
   if (typeof connection === 'string') return { url: connection };
   if (!('clusterNodes' in connection)) return { options: connection };
   const nodes = connection.clusterNodes;
-  if (typeof nodes !== 'string') return { clusterNodes: nodes };
-  const parsed = redisClusterNodesSchema.safeParse(nodes);
-  if (!parsed.success)
-    throw new FleetError('invalid_request', `clusterNodes: ${parsed.error.issues[0]?.message}`);
-  return { clusterNodes: parsed.data };
+  return typeof nodes === 'string' ? clusterTargetOf(nodes) : { clusterNodes: nodes };
 }
 
 /**

@@ -37,21 +37,41 @@ describe('configuration', () => {
     );
   });
 
-  it('reads REDIS_CLUSTER_NODES as host:port entries and names a bad one', () => {
+  it('reads REDIS_CLUSTER_NODES as host:port or redis[s]:// entries and names a bad one', () => {
     expect(loadConfig({}).REDIS_CLUSTER_NODES).toBeUndefined();
     expect(
       loadConfig({ REDIS_CLUSTER_NODES: ' 10.0.0.5:7000,redis-0.redis:6379 ,[fd00::1]:7001' }),
     ).toMatchObject({
-      REDIS_CLUSTER_NODES: [
-        { host: '10.0.0.5', port: 7000 },
-        { host: 'redis-0.redis', port: 6379 },
-        { host: 'fd00::1', port: 7001 },
+      REDIS_CLUSTER_NODES: {
+        nodes: [
+          { host: '10.0.0.5', port: 7000 },
+          { host: 'redis-0.redis', port: 6379 },
+          { host: 'fd00::1', port: 7001 },
+        ],
+        tls: false,
+      },
+    });
+    expect(
+      loadConfig({
+        REDIS_CLUSTER_NODES: 'rediss://fleet:p%40ss@a.example:7000,rediss://fleet:p%40ss@b.example',
+      }).REDIS_CLUSTER_NODES,
+    ).toEqual({
+      nodes: [
+        { host: 'a.example', port: 7000 },
+        { host: 'b.example', port: 6379 },
       ],
+      username: 'fleet',
+      password: 'p@ss',
+      tls: true,
     });
     expect(() => loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.5:7000,10.0.0.6' })).toThrow(
-      /REDIS_CLUSTER_NODES: "10.0.0.6" is not host:port with a port of 1-65535 \(e.g. 10.0.0.5:6379\) \(got "10.0.0.5:7000,10.0.0.6"\)/,
+      /REDIS_CLUSTER_NODES: "10.0.0.6" is not host:port with a port of 1-65535 \(e.g. 10.0.0.5:6379\) or a redis:\/\/ or rediss:\/\/ URL of a node \(got "10.0.0.5:7000,10.0.0.6"\)/,
     );
-    for (const bad of ['redis://10.0.0.5:7000', '10.0.0.5:0', '10.0.0.5:70000', ':7000', ','])
+    // Entries disagreeing on TLS or credentials are refused, and a password never reaches the message.
+    const mixed = () => loadConfig({ REDIS_CLUSTER_NODES: 'rediss://:secret@a:7000,b:7001' });
+    expect(mixed).toThrow(/REDIS_CLUSTER_NODES: every entry must have the same scheme/);
+    expect(mixed).toThrow(/\(got "rediss:\/\/\*\*\*@a:7000,b:7001"\)/);
+    for (const bad of ['redis://10.0.0.5:7000/1', '10.0.0.5:0', '10.0.0.5:70000', ':7000', ',', 'http://a:1'])
       expect(() => loadConfig({ REDIS_CLUSTER_NODES: bad }), bad).toThrow(/REDIS_CLUSTER_NODES: /);
   });
 });

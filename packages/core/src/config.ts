@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { FleetError } from './errors.ts';
+import { redisClusterNodesSchema } from './redis-cluster-nodes.ts';
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
@@ -13,46 +14,6 @@ const urlList = z
       .filter((u) => u.length > 0),
   )
   .pipe(z.array(z.url({ message: 'each entry must be an http(s) URL' })).min(1, 'give at least one URL'));
-
-/** `host:port` of a cluster node: a name or IPv4 address, or an IPv6 address in brackets. */
-const HOST_PORT = /^(?<host>[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]):(?<port>\d{1,5})$/;
-
-/** A node of a Redis Cluster to connect through; the client discovers the others. */
-export interface ClusterNodeAddress {
-  host: string;
-  port: number;
-}
-
-function clusterNodeAddress(entry: string): ClusterNodeAddress | null {
-  const m = HOST_PORT.exec(entry);
-  const port = Number(m?.groups?.port);
-  if (!m?.groups?.host || port < 1 || port > 65535) return null;
-  return { host: m.groups.host.replace(/^\[|\]$/g, ''), port };
-}
-
-/** REDIS_CLUSTER_NODES: comma-separated `host:port` entries. */
-export const redisClusterNodesSchema = z
-  .string()
-  .transform((s) =>
-    s
-      .split(',')
-      .map((e) => e.trim())
-      .filter((e) => e.length > 0),
-  )
-  .pipe(
-    z
-      .array(
-        z.string().superRefine((entry, ctx) => {
-          if (clusterNodeAddress(entry) === null)
-            ctx.addIssue({
-              code: 'custom',
-              message: `"${entry}" is not host:port with a port of 1-65535 (e.g. 10.0.0.5:6379)`,
-            });
-        }),
-      )
-      .min(1, 'give at least one node as host:port'),
-  )
-  .transform((entries) => entries.map((e) => clusterNodeAddress(e)!));
 
 const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
@@ -80,8 +41,8 @@ export const envSchema = z.object({
     .regex(/^rediss?:\/\//, 'use redis://host:port[/db] or rediss://')
     .default('redis://127.0.0.1:6379'),
   /**
-   * Nodes of a Redis Cluster (`host:port`, comma-separated; one that answers is enough, the rest are
-   * discovered). When set, every connection of every process is a cluster client and REDIS_URL is
+   * Nodes of a Redis Cluster (`host:port`, or `redis://` / `rediss://` URLs with the credentials and
+   * for TLS; comma-separated; one that answers is enough, the rest are discovered). When set, every connection of every process is a cluster client and REDIS_URL is
    * not used; `npm start` starts no Redis of its own.
    */
   REDIS_CLUSTER_NODES: redisClusterNodesSchema.optional(),
@@ -308,7 +269,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? '(environment)');
-    const got = cleaned[name];
+    // Credentials in URLs (user:password@) stay out of the message.
+    const got = cleaned[name]?.replace(/\/\/[^/@\s]*@/g, '//***@');
     return `  ${name}: ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
   });
   throw new FleetError(

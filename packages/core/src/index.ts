@@ -1,10 +1,4 @@
-export {
-  type ClusterNodeAddress,
-  envSchema,
-  type FleetConfig,
-  loadConfig,
-  redisClusterNodesSchema,
-} from './config.ts';
+export { envSchema, type FleetConfig, loadConfig } from './config.ts';
 export { errorChain } from './error-chain.ts';
 export {
   assertNever,
@@ -73,6 +67,7 @@ export {
 } from './profile-settings.ts';
 export {
   type CreateRedisOptions,
+  clusterTargetOf,
   createRedis,
   describeRedisTarget,
   isCluster,
@@ -82,6 +77,11 @@ export {
   redisTargetOf,
   untilReady,
 } from './redis-client.ts';
+export {
+  type ClusterNodeAddress,
+  type RedisClusterConfig,
+  redisClusterNodesSchema,
+} from './redis-cluster-nodes.ts';
 export {
   FINAL_STATUSES,
   type FinalStatus,

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { redisUrl } from '../../../test/support/stack.ts';
-import { createRedis, isCluster, redisTargetOf, untilReady } from './redis-client.ts';
+import { clusterTargetOf, createRedis, isCluster, redisTargetOf, untilReady } from './redis-client.ts';
 import { asUnavailable } from './unavailable.ts';
 
 /** A port on 127.0.0.1 that nothing listens on. */
@@ -16,9 +16,11 @@ async function closedPort(): Promise<number> {
 describe('createRedis', () => {
   it('connects to the cluster nodes when they are configured, else to REDIS_URL', () => {
     const nodes = [{ host: '10.0.0.5', port: 7000 }];
-    expect(redisTargetOf({ REDIS_URL: 'redis://x:1', REDIS_CLUSTER_NODES: nodes })).toEqual({
-      clusterNodes: nodes,
-    });
+    expect(
+      redisTargetOf({ REDIS_URL: 'redis://x:1', REDIS_CLUSTER_NODES: { nodes, password: 'pw', tls: true } }),
+    ).toEqual({ clusterNodes: nodes, password: 'pw', tls: true });
+    expect(clusterTargetOf('10.0.0.5:7000')).toEqual({ clusterNodes: nodes, tls: false });
+    expect(() => clusterTargetOf('10.0.0.5')).toThrow(/REDIS_CLUSTER_NODES: "10.0.0.5" is not host:port/);
     expect(redisTargetOf({ REDIS_URL: 'redis://x:1', REDIS_CLUSTER_NODES: undefined })).toEqual({
       url: 'redis://x:1',
     });

@@ -1,6 +1,11 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
-import type { ClusterNodeAddress, FleetConfig } from './config.ts';
+import type { FleetConfig } from './config.ts';
 import { FleetError } from './errors.ts';
+import {
+  type ClusterNodeAddress,
+  type RedisClusterConfig,
+  redisClusterNodesSchema,
+} from './redis-cluster-nodes.ts';
 
 /**
  * A connection to the fleet's Redis: one server, or a Redis Cluster whose client routes each
@@ -16,7 +21,13 @@ export type RedisClient = Redis | Cluster;
 export type RedisTarget =
   | { url: string }
   | { options: RedisOptions }
-  | { clusterNodes: readonly ClusterNodeAddress[] };
+  | {
+      clusterNodes: readonly ClusterNodeAddress[];
+      username?: string;
+      password?: string;
+      /** Every connection over TLS, certificates checked against the nodes' names. */
+      tls?: boolean;
+    };
 
 /**
  * What a connection is for, which decides how it behaves while Redis is away:
@@ -70,16 +81,26 @@ const RIDE_OUT_REDIRECTIONS = 200;
 
 /** REDIS_CLUSTER_NODES when set, else REDIS_URL. */
 export function redisTargetOf(config: Pick<FleetConfig, 'REDIS_URL' | 'REDIS_CLUSTER_NODES'>): RedisTarget {
-  return config.REDIS_CLUSTER_NODES
-    ? { clusterNodes: config.REDIS_CLUSTER_NODES }
-    : { url: config.REDIS_URL };
+  const cluster = config.REDIS_CLUSTER_NODES;
+  return cluster ? clusterTarget(cluster) : { url: config.REDIS_URL };
+}
+
+function clusterTarget(c: RedisClusterConfig): RedisTarget {
+  return { clusterNodes: c.nodes, username: c.username, password: c.password, tls: c.tls };
+}
+
+/** The cluster a REDIS_CLUSTER_NODES value names; a bad value is `invalid_config` naming the entry. */
+export function clusterTargetOf(value: string): RedisTarget {
+  const parsed = redisClusterNodesSchema.safeParse(value);
+  if (parsed.success) return clusterTarget(parsed.data);
+  throw new FleetError('invalid_config', `REDIS_CLUSTER_NODES: ${parsed.error.issues[0]?.message}`);
 }
 
 /** What the target names, for messages: the URL, or the cluster's nodes. */
 export function describeRedisTarget(target: RedisTarget): string {
   if ('url' in target) return target.url;
   if ('options' in target) return `${target.options.host ?? '127.0.0.1'}:${target.options.port ?? 6379}`;
-  return `the Redis Cluster at ${target.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
+  return `cluster ${target.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
 }
 
 /**
@@ -110,7 +131,14 @@ export function createRedis(target: RedisTarget, opts: CreateRedisOptions): Redi
   }
   const options: ClusterOptions = {
     ...lazy,
-    redisOptions: connection,
+    redisOptions: {
+      ...connection,
+      ...(target.username ? { username: target.username } : {}),
+      ...(target.password ? { password: target.password } : {}),
+      ...(target.tls ? { tls: {} } : {}),
+    },
+    // With TLS, nodes are reached by the names they announce, so certificates match them.
+    ...(target.tls ? { dnsLookup: (address, callback) => callback(null, address) } : {}),
     scaleReads: 'master',
     enableOfflineQueue: !policy.failFast,
     // Never on a cluster: ioredis retries a redirected batch only when every command in it got the

@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  clusterTargetOf,
   createRedis,
   envSchema,
   FleetError,
   type RedisClient,
   type RedisTarget,
-  redisClusterNodesSchema,
   untilReady,
   userIdSchema,
 } from '@agent-fleet/core';
@@ -107,12 +107,7 @@ function announceTarget(
   stack: StackFile | null,
 ): RedisTarget | undefined {
   const nodes = env.REDIS_CLUSTER_NODES ?? (env.REDIS_URL ? undefined : stack?.redisClusterNodes);
-  if (nodes) {
-    const parsed = redisClusterNodesSchema.safeParse(nodes);
-    if (!parsed.success)
-      throw new FleetError('invalid_config', `REDIS_CLUSTER_NODES: ${parsed.error.issues[0]?.message}`);
-    return { clusterNodes: parsed.data };
-  }
+  if (nodes) return clusterTargetOf(nodes);
   const url = env.REDIS_URL ?? stack?.redisUrl;
   return url ? { url } : undefined;
 }

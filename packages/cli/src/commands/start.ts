@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   createLogger,
   createRedis,
+  describeRedisTarget,
   type FleetConfig,
   loadConfig,
   type RedisTarget,
@@ -124,7 +125,9 @@ export async function startFleet(opts: StartOptions): Promise<void> {
       await startBanner({
         gatewayUrl,
         llmBaseUrls: env.LLM_BASE_URLS!,
-        redis: env.REDIS_CLUSTER_NODES ? `cluster ${env.REDIS_CLUSTER_NODES}` : env.REDIS_URL!,
+        redis: describeRedisTarget(
+          redisTargetOf({ ...config, REDIS_URL: env.REDIS_URL ?? config.REDIS_URL }),
+        ),
         databaseUrl,
         embedded,
         appendfsync: config.REDIS_APPENDFSYNC,
