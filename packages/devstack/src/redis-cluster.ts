@@ -19,6 +19,8 @@ export interface StartRedisClusterOptions {
    * failed and its replica takes over. Default 15000 (Redis's); tests use less.
    */
   nodeTimeoutMs?: number;
+  /** Every node asks clients and replicas for this password (`requirepass`, `masterauth`). */
+  password?: string;
   /** AOF fsync policy of every node (see `StartRedisServerOptions.appendfsync`). Default `always`. */
   appendfsync?: AppendFsyncPolicy;
   /** Defaults to `redis-server` and `redis-cli` from PATH. */
@@ -43,7 +45,10 @@ export interface ClusterNodeView {
 
 /** A Redis Cluster of redis-server children of this process on 127.0.0.1. */
 export interface RedisClusterHandle {
-  /** `127.0.0.1:<port>` of every node, comma-separated: the value REDIS_CLUSTER_NODES takes. */
+  /**
+   * Every node, comma-separated, as REDIS_CLUSTER_NODES takes them: `127.0.0.1:<port>`, or
+   * `redis://:<password>@127.0.0.1:<port>` with a password.
+   */
   readonly nodeList: string;
   readonly ports: readonly number[];
   /** The cluster as a node that answers sees it (CLUSTER NODES). */
@@ -88,6 +93,7 @@ export async function startRedisCluster(opts: StartRedisClusterOptions): Promise
         '--cluster-port', String(node.busPort),
         // A replica syncs at once instead of waiting 5 s for others to share the transfer.
         '--repl-diskless-sync-delay', '0',
+        ...(opts.password ? ['--requirepass', opts.password, '--masterauth', opts.password] : []),
       ],
     });
   };
@@ -100,11 +106,13 @@ export async function startRedisCluster(opts: StartRedisClusterOptions): Promise
       await mkdir(join(dataDir, `node-${i}`), { recursive: true });
     }
     await Promise.all([...nodes.keys()].map(start));
-    const cli = (port: number, ...args: string[]) => redisCli(opts.cliBin, port, args);
+    const auth = opts.password ? ['-a', opts.password, '--no-auth-warning'] : [];
+    const cli = (port: number, ...args: string[]) => redisCli(opts.cliBin, port, [...auth, ...args]);
     const ports = [...nodes.keys()];
-    await createCluster(opts.cliBin, ports, opts.replicasPerMaster ?? 1);
+    await createCluster(opts.cliBin, ports, opts.replicasPerMaster ?? 1, auth);
+    const credentials = opts.password ? `redis://:${encodeURIComponent(opts.password)}@` : '';
     const handle: RedisClusterHandle = {
-      nodeList: ports.map((p) => `${HOST}:${p}`).join(','),
+      nodeList: ports.map((p) => `${credentials}${HOST}:${p}`).join(','),
       ports,
       async topology() {
         const up = ports.filter((p) => nodes.get(p)?.server);
@@ -143,8 +151,13 @@ async function redisCli(bin: string | undefined, port: number, args: string[]): 
   return stdout;
 }
 
-async function createCluster(bin: string | undefined, ports: number[], replicas: number): Promise<void> {
-  const args = ['--cluster', 'create', ...ports.map((p) => `${HOST}:${p}`)];
+async function createCluster(
+  bin: string | undefined,
+  ports: number[],
+  replicas: number,
+  auth: string[],
+): Promise<void> {
+  const args = [...auth, '--cluster', 'create', ...ports.map((p) => `${HOST}:${p}`)];
   args.push('--cluster-replicas', String(replicas), '--cluster-yes');
   try {
     await execFileAsync(bin ?? 'redis-cli', args, { timeout: 60_000 });

@@ -164,7 +164,8 @@ async function waitForPong(child: ChildProcess, port: number, timeoutMs: number)
       throw new Error(`redis-server exited before it was ready (${how})`);
     }
     const reply = await ping(port);
-    if (reply === '+PONG') return;
+    // A server with a password answers NOAUTH: it is up.
+    if (reply === '+PONG' || reply.startsWith('-NOAUTH')) return;
     if (reply) lastReply = reply; // e.g. "-LOADING Redis is loading the dataset in memory"
     if (Date.now() >= deadline) {
       throw new Error(
