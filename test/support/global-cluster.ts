@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,8 +10,9 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
  * The `e2e-cluster` project's Redis Cluster: 3 masters and 3 replicas of the system's redis-server
- * on free loopback ports (under .fleet/, removed afterwards), started only when that project runs.
- * Tests point their fleets at it through REDIS_CLUSTER_NODES (`redisEnv()`).
+ * on free loopback ports (under .fleet/, removed afterwards), started only when that project runs,
+ * with a password as production clusters have one. Tests point their fleets at it through
+ * REDIS_CLUSTER_NODES (`redisEnv()`), `redis://:<password>@host:port` entries.
  */
 export default async function setup(project: TestProject) {
   mkdirSync(join(root, '.fleet'), { recursive: true });
@@ -19,6 +21,7 @@ export default async function setup(project: TestProject) {
     dataDir: dir,
     masters: 3,
     replicasPerMaster: 1,
+    password: `test-${randomBytes(6).toString('hex')}`,
     // Tests never SIGKILL these nodes (the failover test runs a cluster of its own).
     appendfsync: 'everysec',
   });
