@@ -8,8 +8,8 @@ describe('the work-queue catalogue', () => {
     const queues = workQueues('ns', 3);
     expect(queues.slice(0, 4)).toEqual([
       { name: 'agent.p0', prefix: partitionQueuePrefix('ns', 0), kind: 'partition' },
-      { name: 'agent.p1', prefix: 'ns:{agent.p1}', kind: 'partition' },
-      { name: 'agent.p2', prefix: 'ns:{agent.p2}', kind: 'partition' },
+      { name: 'agent.p1', prefix: 'ns:{agent.p1~2}', kind: 'partition' },
+      { name: 'agent.p2', prefix: 'ns:{agent.p2~160}', kind: 'partition' },
       { name: INTAKE_QUEUE, prefix: intakeQueuePrefix('ns'), kind: 'intake' },
     ]);
     expect(queues.slice(4)).toEqual(
