@@ -36,7 +36,8 @@ export default defineConfig({
       },
       {
         extends: true,
-        // The same end-to-end tests with every client on a 3-master Redis Cluster, after the others.
+        // The same end-to-end tests with every client on a 3-master Redis Cluster, in a group of its
+        // own: never beside the unit tests or the other end-to-end tests.
         test: {
           name: 'e2e-cluster',
           include: [...ON_CLUSTER_TOO, ...CLUSTER_ONLY],
