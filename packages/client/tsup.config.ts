@@ -7,6 +7,18 @@ const here = dirname(fileURLToPath(import.meta.url));
 const WORKSPACE = /^@agent-fleet\//;
 
 /**
+ * Where the declarations of the bundled workspace packages come from. rollup-plugin-dts inlines only
+ * modules that resolve outside node_modules: an import found through the workspace's node_modules
+ * symlink counts as an external library and is left as an import consumers cannot resolve (tsup's
+ * own `dts.resolve` needs a `types` entry, which source-only packages do not have). Mapped to their
+ * sources with `paths`, they are inlined, so the .d.ts files import only bullmq and ioredis.
+ */
+const WORKSPACE_SOURCES = {
+  '@agent-fleet/core': ['../core/src/index.ts'],
+  '@agent-fleet/turns': ['../turns/src/index.ts'],
+};
+
+/**
  * Workspace packages are bundled in (consumers install only bullmq, ioredis and zod). Their files
  * are marked free of side effects so only what the client uses is kept: core's logger (pino) and
  * tokenizer never reach the bundle.
@@ -37,7 +49,7 @@ export default defineConfig((cli) => ({
   format: ['esm'],
   target: 'node20',
   platform: 'node',
-  dts: cli.dts === false ? false : { resolve: [WORKSPACE] },
+  dts: cli.dts === false ? false : { compilerOptions: { paths: WORKSPACE_SOURCES } },
   clean: true,
   sourcemap: true,
   splitting: true,

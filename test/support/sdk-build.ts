@@ -7,15 +7,23 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Builds the published SDK (what consumers install) into a folder of its own; returns its entry. */
 export function buildClient(): string {
+  return join(buildClientDist({ types: false }), 'index.js');
+}
+
+/**
+ * Builds the SDK's `dist` into a folder of its own, with its type declarations when `types`;
+ * returns the folder.
+ */
+export function buildClientDist(opts: { types: boolean }): string {
   // Inside the package, so the bundle resolves its declared dependencies (bullmq, ioredis, zod) as an
   // installed copy would, and nothing else.
   const outDir = mkdtempSync(join(root, 'packages/client', '.dist-test-'));
-  const res = spawnSync('pnpm', ['exec', 'tsup', '--out-dir', outDir, '--no-dts'], {
+  const res = spawnSync('pnpm', ['exec', 'tsup', '--out-dir', outDir, ...(opts.types ? [] : ['--no-dts'])], {
     cwd: join(root, 'packages/client'),
     encoding: 'utf8',
   });
   if (res.status !== 0) throw new Error(`building the client failed:\n${res.stdout}\n${res.stderr}`);
-  return join(outDir, 'index.js');
+  return outDir;
 }
 
 /** Runs a Node script in a process of its own with only `env` (and PATH); resolves when it exits. */
