@@ -50,6 +50,8 @@ describe('authorization matrix: every route × { no auth, wrong scope, other use
   /** A review of ann's that has completed, and one never started (to cancel, then resume). */
   let annReview: string;
   let parkedReview: string;
+  /** The first run of a schedule of ann's (its cron fires at 03:00, never during the test). */
+  let scheduledReview: string;
   const creds = {} as Record<Credential, string>;
 
   beforeAll(async () => {
@@ -116,6 +118,13 @@ describe('authorization matrix: every route × { no auth, wrong scope, other use
       createdBy: 'test',
     };
     annReview = (await deps.reviews.create({ ...review, spec: { documents: ['policy-1'] } })).reviewId;
+    scheduledReview = (
+      await deps.reviews.create({
+        ...review,
+        spec: { documents: ['policy-1'] },
+        schedule: { cron: '0 3 * * *' },
+      })
+    ).reviewId;
     parkedReview = newRunId();
     await new ReviewStore({ pool: deps.pool }).createRun({
       ...review,
@@ -257,6 +266,20 @@ describe('authorization matrix: every route × { no auth, wrong scope, other use
         expect: { none: 401, wrongScope: 403, otherUser: 404, right: 202 },
       }),
     ),
+    ...(['GET', 'DELETE'] as const).map(
+      (method): Row => ({
+        route: `${method} /v1/reviews/:reviewId/schedule`,
+        send: call(method, () => `/v1/reviews/${scheduledReview}/schedule`),
+        as: { wrongScope: 'actor', otherUser: 'reviewerGlobex', right: 'reviewer' },
+        expect: { none: 401, wrongScope: 403, otherUser: 404, right: 200 },
+      }),
+    ),
+    {
+      route: 'GET /v1/review-schedules',
+      send: call('GET', '/v1/review-schedules'),
+      as: { wrongScope: 'actor', right: 'reviewer' },
+      expect: { none: 401, wrongScope: 403, right: 200 },
+    },
     {
       route: 'POST /v1/chat/completions',
       send: call('POST', '/v1/chat/completions', chat('ann')),

@@ -17,6 +17,7 @@ import { messageRoutes } from './routes/messages.ts';
 import { openAiRoutes } from './routes/openai.ts';
 import { profileRoutes } from './routes/profiles.ts';
 import { reviewEventRoutes } from './routes/review-events.ts';
+import { reviewScheduleRoutes } from './routes/review-schedules.ts';
 import { reviewRoutes } from './routes/reviews.ts';
 import { turnEventRoutes } from './routes/turn-events.ts';
 import { turnRoutes } from './routes/turns.ts';
@@ -78,6 +79,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(documentRoutes, deps);
   await app.register(reviewRoutes, deps);
   await app.register(reviewEventRoutes, deps);
+  await app.register(reviewScheduleRoutes, deps);
   await app.register(openAiRoutes, deps);
   await app.register(keyRoutes, deps);
   await app.register(adminLoginRoutes, deps);

@@ -10,7 +10,15 @@ import {
 } from '@agent-fleet/core';
 import { ServerMonitor } from '@agent-fleet/llm';
 import { createRetriever, type Retriever } from '@agent-fleet/rag';
-import { ReviewEvents, ReviewQueues, ReviewRuns, ReviewStore, reviewJobPolicies } from '@agent-fleet/review';
+import {
+  ReviewEvents,
+  ReviewQueues,
+  ReviewRuns,
+  ReviewScheduleStore,
+  ReviewSchedules,
+  ReviewStore,
+  reviewJobPolicies,
+} from '@agent-fleet/review';
 import {
   ApiKeyRevocations,
   ApiKeyStore,
@@ -75,6 +83,8 @@ export interface GatewayDeps {
   control: TurnControl;
   /** Review runs: created, read, cancelled and resumed here, run by the workers. */
   reviews: ReviewRuns;
+  /** Review schedules: created with their first run, read and removed here, fired by BullMQ job schedulers. */
+  reviewSchedules: ReviewSchedules;
   reviewQueues: ReviewQueues;
   reviewEvents: ReviewEvents;
   close(): Promise<void>;
@@ -111,6 +121,10 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
     policies: reviewJobPolicies(config),
   });
   const reviewEvents = new ReviewEvents({ redis, namespace: ns, follower: live.reader });
+  const reviewSchedules = new ReviewSchedules({
+    store: new ReviewScheduleStore({ pool }),
+    queues: reviewQueues,
+  });
   return {
     config,
     logger,
@@ -147,7 +161,13 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
     events: live.events,
     streams,
     control: new TurnControl({ redis, namespace: ns }),
-    reviews: new ReviewRuns({ store: new ReviewStore({ pool }), queues: reviewQueues, events: reviewEvents }),
+    reviews: new ReviewRuns({
+      store: new ReviewStore({ pool }),
+      queues: reviewQueues,
+      events: reviewEvents,
+      schedules: reviewSchedules,
+    }),
+    reviewSchedules,
     reviewQueues,
     reviewEvents,
     async close() {

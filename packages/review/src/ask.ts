@@ -1,7 +1,7 @@
 import { FleetError } from '@agent-fleet/core';
 import type { PoolChatRequest, PoolChatResult, PoolMessage } from '@agent-fleet/llm';
 import type { ChecklistItem } from './checklist.ts';
-import { type ReviewDocument, sectionAt } from './document.ts';
+import { contextAround, type ReviewDocument, sectionAt } from './document.ts';
 import { addCall, type Finding, type Usage } from './finding.ts';
 import { type ModelFinding, parseReviewReply, reviewResponseFormat } from './output.ts';
 import { reaskMessage } from './prompt.ts';
@@ -138,7 +138,7 @@ function verified(doc: ReviewDocument, itemId: string, answer: ModelFinding): Fi
     evidence: answer.evidence.map((e) => {
       const span = doc.quotes.locate(e.quote)!;
       const section = sectionAt(doc, span.start);
-      return { quote: e.quote, ...(section ? { section } : {}) };
+      return { quote: e.quote, ...(section ? { section } : {}), ...contextAround(doc, span.start, span.end) };
     }),
     rationale: answer.rationale,
     confidence: answer.confidence,

@@ -1,6 +1,6 @@
 import { prepareDocument } from '@agent-fleet/rag';
 import { describe, expect, it } from 'vitest';
-import { assembleDocument, sectionAt } from './document.ts';
+import { assembleDocument, contextAround, sectionAt } from './document.ts';
 
 describe('a document rebuilt from its chunks', () => {
   it('has its exact text, its sections, and the registry content hash', async () => {
@@ -16,5 +16,15 @@ describe('a document rebuilt from its chunks', () => {
     expect(assembled.contentHash).toBe(doc.contentHash);
     const at = assembled.quotes.locate('Records are kept five years.')!;
     expect(sectionAt(assembled, at.start)).toBe('Policy > Retention');
+    const end = contextAround(assembled, at.start, at.end);
+    expect(end.before).toMatch(/^…\S.*Sentence 39 about records and retention\. ## Retention $/);
+    expect(end.after).toBe('');
+    const mid = assembled.quotes.locate('Sentence 20 about records')!;
+    const around = contextAround(assembled, mid.start, mid.end);
+    expect(around.before).toMatch(/^…\S.* $/);
+    expect(around.after).toMatch(/^ and retention\. Sentence 21 .*\S…$/);
+    expect(`${around.before}Sentence 20 about records${around.after}`.replaceAll('…', '')).toBe(
+      assembled.text.slice(mid.start - around.before.length + 1, mid.end + around.after.length - 1),
+    );
   });
 });

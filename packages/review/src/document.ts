@@ -64,6 +64,27 @@ export function sectionAt(doc: ReviewDocument, at: number): string {
   return s ? s.path.join(' > ') : '';
 }
 
+/** Characters of context kept on each side of a quote. */
+const CONTEXT_CHARS = 160;
+
+/**
+ * The text around `[start, end)` of the document: up to CONTEXT_CHARS on each side, whitespace
+ * normalised, cut back to whole words (an ellipsis where the cut is inside the text).
+ */
+export function contextAround(
+  doc: ReviewDocument,
+  start: number,
+  end: number,
+): { before: string; after: string } {
+  const from = Math.max(0, start - CONTEXT_CHARS);
+  const to = Math.min(doc.text.length, end + CONTEXT_CHARS);
+  let before = doc.text.slice(from, start).replace(/\s+/gu, ' ').trimStart();
+  let after = doc.text.slice(end, to).replace(/\s+/gu, ' ').trimEnd();
+  if (from > 0) before = `…${before.replace(/^\S*\s?/u, '')}`;
+  if (to < doc.text.length) after = `${after.replace(/\s?\S*$/u, '')}…`;
+  return { before, after };
+}
+
 function samePath(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }

@@ -4,6 +4,7 @@ import { documentJobSchema, type ReviewHandlers, startJobSchema } from './jobs.t
 import type { EngineResources } from './resources.ts';
 import { reviewDocumentJob, settleAbandoned } from './run-document.ts';
 import { failRun, finishRun } from './run-finish.ts';
+import { rerunSchedule } from './run-scheduled.ts';
 import { startRun } from './run-start.ts';
 
 /** The handler of every job in the review catalogue; the compiler checks none is missing. */
@@ -12,6 +13,7 @@ export function reviewHandlers(r: EngineResources): ReviewHandlers {
     start: (data) => startRun(r, data),
     document: (data, job, signal) => reviewDocumentJob(r, data, job, signal),
     finish: (data, job) => finishRun(r, data, job),
+    rerun: (data, job) => rerunSchedule(r, data, job),
   };
 }
 
@@ -26,6 +28,7 @@ export async function recordFinalFailure(r: EngineResources, queue: string, job:
     if (data.success) await settleAbandoned(r, data.data, reason);
     return;
   }
+  // A rerun that failed for good started no run: the next firing tries again.
   const data = startJobSchema.safeParse(job.data);
   if (data.success) await failRun(r, data.data, `${job.name} failed: ${reason}`);
 }

@@ -1,10 +1,15 @@
 import type { PoolChatResult } from '@agent-fleet/llm';
 import type { UnclearReason, Verdict } from './statuses.ts';
 
-/** A quote that occurs in the document, and the heading path of the section it occurs in. */
+/**
+ * A quote that occurs in the document, the heading path of the section it occurs in, and the text
+ * around it (whitespace normalised, cut at words), so a report can show the quote in context.
+ */
 export interface Evidence {
   quote: string;
   section?: string;
+  before?: string;
+  after?: string;
 }
 
 /** The recorded answer for one (run, document, item): written once, never changed. */

@@ -11,7 +11,13 @@ export {
   MAX_CHECKLIST_ITEMS,
   parseChecklist,
 } from './checklist.ts';
-export { assembleDocument, type ReviewDocument, type Section, sectionAt } from './document.ts';
+export {
+  assembleDocument,
+  contextAround,
+  type ReviewDocument,
+  type Section,
+  sectionAt,
+} from './document.ts';
 export { recordFinalFailure, reviewHandlers } from './engine.ts';
 export {
   type ReviewEvent,
@@ -54,9 +60,26 @@ export {
   type ReviewerOptions,
   type TaskResult,
 } from './reviewer.ts';
+export { type RerunResult, rerunSchedule } from './run-scheduled.ts';
 export { type NewReview, newRunId, ReviewRuns } from './runs.ts';
 export {
+  cronProblem,
+  newScheduleId,
+  type ReviewScheduleView,
+  reviewScheduleListSchema,
+  reviewScheduleSchema,
+  SCHEDULE_ID_PATTERN,
+  type ScheduleInput,
+  type ScheduleRecord,
+  scheduleIdSchema,
+  scheduleInputSchema,
+} from './schedule.ts';
+export { ReviewScheduleStore } from './schedule-store.ts';
+export { ReviewSchedules } from './schedules.ts';
+export {
+  DOCUMENT_CHANGES,
   DOCUMENT_OUTCOMES,
+  type DocumentChange,
   type DocumentOutcome,
   isFinalReviewStatus,
   QUEUE_PRIORITY,

@@ -3,6 +3,7 @@ import { REVIEW_QUEUES } from '@agent-fleet/core';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 import { CHECKLIST_ITEM_ID } from './checklist.ts';
+import { scheduleIdSchema } from './schedule.ts';
 
 /** A run's id: `r_` and 32 hex digits (a BullMQ job id part: no `:`). */
 export const RUN_ID_PATTERN = /^r_[0-9a-f]{32}$/;
@@ -23,6 +24,9 @@ export const documentJobSchema = z.strictObject({
   itemIds: z.array(z.string().regex(CHECKLIST_ITEM_ID)).min(1),
 });
 
+/** Fired by a schedule's BullMQ job scheduler: creates and starts the schedule's next run. */
+export const rerunJobSchema = z.strictObject({ v: z.literal(1), scheduleId: scheduleIdSchema });
+
 /**
  * The review queues' job catalogue: each job name, the queue it runs on and its payload schema.
  * Retry policy and timeout come from {@link reviewJobPolicies}; the worker's handler map is typed
@@ -32,6 +36,7 @@ export const REVIEW_JOBS = {
   start: { queue: REVIEW_QUEUES.runs, schema: startJobSchema },
   finish: { queue: REVIEW_QUEUES.runs, schema: finishJobSchema },
   document: { queue: REVIEW_QUEUES.docs, schema: documentJobSchema },
+  rerun: { queue: REVIEW_QUEUES.runs, schema: rerunJobSchema },
 } as const;
 export type ReviewJobName = keyof typeof REVIEW_JOBS;
 export type ReviewJobData<N extends ReviewJobName> = z.infer<(typeof REVIEW_JOBS)[N]['schema']>;
@@ -54,6 +59,7 @@ export function reviewJobPolicies(
     start: { retry, timeoutMs: 300_000 },
     finish: { retry, timeoutMs: 120_000 },
     document: { retry, timeoutMs: config.REVIEW_DOCUMENT_TIMEOUT_MS },
+    rerun: { retry, timeoutMs: 60_000 },
   };
 }
 

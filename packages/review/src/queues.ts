@@ -83,6 +83,33 @@ export class ReviewQueues {
     });
   }
 
+  /**
+   * Creates or updates the BullMQ job scheduler of a schedule: at each time `cron` (in `tz`) names,
+   * it adds a `rerun` job, which starts the schedule's next run.
+   */
+  async upsertSchedule(scheduleId: string, cron: string, tz: string | undefined, priority: ReviewPriority) {
+    await this.runs.upsertJobScheduler(
+      scheduleId,
+      { pattern: cron, ...(tz ? { tz } : {}) },
+      {
+        name: 'rerun',
+        data: { v: 1, scheduleId } satisfies ReviewJobData<'rerun'>,
+        opts: this.#options('rerun', priority),
+      },
+    );
+  }
+
+  /** Removes a schedule's job scheduler (and its next rerun job); resolves whether it was there. */
+  removeSchedule(scheduleId: string): Promise<boolean> {
+    return this.runs.removeJobScheduler(scheduleId);
+  }
+
+  /** When the schedule's next rerun fires, or null when it has no job scheduler. */
+  async nextRunAt(scheduleId: string): Promise<Date | null> {
+    const scheduler = await this.runs.getJobScheduler(scheduleId);
+    return scheduler?.next ? new Date(scheduler.next) : null;
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.runs.close(), this.docs.close(), this.#flows.close()]);
   }

@@ -27,6 +27,12 @@ export function renderMarkdown(report: ReviewReport): string {
       `${s.documents.not_permitted} not permitted, ${s.documents.not_found} not found, ${s.documents.failed} failed`,
     `- Findings: ${s.counts.compliant} compliant, ${s.counts.non_compliant} non-compliant, ` +
       `${s.counts.not_applicable} not applicable, ${s.counts.unclear} unclear`,
+    ...(report.previousReviewId
+      ? [
+          `- Rerun of \`${report.previousReviewId}\`: ${s.changes?.new ?? 0} new, ${s.changes?.changed ?? 0} changed ` +
+            `(both reviewed), ${s.changes?.unchanged ?? 0} unchanged (findings carried)`,
+        ]
+      : []),
     `- Tokens: ${s.tokens.total} (${s.tokens.prompt} prompt, ${s.tokens.cached} of them cached, ` +
       `${s.tokens.completion} completion) in ${s.tokens.calls} model calls`,
     '',
@@ -40,12 +46,7 @@ export function renderMarkdown(report: ReviewReport): string {
     '',
     '## Documents',
     '',
-    '| document | title | outcome |',
-    '| --- | --- | --- |',
-    ...report.documents.map(
-      (d) =>
-        `| \`${d.docId}\` | ${inCell(d.title ?? '')} | ${d.outcome ?? 'pending'}${d.error ? `: ${inCell(d.error.message)}` : ''} |`,
-    ),
+    ...documentTable(report),
   ];
   const byDoc = new Map<string, ReviewReport['findings']>();
   for (const f of report.findings) byDoc.set(f.docId, [...(byDoc.get(f.docId) ?? []), f]);
@@ -65,4 +66,17 @@ export function renderMarkdown(report: ReviewReport): string {
     }
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The documents by outcome; on a rerun with how each compares with the previous run. */
+function documentTable(report: ReviewReport): string[] {
+  const rerun = report.previousReviewId !== undefined;
+  return [
+    rerun ? '| document | title | outcome | change |' : '| document | title | outcome |',
+    rerun ? '| --- | --- | --- | --- |' : '| --- | --- | --- |',
+    ...report.documents.map((d) => {
+      const outcome = `${d.outcome ?? 'pending'}${d.error ? `: ${inCell(d.error.message)}` : ''}`;
+      return `| \`${d.docId}\` | ${inCell(d.title ?? '')} | ${outcome} |${rerun ? ` ${d.change ?? ''} |` : ''}`;
+    }),
+  ];
 }

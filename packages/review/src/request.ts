@@ -9,6 +9,7 @@ import {
   invalidFields,
   parseChecklist,
 } from './checklist.ts';
+import { type ScheduleInput, scheduleInputSchema } from './schedule.ts';
 import { REVIEW_PRIORITIES, type ReviewPriority } from './statuses.ts';
 
 const docId = z.string().regex(DOC_ID_PATTERN, 'a docId is 1-128 characters of letters, digits and ._-');
@@ -43,6 +44,11 @@ const bodySchema = z
       .default('normal')
       .describe('among review runs; chat always goes first'),
     name: storable(z.string().trim().min(1).max(200)).optional(),
+    schedule: scheduleInputSchema
+      .optional()
+      .describe(
+        'rerun on a cron pattern: each rerun reviews only documents whose content changed since the last completed run and carries the other findings',
+      ),
   })
   .superRefine((b, ctx) => {
     if ((b.documents === undefined) === (b.selector === undefined))
@@ -67,6 +73,7 @@ export interface CreateReviewInput {
   checklist: Checklist;
   priority: ReviewPriority;
   name?: string;
+  schedule?: ScheduleInput;
 }
 
 /**
@@ -103,5 +110,6 @@ export function parseCreateReview(body: unknown, maxDocuments: number): CreateRe
     checklist,
     priority: b.priority,
     ...(b.name ? { name: b.name } : {}),
+    ...(b.schedule ? { schedule: b.schedule } : {}),
   };
 }

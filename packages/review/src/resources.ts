@@ -3,12 +3,14 @@ import type { ProfileSource, Retriever } from '@agent-fleet/rag';
 import type { ReviewEvents } from './events.ts';
 import type { ReviewQueues } from './queues.ts';
 import type { DocumentReviewer } from './reviewer.ts';
+import type { ReviewScheduleStore } from './schedule-store.ts';
 import type { DocumentOutcome } from './statuses.ts';
 import type { OnSettled, ReviewStore } from './store.ts';
 
 /** What the engine's parts (start, document, finish) share, built once per worker process. */
 export interface EngineResources {
   store: ReviewStore;
+  schedules: ReviewScheduleStore;
   queues: ReviewQueues;
   events: ReviewEvents;
   reviewer: DocumentReviewer;

@@ -43,6 +43,12 @@ export interface DocumentTask {
    * the next one starts: the checkpoint a redelivery resumes from.
    */
   record: (batch: { doc: DocumentFacts; findings: Finding[]; usage: Usage }) => Promise<void>;
+  /**
+   * On a rerun, called once the document is read and before any model call: carries the previous
+   * run's findings when the content is unchanged; resolves the ids of the items carried, which are
+   * then not reviewed.
+   */
+  carry?: (doc: DocumentFacts) => Promise<readonly string[]>;
 }
 
 /** What the report keeps of a reviewed document. */
@@ -93,6 +99,9 @@ export class DocumentReviewer {
         usage,
       };
     const facts = { title: doc.title, contentHash: doc.contentHash };
+    const carried = new Set(task.carry ? await task.carry(facts) : []);
+    const items = task.items.filter((i) => !carried.has(i.id));
+    if (items.length === 0) return { kind: 'reviewed', doc: facts };
     const ctx: AskContext = {
       llm: this.#deps.llm,
       userId: task.userId,
@@ -104,8 +113,8 @@ export class DocumentReviewer {
       ...(this.#o.model ? { model: this.#o.model } : {}),
     };
     try {
-      for (let i = 0; i < task.items.length; i += this.#o.itemsPerCall) {
-        const group = task.items.slice(i, i + this.#o.itemsPerCall);
+      for (let i = 0; i < items.length; i += this.#o.itemsPerCall) {
+        const group = items.slice(i, i + this.#o.itemsPerCall);
         const base = reviewMessages({
           doc,
           passages: documentPassages(doc, group, this.#o.documentTokens),

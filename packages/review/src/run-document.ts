@@ -12,7 +12,8 @@ const LIVE = new Set(['queued', 'running']);
 /**
  * The `document` job: reviews the items it covers that have no finding yet (a redelivery resumes
  * after the last recorded group), recording each group's findings as it goes, then settles what
- * the review returned. It stops, leaving the rest pending, when the run was cancelled or a resume
+ * the review returned. On a rerun, items whose findings the previous run recorded for the same
+ * content are carried instead of reviewed. It stops, leaving the rest pending, when the run was cancelled or a resume
  * started a newer generation. An error that retrying cannot help, or one on the last attempt,
  * settles the document `failed` with that error; the run goes on.
  */
@@ -31,6 +32,15 @@ export async function reviewDocumentJob(
     const state = await r.store.state(data.runId);
     return !state || state.generation !== data.generation || !LIVE.has(state.status);
   };
+  const previousRunId = run.previousRunId;
+  const carry = previousRunId
+    ? async (doc: { title: string; contentHash: string }) => {
+        const ids = items.map((i) => i.id);
+        const settled = announcer(r, data, data.docId, 'reviewed');
+        return (await r.store.carryFindings(data.runId, data.docId, previousRunId, doc, ids, settled))
+          .carried;
+      }
+    : undefined;
   let result: TaskResult;
   try {
     result = await r.reviewer.review({
@@ -39,6 +49,7 @@ export async function reviewDocumentJob(
       items,
       signal,
       shouldStop,
+      ...(carry ? { carry } : {}),
       record: async ({ doc, findings, usage }) => {
         await r.store.recordFindings(
           data.runId,

@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { FleetError } from '@agent-fleet/core';
 import type { Checklist } from './checklist.ts';
 import type { ReviewEvents } from './events.ts';
+import { launchRun } from './launch.ts';
 import type { ReviewQueues } from './queues.ts';
+import type { ScheduleInput } from './schedule.ts';
+import type { ReviewSchedules } from './schedules.ts';
 import { isFinalReviewStatus, type ReviewPriority, type ReviewStatus } from './statuses.ts';
 import type { ReviewStore, RunRecord, RunSpec } from './store.ts';
 import { buildReport, type ReviewReport, type ReviewStatusView, statusView, summaryView } from './views.ts';
@@ -19,6 +22,8 @@ export interface NewReview {
   priority: ReviewPriority;
   name?: string;
   createdBy: string;
+  /** Rerun on this cron pattern; each rerun reviews only documents whose content changed. */
+  schedule?: ScheduleInput;
 }
 
 /**
@@ -32,24 +37,27 @@ export class ReviewRuns {
   readonly #store: ReviewStore;
   readonly #queues: ReviewQueues;
   readonly #events: ReviewEvents;
+  readonly #schedules: ReviewSchedules;
 
-  constructor(opts: { store: ReviewStore; queues: ReviewQueues; events: ReviewEvents }) {
+  constructor(opts: {
+    store: ReviewStore;
+    queues: ReviewQueues;
+    events: ReviewEvents;
+    schedules: ReviewSchedules;
+  }) {
     this.#store = opts.store;
     this.#queues = opts.queues;
     this.#events = opts.events;
+    this.#schedules = opts.schedules;
   }
 
-  async create(input: NewReview): Promise<{ reviewId: string }> {
+  /** Creates and starts a run; with a schedule, the schedule too (this run is its first). */
+  async create(input: NewReview): Promise<{ reviewId: string; scheduleId?: string }> {
+    const { schedule, ...run } = input;
     const runId = newRunId();
-    await this.#store.createRun({ runId, ...input });
-    try {
-      await this.#queues.start({ v: 1, runId, generation: 1 }, input.priority);
-    } catch (err) {
-      // Not started: say so in the run rather than leave it queued for ever.
-      await this.#store.finish(runId, 1, 'the run could not be queued').catch(() => {});
-      throw err;
-    }
-    return { reviewId: runId };
+    const scheduleId = schedule ? await this.#schedules.create(run, schedule) : undefined;
+    await launchRun(this.#store, this.#queues, { runId, ...run, ...(scheduleId ? { scheduleId } : {}) });
+    return { reviewId: runId, ...(scheduleId ? { scheduleId } : {}) };
   }
 
   get(runId: string): Promise<RunRecord | null> {

@@ -35,6 +35,14 @@ export const DOCUMENT_OUTCOMES = ['reviewed', 'not_permitted', 'not_found', 'fai
 export type DocumentOutcome = (typeof DOCUMENT_OUTCOMES)[number];
 
 /**
+ * How a document of a rerun compares with the previous run of its schedule: `new` (that run did not
+ * review it), `changed` (its content hash differs: reviewed again) or `unchanged` (same content: its
+ * findings were carried forward and no model was asked).
+ */
+export const DOCUMENT_CHANGES = ['new', 'changed', 'unchanged'] as const;
+export type DocumentChange = (typeof DOCUMENT_CHANGES)[number];
+
+/**
  * A run's priority among review runs; every run stays below chat (the LLM pool's `batch` class and
  * vLLM priority), this only orders review work.
  */

@@ -1,4 +1,4 @@
-import type { NewRunDocument, RunDocument, RunRecord } from './store.ts';
+import type { NewRunDocument, RunDocument, RunRecord } from './store-types.ts';
 
 /** Rows of the review tables as the store's records, and back. */
 
@@ -26,6 +26,8 @@ export function runOf(r: any): RunRecord {
     createdAt: r.created_at,
     ...(r.started_at ? { startedAt: r.started_at } : {}),
     ...(r.finished_at ? { finishedAt: r.finished_at } : {}),
+    ...(r.schedule_id ? { scheduleId: r.schedule_id } : {}),
+    ...(r.previous_run_id ? { previousRunId: r.previous_run_id } : {}),
   };
 }
 
@@ -40,6 +42,7 @@ export function documentOf(r: any): RunDocument {
     ...(r.error ? { error: r.error } : {}),
     ...(r.title ? { title: r.title } : {}),
     ...(r.content_hash ? { contentHash: r.content_hash } : {}),
+    ...(r.change ? { change: r.change } : {}),
     usage: {
       promptTokens: Number(r.prompt_tokens),
       completionTokens: Number(r.completion_tokens),

@@ -1,88 +1,35 @@
 import type { Pool, PoolClient } from 'pg';
-import type { Checklist } from './checklist.ts';
-import type { Finding, Usage } from './finding.ts';
-import type { DocumentOutcome, ReviewPriority, ReviewStatus, Verdict } from './statuses.ts';
+import { type Finding, noUsage, type Usage } from './finding.ts';
+import type { DocumentOutcome, ReviewStatus } from './statuses.ts';
+import { lockedRunUsage, progressOf, runUsageUpdate } from './store-progress.ts';
 import { documentOf, newDocumentRow, runOf } from './store-rows.ts';
+import type {
+  DocumentError,
+  NewRun,
+  NewRunDocument,
+  OnSettled,
+  RunDocument,
+  RunProgress,
+  RunRecord,
+  StoredFinding,
+} from './store-types.ts';
 
-/** An upload of the run that could not be ingested: reported failed with its error. */
-export interface FailedUpload {
-  docId: string;
-  title: string;
-  error: DocumentError;
-}
-
-/** The documents a run was asked to review, as given (uploads as the docIds they were ingested as). */
-export type RunSpec =
-  | { documents: string[]; failedUploads?: FailedUpload[] }
-  | { selector: { tenant: string; docIdPrefix?: string } };
-
-export interface NewRun {
-  runId: string;
-  name?: string;
-  userId: string;
-  tenant: string;
-  priority: ReviewPriority;
-  checklist: Checklist;
-  spec: RunSpec;
-  createdBy: string;
-}
-
-export interface RunRecord extends NewRun {
-  status: ReviewStatus;
-  generation: number;
-  documentsTotal: number;
-  usage: Usage;
-  error?: string;
-  createdAt: Date;
-  startedAt?: Date;
-  finishedAt?: Date;
-}
-
-export interface DocumentError {
-  code: string;
-  reason?: string;
-  message: string;
-}
-
-export interface RunDocument {
-  docId: string;
-  ordinal: number;
-  itemsTotal: number;
-  chunkCount: number;
-  outcome: DocumentOutcome | null;
-  error?: DocumentError;
-  title?: string;
-  contentHash?: string;
-  usage: Usage;
-  settledAt?: Date;
-}
-
-/** A document as a run's start adds it; one with an outcome is settled at once. */
-export interface NewRunDocument {
-  docId: string;
-  ordinal: number;
-  itemsTotal: number;
-  chunkCount: number;
-  outcome?: DocumentOutcome;
-  error?: DocumentError;
-  title?: string;
-}
-
-export interface StoredFinding extends Finding {
-  docId: string;
-}
-
-/** Told of the run's counts and usage right after a document settled (see `ReviewStore`). */
-export type OnSettled = (state: RunProgress & { usage: Usage }) => Promise<void>;
-
-/** Counts for the status view: documents by outcome, findings by verdict. */
-export interface RunProgress {
-  documents: { total: number; done: number } & Record<DocumentOutcome, number>;
-  verdicts: Record<Verdict, number>;
-}
+export type {
+  DocumentError,
+  FailedUpload,
+  NewRun,
+  NewRunDocument,
+  OnSettled,
+  RunDocument,
+  RunProgress,
+  RunRecord,
+  RunSpec,
+  StoredFinding,
+} from './store-types.ts';
 
 const RUN_COLUMNS = `run_id, name, user_id, tenant, priority, status, generation, checklist, spec, documents_total,
-  prompt_tokens, completion_tokens, cached_tokens, model_calls, error, created_by, created_at, started_at, finished_at`;
+  prompt_tokens, completion_tokens, cached_tokens, model_calls, error, created_by, created_at, started_at, finished_at,
+  schedule_id, previous_run_id`;
 
 /**
  * Review runs, their documents and findings in Postgres (migration 1764900000000_reviews.sql).
@@ -98,10 +45,12 @@ export class ReviewStore {
     this.#pool = opts.pool;
   }
 
-  async createRun(run: NewRun): Promise<void> {
-    await this.#pool.query(
-      `INSERT INTO review_runs (run_id, name, user_id, tenant, priority, status, checklist, spec, created_by)
-       VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8)`,
+  /** Creates the run; resolves false (changing nothing) when a run with its id exists already. */
+  async createRun(run: NewRun): Promise<boolean> {
+    const res = await this.#pool.query(
+      `INSERT INTO review_runs (run_id, name, user_id, tenant, priority, status, checklist, spec, created_by,
+                                schedule_id, previous_run_id)
+       VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10) ON CONFLICT (run_id) DO NOTHING`,
       [
         run.runId,
         run.name ?? null,
@@ -111,8 +60,11 @@ export class ReviewStore {
         JSON.stringify(run.checklist),
         JSON.stringify(run.spec),
         run.createdBy,
+        run.scheduleId ?? null,
+        run.previousRunId ?? null,
       ],
     );
+    return (res.rowCount ?? 0) > 0;
   }
 
   async getRun(runId: string): Promise<RunRecord | null> {
@@ -156,7 +108,7 @@ export class ReviewStore {
   /** The run's documents, in run order; `pending` only those without an outcome. */
   async documents(runId: string, opts: { pending?: boolean } = {}): Promise<RunDocument[]> {
     const res = await this.#pool.query(
-      `SELECT doc_id, ordinal, items_total, chunk_count, outcome, error, title, content_hash, prompt_tokens,
+      `SELECT doc_id, ordinal, items_total, chunk_count, outcome, error, title, content_hash, change, prompt_tokens,
               completion_tokens, cached_tokens, model_calls, settled_at
        FROM review_documents WHERE run_id = $1 AND ($2::boolean IS FALSE OR outcome IS NULL) ORDER BY ordinal`,
       [runId, opts.pending === true],
@@ -208,17 +160,53 @@ export class ReviewStore {
           ),
         ],
       );
-      const res = await client.query(
-        `UPDATE review_documents d SET title = $3, content_hash = $4,
-           outcome = CASE WHEN (SELECT count(*) FROM review_findings f WHERE f.run_id = $1 AND f.doc_id = $2)
-                               >= d.items_total THEN 'reviewed' END,
-           settled_at = CASE WHEN (SELECT count(*) FROM review_findings f WHERE f.run_id = $1 AND f.doc_id = $2)
-                               >= d.items_total THEN now() END
-         WHERE run_id = $1 AND doc_id = $2 RETURNING outcome`,
-        [runId, docId, facts.title, facts.contentHash],
-      );
-      return res.rows[0]?.outcome === 'reviewed';
+      return this.#settleIfComplete(client, runId, docId, facts);
     });
+  }
+
+  /**
+   * On a rerun, before its document is reviewed: when `fromRunId` reviewed the same content (equal
+   * content hash), copies its findings for `itemIds` (each once, naming the run that produced it) and
+   * marks the document `unchanged`, settling it `reviewed` once every item has its finding; otherwise
+   * marks it `new` or `changed` and copies nothing. Resolves the item ids that now have a carried
+   * finding: the caller reviews only the others.
+   */
+  async carryFindings(
+    runId: string,
+    docId: string,
+    fromRunId: string,
+    facts: { title: string; contentHash: string },
+    itemIds: readonly string[],
+    onSettled?: OnSettled,
+  ): Promise<{ settled: boolean; carried: string[] }> {
+    let carried: string[] = [];
+    const { settled } = await this.#inDocument(runId, docId, noUsage(), onSettled, async (client, row) => {
+      if (row.outcome !== null) return false;
+      const before = await client.query<{ outcome: string | null; content_hash: string | null }>(
+        'SELECT outcome, content_hash FROM review_documents WHERE run_id = $1 AND doc_id = $2',
+        [fromRunId, docId],
+      );
+      const previous = before.rows[0];
+      const same = previous?.outcome === 'reviewed' && previous.content_hash === facts.contentHash;
+      if (!same) {
+        await client.query('UPDATE review_documents SET change = $3 WHERE run_id = $1 AND doc_id = $2', [
+          runId,
+          docId,
+          previous?.content_hash && previous.content_hash !== facts.contentHash ? 'changed' : 'new',
+        ]);
+        return false;
+      }
+      const copied = await client.query<{ item_id: string }>(
+        `INSERT INTO review_findings (run_id, doc_id, item_id, verdict, reason, evidence, rationale, confidence, carried_from)
+         SELECT $1, doc_id, item_id, verdict, reason, evidence, rationale, confidence, coalesce(carried_from, $3)
+         FROM review_findings WHERE run_id = $3 AND doc_id = $2 AND item_id = ANY($4::text[])
+         ON CONFLICT (run_id, doc_id, item_id) DO NOTHING RETURNING item_id`,
+        [runId, docId, fromRunId, itemIds],
+      );
+      carried = copied.rows.map((r) => r.item_id);
+      return this.#settleIfComplete(client, runId, docId, facts, 'unchanged');
+    });
+    return { settled, carried };
   }
 
   /** Settles a document with an outcome other than `reviewed`, once; `settled` says whether this call did. */
@@ -259,7 +247,7 @@ export class ReviewStore {
   /** Every finding of the run, in document order (items in no particular order within a document). */
   async findings(runId: string): Promise<StoredFinding[]> {
     const res = await this.#pool.query(
-      `SELECT f.doc_id, f.item_id, f.verdict, f.reason, f.evidence, f.rationale, f.confidence
+      `SELECT f.doc_id, f.item_id, f.verdict, f.reason, f.evidence, f.rationale, f.confidence, f.carried_from
        FROM review_findings f JOIN review_documents d USING (run_id, doc_id)
        WHERE f.run_id = $1 ORDER BY d.ordinal`,
       [runId],
@@ -272,6 +260,7 @@ export class ReviewStore {
       evidence: r.evidence,
       rationale: r.rationale,
       confidence: Number(r.confidence),
+      ...(r.carried_from ? { carriedFrom: r.carried_from } : {}),
     }));
   }
 
@@ -326,6 +315,26 @@ export class ReviewStore {
     return res.rows[0] ?? null;
   }
 
+  /** Records the document's title and hash (and change), settling it `reviewed` once every item has a finding. */
+  async #settleIfComplete(
+    client: PoolClient,
+    runId: string,
+    docId: string,
+    facts: { title: string; contentHash: string },
+    change?: 'unchanged',
+  ): Promise<boolean> {
+    const res = await client.query(
+      `UPDATE review_documents d SET title = $3, content_hash = $4, change = coalesce($5, d.change),
+         outcome = CASE WHEN (SELECT count(*) FROM review_findings f WHERE f.run_id = $1 AND f.doc_id = $2)
+                             >= d.items_total THEN 'reviewed' END,
+         settled_at = CASE WHEN (SELECT count(*) FROM review_findings f WHERE f.run_id = $1 AND f.doc_id = $2)
+                             >= d.items_total THEN now() END
+       WHERE run_id = $1 AND doc_id = $2 RETURNING outcome`,
+      [runId, docId, facts.title, facts.contentHash, change ?? null],
+    );
+    return res.rows[0]?.outcome === 'reviewed';
+  }
+
   /**
    * Runs `fn` holding the document's row lock, and adds `usage` to the document and the run. When
    * `fn` settled the document, `onSettled` hears the run's counts and usage while the run's row is
@@ -357,22 +366,8 @@ export class ReviewStore {
         );
         await client.query(runUsageUpdate, [runId, ...u]);
       }
-      if (settled && onSettled) {
-        const run = await client.query(
-          'SELECT prompt_tokens, completion_tokens, cached_tokens, model_calls FROM review_runs WHERE run_id = $1 FOR NO KEY UPDATE',
-          [runId],
-        );
-        const r = run.rows[0];
-        await onSettled({
-          ...(await progressOf(client, runId)),
-          usage: {
-            promptTokens: Number(r?.prompt_tokens ?? 0),
-            completionTokens: Number(r?.completion_tokens ?? 0),
-            cachedTokens: Number(r?.cached_tokens ?? 0),
-            calls: Number(r?.model_calls ?? 0),
-          },
-        });
-      }
+      if (settled && onSettled)
+        await onSettled({ ...(await progressOf(client, runId)), usage: await lockedRunUsage(client, runId) });
       await client.query('COMMIT');
       return { settled };
     } catch (err) {
@@ -382,32 +377,4 @@ export class ReviewStore {
       client.release();
     }
   }
-}
-
-const runUsageUpdate = `UPDATE review_runs SET prompt_tokens = prompt_tokens + $2, completion_tokens = completion_tokens + $3,
-  cached_tokens = cached_tokens + $4, model_calls = model_calls + $5 WHERE run_id = $1`;
-
-type Queryable = Pick<PoolClient, 'query'>;
-
-/** Documents by outcome and findings by verdict, read with `q` (a pool, or a client inside a transaction). */
-async function progressOf(q: Queryable, runId: string): Promise<RunProgress> {
-  const docs = await q.query<{ outcome: DocumentOutcome | null; n: string }>(
-    'SELECT outcome, count(*) AS n FROM review_documents WHERE run_id = $1 GROUP BY outcome',
-    [runId],
-  );
-  const verdicts = await q.query<{ verdict: Verdict; n: string }>(
-    'SELECT verdict, count(*) AS n FROM review_findings WHERE run_id = $1 GROUP BY verdict',
-    [runId],
-  );
-  const documents = { total: 0, done: 0, reviewed: 0, not_permitted: 0, not_found: 0, failed: 0 };
-  for (const r of docs.rows) {
-    documents.total += Number(r.n);
-    if (r.outcome !== null) {
-      documents.done += Number(r.n);
-      documents[r.outcome] += Number(r.n);
-    }
-  }
-  const counts = { compliant: 0, non_compliant: 0, not_applicable: 0, unclear: 0 };
-  for (const r of verdicts.rows) counts[r.verdict] = Number(r.n);
-  return { documents, verdicts: counts };
 }

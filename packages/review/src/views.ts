@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { checklistItemSchema } from './checklist.ts';
 import {
+  DOCUMENT_CHANGES,
   DOCUMENT_OUTCOMES,
   REVIEW_PRIORITIES,
   REVIEW_STATUSES,
@@ -55,6 +56,11 @@ export const reviewStatusSchema = z.object({
   startedAt: iso.optional(),
   finishedAt: iso.optional(),
   error: z.string().optional().describe('why the run failed'),
+  scheduleId: z.string().optional().describe('the schedule this run belongs to'),
+  previousReviewId: z
+    .string()
+    .optional()
+    .describe('on a rerun: the completed run whose findings it carries for unchanged documents'),
   documents: documentCountsSchema,
   counts: verdictCountsSchema,
   tokens: tokensSchema,
@@ -83,10 +89,16 @@ export const reportFindingSchema = z.object({
     z.object({
       quote: z.string().describe('occurs verbatim (whitespace aside) in the document'),
       section: z.string().optional().describe('heading path of the section the quote occurs in'),
+      before: z.string().optional().describe('the text just before the quote in the document'),
+      after: z.string().optional().describe('the text just after the quote in the document'),
     }),
   ),
   rationale: z.string(),
   confidence: z.number(),
+  carriedFrom: z
+    .string()
+    .optional()
+    .describe('the run that produced this finding, when it was carried to this rerun unchanged'),
 });
 
 export const reportDocumentSchema = z.object({
@@ -95,6 +107,10 @@ export const reportDocumentSchema = z.object({
   outcome: z.enum(DOCUMENT_OUTCOMES).nullable().describe('null while the document is still pending'),
   error: errorSchema.optional(),
   contentHash: z.string().optional().describe('sha256 of the text reviewed'),
+  change: z
+    .enum(DOCUMENT_CHANGES)
+    .optional()
+    .describe('on a rerun: new, changed (both reviewed) or unchanged (findings carried)'),
   tokens: tokensSchema,
   settledAt: iso.optional(),
 });
@@ -108,7 +124,17 @@ export const reviewReportSchema = z.object({
   createdAt: iso,
   finishedAt: iso.optional(),
   checklist: z.object({ name: z.string().optional(), items: z.array(checklistItemSchema) }),
-  summary: z.object({ documents: documentCountsSchema, counts: verdictCountsSchema, tokens: tokensSchema }),
+  scheduleId: z.string().optional(),
+  previousReviewId: z.string().optional(),
+  summary: z.object({
+    documents: documentCountsSchema,
+    counts: verdictCountsSchema,
+    tokens: tokensSchema,
+    changes: z
+      .object({ new: z.number().int(), changed: z.number().int(), unchanged: z.number().int() })
+      .optional()
+      .describe('on a rerun: documents by how they compare with the previous run'),
+  }),
   documents: z.array(reportDocumentSchema),
   findings: z.array(reportFindingSchema),
 });
@@ -149,6 +175,8 @@ export function summaryView(run: RunRecord): z.infer<typeof reviewListSchema>['r
     ...(run.startedAt ? { startedAt: run.startedAt.toISOString() } : {}),
     ...(run.finishedAt ? { finishedAt: run.finishedAt.toISOString() } : {}),
     ...(run.error ? { error: run.error } : {}),
+    ...(run.scheduleId ? { scheduleId: run.scheduleId } : {}),
+    ...(run.previousRunId ? { previousReviewId: run.previousRunId } : {}),
     tokens: tokensOf(run.usage),
   };
 }
@@ -192,13 +220,21 @@ export function buildReport(
     createdAt: run.createdAt.toISOString(),
     ...(run.finishedAt ? { finishedAt: run.finishedAt.toISOString() } : {}),
     checklist: run.checklist,
-    summary: { documents: progress.documents, counts: progress.verdicts, tokens: tokensOf(run.usage) },
+    ...(run.scheduleId ? { scheduleId: run.scheduleId } : {}),
+    ...(run.previousRunId ? { previousReviewId: run.previousRunId } : {}),
+    summary: {
+      documents: progress.documents,
+      counts: progress.verdicts,
+      tokens: tokensOf(run.usage),
+      ...(run.previousRunId ? { changes: changeCounts(documents) } : {}),
+    },
     documents: documents.map((d) => ({
       docId: d.docId,
       ...(d.title ? { title: d.title } : {}),
       outcome: d.outcome,
       ...(d.error ? { error: d.error } : {}),
       ...(d.contentHash ? { contentHash: d.contentHash } : {}),
+      ...(d.change ? { change: d.change } : {}),
       tokens: tokensOf(d.usage),
       ...(d.settledAt ? { settledAt: time(d.settledAt)! } : {}),
     })),
@@ -210,6 +246,13 @@ export function buildReport(
       evidence: f.evidence,
       rationale: f.rationale,
       confidence: f.confidence,
+      ...(f.carriedFrom ? { carriedFrom: f.carriedFrom } : {}),
     })),
   };
+}
+
+function changeCounts(documents: readonly RunDocument[]) {
+  const out = { new: 0, changed: 0, unchanged: 0 };
+  for (const d of documents) if (d.change) out[d.change]++;
+  return out;
 }

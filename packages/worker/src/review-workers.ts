@@ -13,6 +13,7 @@ import {
   type EngineResources,
   ReviewEvents,
   ReviewQueues,
+  ReviewScheduleStore,
   ReviewStore,
   recordFinalFailure,
   reviewHandlers,
@@ -40,6 +41,7 @@ export function createReviewResources(w: ReviewWiring): EngineResources {
   const { config } = w;
   return {
     store: new ReviewStore({ pool: w.pool }),
+    schedules: new ReviewScheduleStore({ pool: w.pool }),
     queues: new ReviewQueues({
       connection: w.connection,
       namespace: config.FLEET_NAMESPACE,

@@ -25,7 +25,12 @@ import { visibleRun } from './review-access.ts';
 import { ingestUploads, readReviewParts } from './review-uploads.ts';
 
 const reviewParams = z.object({ reviewId: runIdSchema });
-const accepted = z.object({ reviewId: z.string() }).meta({ id: 'AcceptedReview' });
+const accepted = z
+  .object({
+    reviewId: z.string(),
+    scheduleId: z.string().optional().describe('with `schedule`: the schedule whose first run this is'),
+  })
+  .meta({ id: 'AcceptedReview' });
 const statusSchema = reviewStatusSchema.meta({ id: 'Review' });
 const FORMATS = ['json', 'md', 'csv', 'html'] as const;
 /** Most files one multipart run may upload. */
@@ -47,10 +52,12 @@ export const reviewRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps
         tags: ['reviews'],
         summary: 'Start a review run',
         description:
-          'JSON: `{ userId, documents: [docId, ...] | selector: { tenant, docIdPrefix? }, checklist, priority?, name? }`; ' +
-          'the checklist is `{ items: [{ id, requirement, policyRef? }] }`, or the same as YAML or JSON text. ' +
+          'JSON: `{ userId, documents: [docId, ...] | selector: { tenant, docIdPrefix? }, checklist, priority?, name?, ' +
+          'schedule?: { cron, tz? } }`; the checklist is `{ items: [{ id, requirement, policyRef? }] }`, or the same ' +
+          'as YAML or JSON text. With `schedule` the run is the first of a schedule: BullMQ reruns it on the cron ' +
+          'pattern, each rerun reviewing only documents whose content changed since the last completed run. ' +
           'Or multipart/form-data with one `file` part per document to ingest into the user’s tenant as part of ' +
-          'the run (needs `documents:write` too) and the fields userId, checklist (YAML or JSON), priority?, name?, ' +
+          'the run (needs `documents:write` too) and the fields userId, checklist (YAML or JSON), priority?, name?, schedule? (JSON), ' +
           'documents? (docIds, comma-separated or repeated), acl (groups that may read the uploads) and public?. ' +
           'A file that cannot be parsed is reported failed in the run. 202 with the review id; every invalid ' +
           'field is named in `error.details.issues`.',
@@ -103,6 +110,7 @@ export const reviewRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps
         spec,
         priority: input.priority,
         ...(input.name ? { name: input.name } : {}),
+        ...(input.schedule ? { schedule: input.schedule } : {}),
         createdBy: principal.id,
       });
       return reply.code(202).send(created);
@@ -261,6 +269,7 @@ async function multipartInput(req: FastifyRequest, maxDocuments: number) {
         checklist: fields.checklist,
         ...(fields.priority ? { priority: fields.priority } : {}),
         ...(fields.name ? { name: fields.name } : {}),
+        ...(fields.schedule !== undefined ? { schedule: jsonField(fields.schedule) } : {}),
         // Uploads stand in for documents until they are ingested.
         documents: docs?.length ? docs : ['uploads'],
         ...unknownFields(fields),
@@ -275,7 +284,16 @@ async function multipartInput(req: FastifyRequest, maxDocuments: number) {
   return { input, uploads: { files, access: { acl, public: isPublic } } };
 }
 
-const KNOWN = new Set(['userId', 'checklist', 'priority', 'name', 'documents', 'acl', 'public']);
+const KNOWN = new Set(['userId', 'checklist', 'priority', 'name', 'documents', 'acl', 'public', 'schedule']);
+
+/** A form field holding JSON (`schedule`): parsed, or left as text for the body check to refuse. */
+function jsonField(value: string | string[]): unknown {
+  try {
+    return JSON.parse(String(value));
+  } catch {
+    return value;
+  }
+}
 
 /** Fields the form does not know, passed on so the body check names them. */
 function unknownFields(fields: Record<string, unknown>): Record<string, unknown> {
