@@ -185,6 +185,14 @@ describe('scheduled review runs: an incremental rerun fired by the job scheduler
       expect(report.summary.tokens.calls).toBe((await modelCalls('sched-2')) + (await modelCalls('sched-5')));
       const md = (await api('GET', `/v1/reviews/${rerun}/report?format=md`)).text;
       expect(md).toMatch(/`sched-5` \|.*\| new \|/);
+      const csv = (await api('GET', `/v1/reviews/${rerun}/report?format=csv`)).text.split('\r\n');
+      const rowsOf = (docId: string) => csv.filter((row) => row.startsWith(`"${docId}"`));
+      expect(rowsOf('sched-3').map((row) => row.slice(row.lastIndexOf('","unchanged')))).toEqual(
+        CHECKLIST.items.map(() => `","unchanged","${first}"`),
+      );
+      expect(rowsOf('sched-5').map((row) => row.slice(row.lastIndexOf('","new')))).toEqual(
+        CHECKLIST.items.map(() => '","new",""'),
+      );
 
       const removed = await api('DELETE', `/v1/reviews/${rerun}/schedule`);
       expect(removed.status).toBe(200);

@@ -8,6 +8,7 @@ import {
   SAMPLE_TENANT,
   splitFrontMatter,
 } from '@agent-fleet/rag';
+import { REPORT_CSP } from '@agent-fleet/review';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_RECOVERY_ENV, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
 
@@ -280,12 +281,15 @@ describe('batch document review runs, end to end (gateway and worker processes, 
     expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
     const rows = csv.text.trimEnd().split('\r\n');
     expect(rows[0]).toBe(
-      '"doc_id","doc_title","doc_outcome","doc_error","item_id","requirement","verdict","reason","confidence","evidence","sections","rationale"',
+      '"doc_id","doc_title","doc_outcome","doc_error","item_id","requirement","verdict","reason","confidence","evidence","sections","rationale","doc_change","carried_from"',
     );
     expect(rows).toHaveLength(1 + 3 * ITEMS + 2);
     const html = await api('GET', `/v1/reviews/${id}/report?format=html`);
     expect(html.headers.get('content-type')).toMatch(/^text\/html/);
-    expect(html.text).toMatch(/^<!doctype html>[\s\S]*<table>[\s\S]*<\/html>\n$/);
+    expect(html.text).toMatch(
+      /^<!doctype html>[\s\S]*<svg class="chart"[\s\S]*<table id="findings-table">[\s\S]*<\/html>\n$/,
+    );
+    expect(html.headers.get('content-security-policy')).toBe(REPORT_CSP);
 
     const sse = await events;
     expect(sse[0]).toMatchObject({ event: 'status', data: { status: 'running', generation: 1 } });

@@ -27,6 +27,7 @@ export {
   type StreamFollower,
 } from './events.ts';
 export type { Evidence, Finding, Usage } from './finding.ts';
+export { REPORT_CSP } from './html-assets.ts';
 export {
   dispatchReviewJob,
   REVIEW_JOBS,

@@ -14,6 +14,8 @@ const COLUMNS = [
   'evidence',
   'sections',
   'rationale',
+  'doc_change',
+  'carried_from',
 ];
 
 /**
@@ -30,7 +32,9 @@ function cell(value: string | number | undefined): string | number {
 /**
  * The report as CSV (RFC 4180, header row, CRLF): one row per finding, and one row for each
  * document without findings (not permitted, not found, failed, or still pending), so every
- * document of the run appears. Several quotes of one finding are joined with ` | `.
+ * document of the run appears. Several quotes of one finding are joined with ` | `. On a rerun,
+ * `doc_change` says how the document compares with the previous run and `carried_from` names the
+ * run a carried finding comes from.
  */
 export function renderCsv(report: ReviewReport): string {
   const requirement = new Map(report.checklist.items.map((i) => [i.id, i.requirement]));
@@ -39,8 +43,9 @@ export function renderCsv(report: ReviewReport): string {
   const rows: (string | number)[][] = [];
   for (const d of report.documents) {
     const doc = [d.docId, d.title, d.outcome ?? 'pending', d.error?.message].map(cell);
+    const change = cell(d.change);
     const findings = byDoc.get(d.docId) ?? [];
-    if (findings.length === 0) rows.push([...doc, '', '', '', '', '', '', '', '']);
+    if (findings.length === 0) rows.push([...doc, '', '', '', '', '', '', '', '', change, '']);
     for (const f of findings)
       rows.push([
         ...doc,
@@ -54,6 +59,8 @@ export function renderCsv(report: ReviewReport): string {
           f.evidence.map((e) => e.section ?? '').join(' | '),
           f.rationale,
         ].map(cell),
+        change,
+        cell(f.carriedFrom),
       ]);
   }
   return stringify(rows, {

@@ -5,6 +5,7 @@ import {
   type FieldIssue,
   invalidFields,
   parseCreateReview,
+  REPORT_CSP,
   type RunSpec,
   renderCsv,
   renderHtml,
@@ -205,7 +206,7 @@ export const reviewRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps
         case 'html':
           return reply
             .type('text/html; charset=utf-8')
-            .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+            .header('content-security-policy', REPORT_CSP)
             .send(renderHtml(report));
       }
     },
