@@ -32,10 +32,17 @@ import {
   FleetClient,
   FleetHttpClient,
   isFinalStatus,
+  isRestingReviewStatus,
+  REVIEW_STATUSES,
   TURN_STATUSES,
+  VERDICTS,
   type FinalStatus,
+  type ReviewReport,
+  type ReviewStatus,
+  type ReviewStreamEvent,
   type TurnRecord,
   type TurnStatus,
+  type Verdict,
 } from '@agent-fleet/client';
 import { FleetHttpClient as GatewayOnly } from '@agent-fleet/client/http';
 
@@ -74,6 +81,56 @@ export async function follow(): Promise<FinalStatus | 'gone'> {
   return isFinalStatus(turn.status) && statuses.length > FINAL_STATUSES.length ? turn.status : 'gone';
 }
 
+export async function review(api: FleetHttpClient): Promise<string> {
+  const { reviewId, scheduleId } = await api.reviews.create({
+    userId: 'alice',
+    documents: ['record-retention'],
+    checklist: { items: [{ id: 'keep', requirement: 'Records are kept five years.' }] },
+    priority: 'high',
+    schedule: { cron: '0 3 * * *', tz: 'Europe/Berlin' },
+  });
+  await api.reviews.create({
+    userId: 'alice',
+    checklist: 'items: [{ id: keep, requirement: Records are kept. }]',
+    files: [{ filename: 'memo.md', data: new Uint8Array([35, 32, 77]) }],
+    acl: ['compliance'],
+  });
+  const counts: Record<Verdict, number> = { compliant: 0, non_compliant: 0, not_applicable: 0, unclear: 0 };
+  for await (const event of api.reviews.stream(reviewId)) counts.unclear += progressOf(event);
+  const status = await api.reviews.get(reviewId);
+  if (!status || !isRestingReviewStatus(status.status)) return 'still running';
+  const report: ReviewReport = await api.reviews.report(reviewId);
+  for (const f of report.findings) counts[f.verdict] += f.evidence.filter((e) => e.quote.length > 0).length;
+  const html: string = await api.reviews.report(reviewId, { format: 'html' });
+  const changes = report.documents.map((d) => d.change ?? 'first run');
+  const schedule = await api.reviews.schedule(reviewId);
+  await api.reviews.cancel(reviewId);
+  return [scheduleId, schedule?.nextRunAt, html.length, changes.join(), REVIEW_STATUSES.length, VERDICTS.length].join(' ');
+}
+
+function progressOf(event: ReviewStreamEvent): number {
+  switch (event.type) {
+    case 'snapshot':
+      return event.review.documents.done;
+    case 'progress':
+      return event.documents.done;
+    case 'status': {
+      const status: ReviewStatus = event.status;
+      return status === 'completed' ? 1 : 0;
+    }
+    default: {
+      const unknown: never = event;
+      return unknown;
+    }
+  }
+}
+
+// @ts-expect-error not a verdict
+export const maybe: Verdict = 'maybe';
+// @ts-expect-error not a report format
+export const pdf = (api: FleetHttpClient) => api.reviews.report('r_1', { format: 'pdf' });
+// @ts-expect-error a text report is a string, not the JSON report
+export const wrong = async (api: FleetHttpClient): Promise<ReviewReport> => api.reviews.report('r_1', { format: 'md' });
 // @ts-expect-error not a status of a turn
 export const bogus: TurnStatus = 'bogus';
 // @ts-expect-error a record needs its turnId, userId, seq and status
@@ -106,7 +163,7 @@ describe("the SDK's published type declarations", () => {
     ).toBe(true);
   });
 
-  it('typecheck code of a consumer that has only the dist and bullmq, ioredis and zod', () => {
+  it('typecheck code of a consumer that has only the dist and bullmq, ioredis and zod: both clients, turn statuses, the reviews API', () => {
     const modules = join(consumer, 'node_modules');
     const sdk = join(modules, '@agent-fleet/client');
     mkdirSync(sdk, { recursive: true });

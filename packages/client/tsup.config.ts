@@ -16,12 +16,13 @@ const WORKSPACE = /^@agent-fleet\//;
 const WORKSPACE_SOURCES = {
   '@agent-fleet/core': ['../core/src/index.ts'],
   '@agent-fleet/turns': ['../turns/src/index.ts'],
+  '@agent-fleet/review/api': ['../review/src/api.ts'],
 };
 
 /**
  * Workspace packages are bundled in (consumers install only bullmq, ioredis and zod). Their files
  * are marked free of side effects so only what the client uses is kept: core's logger (pino) and
- * tokenizer never reach the bundle.
+ * tokenizer, and the review engine behind the review vocabulary, never reach the bundle.
  */
 const workspaceSideEffectFree: NonNullable<Options['esbuildPlugins']>[number] = {
   name: 'workspace-side-effect-free',
@@ -29,7 +30,7 @@ const workspaceSideEffectFree: NonNullable<Options['esbuildPlugins']>[number] = 
     build.onResolve({ filter: /.*/ }, async (args) => {
       if (args.pluginData === 'resolving') return undefined;
       const fromWorkspace =
-        WORKSPACE.test(args.path) || /\/packages\/(core|turns)\/src\//.test(args.importer);
+        WORKSPACE.test(args.path) || /\/packages\/(core|turns|review)\/src\//.test(args.importer);
       if (!fromWorkspace || args.kind === 'entry-point') return undefined;
       const r = await build.resolve(args.path, {
         kind: args.kind,
@@ -37,7 +38,7 @@ const workspaceSideEffectFree: NonNullable<Options['esbuildPlugins']>[number] = 
         importer: args.importer,
         pluginData: 'resolving',
       });
-      if (r.errors.length > 0 || r.external || !/\/packages\/(core|turns)\/src\//.test(r.path))
+      if (r.errors.length > 0 || r.external || !/\/packages\/(core|turns|review)\/src\//.test(r.path))
         return undefined;
       return { path: r.path, sideEffects: false };
     });

@@ -1,5 +1,6 @@
 import { FleetError } from '@agent-fleet/core';
 import { FleetApiError } from './errors.ts';
+import { ReviewsApi } from './reviews.ts';
 import type {
   DocumentResult,
   DocumentUpload,
@@ -41,17 +42,29 @@ const seg = (s: string) => encodeURIComponent(s);
  */
 export class FleetHttpClient {
   readonly baseUrl: string;
-  readonly #fetch: typeof fetch;
+  /** Review runs: create, get, report, stream, cancel, resume, and their schedules. */
+  readonly reviews: ReviewsApi;
+  readonly #fetchImpl: typeof fetch;
   readonly #auth: string | undefined;
   readonly #timeoutMs: number;
 
   constructor(opts: FleetHttpClientOptions) {
     if (opts.apiKey && opts.token) throw new FleetError('invalid_request', 'give apiKey or token, not both');
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
-    this.#fetch = opts.fetch ?? globalThis.fetch;
+    this.#fetchImpl = opts.fetch ?? globalThis.fetch;
     const credential = opts.apiKey ?? opts.token;
     this.#auth = credential ? `Bearer ${credential}` : undefined;
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
+    this.reviews = new ReviewsApi({
+      json: (method, path, body) => this.#json(method, path, body),
+      send: (method, path, form) => this.#request(method, path, form, {}),
+      raw: (method, path, o) =>
+        this.#fetch(method, path, {
+          headers: { accept: o.accept, ...o.headers },
+          timeout: o.timeout !== false,
+          ...(o.signal ? { signal: o.signal } : {}),
+        }),
+    });
   }
 
   /** `POST /v1/users/:userId/messages`: the user's next turn; `created` is false on a replay. */
@@ -149,19 +162,43 @@ export class FleetHttpClient {
     body: string | FormData | undefined,
     headers: Record<string, string>,
   ): Promise<T> {
+    const res = await this.#fetch(method, path, {
+      headers: { accept: 'application/json', ...headers },
+      timeout: true,
+      ...(body === undefined ? {} : { body }),
+    });
+    return (await res.json()) as T;
+  }
+
+  /**
+   * One request with the credential; a non-2xx answer throws its `FleetApiError`, a network failure
+   * a retryable `FleetError`. `timeout` bounds the whole exchange by the client's timeout (off for
+   * event streams, which the caller's signal ends).
+   */
+  async #fetch(
+    method: string,
+    path: string,
+    opts: {
+      headers: Record<string, string>;
+      body?: string | FormData;
+      timeout: boolean;
+      signal?: AbortSignal;
+    },
+  ): Promise<Response> {
+    const signals = [
+      ...(opts.timeout ? [AbortSignal.timeout(this.#timeoutMs)] : []),
+      ...(opts.signal ? [opts.signal] : []),
+    ];
     let res: Response;
     try {
-      res = await this.#fetch(`${this.baseUrl}${path}`, {
+      res = await this.#fetchImpl(`${this.baseUrl}${path}`, {
         method,
-        headers: {
-          accept: 'application/json',
-          ...(this.#auth ? { authorization: this.#auth } : {}),
-          ...headers,
-        },
-        ...(body === undefined ? {} : { body }),
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        headers: { ...(this.#auth ? { authorization: this.#auth } : {}), ...opts.headers },
+        ...(opts.body === undefined ? {} : { body: opts.body }),
+        ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
       });
     } catch (err) {
+      if (opts.signal?.aborted) throw opts.signal.reason;
       const timedOut = (err as Error).name === 'TimeoutError';
       throw new FleetError(
         timedOut ? 'timeout' : 'unavailable',
@@ -170,6 +207,6 @@ export class FleetHttpClient {
       );
     }
     if (!res.ok) throw await FleetApiError.fromResponse(res);
-    return (await res.json()) as T;
+    return res;
   }
 }

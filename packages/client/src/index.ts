@@ -10,6 +10,32 @@ export {
   TURN_STATUSES,
   type TurnStatus,
 } from '@agent-fleet/core';
+export {
+  type Checklist,
+  type ChecklistItem,
+  DOCUMENT_CHANGES,
+  DOCUMENT_OUTCOMES,
+  type DocumentChange,
+  type DocumentOutcome,
+  isFinalReviewStatus,
+  isRestingReviewStatus,
+  RESTING_REVIEW_STATUSES,
+  REVIEW_PRIORITIES,
+  REVIEW_STATUSES,
+  type ReviewEvent,
+  type ReviewList,
+  type ReviewPriority,
+  type ReviewReport,
+  type ReviewScheduleList,
+  type ReviewScheduleView,
+  type ReviewStatus,
+  type ReviewStatusView,
+  type ScheduleInput,
+  UNCLEAR_REASONS,
+  type UnclearReason,
+  VERDICTS,
+  type Verdict,
+} from '@agent-fleet/review/api';
 export { FleetApiError } from './errors.ts';
 export {
   type ClusterConnection,
@@ -18,6 +44,13 @@ export {
   toTurnRecord,
 } from './fleet-client.ts';
 export { FleetHttpClient, type FleetHttpClientOptions, type SendMessageInput } from './http-client.ts';
+export {
+  type CreateReviewInput,
+  type ReportFormat,
+  type ReviewFile,
+  type ReviewStreamEvent,
+  ReviewsApi,
+} from './reviews.ts';
 export type {
   DocumentResult,
   DocumentUpload,

@@ -66,6 +66,7 @@ export { type NewReview, newRunId, ReviewRuns } from './runs.ts';
 export {
   cronProblem,
   newScheduleId,
+  type ReviewScheduleList,
   type ReviewScheduleView,
   reviewScheduleListSchema,
   reviewScheduleSchema,
@@ -83,7 +84,9 @@ export {
   type DocumentChange,
   type DocumentOutcome,
   isFinalReviewStatus,
+  isRestingReviewStatus,
   QUEUE_PRIORITY,
+  RESTING_REVIEW_STATUSES,
   REVIEW_PRIORITIES,
   REVIEW_STATUSES,
   type ReviewPriority,
@@ -106,6 +109,7 @@ export {
 } from './store.ts';
 export {
   buildReport,
+  type ReviewList,
   type ReviewReport,
   type ReviewStatusView,
   reviewListSchema,

@@ -85,3 +85,4 @@ export const reviewScheduleListSchema = z.object({
   schedules: z.array(reviewScheduleSchema.omit({ runs: true })),
   nextBefore: z.string().nullable().describe('pass as `before` for the next page; null on the last'),
 });
+export type ReviewScheduleList = z.infer<typeof reviewScheduleListSchema>;

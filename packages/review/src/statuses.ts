@@ -15,6 +15,16 @@ export function isFinalReviewStatus(status: ReviewStatus): boolean {
   return status === 'completed' || status === 'failed';
 }
 
+/**
+ * Statuses in which a run stays until someone acts: the final ones, and `cancelled` (until resumed).
+ * Watching a run (its event stream, the SDK, the CLI) ends at these.
+ */
+export const RESTING_REVIEW_STATUSES = ['completed', 'failed', 'cancelled'] as const;
+
+export function isRestingReviewStatus(status: ReviewStatus): boolean {
+  return (RESTING_REVIEW_STATUSES as readonly string[]).includes(status);
+}
+
 /** What a checklist item gets for one document. */
 export const VERDICTS = ['compliant', 'non_compliant', 'not_applicable', 'unclear'] as const;
 export type Verdict = (typeof VERDICTS)[number];

@@ -78,6 +78,8 @@ export const reviewListSchema = z.object({
   nextBefore: z.string().nullable().describe('pass as `before` for the next page; null on the last'),
 });
 
+export type ReviewList = z.infer<typeof reviewListSchema>;
+
 const errorSchema = z.object({ code: z.string(), reason: z.string().optional(), message: z.string() });
 
 export const reportFindingSchema = z.object({

@@ -1,4 +1,4 @@
-import { type ReviewEvent, runIdSchema } from '@agent-fleet/review';
+import { isRestingReviewStatus, type ReviewEvent, runIdSchema } from '@agent-fleet/review';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireScope } from '../auth/guards.ts';
@@ -7,10 +7,8 @@ import { openSse } from '../sse.ts';
 import { visibleRun } from './review-access.ts';
 
 const KEEP_ALIVE_MS = 15_000;
-/** Statuses after which the stream ends (a cancelled run may be resumed: watch again then). */
-const ENDING = new Set(['completed', 'failed', 'cancelled']);
-
-const endsStream = (event: ReviewEvent) => event.type === 'status' && ENDING.has(event.status);
+/** The stream ends once the run rests (a cancelled run may be resumed: watch again then). */
+const endsStream = (event: ReviewEvent) => event.type === 'status' && isRestingReviewStatus(event.status);
 
 /**
  * A run's progress as Server-Sent Events (`GET /v1/reviews/:reviewId/events`): first a `snapshot`
@@ -56,7 +54,7 @@ export const reviewEventRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app,
       try {
         if (snapshot) {
           sse.send(JSON.stringify(snapshot), { event: 'snapshot' });
-          if (ENDING.has(snapshot.status)) return;
+          if (isRestingReviewStatus(snapshot.status)) return;
         }
         const tail = deps.reviewEvents.tail(run.runId, {
           after,
