@@ -1,6 +1,8 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { userIdSchema } from '@agent-fleet/core';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { ingestCommand, parseAcl, parseTenant } from './commands/ingest.ts';
 import { registerKeysCommand } from './commands/keys.ts';
+import { parseList, type ReviewOptions } from './commands/review-options.ts';
 import { MEASURED_WORKER_THROUGHPUT, simulateCommand } from './commands/scale-simulate.ts';
 import { startFleet } from './commands/start.ts';
 
@@ -14,6 +16,12 @@ const positiveInt = (value: string): number => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number of 0 or more');
   return n;
+};
+
+const parseUserId = (value: string): string => {
+  if (!userIdSchema.safeParse(value).success)
+    throw new InvalidArgumentError('a userId is 1-128 letters, digits and ._@+-');
+  return value;
 };
 
 const program = new Command('fleet')
@@ -49,6 +57,61 @@ program
       process.exitCode = await ingestCommand(paths, opts);
     },
   );
+
+program
+  .command('review')
+  .description(
+    'review documents against a checklist as a user (through the gateway): progress, then the report on disk; Ctrl-C cancels',
+  )
+  .argument('[paths...]', 'files or folders to upload and review with the run')
+  .requiredOption(
+    '-c, --checklist <file>',
+    'the checklist, YAML or JSON: { items: [{ id, requirement, policyRef? }] }',
+  )
+  .requiredOption(
+    '--as <user>',
+    'whose permissions apply (documents the user may not read are reported, never read)',
+    parseUserId,
+  )
+  .option('-d, --docs <docIds>', 'ingested documents to review (comma-separated, repeatable)', parseList)
+  .option(
+    '-t, --tenant <tenant>',
+    "review the user's tenant's documents (with --prefix: those whose docId starts with it)",
+    parseTenant,
+  )
+  .option('-p, --prefix <docIdPrefix>', 'only documents whose docId starts with this (with --tenant)')
+  .option(
+    '-a, --acl <groups>',
+    'who may read the uploaded files (comma-separated groups)',
+    parseAcl,
+    [] as string[],
+  )
+  .option('--public', 'the uploaded files are readable by everyone in the tenant')
+  .option('-n, --name <name>', 'a name for the run')
+  .addOption(
+    new Option('--priority <priority>', 'among review runs (chat always goes first)').choices([
+      'low',
+      'normal',
+      'high',
+    ]),
+  )
+  .option('--cron <pattern>', 'also rerun on this cron pattern (each rerun reviews only changed documents)')
+  .option('--tz <zone>', 'time zone of --cron (IANA, e.g. Europe/Berlin)')
+  .option(
+    '-o, --out <file>',
+    'where to write the report (format from the extension; default review-<id>.html)',
+  )
+  .addOption(new Option('-f, --format <format>', 'report format').choices(['json', 'md', 'csv', 'html']))
+  .option('--gateway <url>', 'the gateway (default: FLEET_GATEWAY_URL, or the fleet `npm start` runs)')
+  .option(
+    '--api-key <key>',
+    "an API key with the reviews scope (default: FLEET_API_KEY, or npm start's admin key)",
+  )
+  .option('--no-progress', 'no progress bar')
+  .action(async (paths: string[], opts: ReviewOptions) => {
+    const { reviewCommand } = await import('./commands/review.ts');
+    process.exitCode = await reviewCommand(paths, opts);
+  });
 
 registerKeysCommand(program);
 

@@ -44,6 +44,7 @@ export { HashingEmbedder } from './hashing-embedder.ts';
 export {
   DOC_ID_PATTERN,
   type DocumentInput,
+  discoverFiles,
   documentInputSchema,
   type FileResult,
   type IngestPathsOptions,

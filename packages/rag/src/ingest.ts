@@ -207,7 +207,7 @@ export async function ingestPaths(paths: string[], opts: IngestPathsOptions): Pr
   const found: { path: string; error?: FleetError }[] = [];
   for (const p of paths) {
     try {
-      found.push(...(await discover(resolve(p))).map((path) => ({ path })));
+      found.push(...(await discoverFiles(resolve(p))).map((path) => ({ path })));
     } catch (cause) {
       found.push({
         path: resolve(p),
@@ -278,7 +278,11 @@ function failed(path: string, source: string, err: unknown): FileResult {
   };
 }
 
-async function discover(path: string): Promise<string[]> {
+/**
+ * The files `path` names: itself, or for a folder every file with a supported extension under it
+ * (hidden entries and node_modules skipped), in name order.
+ */
+export async function discoverFiles(path: string): Promise<string[]> {
   const info = await stat(path);
   if (!info.isDirectory()) return [path];
   const out: string[] = [];
@@ -286,7 +290,7 @@ async function discover(path: string): Promise<string[]> {
   for (const e of entries) {
     if (e.name.startsWith('.') || e.name === 'node_modules') continue;
     const full = join(path, e.name);
-    if (e.isDirectory()) out.push(...(await discover(full)));
+    if (e.isDirectory()) out.push(...(await discoverFiles(full)));
     else if (e.isFile() && SUPPORTED_EXTENSIONS.includes(extname(e.name).toLowerCase())) out.push(full);
   }
   return out;
