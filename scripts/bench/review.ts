@@ -1,0 +1,178 @@
+/**
+ * pnpm bench:review: a batch review run on the whole stack (gateway, worker processes, the simulator
+ * as a process with its engine model), alone and beside closed-loop chat users:
+ * 1. chat alone: turn latency p95 of the chat users;
+ * 2. the run alone: documents/min, the share of the simulator's configured generation capacity it
+ *    used, tokens per document;
+ * 3. the run and chat together: the same for the run, and chat p95 next to the first phase's.
+ */
+import { join } from 'node:path';
+import { spawnService } from '@agent-fleet/devstack';
+import {
+  ingestDocument,
+  ingestPaths,
+  PostgresRetriever,
+  SAMPLE_CORPUS_DIR,
+  SAMPLE_TENANT,
+} from '@agent-fleet/rag';
+import { Command, InvalidArgumentError } from 'commander';
+import pg from 'pg';
+import { chatLoad, p95, type RunOutcome, reviewCorpus, reviewRun, turnLatencies } from './review-load.ts';
+import { SCRIPTS, startBenchStack } from './stack.ts';
+
+const num = (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
+  return n;
+};
+const opts = new Command('bench:review')
+  .description('review run throughput and its effect on chat latency, on the whole stack')
+  .option('--documents <n>', 'documents in the run', num, 500)
+  .option('--chat-users <n>', 'closed-loop chat users', num, 8)
+  .option('--think-ms <ms>', 'pause of a chat user between an answer and the next question', num, 500)
+  .option('--chat-seconds <s>', 'length of the chat-alone phase', num, 30)
+  .option('--workers <n>', 'worker processes', num, 2)
+  .option('--review-concurrency <n>', 'REVIEW_CONCURRENCY (documents in flight per worker)', num, 4)
+  .option('--time-scale <x>', 'simulator time scale (0.2 = 5x faster than modelled)', num, 0.2)
+  .parse()
+  .opts<{
+    documents: number;
+    chatUsers: number;
+    thinkMs: number;
+    chatSeconds: number;
+    workers: number;
+    reviewConcurrency: number;
+    timeScale: number;
+  }>();
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+async function main() {
+  const stack = await startBenchStack();
+  const services: ReturnType<typeof spawnService>[] = [];
+  const pool = new pg.Pool({ connectionString: stack.databaseUrl, max: 4 });
+  try {
+    const logDir = join(stack.dir, 'logs');
+    const sim = spawnService({
+      name: 'llm-sim',
+      script: SCRIPTS.llmSim,
+      env: {
+        PATH: process.env.PATH,
+        SIM_PORT: '0',
+        SIM_MODE: 'extractive',
+        SIM_TIME_SCALE: String(opts.timeScale),
+      },
+      readyEvent: 'listening',
+      logFile: join(logDir, 'sim.log'),
+    });
+    services.push(sim);
+    const simUrl = (await sim.ready)!.url;
+    const env = {
+      PATH: process.env.PATH,
+      REDIS_URL: stack.redis.url,
+      DATABASE_URL: stack.databaseUrl,
+      LLM_BASE_URLS: simUrl,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+      AUTH_MODE: 'off',
+      REVIEW_CONCURRENCY: String(opts.reviewConcurrency),
+      REVIEW_MAX_DOCUMENTS: String(Math.max(20_000, opts.documents)),
+    };
+    const gateway = spawnService({
+      name: 'gateway',
+      script: SCRIPTS.gateway,
+      env,
+      readyEvent: 'listening',
+      logFile: join(logDir, 'gateway.log'),
+    });
+    services.push(gateway);
+    const gatewayUrl = (await gateway.ready)!.url;
+    for (let i = 0; i < opts.workers; i++)
+      services.push(
+        spawnService({
+          name: `worker-${i}`,
+          script: SCRIPTS.worker,
+          env,
+          readyEvent: 'ready',
+          logFile: join(logDir, `worker-${i}.log`),
+        }),
+      );
+    await Promise.all(services.map((s) => s.ready));
+
+    const retriever = new PostgresRetriever({ pool });
+    await ingestPaths([SAMPLE_CORPUS_DIR], { tenant: SAMPLE_TENANT, retriever });
+    // Two corpora of the same shape, one per run, so the second run finds nothing of the first in
+    // the simulator's prefix cache.
+    const corpora = ['bench-a-', 'bench-b-'].map((prefix) => reviewCorpus(opts.documents, prefix));
+    for (const d of corpora.flat())
+      await ingestDocument({ tenant: SAMPLE_TENANT, acl: ['compliance'], ...d }, { retriever });
+    const users = Array.from({ length: opts.chatUsers }, (_, i) => `bench-chat-${i}`);
+    for (const userId of ['bench-reviewer', ...users])
+      await fetch(`${gatewayUrl}/v1/users/${userId}/profile`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ tenant: SAMPLE_TENANT, groups: ['compliance'] }),
+      });
+    const run = (name: string, corpus: number) =>
+      reviewRun({
+        gatewayUrl,
+        simUrl,
+        userId: 'bench-reviewer',
+        docIds: corpora[corpus]!.map((d) => d.docId),
+        name,
+        timeoutMs: 3_600_000,
+      });
+    const chat = (signal: AbortSignal) => chatLoad({ gatewayUrl, users, thinkMs: opts.thinkMs, signal });
+
+    say(`chat alone: ${opts.chatUsers} users for ${opts.chatSeconds} s ...`);
+    const aloneFrom = new Date();
+    const stopAlone = AbortSignal.timeout(opts.chatSeconds * 1000);
+    await chat(stopAlone);
+    const alone = await turnLatencies(pool, users, aloneFrom, new Date());
+
+    say(`review run alone: ${opts.documents} documents ...`);
+    const runAlone = await run('bench alone', 0);
+
+    say(`review run with ${opts.chatUsers} chat users ...`);
+    const stopChat = new AbortController();
+    const withFrom = new Date();
+    const chatting = chat(stopChat.signal);
+    const runWith = await run('bench with chat', 1).finally(() => stopChat.abort());
+    const withTo = new Date();
+    await chatting;
+    const withRun = await turnLatencies(pool, users, withFrom, withTo);
+    report(alone, withRun, runAlone, runWith);
+  } finally {
+    await Promise.all(services.reverse().map((s) => s.stop()));
+    await pool.end();
+    await stack.stop();
+  }
+}
+
+function report(alone: number[], withRun: number[], runAlone: RunOutcome, runWith: RunOutcome) {
+  const row = (label: string, r: RunOutcome) =>
+    `| ${label} | ${r.reviewed}/${r.total} ${r.status} in ${r.seconds.toFixed(1)} s | ${r.documentsPerMinute.toFixed(0)} | ` +
+    `${(r.capacityShare * 100).toFixed(1)}% | ${r.tokensPerDocument.toFixed(0)} |`;
+  say('');
+  say(
+    `simulator time scale ${opts.timeScale}, ${opts.workers} workers, REVIEW_CONCURRENCY ${opts.reviewConcurrency}`,
+  );
+  say('| run | documents | documents/min | share of configured generation capacity | tokens/document |');
+  say('| --- | --- | --- | --- | --- |');
+  say(row('alone', runAlone));
+  say(row(`with ${opts.chatUsers} chat users`, runWith));
+  say('');
+  say('| chat | turns | p50 | p95 |');
+  say('| --- | --- | --- | --- |');
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? Number.NaN;
+  say(`| alone | ${alone.length} | ${median(alone).toFixed(0)} ms | ${p95(alone).toFixed(0)} ms |`);
+  say(
+    `| during the run | ${withRun.length} | ${median(withRun).toFixed(0)} ms | ${p95(withRun).toFixed(0)} ms |`,
+  );
+  say(
+    `| ratio (during ÷ alone) | | ${(median(withRun) / median(alone)).toFixed(2)} | ${(p95(withRun) / p95(alone)).toFixed(2)} (aim ≤ 1.5) |`,
+  );
+}
+
+await main();
