@@ -148,6 +148,16 @@ const reviewBody = fc.record(
     checklist: checklistBody,
     priority: fc.oneof(fc.constantFrom('low', 'normal', 'high', 'urgent'), json),
     name: fc.oneof(anyString, json),
+    schedule: fc.oneof(
+      fc.record(
+        {
+          cron: fc.oneof(fc.constantFrom('0 3 * * *', '*/5 * * * * *', 'every day', '61 * * * *'), anyString),
+          tz: fc.oneof(fc.constantFrom('Europe/Berlin', 'Mars/Olympus'), anyString),
+        },
+        { requiredKeys: [] },
+      ),
+      json,
+    ),
   },
   { requiredKeys: [] },
 );
@@ -410,10 +420,10 @@ describe('fuzzing every route: never a 5xx, always the one error shape, nothing 
     );
   });
 
-  it('POST /v1/reviews and the routes of a review', async () => {
+  it('POST /v1/reviews and the routes of a review and of its schedule', async () => {
     await prop(
       fc
-        .tuple(fc.nat(5), segment, query, body(reviewBody), extraHeaders)
+        .tuple(fc.nat(8), segment, query, body(reviewBody), extraHeaders)
         .map(([k, id, q, b, h]) =>
           k === 0
             ? withBody('POST', `/v1/reviews${q}`, b, h)
@@ -423,7 +433,15 @@ describe('fuzzing every route: never a 5xx, always the one error shape, nothing 
                 ? { method: 'GET' as const, url: `/v1/reviews/${id}${q}`, headers: h }
                 : k === 3
                   ? { method: 'GET' as const, url: `/v1/reviews/${id}/report${q}`, headers: h }
-                  : withBody('POST', `/v1/reviews/${id}/${k === 4 ? 'cancel' : 'resume'}${q}`, b, h),
+                  : k <= 5
+                    ? withBody('POST', `/v1/reviews/${id}/${k === 4 ? 'cancel' : 'resume'}${q}`, b, h)
+                    : k <= 7
+                      ? {
+                          method: k === 6 ? ('GET' as const) : ('DELETE' as const),
+                          url: `/v1/reviews/${id}/schedule${q}`,
+                          headers: h,
+                        }
+                      : { method: 'GET' as const, url: `/v1/review-schedules${q}`, headers: h },
         ),
     );
   });

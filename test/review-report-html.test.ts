@@ -141,7 +141,7 @@ describe('the HTML report: one self-contained page', () => {
     try {
       await page.setContent(html);
       // CSP as in the page (a saved file) and as the gateway sends it.
-      expect(await page.evaluate(() => (window as { pwned?: number }).pwned)).toBeUndefined();
+      expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
       const visible = () => page.locator('#findings-table tbody tr:not([hidden])').count();
       expect(await page.locator('#shown').textContent()).toBe('6 of 6 findings');
       // Three bars' worth of segments: 6 findings over 3 items, one rect per (item, verdict) present.

@@ -89,6 +89,8 @@ describe('the OpenAPI document at /docs', () => {
         '/v1/reviews/{reviewId}/events',
         '/v1/reviews/{reviewId}/report',
         '/v1/reviews/{reviewId}/resume',
+        '/v1/reviews/{reviewId}/schedule',
+        '/v1/review-schedules',
         '/v1/turns/{turnId}',
         '/v1/users/{userId}/history',
         '/v1/users/{userId}/messages',
