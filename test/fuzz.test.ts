@@ -422,27 +422,25 @@ describe('fuzzing every route: never a 5xx, always the one error shape, nothing 
 
   it('POST /v1/reviews and the routes of a review and of its schedule', async () => {
     await prop(
-      fc
-        .tuple(fc.nat(8), segment, query, body(reviewBody), extraHeaders)
-        .map(([k, id, q, b, h]) =>
-          k === 0
-            ? withBody('POST', `/v1/reviews${q}`, b, h)
-            : k === 1
-              ? { method: 'GET' as const, url: `/v1/reviews${q}`, headers: h }
-              : k === 2
-                ? { method: 'GET' as const, url: `/v1/reviews/${id}${q}`, headers: h }
-                : k === 3
-                  ? { method: 'GET' as const, url: `/v1/reviews/${id}/report${q}`, headers: h }
-                  : k <= 5
-                    ? withBody('POST', `/v1/reviews/${id}/${k === 4 ? 'cancel' : 'resume'}${q}`, b, h)
-                    : k <= 7
-                      ? {
-                          method: k === 6 ? ('GET' as const) : ('DELETE' as const),
-                          url: `/v1/reviews/${id}/schedule${q}`,
-                          headers: h,
-                        }
-                      : { method: 'GET' as const, url: `/v1/review-schedules${q}`, headers: h },
-        ),
+      fc.tuple(fc.nat(8), segment, query, body(reviewBody), extraHeaders).map(([k, id, q, b, h]) =>
+        k === 0
+          ? withBody('POST', `/v1/reviews${q}`, b, h)
+          : k === 1
+            ? { method: 'GET' as const, url: `/v1/reviews${q}`, headers: h }
+            : k === 2
+              ? { method: 'GET' as const, url: `/v1/reviews/${id}${q}`, headers: h }
+              : k === 3
+                ? { method: 'GET' as const, url: `/v1/reviews/${id}/report${q}`, headers: h }
+                : k <= 5
+                  ? withBody('POST', `/v1/reviews/${id}/${k === 4 ? 'cancel' : 'resume'}${q}`, b, h)
+                  : k <= 7
+                    ? {
+                        method: k === 6 ? ('GET' as const) : ('DELETE' as const),
+                        url: `/v1/reviews/${id}/schedule${q}`,
+                        headers: h,
+                      }
+                    : { method: 'GET' as const, url: `/v1/review-schedules${q}`, headers: h },
+      ),
     );
   });
 

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ServiceHandle, spawnService } from '@agent-fleet/devstack';
 import {

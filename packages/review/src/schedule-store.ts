@@ -5,7 +5,7 @@ const COLUMNS =
   'schedule_id, user_id, tenant, name, priority, checklist, spec, cron, tz, created_by, created_at, removed_at';
 
 /**
- * Review schedules in Postgres (migration 1765000000000_review-schedules.sql), and the questions a
+ * Review schedules in Postgres (migration 1765100000000_review-schedules.sql), and the questions a
  * rerun asks about its schedule's runs. A removed schedule stays (its runs name it) and never
  * starts a rerun again.
  */
