@@ -142,7 +142,7 @@ class Progress {
   constructor(enabled: boolean) {
     this.#bar = enabled
       ? new SingleBar({
-          format: 'reviewing [{bar}] {value}/{total} documents | {rate} docs/min | ETA {eta} | {verdicts}',
+          format: 'reviewing [{bar}] {value}/{total} documents | {rate} docs/min | ETA {left} | {verdicts}',
           hideCursor: true,
           noTTYOutput: true,
           notTTYSchedule: 2000,
@@ -169,7 +169,7 @@ class Progress {
     const rate = minutes > 0 ? (done - this.#firstDone) / minutes : 0;
     const payload = {
       rate: rate > 0 ? rate.toFixed(1) : '-',
-      eta: rate > 0 ? duration(((total - done) / rate) * 60) : '-',
+      left: rate > 0 ? duration(((total - done) / rate) * 60) : '-',
       verdicts: `${counts.verdicts.non_compliant} non-compliant, ${counts.verdicts.unclear} unclear`,
     };
     if (!this.#started) {
