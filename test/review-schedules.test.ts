@@ -69,6 +69,12 @@ describe('scheduled review runs: an incremental rerun fired by the job scheduler
       intervalMs: 100,
       describe: async () => (await api('GET', `/v1/reviews/${id}`)).text,
     });
+  const simConfig = (patch: Record<string, unknown>) =>
+    fetch(`${simRoot}/sim/config`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(patch),
+    });
   const modelCalls = async (docId: string) =>
     (
       (await (
@@ -110,42 +116,63 @@ describe('scheduled review runs: an incremental rerun fired by the job scheduler
   });
 
   it('reruns only changed and new documents, carries the other findings, and the report says which', async () => {
-    const created = await api('POST', '/v1/reviews', {
-      userId: 'ann',
-      name: 'nightly cases',
-      selector: { tenant: TENANT, docIdPrefix: 'sched-' },
-      checklist: CHECKLIST,
-      schedule: { cron: '0 3 * * *', tz: 'Europe/Berlin' },
-    });
-    expect(created.status, created.text).toBe(202);
-    const first = created.json.reviewId as string;
-    const scheduleId = created.json.scheduleId as string;
-    expect(scheduleId).toMatch(/^s_[0-9a-f]{32}$/);
-    await completed(first);
-
-    const schedule = (await api('GET', `/v1/reviews/${first}/schedule`)).json as unknown as Schedule;
-    expect(schedule).toMatchObject({ scheduleId, active: true, runs: [first] });
-    const next = new Date(schedule.nextRunAt!);
-    expect(next.getTime() - Date.now()).toBeGreaterThan(0);
-    expect(next.getTime() - Date.now()).toBeLessThanOrEqual(25 * 3600_000);
-    const berlin = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', timeStyle: 'short' });
-    expect(berlin.format(next)).toBe('03:00');
-
-    // Between the runs: one document changes, one is added, the others stay as they were.
-    await putDoc('sched-2', text(2, 'Gifts above the threshold were accepted without approval in case 2.'));
-    await putDoc('sched-5', text(5, 'Gifts were approved before acceptance in case 5.'));
-    await fetch(`${simRoot}/sim/stats/reset`, { method: 'POST' });
-
-    // Fire the schedule now: promote the delayed job its BullMQ job scheduler added for 03:00.
     const runsQueue = new Queue('review.runs', {
       connection: fleet.redis,
       prefix: `${fleet.namespace}:{review}`,
     });
-    try {
+    /** Fires the schedule now: promotes the delayed job its BullMQ job scheduler added for the next time. */
+    const fireNow = async (scheduleId: string) => {
       const scheduler = await runsQueue.getJobScheduler(scheduleId);
       expect(scheduler?.pattern).toBe('0 3 * * *');
-      const fire = await runsQueue.getJob(`repeat:${scheduleId}:${scheduler!.next}`);
-      await fire!.promote();
+      const job = await runsQueue.getJob(`repeat:${scheduleId}:${scheduler!.next}`);
+      await job!.promote();
+      return job!.id!;
+    };
+    try {
+      // Slow answers keep the first run in flight while the schedule fires the first time.
+      await simConfig({ latencyMs: 1500 });
+      const created = await api('POST', '/v1/reviews', {
+        userId: 'ann',
+        name: 'nightly cases',
+        selector: { tenant: TENANT, docIdPrefix: 'sched-' },
+        checklist: CHECKLIST,
+        schedule: { cron: '0 3 * * *', tz: 'Europe/Berlin' },
+      });
+      expect(created.status, created.text).toBe(202);
+      const first = created.json.reviewId as string;
+      const scheduleId = created.json.scheduleId as string;
+      expect(scheduleId).toMatch(/^s_[0-9a-f]{32}$/);
+      const schedule = (await api('GET', `/v1/reviews/${first}/schedule`)).json as unknown as Schedule;
+      expect(schedule).toMatchObject({ scheduleId, active: true, runs: [first] });
+      const next = new Date(schedule.nextRunAt!);
+      expect(next.getTime() - Date.now()).toBeGreaterThan(0);
+      expect(next.getTime() - Date.now()).toBeLessThanOrEqual(25 * 3600_000);
+      const berlin = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', timeStyle: 'short' });
+      expect(berlin.format(next)).toBe('03:00');
+
+      // A firing while the schedule's run is still in flight starts nothing; the next firing will.
+      const busy = await fireNow(scheduleId);
+      let outcome: unknown;
+      await waitFor(
+        async () => {
+          const job = await runsQueue.getJob(busy);
+          outcome = job?.returnvalue;
+          return job?.finishedOn !== undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
+      expect(outcome).toEqual({ kind: 'skipped', reason: 'previous_run_live' });
+      await simConfig({ latencyMs: 0 });
+      await completed(first);
+      expect(((await api('GET', `/v1/reviews/${first}/schedule`)).json as unknown as Schedule).runs).toEqual([
+        first,
+      ]);
+
+      // Between the runs: one document changes, one is added, the others stay as they were.
+      await putDoc('sched-2', text(2, 'Gifts above the threshold were accepted without approval in case 2.'));
+      await putDoc('sched-5', text(5, 'Gifts were approved before acceptance in case 5.'));
+      await fetch(`${simRoot}/sim/stats/reset`, { method: 'POST' });
+      await fireNow(scheduleId);
       let rerun = '';
       await waitFor(
         async () => {
@@ -207,6 +234,7 @@ describe('scheduled review runs: an incremental rerun fired by the job scheduler
       const listed = (await api('GET', '/v1/review-schedules')).json as { schedules: Schedule[] };
       expect(listed.schedules.map((s) => [s.scheduleId, s.active])).toEqual([[scheduleId, false]]);
     } finally {
+      await simConfig({ latencyMs: 0 });
       await runsQueue.close();
     }
   });

@@ -50,6 +50,43 @@ describe('the review store', () => {
     return runId;
   };
 
+  it('carries findings of unchanged content to a rerun once, and marks changed and new documents', async () => {
+    const previous = await newRun(['a', 'b']);
+    await store.recordFindings(previous, 'd1', facts, [finding('a'), finding('b')], usage(1));
+    await store.recordFindings(previous, 'd2', facts, [finding('a'), finding('b')], usage(1));
+    const rerun = await newRun(['a', 'b']);
+    // Same content: both findings copied, naming the run that produced them; the document settles.
+    const d1 = await store.carryFindings(rerun, 'd1', previous, facts, ['a', 'b']);
+    expect({ ...d1, carried: [...d1.carried].sort() }).toEqual({ settled: true, carried: ['a', 'b'] });
+    expect(await store.carryFindings(rerun, 'd1', previous, facts, ['a', 'b'])).toEqual({
+      settled: false,
+      carried: [],
+    });
+    // Other content: nothing copied, reviewed as changed.
+    const changed = { ...facts, contentHash: 'h2' };
+    expect(await store.carryFindings(rerun, 'd2', previous, changed, ['a', 'b'])).toEqual({
+      settled: false,
+      carried: [],
+    });
+    const docs = await store.documents(rerun);
+    expect(docs.map((d) => [d.docId, d.outcome, d.change])).toEqual([
+      ['d1', 'reviewed', 'unchanged'],
+      ['d2', null, 'changed'],
+      ['gone', 'not_found', undefined],
+    ]);
+    const carried = (await store.findings(rerun)).filter((f) => f.docId === 'd1');
+    expect(carried.map((f) => f.carriedFrom)).toEqual([previous, previous]);
+    // Carried twice, a finding still names the run that produced it.
+    const third = await newRun(['a', 'b']);
+    await store.carryFindings(third, 'd1', rerun, facts, ['a', 'b']);
+    expect((await store.findings(third)).map((f) => f.carriedFrom)).toEqual([previous, previous]);
+    // A document the previous run did not review is new.
+    const fresh = await newRun(['a']);
+    const newDoc = await newRun(['a']);
+    await store.carryFindings(newDoc, 'd2', fresh, facts, ['a']);
+    expect((await store.documents(newDoc)).find((d) => d.docId === 'd2')?.change).toBe('new');
+  });
+
   it('writes each finding and each outcome once, whoever writes again', async () => {
     const runId = await newRun(['a', 'b']);
     expect((await store.getRun(runId))!.documentsTotal).toBe(3);
