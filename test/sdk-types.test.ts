@@ -10,9 +10,10 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildClientDist } from './support/sdk-build.ts';
 
@@ -20,6 +21,7 @@ const root = fileURLToPath(new URL('../', import.meta.url));
 const CLIENT = join(root, 'packages/client');
 /** What the SDK declares it needs at run time; a consumer has these and nothing of the workspace. */
 const RUNTIME_DEPS = ['bullmq', 'ioredis', 'zod'];
+const NODE_BUILTINS = new Set(builtinModules);
 
 /**
  * Code a consumer writes against the SDK. Every `@ts-expect-error` must find its error: were a type
@@ -161,6 +163,23 @@ describe("the SDK's published type declarations", () => {
       outside.every((s) => RUNTIME_DEPS.includes(s)),
       [...imported].join(', '),
     ).toBe(true);
+  });
+
+  it('bundle the review vocabulary and nothing of the review engine', async () => {
+    const bundles = readdirSync(dist).filter((f) => f.endsWith('.js'));
+    const imported = new Set<string>();
+    for (const f of bundles)
+      for (const m of readFileSync(join(dist, f), 'utf8').matchAll(/\bfrom "([^"]+)"/g)) imported.add(m[1]!);
+    const outside = [...imported].filter((s) => !s.startsWith('./') && !s.startsWith('node:'));
+    expect(outside.filter((s) => !RUNTIME_DEPS.includes(s) && !NODE_BUILTINS.has(s))).toEqual([]);
+    const sdk = (await import(
+      pathToFileURL(join(dist, 'index.js')).href
+    )) as typeof import('../packages/client/src/index.ts');
+    expect(sdk.REVIEW_STATUSES).toEqual(['queued', 'running', 'completed', 'failed', 'cancelled']);
+    expect(
+      ['completed', 'failed', 'cancelled', 'running'].map((s) => sdk.isRestingReviewStatus(s as never)),
+    ).toEqual([true, true, true, false]);
+    expect(new sdk.FleetHttpClient({ baseUrl: 'http://127.0.0.1:1' }).reviews).toBeInstanceOf(sdk.ReviewsApi);
   });
 
   it('typecheck code of a consumer that has only the dist and bullmq, ioredis and zod: both clients, turn statuses, the reviews API', () => {
