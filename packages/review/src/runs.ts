@@ -56,7 +56,13 @@ export class ReviewRuns {
     const { schedule, ...run } = input;
     const runId = newRunId();
     const scheduleId = schedule ? await this.#schedules.create(run, schedule) : undefined;
-    await launchRun(this.#store, this.#queues, { runId, ...run, ...(scheduleId ? { scheduleId } : {}) });
+    try {
+      await launchRun(this.#store, this.#queues, { runId, ...run, ...(scheduleId ? { scheduleId } : {}) });
+    } catch (err) {
+      // A schedule whose first run could not be created would fire reruns nobody asked for.
+      if (scheduleId) await this.#schedules.remove(scheduleId).catch(() => {});
+      throw err;
+    }
     return { reviewId: runId, ...(scheduleId ? { scheduleId } : {}) };
   }
 
