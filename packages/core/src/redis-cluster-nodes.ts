@@ -25,7 +25,7 @@ function nodeAddress(hostPort: string): ClusterNodeAddress | null {
   return { host: m.groups.host.replace(/^\[|\]$/g, ''), port };
 }
 
-interface NodeEntry {
+export interface NodeEntry {
   node: ClusterNodeAddress;
   username: string;
   password: string;
