@@ -25,7 +25,7 @@ type StreamedCall = { id: string; type: 'function'; function: { name: string; ar
 /** One chat completion, not streamed. */
 export function chatAttempt(ctx: AttemptContext, req: PoolChatRequest): Attempt<never, PoolChatResult> {
   return async (server, attempt) => {
-    const res = await server.client.chat.completions.create(chatBody(ctx, req, false) as never, {
+    const res = await server.client.chat.completions.create(chatRequestBody(ctx.model, req, false) as never, {
       headers: { 'x-user-id': req.userId },
       signal: attemptSignal(req.signal, ctx.requestTimeoutMs),
     });
@@ -43,10 +43,13 @@ export function streamAttempt(
 ): Attempt<{ type: 'delta'; content: string }, PoolChatResult> {
   return async function* (server, attempt) {
     const started = performance.now();
-    const stream = (await server.client.chat.completions.create(chatBody(ctx, req, true) as never, {
-      headers: { 'x-user-id': req.userId },
-      signal: attemptSignal(req.signal, ctx.requestTimeoutMs),
-    })) as unknown as AsyncIterable<OpenAI.ChatCompletionChunk>;
+    const stream = (await server.client.chat.completions.create(
+      chatRequestBody(ctx.model, req, true) as never,
+      {
+        headers: { 'x-user-id': req.userId },
+        signal: attemptSignal(req.signal, ctx.requestTimeoutMs),
+      },
+    )) as unknown as AsyncIterable<OpenAI.ChatCompletionChunk>;
     let content = '';
     let usage: OpenAI.CompletionUsage | undefined;
     let finishReason: string | undefined;
@@ -112,10 +115,18 @@ function attemptSignal(caller: AbortSignal | undefined, timeoutMs: number): Abor
   return caller ? AbortSignal.any([caller, timeout]) : timeout;
 }
 
-/** The request body: OpenAI's fields plus vLLM's `priority` and `cache_salt`. */
-function chatBody(ctx: AttemptContext, req: PoolChatRequest, stream: boolean): Record<string, unknown> {
+/**
+ * The body of one chat completion as the pool sends it: OpenAI's fields plus vLLM's `priority` and
+ * `cache_salt`; `model` is the request's own or `defaultModel`. Exported so a reference client
+ * (bench:llm's direct one) sends byte-for-byte the prompts the pool sends.
+ */
+export function chatRequestBody(
+  defaultModel: string,
+  req: PoolChatRequest,
+  stream: boolean,
+): Record<string, unknown> {
   return {
-    model: req.model ?? ctx.model,
+    model: req.model ?? defaultModel,
     messages: req.messages,
     user: req.userId,
     priority: VLLM_PRIORITY[req.priority ?? 'interactive'],

@@ -1,4 +1,5 @@
 export type { AttemptOutcome } from './admission.ts';
+export { chatRequestBody } from './attempts.ts';
 export { type BreakerOptions, type BreakerState, CircuitBreaker } from './breaker.ts';
 export { EmbeddingBatcher } from './embed-batcher.ts';
 export { HashRing } from './hash-ring.ts';
