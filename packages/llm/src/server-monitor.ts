@@ -1,6 +1,8 @@
 /** What a health check and a /metrics scrape tell about one vLLM server. */
 export interface ServerHealth {
   healthy: boolean;
+  /** `/health` did not answer within the check's time (the server is hung, or only very busy). */
+  timedOut?: true;
   running: number;
   waiting: number;
   /** KV-cache usage 0..1. */
@@ -27,11 +29,12 @@ export function originOf(baseUrl: string): string {
 }
 
 /**
- * Checks `GET /health` and scrapes `GET /metrics` of one server. Unreachable, too slow or a 5xx is
- * unhealthy; any other answer is healthy, so servers without a `/health` route (OpenAI's API, which
- * answers 404) stay usable. When `/health` answered 2xx the scrape reads vLLM's names
- * (`vllm:num_requests_running`, `vllm:num_requests_waiting`, `vllm:kv_cache_usage_perc`, or the
- * older `vllm:gpu_cache_usage_perc`).
+ * Checks `GET /health` and scrapes `GET /metrics` of one server, each within `timeoutMs`.
+ * Unreachable, too slow (`timedOut`) or a 5xx is unhealthy; any other answer is healthy, so servers
+ * without a `/health` route (OpenAI's API, which answers 404) stay usable. When `/health` answered
+ * 2xx the scrape reads vLLM's names (`vllm:num_requests_running`, `vllm:num_requests_waiting`,
+ * `vllm:kv_cache_usage_perc`, or the older `vllm:gpu_cache_usage_perc`); a scrape that fails or
+ * runs out of time leaves the load at 0 and the server healthy, since `/health` said it is.
  */
 export async function checkServer(
   baseUrl: string,
@@ -44,28 +47,42 @@ export async function checkServer(
     const health = await fetchImpl(`${origin}/health`, { signal });
     await health.arrayBuffer();
     if (!health.ok) return unscraped(health.status < 500);
-    let running = 0;
-    let waiting = 0;
-    let kvUsage = 0;
-    const metrics = await fetchImpl(`${origin}/metrics`, { signal }).catch(() => undefined);
-    if (metrics?.ok) {
-      const text = await metrics.text();
-      running = sumMetric(text, 'vllm:num_requests_running') ?? 0;
-      waiting = sumMetric(text, 'vllm:num_requests_waiting') ?? 0;
-      kvUsage =
-        sumMetric(text, 'vllm:kv_cache_usage_perc') ?? sumMetric(text, 'vllm:gpu_cache_usage_perc') ?? 0;
-    } else {
-      await metrics?.arrayBuffer();
-    }
-    return { healthy: true, running, waiting, kvUsage, checkedAt: Date.now() };
   } catch {
-    return unscraped(false);
+    return signal.aborted ? { ...unscraped(false), timedOut: true } : unscraped(false);
   }
+  const load = await scrapeLoad(origin, fetchImpl, timeoutMs).catch(() => undefined);
+  return { ...unscraped(true), ...load };
+}
+
+async function scrapeLoad(
+  origin: string,
+  fetchImpl: typeof fetch,
+  timeoutMs: number,
+): Promise<Pick<ServerHealth, 'running' | 'waiting' | 'kvUsage'> | undefined> {
+  const metrics = await fetchImpl(`${origin}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!metrics.ok) {
+    await metrics.arrayBuffer();
+    return undefined;
+  }
+  const text = await metrics.text();
+  return {
+    running: sumMetric(text, 'vllm:num_requests_running') ?? 0,
+    waiting: sumMetric(text, 'vllm:num_requests_waiting') ?? 0,
+    kvUsage: sumMetric(text, 'vllm:kv_cache_usage_perc') ?? sumMetric(text, 'vllm:gpu_cache_usage_perc') ?? 0,
+  };
 }
 
 function unscraped(healthy: boolean): ServerHealth {
   return { healthy, running: 0, waiting: 0, kvUsage: 0, checkedAt: Date.now() };
 }
+
+/**
+ * Consecutive `/health` timeouts after which a server that was healthy counts as down. One slow
+ * answer from a server busy serving is not an outage (failing every queued request for it would
+ * be worse than waiting one more period); a hung server is still caught within two periods, and a
+ * refused connection or a 5xx counts at once.
+ */
+export const TIMEOUTS_BEFORE_DOWN = 2;
 
 export interface ServerMonitorOptions {
   /** Base URLs (`…/v1`) of the servers to watch. */
@@ -82,13 +99,16 @@ export interface ServerMonitorOptions {
 /**
  * Checks a set of servers every `intervalMs` (never per request) and keeps each one's last result.
  * The gateway uses it for readiness; the LLM pool feeds the results to its circuit breakers and
- * router. A server counts as healthy until its first check says otherwise.
+ * router. A server counts as healthy until its first check says otherwise, and a healthy one that
+ * stops answering in time counts as down at its TIMEOUTS_BEFORE_DOWN-th timed-out check in a row.
  */
 export class ServerMonitor {
   readonly urls: readonly string[];
   readonly #o: ServerMonitorOptions;
   readonly #fetch: typeof fetch;
   #results: ServerHealth[];
+  /** Per server: `/health` timeouts in a row up to the last check. */
+  readonly #timeouts: number[];
   #timer: NodeJS.Timeout | undefined;
   #round: Promise<void> | undefined;
 
@@ -103,6 +123,7 @@ export class ServerMonitor {
       kvUsage: 0,
       checkedAt: 0,
     }));
+    this.#timeouts = this.urls.map(() => 0);
   }
 
   /** Checks now and then every `intervalMs` (the timer does not keep the process alive). */
@@ -138,8 +159,19 @@ export class ServerMonitor {
 
   async #checkAll(): Promise<void> {
     const timeoutMs = this.#o.timeoutMs ?? 2000;
-    this.#results = await Promise.all(this.urls.map((url) => checkServer(url, this.#fetch, timeoutMs)));
+    const checks = await Promise.all(this.urls.map((url) => checkServer(url, this.#fetch, timeoutMs)));
+    this.#results = checks.map((check, i) => this.#settle(i, check));
     this.#o.onCheck?.(this.#results);
+  }
+
+  /** A timed-out check of a healthy server keeps it healthy (last load figures) until the TIMEOUTS_BEFORE_DOWN-th in a row. */
+  #settle(i: number, check: ServerHealth): ServerHealth {
+    this.#timeouts[i] = check.timedOut ? this.#timeouts[i]! + 1 : 0;
+    const last = this.#results[i]!;
+    if (check.timedOut && last.healthy && this.#timeouts[i]! < TIMEOUTS_BEFORE_DOWN) {
+      return { ...last, checkedAt: check.checkedAt };
+    }
+    return check;
   }
 }
 
