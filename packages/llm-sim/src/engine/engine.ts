@@ -69,6 +69,13 @@ export interface EngineStats {
   steps: number;
   generationTokens: number;
   promptTokensComputed: number;
+  /**
+   * Modelled ms since the engine started: the modelled duration of every finished step plus the
+   * time it had nothing it could run (clock time ÷ `timeScale`; none at timeScale 0). Time lost
+   * when the host fires step timers too late to catch up (see MAX_LAG_MS) is left out, so a rate
+   * over it is the model's, not the machine's: it does not fall when other processes load the CPU.
+   */
+  modelledMs: number;
 }
 
 /** Behind by more than this (event loop stalls), the engine stops catching up and restarts its timeline at now. */
@@ -125,12 +132,17 @@ export class Engine {
   #steps = 0;
   #generationTokens = 0;
   #promptTokensComputed = 0;
+  /** Modelled ms of finished steps and of idle spells that have ended. */
+  #modelledMs = 0;
+  /** Clock time since which the engine has had nothing it could run; undefined while it steps. */
+  #idleSince: number | undefined;
 
   constructor(config: Partial<EngineConfig>, clock: Clock, observer: EngineObserver = {}) {
     this.config = resolveEngineConfig(config);
     this.scheduler = new Scheduler(this.config);
     this.#clock = clock;
     this.#observer = observer;
+    this.#idleSince = clock.now();
   }
 
   get stats(): EngineStats {
@@ -146,6 +158,7 @@ export class Engine {
       steps: this.#steps,
       generationTokens: this.#generationTokens,
       promptTokensComputed: this.#promptTokensComputed,
+      modelledMs: this.#modelledMs + this.#idleMs(this.#clock.now()),
     };
   }
 
@@ -220,21 +233,38 @@ export class Engine {
     for (const t of [...this.#tracked.values()]) if (this.scheduler.abort(t.seq)) this.#finish(t, now);
   }
 
+  /** Modelled ms of the current idle spell up to `now` (0 while stepping or at timeScale 0). */
+  #idleMs(now: number): number {
+    if (this.#idleSince === undefined || this.config.timeScale <= 0) return 0;
+    return Math.max(0, now - this.#idleSince) / this.config.timeScale;
+  }
+
   #kick(chainFrom: number | undefined): void {
-    if (this.#stepTimer || this.#completing || this.#closed || !this.scheduler.hasWork()) return;
+    if (this.#stepTimer || this.#completing || this.#closed) return;
     const now = this.#clock.now();
+    if (!this.scheduler.hasWork()) {
+      this.#idleSince ??= now;
+      return;
+    }
     const start = chainFrom !== undefined && now - chainFrom <= MAX_LAG_MS ? Math.min(chainFrom, now) : now;
     const plan = this.scheduler.schedule(start);
     if (plan.preempted.length > 0) this.#observer.preempted?.(plan.preempted.length);
     for (const seq of plan.admitted)
       this.#observer.admitted?.({ queries: seq.tokens.length, hits: seq.computed });
-    if (plan.chunks.length === 0) return; // nothing fits now; a later arrival or abort kicks again
-    const durationMs =
-      stepDurationMs(this.config, plan.prefillTokens, plan.decodeSeqs) * this.config.timeScale;
+    if (plan.chunks.length === 0) {
+      // Nothing fits now; a later arrival or abort kicks again.
+      this.#idleSince ??= now;
+      return;
+    }
+    this.#modelledMs += this.#idleMs(start);
+    this.#idleSince = undefined;
+    const modelledMs = stepDurationMs(this.config, plan.prefillTokens, plan.decodeSeqs);
+    const durationMs = modelledMs * this.config.timeScale;
     const end = start + durationMs;
     this.#stepTimer = this.#clock.setTimer(end - now, () => {
       this.#stepTimer = undefined;
       this.#completing = true;
+      this.#modelledMs += modelledMs;
       try {
         this.#completeStep(plan, end, durationMs);
       } finally {

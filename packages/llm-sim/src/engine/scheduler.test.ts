@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createPrng } from '../prng.ts';
-import { VirtualClock } from './clock.ts';
+import { type Clock, VirtualClock } from './clock.ts';
 import type { EngineConfig } from './config.ts';
 import { Engine, type SequenceResult } from './engine.ts';
 import type { StepPlan } from './scheduler.ts';
@@ -114,6 +114,39 @@ describe('engine timing model', () => {
     // Doubling from 64 to 128 to 256 sequences gains far less than 2x each time.
     expect(r256 / r64).toBeLessThan(1.6);
     expect(run256Monotonic(r32, r64, r256)).toBe(true);
+  });
+});
+
+describe('modelled time', () => {
+  it('counts the steps and the idle time, so on time it is the clock (time scale 1)', () => {
+    const run = setup();
+    submit(run, { promptTokens: tokens(100), outputTokens: tokens(10, 5), maxTokens: 100 });
+    run.clock.runUntilIdle();
+    run.clock.advance(500);
+    expect(run.engine.stats.modelledMs).toBeCloseTo(run.clock.now());
+  });
+
+  it('leaves out the time a host too busy to fire step timers on time makes the engine lose', () => {
+    const clock = new VirtualClock();
+    const lateClock: Clock = {
+      now: () => clock.now(),
+      setTimer: (delayMs, fn) => clock.setTimer(delayMs + 200, fn),
+    };
+    let stepsMs = 0;
+    const engine = new Engine({ timeScale: 0.5 }, lateClock, {
+      stepFinished: ({ durationMs }) => {
+        stepsMs += durationMs / 0.5;
+      },
+    });
+    engine.submit(
+      { promptTokens: tokens(100), outputTokens: tokens(10, 5), maxTokens: 100 },
+      { finish: () => {} },
+    );
+    clock.runUntilIdle();
+    const arrival = 30 * 0.5 + 200; // the overhead timer, late too: the engine was idle until then
+    expect(engine.stats.steps).toBe(10);
+    expect(engine.stats.modelledMs).toBeCloseTo(arrival / 0.5 + stepsMs);
+    expect(clock.now()).toBeGreaterThan(arrival + 10 * 200);
   });
 });
 
