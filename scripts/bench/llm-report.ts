@@ -21,13 +21,14 @@ interface RoutingSetup {
 /** One client's runs summed: throughput over all its tokens and all its wall time. */
 export interface ClientSummary {
   achieved: number;
+  achievedWallClock: number;
   hitRate: number;
   computedPerTurn: number;
   meanRunning: number;
   meanWaiting: number;
   queuedShare: number;
   meanQueuedMs: number;
-  offHomeShare: number;
+  movedShare: number;
   retried: number;
   preemptions: number;
   maximum: number;
@@ -41,15 +42,16 @@ export function summarise(runs: SaturationResult[]): ClientSummary {
   const queued = total(runs, (r) => r.stats.queued);
   return {
     achieved: total(runs, (r) => r.achieved) / runs.length,
-    hitRate: total(runs, (r) => r.sims.prefixCacheHits) / total(runs, (r) => r.sims.prefixCacheQueries),
-    computedPerTurn: total(runs, (r) => r.sims.promptTokensComputed) / turns,
+    achievedWallClock: total(runs, (r) => r.achievedWallClock) / runs.length,
+    hitRate: total(runs, (r) => r.servers.prefixCacheHits) / total(runs, (r) => r.servers.prefixCacheQueries),
+    computedPerTurn: total(runs, (r) => r.servers.promptTokensComputed) / turns,
     meanRunning: total(runs, (r) => r.meanRunning) / runs.length,
     meanWaiting: total(runs, (r) => r.meanWaiting) / runs.length,
     queuedShare: queued / turns,
     meanQueuedMs: queued > 0 ? total(runs, (r) => r.stats.queuedMs) / queued : 0,
-    offHomeShare: total(runs, (r) => r.stats.offHome) / turns,
+    movedShare: total(runs, (r) => r.stats.moved) / turns,
     retried: total(runs, (r) => r.stats.retried),
-    preemptions: total(runs, (r) => r.sims.preemptions),
+    preemptions: total(runs, (r) => r.servers.preemptions),
     maximum: runs[0]!.maximum,
   };
 }
@@ -90,13 +92,18 @@ export function printSaturation(results: SaturationResult[], setup: SaturationSe
   row('', 'pool', 'direct');
   printRounds(results);
   row('generation, modelled tokens/s (mean)', pool.achieved.toFixed(0), direct.achieved.toFixed(0));
+  row(
+    '  wall clock x time scale (old measure)',
+    pool.achievedWallClock.toFixed(0),
+    direct.achievedWallClock.toFixed(0),
+  );
   row('prefix-cache hit rate', pct(pool.hitRate), pct(direct.hitRate));
   row('prompt tokens computed per turn', pool.computedPerTurn.toFixed(0), direct.computedPerTurn.toFixed(0));
   row('mean running batch per server', pool.meanRunning.toFixed(1), direct.meanRunning.toFixed(1));
   row('mean waiting inside each server', pool.meanWaiting.toFixed(1), direct.meanWaiting.toFixed(1));
   row('turns queued in the client', pct(pool.queuedShare), pct(direct.queuedShare));
   row('  their mean wait (wall ms)', pool.meanQueuedMs.toFixed(0), direct.meanQueuedMs.toFixed(0));
-  row('turns off their home server', pct(pool.offHomeShare), pct(direct.offHomeShare));
+  row('turns moved off their last server', pct(pool.movedShare), pct(direct.movedShare));
   row(
     'retried turns, preemptions',
     `${pool.retried}, ${pool.preemptions}`,

@@ -4,7 +4,7 @@
  * first token users see.
  */
 import { LlmPool, type RoutingStrategy } from '@agent-fleet/llm';
-import { startSims } from './llm-sims.ts';
+import { startSims, sum } from './llm-sims.ts';
 import { converse, type TurnSender, type Workload } from './llm-workload.ts';
 import { percentile } from './stack.ts';
 
@@ -48,10 +48,11 @@ export async function routingRun(
       onTurn();
     });
     pool.close();
-    const sims = await fleet.totals();
+    const servers = await fleet.counters();
+    const queries = sum(servers.map((c) => c.prefixCacheQueries));
     return {
       strategy,
-      hitRate: sims.prefixCacheQueries > 0 ? sims.prefixCacheHits / sims.prefixCacheQueries : 0,
+      hitRate: queries > 0 ? sum(servers.map((c) => c.prefixCacheHits)) / queries : 0,
       meanTtftMs: ttfts.reduce((a, b) => a + b, 0) / ttfts.length,
       p95TtftMs: percentile(ttfts, 0.95),
     };

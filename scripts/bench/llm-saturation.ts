@@ -3,9 +3,10 @@
  * by one client (the pool, or the direct reference) to simulated servers started for this run
  * alone, so no run inherits another's prefix cache or counters.
  */
-import { HashRing, LlmPool } from '@agent-fleet/llm';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LlmPool } from '@agent-fleet/llm';
 import { DirectClient } from './direct-client.ts';
-import { type SimFleet, type SimTotals, startSims, sum } from './llm-sims.ts';
+import { type EngineCounters, type SimFleet, startSims, sum } from './llm-sims.ts';
 import { converse, type TurnSender, type Workload } from './llm-workload.ts';
 
 export type SaturationClient = 'pool' | 'direct';
@@ -24,22 +25,37 @@ export interface ClientStats {
   queued: number;
   /** Their total wait, in wall-clock ms. */
   queuedMs: number;
-  /** Pool only: turns answered by a server other than their ring home (0 for direct). */
-  offHome: number;
+  /**
+   * Turns answered by another server than their conversation's previous turn, which finds none of
+   * the conversation's history in its prefix cache (always 0 for direct, which pins conversations).
+   */
+  moved: number;
   /** Pool only: turns that needed more than one attempt. */
   retried: number;
+}
+
+/** What the servers did during the run, summed over them. */
+export interface ServerTotals {
+  prefixCacheQueries: number;
+  prefixCacheHits: number;
+  promptTokensComputed: number;
+  preemptions: number;
 }
 
 export interface SaturationResult {
   client: SaturationClient;
   turns: number;
-  tokens: number;
   wallSeconds: number;
-  /** Generation tokens/s in modelled time. */
+  /**
+   * Generation tokens/s in the servers' modelled time: each server's tokens over its modelled
+   * time (steps and idle spells, not the time a loaded host made it lose), summed over servers.
+   */
   achieved: number;
+  /** The old measure: tokens the client received over the run's wall time × time scale. */
+  achievedWallClock: number;
   /** The servers' decode ceiling (batch-256 peak), modelled time. */
   maximum: number;
-  sims: SimTotals;
+  servers: ServerTotals;
   /** Mean sequences in each server's running batch, sampled while the run lasted. */
   meanRunning: number;
   /** Mean requests inside each server not (yet) in its batch, sampled likewise. */
@@ -55,28 +71,33 @@ export async function saturationRun(
 ): Promise<SaturationResult> {
   const fleet = await startSims(opts.servers, { SIM_TIME_SCALE: String(opts.timeScale) });
   try {
-    const stats: ClientStats = { queued: 0, queuedMs: 0, offHome: 0, retried: 0 };
+    const stats: ClientStats = { queued: 0, queuedMs: 0, moved: 0, retried: 0 };
     const { send, close } = client === 'pool' ? poolSender(fleet, stats) : directSender(fleet, stats);
+    const before = await fleet.counters();
     const sampler = sampleLoad(fleet);
     let tokens = 0;
     let turns = 0;
     const started = performance.now();
-    await converse(opts.workload, send, (reply) => {
-      tokens += reply.completionTokens;
-      turns++;
-      opts.onTurn();
-    });
+    try {
+      await converse(opts.workload, send, (reply) => {
+        tokens += reply.completionTokens;
+        turns++;
+        opts.onTurn();
+      });
+    } finally {
+      close();
+    }
     const wallSeconds = (performance.now() - started) / 1000;
+    const after = await fleet.counters();
     const load = await sampler.stop();
-    close();
     return {
       client,
       turns,
-      tokens,
       wallSeconds,
-      achieved: (tokens / wallSeconds) * opts.timeScale,
+      achieved: modelledRate(before, after),
+      achievedWallClock: (tokens / wallSeconds) * opts.timeScale,
       maximum: fleet.engine.maxGenerationTokensPerSecond * opts.servers,
-      sims: await fleet.totals(),
+      servers: totals(before, after),
       ...load,
       stats,
     };
@@ -97,8 +118,8 @@ function poolSender(fleet: SimFleet, stats: ClientStats): { send: TurnSender; cl
     requestTimeoutMs: 600_000,
     queueTimeoutMs: 600_000,
   });
-  const ring = new HashRing(fleet.urls);
-  const send: TurnSender = async (_conversation, req) => {
+  const lastServer = new Map<number, string>();
+  const send: TurnSender = async (conversation, req) => {
     const res = await pool.chat({
       ...req,
       onWait: (ev) => {
@@ -107,7 +128,9 @@ function poolSender(fleet: SimFleet, stats: ClientStats): { send: TurnSender; cl
         stats.queuedMs += ev.waitedMs;
       },
     });
-    if (res.server !== fleet.urls[ring.order(req.userId)[0]!]) stats.offHome++;
+    const last = lastServer.get(conversation);
+    if (last !== undefined && last !== res.server) stats.moved++;
+    lastServer.set(conversation, res.server);
     if (res.attempts > 1) stats.retried++;
     return { content: res.content, completionTokens: res.completionTokens };
   };
@@ -128,21 +151,49 @@ function directSender(fleet: SimFleet, stats: ClientStats): { send: TurnSender; 
   return { send, close: () => {} };
 }
 
-/** Samples the servers' batches every SAMPLE_MS until stopped; returns the means per server. */
+/** Σ over servers of generation tokens ÷ modelled seconds between the two readings. */
+function modelledRate(before: EngineCounters[], after: EngineCounters[]): number {
+  return sum(
+    after.map((a, i) => {
+      const b = before[i]!;
+      return ((a.generationTokens - b.generationTokens) * 1000) / (a.modelledMs - b.modelledMs);
+    }),
+  );
+}
+
+function totals(before: EngineCounters[], after: EngineCounters[]): ServerTotals {
+  const delta = (f: (c: EngineCounters) => number) => sum(after.map(f)) - sum(before.map(f));
+  return {
+    prefixCacheQueries: delta((c) => c.prefixCacheQueries),
+    prefixCacheHits: delta((c) => c.prefixCacheHits),
+    promptTokensComputed: delta((c) => c.promptTokensComputed),
+    preemptions: delta((c) => c.preemptions),
+  };
+}
+
+/**
+ * Samples the servers' batches every SAMPLE_MS, one reading at a time, until stopped; `stop` returns
+ * the means per server, or throws what made a reading fail (sampling ends there, never unhandled).
+ */
 function sampleLoad(fleet: SimFleet): { stop(): Promise<{ meanRunning: number; meanWaiting: number }> } {
   const running: number[] = [];
   const waiting: number[] = [];
-  let sampling: Promise<void> = Promise.resolve();
-  const timer = setInterval(() => {
-    sampling = fleet.load().then((servers) => {
+  let stopped = false;
+  let failure: unknown;
+  const loop = (async () => {
+    for (await sleep(SAMPLE_MS); !stopped; await sleep(SAMPLE_MS)) {
+      const servers = await fleet.counters();
       running.push(sum(servers.map((s) => s.running)) / servers.length);
       waiting.push(sum(servers.map((s) => s.waiting)) / servers.length);
-    });
-  }, SAMPLE_MS);
+    }
+  })().catch((err: unknown) => {
+    failure = err;
+  });
   return {
     async stop() {
-      clearInterval(timer);
-      await sampling;
+      stopped = true;
+      await loop;
+      if (failure) throw failure;
       const mean = (xs: number[]) => (xs.length > 0 ? sum(xs) / xs.length : 0);
       return { meanRunning: mean(running), meanWaiting: mean(waiting) };
     },

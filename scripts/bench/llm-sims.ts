@@ -1,10 +1,9 @@
 /**
  * Simulated vLLM servers for bench:llm: started fresh for each measured run (empty prefix cache,
- * counters at zero), read through their vLLM metrics and `/sim/*` endpoints.
+ * counters at zero), read through `/sim/stats`.
  */
 import { join } from 'node:path';
 import { spawnService } from '@agent-fleet/devstack';
-import { sumMetric } from '@agent-fleet/llm';
 import { writeAnswerScript } from './llm-workload.ts';
 import { ROOT, SCRIPTS } from './stack.ts';
 
@@ -15,21 +14,26 @@ export interface SimEngine {
   maxGenerationTokensPerSecond: number;
 }
 
-/** What the servers of one run did, summed over them (their counters start at zero). */
-export interface SimTotals {
+/** One server's engine counters (cumulative since it started; `/sim/stats`). */
+export interface EngineCounters {
   prefixCacheQueries: number;
   prefixCacheHits: number;
-  /** Prompt tokens the engines computed (not served from the prefix cache), preemptions included. */
+  /** Prompt tokens the engine computed (not served from the prefix cache), recomputation included. */
   promptTokensComputed: number;
+  generationTokens: number;
   preemptions: number;
+  /** Modelled ms the engine has run, without time lost to a host too busy to keep its timeline. */
+  modelledMs: number;
+  running: number;
+  /** Requests inside the server not in its batch: in the scheduler's queue or still arriving. */
+  waiting: number;
 }
 
 export interface SimFleet {
   urls: string[];
   engine: SimEngine;
-  totals(): Promise<SimTotals>;
-  /** Requests running (in the batch) and waiting inside each server now. */
-  load(): Promise<{ running: number; waiting: number }[]>;
+  /** Each server's counters now. */
+  counters(): Promise<EngineCounters[]>;
   stop(): Promise<void>;
 }
 
@@ -66,8 +70,7 @@ export async function startSims(n: number, env: Record<string, string>): Promise
         maxNumSeqs: config.maxNumSeqs,
         maxGenerationTokensPerSecond: capacity.maxGenerationTokensPerSecond,
       },
-      totals: () => totals(urls),
-      load: () => load(urls),
+      counters: () => Promise.all(urls.map(counters)),
       stop,
     };
   } catch (err) {
@@ -76,36 +79,20 @@ export async function startSims(n: number, env: Record<string, string>): Promise
   }
 }
 
-async function totals(urls: string[]): Promise<SimTotals> {
-  const each = await Promise.all(
-    urls.map(async (u) => {
-      const metrics = await (await fetch(`${origin(u)}/metrics`)).text();
-      const stats = await getJson<{ engine: { promptTokensComputed: number } }>(`${origin(u)}/sim/stats`);
-      return {
-        prefixCacheQueries: sumMetric(metrics, 'vllm:prefix_cache_queries_total') ?? 0,
-        prefixCacheHits: sumMetric(metrics, 'vllm:prefix_cache_hits_total') ?? 0,
-        promptTokensComputed: stats.engine.promptTokensComputed,
-        preemptions: sumMetric(metrics, 'vllm:num_preemptions_total') ?? 0,
-      };
-    }),
+async function counters(url: string): Promise<EngineCounters> {
+  const { engine } = await getJson<{ engine: EngineCounters & { arriving: number } }>(
+    `${origin(url)}/sim/stats`,
   );
   return {
-    prefixCacheQueries: sum(each.map((e) => e.prefixCacheQueries)),
-    prefixCacheHits: sum(each.map((e) => e.prefixCacheHits)),
-    promptTokensComputed: sum(each.map((e) => e.promptTokensComputed)),
-    preemptions: sum(each.map((e) => e.preemptions)),
+    prefixCacheQueries: engine.prefixCacheQueries,
+    prefixCacheHits: engine.prefixCacheHits,
+    promptTokensComputed: engine.promptTokensComputed,
+    generationTokens: engine.generationTokens,
+    preemptions: engine.preemptions,
+    modelledMs: engine.modelledMs,
+    running: engine.running,
+    waiting: engine.waiting + engine.arriving,
   };
-}
-
-function load(urls: string[]): Promise<{ running: number; waiting: number }[]> {
-  return Promise.all(
-    urls.map(async (u) => {
-      const stats = await getJson<{ engine: { running: number; waiting: number; arriving: number } }>(
-        `${origin(u)}/sim/stats`,
-      );
-      return { running: stats.engine.running, waiting: stats.engine.waiting + stats.engine.arriving };
-    }),
-  );
 }
 
 export function sum(values: readonly number[]): number {
