@@ -156,6 +156,7 @@ export class Admission {
           ? this.#home(call.userId, priority, tried)
           : this.#pick(call.userId, priority, tried);
         if (index < 0) return false;
+        this.#o.router.served(call.userId, index);
         const server = this.#take(index);
         const waitedMs = performance.now() - enqueuedAt;
         this.#o.metrics.queueWait.observe({ priority }, waitedMs / 1000);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HashRing } from './hash-ring.ts';
-import { Router, type ServerView } from './router.ts';
+import { Router, type ServerView, SPILL_MEMORY } from './router.ts';
 
 const view = (index: number, over: Partial<ServerView> = {}): ServerView => ({
   index,
@@ -65,6 +65,49 @@ describe('session routing: consistent hashing with bounded loads', () => {
     expect(router.pick('alice', servers)).not.toBe(home);
     servers[home] = view(home);
     expect(router.pick('alice', servers)).toBe(home);
+  });
+
+  it('after a spill, starts the user where their history now is, until served at home again', () => {
+    const ring = new HashRing(ids);
+    const router = new Router({
+      strategy: 'session',
+      ring,
+      loadFactor: 0.25,
+      hotWaiting: 8,
+      hotKvUsage: 0.9,
+    });
+    const [home, next] = ring.order('alice');
+    const servers = ids.map((_, i) => view(i));
+    servers[home!] = view(home!, { waiting: 20 }); // hot: alice spills
+    const spilledTo = router.pick('alice', servers);
+    expect(spilledTo).toBe(next);
+    router.served('alice', spilledTo);
+    servers[home!] = view(home!);
+    expect(router.home('alice', servers)).toBe(spilledTo);
+    expect(router.pick('alice', servers)).toBe(spilledTo);
+    // Held to the same bounded share as a ring home: over it, alice goes back home.
+    servers[spilledTo] = view(spilledTo, { inFlight: 10 });
+    expect(router.pick('alice', servers)).toBe(home);
+    router.served('alice', home!);
+    servers[spilledTo] = view(spilledTo);
+    expect(router.pick('alice', servers)).toBe(home);
+  });
+
+  it('remembers at most SPILL_MEMORY spilled users, forgetting the oldest first', () => {
+    const ring = new HashRing(ids);
+    const router = new Router({
+      strategy: 'session',
+      ring,
+      loadFactor: 0.25,
+      hotWaiting: 8,
+      hotKvUsage: 0.9,
+    });
+    const servers = ids.map((_, i) => view(i));
+    const offHome = (key: string) => ring.order(key)[1]!;
+    for (let i = 0; i <= SPILL_MEMORY; i++) router.served(`u${i}`, offHome(`u${i}`));
+    expect(router.pick('u0', servers)).toBe(ring.order('u0')[0]);
+    expect(router.pick('u1', servers)).toBe(offHome('u1'));
+    expect(router.pick(`u${SPILL_MEMORY}`, servers)).toBe(offHome(`u${SPILL_MEMORY}`));
   });
 
   it('returns -1 when no server has a free slot', () => {

@@ -27,14 +27,23 @@ export interface RouterOptions {
   hotKvUsage: number;
 }
 
+/** Most keys the session router remembers as served off their ring home; the oldest goes first. */
+export const SPILL_MEMORY = 16_384;
+
 /**
  * Picks a server for a request among those that can take one, or returns -1 when none can.
  * `session`: consistent hashing with bounded loads (Mirrokni et al.) keyed by user: the user's home
- * server unless it is over its share or hot, else the next one on the ring.
+ * server unless it is over its share or hot, else the next one on the ring. A user whose last
+ * request spilled off their ring home has their latest history cached where it ran, so that
+ * server comes first for them until a request of theirs runs on the ring home again (a spill costs
+ * one prefill of the history, not one per turn, and users move off an overloaded home instead of
+ * spilling again every turn). Loads stay bounded: the remembered server is held to the same share.
  */
 export class Router {
   readonly #o: RouterOptions;
   #rr = 0;
+  /** Key → the server its last request ran on, for keys served off their ring home (insertion = age). */
+  readonly #spilled = new Map<string, number>();
 
   constructor(opts: RouterOptions) {
     this.#o = opts;
@@ -48,7 +57,7 @@ export class Router {
     if (this.#o.strategy !== 'session') return -1;
     const total = servers.reduce((n, s) => n + s.inFlight, 0) + 1;
     const bound = Math.ceil((total / servers.length) * (1 + this.#o.loadFactor));
-    const i = this.#o.ring.order(key).find((j) => servers[j]!.available);
+    const i = this.#order(key).find((j) => servers[j]!.available);
     if (i === undefined) return -1;
     const s = servers[i]!;
     const ok =
@@ -78,7 +87,7 @@ export class Router {
       case 'session': {
         const total = servers.reduce((n, s) => n + s.inFlight, 0) + 1;
         const bound = Math.ceil((total / servers.length) * (1 + this.#o.loadFactor));
-        for (const i of this.#o.ring.order(key)) {
+        for (const i of this.#order(key)) {
           const s = servers[i]!;
           if (!s.available || s.inFlight >= s.maxInFlight) continue;
           if (s.inFlight + 1 > bound) continue;
@@ -88,6 +97,22 @@ export class Router {
         return leastLoaded(open);
       }
     }
+  }
+
+  /** A request of `key` runs on server `index` now: remember it when that is not the key's ring home. */
+  served(key: string, index: number): void {
+    if (this.#o.strategy !== 'session') return;
+    this.#spilled.delete(key);
+    if (index === this.#o.ring.order(key)[0]) return;
+    this.#spilled.set(key, index);
+    if (this.#spilled.size > SPILL_MEMORY) this.#spilled.delete(this.#spilled.keys().next().value!);
+  }
+
+  /** Session order for `key`: the server it spilled to last, if any, then its ring order. */
+  #order(key: string): number[] {
+    const ring = this.#o.ring.order(key);
+    const last = this.#spilled.get(key);
+    return last === undefined ? ring : [last, ...ring.filter((i) => i !== last)];
   }
 }
 
