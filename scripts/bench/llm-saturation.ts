@@ -3,11 +3,10 @@
  * by one client (the pool, or the direct reference) to simulated servers started for this run
  * alone, so no run inherits another's prefix cache or counters.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { LlmPool } from '@agent-fleet/llm';
+import { HashRing, LlmPool } from '@agent-fleet/llm';
 import { DirectClient } from './direct-client.ts';
-import { type EngineCounters, type SimFleet, startSims, sum } from './llm-sims.ts';
-import { converse, type TurnSender, type Workload } from './llm-workload.ts';
+import { type EngineCounters, type SimFleet, sampleLoad, startSims, sum } from './llm-sims.ts';
+import { converse, type TurnSender, userIdOf, type Workload } from './llm-workload.ts';
 
 export type SaturationClient = 'pool' | 'direct';
 
@@ -32,6 +31,10 @@ export interface ClientStats {
   moved: number;
   /** Pool only: turns that needed more than one attempt. */
   retried: number;
+  /** Conversations whose first choice each server is (pool: ring home; direct: pinned). */
+  conversationsPerServer: number[];
+  /** CPU time of the bench process while the run lasted (the client's work per turn, mostly). */
+  cpuMs: number;
 }
 
 /** What the servers did during the run, summed over them. */
@@ -40,6 +43,10 @@ export interface ServerTotals {
   prefixCacheHits: number;
   promptTokensComputed: number;
   preemptions: number;
+  /** Modelled ms of the engines spent computing prompt tokens. */
+  prefillMs: number;
+  /** Modelled ms the engines ran (steps and idle), summed over servers. */
+  modelledMs: number;
 }
 
 export interface SaturationResult {
@@ -63,21 +70,28 @@ export interface SaturationResult {
   stats: ClientStats;
 }
 
-const SAMPLE_MS = 250;
-
 export async function saturationRun(
   client: SaturationClient,
   opts: SaturationOptions,
 ): Promise<SaturationResult> {
   const fleet = await startSims(opts.servers, { SIM_TIME_SCALE: String(opts.timeScale) });
   try {
-    const stats: ClientStats = { queued: 0, queuedMs: 0, moved: 0, retried: 0 };
-    const { send, close } = client === 'pool' ? poolSender(fleet, stats) : directSender(fleet, stats);
+    const stats: ClientStats = {
+      queued: 0,
+      queuedMs: 0,
+      moved: 0,
+      retried: 0,
+      conversationsPerServer: [],
+      cpuMs: 0,
+    };
+    const { send, close } =
+      client === 'pool' ? poolSender(fleet, stats, opts.workload) : directSender(fleet, stats, opts.workload);
     const before = await fleet.counters();
     const sampler = sampleLoad(fleet);
     let tokens = 0;
     let turns = 0;
     const started = performance.now();
+    const cpu = process.cpuUsage();
     try {
       await converse(opts.workload, send, (reply) => {
         tokens += reply.completionTokens;
@@ -88,6 +102,8 @@ export async function saturationRun(
       close();
     }
     const wallSeconds = (performance.now() - started) / 1000;
+    const used = process.cpuUsage(cpu);
+    stats.cpuMs = (used.user + used.system) / 1000;
     const after = await fleet.counters();
     const load = await sampler.stop();
     return {
@@ -97,7 +113,7 @@ export async function saturationRun(
       achieved: modelledRate(before, after),
       achievedWallClock: (tokens / wallSeconds) * opts.timeScale,
       maximum: fleet.engine.maxGenerationTokensPerSecond * opts.servers,
-      servers: totals(before, after),
+      servers: totals(before, after, fleet.engine.prefillMsPerToken),
       ...load,
       stats,
     };
@@ -107,7 +123,11 @@ export async function saturationRun(
 }
 
 /** The pool as a worker runs it: session routing, one slot per batch seat, interactive turns. */
-function poolSender(fleet: SimFleet, stats: ClientStats): { send: TurnSender; close: () => void } {
+function poolSender(
+  fleet: SimFleet,
+  stats: ClientStats,
+  workload: Workload,
+): { send: TurnSender; close: () => void } {
   const pool = new LlmPool({
     servers: fleet.urls,
     apiKey: 'bench',
@@ -118,6 +138,8 @@ function poolSender(fleet: SimFleet, stats: ClientStats): { send: TurnSender; cl
     requestTimeoutMs: 600_000,
     queueTimeoutMs: 600_000,
   });
+  const ring = new HashRing(fleet.urls);
+  stats.conversationsPerServer = countBy(fleet.urls.length, workload, (c) => ring.order(userIdOf(c))[0]!);
   const lastServer = new Map<number, string>();
   const send: TurnSender = async (conversation, req) => {
     const res = await pool.chat({
@@ -137,12 +159,17 @@ function poolSender(fleet: SimFleet, stats: ClientStats): { send: TurnSender; cl
   return { send, close: () => pool.close() };
 }
 
-function directSender(fleet: SimFleet, stats: ClientStats): { send: TurnSender; close: () => void } {
+function directSender(
+  fleet: SimFleet,
+  stats: ClientStats,
+  workload: Workload,
+): { send: TurnSender; close: () => void } {
   const direct = new DirectClient({
     urls: fleet.urls,
     model: 'fleet-sim',
     maxInFlightPerServer: fleet.engine.maxNumSeqs,
   });
+  stats.conversationsPerServer = countBy(fleet.urls.length, workload, (c) => direct.serverOf(c));
   const send: TurnSender = (conversation, req) =>
     direct.chat(conversation, req, (waitedMs) => {
       stats.queued++;
@@ -161,41 +188,22 @@ function modelledRate(before: EngineCounters[], after: EngineCounters[]): number
   );
 }
 
-function totals(before: EngineCounters[], after: EngineCounters[]): ServerTotals {
+function totals(before: EngineCounters[], after: EngineCounters[], prefillMsPerToken: number): ServerTotals {
   const delta = (f: (c: EngineCounters) => number) => sum(after.map(f)) - sum(before.map(f));
+  const promptTokensComputed = delta((c) => c.promptTokensComputed);
   return {
     prefixCacheQueries: delta((c) => c.prefixCacheQueries),
     prefixCacheHits: delta((c) => c.prefixCacheHits),
-    promptTokensComputed: delta((c) => c.promptTokensComputed),
+    promptTokensComputed,
     preemptions: delta((c) => c.preemptions),
+    prefillMs: promptTokensComputed * prefillMsPerToken,
+    modelledMs: delta((c) => c.modelledMs),
   };
 }
 
-/**
- * Samples the servers' batches every SAMPLE_MS, one reading at a time, until stopped; `stop` returns
- * the means per server, or throws what made a reading fail (sampling ends there, never unhandled).
- */
-function sampleLoad(fleet: SimFleet): { stop(): Promise<{ meanRunning: number; meanWaiting: number }> } {
-  const running: number[] = [];
-  const waiting: number[] = [];
-  let stopped = false;
-  let failure: unknown;
-  const loop = (async () => {
-    for (await sleep(SAMPLE_MS); !stopped; await sleep(SAMPLE_MS)) {
-      const servers = await fleet.counters();
-      running.push(sum(servers.map((s) => s.running)) / servers.length);
-      waiting.push(sum(servers.map((s) => s.waiting)) / servers.length);
-    }
-  })().catch((err: unknown) => {
-    failure = err;
-  });
-  return {
-    async stop() {
-      stopped = true;
-      await loop;
-      if (failure) throw failure;
-      const mean = (xs: number[]) => (xs.length > 0 ? sum(xs) / xs.length : 0);
-      return { meanRunning: mean(running), meanWaiting: mean(waiting) };
-    },
-  };
+/** How many of the workload's conversations `serverOf` sends to each of `n` servers first. */
+function countBy(n: number, workload: Workload, serverOf: (conversation: number) => number): number[] {
+  const counts = new Array<number>(n).fill(0);
+  for (let c = 0; c < workload.conversations; c++) counts[serverOf(c)]!++;
+  return counts;
 }

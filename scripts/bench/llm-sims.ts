@@ -3,6 +3,7 @@
  * counters at zero), read through `/sim/stats`.
  */
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnService } from '@agent-fleet/devstack';
 import { writeAnswerScript } from './llm-workload.ts';
 import { ROOT, SCRIPTS } from './stack.ts';
@@ -12,6 +13,8 @@ export interface SimEngine {
   maxNumSeqs: number;
   /** Output tokens/s of one server at its best batch size, decode only (modelled time). */
   maxGenerationTokensPerSecond: number;
+  /** Modelled ms per prompt token computed. */
+  prefillMsPerToken: number;
 }
 
 /** One server's engine counters (cumulative since it started; `/sim/stats`). */
@@ -61,7 +64,7 @@ export async function startSims(n: number, env: Record<string, string>): Promise
   try {
     const urls = (await Promise.all(sims.map((s) => s.ready))).map((info) => info!.url);
     const { config, capacity } = await getJson<{
-      config: { maxNumSeqs: number };
+      config: { maxNumSeqs: number; prefillMsPerToken: number };
       capacity: { maxGenerationTokensPerSecond: number };
     }>(`${origin(urls[0]!)}/sim/engine`);
     return {
@@ -69,6 +72,7 @@ export async function startSims(n: number, env: Record<string, string>): Promise
       engine: {
         maxNumSeqs: config.maxNumSeqs,
         maxGenerationTokensPerSecond: capacity.maxGenerationTokensPerSecond,
+        prefillMsPerToken: config.prefillMsPerToken,
       },
       counters: () => Promise.all(urls.map(counters)),
       stop,
@@ -92,6 +96,39 @@ async function counters(url: string): Promise<EngineCounters> {
     modelledMs: engine.modelledMs,
     running: engine.running,
     waiting: engine.waiting + engine.arriving,
+  };
+}
+
+const SAMPLE_MS = 250;
+
+/**
+ * Samples the servers' batches every SAMPLE_MS, one reading at a time, until stopped; `stop` returns
+ * the means per server, or throws what made a reading fail (sampling ends there, never unhandled).
+ */
+export function sampleLoad(fleet: SimFleet): {
+  stop(): Promise<{ meanRunning: number; meanWaiting: number }>;
+} {
+  const running: number[] = [];
+  const waiting: number[] = [];
+  let stopped = false;
+  let failure: unknown;
+  const loop = (async () => {
+    for (await sleep(SAMPLE_MS); !stopped; await sleep(SAMPLE_MS)) {
+      const servers = await fleet.counters();
+      running.push(sum(servers.map((s) => s.running)) / servers.length);
+      waiting.push(sum(servers.map((s) => s.waiting)) / servers.length);
+    }
+  })().catch((err: unknown) => {
+    failure = err;
+  });
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      if (failure) throw failure;
+      const mean = (xs: number[]) => (xs.length > 0 ? sum(xs) / xs.length : 0);
+      return { meanRunning: mean(running), meanWaiting: mean(waiting) };
+    },
   };
 }
 

@@ -48,6 +48,11 @@ function question(user: number, turn: number, words: number): string {
   return `Turn ${turn} of officer ${user}: what does the policy say about ${filler}?`;
 }
 
+/** The pool's routing key (the OpenAI `user`) of conversation `conversation`. */
+export function userIdOf(conversation: number): string {
+  return `officer-${conversation}`;
+}
+
 /** What one turn's sender reports back. */
 export interface TurnReply {
   content: string;
@@ -88,7 +93,7 @@ export async function converse(
           { role: 'user', content: q },
         ];
         const maxTokens = 120 + ((u * 7919 + t * 104_729) % 200);
-        const reply = await send(u, { userId: `officer-${u}`, tenant: 'acme-bank', messages, maxTokens });
+        const reply = await send(u, { userId: userIdOf(u), tenant: 'acme-bank', messages, maxTokens });
         history.push({ role: 'user', content: q }, { role: 'assistant', content: reply.content });
         onTurn(reply);
       }

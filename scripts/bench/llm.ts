@@ -28,7 +28,7 @@ const opts = new Command('bench:llm')
     '--rounds <n>',
     'saturation rounds, each a pool run and a direct run, alternating which goes first',
     num,
-    2,
+    4,
   )
   .option('--routing-servers <n>', 'simulator processes for the routing comparison', num, 4)
   .option('--routing-users <n>', 'conversations in the routing comparison', num, 48)
