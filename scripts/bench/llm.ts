@@ -3,7 +3,9 @@
  * 1. Saturation: many users in multi-turn conversations (growing history) with a backlog, sent by
  *    the pool and, on fresh servers, by a direct client that keeps every server's batch full with
  *    each conversation pinned to one server. Pool throughput ÷ direct throughput is the honest
- *    figure; ÷ the servers' decode-only maximum is kept beside it. Rounds alternate which goes first.
+ *    figure; ÷ the servers' decode-only maximum is kept beside it. Throughput is in the servers'
+ *    modelled time (`engine.modelledMs`), which a loaded machine does not slow; rounds alternate
+ *    which client goes first.
  * 2. Routing: `session` vs `round-robin` on the same conversations, same run: prefix-cache hit
  *    rate and time to first token (mean, p95).
  */
