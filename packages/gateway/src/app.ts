@@ -1,7 +1,7 @@
 import { FleetError } from '@agent-fleet/core';
 import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { authPlugin } from './auth/plugin.ts';
 import { registerBullBoard } from './bull-board.ts';
@@ -30,7 +30,7 @@ import { refuseUnstorableInput } from './storable-input.ts';
 export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // The text limit is checked per field; the body limit only stops abuse before parsing.
     bodyLimit: Math.max(1024 * 1024, deps.config.MAX_MESSAGE_BYTES * 4 + 4096),
     // Timeouts, TRUST_PROXY, and the error shape for what Node's HTTP parser refuses.
