@@ -9,6 +9,21 @@ export {
   isRetryableStatus,
 } from './errors.ts';
 export {
+  CIRCUIT_STATES,
+  type FleetSnapshot,
+  fleetSnapshotSchema,
+  type LlmServerView,
+  llmServerViewSchema,
+  type RecoveryReport,
+  type RunningTurn,
+  recoveryReportSchema,
+  runningTurnSchema,
+  type TenantTokens,
+  tenantTokensSchema,
+  type WorkerHeartbeat,
+  workerHeartbeatSchema,
+} from './fleet-status.ts';
+export {
   idempotencyKeySchema,
   newTurnId,
   TURN_ID_PATTERN,
@@ -48,12 +63,15 @@ export {
   pendingUsersKey,
   REVIEW_QUEUES,
   type ReviewKeys,
+  recoveryReportKey,
   recoverySweepLockKey,
   reviewKeys,
   reviewQueuePrefix,
   turnOwnerKey,
   type UserKeys,
   userKeys,
+  workerHeartbeatKey,
+  workerHeartbeatsKey,
 } from './keys.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { LuaScript, type ScriptRunner } from './lua-script.ts';
@@ -93,6 +111,7 @@ export {
 } from './statuses.ts';
 export { findNul, hasNul, NUL_REFUSED, storable, storableText } from './storable.ts';
 export { countTokens, decodeTokens, encodeTokens } from './tokens.ts';
+export { TURN_STAGES, type TurnStage, turnStageSchema } from './turn-stages.ts';
 export { asUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from './unavailable.ts';
 export {
   BACKLOG_METRIC,

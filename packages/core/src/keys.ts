@@ -143,3 +143,21 @@ export function pendingUsersKey(namespace: string, partition: number): string {
 export function recoverySweepLockKey(namespace: string): string {
   return `${namespace}:recovery-sweep-lock`;
 }
+
+/**
+ * A worker's heartbeat (JSON, see `workerHeartbeatSchema`), expiring a few seconds after the
+ * worker stops writing it; each in a slot of its own, read one by one from the index below.
+ */
+export function workerHeartbeatKey(namespace: string, workerId: string): string {
+  return `${namespace}:worker:{${workerId}}`;
+}
+
+/** The workers that wrote a heartbeat: a sorted set, workerId -> when its heartbeat expires (ms). */
+export function workerHeartbeatsKey(namespace: string): string {
+  return `${namespace}:workers`;
+}
+
+/** What the last recovery sweep found (JSON, see `recoveryReportSchema`). */
+export function recoveryReportKey(namespace: string): string {
+  return `${namespace}:recovery-sweep-report`;
+}

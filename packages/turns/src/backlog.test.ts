@@ -52,6 +52,12 @@ describe('the backlog signal (real Redis)', () => {
       expect(await backlog.total(now)).toBe(5);
       // Before the short delay has run out, that job is not work yet.
       expect((await backlog.measure(Date.now() - 60_000))[1]!.delayedReady).toBe(0);
+      // The job a worker takes next has waited since it was added; the empty queues wait for nothing.
+      const ages = await backlog.oldestWaiting(now + 10_000);
+      expect(ages[1]!.queue).toBe(name);
+      expect(ages[1]!.seconds).toBeGreaterThanOrEqual(10);
+      expect(ages[1]!.seconds).toBeLessThan(15);
+      expect(ages.filter((q) => q.queue !== name).every((q) => q.seconds === 0)).toBe(true);
     } finally {
       release();
       await worker.close();

@@ -30,6 +30,25 @@ export async function measureQueueBacklog(queue: Queue, now = Date.now()): Promi
 }
 
 /**
+ * How long the job a worker would take next has waited, in seconds (0 when none waits): the oldest
+ * of the tail of `wait` (BullMQ pushes at the head and takes from the tail), the first prioritized
+ * job and the first delayed job once it is due, aged from when it was added. Retries keep their
+ * first timestamp, so a turn retried for minutes shows its whole wait.
+ */
+export async function oldestWaitingSeconds(queue: Queue, now = Date.now()): Promise<number> {
+  const [waiting, prioritized, delayed, dueCount] = await Promise.all([
+    queue.getWaiting(0, 0),
+    queue.getPrioritized(0, 0),
+    queue.getDelayed(0, 0),
+    queue.getDelayedCount(Math.floor(now) + 1),
+  ]);
+  // The first delayed job is the one due first: it counts once any delayed job is due.
+  const due = dueCount > 0 ? delayed : [];
+  const oldest = Math.min(...[...waiting, ...prioritized, ...due].map((j) => j.timestamp));
+  return Number.isFinite(oldest) ? Math.max(0, now - oldest) / 1000 : 0;
+}
+
+/**
  * The fleet's backlog signal over every work queue of the catalogue (partitions, intake, reviews):
  * what the gateway exports as `fleet_queue_backlog{queue}`, what load shedding compares with
  * SHED_BACKLOG, and what the local autoscaler scales on. Producers and scalers share this one
@@ -47,6 +66,13 @@ export class WorkBacklog {
   /** Every work queue's backlog, in catalogue order. */
   measure(now = Date.now()): Promise<QueueBacklog[]> {
     return Promise.all(this.#bull.map((q) => measureQueueBacklog(q, now)));
+  }
+
+  /** Every work queue's oldest waiting job's age in seconds (see oldestWaitingSeconds), in catalogue order. */
+  oldestWaiting(now = Date.now()): Promise<{ queue: string; seconds: number }[]> {
+    return Promise.all(
+      this.#bull.map(async (q) => ({ queue: q.name, seconds: await oldestWaitingSeconds(q, now) })),
+    );
   }
 
   /** The sum over every work queue. */

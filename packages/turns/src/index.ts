@@ -1,4 +1,4 @@
-export { measureQueueBacklog, type QueueBacklog, WorkBacklog } from './backlog.ts';
+export { measureQueueBacklog, oldestWaitingSeconds, type QueueBacklog, WorkBacklog } from './backlog.ts';
 export { type CancelRequest, controlChannel, TurnControl } from './control.ts';
 export {
   type StoredEvent,
@@ -17,6 +17,7 @@ export {
   TurnGate,
   type TurnGateOptions,
 } from './gate.ts';
+export { WorkerHeartbeats } from './heartbeats.ts';
 export { scripts } from './lua.ts';
 export { PartitionQueues, type TurnJobPolicy } from './partitions.ts';
 export { decodePending, encodePending, type PendingPayload } from './pending.ts';
@@ -25,6 +26,7 @@ export { type AcceptedTurn, type AcceptInput, TurnProducer } from './producer.ts
 export { ProfileCache } from './profile-cache.ts';
 export { type TurnRecord, TurnRecords, toTurnResult } from './records.ts';
 export { RecoveryLock } from './recovery-lock.ts';
+export { RecoveryReports } from './recovery-report.ts';
 export { Scratchpad } from './scratchpad.ts';
 export {
   compareStreamIds,

@@ -1,0 +1,29 @@
+import { type RecoveryReport, recoveryReportKey, recoveryReportSchema } from '@agent-fleet/core';
+import type { Redis } from 'ioredis';
+
+/**
+ * What the last recovery sweep found, kept in Redis by whichever worker swept (one at a time holds
+ * the sweep's lock) and read by the gateway, which exports it for the whole fleet: a number that
+ * stays with the fleet, not with the worker that last happened to sweep.
+ */
+export class RecoveryReports {
+  readonly #redis: Redis;
+  readonly #key: string;
+
+  constructor(opts: { redis: Redis; namespace: string }) {
+    this.#redis = opts.redis;
+    this.#key = recoveryReportKey(opts.namespace);
+  }
+
+  /** Keeps `report` for `ttlMs`: a fleet whose sweeps stopped has no report rather than an old one. */
+  async write(report: RecoveryReport, ttlMs: number): Promise<void> {
+    await this.#redis.set(this.#key, JSON.stringify(report), 'PX', ttlMs);
+  }
+
+  async read(): Promise<RecoveryReport | null> {
+    const text = await this.#redis.get(this.#key);
+    if (text === null) return null;
+    const parsed = recoveryReportSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  }
+}
