@@ -15,16 +15,21 @@ import {
   PendingUsers,
   ProfileCache,
   RecoveryLock,
+  RecoveryReports,
   Scratchpad,
   TurnControl,
   TurnEvents,
   TurnGate,
   TurnProducer,
   TurnRecords,
+  WorkerHeartbeats,
 } from '@agent-fleet/turns';
 import type { Pool } from 'pg';
 import { registerBuiltinTools } from './agent/builtin-tools.ts';
 import { ToolRegistry } from './agent/tools.ts';
+import { HEARTBEAT_WINDOW_MS, Heartbeat } from './heartbeat/heartbeat.ts';
+import { LlmServerWindow } from './heartbeat/llm-view.ts';
+import { TenantTokenWindow } from './heartbeat/tenant-tokens.ts';
 import { Memory } from './memory.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { OutageWatch } from './outage/outage-watch.ts';
@@ -33,6 +38,7 @@ import { HeadJobs } from './recovery/head-jobs.ts';
 import { TurnRepair } from './recovery/repair.ts';
 import { RecoverySweep } from './recovery/sweep.ts';
 import { createReviewResources } from './review-workers.ts';
+import { RunningTurns } from './running-turns.ts';
 import { TurnExecutor } from './turn/execute.ts';
 import { TurnFinisher } from './turn/finisher.ts';
 import { TurnPreparer } from './turn/prepare.ts';
@@ -63,6 +69,8 @@ export interface WorkerDeps {
   producer: TurnProducer;
   /** What the review queues' jobs run with. */
   reviews: EngineResources;
+  /** What this worker runs, written to Redis every second; started once the workers are ready. */
+  heartbeat: Heartbeat;
   close(): Promise<void>;
 }
 
@@ -110,10 +118,21 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
     outages,
   };
   const reviews = createReviewResources({ ...shared, connection: bullConnection });
-  const { runner, repair } = await createTurnParts(shared);
+  const running = new RunningTurns(metrics.running);
+  const tenantTokens = new TenantTokenWindow(HEARTBEAT_WINDOW_MS);
+  const { runner, repair } = await createTurnParts({ ...shared, running, tenantTokens });
+  const heartbeat = new Heartbeat({
+    store: new WorkerHeartbeats({ redis, namespace: ns }),
+    running,
+    llm: new LlmServerWindow({ metrics: llm.metrics, servers: llm.servers, windowMs: HEARTBEAT_WINDOW_MS }),
+    tenants: tenantTokens,
+    slots: config.PARTITIONS * config.WORKER_CONCURRENCY,
+    logger,
+  });
   const recovery = new RecoverySweep({
     index: new PendingUsers({ redis, namespace: ns, partitions: config.PARTITIONS }),
     lock: new RecoveryLock({ redis, namespace: ns }),
+    reports: new RecoveryReports({ redis, namespace: ns }),
     repair,
     intervalMs: config.RECOVERY_SWEEP_INTERVAL_MS,
     graceMs: config.GAP_GRACE_MS,
@@ -146,7 +165,9 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
       recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
     }),
     reviews,
+    heartbeat,
     async close() {
+      await heartbeat.close();
       await recovery.close();
       outages.close();
       subscriber.disconnect();
@@ -177,7 +198,9 @@ interface Shared {
 }
 
 /** The turn's parts, each given the collaborators it uses, and the repair of turns left behind. */
-async function createTurnParts(s: Shared): Promise<{ runner: TurnRunner; repair: TurnRepair }> {
+async function createTurnParts(
+  s: Shared & { running: RunningTurns; tenantTokens: TenantTokenWindow },
+): Promise<{ runner: TurnRunner; repair: TurnRepair }> {
   const {
     config,
     logger,
@@ -191,6 +214,8 @@ async function createTurnParts(s: Shared): Promise<{ runner: TurnRunner; repair:
     retriever,
     profiles,
     outages,
+    running,
+    tenantTokens,
   } = s;
   const ns = config.FLEET_NAMESPACE;
   const gate = new TurnGate({
@@ -226,6 +251,8 @@ async function createTurnParts(s: Shared): Promise<{ runner: TurnRunner; repair:
     events,
     memory,
     metrics,
+    running,
+    tenantTokens,
     logger,
     policy: {
       attempts: config.TURN_ATTEMPTS,

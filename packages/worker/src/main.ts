@@ -45,6 +45,7 @@ await Promise.all([workers.ready(), reviewWorkers.ready()]);
 // One worker at a time resumes users whose turns were left behind (now, every few seconds, and when
 // a dependency comes back).
 deps.recovery.start();
+deps.heartbeat.start();
 logger.info(
   { partitions: config.PARTITIONS, concurrency: config.WORKER_CONCURRENCY, llm: config.LLM_BASE_URLS },
   'worker ready',

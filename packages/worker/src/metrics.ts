@@ -1,4 +1,6 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { TURN_STAGES } from '@agent-fleet/core';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { FAILURE_REASONS } from './turn/settlement.ts';
 
 /** What a worker process exports on /metrics. */
 export function createWorkerMetrics() {
@@ -10,6 +12,11 @@ export function createWorkerMetrics() {
       name: 'fleet_worker_turns_total',
       help: 'Turns finished by this worker, by outcome',
       labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    running: new Gauge({
+      name: 'fleet_worker_turns_running',
+      help: 'Turns this worker runs now (from the gate opening until they settle)',
       registers: [registry],
     }),
     gate: new Counter({
@@ -35,28 +42,27 @@ export function createWorkerMetrics() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
-    queueSeconds: new Histogram({
-      name: 'fleet_worker_turn_wait_seconds',
-      help: 'From acceptance to the gate opening',
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    stageSeconds: new Histogram({
+      name: 'fleet_worker_turn_stage_seconds',
+      help: `Time turns spent in each stage (${TURN_STAGES.join(', ')}); model, tool and checkpoint once per call`,
+      labelNames: ['stage'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+    failures: new Counter({
+      name: 'fleet_worker_turn_failures_total',
+      help: `Turns that failed, by reason (${FAILURE_REASONS.join(', ')})`,
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    replays: new Counter({
+      name: 'fleet_worker_checkpoint_replays_total',
+      help: 'Deliveries that resumed a turn from its checkpoint (after a crash, a retry or an outage), replaying its finished steps',
       registers: [registry],
     }),
     steps: new Counter({
       name: 'fleet_worker_agent_steps_total',
       help: 'Agent steps run (model calls and tool calls; replayed steps excluded)',
-      registers: [registry],
-    }),
-    checkpointSeconds: new Histogram({
-      name: 'fleet_worker_checkpoint_duration_seconds',
-      help: 'Saving one step checkpoint to Redis',
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05],
-      registers: [registry],
-    }),
-    llmSeconds: new Histogram({
-      name: 'fleet_worker_llm_request_duration_seconds',
-      help: 'LLM chat call duration',
-      labelNames: ['outcome'] as const,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
   };

@@ -1,4 +1,5 @@
 import type { LlmPool, PoolChatRequest, PoolChatResult, PoolMessage, PoolWaitEvent } from '@agent-fleet/llm';
+import type { StageTimer } from '../stage-timer.ts';
 import type { AgentStep } from './steps.ts';
 import type { ToolContext, ToolRegistry } from './tools.ts';
 
@@ -22,6 +23,8 @@ export interface AgentLoopOptions {
   /** Checkpoint step `index` (1-based) before it counts as done. */
   save: (index: number, step: AgentStep) => Promise<void>;
   toolContext: Omit<ToolContext, 'callId'>;
+  /** Times each model call, tool call and checkpoint as its stage (untimed when absent). */
+  stages?: StageTimer;
   /** Called at every step boundary; throws to stop the turn there (cancelled, interrupted). */
   guard?: () => Promise<void>;
   /** Watchers of the turn: streamed tokens, finished steps, a restart on another server, waits on the model. */
@@ -55,8 +58,10 @@ export async function runAgentLoop(messages: PoolMessage[], o: AgentLoopOptions)
   const tools = o.registry.specs(o.enabledTools);
   let modelCalls = 0;
   let toolCalls = 0;
+  const time = <T>(stage: 'model' | 'tool' | 'checkpoint', fn: () => Promise<T>) =>
+    o.stages ? o.stages.time(stage, fn) : fn();
   const record = async (step: AgentStep) => {
-    await o.save(steps.length + 1, step);
+    await time('checkpoint', () => o.save(steps.length + 1, step));
     steps.push(step);
     convo.push(toMessage(step));
     await o.events?.step(steps.length, step);
@@ -79,11 +84,8 @@ export async function runAgentLoop(messages: PoolMessage[], o: AgentLoopOptions)
       for (const call of pending) {
         o.signal.throwIfAborted();
         await o.guard?.();
-        const result = await o.registry.call(
-          call.name,
-          call.arguments,
-          { ...o.toolContext, callId: call.id },
-          o.enabledTools,
+        const result = await time('tool', () =>
+          o.registry.call(call.name, call.arguments, { ...o.toolContext, callId: call.id }, o.enabledTools),
         );
         toolCalls++;
         await record({
@@ -103,16 +105,20 @@ export async function runAgentLoop(messages: PoolMessage[], o: AgentLoopOptions)
       0,
     );
     const mustAnswer = modelSteps + 1 >= o.maxSteps || used >= o.maxTokens;
-    const res = await streamModel(o, {
-      userId: o.userId,
-      ...(o.tenant ? { tenant: o.tenant } : {}),
-      priority: 'interactive',
-      ...(o.model ? { model: o.model } : {}),
-      ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
-      signal: o.signal,
-      messages: convo,
-      ...(tools.length > 0 ? { tools, toolChoice: mustAnswer ? ('none' as const) : ('auto' as const) } : {}),
-    });
+    const res = await time('model', () =>
+      streamModel(o, {
+        userId: o.userId,
+        ...(o.tenant ? { tenant: o.tenant } : {}),
+        priority: 'interactive',
+        ...(o.model ? { model: o.model } : {}),
+        ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
+        signal: o.signal,
+        messages: convo,
+        ...(tools.length > 0
+          ? { tools, toolChoice: mustAnswer ? ('none' as const) : ('auto' as const) }
+          : {}),
+      }),
+    );
     modelCalls++;
     const seen = new Set<string>();
     const calls = mustAnswer

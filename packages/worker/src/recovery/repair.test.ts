@@ -117,6 +117,7 @@ describe('TurnRepair: the one repair path for a head nobody runs (fake gate and 
         s: {
           kind: 'failed',
           reason: `connect ECONNREFUSED 127.0.0.1:5432 (gave up after ${MAX_RECOVERIES} recoveries)`,
+          cause: 'recovery',
         },
       },
     ]);

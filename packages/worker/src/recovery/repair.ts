@@ -48,7 +48,8 @@ export class TurnRepair {
     metrics.repairs.inc({ action: action.kind });
     const stuck = { job: head, lease: '' };
     if (action.kind === 'cancel') await finisher.finish(stuck, { kind: 'cancelled' });
-    else if (action.kind === 'fail') await finisher.finish(stuck, { kind: 'failed', reason: action.reason });
+    else if (action.kind === 'fail')
+      await finisher.finish(stuck, { kind: 'failed', reason: action.reason, cause: 'recovery' });
     else await heads.start(head, action.kind, job);
     return action;
   }

@@ -1,11 +1,13 @@
 import type { Logger } from '@agent-fleet/core';
-import type { IndexedUser, PendingUsers, RecoveryLock } from '@agent-fleet/turns';
+import type { IndexedUser, PendingUsers, RecoveryLock, RecoveryReports } from '@agent-fleet/turns';
 import type { RepairResult, TurnRepair } from './repair.ts';
 
 export interface RecoverySweepOptions {
   index: Pick<PendingUsers, 'partitions' | 'scan' | 'forget'>;
   lock: Pick<RecoveryLock, 'take' | 'release'>;
   repair: Pick<TurnRepair, 'repairUser'>;
+  /** Where each sweep says how many users it found stuck (the gateway exports it). */
+  reports: Pick<RecoveryReports, 'write'>;
   /** How often a sweep runs (RECOVERY_SWEEP_INTERVAL_MS). */
   intervalMs: number;
   /** How long a job may be missing before it is added again (it may still be on its way). */
@@ -17,6 +19,15 @@ export interface RecoverySweepOptions {
 
 /** What one sweep did: how many users it looked at, and how many of each repair. */
 export type SweepReport = Record<RepairResult['kind'] | 'users' | 'errors', number>;
+
+/**
+ * Users a sweep found stuck: their next turn was left behind (nobody ran it, so the sweep had to
+ * add, promote, retry, cancel or fail it) or could not be repaired. A healthy fleet has a few after
+ * a crash and none the sweep after; users found stuck sweep after sweep mean repairs do not work.
+ */
+export function stuckUsers(r: SweepReport): number {
+  return r.add + r.promote + r.retry + r.cancel + r.fail + r.errors;
+}
 
 /**
  * Resumes users whose turns were left behind, without waiting for their next message. Every
@@ -74,6 +85,11 @@ export class RecoverySweep {
     const deadline = Date.now() + this.#lockMs / 2;
     try {
       await this.#pass(report, deadline);
+      await this.#o.reports
+        .write({ at: Date.now(), users: report.users, stuck: stuckUsers(report) }, this.#lockMs * 2)
+        .catch((err: unknown) =>
+          this.#o.logger.debug({ err: (err as Error).message }, 'could not write the sweep report'),
+        );
     } finally {
       await this.#o.lock.release(token).catch(() => {});
     }

@@ -6,6 +6,7 @@ import type { TurnControl } from '@agent-fleet/turns';
 import { type AgentLoopOptions, runAgentLoop } from '../agent/loop.ts';
 import type { AgentStep } from '../agent/steps.ts';
 import type { ToolRegistry } from '../agent/tools.ts';
+import type { StageTimer } from '../stage-timer.ts';
 import { CancelledError, InterruptedError } from './errors.ts';
 import type { TurnObserver } from './observer.ts';
 import type { PreparedTurn } from './prepare.ts';
@@ -34,6 +35,8 @@ export interface RunBindings {
   signal: AbortSignal;
   checkpoint: { save(index: number, step: AgentStep): Promise<void> };
   observer: TurnObserver;
+  /** Times each model call, tool call and checkpoint as its stage. */
+  stages: StageTimer;
 }
 
 /**
@@ -67,6 +70,7 @@ export class TurnExecutor {
       save: (index, step) => run.checkpoint.save(index, step),
       guard: () => this.#guard(job),
       events: run.observer,
+      stages: run.stages,
       toolContext: {
         userId: job.userId,
         turnId: job.turnId,

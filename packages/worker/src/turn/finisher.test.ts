@@ -84,7 +84,8 @@ function finisher(
   const f = new TurnFinisher(ports);
   const outcomes = async () => (await metrics.turns.get()).values.map((v) => [v.labels.outcome, v.value]);
   const unrecorded = async () => (await metrics.unrecorded.get()).values[0]?.value ?? 0;
-  return { f, log, rows, commits, events, outcomes, unrecorded };
+  const failures = async () => (await metrics.failures.get()).values.map((v) => [v.labels.reason, v.value]);
+  return { f, log, rows, commits, events, outcomes, unrecorded, failures };
 }
 
 const running = (seq: number, extra: Partial<TurnJob> = {}): TurnDelivery => ({
@@ -195,7 +196,10 @@ describe('TurnFinisher (fake ports, no Redis or Postgres)', () => {
   it('cancelled and failed: the user message is kept in the transcript, nothing joins the history', async () => {
     const t = finisher();
     await t.f.finish(running(3), { kind: 'cancelled' });
-    await t.f.finish({ job: job(4), lease: '' }, { kind: 'failed', reason: 'value too long' });
+    await t.f.finish(
+      { job: job(4), lease: '' },
+      { kind: 'failed', reason: 'value too long', cause: 'refused' },
+    );
     expect(t.rows.map((r) => [r.status, r.error, r.messages])).toEqual([
       ['cancelled', 'cancelled by request', [{ role: 'user', content: 'message 3' }]],
       ['failed', 'value too long', [{ role: 'user', content: 'message 4' }]],
@@ -212,6 +216,8 @@ describe('TurnFinisher (fake ports, no Redis or Postgres)', () => {
       ['cancelled', 1],
       ['failed', 1],
     ]);
+    // Failures are counted by their bounded reason, never by their text.
+    expect(await t.failures()).toEqual([['refused', 1]]);
   });
 
   it('retry: gives the lease back and records nothing', async () => {
@@ -240,6 +246,7 @@ describe('TurnFinisher (fake ports, no Redis or Postgres)', () => {
       await t.f.finish(running(3, { text: 'a\u0000b' }), {
         kind: 'failed',
         reason: 'invalid byte sequence 0x00',
+        cause: 'refused',
       });
       expect(t.log).toEqual(['record 3 refused', 'record 3', 'commit 3']);
       expect(t.rows[0]).toMatchObject({
@@ -263,7 +270,11 @@ describe('TurnFinisher (fake ports, no Redis or Postgres)', () => {
       });
 
       const none = finisher({ refuse: () => pgRefusal('permission denied for table turns') });
-      await none.f.finish(running(3, { text: 'a\u0000b' }), { kind: 'failed', reason: 'boom' });
+      await none.f.finish(running(3, { text: 'a\u0000b' }), {
+        kind: 'failed',
+        reason: 'boom',
+        cause: 'attempts',
+      });
       expect(none.log).toEqual(['record 3 refused', 'record 3 refused', 'record 3 refused', 'commit 3']);
       expect(none.events.map((e) => e.event)).toEqual([{ type: 'done', status: 'failed', error: 'boom' }]);
       expect(await none.unrecorded()).toBe(1);
@@ -273,13 +284,17 @@ describe('TurnFinisher (fake ports, no Redis or Postgres)', () => {
       const away = () =>
         Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
       const required = finisher({ refuse: away });
-      await expect(required.f.finish(running(3), { kind: 'failed', reason: 'x' })).rejects.toThrow(
-        /ECONNREFUSED/,
-      );
+      await expect(
+        required.f.finish(running(3), { kind: 'failed', reason: 'x', cause: 'attempts' }),
+      ).rejects.toThrow(/ECONNREFUSED/);
       expect(required.log).toEqual(['record 3 refused']);
 
       const bestEffort = finisher({ refuse: away });
-      await bestEffort.f.finish(running(3), { kind: 'failed', reason: 'x' }, { transcript: 'best-effort' });
+      await bestEffort.f.finish(
+        running(3),
+        { kind: 'failed', reason: 'x', cause: 'attempts' },
+        { transcript: 'best-effort' },
+      );
       expect(bestEffort.log).toEqual(['record 3 refused', 'record 3 refused', 'commit 3']);
       expect(await bestEffort.unrecorded()).toBe(1);
     });

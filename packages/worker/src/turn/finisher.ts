@@ -9,6 +9,7 @@ import {
 } from '@agent-fleet/turns';
 import type { WorkerMetrics } from '../metrics.ts';
 import type { HeadJobs } from '../recovery/head-jobs.ts';
+import { type StageTimer, UNTIMED } from '../stage-timer.ts';
 import { classifyError } from './errors.ts';
 import {
   type FinalSettlement,
@@ -26,7 +27,7 @@ export interface FinisherPorts {
   events: Pick<TurnEvents, 'publish'>;
   /** Wakes the user's next turn once this one is committed. */
   heads: Pick<HeadJobs, 'wake'>;
-  metrics: Pick<WorkerMetrics, 'turns' | 'turnSeconds' | 'unrecorded'>;
+  metrics: Pick<WorkerMetrics, 'turns' | 'turnSeconds' | 'unrecorded' | 'failures'>;
   logger: Logger;
 }
 
@@ -44,27 +45,41 @@ export class TurnFinisher {
     this.#ports = ports;
   }
 
-  /** Returns the last commit's result (null for a retry, which commits nothing). */
+  /**
+   * Returns the last commit's result (null for a retry, which commits nothing). `stages` times the
+   * transcript rows (`record`) and the gate's commit with the wake-up of the next turn (`commit`).
+   */
   async finish(
     turn: TurnDelivery,
     s: Settlement,
-    opts: { transcript?: TranscriptMode } = {},
+    opts: { transcript?: TranscriptMode; stages?: StageTimer } = {},
   ): Promise<CommitResult | null> {
     const p = this.#ports;
+    const stages = opts.stages ?? UNTIMED;
     if (s.kind === 'retry') {
       await p.gate.release(turn.job.userId, turn.lease).catch(() => {});
       return null;
     }
     const records = settlementRecords(turn, s, Date.now());
-    if (s.kind === 'completed') await Promise.all(records.transcripts.map((row) => p.transcript.record(row)));
-    else await this.#recordUnanswered(records.transcripts[0]!, opts.transcript ?? 'required');
+    await stages.time('record', async () => {
+      if (s.kind === 'completed')
+        await Promise.all(records.transcripts.map((row) => p.transcript.record(row)));
+      else await this.#recordUnanswered(records.transcripts[0]!, opts.transcript ?? 'required');
+    });
+    const fin = await stages.time('commit', () => this.#commit(records));
+    for (const { turnId, event } of records.done) await this.#announce(turn.job, turnId, event);
+    this.#count(turn, s);
+    return fin;
+  }
+
+  /** Commits in seq order, then wakes the user's next turn. */
+  async #commit(records: ReturnType<typeof settlementRecords>): Promise<CommitResult> {
+    const p = this.#ports;
     let fin: CommitResult = { kind: 'already-finished' };
     for (const c of records.commits) fin = await p.gate.commit(c);
     const last = records.commits.at(-1)!;
     if (fin.kind === 'finished' && fin.nextPayload)
       await p.heads.wake(decodePending(last.seq + 1, fin.nextPayload));
-    for (const { turnId, event } of records.done) await this.#announce(turn.job, turnId, event);
-    this.#count(turn, s);
     return fin;
   }
 
@@ -108,7 +123,8 @@ export class TurnFinisher {
     const log = logger.child({ turnId: t.turnId, userId: t.userId, seq: t.seq });
     metrics.turns.inc({ outcome: s.kind });
     if (s.kind === 'failed') {
-      log.error({ error: s.reason }, 'turn failed');
+      metrics.failures.inc({ reason: s.cause });
+      log.error({ error: s.reason, cause: s.cause }, 'turn failed');
       return;
     }
     if (s.kind === 'completed' && turn.startedAt !== undefined) {

@@ -2,6 +2,7 @@ import type { TurnJob } from '@agent-fleet/core';
 import type { PoolWaitEvent } from '@agent-fleet/llm';
 import { TokenBuffer, type TurnEvent, type TurnEvents } from '@agent-fleet/turns';
 import type { AgentStep } from '../agent/steps.ts';
+import type { TenantTokenWindow } from '../heartbeat/tenant-tokens.ts';
 import type { WorkerMetrics } from '../metrics.ts';
 
 /** Watches one delivery of a turn run: its start, streamed tokens, finished steps, and the calls it made. */
@@ -28,13 +29,17 @@ export class EventsObserver implements TurnObserver {
   readonly #job: TurnJob;
   readonly #attempt: number;
   readonly #tokens: TokenBuffer;
+  readonly #usage: { tenant: string; window: Pick<TenantTokenWindow, 'add'> } | undefined;
 
   constructor(opts: {
     events: Pick<TurnEvents, 'publish'>;
     metrics: Pick<WorkerMetrics, 'steps'>;
     job: TurnJob;
     attempt: number;
+    /** Where each model step's tokens are counted for the turn's tenant (turns without a profile have none). */
+    tokens?: { tenant: string; window: Pick<TenantTokenWindow, 'add'> };
   }) {
+    this.#usage = opts.tokens;
     this.#events = opts.events;
     this.#metrics = opts.metrics;
     this.#job = opts.job;
@@ -53,6 +58,8 @@ export class EventsObserver implements TurnObserver {
   }
 
   async step(index: number, step: AgentStep): Promise<void> {
+    if (step.kind === 'model')
+      this.#usage?.window.add(this.#usage.tenant, step.promptTokens, step.completionTokens);
     await this.#tokens.flush();
     await this.#publish({
       type: 'step',

@@ -4,6 +4,7 @@ import { CITATION_INSTRUCTIONS, formatPassages, type Retriever } from '@agent-fl
 import type { Profile } from '@agent-fleet/state';
 import { decodePending, type HistoryMeta, type TurnControl, type TurnGate } from '@agent-fleet/turns';
 import { type Memory, promptMessages } from '../memory.ts';
+import { type StageTimer, UNTIMED } from '../stage-timer.ts';
 import { type CoalescedTurn, decodeCheckpoint, type Grounding, type TurnCheckpoint } from './checkpoint.ts';
 import { CancelledError } from './errors.ts';
 import { searchAgainInstructions } from './search-again.ts';
@@ -61,15 +62,14 @@ export class TurnPreparer {
     this.#settings = settings;
   }
 
-  async prepare(job: TurnJob, begun: BegunTurn): Promise<PreparedTurn> {
-    const p = this.#ports;
-    if (await p.control.isCancelled(job.userId, job.turnId)) throw new CancelledError();
-    const resumed = decodeCheckpoint(begun.scratchpad);
-    const { history, meta } = await p.memory.recall(job.userId, job.seq, begun.history, begun.meta);
-    const profile = await p.profiles.get(job.userId);
-    const coalesced = resumed.coalesced ?? (await this.#coalesce(job));
+  /** `stages` times the loading (`load`) and the passages (`retrieval`). */
+  async prepare(job: TurnJob, begun: BegunTurn, stages: StageTimer = UNTIMED): Promise<PreparedTurn> {
+    const { resumed, history, meta, profile, coalesced } = await stages.time('load', () =>
+      this.#load(job, begun),
+    );
     const question = [job.text, ...coalesced.map((c) => c.text)].join('\n\n');
-    const grounding = resumed.grounding ?? (await this.#retrieve(question, profile));
+    const grounding =
+      resumed.grounding ?? (await stages.time('retrieval', () => this.#retrieve(question, profile)));
     const prompt = [
       { role: 'system' as const, content: this.#system(profile) },
       ...promptMessages(history, meta),
@@ -79,6 +79,17 @@ export class TurnPreparer {
       },
     ];
     return { job, profile, coalesced, grounding, prompt, resumed };
+  }
+
+  /** Refuses a cancelled turn; reads its checkpoint, history, profile and coalesced messages. */
+  async #load(job: TurnJob, begun: BegunTurn) {
+    const p = this.#ports;
+    if (await p.control.isCancelled(job.userId, job.turnId)) throw new CancelledError();
+    const resumed = decodeCheckpoint(begun.scratchpad);
+    const { history, meta } = await p.memory.recall(job.userId, job.seq, begun.history, begun.meta);
+    const profile = await p.profiles.get(job.userId);
+    const coalesced = resumed.coalesced ?? (await this.#coalesce(job));
+    return { resumed, history, meta, profile, coalesced };
   }
 
   /** The later messages sent with `coalesce` right after this one and not started yet. */

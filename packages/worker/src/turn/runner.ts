@@ -4,10 +4,13 @@ import type { Citation } from '@agent-fleet/rag';
 import type { TurnEvents, TurnGate } from '@agent-fleet/turns';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
+import type { TenantTokenWindow } from '../heartbeat/tenant-tokens.ts';
 import type { Memory } from '../memory.ts';
 import type { WorkerMetrics } from '../metrics.ts';
 import type { OutageWatch } from '../outage/outage-watch.ts';
 import type { TurnRepair } from '../recovery/repair.ts';
+import type { RunningTurns } from '../running-turns.ts';
+import { TurnStages } from '../stage-timer.ts';
 import { type CheckpointStore, CheckpointWriter } from './checkpoint.ts';
 import { CancelledError, LeaseLostError } from './errors.ts';
 import type { TurnExecutor } from './execute.ts';
@@ -52,6 +55,10 @@ export interface TurnRunnerParts {
   events: Pick<TurnEvents, 'publish'>;
   memory: Pick<Memory, 'foldIfNeeded'>;
   metrics: WorkerMetrics;
+  /** The turns this process runs, with their stages (the worker's heartbeat reports them). */
+  running: RunningTurns;
+  /** Tokens per tenant over the last minute (the heartbeat reports them). */
+  tenantTokens: Pick<TenantTokenWindow, 'add'>;
   logger: Logger;
   policy: TurnPolicy;
 }
@@ -62,6 +69,16 @@ interface RunContext {
   attempts: number;
   signal: AbortSignal;
   ride: OutageRide;
+  stages: TurnStages;
+  /** Tells the running-turns registry the turn's tenant once its profile is loaded. */
+  tenant(tenant: string): void;
+}
+
+/** Where a delivery that passed the gate came from, and how long the gate took. */
+interface Admission {
+  attempt: number;
+  queue: string;
+  gateMs: number;
 }
 
 /** How waiting out an outage ended: try again, the window passed, or the turn was stopped meanwhile. */
@@ -97,7 +114,7 @@ export class TurnRunner {
 
   /** Record a turn whose job failed for good without the runner seeing it (it stalled too often). */
   async recordFailure(job: TurnJob, reason: string): Promise<void> {
-    await this.#parts.finisher.finish({ job, lease: '' }, { kind: 'failed', reason });
+    await this.#parts.finisher.finish({ job, lease: '' }, { kind: 'failed', reason, cause: 'stalled' });
   }
 
   async process(job: Job, token: string | undefined): Promise<TurnOutcome> {
@@ -108,8 +125,11 @@ export class TurnRunner {
     const t = parsed.data;
     const { gate, metrics, policy } = this.#parts;
     const lease = `${job.id}.${token ?? randomUUID()}`;
+    const gateStarted = performance.now();
     const decision = await gate.begin(t.userId, t.seq, t.turnId, lease);
+    const gateMs = performance.now() - gateStarted;
     metrics.gate.inc({ decision: decision.kind });
+    if (decision.kind !== 'acquired') metrics.stageSeconds.observe({ stage: 'gate' }, gateMs / 1000);
     switch (decision.kind) {
       case 'duplicate':
         return { status: 'duplicate', turnId: t.turnId, seq: t.seq };
@@ -119,8 +139,10 @@ export class TurnRunner {
       case 'park':
         if (Date.now() - t.enqueuedAt > policy.gapGraceMs) await this.#repairAhead(t);
         return this.#park(job, token, t);
-      case 'acquired':
-        return this.#run({ job: t, lease, startedAt: Date.now() }, job.attemptsMade + 1, decision);
+      case 'acquired': {
+        const admission = { attempt: job.attemptsMade + 1, queue: job.queueName, gateMs };
+        return this.#run({ job: t, lease, startedAt: Date.now() }, admission, decision);
+      }
     }
   }
 
@@ -146,10 +168,21 @@ export class TurnRunner {
     throw new DelayedError();
   }
 
-  async #run(turn: TurnDelivery, attempt: number, begun: BegunTurn): Promise<TurnOutcome> {
+  async #run(turn: TurnDelivery, admission: Admission, begun: BegunTurn): Promise<TurnOutcome> {
     const t = turn.job;
+    const { attempt } = admission;
     const log = this.#parts.logger.child({ turnId: t.turnId, userId: t.userId, seq: t.seq, attempt });
-    this.#parts.metrics.queueSeconds.observe((Date.now() - t.enqueuedAt) / 1000);
+    const stages = new TurnStages(this.#parts.metrics.stageSeconds);
+    // Accepted until a worker first took it (parked time included); a retry's wait is not queueing.
+    if (attempt === 1) stages.observe('queue', Math.max(0, (turn.startedAt ?? Date.now()) - t.enqueuedAt));
+    stages.observe('gate', admission.gateMs);
+    const registered = this.#parts.running.add({
+      job: t,
+      queue: admission.queue,
+      attempt,
+      startedAt: turn.startedAt ?? Date.now(),
+      stages,
+    });
     const abort = new AbortController();
     this.#running.set(t.turnId, abort);
     const stopRenewing = this.#keepLease(turn, abort);
@@ -160,11 +193,14 @@ export class TurnRunner {
         attempts: this.#parts.policy.attempts,
         signal: abort.signal,
         ride: this.#ride(t),
+        stages,
+        tenant: registered.tenant,
       };
       const settlement = await this.#attempt(turn, begun, ctx, log);
       return await this.#settle(turn, settlement, ctx, log);
     } finally {
       stopRenewing();
+      registered.done();
       this.#running.delete(t.turnId);
     }
   }
@@ -178,7 +214,7 @@ export class TurnRunner {
       const s = await this.#try(turn, from, ctx, log);
       if (s.kind !== 'outage') return s;
       const waited = await this.#waitOut(s.error, ctx, ctx.signal, log);
-      if (waited.kind === 'over') return { kind: 'failed', reason: waited.reason };
+      if (waited.kind === 'over') return { kind: 'failed', reason: waited.reason, cause: 'outage' };
       if (waited.kind === 'stopped') return waited.settlement;
       const { userId, turnId } = turn.job;
       from = { ...from, scratchpad: await this.#parts.checkpoints.load(userId, turnId) };
@@ -194,14 +230,25 @@ export class TurnRunner {
   ): Promise<Settlement | Outage> {
     let checkpoint: CheckpointWriter | undefined;
     try {
-      const prepared = await this.#parts.preparer.prepare(turn.job, begun);
+      const prepared = await this.#parts.preparer.prepare(turn.job, begun, ctx.stages);
+      const tenant = prepared.profile?.tenant;
+      if (tenant !== undefined) ctx.tenant(tenant);
       const resumed = prepared.resumed.steps.length;
-      if (resumed > 0) log.info({ steps: resumed }, 'resuming from checkpoint');
+      if (resumed > 0) {
+        log.info({ steps: resumed }, 'resuming from checkpoint');
+        this.#parts.metrics.replays.inc();
+      }
       checkpoint = this.#checkpoint(prepared);
-      const { events, metrics } = this.#parts;
-      const observer = new EventsObserver({ events, metrics, job: turn.job, attempt: ctx.attempt });
+      const { events, metrics, tenantTokens } = this.#parts;
+      const observer = new EventsObserver({
+        events,
+        metrics,
+        job: turn.job,
+        attempt: ctx.attempt,
+        ...(tenant === undefined ? {} : { tokens: { tenant, window: tenantTokens } }),
+      });
       await observer.started(resumed);
-      const run = { signal: ctx.signal, checkpoint, observer };
+      const run = { signal: ctx.signal, checkpoint, observer, stages: ctx.stages };
       return settleRun(prepared, await this.#parts.executor.execute(prepared, run));
     } catch (err) {
       const s = settleError(err, { ...ctx, partial: checkpoint?.partial() ?? '' });
@@ -243,7 +290,10 @@ export class TurnRunner {
     let fin: Awaited<ReturnType<TurnFinisher['finish']>>;
     for (;;) {
       try {
-        fin = await this.#parts.finisher.finish(turn, step.settlement, { transcript: step.transcript });
+        fin = await this.#parts.finisher.finish(turn, step.settlement, {
+          transcript: step.transcript,
+          stages: ctx.stages,
+        });
         break;
       } catch (err) {
         step = await this.#afterRecordingError(err, step, ctx, log);
@@ -315,15 +365,14 @@ export class TurnRunner {
   }
 
   #checkpoint(prepared: PreparedTurn): CheckpointWriter {
-    const { checkpoints, metrics, logger, policy } = this.#parts;
+    const { checkpoints, logger, policy } = this.#parts;
     const { job } = prepared;
     return new CheckpointWriter({
       store: checkpoints,
       turn: job,
       resumed: prepared.resumed,
       decided: { grounding: prepared.grounding, coalesced: prepared.coalesced },
-      onSaved: (index, seconds) => {
-        metrics.checkpointSeconds.observe(seconds);
+      onSaved: (index) => {
         if (policy.crashAfterCheckpoint === index) {
           logger.warn({ turnId: job.turnId, checkpoint: index }, 'fault injection: killing this worker');
           process.kill(process.pid, 'SIGKILL');

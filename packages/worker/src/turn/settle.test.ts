@@ -97,11 +97,16 @@ describe('settleError: the ladder of a run that threw', () => {
     expect(settleError(flaky(), { ...ctx, attempt: 3 })).toEqual({
       kind: 'failed',
       reason: 'LLM answered 500',
+      cause: 'attempts',
     });
   });
 
   it('fails a permanent error at once', () => {
-    expect(settleError(refused(), ctx)).toEqual({ kind: 'failed', reason: 'value too long for type' });
+    expect(settleError(refused(), ctx)).toEqual({
+      kind: 'failed',
+      reason: 'value too long for type',
+      cause: 'refused',
+    });
   });
 
   it('ends cancelled and interrupted turns as such, keeping what the model said', () => {
@@ -117,7 +122,7 @@ describe('settleRecordingError: the ladder when recording an outcome fails', () 
     transcript: 'required',
   });
   const completed: Settlement = { kind: 'completed', reply: 'Five years.', citations: [], coalesced: [] };
-  const failed: Settlement = { kind: 'failed', reason: 'boom' };
+  const failed: Settlement = { kind: 'failed', reason: 'boom', cause: 'attempts' };
   const first = { attempt: 1, attempts: 3 };
   const last = { attempt: 3, attempts: 3 };
 
@@ -129,7 +134,7 @@ describe('settleRecordingError: the ladder when recording an outcome fails', () 
   it('a completed turn whose row is refused fails with the reason; the failed row is then made storable', () => {
     expect(settleRecordingError(refused(), required(completed), first)).toEqual({
       kind: 'record',
-      settlement: { kind: 'failed', reason: 'value too long for type' },
+      settlement: { kind: 'failed', reason: 'value too long for type', cause: 'refused' },
       transcript: 'required',
     });
   });
@@ -147,7 +152,7 @@ describe('settleRecordingError: the ladder when recording an outcome fails', () 
   it('then a completed turn fails with it, and a turn without an answer is recorded best-effort: it must end', () => {
     expect(settleRecordingError(flaky(), required(completed), last)).toEqual({
       kind: 'record',
-      settlement: { kind: 'failed', reason: 'LLM answered 500' },
+      settlement: { kind: 'failed', reason: 'LLM answered 500', cause: 'attempts' },
       transcript: 'required',
     });
     expect(settleRecordingError(flaky(), required(failed), last)).toEqual({
@@ -186,7 +191,7 @@ describe('settleOutageOver: an outage outlasted the window while recording', () 
       settleOutageOver({ kind: 'completed', reply: 'x', citations: [], coalesced: [] }, 'pg away'),
     ).toEqual({
       kind: 'record',
-      settlement: { kind: 'failed', reason: 'pg away' },
+      settlement: { kind: 'failed', reason: 'pg away', cause: 'outage' },
       transcript: 'best-effort',
     });
     expect(settleOutageOver({ kind: 'cancelled' }, 'pg away')).toEqual({

@@ -48,10 +48,10 @@ export function settleError(caught: unknown, ctx: SettleContext): Settlement | O
     case 'superseded':
       return { kind: 'retry', error: c.error };
     case 'permanent':
-      return { kind: 'failed', reason: c.error.message };
+      return { kind: 'failed', reason: c.error.message, cause: 'refused' };
     case 'transient':
       return ctx.attempt >= ctx.attempts
-        ? { kind: 'failed', reason: c.error.message }
+        ? { kind: 'failed', reason: c.error.message, cause: 'attempts' }
         : { kind: 'retry', error: c.error };
   }
 }
@@ -98,7 +98,11 @@ export function settleRecordingError(
   if (s.kind === 'completed')
     return {
       kind: 'record',
-      settlement: { kind: 'failed', reason: c.error.message },
+      settlement: {
+        kind: 'failed',
+        reason: c.error.message,
+        cause: c.kind === 'permanent' ? 'refused' : 'attempts',
+      },
       transcript: 'required',
     };
   if (c.kind === 'permanent') return { kind: 'throw', error: c.error };
@@ -111,6 +115,6 @@ export function settleRecordingError(
  * be what is away), so the turn ends and the user's next one runs.
  */
 export function settleOutageOver(s: FinalSettlement, reason: string): Recording {
-  const settlement: Settlement = s.kind === 'completed' ? { kind: 'failed', reason } : s;
+  const settlement: Settlement = s.kind === 'completed' ? { kind: 'failed', reason, cause: 'outage' } : s;
   return { kind: 'record', settlement, transcript: 'best-effort' };
 }

@@ -6,6 +6,16 @@ import { messageTokens } from '../memory.ts';
 import type { CoalescedTurn } from './checkpoint.ts';
 
 /**
+ * Why a turn failed, as the failure counter labels it (a bounded set; the reason text goes to the
+ * turn's record): `outage` (a dependency stayed away past TURN_OUTAGE_WINDOW_MS), `attempts` (an
+ * error of unknown cause on its last attempt), `refused` (an error no attempt can fix: a value
+ * Postgres refuses, an unreadable checkpoint, a non-retryable error), `stalled` (its job stalled
+ * more than MAX_STALLED_COUNT times), `recovery` (recovery ran it again MAX_RECOVERIES times).
+ */
+export const FAILURE_REASONS = ['outage', 'attempts', 'refused', 'stalled', 'recovery'] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+/**
  * How one delivery of a turn ends. Every kind but `retry` ends the turn for good: it is recorded,
  * committed in the gate, and the user's next turn is woken. `retry` gives the lease back and lets
  * the queue deliver the turn again (it resumes from its checkpoint).
@@ -15,7 +25,7 @@ export type Settlement =
   /** Stopped at a step boundary for a newer message; what the model had said is kept. */
   | { kind: 'interrupted'; partial: string }
   | { kind: 'cancelled' }
-  | { kind: 'failed'; reason: string }
+  | { kind: 'failed'; reason: string; cause: FailureReason }
   | { kind: 'retry'; error: Error };
 
 export type FinalSettlement = Exclude<Settlement, { kind: 'retry' }>;
