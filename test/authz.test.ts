@@ -311,6 +311,12 @@ describe('authorization matrix: every route × { no auth, wrong scope, other use
       expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
     },
     {
+      route: 'GET /v1/admin/fleet',
+      send: call('GET', '/v1/admin/fleet'),
+      as: { wrongScope: 'actor', otherUser: 'ann', right: 'admin' },
+      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+    },
+    {
       route: 'GET /admin/queues (Bull Board)',
       send: call('GET', '/admin/queues'),
       as: { wrongScope: 'actor', otherUser: 'ann', right: 'admin' },

@@ -117,6 +117,7 @@ export {
   BACKLOG_METRIC,
   BACKLOG_STATES,
   type BacklogState,
+  OLDEST_WAITING_METRIC,
   type WorkQueue,
   type WorkQueueKind,
   workQueues,

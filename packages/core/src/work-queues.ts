@@ -8,6 +8,12 @@ import { partitionQueueName, partitionQueuePrefix, REVIEW_QUEUES, reviewQueuePre
 export const BACKLOG_METRIC = 'fleet_queue_backlog';
 
 /**
+ * The gauge of how long the job each work queue runs next has waited, `fleet_queue_oldest_waiting_seconds{queue}`:
+ * what the backlog alert fires on, next to the backlog on the dashboard.
+ */
+export const OLDEST_WAITING_METRIC = 'fleet_queue_oldest_waiting_seconds';
+
+/**
  * The job states a queue's backlog counts: jobs waiting (plain and prioritized), delayed jobs whose
  * time has come (a retry's backoff or a parked turn's safety delay that has run out; only a worker
  * promotes them, so with no worker running they would otherwise go unseen), and jobs being run.

@@ -9,6 +9,7 @@ import type { GatewayDeps } from './deps.ts';
 import { errorHandler, sendError, toFleetError } from './errors.ts';
 import { httpServerOptions } from './http-server.ts';
 import { registerOpenApi } from './openapi.ts';
+import { adminFleetRoutes } from './routes/admin-fleet.ts';
 import { adminLoginRoutes } from './routes/admin-login.ts';
 import { documentRoutes } from './routes/documents.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -82,6 +83,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(reviewScheduleRoutes, deps);
   await app.register(openAiRoutes, deps);
   await app.register(keyRoutes, deps);
+  await app.register(adminFleetRoutes, deps);
   await app.register(adminLoginRoutes, deps);
   await registerBullBoard(app, [...deps.partitions.queues, ...deps.reviewQueues.queues], deps.logger);
   return app;

@@ -32,6 +32,7 @@ import {
 import {
   PartitionQueues,
   ProfileCache,
+  RecoveryReports,
   type StreamFollower,
   StreamPoller,
   StreamReader,
@@ -40,12 +41,14 @@ import {
   TurnProducer,
   TurnRecords,
   WorkBacklog,
+  WorkerHeartbeats,
 } from '@agent-fleet/turns';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { AdminSessions } from './auth/admin-sessions.ts';
 import { type AuthCollaborators, createAuthCollaborators } from './auth/collaborators.ts';
 import { createLoadShedder, type LoadShedder } from './auth/load-shedding.ts';
+import { FleetView } from './fleet-view.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
 import { StreamSlots } from './stream-slots.ts';
 
@@ -67,6 +70,8 @@ export interface GatewayDeps {
   profileCache: ProfileCache<Profile>;
   retriever: Retriever;
   metrics: GatewayMetrics;
+  /** The fleet's queues, workers, LLM servers and running turns, for the admin view. */
+  fleet: FleetView;
   /** 429 on message-accepting routes while the fleet's backlog is over SHED_BACKLOG. */
   shedder: LoadShedder;
   /** Health checks of LLM_BASE_URLS every LLM_HEALTH_INTERVAL_MS, for readiness. */
@@ -125,6 +130,11 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
     store: new ReviewScheduleStore({ pool }),
     queues: reviewQueues,
   });
+  const fleet = new FleetView({
+    backlog,
+    heartbeats: new WorkerHeartbeats({ redis, namespace: ns }),
+    reports: new RecoveryReports({ redis, namespace: ns }),
+  });
   return {
     config,
     logger,
@@ -150,10 +160,12 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
       store: { get: (userId: string) => profiles.resolve(userId, config.DEFAULT_TENANT) },
     }),
     retriever: await createRetriever(config, pool, { logger }),
-    metrics: createGatewayMetrics(backlog, {
-      open: () => streams.open,
-      followed: () => live.reader.streams,
-    }),
+    metrics: createGatewayMetrics(
+      backlog,
+      { open: () => streams.open, followed: () => live.reader.streams },
+      { redisMemory: () => redisMemory(redis), recovery: () => fleet.recovery() },
+    ),
+    fleet,
     shedder,
     llmHealth,
     auth: keys.auth,
@@ -191,6 +203,23 @@ async function connectRedis(config: FleetConfig, logger: Logger): Promise<RedisC
     throw new Error(`cannot connect to ${describeRedisTarget(redisTargetOf(config))}`);
   });
   return redis;
+}
+
+/**
+ * Redis's `used_memory` and `maxmemory` (INFO memory); on a cluster, the master nearest its limit,
+ * the first whose writes would fail.
+ */
+async function redisMemory(redis: RedisClient): Promise<{ used: number; max: number }> {
+  const nodes = isCluster(redis) ? redis.nodes('master') : [redis];
+  const readings = await Promise.all(
+    nodes.map(async (node) => {
+      const info = await node.info('memory');
+      const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+      return { used: field('used_memory'), max: field('maxmemory') };
+    }),
+  );
+  const fill = (m: { used: number; max: number }) => (m.max > 0 ? m.used / m.max : 0);
+  return readings.reduce((a, b) => (fill(b) > fill(a) ? b : a));
 }
 
 /**

@@ -1,4 +1,9 @@
-import { BACKLOG_METRIC, BACKLOG_STATES } from '@agent-fleet/core';
+import {
+  BACKLOG_METRIC,
+  BACKLOG_STATES,
+  OLDEST_WAITING_METRIC,
+  type RecoveryReport,
+} from '@agent-fleet/core';
 import type { WorkBacklog } from '@agent-fleet/turns';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -10,12 +15,22 @@ export interface StreamGauges {
   followed(): number;
 }
 
+/** Fleet-wide numbers the gateway reads from Redis at scrape time. */
+export interface FleetGauges {
+  /** Redis's `used_memory` and `maxmemory` (0: no limit). */
+  redisMemory(): Promise<{ used: number; max: number }>;
+  /** The last recovery sweep's report, null when no sweep ran lately. */
+  recovery(): Promise<RecoveryReport | null>;
+}
+
 /**
- * The gateway's /metrics: HTTP traffic, accepted turns, open event streams, and the backlog of
- * every work queue (partitions, intake, reviews) that KEDA scales the workers on
- * (`fleet_queue_backlog{queue}`, with its parts in `fleet_queue_jobs{queue,state}`).
+ * The gateway's /metrics: HTTP traffic, accepted turns, open event streams, the backlog of every
+ * work queue (partitions, intake, reviews) that KEDA scales the workers on
+ * (`fleet_queue_backlog{queue}`, with its parts in `fleet_queue_jobs{queue,state}`) and the age of
+ * the job each would run next, Redis's memory and the users the last recovery sweep found stuck.
+ * Every gateway exports the same fleet-wide numbers (queries take the max over gateways).
  */
-export function createGatewayMetrics(backlog: WorkBacklog, streams: StreamGauges) {
+export function createGatewayMetrics(backlog: WorkBacklog, streams: StreamGauges, fleet: FleetGauges) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'fleet_gateway_' });
   const jobs = new Gauge({
@@ -34,6 +49,40 @@ export function createGatewayMetrics(backlog: WorkBacklog, streams: StreamGauges
         total.set({ queue: q.queue }, q.total);
         for (const state of BACKLOG_STATES) jobs.set({ queue: q.queue, state }, q[state]);
       }
+    },
+  });
+  const oldest = new Gauge({
+    name: OLDEST_WAITING_METRIC,
+    help: 'Seconds the job each work queue runs next has waited since it was added (0: nothing waits)',
+    labelNames: ['queue'] as const,
+    registers: [registry],
+    async collect() {
+      for (const q of await backlog.oldestWaiting()) oldest.set({ queue: q.queue }, q.seconds);
+    },
+  });
+  const memory = new Gauge({
+    name: 'fleet_redis_memory_used_bytes',
+    help: "Redis's used_memory (INFO memory): it runs with noeviction, so writes fail at maxmemory",
+    registers: [registry],
+    async collect() {
+      const m = await fleet.redisMemory();
+      memory.set(m.used);
+      maxMemory.set(m.max);
+    },
+  });
+  const maxMemory = new Gauge({
+    name: 'fleet_redis_memory_max_bytes',
+    help: "Redis's maxmemory (0: no limit set)",
+    registers: [registry],
+  });
+  const stuck = new Gauge({
+    name: 'fleet_recovery_stuck_users',
+    help: 'Users the last recovery sweep found with a turn left behind (nobody ran it) or could not repair',
+    registers: [registry],
+    async collect() {
+      const report = await fleet.recovery();
+      if (report) stuck.set(report.stuck);
+      else stuck.reset();
     },
   });
   new Gauge({

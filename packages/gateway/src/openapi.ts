@@ -54,7 +54,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         },
         { name: 'openai', description: 'OpenAI-compatible chat completions over the user’s agent' },
         { name: 'keys', description: 'service API keys' },
-        { name: 'operations', description: 'health, readiness, metrics' },
+        { name: 'operations', description: 'health, readiness, metrics, the fleet at a glance' },
         { name: 'admin', description: 'sign-in for the Bull Board UI at /admin/queues' },
       ],
     },
