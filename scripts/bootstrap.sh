@@ -106,6 +106,22 @@ ensure_chromium_for_tests() {
   [[ -x /usr/bin/chromium ]] || die "installed chromium but /usr/bin/chromium is missing"
 }
 
+# Only for `npm test`: Debian's prometheus package, for its promtool (test/observability.test.ts runs
+# `promtool check rules` over the generated alert rules) and the Prometheus that
+# `pnpm dashboard:snapshot` scrapes the fleet with. Without it that check is skipped, as above.
+ensure_promtool_for_tests() {
+  [[ "${FLEET_BOOTSTRAP_FOR:-}" == test ]] || return 0
+  command -v promtool >/dev/null && return 0
+  if ! command -v apt-get >/dev/null || { [[ "$(id -u)" != 0 ]] && ! command -v sudo >/dev/null; }; then
+    say "promtool not found and cannot be installed here (needs apt-get as root); the rule check with promtool will be skipped"
+    return 0
+  fi
+  say "installing prometheus (promtool) for the alert rule check (apt-get)"
+  quietly as_root apt-get update -qq
+  quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+  command -v promtool >/dev/null || die "installed prometheus but promtool is not on PATH"
+}
+
 # deps_fingerprint: changes whenever an install could produce a different node_modules.
 deps_fingerprint() {
   local files=("$ROOT/pnpm-lock.yaml" "$ROOT/pnpm-workspace.yaml" "$ROOT/package.json")
@@ -141,4 +157,5 @@ ensure_node
 ensure_pnpm
 ensure_redis
 ensure_chromium_for_tests
+ensure_promtool_for_tests
 ensure_deps

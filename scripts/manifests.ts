@@ -1,13 +1,21 @@
 /**
  * pnpm manifests: writes each Kubernetes overlay's generated.yaml (its ScaledObjects and monitoring,
- * made from its fleet.env by the fleet's own scaling policy and queue catalogue), then renders every
- * overlay and validates every object against the Kubernetes, KEDA and Prometheus Operator schemas
- * and the fleet's rules. `--check` writes nothing and exits 1 when a generated file is out of date
- * or an overlay has a problem, so CI catches either.
+ * made from its fleet.env by the fleet's own scaling policy and queue catalogue) and
+ * infra/observability (the Grafana dashboard and the alert rules, from the same alert definitions),
+ * then renders every overlay and validates every object against the Kubernetes, KEDA and
+ * Prometheus Operator schemas and the fleet's rules. `--check` writes nothing and exits 1 when a
+ * generated file is out of date or an overlay has a problem, so CI catches either.
  */
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkOverlay, overlayDirs, type Renderer, readOverlay, syncGenerated } from '@agent-fleet/manifests';
+import {
+  checkOverlay,
+  overlayDirs,
+  type Renderer,
+  readOverlay,
+  syncGenerated,
+  syncObservability,
+} from '@agent-fleet/manifests';
 import { Command, Option } from 'commander';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -24,6 +32,12 @@ const opts = new Command('manifests')
   .opts<{ check?: boolean; renderer?: Renderer }>();
 
 let failed = false;
+for (const stale of syncObservability(opts.check === true)) {
+  if (opts.check) {
+    failed = true;
+    process.stderr.write(`${relative(root, stale)}: out of date; run \`pnpm manifests\` and commit it\n`);
+  } else process.stdout.write(`wrote ${relative(root, stale)}\n`);
+}
 for (const dir of overlayDirs()) {
   const name = relative(root, dir);
   try {

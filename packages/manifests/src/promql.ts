@@ -1,37 +1,37 @@
-/** PromQL words that are not metric names. */
-const KEYWORDS = new Set([
-  'by',
-  'without',
-  'on',
-  'ignoring',
-  'group_left',
-  'group_right',
-  'bool',
-  'offset',
-  'and',
-  'or',
-  'unless',
-  'inf',
-  'nan',
-]);
+import { parser } from '@prometheus-io/lezer-promql';
+
+/** A query as Prometheus's own grammar (the lezer parser of its web UI) reads it. */
+export interface ParsedQuery {
+  /** The metric names its selectors read, e.g. `fleet_queue_backlog`, in order of appearance. */
+  metrics: string[];
+  /** Where the grammar fails, as `at <offset>: <text>`; empty for a valid query. */
+  errors: string[];
+}
+
+/**
+ * Parses PromQL with Prometheus's grammar. Grafana template variables (`$namespace`) may appear only
+ * inside strings, as the fleet's dashboard uses them, where they parse as text.
+ */
+export function parsePromql(query: string): ParsedQuery {
+  const metrics: string[] = [];
+  const errors: string[] = [];
+  parser.parse(query).iterate({
+    enter(node) {
+      if (node.type.isError)
+        errors.push(`at ${node.from}: …${query.slice(Math.max(0, node.from - 20), node.to + 10)}`);
+      if (node.name === 'Identifier' && node.node.parent?.name === 'VectorSelector')
+        metrics.push(query.slice(node.from, node.to));
+    },
+  });
+  return { metrics: [...new Set(metrics)], errors: [...new Set(errors)] };
+}
 
 /**
  * The metric names a PromQL expression reads, e.g. `fleet_queue_backlog` in
- * `sum(max by (queue) (fleet_queue_backlog{queue=~"a|b"}))`: strings, label matchers, ranges,
- * grouping clauses, function names and keywords removed. Enough for the fleet's own queries.
+ * `sum(max by (queue) (fleet_queue_backlog{queue=~"a|b"}))`.
  */
 export function metricsOf(query: string): string[] {
-  const bare = query
-    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
-    .replace(/\{[^}]*\}/g, ' ')
-    .replace(/\[[^\]]*\]/g, ' ')
-    .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
-  const names = new Set<string>();
-  for (const m of bare.matchAll(/([A-Za-z_:][A-Za-z0-9_:]*)\s*(\()?/g)) {
-    if (m[2] === '(' || KEYWORDS.has(m[1]!.toLowerCase())) continue;
-    names.add(m[1]!);
-  }
-  return [...names];
+  return parsePromql(query).metrics;
 }
 
 /** The values a label matcher `label=~"a|b"` (or `label="a"`) of the query accepts, unescaped. */
