@@ -5,6 +5,7 @@ import { registerKeysCommand } from './commands/keys.ts';
 import { parseList, type ReviewOptions } from './commands/review-options.ts';
 import { MEASURED_WORKER_THROUGHPUT, simulateCommand } from './commands/scale-simulate.ts';
 import { startFleet } from './commands/start.ts';
+import { type TopOptions, topCommand } from './commands/top/top.ts';
 
 const positiveNumber = (value: string): number => {
   const n = Number(value);
@@ -149,6 +150,28 @@ program
   )
   .action((opts: Parameters<typeof simulateCommand>[0]) => {
     process.stdout.write(simulateCommand(opts));
+  });
+
+program
+  .command('top')
+  .description(
+    'the fleet live: queues with backlog and oldest job, workers, LLM servers, the slowest running turns, tenants',
+  )
+  .option('--url <gateway>', 'the gateway (default: FLEET_GATEWAY_URL, else the fleet `npm start` runs)')
+  .option(
+    '--key <key>',
+    'an API key with the admin scope (default: FLEET_ADMIN_KEY, else the npm start development key)',
+  )
+  .option('-i, --interval <s>', 'seconds between refreshes', positiveNumber, 2)
+  .option('--once', 'print one screen and exit')
+  .action(async (opts: { url?: string; key?: string; interval: number; once?: boolean }) => {
+    const top: TopOptions = {
+      intervalSeconds: opts.interval,
+      ...(opts.url ? { url: opts.url } : {}),
+      ...(opts.key ? { key: opts.key } : {}),
+      ...(opts.once ? { once: true } : {}),
+    };
+    process.exitCode = await topCommand(top);
   });
 
 await program.parseAsync(process.argv);

@@ -266,6 +266,20 @@ export interface DevCredentials {
   jwtSecret: string;
 }
 
+/** The development credentials `npm start` keeps in `<fleetDir>/dev-auth.json`, or null when there are none. */
+export function readDevCredentials(fleetDir: string): DevCredentials | null {
+  try {
+    const saved = JSON.parse(
+      readFileSync(join(fleetDir, 'dev-auth.json'), 'utf8'),
+    ) as Partial<DevCredentials>;
+    return saved.adminKey && saved.jwtSecret
+      ? { adminKey: saved.adminKey, jwtSecret: saved.jwtSecret }
+      : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * The development credentials of the embedded fleet, kept in `<fleetDir>/dev-auth.json` (mode 600)
  * so they survive restarts: a JWT secret for the gateway (JWT_SECRET) and an `admin` key, created
