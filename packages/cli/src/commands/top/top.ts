@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { emitKeypressEvents } from 'node:readline';
+import { stripVTControlCharacters } from 'node:util';
 import { type FleetSnapshot, fleetSnapshotSchema } from '@agent-fleet/core';
 import { REPO_ROOT } from '../../paths.ts';
 import { readStackFile } from '../../stack-file.ts';
@@ -69,7 +70,9 @@ export async function topCommand(opts: TopOptions, env: NodeJS.ProcessEnv = proc
   });
   if (opts.once || !out.isTTY || !process.stdin.isTTY) {
     try {
-      out.write(`${renderTop(frame(await fetchSnapshot(url, key)), initialState()).join('\n')}\n`);
+      const text = renderTop(frame(await fetchSnapshot(url, key)), initialState()).join('\n');
+      // Bold and inverse only where a terminal shows them; a pipe or a file gets plain text.
+      out.write(`${out.isTTY ? text : stripVTControlCharacters(text)}\n`);
       return 0;
     } catch (err) {
       return fail((err as Error).message);
