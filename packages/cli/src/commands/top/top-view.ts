@@ -172,13 +172,16 @@ export function renderTop(f: Frame, state: TopState): string[] {
   if (!f.snapshot) return fit([...lines, '', 'waiting for the first answer...'], f);
   const all = tables(f.snapshot);
   const overhead = lines.length + SECTIONS.length * 3;
-  let left = Math.max(3, f.rows - overhead);
+  // What the other sections take (a capped one says how many more it has on a line of its own).
+  let left = f.rows - overhead;
   for (const section of SECTIONS) {
     if (section === 'turns') continue;
-    left -= Math.min(ROW_CAPS[section], all[section].rows.length);
+    const n = all[section].rows.length;
+    left -= n > ROW_CAPS[section] ? ROW_CAPS[section] + 1 : n;
   }
+  const turnsCap = Math.max(3, all.turns.rows.length > left ? left - 1 : left);
   for (const section of SECTIONS) {
-    const cap = section === 'turns' ? Math.max(3, left) : ROW_CAPS[section];
+    const cap = section === 'turns' ? turnsCap : ROW_CAPS[section];
     lines.push('', ...drawTable(all[section], section, state, cap));
   }
   return fit(lines, f);

@@ -149,6 +149,18 @@ describe('fleet top: the screen and its keys', () => {
     for (const l of plain(small)) expect(l.length).toBeLessThanOrEqual(40);
   });
 
+  it('gives the slowest turns the rows the other sections leave, and still shows the tenants', () => {
+    const many = {
+      ...snapshot,
+      turns: Array.from({ length: 50 }, (_, i) => ({ ...snapshot.turns[0]!, turnId: `t_${i}`, runningSeconds: i })),
+    };
+    // 3 header lines, 3 per section, 2 queues, 1 worker, 1 server, 1 tenant: 14 turns and "… 36 more".
+    const lines = plain(renderTop({ ...frame, snapshot: many, rows: 38 }, initialState()));
+    expect(lines).toHaveLength(38);
+    expect(lines).toContain('… 36 more');
+    expect(lines.at(-1)).toMatch(/^acme\s/);
+  });
+
   it('says durations the way an operator reads them', () => {
     expect([0.045, 4.25, 75, 7260].map(duration)).toEqual(['45ms', '4.3s', '1m15s', '2h01m']);
   });

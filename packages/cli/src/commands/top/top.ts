@@ -66,7 +66,8 @@ export async function topCommand(opts: TopOptions, env: NodeJS.ProcessEnv = proc
     ...(error ? { error } : {}),
     intervalSeconds: opts.intervalSeconds,
     columns: out.columns || 120,
-    rows: out.rows || 50,
+    // Printed once to a pipe or a file, every row fits.
+    rows: out.rows || (opts.once || !out.isTTY ? 1000 : 50),
   });
   if (opts.once || !out.isTTY || !process.stdin.isTTY) {
     try {
