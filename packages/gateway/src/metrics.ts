@@ -65,24 +65,24 @@ export function createGatewayMetrics(backlog: WorkBacklog, streams: StreamGauges
     help: "Redis's used_memory (INFO memory): it runs with noeviction, so writes fail at maxmemory",
     registers: [registry],
     async collect() {
-      const m = await fleet.redisMemory();
-      memory.set(m.used);
-      maxMemory.set(m.max);
+      memory.set((await fleet.redisMemory()).used);
     },
   });
   const maxMemory = new Gauge({
     name: 'fleet_redis_memory_max_bytes',
     help: "Redis's maxmemory (0: no limit set)",
     registers: [registry],
+    async collect() {
+      maxMemory.set((await fleet.redisMemory()).max);
+    },
   });
   const stuck = new Gauge({
     name: 'fleet_recovery_stuck_users',
-    help: 'Users the last recovery sweep found with a turn left behind (nobody ran it) or could not repair',
+    help: 'Users the last recovery sweep found with a turn left behind (nobody ran it) or could not repair (0 without a recent sweep)',
     registers: [registry],
     async collect() {
-      const report = await fleet.recovery();
-      if (report) stuck.set(report.stuck);
-      else stuck.reset();
+      // No report (no sweep lately, no worker running) counts nobody stuck.
+      stuck.set((await fleet.recovery())?.stuck ?? 0);
     },
   });
   new Gauge({

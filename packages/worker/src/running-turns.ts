@@ -23,7 +23,7 @@ export class RunningTurns {
     this.#gauge = gauge;
   }
 
-  /** Adds a delivery; the returned function removes it, and sets its tenant once the profile is known. */
+  /** Adds a delivery; what it returns sets its tenant once the profile is known, and removes it when done. */
   add(entry: Omit<Entry, 'tenant'>): { tenant(tenant: string): void; done(): void } {
     const e: Entry = { ...entry };
     this.#turns.set(entry.job.turnId, e);
