@@ -1,5 +1,3 @@
-import type { RangeSeries } from './prometheus.ts';
-
 /** A dashboard panel as the committed Grafana JSON has it. */
 export interface DashboardPanel {
   type: string;

@@ -22,9 +22,13 @@ export interface RowSpec {
   panels: PanelSpec[];
 }
 
-/** Every selector of the dashboard carries the namespace variable (`All` matches series without one). */
+/**
+ * Every selector of the dashboard carries the namespace variable (`All` matches series without one).
+ * Rates span a minute: four scrapes at the PodMonitor's 15 s, and short enough that a burst or an
+ * outage shows as one.
+ */
 const NS = 'namespace=~"$namespace"';
-const rate = (metric: string, matchers = '', window = '5m') =>
+const rate = (metric: string, matchers = '', window = '1m') =>
   `rate(${metric}{${[NS, matchers].filter(Boolean).join(',')}}[${window}])`;
 const stageQuantile = (q: number, by: string, matchers = '') =>
   `histogram_quantile(${q}, sum by (${by}, le) (${rate('fleet_worker_turn_stage_seconds_bucket', matchers)}))`;
@@ -44,9 +48,7 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         title: 'Accepted turns/s',
         description: 'User messages the gateways accepted as turns (Idempotency-Key replays excluded).',
         unit: 'reqps',
-        queries: [
-          { expr: `sum(${rate('fleet_gateway_turns_accepted_total', '', '1m')})`, legend: 'accepted' },
-        ],
+        queries: [{ expr: `sum(${rate('fleet_gateway_turns_accepted_total')})`, legend: 'accepted' }],
       },
       {
         title: 'Backlog per queue (what KEDA scales on)',

@@ -152,7 +152,11 @@ describe('fleet top: the screen and its keys', () => {
   it('gives the slowest turns the rows the other sections leave, and still shows the tenants', () => {
     const many = {
       ...snapshot,
-      turns: Array.from({ length: 50 }, (_, i) => ({ ...snapshot.turns[0]!, turnId: `t_${i}`, runningSeconds: i })),
+      turns: Array.from({ length: 50 }, (_, i) => ({
+        ...snapshot.turns[0]!,
+        turnId: `t_${i}`,
+        runningSeconds: i,
+      })),
     };
     // 3 header lines, 3 per section, 2 queues, 1 worker, 1 server, 1 tenant: 14 turns and "… 36 more".
     const lines = plain(renderTop({ ...frame, snapshot: many, rows: 38 }, initialState()));
