@@ -1,10 +1,10 @@
 import {
+  type RedisClient,
   type WorkerHeartbeat,
   workerHeartbeatKey,
   workerHeartbeatSchema,
   workerHeartbeatsKey,
 } from '@agent-fleet/core';
-import type { Redis } from 'ioredis';
 
 /**
  * Worker heartbeats in Redis: each worker writes its own (what it runs, see `workerHeartbeatSchema`)
@@ -13,10 +13,10 @@ import type { Redis } from 'ioredis';
  * removes itself at once. Every key is read on its own, so the layout works on Redis Cluster.
  */
 export class WorkerHeartbeats {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #ns: string;
 
-  constructor(opts: { redis: Redis; namespace: string }) {
+  constructor(opts: { redis: RedisClient; namespace: string }) {
     this.#redis = opts.redis;
     this.#ns = opts.namespace;
   }

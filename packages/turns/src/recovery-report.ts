@@ -1,5 +1,9 @@
-import { type RecoveryReport, recoveryReportKey, recoveryReportSchema } from '@agent-fleet/core';
-import type { Redis } from 'ioredis';
+import {
+  type RecoveryReport,
+  type RedisClient,
+  recoveryReportKey,
+  recoveryReportSchema,
+} from '@agent-fleet/core';
 
 /**
  * What the last recovery sweep found, kept in Redis by whichever worker swept (one at a time holds
@@ -7,10 +11,10 @@ import type { Redis } from 'ioredis';
  * stays with the fleet, not with the worker that last happened to sweep.
  */
 export class RecoveryReports {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #key: string;
 
-  constructor(opts: { redis: Redis; namespace: string }) {
+  constructor(opts: { redis: RedisClient; namespace: string }) {
     this.#redis = opts.redis;
     this.#key = recoveryReportKey(opts.namespace);
   }
