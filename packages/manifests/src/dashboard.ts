@@ -200,9 +200,14 @@ export const DASHBOARD_ROWS: RowSpec[] = [
     panels: [
       {
         title: 'Tokens/s per tenant',
-        description: `${TENANT_TOKENS_METRIC}{tenant,model,kind}, from token accounting.`,
+        description: `${TENANT_TOKENS_METRIC}{tenant,model,kind,type} from token accounting: prompt and completion tokens of every kind of call (cached tokens are part of the prompt's).`,
         unit: 'short',
-        queries: [{ expr: `sum by (tenant) (${rate(TENANT_TOKENS_METRIC)})`, legend: '{{tenant}}' }],
+        queries: [
+          {
+            expr: `sum by (tenant) (${rate(TENANT_TOKENS_METRIC, 'type=~"prompt|completion"')})`,
+            legend: '{{tenant}}',
+          },
+        ],
         awaits: { metric: TENANT_TOKENS_METRIC, by: 'per-tenant token accounting (issue 13)' },
       },
       {
