@@ -17,6 +17,8 @@ export interface BannerFacts {
   /** Where service logs go; undefined when they go to the terminal (`--logs`). */
   logDir: string | undefined;
   fleetDir: string;
+  /** The Prometheus configuration that scrapes every process of this fleet. */
+  scrapeConfig: string;
   sample: { documents: number; chunks: number };
   authOff: boolean;
   /** The development credentials, when the gateway verifies tokens with their secret. */
@@ -37,7 +39,8 @@ export async function startBanner(f: BannerFacts): Promise<string> {
     `  gateway     ${base}   (started here, restarted if it dies)`,
     `  dashboard   ${base}/admin/queues   (Bull Board${f.authOff ? '' : `; sign in at ${base}/admin/login with the admin key`})`,
     `  API docs    ${base}/docs`,
-    `  metrics     ${base}/metrics`,
+    `  metrics     ${base}/metrics   (every process: prometheus --config.file=${f.scrapeConfig})`,
+    '  fleet top   bash scripts/with-tools.sh pnpm fleet top   (the fleet live in this terminal)',
     `  LLM         ${f.llmBaseUrls}   (${f.embedded.llm ? 'the simulator, started here, restarted if it dies' : 'external'})`,
     `  Redis       ${f.redis}   (${f.embedded.redis ? `AOF, appendfsync ${f.appendfsync}, ${where(true)}` : 'external'})`,
     `  Postgres    ${f.databaseUrl}   (${where(f.embedded.postgres)})`,

@@ -26,6 +26,7 @@ import { WorkBacklog } from '@agent-fleet/turns';
 import { REPO_ROOT, SERVICE_SCRIPTS } from '../paths.ts';
 import { removeStackFile, writeStackFile } from '../stack-file.ts';
 import { type DevCredentials, ensureDevCredentials } from './keys.ts';
+import { freePort, ScrapeConfig } from './scrape-config.ts';
 import { startBanner } from './start-banner.ts';
 import { LocalAutoscaler } from './worker-autoscaler.ts';
 
@@ -102,9 +103,11 @@ export async function startFleet(opts: StartOptions): Promise<void> {
     }
     const fixedWorkers = opts.workers ?? config.WORKERS;
     const gatewayUrl = await startFleetProcesses(supervisor, env, { logTarget });
+    const scrape = new ScrapeConfig({ fleetDir, gatewayUrl, llmBaseUrls: env.LLM_BASE_URLS!.split(',') });
     const workers = workerProcesses(supervisor, env, {
       logTarget,
       workerStopGraceMs: config.SHUTDOWN_GRACE_MS + 2000,
+      scrape,
     });
     if (fixedWorkers === undefined) {
       const redis = redisTargetOf({ ...config, REDIS_URL: env.REDIS_URL ?? config.REDIS_URL });
@@ -137,6 +140,7 @@ export async function startFleet(opts: StartOptions): Promise<void> {
             : `${fixedWorkers} processes   (restarted if they die)`,
         logDir,
         fleetDir,
+        scrapeConfig: scrape.configFile,
         sample,
         authOff: env.AUTH_MODE === 'off',
         dev: dev && env.JWT_SECRET === dev.jwtSecret ? dev : undefined,
@@ -218,27 +222,39 @@ async function startFleetProcesses(
   return `http://localhost:${gateway.info!.port}`;
 }
 
-/** Supervised worker processes by name, in the group `workers` (stopped first). */
+/**
+ * Supervised worker processes by name, in the group `workers` (stopped first). Unless
+ * WORKER_METRICS_PORT names one, each serves its metrics on a port of its own, kept across
+ * restarts and listed in the scrape configuration.
+ */
 function workerProcesses(
   supervisor: Supervisor,
   env: Record<string, string | undefined>,
-  opts: { logTarget: LogTarget; workerStopGraceMs: number },
+  opts: { logTarget: LogTarget; workerStopGraceMs: number; scrape: ScrapeConfig },
 ) {
+  const fixedPort = Number(env.WORKER_METRICS_PORT ?? 0) > 0;
   return {
-    add: (name: string) =>
-      supervisor.add(
+    add: async (name: string) => {
+      const port = fixedPort ? undefined : await freePort();
+      const run = await supervisor.add(
         deployableService({
           name,
           group: 'workers',
           script: SERVICE_SCRIPTS.worker,
-          env,
+          env: port === undefined ? env : { ...env, WORKER_METRICS_PORT: String(port) },
           readyEvent: 'ready',
           detached: true,
           stopGraceMs: opts.workerStopGraceMs,
           ...opts.logTarget(name),
         }),
-      ),
-    remove: (name: string) => supervisor.remove(name),
+      );
+      if (port !== undefined) opts.scrape.addWorker(name, port);
+      return run;
+    },
+    remove: async (name: string) => {
+      opts.scrape.removeWorker(name);
+      await supervisor.remove(name);
+    },
   };
 }
 
