@@ -1,67 +1,12 @@
-export {
-  type ErrorCode,
-  FINAL_STATUSES,
-  type FinalStatus,
-  FleetError,
-  INTAKE_JOB_NAME,
-  INTAKE_QUEUE,
-  intakeQueuePrefix,
-  isFinalStatus,
-  TURN_STATUSES,
-  type TurnStatus,
-} from '@agent-fleet/core';
-export {
-  type Checklist,
-  type ChecklistItem,
-  DOCUMENT_CHANGES,
-  DOCUMENT_OUTCOMES,
-  type DocumentChange,
-  type DocumentOutcome,
-  isFinalReviewStatus,
-  isRestingReviewStatus,
-  RESTING_REVIEW_STATUSES,
-  REVIEW_PRIORITIES,
-  REVIEW_STATUSES,
-  type ReviewEvent,
-  type ReviewList,
-  type ReviewPriority,
-  type ReviewReport,
-  type ReviewScheduleList,
-  type ReviewScheduleView,
-  type ReviewStatus,
-  type ReviewStatusView,
-  type ScheduleInput,
-  UNCLEAR_REASONS,
-  type UnclearReason,
-  VERDICTS,
-  type Verdict,
-} from '@agent-fleet/review/api';
-export { FleetApiError } from './errors.ts';
+// `@agent-fleet/client`: the HTTP client (`./http.ts`) and FleetClient, which also enqueues through
+// the fleet's Redis (BullMQ, ioredis).
+
+export { INTAKE_JOB_NAME, INTAKE_QUEUE, intakeQueuePrefix } from '@agent-fleet/core';
 export {
   type ClusterConnection,
   FleetClient,
   type FleetClientOptions,
   toTurnRecord,
 } from './fleet-client.ts';
-export { FleetHttpClient, type FleetHttpClientOptions, type SendMessageInput } from './http-client.ts';
-export {
-  type CreateReviewInput,
-  type ReportFormat,
-  type ReviewFile,
-  type ReviewStreamEvent,
-  ReviewsApi,
-} from './reviews.ts';
-export type {
-  DocumentResult,
-  DocumentUpload,
-  HistoryMessage,
-  HistoryPage,
-  Profile,
-  ProfileInput,
-  SendInput,
-  SentTurn,
-  TurnEvent,
-  TurnRecord,
-  TurnStatusEvent,
-  WaitOptions,
-} from './types.ts';
+export * from './http.ts';
+export type { SendInput } from './types.ts';

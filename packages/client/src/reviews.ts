@@ -1,4 +1,4 @@
-import { FleetError } from '@agent-fleet/core';
+import { FleetError, sleep } from '@agent-fleet/core';
 import {
   type Checklist,
   isRestingReviewStatus,
@@ -13,7 +13,6 @@ import {
 } from '@agent-fleet/review/api';
 import { FleetApiError } from './errors.ts';
 import { readSse } from './sse.ts';
-import { sleep } from './watch.ts';
 
 /** A file to ingest into the run user's tenant as part of a run (text, Markdown, HTML or PDF). */
 export interface ReviewFile {

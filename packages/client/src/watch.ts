@@ -1,24 +1,8 @@
-import { FleetError, isFinalStatus } from '@agent-fleet/core';
+import { FleetError, isFinalStatus, sleep } from '@agent-fleet/core';
 import type { TurnEvent, TurnRecord, WaitOptions } from './types.ts';
 
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 const DEFAULT_POLL = { initial: 25, max: 1000 };
-
-/** Resolves after `ms`, or rejects with the signal's reason when it is aborted first. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /**
  * Follows one turn by polling its record with backoff (fast at first, then at most once a

@@ -100,6 +100,7 @@ export {
   type RedisClusterConfig,
   redisClusterNodesSchema,
 } from './redis-cluster-nodes.ts';
+export { sleep } from './sleep.ts';
 export {
   FINAL_STATUSES,
   type FinalStatus,

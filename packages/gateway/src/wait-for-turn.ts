@@ -1,4 +1,4 @@
-import { isFinalStatus } from '@agent-fleet/core';
+import { isFinalStatus, sleep } from '@agent-fleet/core';
 import type { TurnRecord, TurnRecords } from '@agent-fleet/turns';
 
 export interface WaitForTurnOptions {
@@ -30,19 +30,8 @@ export async function waitForTurn(
     if (record && isFinalStatus(record.status)) return record;
     const left = deadline - Date.now();
     if (left <= 0) return null;
-    await sleep(Math.min(interval, left), opts.signal);
+    // An abort ends the wait; the loop's check answers null.
+    await sleep(Math.min(interval, left), opts.signal).catch(() => undefined);
     interval = Math.min(max, Math.ceil(interval * 1.5));
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -1,4 +1,4 @@
-import { type ErrorCode, FleetError, isRetryableStatus, type Logger } from '@agent-fleet/core';
+import { type ErrorCode, FleetError, isRetryableStatus, type Logger, sleep } from '@agent-fleet/core';
 import OpenAI from 'openai';
 import { type Admission, type AttemptOutcome, tellWaiting, type UpstreamServer } from './admission.ts';
 import type { PoolMetrics } from './pool-metrics.ts';
@@ -148,21 +148,6 @@ async function* observed<E, T>(
 /** Full-jitter exponential backoff. */
 export function backoff(attempt: number, baseMs: number, maxMs: number): number {
   return Math.random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1));
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function upstreamStatus(err: unknown): number | undefined {

@@ -1,3 +1,4 @@
+import { sleep } from '@agent-fleet/core';
 import { backoff } from '@agent-fleet/llm';
 import type { Dependency, DownDependency, OutageWatch } from '../outage/outage-watch.ts';
 
@@ -82,19 +83,4 @@ export class OutageRide {
     signal?.throwIfAborted();
     return null;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
