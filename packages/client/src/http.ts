@@ -8,32 +8,7 @@ export {
   TURN_STATUSES,
   type TurnStatus,
 } from '@agent-fleet/core';
-export {
-  type Checklist,
-  type ChecklistItem,
-  DOCUMENT_CHANGES,
-  DOCUMENT_OUTCOMES,
-  type DocumentChange,
-  type DocumentOutcome,
-  isFinalReviewStatus,
-  isRestingReviewStatus,
-  RESTING_REVIEW_STATUSES,
-  REVIEW_PRIORITIES,
-  REVIEW_STATUSES,
-  type ReviewEvent,
-  type ReviewList,
-  type ReviewPriority,
-  type ReviewReport,
-  type ReviewScheduleList,
-  type ReviewScheduleView,
-  type ReviewStatus,
-  type ReviewStatusView,
-  type ScheduleInput,
-  UNCLEAR_REASONS,
-  type UnclearReason,
-  VERDICTS,
-  type Verdict,
-} from '@agent-fleet/review/api';
+export * from '@agent-fleet/review/api';
 export { FleetApiError } from './errors.ts';
 export { FleetHttpClient, type FleetHttpClientOptions, type SendMessageInput } from './http-client.ts';
 export {

@@ -1,3 +1,5 @@
+// The statuses, verdicts and answer shapes clients share (the SDK bundles `./api.ts`).
+export * from './api.ts';
 export { type AskContext, askItems, type ChatPort, ReviewStopped } from './ask.ts';
 export {
   CHECKLIST_ITEM_ID,
@@ -78,24 +80,7 @@ export {
 } from './schedule.ts';
 export { ReviewScheduleStore } from './schedule-store.ts';
 export { ReviewSchedules } from './schedules.ts';
-export {
-  DOCUMENT_CHANGES,
-  DOCUMENT_OUTCOMES,
-  type DocumentChange,
-  type DocumentOutcome,
-  isFinalReviewStatus,
-  isRestingReviewStatus,
-  QUEUE_PRIORITY,
-  RESTING_REVIEW_STATUSES,
-  REVIEW_PRIORITIES,
-  REVIEW_STATUSES,
-  type ReviewPriority,
-  type ReviewStatus,
-  UNCLEAR_REASONS,
-  type UnclearReason,
-  VERDICTS,
-  type Verdict,
-} from './statuses.ts';
+export { QUEUE_PRIORITY } from './statuses.ts';
 export {
   type DocumentError,
   type FailedUpload,

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { ScheduleRecord } from './schedule.ts';
+import { newestFirstPageSql } from './store-rows.ts';
 
 const COLUMNS =
   'schedule_id, user_id, tenant, name, priority, checklist, spec, cron, tz, created_by, created_at, removed_at';
@@ -44,14 +45,11 @@ export class ReviewScheduleStore {
 
   /** Schedules newest first, of one tenant when given; `before` is the last scheduleId of the previous page. */
   async list(opts: { limit: number; before?: string; tenant?: string }): Promise<ScheduleRecord[]> {
-    const res = await this.#pool.query(
-      `SELECT ${COLUMNS} FROM review_schedules s
-       WHERE ($2::text IS NULL OR (s.created_at, s.schedule_id) <
-              (SELECT created_at, schedule_id FROM review_schedules WHERE schedule_id = $2))
-         AND ($3::text IS NULL OR s.tenant = $3)
-       ORDER BY s.created_at DESC, s.schedule_id DESC LIMIT $1`,
-      [opts.limit, opts.before ?? null, opts.tenant ?? null],
-    );
+    const res = await this.#pool.query(newestFirstPageSql('review_schedules', 'schedule_id', COLUMNS), [
+      opts.limit,
+      opts.before ?? null,
+      opts.tenant ?? null,
+    ]);
     return res.rows.map(scheduleOf);
   }
 

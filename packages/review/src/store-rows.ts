@@ -64,3 +64,15 @@ export function newDocumentRow(d: NewRunDocument) {
     title: d.title ?? null,
   };
 }
+
+/**
+ * The query of a page of `table` newest first, of one tenant when given: $1 the page size, $2 the
+ * id (in `idColumn`) of the last row of the previous page, $3 the tenant.
+ */
+export function newestFirstPageSql(table: string, idColumn: string, columns: string): string {
+  return `SELECT ${columns} FROM ${table} t
+       WHERE ($2::text IS NULL OR (t.created_at, t.${idColumn}) <
+              (SELECT created_at, ${idColumn} FROM ${table} WHERE ${idColumn} = $2))
+         AND ($3::text IS NULL OR t.tenant = $3)
+       ORDER BY t.created_at DESC, t.${idColumn} DESC LIMIT $1`;
+}

@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import { type Finding, noUsage, type Usage } from './finding.ts';
 import type { DocumentOutcome, ReviewStatus } from './statuses.ts';
 import { lockedRunUsage, progressOf, runUsageUpdate } from './store-progress.ts';
-import { documentOf, newDocumentRow, runOf } from './store-rows.ts';
+import { documentOf, newDocumentRow, newestFirstPageSql, runOf } from './store-rows.ts';
 import type {
   DocumentError,
   NewRun,
@@ -14,18 +14,7 @@ import type {
   StoredFinding,
 } from './store-types.ts';
 
-export type {
-  DocumentError,
-  FailedUpload,
-  NewRun,
-  NewRunDocument,
-  OnSettled,
-  RunDocument,
-  RunProgress,
-  RunRecord,
-  RunSpec,
-  StoredFinding,
-} from './store-types.ts';
+export type * from './store-types.ts';
 
 const RUN_COLUMNS = `run_id, name, user_id, tenant, priority, status, generation, checklist, spec, documents_total,
   prompt_tokens, completion_tokens, cached_tokens, model_calls, error, created_by, created_at, started_at, finished_at,
@@ -74,14 +63,11 @@ export class ReviewStore {
 
   /** Runs newest first, of one tenant when given; `before` is the cursor (the last runId of the previous page). */
   async listRuns(opts: { limit: number; before?: string; tenant?: string }): Promise<RunRecord[]> {
-    const res = await this.#pool.query(
-      `SELECT ${RUN_COLUMNS} FROM review_runs r
-       WHERE ($2::text IS NULL OR (r.created_at, r.run_id) <
-              (SELECT created_at, run_id FROM review_runs WHERE run_id = $2))
-         AND ($3::text IS NULL OR r.tenant = $3)
-       ORDER BY r.created_at DESC, r.run_id DESC LIMIT $1`,
-      [opts.limit, opts.before ?? null, opts.tenant ?? null],
-    );
+    const res = await this.#pool.query(newestFirstPageSql('review_runs', 'run_id', RUN_COLUMNS), [
+      opts.limit,
+      opts.before ?? null,
+      opts.tenant ?? null,
+    ]);
     return res.rows.map(runOf);
   }
 
