@@ -1,4 +1,17 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { StreamSlots } from './stream-slots.ts';
+
+/** How long an event stream stays silent before a keep-alive comment. */
+export const SSE_KEEP_ALIVE_MS = 15_000;
+
+/** The headers of a resumable event stream: Last-Event-ID, the id of the last event seen. */
+export const lastEventIdHeaders = z.object({
+  'last-event-id': z
+    .string()
+    .regex(/^\d+-\d+$/, 'Last-Event-ID must be an event id')
+    .optional(),
+});
 
 /** A Server-Sent Events response the route writes itself (the reply is hijacked). */
 export interface SseStream {
@@ -51,4 +64,28 @@ export function openSse(
       if (!res.writableEnded) res.end();
     },
   };
+}
+
+/**
+ * Answers with an event stream counted against the caller's open streams
+ * (MAX_STREAMS_PER_PRINCIPAL), written by `feed`; the stream ends when `feed` returns, and an error
+ * `feed` throws is logged with `fields` (the stream has begun: nothing else can be answered).
+ */
+export async function serveEvents(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  streams: StreamSlots,
+  feed: (sse: SseStream) => Promise<void>,
+  fields: Record<string, string>,
+): Promise<void> {
+  const slot = streams.take(req.principal!);
+  const sse = openSse(reply, { until: slot.signal });
+  try {
+    await feed(sse);
+  } catch (err) {
+    req.log.warn({ err: (err as Error).message, ...fields }, 'event stream ended with an error');
+  } finally {
+    slot.release();
+    sse.end();
+  }
 }

@@ -1,7 +1,7 @@
 import { countTokens, type Logger } from '@agent-fleet/core';
 import type { TurnEvent, TurnEvents } from '@agent-fleet/turns';
 import type { FastifyReply } from 'fastify';
-import { openSse, type SseStream } from '../sse.ts';
+import { openSse, SSE_KEEP_ALIVE_MS, type SseStream } from '../sse.ts';
 
 export interface ChatStreamOptions {
   events: TurnEvents;
@@ -15,8 +15,6 @@ export interface ChatStreamOptions {
   timeoutMs: number;
   logger: Logger;
 }
-
-const KEEP_ALIVE_MS = 15_000;
 
 /**
  * Answer a chat completion as OpenAI streams one: `chat.completion.chunk` events over SSE, a first
@@ -37,7 +35,7 @@ export async function streamChatCompletion(reply: FastifyReply, opts: ChatStream
     let done: Extract<TurnEvent, { type: 'done' }> | undefined;
     const tail = opts.events.tail(opts.userId, opts.turnId, {
       signal: AbortSignal.any([sse.signal, deadline]),
-      keepAliveMs: KEEP_ALIVE_MS,
+      keepAliveMs: SSE_KEEP_ALIVE_MS,
     });
     for await (const item of tail) {
       if (item.kind === 'keep-alive') sse.comment('keep-alive');

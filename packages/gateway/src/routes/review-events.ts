@@ -1,12 +1,16 @@
-import { isRestingReviewStatus, type ReviewEvent, runIdSchema } from '@agent-fleet/review';
+import {
+  isRestingReviewStatus,
+  type ReviewEvent,
+  type ReviewStatusView,
+  runIdSchema,
+} from '@agent-fleet/review';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireScope } from '../auth/guards.ts';
 import type { GatewayDeps } from '../deps.ts';
-import { openSse } from '../sse.ts';
+import { lastEventIdHeaders, SSE_KEEP_ALIVE_MS, type SseStream, serveEvents } from '../sse.ts';
 import { visibleRun } from './review-access.ts';
 
-const KEEP_ALIVE_MS = 15_000;
 /** The stream ends once the run rests (a cancelled run may be resumed: watch again then). */
 const endsStream = (event: ReviewEvent) => event.type === 'status' && isRestingReviewStatus(event.status);
 
@@ -32,12 +36,7 @@ export const reviewEventRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app,
           'the run has completed, failed or been cancelled. Send Last-Event-ID to resume after an event (`0-0` for ' +
           'every event from the start).',
         params: z.object({ reviewId: runIdSchema }),
-        headers: z.object({
-          'last-event-id': z
-            .string()
-            .regex(/^\d+-\d+$/, 'Last-Event-ID must be an event id')
-            .optional(),
-        }),
+        headers: lastEventIdHeaders,
       },
     },
     async (req, reply) => {
@@ -49,35 +48,36 @@ export const reviewEventRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app,
       const snapshot = resumeFrom
         ? undefined
         : await deps.reviews.status((await deps.reviews.get(run.runId))!);
-      const slot = deps.streams.take(req.principal!);
-      const sse = openSse(reply, { until: slot.signal });
-      try {
-        if (snapshot) {
-          sse.send(JSON.stringify(snapshot), { event: 'snapshot' });
-          if (isRestingReviewStatus(snapshot.status)) return;
-        }
-        const tail = deps.reviewEvents.tail(run.runId, {
-          after,
-          signal: sse.signal,
-          keepAliveMs: KEEP_ALIVE_MS,
-        });
-        for await (const item of tail) {
-          if (item.kind === 'keep-alive') {
-            sse.comment('keep-alive');
-            continue;
-          }
-          sse.send(JSON.stringify(item.event), { id: item.id, event: item.event.type });
-          if (endsStream(item.event)) return;
-        }
-      } catch (err) {
-        req.log.warn(
-          { err: (err as Error).message, reviewId: run.runId },
-          'review event stream ended with an error',
-        );
-      } finally {
-        slot.release();
-        sse.end();
-      }
+      await serveEvents(
+        req,
+        reply,
+        deps.streams,
+        (sse) => sendReviewEvents(sse, deps, run.runId, after, snapshot),
+        { reviewId: run.runId },
+      );
     },
   );
 };
+
+/** The run's snapshot when given (and nothing more when it rests), then its events after `after` until it rests. */
+async function sendReviewEvents(
+  sse: SseStream,
+  deps: Pick<GatewayDeps, 'reviewEvents'>,
+  runId: string,
+  after: string,
+  snapshot: ReviewStatusView | undefined,
+): Promise<void> {
+  if (snapshot) {
+    sse.send(JSON.stringify(snapshot), { event: 'snapshot' });
+    if (isRestingReviewStatus(snapshot.status)) return;
+  }
+  const tail = deps.reviewEvents.tail(runId, { after, signal: sse.signal, keepAliveMs: SSE_KEEP_ALIVE_MS });
+  for await (const item of tail) {
+    if (item.kind === 'keep-alive') {
+      sse.comment('keep-alive');
+      continue;
+    }
+    sse.send(JSON.stringify(item.event), { id: item.id, event: item.event.type });
+    if (endsStream(item.event)) return;
+  }
+}

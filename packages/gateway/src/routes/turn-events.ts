@@ -3,9 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { canAccessUser, requireScope } from '../auth/guards.ts';
 import type { GatewayDeps } from '../deps.ts';
-import { openSse, type SseStream } from '../sse.ts';
-
-const KEEP_ALIVE_MS = 15_000;
+import { lastEventIdHeaders, SSE_KEEP_ALIVE_MS, type SseStream, serveEvents } from '../sse.ts';
 
 /**
  * A turn's live events as Server-Sent Events (`GET /v1/turns/:turnId/events`, resumable with
@@ -34,27 +32,19 @@ export const turnEventRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, d
       onRequest: [requireScope('turns:read')],
       schema: {
         params: z.object({ turnId: turnIdSchema }),
-        headers: z.object({
-          'last-event-id': z
-            .string()
-            .regex(/^\d+-\d+$/, 'Last-Event-ID must be an event id')
-            .optional(),
-        }),
+        headers: lastEventIdHeaders,
       },
     },
     async (req, reply) => {
       const { turnId } = req.params;
       const userId = await ownerFor(req.principal!, turnId, 'turns:read');
-      const slot = deps.streams.take(req.principal!);
-      const sse = openSse(reply, { until: slot.signal });
-      try {
-        await sendTurnEvents(sse, deps, userId, turnId, req.headers['last-event-id']);
-      } catch (err) {
-        req.log.warn({ err: (err as Error).message, turnId }, 'event stream ended with an error');
-      } finally {
-        slot.release();
-        sse.end();
-      }
+      await serveEvents(
+        req,
+        reply,
+        deps.streams,
+        (sse) => sendTurnEvents(sse, deps, userId, turnId, req.headers['last-event-id']),
+        { turnId },
+      );
     },
   );
 
@@ -99,7 +89,7 @@ async function sendTurnEvents(
   const tail = deps.events.tail(userId, turnId, {
     ...(after ? { after } : {}),
     signal: sse.signal,
-    keepAliveMs: KEEP_ALIVE_MS,
+    keepAliveMs: SSE_KEEP_ALIVE_MS,
   });
   for await (const item of tail) {
     if (item.kind === 'event') sse.send(JSON.stringify(item.event), { id: item.id, event: item.event.type });
