@@ -54,6 +54,18 @@ function changedWithin(
     .reduce((n, e) => n + Math.abs(e.change), 0);
 }
 
+/** The replicas there were `periodSeconds` ago, undoing the changes made since. */
+function replicasAtPeriodStart(
+  current: number,
+  events: readonly ScaleEvent[],
+  now: number,
+  periodSeconds: number,
+): number {
+  return (
+    current - changedWithin(events, now, periodSeconds, 1) + changedWithin(events, now, periodSeconds, -1)
+  );
+}
+
 /** The most replicas the scale-up policies allow now (the HPA's calculateScaleUpLimitWithScalingRules). */
 export function scaleUpLimit(
   current: number,
@@ -62,10 +74,7 @@ export function scaleUpLimit(
   rules: ScalingRules,
 ) {
   const proposals = rules.policies.map((p) => {
-    const start =
-      current -
-      changedWithin(events, now, p.periodSeconds, 1) +
-      changedWithin(events, now, p.periodSeconds, -1);
+    const start = replicasAtPeriodStart(current, events, now, p.periodSeconds);
     return p.type === 'Pods' ? start + p.value : Math.ceil(start * (1 + p.value / 100));
   });
   const limit = rules.selectPolicy === 'Max' ? Math.max(...proposals) : Math.min(...proposals);
@@ -80,10 +89,7 @@ export function scaleDownLimit(
   rules: ScalingRules,
 ) {
   const proposals = rules.policies.map((p) => {
-    const start =
-      current -
-      changedWithin(events, now, p.periodSeconds, 1) +
-      changedWithin(events, now, p.periodSeconds, -1);
+    const start = replicasAtPeriodStart(current, events, now, p.periodSeconds);
     return p.type === 'Pods' ? start - p.value : Math.trunc(start * (1 - p.value / 100));
   });
   const limit = rules.selectPolicy === 'Max' ? Math.min(...proposals) : Math.max(...proposals);
