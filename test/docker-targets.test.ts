@@ -1,8 +1,8 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@agent-fleet/devstack';
 import { type DockerTarget, dockerStages, dockerTargets } from '@agent-fleet/manifests';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from './support/fleet.ts';
@@ -19,15 +19,6 @@ const workspace = new Map(
     dir,
   ]),
 );
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The health check of `target` as the image runs it (a shell command), with its environment. */
 function healthy(target: DockerTarget, cwd: string, env: Record<string, string>): boolean {

@@ -10,7 +10,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '@agent-fleet/core';
-import { type ServiceHandle, spawnService } from '@agent-fleet/devstack';
+import { freePort, type ServiceHandle, spawnService } from '@agent-fleet/devstack';
 import { startSim } from '@agent-fleet/llm-sim';
 import { ALERTS_FILE, DASHBOARD_FILE, OBSERVABILITY_DIR } from '@agent-fleet/manifests';
 import { createRetriever, ingestPaths, SAMPLE_CORPUS_DIR, SAMPLE_TENANT } from '@agent-fleet/rag';
@@ -18,7 +18,7 @@ import { createPool, ProfileStore } from '@agent-fleet/state';
 import { Command } from 'commander';
 import { chromium } from 'playwright-core';
 import { SCRIPTS, startBenchStack } from '../bench/stack.ts';
-import { freePort, startPrometheus } from './prometheus.ts';
+import { startPrometheus } from './prometheus.ts';
 import { type DashboardPanel, dashboardHtml, legendName, type PanelData } from './render.ts';
 
 const opts = new Command('dashboard:snapshot')

@@ -1,17 +1,10 @@
-import { createServer } from 'node:net';
+export { freePort } from '@agent-fleet/devstack';
+
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ServiceHandle, spawnService } from '@agent-fleet/devstack';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** The simulator as its own process on a fixed port, so it can die and come back at the same URL. */
 export function simProcess(port: number, run: number, env: Record<string, string> = {}): ServiceHandle {

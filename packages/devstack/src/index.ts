@@ -1,3 +1,4 @@
+export { freePort } from './free-port.ts';
 export {
   type PostgresHandle,
   type StartPostgresOptions,

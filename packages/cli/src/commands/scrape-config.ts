@@ -1,19 +1,6 @@
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../paths.ts';
-
-/** A free TCP port on the loopback interface, for a worker's metrics. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The fleet's alert rules for any Prometheus (made by `pnpm manifests`). */
 export const ALERT_RULES_FILE = join(REPO_ROOT, 'infra/observability/alerts.yaml');

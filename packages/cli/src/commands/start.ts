@@ -13,6 +13,7 @@ import {
 import {
   deployableService,
   describeExit,
+  freePort,
   logSupervisor,
   postgresService,
   redisService,
@@ -26,7 +27,7 @@ import { WorkBacklog } from '@agent-fleet/turns';
 import { REPO_ROOT, SERVICE_SCRIPTS } from '../paths.ts';
 import { removeStackFile, writeStackFile } from '../stack-file.ts';
 import { type DevCredentials, ensureDevCredentials } from './keys.ts';
-import { freePort, ScrapeConfig } from './scrape-config.ts';
+import { ScrapeConfig } from './scrape-config.ts';
 import { startBanner } from './start-banner.ts';
 import { LocalAutoscaler } from './worker-autoscaler.ts';
 
