@@ -10,20 +10,10 @@ import type { ReviewJobData } from './jobs.ts';
 import type { FlowChild } from './queues.ts';
 import { announceSettledAtStart, type EngineResources } from './resources.ts';
 import type { DocumentOutcome } from './statuses.ts';
-import type { DocumentError, RunRecord } from './store.ts';
+import type { DocumentError, NewRunDocument, RunRecord } from './store.ts';
 
 /** Tokens a chunk adds to a document on average (its size less the overlap with the next). */
 const TOKENS_PER_CHUNK = DEFAULT_CHUNKING.maxTokens - DEFAULT_CHUNKING.overlapTokens;
-
-interface PlannedDocument {
-  docId: string;
-  ordinal: number;
-  itemsTotal: number;
-  chunkCount: number;
-  outcome?: DocumentOutcome;
-  error?: DocumentError;
-  title?: string;
-}
 
 /**
  * The `start` job of a run's generation: on the first generation it resolves the run's documents
@@ -66,7 +56,7 @@ async function resolveDocuments(r: EngineResources, run: RunRecord): Promise<str
     if (err instanceof MissingAccessError) return null;
     throw err;
   });
-  const planned: PlannedDocument[] = [];
+  const planned: NewRunDocument[] = [];
   const add = (docId: string, summary: DocumentSummary | null) =>
     planned.push({
       docId,
