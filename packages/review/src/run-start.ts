@@ -10,7 +10,7 @@ import type { ReviewJobData } from './jobs.ts';
 import type { FlowChild } from './queues.ts';
 import { announceSettledAtStart, type EngineResources } from './resources.ts';
 import type { DocumentOutcome } from './statuses.ts';
-import type { DocumentError, NewRunDocument, RunRecord } from './store.ts';
+import type { NewRunDocument, RunRecord } from './store.ts';
 
 /** Tokens a chunk adds to a document on average (its size less the overlap with the next). */
 const TOKENS_PER_CHUNK = DEFAULT_CHUNKING.maxTokens - DEFAULT_CHUNKING.overlapTokens;
