@@ -170,9 +170,14 @@ export class TurnGate {
     return (await scripts.gateRenew.run(this.#redis, [k.lease, k.done], [token, this.#leaseMs, seq])) === 1;
   }
 
+  /**
+   * Gives the lease back without finishing the turn (the attempt failed and will be retried, or the
+   * worker is shutting down), so the next delivery need not wait for it to expire; false when it
+   * was no longer ours. A lease is a lock taken with a token, released as any.
+   */
   async release(userId: string, token: string): Promise<boolean> {
     const k = userKeys(this.#namespace, userId);
-    return (await scripts.gateRelease.run(this.#redis, [k.lease], [token])) === 1;
+    return (await scripts.lockRelease.run(this.#redis, [k.lease], [token])) === 1;
   }
 
   async peek(userId: string): Promise<GateView> {

@@ -7,7 +7,6 @@ export const scripts = {
   turnBegin: lua('turn-begin-6.lua'),
   turnCommit: lua('turn-commit-7.lua'),
   gateRenew: lua('gate-renew-2.lua'),
-  gateRelease: lua('gate-release-1.lua'),
   gatePeek: lua('gate-peek-3.lua'),
   checkpointSave: lua('checkpoint-save-1.lua'),
   historyFold: lua('history-fold-2.lua'),

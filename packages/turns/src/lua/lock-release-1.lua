@@ -1,5 +1,5 @@
 --[[
-  Release a lock taken with SET key token NX PX, only if it is still ours (it may have expired and
+  Release a lock (or a turn lease) taken with SET key token NX PX, only if it is still ours (it may have expired and
   been taken by another process meanwhile).
 
   KEYS[1] lock
