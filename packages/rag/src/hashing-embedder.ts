@@ -7,10 +7,12 @@ import { termIndex, terms } from './terms.ts';
  * backend in tests and offline demos without a model.
  */
 export class HashingEmbedder implements Embedder {
+  readonly id: string;
   readonly dimensions: number;
 
   constructor(dimensions = 256) {
     this.dimensions = dimensions;
+    this.id = `hashing-${dimensions}`;
   }
 
   async embed(texts: string[]): Promise<number[][]> {

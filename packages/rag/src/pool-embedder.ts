@@ -28,6 +28,7 @@ export interface PoolEmbedderOptions {
  * says whether trying again can help); a vector of the wrong size is a non-retryable `upstream_error`.
  */
 export class PoolEmbedder implements Embedder {
+  readonly id: string;
   readonly dimensions: number;
   readonly #o: PoolEmbedderOptions;
   readonly #batcher: EmbeddingBatcher;
@@ -36,6 +37,7 @@ export class PoolEmbedder implements Embedder {
     if (!Number.isInteger(opts.dimensions) || opts.dimensions < 1)
       throw new FleetError('invalid_config', 'PoolEmbedder needs a positive whole number of dimensions');
     this.dimensions = opts.dimensions;
+    this.id = `${opts.model}/${opts.dimensions}`;
     this.#o = opts;
     this.#batcher = new EmbeddingBatcher((input) => this.#send(input), opts.batch);
   }

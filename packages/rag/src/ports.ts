@@ -121,10 +121,27 @@ export interface Retriever {
 
 /**
  * Dense embeddings: any OpenAI-compatible `/v1/embeddings` server through the LLM pool
- * (`PoolEmbedder`), or a local stand-in (`HashingEmbedder`).
+ * (`PoolEmbedder`), word vectors shipped in an npm package (`LocalEmbedder`), or a stand-in for
+ * tests (`HashingEmbedder`).
  */
 export interface Embedder {
+  /**
+   * What makes the vectors: two embedders with the same id give comparable vectors. Stored with
+   * each vector, so vectors of another embedder are never compared with a question's.
+   */
+  readonly id: string;
   readonly dimensions: number;
   /** One vector of `dimensions` numbers per text, in order. */
   embed(texts: string[]): Promise<number[][]>;
+}
+
+/**
+ * Other words for a word of a question, from a general-purpose resource (`WordnetThesaurus`), never
+ * fitted to a tenant's questions. The ranking matches them in the documents below the question's
+ * own words.
+ */
+export interface Thesaurus {
+  readonly id: string;
+  /** Synonyms of `word` (lower-case, one word each, never `word` itself); none when it is unknown. */
+  synonyms(word: string): Promise<readonly string[]>;
 }
