@@ -15,6 +15,11 @@ export interface Bm25Params {
   headingWeight: number;
   /** Credit of a query word pair found as a phrase, times the mean IDF of its two words. */
   phraseWeight: number;
+  /**
+   * What a synonym of a question word (a `Thesaurus`) counts for against the word itself: each
+   * question word scores by the best of itself and its synonyms, the synonyms' BM25 times this.
+   */
+  synonymWeight: number;
 }
 
 export const BM25: Readonly<Bm25Params> = Object.freeze({
@@ -22,6 +27,7 @@ export const BM25: Readonly<Bm25Params> = Object.freeze({
   b: 0.75,
   headingWeight: 3,
   phraseWeight: 0.5,
+  synonymWeight: 0.5,
 });
 
 /** Lucene's IDF, `ln(1 + (N - df + 0.5) / (df + 0.5))`: never negative, even for a word in every chunk. */
