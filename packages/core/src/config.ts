@@ -152,6 +152,14 @@ export const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'use 1-64 letters, digits, _ and -')
     .default('fleet_chunks'),
+  /**
+   * Where dense vectors come from: `local` (word vectors shipped in an npm package, in-process),
+   * `server` (EMBEDDINGS_* through the LLM pool) or `none`. Default: `local` for the Postgres
+   * retriever, `server` for Qdrant.
+   */
+  EMBEDDER: z.enum(['local', 'server', 'none']).optional(),
+  /** Synonyms of question words for the Postgres retriever: `wordnet` (WordNet 3.1, in-process) or `none`. */
+  THESAURUS: z.enum(['wordnet', 'none']).default('wordnet'),
   /** Embeddings servers when they are not the LLM servers (comma-separated); they get a pool of their own. */
   EMBEDDINGS_BASE_URL: urlList.optional(),
   EMBEDDINGS_API_KEY: z.string().optional(),

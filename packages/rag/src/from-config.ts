@@ -1,11 +1,13 @@
 import type { FleetConfig, Logger } from '@agent-fleet/core';
 import { LlmPool } from '@agent-fleet/llm';
 import type { Pool } from 'pg';
+import { LocalEmbedder } from './local-embedder.ts';
 import { PoolEmbedder } from './pool-embedder.ts';
 import type { Embedder, Retriever } from './ports.ts';
 import { PostgresRetriever } from './postgres-retriever.ts';
 import { createQdrantClient } from './qdrant-client.ts';
 import { QdrantRetriever } from './qdrant-retriever.ts';
+import { WordnetThesaurus } from './wordnet-thesaurus.ts';
 
 /** What a deployable hands the retrieval wiring besides its configuration. */
 export interface RetrievalWiring {
@@ -55,9 +57,12 @@ export function createEmbedder(config: FleetConfig, wiring: RetrievalWiring = {}
 }
 
 /**
- * The retriever a deployment configured: Qdrant (hybrid dense + sparse, dense vectors from
- * {@link createEmbedder}) when `RETRIEVER=qdrant` or `QDRANT_URL` is set, otherwise Postgres
- * full-text over the fleet's own database. Closing the retriever closes an embeddings pool it built.
+ * The retriever a deployment configured: Qdrant (hybrid dense + sparse) when `RETRIEVER=qdrant` or
+ * `QDRANT_URL` is set, otherwise Postgres over the fleet's own database (BM25, WordNet synonyms
+ * unless `THESAURUS=none`, dense vectors from the local word vectors unless `EMBEDDER` says
+ * otherwise). `EMBEDDER` picks the dense side of either: `local`, `server` ({@link createEmbedder})
+ * or `none`; by default `local` for Postgres and `server` for Qdrant. Closing the retriever closes
+ * an embeddings pool it built.
  */
 export async function createRetriever(
   config: FleetConfig,
@@ -65,25 +70,42 @@ export async function createRetriever(
   wiring: RetrievalWiring = {},
 ): Promise<Retriever> {
   const kind = config.RETRIEVER ?? (config.QDRANT_URL ? 'qdrant' : 'postgres');
-  if (kind === 'postgres') return new PostgresRetriever({ pool });
+  const embedderKind = config.EMBEDDER ?? (kind === 'postgres' ? 'local' : 'server');
+  if (kind === 'postgres') {
+    const embeddings = configuredEmbedder(embedderKind, config, wiring);
+    return new PostgresRetriever({
+      pool,
+      ...(embeddings ? { embedder: embeddings.embedder, onClose: embeddings.close } : {}),
+      ...(config.THESAURUS === 'wordnet' ? { thesaurus: new WordnetThesaurus() } : {}),
+    });
+  }
   if (!config.QDRANT_URL) throw new Error('RETRIEVER=qdrant needs QDRANT_URL');
-  const embeddings = createEmbedder(config, wiring);
+  const embeddings = configuredEmbedder(embedderKind, config, wiring);
   const retriever = new QdrantRetriever({
     client: createQdrantClient({
       url: config.QDRANT_URL,
       ...(config.QDRANT_API_KEY ? { apiKey: config.QDRANT_API_KEY } : {}),
     }),
     alias: config.QDRANT_COLLECTION,
-    embedder: embeddings.embedder,
-    onClose: embeddings.close,
+    ...(embeddings ? { embedder: embeddings.embedder, onClose: embeddings.close } : {}),
   });
   try {
     await retriever.ensureCollection();
   } catch (err) {
-    embeddings.close();
+    embeddings?.close();
     throw err;
   }
   return retriever;
+}
+
+function configuredEmbedder(
+  kind: 'local' | 'server' | 'none',
+  config: FleetConfig,
+  wiring: RetrievalWiring,
+): { embedder: Embedder; close(): void } | undefined {
+  if (kind === 'none') return undefined;
+  if (kind === 'local') return { embedder: new LocalEmbedder(), close: () => {} };
+  return createEmbedder(config, wiring);
 }
 
 function sameServers(a: readonly string[], b: readonly string[]): boolean {

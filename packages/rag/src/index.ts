@@ -57,6 +57,7 @@ export {
   prepareDocument,
   stableDocId,
 } from './ingest.ts';
+export { LocalEmbedder, type LocalEmbedderOptions } from './local-embedder.ts';
 export {
   type DocumentFormat,
   formatOf,
@@ -77,10 +78,13 @@ export type {
   Retriever,
   SearchHit,
   SearchOptions,
+  Thesaurus,
   UserAccess,
 } from './ports.ts';
+export { DENSE, type DenseParams } from './postgres-bm25.ts';
 export { PostgresRetriever } from './postgres-retriever.ts';
 export { createQdrantClient } from './qdrant-client.ts';
 export { type QdrantApi, QdrantRetriever, type QdrantRetrieverOptions } from './qdrant-retriever.ts';
 export { isWeakRetrieval, SEARCH_AGAIN_INSTRUCTIONS, termCoverage, WEAK_COVERAGE } from './search-again.ts';
 export { terms, words } from './terms.ts';
+export { WordnetThesaurus } from './wordnet-thesaurus.ts';
