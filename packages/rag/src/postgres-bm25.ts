@@ -26,6 +26,21 @@ export interface Synonym {
 }
 
 /**
+ * Synonym pairs one query takes: a tsvector keeps positions up to 16,383 and 256 per lexeme, and
+ * the pairs are numbered by position. Pairs of words other than plain ASCII letters are left out, so
+ * each word is exactly one position.
+ */
+export const MAX_SYNONYM_PAIRS = 4000;
+const PLAIN_WORD = /^[a-z]+$/;
+
+function synonymPositions(synonyms: readonly Synonym[]): { words: string; synonyms: string } {
+  const plain = synonyms
+    .filter((s) => PLAIN_WORD.test(s.word) && PLAIN_WORD.test(s.synonym))
+    .slice(0, MAX_SYNONYM_PAIRS);
+  return { words: plain.map((s) => s.word).join(' '), synonyms: plain.map((s) => s.synonym).join(' ') };
+}
+
+/**
  * BM25 over `rag_postings` (migration 1765000000000_rag-bm25.sql), fused with dense similarity
  * when the question has a vector, in one statement:
  *
@@ -64,10 +79,13 @@ question AS MATERIALIZED (
 wanted AS MATERIALIZED (
   SELECT DISTINCT q.lexeme AS source, q.lexeme, 1::float8 AS weight FROM question q
   UNION ALL
+  -- $11 and $12 hold the words and their synonyms, one plain word each, the n-th synonym at the
+  -- n-th position of $12 standing for the word at the n-th position of $11: two calls of
+  -- to_tsvector pair every synonym's lexeme with its word's.
   SELECT DISTINCT s.lexeme, y.lexeme, k.synonym_weight
-  FROM unnest($11::text[], $12::text[]) e(word, synonym)
-  CROSS JOIN LATERAL unnest(to_tsvector($3::regconfig, e.word)) s
-  CROSS JOIN LATERAL unnest(to_tsvector($3::regconfig, e.synonym)) y
+  FROM (SELECT u.lexeme, p.pos FROM unnest(to_tsvector($3::regconfig, $11)) u, unnest(u.positions) p(pos)) s
+  JOIN (SELECT u.lexeme, p.pos FROM unnest(to_tsvector($3::regconfig, $12)) u, unnest(u.positions) p(pos)) y
+    USING (pos)
   CROSS JOIN param k
   WHERE s.lexeme IN (SELECT lexeme FROM question) AND y.lexeme NOT IN (SELECT lexeme FROM question)
 ),
@@ -176,7 +194,7 @@ export async function searchBm25(
 ): Promise<ChunkRow[]> {
   const p = opts.params ?? BM25;
   const dense = opts.dense ?? DENSE;
-  const synonyms = opts.synonyms ?? [];
+  const synonyms = synonymPositions(opts.synonyms ?? []);
   const res = await pool.query<ChunkRow>({
     name: 'rag_bm25_search',
     text: SEARCH_SQL,
@@ -191,8 +209,8 @@ export async function searchBm25(
       p.headingWeight,
       p.phraseWeight,
       p.synonymWeight,
-      synonyms.map((s) => s.word),
-      synonyms.map((s) => s.synonym),
+      synonyms.words,
+      synonyms.synonyms,
       opts.vector ? Math.max(opts.limit, dense.pool) : opts.limit,
       opts.vector ? opts.vector.vector : null,
       opts.vector ? opts.vector.embedder : null,
