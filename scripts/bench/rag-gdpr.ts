@@ -7,14 +7,18 @@ import {
   type ArticleEvalSet,
   type ArticleQuestion,
   articleOf,
+  type Embedder,
   EVAL_SPLITS,
   type EvalSplit,
   type Judgement,
+  PostgresRetriever,
   type RankingQuality,
   type Retriever,
   rankingQuality,
+  type Thesaurus,
   type UserAccess,
 } from '@agent-fleet/rag';
+import type { Pool } from 'pg';
 import { type Bm25Baseline, bm25Baseline, markdownDocuments } from './bm25-baseline.ts';
 import { type Latency, PairedTimer, type TimedQuery } from './rag-latency.ts';
 
@@ -32,6 +36,31 @@ export interface GdprResult {
 }
 
 const relevantOf = (q: ArticleQuestion) => new Set(q.articles);
+
+/** One ranking scored on the GDPR questions; `chosen` is the configured default. */
+export interface GdprVariant {
+  label: string;
+  retriever: Retriever;
+  chosen?: boolean;
+}
+
+/**
+ * The Postgres rankings compared on the same database, which holds every chunk's vector: lexical
+ * BM25 alone (the ranking before the embedder and thesaurus), with WordNet synonyms, with dense
+ * re-scoring by the local word vectors, and with both (the default, chosen on the tuning split).
+ */
+export function postgresVariants(pool: Pool, embedder: Embedder, thesaurus: Thesaurus): GdprVariant[] {
+  return [
+    { label: 'postgres BM25', retriever: new PostgresRetriever({ pool }) },
+    { label: 'postgres BM25 + WordNet', retriever: new PostgresRetriever({ pool, thesaurus }) },
+    { label: 'postgres BM25 + word vectors', retriever: new PostgresRetriever({ pool, embedder }) },
+    {
+      label: 'postgres BM25 + WordNet + word vectors (default)',
+      retriever: new PostgresRetriever({ pool, embedder, thesaurus }),
+      chosen: true,
+    },
+  ];
+}
 
 /** The baseline's judgements, once per run: it does not depend on the backend. */
 export function baselineJudgements(dir: string, set: ArticleEvalSet): Map<string, Judgement<number>> {

@@ -4,7 +4,9 @@
  * MRR@10 over packages/rag/corpus/eval.json, ingestion chunks/s, query p50/p95 latency, checks
  * that no restricted document reaches a user without its groups, and scores the GDPR questions of
  * packages/rag/eval/gdpr-questions.json at article level per split next to a BM25 baseline over
- * whole articles. Postgres always (embedded); Qdrant when QDRANT_URL is set.
+ * whole articles. Postgres always (embedded, as configured by default: BM25, WordNet synonyms and
+ * local word vectors), with each of its ranking variants scored on the GDPR questions in the same
+ * run; Qdrant when QDRANT_URL is set.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +20,7 @@ import {
   type IngestReport,
   isRelevant,
   type Judgement,
+  LocalEmbedder,
   loadArticleEvalSet,
   loadEvalSet,
   PoolEmbedder,
@@ -26,11 +29,18 @@ import {
   type Retriever,
   SAMPLE_CORPUS_DIR,
   SAMPLE_TENANT,
+  WordnetThesaurus,
 } from '@agent-fleet/rag';
 import { createPool, migrate } from '@agent-fleet/state';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
-import { baselineJudgements, evaluateGdpr, type GdprResult } from './rag-gdpr.ts';
+import {
+  baselineJudgements,
+  evaluateGdpr,
+  type GdprResult,
+  type GdprVariant,
+  postgresVariants,
+} from './rag-gdpr.ts';
 import { type Latency, PairedTimer, type TimedQuery, tsRankQuery } from './rag-latency.ts';
 import { ROOT } from './stack.ts';
 
@@ -72,14 +82,18 @@ interface Row {
   backend: string;
   corpusChunksPerSec: number;
   gdprChunksPerSec: number | null;
+  /** GDPR ingestion by the same backend without an embedder, when measured. */
+  gdprLexicalChunksPerSec?: number;
   recall5: number;
   mrr10: number;
   latency: Latency;
   leaks: number;
-  gdpr: GdprResult | null;
+  gdpr: { variant: string; result: GdprResult }[];
 }
 
 const GDPR_TENANT = 'eu-law';
+/** The GDPR articles again, ingested without vectors: ingestion with and without them, same run. */
+const GDPR_LEXICAL_TENANT = 'eu-law-lexical';
 const articleSet = loadArticleEvalSet();
 
 function bar(label: string) {
@@ -159,7 +173,7 @@ async function benchBackend(
   retriever: Retriever,
   questions: EvalQuestion[],
   baseline: Map<string, Judgement<number>> | null,
-  latencyBaseline?: TimedQuery,
+  extra: { latencyBaseline?: TimedQuery; variants?: GdprVariant[] } = {},
 ): Promise<Row> {
   const corpus = await ingestWithBar(`${label} sample corpus`, retriever, SAMPLE_CORPUS_DIR, SAMPLE_TENANT);
   let gdprRate: number | null = null;
@@ -167,19 +181,30 @@ async function benchBackend(
     gdprRate = (await ingestWithBar(`${label} GDPR articles`, retriever, opts.gdpr, GDPR_TENANT, true))
       .chunksPerSec;
   }
-  const q = await evaluate(label, retriever, questions, latencyBaseline);
-  let gdpr: GdprResult | null = null;
+  const q = await evaluate(label, retriever, questions, extra.latencyBaseline);
+  const gdpr: Row['gdpr'] = [];
   if (baseline) {
-    const b = bar(`${label} GDPR questions`);
-    b.start(articleSet.questions.length * opts.rounds, 0, { file: '' });
-    gdpr = await evaluateGdpr(retriever, { tenant: GDPR_TENANT, groups: [] }, articleSet, baseline, {
-      rounds: opts.rounds,
-      onQuery: () => b.increment(1),
-      ...(latencyBaseline ? { latencyBaseline } : {}),
-    });
-    b.stop();
-    if (gdpr.tuningMisses.length > 0)
-      console.log(`  ${label}: GDPR tuning questions not in top 5:\n    ${gdpr.tuningMisses.join('\n    ')}`);
+    for (const v of extra.variants ?? [{ label, retriever, chosen: true }]) {
+      const b = bar(`${v.label} GDPR`);
+      b.start(articleSet.questions.length * opts.rounds, 0, { file: '' });
+      const result = await evaluateGdpr(
+        v.retriever,
+        { tenant: GDPR_TENANT, groups: [] },
+        articleSet,
+        baseline,
+        {
+          rounds: opts.rounds,
+          onQuery: () => b.increment(1),
+          ...(extra.latencyBaseline ? { latencyBaseline: extra.latencyBaseline } : {}),
+        },
+      );
+      b.stop();
+      gdpr.push({ variant: v.label, result });
+      if (v.chosen && result.tuningMisses.length > 0)
+        console.log(
+          `  ${v.label}: GDPR tuning questions not in top 5:\n    ${result.tuningMisses.join('\n    ')}`,
+        );
+    }
   }
   return { backend: label, corpusChunksPerSec: corpus.chunksPerSec, gdprChunksPerSec: gdprRate, ...q, gdpr };
 }
@@ -211,15 +236,30 @@ async function main() {
     await migrate(url);
     const pool = createPool(url, 8);
     try {
-      rows.push(
-        await benchBackend(
-          'postgres',
-          new PostgresRetriever({ pool }),
-          evalSet.questions,
-          baseline,
-          tsRankQuery(pool),
-        ),
+      const embedder = new LocalEmbedder();
+      const thesaurus = new WordnetThesaurus();
+      const t0 = performance.now();
+      await Promise.all([embedder.warm(), thesaurus.warm()]);
+      notes.push(
+        `postgres: word vectors and WordNet loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s (once per process)`,
       );
+      const variants = postgresVariants(pool, embedder, thesaurus);
+      const chosen = variants.find((v) => v.chosen)!;
+      const row = await benchBackend('postgres', chosen.retriever, evalSet.questions, baseline, {
+        latencyBaseline: tsRankQuery(pool),
+        variants,
+      });
+      if (baseline)
+        row.gdprLexicalChunksPerSec = (
+          await ingestWithBar(
+            'postgres GDPR, no vectors',
+            new PostgresRetriever({ pool }),
+            opts.gdpr,
+            GDPR_LEXICAL_TENANT,
+            true,
+          )
+        ).chunksPerSec;
+      rows.push(row);
     } finally {
       await pool.end();
     }
@@ -266,6 +306,7 @@ async function main() {
     'MRR@10',
     'corpus chunks/s',
     'GDPR chunks/s',
+    'without vectors',
     'query p50',
     'query p95',
     'ts_rank p50',
@@ -278,6 +319,7 @@ async function main() {
     r.mrr10.toFixed(3),
     r.corpusChunksPerSec.toFixed(0),
     r.gdprChunksPerSec === null ? 'skipped' : r.gdprChunksPerSec.toFixed(0),
+    r.gdprLexicalChunksPerSec === undefined ? '–' : r.gdprLexicalChunksPerSec.toFixed(0),
     ...latencyCells(r.latency),
     String(r.leaks),
   ]);
@@ -308,7 +350,7 @@ function printTable(header: string[], table: string[][]): void {
 
 /** Article-level figures per backend and split, the baseline beside them and the ratio. */
 function printGdpr(rows: Row[]): void {
-  const measured = rows.filter((r) => r.gdpr !== null);
+  const measured = rows.filter((r) => r.gdpr.length > 0);
   if (measured.length === 0) return;
   console.log('');
   console.log(
@@ -318,7 +360,7 @@ function printGdpr(rows: Row[]): void {
   const ratio = (a: number, b: number) => (b === 0 ? 'n/a' : (a / b).toFixed(2));
   printTable(
     [
-      'backend',
+      'ranking',
       'split',
       'questions',
       'recall@5',
@@ -334,23 +376,25 @@ function printGdpr(rows: Row[]): void {
       'ts_rank p95',
     ],
     measured.flatMap((r) =>
-      r.gdpr!.splits.map((s) => [
-        r.backend,
-        s.split,
-        String(s.retriever.questions),
-        f(s.retriever.recall5),
-        f(s.retriever.mrr10),
-        f(s.retriever.ndcg10),
-        f(s.baseline.recall5),
-        f(s.baseline.mrr10),
-        f(s.baseline.ndcg10),
-        [
-          ratio(s.retriever.recall5, s.baseline.recall5),
-          ratio(s.retriever.mrr10, s.baseline.mrr10),
-          ratio(s.retriever.ndcg10, s.baseline.ndcg10),
-        ].join(' / '),
-        ...latencyCells(r.gdpr!.latency),
-      ]),
+      r.gdpr.flatMap(({ variant, result }) =>
+        result.splits.map((s) => [
+          variant,
+          s.split,
+          String(s.retriever.questions),
+          f(s.retriever.recall5),
+          f(s.retriever.mrr10),
+          f(s.retriever.ndcg10),
+          f(s.baseline.recall5),
+          f(s.baseline.mrr10),
+          f(s.baseline.ndcg10),
+          [
+            ratio(s.retriever.recall5, s.baseline.recall5),
+            ratio(s.retriever.mrr10, s.baseline.mrr10),
+            ratio(s.retriever.ndcg10, s.baseline.ndcg10),
+          ].join(' / '),
+          ...latencyCells(result.latency),
+        ]),
+      ),
     ),
   );
 }
