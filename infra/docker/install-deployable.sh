@@ -19,3 +19,8 @@ cp -a package.json pnpm-workspace.yaml "${out}/"
 mv node_modules "${out}/"
 find "${out}/packages" -name '*.test.ts' -delete
 cp infra/docker/healthcheck.mjs "${out}/"
+# A deployable that retrieves gets the local embedder's word-vector table built now: at run time
+# its tree is not writable, and a process should read the 20 MB table, not stream the 300 MB JSON.
+if [ -d "${out}/packages/rag" ]; then
+  (cd "${out}" && node packages/rag/scripts/prepare-word-vectors.ts) >&2
+fi

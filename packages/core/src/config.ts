@@ -158,6 +158,12 @@ export const envSchema = z.object({
    * retriever, `server` for Qdrant.
    */
   EMBEDDER: z.enum(['local', 'server', 'none']).optional(),
+  /**
+   * Where the local embedder's compact word-vector table is cached (built once from the npm
+   * package, rebuilt when its version changes); default node_modules/.cache/word-vectors of
+   * packages/rag, which the bootstrap and the images fill.
+   */
+  WORD_VECTORS_CACHE_DIR: z.string().min(1).optional(),
   /** Synonyms of question words for the Postgres retriever: `wordnet` (WordNet 3.1, in-process) or `none`. */
   THESAURUS: z.enum(['wordnet', 'none']).default('wordnet'),
   /** Embeddings servers when they are not the LLM servers (comma-separated); they get a pool of their own. */

@@ -104,7 +104,10 @@ function configuredEmbedder(
   wiring: RetrievalWiring,
 ): { embedder: Embedder; close(): void } | undefined {
   if (kind === 'none') return undefined;
-  if (kind === 'local') return { embedder: new LocalEmbedder(), close: () => {} };
+  if (kind === 'local') {
+    const cacheDir = config.WORD_VECTORS_CACHE_DIR;
+    return { embedder: new LocalEmbedder(cacheDir ? { cacheDir } : {}), close: () => {} };
+  }
   return createEmbedder(config, wiring);
 }
 

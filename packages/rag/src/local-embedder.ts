@@ -7,6 +7,8 @@ export interface LocalEmbedderOptions {
   smoothing?: number;
   /** Words kept from the vector table (most frequent first). */
   wordLimit?: number;
+  /** Where the compact vector table is cached (`word-vectors.ts`). */
+  cacheDir?: string;
 }
 
 /** Rows of the vector table the common direction is estimated from. */
@@ -20,19 +22,21 @@ const VOCABULARY = 400_000;
  * L2-normalised. A word's frequency is estimated from its rank by Zipf's law, so frequent words
  * weigh little and every text is embedded alike, whoever holds it. Carries what words mean, not
  * what sentences say: "erase" is near "wipe" and "delete", but word order counts for nothing.
- * Deterministic, in-process, about a millisecond per passage; the first call loads the vectors.
+ * Deterministic, in-process, well under a millisecond per passage; the first call loads the vectors.
  */
 export class LocalEmbedder implements Embedder {
   readonly id: string;
   readonly dimensions = 100;
   readonly #smoothing: number;
   readonly #limit: number;
+  readonly #cacheDir: string | undefined;
   #ready: Promise<{ vectors: WordVectors; common: Float32Array }> | undefined;
 
   constructor(opts: LocalEmbedderOptions = {}) {
     this.#smoothing = opts.smoothing ?? 1e-3;
     this.#limit = opts.wordLimit ?? DEFAULT_WORD_LIMIT;
-    this.id = `glove-sif-100d/a=${this.#smoothing}/n=${this.#limit}`;
+    this.#cacheDir = opts.cacheDir;
+    this.id = `glove-sif-100d-q8/a=${this.#smoothing}/n=${this.#limit}`;
   }
 
   async embed(texts: string[]): Promise<number[][]> {
@@ -46,7 +50,8 @@ export class LocalEmbedder implements Embedder {
   }
 
   #load() {
-    this.#ready ??= loadWordVectors(this.#limit).then((vectors) => ({
+    const options = { limit: this.#limit, ...(this.#cacheDir ? { cacheDir: this.#cacheDir } : {}) };
+    this.#ready ??= loadWordVectors(options).then((vectors) => ({
       vectors,
       common: this.#commonDirection(vectors),
     }));
@@ -64,9 +69,7 @@ export class LocalEmbedder implements Embedder {
     for (const w of words(text)) {
       const row = vectors.rowOf(w);
       if (row === undefined) continue;
-      const weight = this.#weight(row);
-      const x = vectors.row(row);
-      for (let d = 0; d < v.length; d++) v[d]! += weight * x[d]!;
+      vectors.addTo(v, row, this.#weight(row));
     }
     return unit(removeDirection(v, common));
   }
@@ -75,11 +78,7 @@ export class LocalEmbedder implements Embedder {
   #commonDirection(vectors: WordVectors): Float32Array {
     const mean = new Float32Array(vectors.dimensions);
     const n = Math.min(COMMON_DIRECTION_WORDS, vectors.size);
-    for (let row = 0; row < n; row++) {
-      const p = 1 / (row + 1);
-      const x = vectors.row(row);
-      for (let d = 0; d < mean.length; d++) mean[d]! += p * x[d]!;
-    }
+    for (let row = 0; row < n; row++) vectors.addTo(mean, row, 1 / (row + 1));
     return unit(mean);
   }
 }
