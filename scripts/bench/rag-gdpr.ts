@@ -47,17 +47,20 @@ export interface GdprVariant {
 /**
  * The Postgres rankings compared on the same database, which holds every chunk's vector: lexical
  * BM25 alone (the ranking before the embedder and thesaurus), with WordNet synonyms, with dense
- * re-scoring by the local word vectors, and with both (the default, chosen on the tuning split).
+ * re-scoring by the local word vectors (the default, chosen on the tuning split), and with both.
  */
 export function postgresVariants(pool: Pool, embedder: Embedder, thesaurus: Thesaurus): GdprVariant[] {
   return [
     { label: 'postgres BM25', retriever: new PostgresRetriever({ pool }) },
     { label: 'postgres BM25 + WordNet', retriever: new PostgresRetriever({ pool, thesaurus }) },
-    { label: 'postgres BM25 + word vectors', retriever: new PostgresRetriever({ pool, embedder }) },
     {
-      label: 'postgres BM25 + WordNet + word vectors (default)',
-      retriever: new PostgresRetriever({ pool, embedder, thesaurus }),
+      label: 'postgres BM25 + word vectors (default)',
+      retriever: new PostgresRetriever({ pool, embedder }),
       chosen: true,
+    },
+    {
+      label: 'postgres BM25 + WordNet + word vectors',
+      retriever: new PostgresRetriever({ pool, embedder, thesaurus }),
     },
   ];
 }

@@ -4,9 +4,9 @@
  * MRR@10 over packages/rag/corpus/eval.json, ingestion chunks/s, query p50/p95 latency, checks
  * that no restricted document reaches a user without its groups, and scores the GDPR questions of
  * packages/rag/eval/gdpr-questions.json at article level per split next to a BM25 baseline over
- * whole articles. Postgres always (embedded, as configured by default: BM25, WordNet synonyms and
- * local word vectors), with each of its ranking variants scored on the GDPR questions in the same
- * run; Qdrant when QDRANT_URL is set.
+ * whole articles. Postgres always (embedded, as configured by default: BM25 and local word
+ * vectors), with each of its ranking variants scored on the GDPR questions in the same run; Qdrant
+ * when QDRANT_URL is set.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -209,6 +209,20 @@ async function benchBackend(
   return { backend: label, corpusChunksPerSec: corpus.chunksPerSec, gdprChunksPerSec: gdprRate, ...q, gdpr };
 }
 
+/** How long `load` took and what it added to the process's RSS and heap (after a GC when exposed). */
+async function timedLoad(what: string, load: () => Promise<void>): Promise<string> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const before = process.memoryUsage();
+  const t0 = performance.now();
+  await load();
+  const ms = performance.now() - t0;
+  gc?.();
+  const after = process.memoryUsage();
+  const mib = (key: 'rss' | 'heapUsed') => ((after[key] - before[key]) / 2 ** 20).toFixed(0);
+  return `${what} loaded in ${ms.toFixed(0)} ms, +${mib('rss')} MiB RSS, +${mib('heapUsed')} MiB heap (once per process)`;
+}
+
 function embedder(): Embedder | undefined {
   const url = opts.embeddingsUrl ?? env.EMBEDDINGS_URL;
   if (url) {
@@ -238,11 +252,8 @@ async function main() {
     try {
       const embedder = new LocalEmbedder();
       const thesaurus = new WordnetThesaurus();
-      const t0 = performance.now();
-      await Promise.all([embedder.warm(), thesaurus.warm()]);
-      notes.push(
-        `postgres: word vectors and WordNet loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s (once per process)`,
-      );
+      notes.push(`postgres: ${await timedLoad('word vectors', () => embedder.warm())}`);
+      notes.push(`postgres: ${await timedLoad('WordNet', () => thesaurus.warm())}`);
       const variants = postgresVariants(pool, embedder, thesaurus);
       const chosen = variants.find((v) => v.chosen)!;
       const row = await benchBackend('postgres', chosen.retriever, evalSet.questions, baseline, {

@@ -58,9 +58,9 @@ export function createEmbedder(config: FleetConfig, wiring: RetrievalWiring = {}
 
 /**
  * The retriever a deployment configured: Qdrant (hybrid dense + sparse) when `RETRIEVER=qdrant` or
- * `QDRANT_URL` is set, otherwise Postgres over the fleet's own database (BM25, WordNet synonyms
- * unless `THESAURUS=none`, dense vectors from the local word vectors unless `EMBEDDER` says
- * otherwise). `EMBEDDER` picks the dense side of either: `local`, `server` ({@link createEmbedder})
+ * `QDRANT_URL` is set, otherwise Postgres over the fleet's own database (BM25, dense vectors from
+ * the local word vectors unless `EMBEDDER` says otherwise, WordNet synonyms with
+ * `THESAURUS=wordnet`). `EMBEDDER` picks the dense side of either: `local`, `server` ({@link createEmbedder})
  * or `none`; by default `local` for Postgres and `server` for Qdrant. Closing the retriever closes
  * an embeddings pool it built.
  */

@@ -87,4 +87,11 @@ export { createQdrantClient } from './qdrant-client.ts';
 export { type QdrantApi, QdrantRetriever, type QdrantRetrieverOptions } from './qdrant-retriever.ts';
 export { isWeakRetrieval, SEARCH_AGAIN_INSTRUCTIONS, termCoverage, WEAK_COVERAGE } from './search-again.ts';
 export { terms, words } from './terms.ts';
+export {
+  DEFAULT_WORD_LIMIT,
+  loadWordVectors,
+  prepareWordVectors,
+  type WordVectors,
+  type WordVectorsOptions,
+} from './word-vectors.ts';
 export { WordnetThesaurus } from './wordnet-thesaurus.ts';

@@ -17,8 +17,8 @@ import { DENSE, type DenseParams, type QuestionVector, type Synonym, searchBm25 
 import { type ChunkRow, chunkOfRow } from './postgres-rows.ts';
 import { words } from './terms.ts';
 
-/** At most this many synonyms of one question word reach the query. */
-const MAX_SYNONYMS_PER_WORD = 32;
+/** At most this many synonyms of one question word reach the query, in the thesaurus's order. */
+export const SYNONYMS_PER_WORD = 32;
 
 /**
  * The embedded default: BM25 over Postgres full-text lexemes (`searchBm25`, migration
@@ -37,6 +37,7 @@ export class PostgresRetriever extends AclRetriever {
   readonly #dense: DenseParams;
   readonly #embedder: Embedder | undefined;
   readonly #thesaurus: Thesaurus | undefined;
+  readonly #synonymsPerWord: number;
   readonly #onClose: (() => void | Promise<void>) | undefined;
 
   /**
@@ -53,6 +54,8 @@ export class PostgresRetriever extends AclRetriever {
     fusion?: FusionParams;
     embedder?: Embedder;
     thesaurus?: Thesaurus;
+    /** Synonyms of one question word the query takes ({@link SYNONYMS_PER_WORD}). */
+    synonymsPerWord?: number;
     dense?: DenseParams;
     /** Called by `close()`: releases what was built for this retriever (an embeddings pool). */
     onClose?: () => void | Promise<void>;
@@ -64,6 +67,7 @@ export class PostgresRetriever extends AclRetriever {
     this.#dense = opts.dense ?? DENSE;
     this.#embedder = opts.embedder;
     this.#thesaurus = opts.thesaurus;
+    this.#synonymsPerWord = opts.synonymsPerWord ?? SYNONYMS_PER_WORD;
     this.#onClose = opts.onClose;
   }
 
@@ -88,7 +92,7 @@ export class PostgresRetriever extends AclRetriever {
     const unique = [...new Set(words(query))];
     const found = await Promise.all(unique.map((w) => thesaurus.synonyms(w)));
     return unique.flatMap((word, i) =>
-      found[i]!.slice(0, MAX_SYNONYMS_PER_WORD).map((synonym) => ({ word, synonym })),
+      found[i]!.slice(0, this.#synonymsPerWord).map((synonym) => ({ word, synonym })),
     );
   }
 

@@ -10,8 +10,8 @@ import { WordnetThesaurus } from './wordnet-thesaurus.ts';
 const embedder = new LocalEmbedder();
 const thesaurus = new WordnetThesaurus();
 
-// The ACL contract again on the configured default: synonyms and vectors add candidates and
-// re-score them, and must never let a forbidden chunk through.
+// The ACL contract again with word vectors (the default) and WordNet (THESAURUS=wordnet): synonyms
+// add candidates and vectors re-score them, and neither may let a forbidden chunk through.
 const hybrid: BackendFactory = async ({ onViolation }) => {
   const pool = new pg.Pool({ connectionString: await freshDatabase(), max: 4 });
   return {
