@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sleep } from '@agent-fleet/core';
 import { spawnService } from '@agent-fleet/devstack';
 import { Command, InvalidArgumentError } from 'commander';
 import { SCRIPTS, startBenchStack } from './stack.ts';
@@ -41,7 +42,7 @@ async function settled(gateway: string, turnId: string): Promise<void> {
     const { status } = (await (await fetch(`${gateway}/v1/turns/${turnId}`)).json()) as { status: string };
     if (status === 'completed') return;
     if (status === 'failed' || status === 'cancelled') throw new Error(`turn ${turnId} ${status}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   throw new Error(`turn ${turnId} did not settle in 30 s`);
 }
