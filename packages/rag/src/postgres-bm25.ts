@@ -13,7 +13,7 @@ export interface DenseParams {
 
 /**
  * Chosen on the GDPR tuning split: the best recall whose query p95 stayed within 1.5× of the
- * `ts_rank` query's (pool 20: 1.29-1.48× in three runs; 30: 1.42-1.97×; 50: 1.74-1.83×).
+ * `ts_rank` query's in each of three runs (pool 20: 1.17-1.33×; 30: 1.42-1.76×; 50: 1.48-1.74×).
  */
 export const DENSE: Readonly<DenseParams> = Object.freeze({ weight: 1, pool: 20 });
 
