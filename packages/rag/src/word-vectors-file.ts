@@ -68,16 +68,16 @@ export async function writeTable(path: string, table: QuantizedTable, source: st
   }
 }
 
-/** The table cached at `path` when it exists and was built from `source` with `limit`, else undefined. */
+/**
+ * The table cached at `path` when it can be read and was built from `source` with `limit`, else
+ * undefined: a missing or unreadable file is rebuilt, never a reason to fail a search.
+ */
 export async function readTable(
   path: string,
   source: string,
   limit: number,
 ): Promise<QuantizedTable | undefined> {
-  const file = await readFile(path).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined;
-    throw err;
-  });
+  const file = await readFile(path).catch(() => undefined);
   if (!file) return undefined;
   const newline = file.indexOf(10);
   const parsed = headerSchema.safeParse(safeJson(file.toString('utf8', 0, Math.max(newline, 0))));

@@ -63,7 +63,7 @@ describe('the cached table', () => {
     expect(await readdir(join(dir, 'a'))).toEqual(['table.bin']);
   });
 
-  it('is not used when it was built from another package version or limit, or is damaged', async () => {
+  it('is not used when it was built from another package version or limit, is damaged or cannot be read', async () => {
     const path = join(dir, 'b.bin');
     await writeTable(path, table(), 'pkg@1.0.0', 2);
     expect(await readTable(path, 'pkg@1.0.1', 2)).toBeUndefined();
@@ -72,5 +72,6 @@ describe('the cached table', () => {
     await writeFile(path, bytes.subarray(0, bytes.length - 1));
     expect(await readTable(path, 'pkg@1.0.0', 2)).toBeUndefined();
     expect(await readTable(join(dir, 'missing.bin'), 'pkg@1.0.0', 2)).toBeUndefined();
+    expect(await readTable(join(path, 'under-a-file.bin'), 'pkg@1.0.0', 2)).toBeUndefined();
   });
 });
