@@ -5,8 +5,11 @@ export {
   type FinalStatus,
   FleetError,
   isFinalStatus,
+  TURN_STAGES,
   TURN_STATUSES,
+  type TurnStage,
   type TurnStatus,
+  type TurnTimings,
 } from '@agent-fleet/core';
 export * from '@agent-fleet/review/api';
 export { FleetApiError } from './errors.ts';

@@ -1,4 +1,4 @@
-import type { TurnStatus } from '@agent-fleet/core';
+import type { TurnStatus, TurnTimings } from '@agent-fleet/core';
 
 /**
  * One turn as both clients report it (the JSON Schema `turn-result.v1.json`; `GET /v1/turns/:id`).
@@ -18,6 +18,8 @@ export interface TurnRecord {
   error?: string | undefined;
   citations?: unknown[] | undefined;
   attempts?: number | undefined;
+  /** Where the time went (stages, each model and tool call), once the turn ended. */
+  timings?: TurnTimings | undefined;
 }
 
 /** A user message to accept as the user's next turn. */

@@ -112,7 +112,13 @@ export {
 } from './statuses.ts';
 export { findNul, hasNul, NUL_REFUSED, storable, storableText } from './storable.ts';
 export { countTokens, decodeTokens, encodeTokens } from './tokens.ts';
-export { TURN_STAGES, type TurnStage, turnStageSchema } from './turn-stages.ts';
+export {
+  TURN_STAGES,
+  type TurnStage,
+  type TurnTimings,
+  turnStageSchema,
+  turnTimingsSchema,
+} from './turn-stages.ts';
 export { asUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from './unavailable.ts';
 export {
   BACKLOG_METRIC,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { idempotencyKeySchema, threadIdSchema, turnIdSchema, userIdSchema } from './ids.ts';
 import { turnStatusSchema } from './statuses.ts';
 import { storable } from './storable.ts';
+import { turnTimingsSchema } from './turn-stages.ts';
 
 /**
  * The public contract for producers outside the fleet (the SDK, and any BullMQ client in any
@@ -85,6 +86,9 @@ export const turnResultSchema = z
     error: z.string().optional().describe('why the turn failed, once failed'),
     citations: z.array(z.unknown()).optional().describe('sources the reply cites, once completed'),
     attempts: z.number().int().nonnegative().optional().describe('deliveries so far'),
+    timings: turnTimingsSchema
+      .optional()
+      .describe('where the time went, once the turn ended (while its hot record lasts)'),
   })
   .meta({
     title: 'agent-fleet turn result v1',

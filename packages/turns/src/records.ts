@@ -5,7 +5,9 @@ import {
   type TurnJob,
   type TurnResult,
   type TurnStatus,
+  type TurnTimings,
   turnOwnerKey,
+  turnTimingsSchema,
   userKeys,
 } from '@agent-fleet/core';
 
@@ -23,6 +25,8 @@ export interface TurnRecord {
   error?: string;
   citations?: unknown[];
   attempts: number;
+  /** Where the time went, written by the worker once the turn is committed. */
+  timings?: TurnTimings;
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
@@ -46,6 +50,7 @@ export function toTurnResult(hot: TurnRecord): TurnResult {
     ...(!completed && isFinalStatus(hot.status) && hot.error !== undefined ? { error: hot.error } : {}),
     ...(completed ? { citations: hot.citations ?? [] } : {}),
     attempts: hot.attempts,
+    ...(hot.timings ? { timings: hot.timings } : {}),
   };
 }
 
@@ -125,6 +130,26 @@ export class TurnRecords {
       ...(h.error !== undefined ? { error: h.error } : {}),
       ...(h.citations ? { citations: JSON.parse(h.citations) as unknown[] } : {}),
       attempts: Number(h.attempts ?? 0),
+      ...timingsOf(h.timings),
     };
   }
+
+  /**
+   * Put a finished turn's timings on its record. Only after the commit, which has just given the
+   * record its expiry (a field set does not change it).
+   */
+  async setTimings(userId: string, turnId: string, timings: TurnTimings): Promise<void> {
+    await this.#redis.hset(
+      userKeys(this.#namespace, userId).record(turnId),
+      'timings',
+      JSON.stringify(timings),
+    );
+  }
+}
+
+/** The timings field of a record, when it holds timings this version reads. */
+function timingsOf(text: string | undefined): { timings?: TurnTimings } {
+  if (!text) return {};
+  const parsed = turnTimingsSchema.safeParse(JSON.parse(text));
+  return parsed.success ? { timings: parsed.data } : {};
 }

@@ -228,7 +228,7 @@ async function createTurnParts(
   const events = new TurnEvents({ redis, namespace: ns });
   const memory = new Memory({ gate, transcript, llm, tokenBudget: config.HISTORY_TOKEN_BUDGET, logger });
   const heads = new HeadJobs({ partitions, records, control });
-  const finisher = new TurnFinisher({ gate, transcript, events, heads, metrics, logger });
+  const finisher = new TurnFinisher({ gate, transcript, events, heads, records, metrics, logger });
   const repair = new TurnRepair({ gate, heads, finisher, metrics, logger });
   const runner = new TurnRunner({
     gate,

@@ -1,5 +1,6 @@
 import { TURN_STAGES } from '@agent-fleet/core';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { StageHistograms } from './stage-timer.ts';
 import { FAILURE_REASONS } from './turn/settlement.ts';
 
 /** What a worker process exports on /metrics. */
@@ -49,6 +50,13 @@ export function createWorkerMetrics() {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [registry],
     }),
+    modelSeconds: new Histogram({
+      name: 'fleet_worker_model_call_seconds',
+      help: "Each model call of a turn in two parts: first_token (from the call, the pool's admission included, until its first streamed token) and generation (the rest of the answer)",
+      labelNames: ['part'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
     failures: new Counter({
       name: 'fleet_worker_turn_failures_total',
       help: `Turns that failed, by reason (${FAILURE_REASONS.join(', ')})`,
@@ -69,3 +77,8 @@ export function createWorkerMetrics() {
 }
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
+
+/** The histograms a turn's stages and model calls are observed in. */
+export function stageHistograms(m: Pick<WorkerMetrics, 'stageSeconds' | 'modelSeconds'>): StageHistograms {
+  return { stage: m.stageSeconds, model: m.modelSeconds };
+}

@@ -1,29 +1,49 @@
-import { TURN_STAGES, type TurnStage } from '@agent-fleet/core';
+import { TURN_STAGES, type TurnStage, type TurnTimings } from '@agent-fleet/core';
 import type { Histogram } from 'prom-client';
 
 /** Runs a part of a turn as one of its stages. */
 export interface StageTimer {
-  /** Runs `fn` as `stage`: the turn reports that stage until its next one, and the time is counted. */
-  time<T>(stage: TurnStage, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` as `stage`: the turn reports that stage until its next one, and the time is counted.
+   * `name` names a tool call.
+   */
+  time<T>(stage: TurnStage, fn: () => Promise<T>, name?: string): Promise<T>;
+  /** The model call running now streamed its first token. */
+  firstToken(): void;
+  /** What was timed, `totalMs` being acceptance (`enqueuedAt`) until now; null when nothing is. */
+  timings(enqueuedAt: number): TurnTimings | null;
 }
 
 /** A timer that only runs the work: for parts called outside a delivery (repairs, tests). */
-export const UNTIMED: StageTimer = { time: (_stage, fn) => fn() };
+export const UNTIMED: StageTimer = { time: (_stage, fn) => fn(), firstToken: () => {}, timings: () => null };
+
+/** The histograms a turn's stages are observed in. */
+export interface StageHistograms {
+  stage: Pick<Histogram<'stage'>, 'observe'>;
+  /** Each model call's time to first token and its generation after it. */
+  model: Pick<Histogram<'part'>, 'observe'>;
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 /**
  * The stages of one delivery of a turn: which one it is in now (what the worker's heartbeat
- * reports), the time spent in each (for the turn's own timings), and every timed part observed in
- * the stage histogram. A stage lasts from its start until the next begins, so the current stage of
- * a turn between two steps is the one it last began.
+ * reports), the time spent in each and in each model call, tool call and checkpoint (the turn's
+ * own timings), and every timed part observed in the histograms. A stage lasts from its start
+ * until the next begins, so the current stage of a turn between two steps is the one it last began.
  */
 export class TurnStages implements StageTimer {
-  readonly #histogram: Pick<Histogram<'stage'>, 'observe'>;
+  readonly #histograms: StageHistograms;
   readonly #totals = Object.fromEntries(TURN_STAGES.map((s) => [s, 0])) as Record<TurnStage, number>;
+  readonly #models: TurnTimings['models'] = [];
+  readonly #tools: TurnTimings['tools'] = [];
+  readonly #checkpoints: number[] = [];
   #stage: TurnStage = 'gate';
   #since = Date.now();
+  #firstTokenAt: number | undefined;
 
-  constructor(histogram: Pick<Histogram<'stage'>, 'observe'>) {
-    this.#histogram = histogram;
+  constructor(histograms: StageHistograms) {
+    this.#histograms = histograms;
   }
 
   /** The stage the turn is in and since when (ms since the epoch). */
@@ -39,17 +59,45 @@ export class TurnStages implements StageTimer {
   /** Counts `ms` of `stage` that was measured elsewhere (the queue, the gate before the turn began). */
   observe(stage: TurnStage, ms: number): void {
     this.#totals[stage] += ms;
-    this.#histogram.observe({ stage }, ms / 1000);
+    this.#histograms.stage.observe({ stage }, ms / 1000);
   }
 
-  async time<T>(stage: TurnStage, fn: () => Promise<T>): Promise<T> {
+  firstToken(): void {
+    if (this.#stage === 'model') this.#firstTokenAt ??= performance.now();
+  }
+
+  async time<T>(stage: TurnStage, fn: () => Promise<T>, name?: string): Promise<T> {
     this.#stage = stage;
     this.#since = Date.now();
+    this.#firstTokenAt = undefined;
     const started = performance.now();
     try {
       return await fn();
     } finally {
-      this.observe(stage, performance.now() - started);
+      const ended = performance.now();
+      this.observe(stage, ended - started);
+      this.#part(stage, started, ended, name);
     }
+  }
+
+  timings(enqueuedAt: number): TurnTimings {
+    const stages = Object.fromEntries(TURN_STAGES.map((s) => [s, round(this.#totals[s])]));
+    return {
+      stages: stages as Record<TurnStage, number>,
+      models: this.#models,
+      tools: this.#tools,
+      checkpoints: this.#checkpoints,
+      totalMs: Math.max(0, Date.now() - enqueuedAt),
+    };
+  }
+
+  #part(stage: TurnStage, started: number, ended: number, name: string | undefined): void {
+    if (stage === 'model') {
+      const first = Math.min(this.#firstTokenAt ?? ended, ended);
+      this.#histograms.model.observe({ part: 'first_token' }, (first - started) / 1000);
+      this.#histograms.model.observe({ part: 'generation' }, (ended - first) / 1000);
+      this.#models.push({ firstTokenMs: round(first - started), generationMs: round(ended - first) });
+    } else if (stage === 'tool') this.#tools.push({ name: name ?? '', ms: round(ended - started) });
+    else if (stage === 'checkpoint') this.#checkpoints.push(round(ended - started));
   }
 }

@@ -1,5 +1,5 @@
 import type { LlmPool, PoolChatRequest, PoolChatResult, PoolMessage, PoolWaitEvent } from '@agent-fleet/llm';
-import type { StageTimer } from '../stage-timer.ts';
+import { type StageTimer, UNTIMED } from '../stage-timer.ts';
 import type { AgentStep } from './steps.ts';
 import type { ToolContext, ToolRegistry } from './tools.ts';
 
@@ -58,10 +58,9 @@ export async function runAgentLoop(messages: PoolMessage[], o: AgentLoopOptions)
   const tools = o.registry.specs(o.enabledTools);
   let modelCalls = 0;
   let toolCalls = 0;
-  const time = <T>(stage: 'model' | 'tool' | 'checkpoint', fn: () => Promise<T>) =>
-    o.stages ? o.stages.time(stage, fn) : fn();
+  const stages = o.stages ?? UNTIMED;
   const record = async (step: AgentStep) => {
-    await time('checkpoint', () => o.save(steps.length + 1, step));
+    await stages.time('checkpoint', () => o.save(steps.length + 1, step));
     steps.push(step);
     convo.push(toMessage(step));
     await o.events?.step(steps.length, step);
@@ -84,8 +83,11 @@ export async function runAgentLoop(messages: PoolMessage[], o: AgentLoopOptions)
       for (const call of pending) {
         o.signal.throwIfAborted();
         await o.guard?.();
-        const result = await time('tool', () =>
-          o.registry.call(call.name, call.arguments, { ...o.toolContext, callId: call.id }, o.enabledTools),
+        const result = await stages.time(
+          'tool',
+          () =>
+            o.registry.call(call.name, call.arguments, { ...o.toolContext, callId: call.id }, o.enabledTools),
+          call.name,
         );
         toolCalls++;
         await record({
@@ -105,8 +107,8 @@ export async function runAgentLoop(messages: PoolMessage[], o: AgentLoopOptions)
       0,
     );
     const mustAnswer = modelSteps + 1 >= o.maxSteps || used >= o.maxTokens;
-    const res = await time('model', () =>
-      streamModel(o, {
+    const res = await stages.time('model', () =>
+      streamModel(o, stages, {
         userId: o.userId,
         ...(o.tenant ? { tenant: o.tenant } : {}),
         priority: 'interactive',
@@ -141,12 +143,18 @@ export async function runAgentLoop(messages: PoolMessage[], o: AgentLoopOptions)
 }
 
 /** One model call, streamed so watchers see tokens as they come; the result is the whole answer. */
-async function streamModel(o: AgentLoopOptions, req: PoolChatRequest): Promise<PoolChatResult> {
+async function streamModel(
+  o: AgentLoopOptions,
+  stages: StageTimer,
+  req: PoolChatRequest,
+): Promise<PoolChatResult> {
   const events = o.events;
   if (!events) return o.llm.chat(req);
   for await (const ev of o.llm.chatStream({ ...req, onWait: (e) => events.waiting(e) })) {
-    if (ev.type === 'delta') events.token(ev.content);
-    else if (ev.type === 'restart') await events.restart();
+    if (ev.type === 'delta') {
+      stages.firstToken();
+      events.token(ev.content);
+    } else if (ev.type === 'restart') await events.restart();
     else return ev.result;
   }
   throw new Error('the stream ended without a result');

@@ -3,7 +3,7 @@ import { WorkerHeartbeats } from '@agent-fleet/turns';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freshNamespace, redisUrl } from '../../../../test/support/stack.ts';
-import { createWorkerMetrics } from '../metrics.ts';
+import { createWorkerMetrics, stageHistograms } from '../metrics.ts';
 import { RunningTurns } from '../running-turns.ts';
 import { TurnStages } from '../stage-timer.ts';
 import { Heartbeat } from './heartbeat.ts';
@@ -27,7 +27,7 @@ describe('Heartbeat (real Redis)', () => {
       logger: createLogger('hb-test', 'silent'),
       workerId: 'w-test',
     });
-    const stages = new TurnStages(metrics.stageSeconds);
+    const stages = new TurnStages(stageHistograms(metrics));
     const job = {
       v: 1 as const,
       kind: 'chat' as const,

@@ -1,9 +1,10 @@
-import { createLogger, type TurnJob } from '@agent-fleet/core';
+import { createLogger, TURN_STAGES, type TurnJob } from '@agent-fleet/core';
 import type { Citation } from '@agent-fleet/rag';
 import type { TurnTranscript } from '@agent-fleet/state';
 import { type CommitInput, type CommitResult, encodePending, type TurnEvent } from '@agent-fleet/turns';
 import { describe, expect, it } from 'vitest';
-import { createWorkerMetrics } from '../metrics.ts';
+import { createWorkerMetrics, stageHistograms } from '../metrics.ts';
+import { TurnStages } from '../stage-timer.ts';
 import { type FinisherPorts, TurnFinisher } from './finisher.ts';
 import type { Settlement, TurnDelivery } from './settlement.ts';
 
@@ -76,6 +77,11 @@ function finisher(
     heads: {
       async wake(j) {
         log.push(`wake ${j.turnId}`);
+      },
+    },
+    records: {
+      async setTimings(_userId, id, t) {
+        log.push(`timings ${id} ${Object.keys(t.stages).join(',')}`);
       },
     },
     metrics,
@@ -225,6 +231,13 @@ describe('TurnFinisher (fake ports, no Redis or Postgres)', () => {
     expect(await t.f.finish(running(3), { kind: 'retry', error: new Error('llm away') })).toBeNull();
     expect(t.log).toEqual(['release ada lease-1']);
     expect(await t.outcomes()).toEqual([]);
+  });
+
+  it('a timed delivery puts its timings on the record once committed', async () => {
+    const t = finisher();
+    const stages = new TurnStages(stageHistograms(createWorkerMetrics()));
+    await t.f.finish(running(3), { kind: 'cancelled' }, { stages });
+    expect(t.log).toEqual(['record 3', 'commit 3', `timings ${turnId(3)} ${TURN_STAGES.join(',')}`]);
   });
 
   it('a done event that cannot be published does not undo a committed turn', async () => {

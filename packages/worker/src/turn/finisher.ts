@@ -6,6 +6,7 @@ import {
   type TurnEvent,
   type TurnEvents,
   type TurnGate,
+  type TurnRecords,
 } from '@agent-fleet/turns';
 import type { WorkerMetrics } from '../metrics.ts';
 import type { HeadJobs } from '../recovery/head-jobs.ts';
@@ -27,6 +28,8 @@ export interface FinisherPorts {
   events: Pick<TurnEvents, 'publish'>;
   /** Wakes the user's next turn once this one is committed. */
   heads: Pick<HeadJobs, 'wake'>;
+  /** Where the turn's timings go, on its record. */
+  records: Pick<TurnRecords, 'setTimings'>;
   metrics: Pick<WorkerMetrics, 'turns' | 'turnSeconds' | 'unrecorded' | 'failures'>;
   logger: Logger;
 }
@@ -67,7 +70,10 @@ export class TurnFinisher {
       else await this.#recordUnanswered(records.transcripts[0]!, opts.transcript ?? 'required');
     });
     const fin = await stages.time('commit', () => this.#commit(records));
+    // Issued before the done events on the same connection, so a watcher woken by one finds them.
+    const timed = fin.kind === 'finished' ? this.#saveTimings(turn.job, stages) : undefined;
     for (const { turnId, event } of records.done) await this.#announce(turn.job, turnId, event);
+    await timed;
     this.#count(turn, s);
     return fin;
   }
@@ -108,6 +114,18 @@ export class TurnFinisher {
       { err: errorMessage(last) },
       'the transcript took no row of this turn; committing it without one',
     );
+  }
+
+  /** The turn's timings on its record; they explain the turn, so losing them must not fail it. */
+  async #saveTimings(t: TurnJob, stages: StageTimer): Promise<void> {
+    const timings = stages.timings(t.enqueuedAt);
+    if (!timings) return;
+    await this.#ports.records.setTimings(t.userId, t.turnId, timings).catch((err: unknown) => {
+      this.#ports.logger.warn(
+        { err: (err as Error).message, turnId: t.turnId, userId: t.userId },
+        'could not save the turn timings',
+      );
+    });
   }
 
   /** The outcome is committed already: a watcher missing its `done` event still finds it in the record. */

@@ -6,7 +6,7 @@ import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 import type { TenantTokenWindow } from '../heartbeat/tenant-tokens.ts';
 import type { Memory } from '../memory.ts';
-import type { WorkerMetrics } from '../metrics.ts';
+import { stageHistograms, type WorkerMetrics } from '../metrics.ts';
 import type { OutageWatch } from '../outage/outage-watch.ts';
 import type { TurnRepair } from '../recovery/repair.ts';
 import type { RunningTurns } from '../running-turns.ts';
@@ -172,7 +172,7 @@ export class TurnRunner {
     const t = turn.job;
     const { attempt } = admission;
     const log = this.#parts.logger.child({ turnId: t.turnId, userId: t.userId, seq: t.seq, attempt });
-    const stages = new TurnStages(this.#parts.metrics.stageSeconds);
+    const stages = new TurnStages(stageHistograms(this.#parts.metrics));
     // Accepted until a worker first took it (parked time included); a retry's wait is not queueing.
     if (attempt === 1) stages.observe('queue', Math.max(0, (turn.startedAt ?? Date.now()) - t.enqueuedAt));
     stages.observe('gate', admission.gateMs);
