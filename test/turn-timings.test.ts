@@ -49,7 +49,7 @@ describe('turn timings (real processes, Redis, Postgres and simulator)', () => {
     // The timings are written right after the commit, before the done event.
     await waitFor(
       async () => {
-        turn = await (await fetch(`${fleet.gatewayUrl}/v1/turns/${sent.turnId}`)).json();
+        turn = (await (await fetch(`${fleet.gatewayUrl}/v1/turns/${sent.turnId}`)).json()) as typeof turn;
         seenAt = Date.now();
         return turn.timings !== undefined;
       },

@@ -1,11 +1,12 @@
 /**
  * pnpm bench:pipeline: turns per second through gateway -> partition queue -> worker -> Redis and
  * Postgres with an LLM that answers at once, next to raw BullMQ (add + no-op worker) on the same
- * Redis in the same run.
+ * Redis in the same run, with the CPU each process spent per turn (per job for raw BullMQ); then the
+ * turns' own stage timings on an idle fleet and at 50% and 90% of the measured maximum rate.
  */
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
-import { isFinalStatus, partitionQueueName, type TurnStatus } from '@agent-fleet/core';
+import { isFinalStatus, loadConfig, partitionQueueName, type TurnStatus } from '@agent-fleet/core';
 import { spawnService } from '@agent-fleet/devstack';
 import { Scratchpad } from '@agent-fleet/turns';
 import { Queue, Worker } from 'bullmq';
@@ -14,6 +15,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { CheckpointWriter, EMPTY_CHECKPOINT } from '../../packages/worker/src/turn/checkpoint.ts';
+import { breakdown, collectTimings, openLoop } from './pipeline-timings.ts';
+import { cpuMeter, type Metered } from './proc-cpu.ts';
 import { percentile, SCRIPTS, startBenchStack } from './stack.ts';
 
 const int = (v: string) => {
@@ -28,6 +31,7 @@ const opts = new Command('bench:pipeline')
   .option('--workers <n>', 'worker processes', int, 2)
   .option('--concurrency <n>', 'jobs in flight per partition queue per worker', int, 8)
   .option('--clients <n>', 'HTTP requests in flight', int, 64)
+  .option('--load-seconds <n>', 'seconds of each open-loop run at 50% and 90% of the maximum rate', int, 6)
   .option('--profile <dir>', 'write a V8 CPU profile of every service into <dir>')
   .parse()
   .opts<{
@@ -36,6 +40,7 @@ const opts = new Command('bench:pipeline')
     workers: number;
     concurrency: number;
     clients: number;
+    loadSeconds: number;
     profile?: string;
   }>();
 const nodeOptions = opts.profile ? `--cpu-prof --cpu-prof-dir=${opts.profile}` : undefined;
@@ -50,7 +55,18 @@ function bar(label: string, total: number) {
   return b;
 }
 
-async function rawBullmq(redisUrl: string, n: number, clients: number): Promise<number> {
+/** Raw BullMQ's jobs per second, and the CPU milliseconds per job of this process and of Redis. */
+async function rawBullmq(
+  redis: { url: string; pid: number },
+  n: number,
+  clients: number,
+): Promise<{ rate: number; cpu: Map<string, number> }> {
+  const meter = cpuMeter([
+    { name: 'producer + worker', pid: 'self' },
+    { name: 'redis', pid: redis.pid },
+  ]);
+  const redisUrl = redis.url;
+  meter.start();
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue(partitionQueueName(0), { connection, prefix: 'raw:{agent.p0}' });
   let done = 0;
@@ -81,14 +97,18 @@ async function rawBullmq(redisUrl: string, n: number, clients: number): Promise<
   const seconds = (performance.now() - started) / 1000;
   b.update(n, { rate: (n / seconds).toFixed(0) });
   b.stop();
+  const cpu = perUnit(meter.read(), n);
   await queue.close();
   connection.disconnect();
-  return n / seconds;
+  return { rate: n / seconds, cpu };
 }
+
+const perUnit = (ms: Map<string, number>, n: number) => new Map([...ms].map(([k, v]) => [k, v / n]));
 
 // A lean keep-alive HTTP client, so the load generator takes as little CPU from the fleet as it can.
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
-function post(url: string, body: string): Promise<void> {
+/** Sends a message; resolves with its turn id. */
+function postTurn(url: string, body: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -101,8 +121,9 @@ function post(url: string, body: string): Promise<void> {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
-          if (res.statusCode === 202) resolve();
-          else reject(new Error(`gateway answered ${res.statusCode}: ${Buffer.concat(chunks).toString()}`));
+          const text = Buffer.concat(chunks).toString();
+          if (res.statusCode === 202) resolve((JSON.parse(text) as { turnId: string }).turnId);
+          else reject(new Error(`gateway answered ${res.statusCode}: ${text}`));
         });
       },
     );
@@ -115,7 +136,8 @@ async function main() {
   const stack = await startBenchStack();
   const services: ReturnType<typeof spawnService>[] = [];
   try {
-    const rawRate = await rawBullmq(stack.redis.url, opts.turns, opts.clients);
+    const raw = await rawBullmq(stack.redis, opts.turns, opts.clients);
+    const rawRate = raw.rate;
 
     const logDir = join(stack.dir, 'logs');
     const sim = spawnService({
@@ -170,6 +192,14 @@ async function main() {
     await Promise.all(services.map((s) => s.ready));
 
     const pool = new pg.Pool({ connectionString: stack.databaseUrl, max: 2 });
+    const metered: Metered[] = [
+      ...services.map((s) => ({ name: s.name, pid: s.pid })),
+      { name: 'redis', pid: stack.redis.pid },
+      { name: 'postgres', pid: stack.pg.pid, tree: true },
+      { name: 'load generator', pid: 'self' },
+    ];
+    const meter = cpuMeter(metered);
+    meter.start();
     const b = bar('fleet', opts.turns);
     const started = performance.now();
     let next = 0;
@@ -179,7 +209,7 @@ async function main() {
         while (next < opts.turns) {
           const i = next++;
           // Turn i belongs to user i % users: each user's turns are spread through the run.
-          await post(
+          await postTurn(
             `${gw.url}/v1/users/bench-${i % opts.users}/messages`,
             JSON.stringify({ text: `message ${Math.floor(i / opts.users)} of ${perUser}` }),
           );
@@ -194,6 +224,7 @@ async function main() {
     }
     await posting;
     const seconds = (performance.now() - started) / 1000;
+    const fleetCpu = perUnit(meter.read(), opts.turns);
     b.stop();
     const fleetRate = opts.turns / seconds;
     const lat = await pool.query<{ ms: number }>(
@@ -201,6 +232,24 @@ async function main() {
     );
     const ms = lat.rows.map((r) => Number(r.ms));
     await pool.end();
+
+    // The same fleet at 50% and 90% of the rate it just reached, each turn's timings read back.
+    const loaded: [string, Awaited<ReturnType<typeof collectTimings>>][] = [];
+    for (const share of [0.5, 0.9]) {
+      const rate = fleetRate * share;
+      const count = Math.max(50, Math.round(rate * opts.loadSeconds));
+      const label = `load${Math.round(share * 100)}`;
+      const ids = await openLoop(count, rate, (i) =>
+        postTurn(
+          `${gw.url}/v1/users/${label}-${i % opts.users}/messages`,
+          JSON.stringify({ text: `turn ${i}` }),
+        ),
+      );
+      loaded.push([
+        `at ${Math.round(share * 100)}% of the maximum (${rate.toFixed(0)} turns/s for ${opts.loadSeconds} s)`,
+        await collectTimings(gw.url, ids),
+      ]);
+    }
 
     // Added latency per agent step: the same user's turns one at a time on the now idle fleet, each
     // answered at once (plain), or after one tool call (one more model step and one tool step).
@@ -220,6 +269,7 @@ async function main() {
     });
     const sequential = async (user: string, text: (i: number) => string) => {
       const took: number[] = [];
+      const ids: string[] = [];
       for (let i = 0; i < SEQUENTIAL; i++) {
         const started = performance.now();
         const res = await fetch(`${gw.url}/v1/users/${user}/messages`, {
@@ -228,6 +278,7 @@ async function main() {
           body: JSON.stringify({ text: text(i) }),
         });
         const { turnId } = (await res.json()) as { turnId: string };
+        ids.push(turnId);
         for (;;) {
           const turn = (await (await fetch(`${gw.url}/v1/turns/${turnId}`)).json()) as { status: TurnStatus };
           if (isFinalStatus(turn.status)) break;
@@ -235,10 +286,12 @@ async function main() {
         }
         took.push(performance.now() - started);
       }
-      return percentile(took, 0.5);
+      return { p50: percentile(took, 0.5), ids };
     };
-    const plain = await sequential('plain-user', (i) => `plain turn ${i}.`);
-    const stepped = await sequential('step-user', (i) => `step turn ${i}.`);
+    const plainRun = await sequential('plain-user', (i) => `plain turn ${i}.`);
+    const plain = plainRun.p50;
+    const idle = await collectTimings(gw.url, plainRun.ids);
+    const stepped = (await sequential('step-user', (i) => `step turn ${i}.`)).p50;
     const perStep = (stepped - plain) / 2;
 
     // What one step checkpoint costs: the worker's writer (codec and save), against the same Redis.
@@ -264,7 +317,7 @@ async function main() {
 
     console.log('');
     console.log(
-      `pipeline: ${opts.turns} turns, ${opts.users} users, ${opts.workers} worker processes, ${opts.clients} HTTP clients`,
+      `pipeline: ${opts.turns} turns, ${opts.users} users, ${opts.workers} worker processes, ${opts.clients} HTTP clients, REDIS_APPENDFSYNC=${loadConfig().REDIS_APPENDFSYNC}`,
     );
     console.log(`  raw BullMQ (add + no-op worker) ${rawRate.toFixed(0).padStart(6)} jobs/s`);
     console.log(`  agent-fleet end to end          ${fleetRate.toFixed(0).padStart(6)} turns/s`);
@@ -278,11 +331,35 @@ async function main() {
     console.log(`  with a tool call (model, tool, model)    p50 ${stepped.toFixed(1)} ms`);
     console.log(`  added latency per step                   ${perStep.toFixed(1)} ms`);
     console.log(`  one step checkpoint (Redis, sequential)  ${checkpointUs.toFixed(0)} µs`);
+    console.log('');
+    printCpu(raw.cpu, fleetCpu);
+    console.log('');
+    console.log("stages: each turn's own timings (GET /v1/turns/:id)");
+    for (const line of breakdown('an idle fleet, one turn at a time', idle)) console.log(line);
+    for (const [label, timings] of loaded) for (const line of breakdown(label, timings)) console.log(line);
   } finally {
     agent.destroy();
     await Promise.all(services.map((s) => s.stop()));
     await stack.stop();
   }
+}
+
+/** CPU milliseconds per turn of each process, next to raw BullMQ's per job. */
+function printCpu(raw: Map<string, number>, fleet: Map<string, number>): void {
+  const sum = (m: Map<string, number>, keep: (name: string) => boolean = () => true) =>
+    [...m].filter(([k]) => keep(k)).reduce((n, [, v]) => n + v, 0);
+  const row = (name: string, ms: number) =>
+    console.log(`  ${name.padEnd(34)} ${ms.toFixed(3).padStart(8)} ms`);
+  console.log('CPU per job, raw BullMQ (from /proc and process.cpuUsage)');
+  for (const [name, ms] of raw) row(name, ms);
+  row('total', sum(raw));
+  console.log('CPU per turn, agent-fleet end to end');
+  for (const [name, ms] of fleet) row(name, ms);
+  row(
+    'gateway + workers',
+    sum(fleet, (k) => k === 'gateway' || k.startsWith('worker-')),
+  );
+  row('total', sum(fleet));
 }
 
 await main();
