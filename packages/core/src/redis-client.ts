@@ -33,6 +33,9 @@ export type RedisTarget =
  * What a connection is for, which decides how it behaves while Redis is away:
  * - `producer`: accepts work for a caller who is waiting (gateway, SDK, CLI); commands fail at
  *   once, no offline queue, so the caller gets "try again" (503) instead of a hang.
+ * - `producer-queues`: a producer's BullMQ queues; fails fast like `producer`, without
+ *   auto-pipelining: BullMQ defines its scripts on its connection, and ioredis copies every defined
+ *   script onto each auto-pipelined batch it builds, which costs more than the round trips it saves.
  * - `worker`: a worker's own commands; waits out outages and failovers (queued and retried).
  * - `queue`: BullMQ's connection for Workers and QueueEvents (`maxRetriesPerRequest: null`, as
  *   BullMQ requires); BullMQ duplicates it for its blocking reads.
@@ -42,7 +45,7 @@ export type RedisTarget =
  * Commands are auto-pipelined for `producer` and `worker` on one server: concurrent requests share
  * round trips (not on a cluster, see `createRedis`).
  */
-export type RedisRole = 'producer' | 'worker' | 'queue' | 'blocking' | 'subscriber';
+export type RedisRole = 'producer' | 'producer-queues' | 'worker' | 'queue' | 'blocking' | 'subscriber';
 
 export interface CreateRedisOptions {
   role: RedisRole;
@@ -61,6 +64,7 @@ interface RolePolicy {
 
 const ROLES: Record<RedisRole, RolePolicy> = {
   producer: { failFast: true, autoPipelining: true, connection: { maxRetriesPerRequest: 1 } },
+  'producer-queues': { failFast: true, autoPipelining: false, connection: { maxRetriesPerRequest: 1 } },
   worker: { failFast: false, autoPipelining: true, connection: { maxRetriesPerRequest: null } },
   queue: { failFast: false, autoPipelining: false, connection: { maxRetriesPerRequest: null } },
   blocking: {

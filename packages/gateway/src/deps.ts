@@ -98,11 +98,12 @@ export interface GatewayDeps {
 /** Connect to Redis and Postgres, migrate, and wire the gateway's collaborators. */
 export async function createGatewayDeps(config: FleetConfig, logger: Logger): Promise<GatewayDeps> {
   const ns = config.FLEET_NAMESPACE;
-  const redis = await connectRedis(config, logger);
+  const redis = await connectRedis(config, logger, 'producer');
+  const queues = await connectRedis(config, logger, 'producer-queues');
   const pool = createPool(config.DATABASE_URL, 10);
   await migrate(config.DATABASE_URL, logger);
   const partitions = new PartitionQueues({
-    connection: redis,
+    connection: queues,
     namespace: ns,
     partitions: config.PARTITIONS,
     policy: { attempts: config.TURN_ATTEMPTS, backoffMs: config.TURN_BACKOFF_MS },
@@ -113,7 +114,7 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
   const live = liveEvents(config, redis, logger);
   const keys = await keyAuth(config, pool, redis, logger);
   const streams = new StreamSlots({ perPrincipal: config.MAX_STREAMS_PER_PRINCIPAL });
-  const backlog = new WorkBacklog({ connection: redis, namespace: ns, partitions: config.PARTITIONS });
+  const backlog = new WorkBacklog({ connection: queues, namespace: ns, partitions: config.PARTITIONS });
   const shedder = createLoadShedder({ measure: () => backlog.total(), limit: config.SHED_BACKLOG, logger });
   const llmHealth = new ServerMonitor({
     urls: config.LLM_BASE_URLS,
@@ -121,7 +122,7 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
   });
   await llmHealth.start();
   const reviewQueues = new ReviewQueues({
-    connection: redis,
+    connection: queues,
     namespace: ns,
     policies: reviewJobPolicies(config),
   });
@@ -190,15 +191,23 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
       await Promise.all([partitions.close(), backlog.close()]);
       await reviewQueues.close();
       await pool.end();
+      queues.disconnect();
       redis.disconnect();
     },
   };
 }
 
-/** The gateway's main connection: producers fail fast while Redis is away (the caller gets a 503). */
-async function connectRedis(config: FleetConfig, logger: Logger): Promise<RedisClient> {
-  const name = `${config.FLEET_NAMESPACE}:gateway`;
-  const redis = logErrors(createRedis(redisTargetOf(config), { role: 'producer', name }), name, logger);
+/**
+ * The gateway's main connection (`producer`), or the one of its BullMQ queues (`producer-queues`):
+ * both fail fast while Redis is away (the caller gets a 503).
+ */
+async function connectRedis(
+  config: FleetConfig,
+  logger: Logger,
+  role: 'producer' | 'producer-queues',
+): Promise<RedisClient> {
+  const name = `${config.FLEET_NAMESPACE}:gateway${role === 'producer' ? '' : ':queues'}`;
+  const redis = logErrors(createRedis(redisTargetOf(config), { role, name }), name, logger);
   await untilReady(redis).catch(() => {
     throw new Error(`cannot connect to ${describeRedisTarget(redisTargetOf(config))}`);
   });

@@ -104,8 +104,10 @@ export class Transcript {
     // A turn id twice in one statement would make ON CONFLICT see its own row; keep the first.
     const unique = [...new Map(turns.map((t) => [t.turnId, t])).values()];
     const msgs = unique.flatMap((t) => t.messages.map((m, idx) => ({ t, m, idx })));
-    const res = await this.#pool.query<{ turn_id: string }>(
-      `WITH t AS (
+    // A named statement: each connection parses and plans it once, and sends only the values after.
+    const res = await this.#pool.query<{ turn_id: string }>({
+      name: 'transcript-record',
+      text: `WITH t AS (
          INSERT INTO turns (turn_id, user_id, seq, thread_id, status, error, enqueued_at, started_at, completed_at,
                             citations)
          SELECT x.turn_id, x.user_id, x.seq, x.thread_id, x.status, x.error, to_timestamp(x.enq / 1000),
@@ -124,7 +126,7 @@ export class Transcript {
          ORDER BY y.ord
          RETURNING 1)
        SELECT turn_id FROM t`,
-      [
+      values: [
         unique.map((t) => t.turnId),
         unique.map((t) => t.userId),
         unique.map((t) => t.seq),
@@ -142,7 +144,7 @@ export class Transcript {
         msgs.map((x) => x.m.content),
         unique.map((t) => (t.citations?.length ? JSON.stringify(t.citations) : null)),
       ],
-    );
+    });
     return new Set(res.rows.map((r) => r.turn_id));
   }
 
