@@ -199,6 +199,8 @@ async function main() {
       { name: 'load generator', pid: 'self' },
     ];
     const meter = cpuMeter(metered);
+    const statsRedis = new Redis(stack.redis.url);
+    const callsBefore = await redisCalls(statsRedis);
     meter.start();
     const b = bar('fleet', opts.turns);
     const started = performance.now();
@@ -225,6 +227,8 @@ async function main() {
     await posting;
     const seconds = (performance.now() - started) / 1000;
     const fleetCpu = perUnit(meter.read(), opts.turns);
+    const calls = callsPerTurn(callsBefore, await redisCalls(statsRedis), opts.turns);
+    statsRedis.disconnect();
     b.stop();
     const fleetRate = opts.turns / seconds;
     const lat = await pool.query<{ ms: number }>(
@@ -333,6 +337,8 @@ async function main() {
     console.log(`  one step checkpoint (Redis, sequential)  ${checkpointUs.toFixed(0)} µs`);
     console.log('');
     printCpu(raw.cpu, fleetCpu);
+    console.log(`Redis commands per turn (INFO commandstats; scripts count as one, with what they call)`);
+    console.log(`  ${calls.map(([name, n]) => `${name} ${n.toFixed(2)}`).join(', ')}`);
     console.log('');
     console.log("stages: each turn's own timings (GET /v1/turns/:id)");
     for (const line of breakdown('an idle fleet, one turn at a time', idle)) console.log(line);
@@ -342,6 +348,24 @@ async function main() {
     await Promise.all(services.map((s) => s.stop()));
     await stack.stop();
   }
+}
+
+/** Calls of each Redis command so far (INFO commandstats). */
+async function redisCalls(redis: Redis): Promise<Map<string, number>> {
+  const info = await redis.info('commandstats');
+  return new Map([...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])]));
+}
+
+/** Calls per turn of each command between two readings, most first (the commandstats reads left out). */
+function callsPerTurn(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  turns: number,
+): [string, number][] {
+  return [...after]
+    .map(([name, n]): [string, number] => [name, (n - (before.get(name) ?? 0)) / turns])
+    .filter(([name, n]) => n >= 0.01 && name !== 'info')
+    .sort((a, b) => b[1] - a[1]);
 }
 
 /** CPU milliseconds per turn of each process, next to raw BullMQ's per job. */
