@@ -87,6 +87,16 @@ export const DASHBOARD_ROWS: RowSpec[] = [
         queries: [{ expr: stageQuantile(0.95, 'stage'), legend: '{{stage}}' }],
       },
       {
+        title: 'Model calls of turns: first token and generation',
+        description:
+          "Each model call of a turn, as the worker saw it: first_token (the pool's admission included) and generation, p50 and p95.",
+        unit: 's',
+        queries: [0.5, 0.95].map((q) => ({
+          expr: `histogram_quantile(${q}, sum by (part, le) (${rate('fleet_worker_model_call_seconds_bucket')}))`,
+          legend: `{{part}} p${q * 100}`,
+        })),
+      },
+      {
         title: 'Turns finished by outcome',
         description: 'completed, failed, cancelled, interrupted per second.',
         unit: 'ops',
