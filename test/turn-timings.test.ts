@@ -1,8 +1,8 @@
 import { TURN_STAGES, type TurnTimings } from '@agent-fleet/core';
+import { freePort } from '@agent-fleet/devstack';
 import { startSim } from '@agent-fleet/llm-sim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postMessage, startTestFleet, type TestFleet, type TurnView, waitFor } from './support/fleet.ts';
-import { freePort } from './support/sim-process.ts';
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
