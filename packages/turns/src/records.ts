@@ -150,6 +150,12 @@ export class TurnRecords {
 /** The timings field of a record, when it holds timings this version reads. */
 function timingsOf(text: string | undefined): { timings?: TurnTimings } {
   if (!text) return {};
-  const parsed = turnTimingsSchema.safeParse(JSON.parse(text));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return {};
+  }
+  const parsed = turnTimingsSchema.safeParse(json);
   return parsed.success ? { timings: parsed.data } : {};
 }

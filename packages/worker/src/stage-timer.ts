@@ -84,9 +84,9 @@ export class TurnStages implements StageTimer {
     const stages = Object.fromEntries(TURN_STAGES.map((s) => [s, round(this.#totals[s])]));
     return {
       stages: stages as Record<TurnStage, number>,
-      models: this.#models,
-      tools: this.#tools,
-      checkpoints: this.#checkpoints,
+      models: [...this.#models],
+      tools: [...this.#tools],
+      checkpoints: [...this.#checkpoints],
       totalMs: Math.max(0, Date.now() - enqueuedAt),
     };
   }
