@@ -281,8 +281,19 @@ export type FleetConfig = z.infer<typeof envSchema>;
 
 /** Parse the environment; a bad value stops start-up with a message naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): FleetConfig {
+  return parseEnv(consistentEnvSchema, env);
+}
+
+/**
+ * Parse environment variables with `schema` (unset and empty are the same); a bad value throws an
+ * `invalid_config` error naming every bad variable and how to fix it.
+ */
+export function parseEnv<S extends z.ZodType>(
+  schema: S,
+  env: Record<string, string | undefined>,
+): z.output<S> {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = consistentEnvSchema.safeParse(cleaned);
+  const parsed = schema.safeParse(cleaned);
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? '(environment)');

@@ -1,4 +1,4 @@
-export { envSchema, type FleetConfig, loadConfig } from './config.ts';
+export { envSchema, type FleetConfig, loadConfig, parseEnv } from './config.ts';
 export { errorChain } from './error-chain.ts';
 export {
   assertNever,
@@ -112,6 +112,27 @@ export {
 } from './statuses.ts';
 export { findNul, hasNul, NUL_REFUSED, storable, storableText } from './storable.ts';
 export { countTokens, decodeTokens, encodeTokens } from './tokens.ts';
+export {
+  ATTR,
+  type Attributes,
+  type Context,
+  contextOfCarrier,
+  currentTraceCarrier,
+  fleetTracer,
+  inSpan,
+  linkToCarrier,
+  markFailed,
+  NO_SPAN,
+  pastSpan,
+  SPAN,
+  type Span,
+  SpanKind,
+  type SpanSettings,
+  stageSpanName,
+  type TraceCarrier,
+  traceCarrierSchema,
+  traceLogFields,
+} from './tracing.ts';
 export {
   TURN_STAGES,
   type TurnStage,

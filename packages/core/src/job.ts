@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { threadIdSchema, turnIdSchema, userIdSchema } from './ids.ts';
+import { traceCarrierSchema } from './tracing.ts';
 
 /** Version 1 of the payload of a job on a partition queue: one user message to answer. */
 export const turnJobSchema = z.object({
@@ -13,6 +14,12 @@ export const turnJobSchema = z.object({
   enqueuedAt: z.number().int().nonnegative(),
   /** Sent with the `coalesce` strategy: may be merged into the user's earliest turn not started yet. */
   coalesce: z.boolean().optional(),
+  /**
+   * The trace the turn belongs to: the accepting span's W3C context, so every delivery (parked,
+   * woken, redelivered after a crash) joins one trace; `delivery` is the last delivery's span, which
+   * the next one links to.
+   */
+  trace: traceCarrierSchema.extend({ delivery: traceCarrierSchema.shape.traceparent.optional() }).optional(),
 });
 export type TurnJob = z.infer<typeof turnJobSchema>;
 
