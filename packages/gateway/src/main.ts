@@ -1,4 +1,5 @@
 import { createLogger, type FleetConfig, loadConfig } from '@agent-fleet/core';
+import { startTracing, type Tracing } from '@agent-fleet/telemetry';
 import { buildGateway } from './app.ts';
 import { BULL_BOARD_PATH } from './bull-board.ts';
 import { createGatewayDeps } from './deps.ts';
@@ -15,7 +16,18 @@ function readConfig(): FleetConfig {
   }
 }
 
+/** Traces over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; nothing started when not. */
+function readTracing(): Tracing {
+  try {
+    return startTracing({ serviceName: 'fleet-gateway' });
+  } catch (err) {
+    process.stderr.write(`gateway: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
 const config = readConfig();
+const tracing = readTracing();
 const deps = await createGatewayDeps(config, logger);
 const app = await buildGateway(deps);
 const url = await app.listen({ host: config.HOST, port: config.PORT });
@@ -31,6 +43,7 @@ async function shutdown(signal: string): Promise<void> {
   logger.info({ signal }, 'stopping');
   await app.close();
   await deps.close();
+  await tracing.shutdown();
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

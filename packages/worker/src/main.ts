@@ -1,4 +1,5 @@
 import { createLogger, type FleetConfig, loadConfig } from '@agent-fleet/core';
+import { startTracing, type Tracing } from '@agent-fleet/telemetry';
 import { createWorkerDeps } from './deps.ts';
 import { startIntake } from './intake.ts';
 import { createOpsServer } from './ops-server.ts';
@@ -16,7 +17,18 @@ function readConfig(): FleetConfig {
   }
 }
 
+/** Traces over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; nothing started when not. */
+function readTracing(): Tracing {
+  try {
+    return startTracing({ serviceName: 'fleet-worker' });
+  } catch (err) {
+    process.stderr.write(`worker: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
 const config = readConfig();
+const tracing = readTracing();
 const deps = await createWorkerDeps(config, logger);
 
 const unsubscribe = await deps.control.subscribe(deps.subscriber, ({ turnId }) => {
@@ -66,6 +78,7 @@ async function shutdown(signal: string): Promise<void> {
   opsServer?.close();
   await unsubscribe().catch(() => {});
   await deps.close();
+  await tracing.shutdown();
   logger.info('stopped');
   process.exit(0);
 }
