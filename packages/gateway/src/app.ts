@@ -9,6 +9,7 @@ import type { GatewayDeps } from './deps.ts';
 import { errorHandler, sendError, toFleetError } from './errors.ts';
 import { httpServerOptions } from './http-server.ts';
 import { registerOpenApi } from './openapi.ts';
+import { requestTracingPlugin } from './request-tracing.ts';
 import { adminFleetRoutes } from './routes/admin-fleet.ts';
 import { adminLoginRoutes } from './routes/admin-login.ts';
 import { documentRoutes } from './routes/documents.ts';
@@ -59,7 +60,9 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     );
   });
 
-  // First: the OpenAPI document collects the routes registered after it.
+  // A span per request, active while its route runs (nothing when tracing is off).
+  await app.register(requestTracingPlugin);
+  // The OpenAPI document collects the routes registered after it.
   await registerOpenApi(app);
   await app.register(cookie);
   await app.register(multipart, {

@@ -1,6 +1,7 @@
 import { FleetError } from '@agent-fleet/core';
 import type OpenAI from 'openai';
 import type { UpstreamServer } from './admission.ts';
+import { CallSpan } from './call-span.ts';
 import type { PoolMetrics } from './pool-metrics.ts';
 import type { Attempt } from './retry-loop.ts';
 import {
@@ -25,11 +26,22 @@ type StreamedCall = { id: string; type: 'function'; function: { name: string; ar
 /** One chat completion, not streamed. */
 export function chatAttempt(ctx: AttemptContext, req: PoolChatRequest): Attempt<never, PoolChatResult> {
   return async (server, attempt) => {
-    const res = await server.client.chat.completions.create(chatRequestBody(ctx.model, req, false) as never, {
-      headers: { 'x-user-id': req.userId },
-      signal: attemptSignal(req.signal, ctx.requestTimeoutMs),
-    });
-    return chatResult(ctx, server, res as OpenAI.ChatCompletion, attempt);
+    const span = CallSpan.start('chat', req.model ?? ctx.model, server, attempt);
+    try {
+      const res = await server.client.chat.completions.create(
+        chatRequestBody(ctx.model, req, false) as never,
+        {
+          headers: callHeaders(req, span),
+          signal: attemptSignal(req.signal, ctx.requestTimeoutMs),
+        },
+      );
+      const result = chatResult(ctx, server, res as OpenAI.ChatCompletion, attempt);
+      span?.answered(result);
+      return result;
+    } catch (err) {
+      span?.ended(err);
+      throw err;
+    }
   };
 }
 
@@ -42,63 +54,107 @@ export function streamAttempt(
   req: PoolChatRequest,
 ): Attempt<{ type: 'delta'; content: string }, PoolChatResult> {
   return async function* (server, attempt) {
-    const started = performance.now();
-    const stream = (await server.client.chat.completions.create(
-      chatRequestBody(ctx.model, req, true) as never,
-      {
-        headers: { 'x-user-id': req.userId },
-        signal: attemptSignal(req.signal, ctx.requestTimeoutMs),
-      },
-    )) as unknown as AsyncIterable<OpenAI.ChatCompletionChunk>;
-    let content = '';
-    let usage: OpenAI.CompletionUsage | undefined;
-    let finishReason: string | undefined;
-    const calls: StreamedCall[] = [];
-    for await (const chunk of stream) {
-      const choice = chunk.choices[0];
-      if (choice?.finish_reason) finishReason = choice.finish_reason;
-      for (const tc of choice?.delta?.tool_calls ?? []) mergeToolCall(calls, tc);
-      const delta = choice?.delta?.content;
-      if (delta) {
-        if (content === '') {
-          ctx.metrics.ttft.observe({ server: server.url }, (performance.now() - started) / 1000);
-        }
-        content += delta;
-        yield { type: 'delta', content: delta };
-      }
-      if (chunk.usage) usage = chunk.usage;
+    const span = CallSpan.start('chat', req.model ?? ctx.model, server, attempt);
+    try {
+      const result = yield* streamed(ctx, req, server, attempt, span);
+      span?.answered(result);
+      return result;
+    } catch (err) {
+      span?.ended(err);
+      throw err;
+    } finally {
+      span?.ended();
     }
-    if (!finishReason) {
-      throw new FleetError('upstream_error', `stream from ${server.url} ended before the answer did`);
-    }
-    const message = { content, ...(calls.length ? { tool_calls: calls.filter(Boolean) } : {}) };
-    const whole = { choices: [{ message, finish_reason: finishReason }], usage };
-    return chatResult(ctx, server, whole as unknown as OpenAI.ChatCompletion, attempt);
   };
+}
+
+/** The body of one streamed attempt. */
+async function* streamed(
+  ctx: AttemptContext,
+  req: PoolChatRequest,
+  server: UpstreamServer,
+  attempt: number,
+  span: CallSpan | undefined,
+): AsyncGenerator<{ type: 'delta'; content: string }, PoolChatResult, undefined> {
+  const started = performance.now();
+  const stream = (await server.client.chat.completions.create(
+    chatRequestBody(ctx.model, req, true) as never,
+    {
+      headers: callHeaders(req, span),
+      signal: attemptSignal(req.signal, ctx.requestTimeoutMs),
+    },
+  )) as unknown as AsyncIterable<OpenAI.ChatCompletionChunk>;
+  let content = '';
+  let usage: OpenAI.CompletionUsage | undefined;
+  let finishReason: string | undefined;
+  const calls: StreamedCall[] = [];
+  for await (const chunk of stream) {
+    const choice = chunk.choices[0];
+    if (choice?.finish_reason) finishReason = choice.finish_reason;
+    for (const tc of choice?.delta?.tool_calls ?? []) mergeToolCall(calls, tc);
+    const delta = choice?.delta?.content;
+    if (delta) {
+      if (content === '') {
+        ctx.metrics.ttft.observe({ server: server.url }, (performance.now() - started) / 1000);
+      }
+      content += delta;
+      yield { type: 'delta', content: delta };
+    }
+    if (chunk.usage) usage = chunk.usage;
+  }
+  if (!finishReason) {
+    throw new FleetError('upstream_error', `stream from ${server.url} ended before the answer did`);
+  }
+  const message = { content, ...(calls.length ? { tool_calls: calls.filter(Boolean) } : {}) };
+  const whole = { choices: [{ message, finish_reason: finishReason }], usage };
+  return chatResult(ctx, server, whole as unknown as OpenAI.ChatCompletion, attempt);
+}
+
+/** The headers of one attempt: the user (routing at the server) and the attempt's trace context. */
+function callHeaders(req: { userId: string }, span: CallSpan | undefined): Record<string, string> {
+  const headers = { 'x-user-id': req.userId };
+  return span ? span.headers(headers) : headers;
 }
 
 /** One embeddings request: one vector per input, in input order. */
 export function embedAttempt(ctx: AttemptContext, req: PoolEmbedRequest): Attempt<never, number[][]> {
-  return async (server) => {
-    const res = await server.client.embeddings.create(
-      {
-        model: req.model ?? ctx.model,
-        input: req.input,
-        ...(req.dimensions !== undefined ? { dimensions: req.dimensions } : {}),
-      },
-      { headers: { 'x-user-id': req.userId }, signal: attemptSignal(req.signal, ctx.requestTimeoutMs) },
-    );
-    const out = new Array<number[]>(req.input.length);
-    for (const d of res.data) out[d.index] = d.embedding;
-    for (let i = 0; i < out.length; i++) {
-      if (!Array.isArray(out[i])) {
-        throw new FleetError('upstream_error', `${server.url} returned no embedding for input ${i}`, {
-          retryable: false,
-        });
-      }
+  return async (server, attempt) => {
+    const span = CallSpan.start('embeddings', req.model ?? ctx.model, server, attempt);
+    try {
+      const vectors = await embedOnce(ctx, req, server, span);
+      span?.ended();
+      return vectors;
+    } catch (err) {
+      span?.ended(err);
+      throw err;
     }
-    return out;
   };
+}
+
+async function embedOnce(
+  ctx: AttemptContext,
+  req: PoolEmbedRequest,
+  server: UpstreamServer,
+  span: CallSpan | undefined,
+): Promise<number[][]> {
+  const res = await server.client.embeddings.create(
+    {
+      model: req.model ?? ctx.model,
+      input: req.input,
+      ...(req.dimensions !== undefined ? { dimensions: req.dimensions } : {}),
+    },
+    { headers: callHeaders(req, span), signal: attemptSignal(req.signal, ctx.requestTimeoutMs) },
+  );
+  const out = new Array<number[]>(req.input.length);
+  for (const d of res.data) out[d.index] = d.embedding;
+  for (let i = 0; i < out.length; i++) {
+    if (!Array.isArray(out[i])) {
+      throw new FleetError('upstream_error', `${server.url} returned no embedding for input ${i}`, {
+        retryable: false,
+      });
+    }
+  }
+  return out;
 }
 
 function mergeToolCall(calls: StreamedCall[], tc: OpenAI.ChatCompletionChunk.Choice.Delta.ToolCall): void {

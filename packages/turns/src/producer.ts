@@ -1,11 +1,17 @@
 import { createHash } from 'node:crypto';
 import {
+  ATTR,
+  currentTraceCarrier,
   type DoubleTexting,
   FleetError,
   hasNul,
+  inSpan,
   NUL_REFUSED,
   newTurnId,
   type RedisClient,
+  SPAN,
+  type Span,
+  SpanKind,
   userKeys,
 } from '@agent-fleet/core';
 import { scripts } from './lua.ts';
@@ -76,12 +82,19 @@ export class TurnProducer {
 
   /**
    * Accepts `input` as the user's next turn. Text with a NUL is refused (`invalid_request`) whoever
-   * the producer is: Postgres could not record such a turn.
+   * the producer is: Postgres could not record such a turn. Traced as `turn.accept`, whose context
+   * the turn's job carries to the workers (one trace per turn).
    */
   async accept(input: AcceptInput): Promise<AcceptedTurn> {
     if (hasNul(input.text))
       throw new FleetError('invalid_request', `text ${NUL_REFUSED}`, { details: { field: 'text' } });
+    const attributes = { [ATTR.userId]: input.userId, 'messaging.system': 'bullmq' };
+    return inSpan(SPAN.accept, { kind: SpanKind.PRODUCER, attributes }, (span) => this.#accept(input, span));
+  }
+
+  async #accept(input: AcceptInput, span: Span): Promise<AcceptedTurn> {
     const k = userKeys(this.#namespace, input.userId);
+    const trace = currentTraceCarrier();
     const payload: PendingPayload = {
       v: 1,
       kind: 'chat',
@@ -91,6 +104,7 @@ export class TurnProducer {
       ...(input.threadId ? { threadId: input.threadId } : {}),
       enqueuedAt: Date.now(),
       ...(input.doubleTexting === 'coalesce' ? { coalesce: true } : {}),
+      ...(trace ? { trace } : {}),
     };
     const idem = input.idempotencyKey;
     const run = (floor: string) =>
@@ -140,6 +154,7 @@ export class TurnProducer {
       );
     }
     const [seq, turnId, created, stored] = accepted;
+    span.setAttributes({ [ATTR.turnId]: turnId, [ATTR.seq]: seq });
     if (created === 1) {
       await this.#partitions.add(decodePending(seq, stored));
       return { turnId, seq, created: true };

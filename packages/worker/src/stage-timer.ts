@@ -1,13 +1,26 @@
-import { TURN_STAGES, type TurnStage, type TurnTimings } from '@agent-fleet/core';
+import {
+  ATTR,
+  type Attributes,
+  type Context,
+  inSpan,
+  NO_SPAN,
+  pastSpan,
+  type Span,
+  stageSpanName,
+  TURN_STAGES,
+  type TurnStage,
+  type TurnTimings,
+} from '@agent-fleet/core';
 import type { Histogram } from 'prom-client';
 
 /** Runs a part of a turn as one of its stages. */
 export interface StageTimer {
   /**
-   * Runs `fn` as `stage`: the turn reports that stage until its next one, and the time is counted.
-   * `name` names a tool call.
+   * Runs `fn` as `stage`: the turn reports that stage until its next one, the time is counted, and
+   * the part is traced as the span `turn.<stage>`, which `fn` may describe with attributes. `name`
+   * names a tool call.
    */
-  time<T>(stage: TurnStage, fn: () => Promise<T>, name?: string): Promise<T>;
+  time<T>(stage: TurnStage, fn: (span: Span) => Promise<T>, name?: string): Promise<T>;
   /** The model call running now streamed its first token. */
   firstToken(): void;
   /** What was timed, `totalMs` being acceptance (`enqueuedAt`) until now; null when nothing is. */
@@ -15,7 +28,11 @@ export interface StageTimer {
 }
 
 /** A timer that only runs the work: for parts called outside a delivery (repairs, tests). */
-export const UNTIMED: StageTimer = { time: (_stage, fn) => fn(), firstToken: () => {}, timings: () => null };
+export const UNTIMED: StageTimer = {
+  time: (_stage, fn) => fn(NO_SPAN),
+  firstToken: () => {},
+  timings: () => null,
+};
 
 /** The histograms a turn's stages are observed in. */
 export interface StageHistograms {
@@ -56,26 +73,30 @@ export class TurnStages implements StageTimer {
     return this.#totals;
   }
 
-  /** Counts `ms` of `stage` that was measured elsewhere (the queue, the gate before the turn began). */
-  observe(stage: TurnStage, ms: number): void {
-    this.#totals[stage] += ms;
-    this.#histograms.stage.observe({ stage }, ms / 1000);
+  /**
+   * Counts `ms` of `stage` that was measured elsewhere and ended now (the queue, the gate before the
+   * turn began), traced as a span of that length under `parent` (the active context when absent).
+   */
+  observe(stage: TurnStage, ms: number, parent?: Context): void {
+    this.#count(stage, ms);
+    const now = Date.now();
+    pastSpan(stageSpanName(stage), now - ms, now, { [ATTR.stage]: stage }, parent);
   }
 
   firstToken(): void {
     if (this.#stage === 'model') this.#firstTokenAt ??= performance.now();
   }
 
-  async time<T>(stage: TurnStage, fn: () => Promise<T>, name?: string): Promise<T> {
+  async time<T>(stage: TurnStage, fn: (span: Span) => Promise<T>, name?: string): Promise<T> {
     this.#stage = stage;
     this.#since = Date.now();
     this.#firstTokenAt = undefined;
     const started = performance.now();
     try {
-      return await fn();
+      return await inSpan(stageSpanName(stage), { attributes: stageAttributes(stage, name) }, fn);
     } finally {
       const ended = performance.now();
-      this.observe(stage, ended - started);
+      this.#count(stage, ended - started);
       this.#part(stage, started, ended, name);
     }
   }
@@ -91,6 +112,11 @@ export class TurnStages implements StageTimer {
     };
   }
 
+  #count(stage: TurnStage, ms: number): void {
+    this.#totals[stage] += ms;
+    this.#histograms.stage.observe({ stage }, ms / 1000);
+  }
+
   #part(stage: TurnStage, started: number, ended: number, name: string | undefined): void {
     if (stage === 'model') {
       const first = Math.min(this.#firstTokenAt ?? ended, ended);
@@ -100,4 +126,9 @@ export class TurnStages implements StageTimer {
     } else if (stage === 'tool') this.#tools.push({ name: name ?? '', ms: round(ended - started) });
     else if (stage === 'checkpoint') this.#checkpoints.push(round(ended - started));
   }
+}
+
+/** A stage span's attributes: the stage, and the tool a tool call calls. */
+function stageAttributes(stage: TurnStage, name: string | undefined): Attributes {
+  return { [ATTR.stage]: stage, ...(stage === 'tool' && name ? { 'gen_ai.tool.name': name } : {}) };
 }

@@ -1,3 +1,4 @@
+import { ATTR } from '@agent-fleet/core';
 import type { LlmPool, PoolChatRequest, PoolChatResult, PoolMessage, PoolWaitEvent } from '@agent-fleet/llm';
 import { type StageTimer, UNTIMED } from '../stage-timer.ts';
 import type { AgentStep } from './steps.ts';
@@ -85,8 +86,17 @@ export async function runAgentLoop(messages: PoolMessage[], o: AgentLoopOptions)
         await o.guard?.();
         const result = await stages.time(
           'tool',
-          () =>
-            o.registry.call(call.name, call.arguments, { ...o.toolContext, callId: call.id }, o.enabledTools),
+          async (span) => {
+            span.setAttribute('gen_ai.tool.call.id', call.id);
+            const r = await o.registry.call(
+              call.name,
+              call.arguments,
+              { ...o.toolContext, callId: call.id },
+              o.enabledTools,
+            );
+            span.setAttribute(ATTR.toolOk, r.ok);
+            return r;
+          },
           call.name,
         );
         toolCalls++;

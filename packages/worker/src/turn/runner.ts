@@ -1,5 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { type Logger, type TurnJob, turnJobSchema } from '@agent-fleet/core';
+import {
+  ATTR,
+  contextOfCarrier,
+  currentTraceCarrier,
+  inSpan,
+  type Logger,
+  linkToCarrier,
+  SPAN,
+  type Span,
+  SpanKind,
+  type SpanSettings,
+  type TurnJob,
+  turnJobSchema,
+} from '@agent-fleet/core';
 import type { Citation } from '@agent-fleet/rag';
 import type { TurnEvents, TurnGate } from '@agent-fleet/turns';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
@@ -70,6 +83,8 @@ interface RunContext {
   signal: AbortSignal;
   ride: OutageRide;
   stages: TurnStages;
+  /** The delivery's span: what it resumed and how it ended are told there. */
+  span: Span;
   /** Tells the running-turns registry the turn's tenant once its profile is loaded. */
   tenant(tenant: string): void;
 }
@@ -79,6 +94,7 @@ interface Admission {
   attempt: number;
   queue: string;
   gateMs: number;
+  span: Span;
 }
 
 /** How waiting out an outage ended: try again, the window passed, or the turn was stopped meanwhile. */
@@ -123,12 +139,19 @@ export class TurnRunner {
       throw new UnrecoverableError(`invalid turn job payload: ${z.prettifyError(parsed.error)}`);
     }
     const t = parsed.data;
+    return inSpan(SPAN.delivery, deliverySpan(job, t), (span) => this.#deliver(job, token, t, span));
+  }
+
+  /** One delivery under its span: through the gate, then parked, skipped, or run. */
+  async #deliver(job: Job, token: string | undefined, t: TurnJob, span: Span): Promise<TurnOutcome> {
     const { gate, metrics, policy } = this.#parts;
+    await noteDelivery(job, t, span);
     const lease = `${job.id}.${token ?? randomUUID()}`;
     const gateStarted = performance.now();
     const decision = await gate.begin(t.userId, t.seq, t.turnId, lease);
     const gateMs = performance.now() - gateStarted;
     metrics.gate.inc({ decision: decision.kind });
+    span.setAttribute(ATTR.gate, decision.kind);
     if (decision.kind !== 'acquired') metrics.stageSeconds.observe({ stage: 'gate' }, gateMs / 1000);
     switch (decision.kind) {
       case 'duplicate':
@@ -140,7 +163,7 @@ export class TurnRunner {
         if (Date.now() - t.enqueuedAt > policy.gapGraceMs) await this.#repairAhead(t);
         return this.#park(job, token, t);
       case 'acquired': {
-        const admission = { attempt: job.attemptsMade + 1, queue: job.queueName, gateMs };
+        const admission = { attempt: job.attemptsMade + 1, queue: job.queueName, gateMs, span };
         return this.#run({ job: t, lease, startedAt: Date.now() }, admission, decision);
       }
     }
@@ -174,7 +197,12 @@ export class TurnRunner {
     const log = this.#parts.logger.child({ turnId: t.turnId, userId: t.userId, seq: t.seq, attempt });
     const stages = new TurnStages(stageHistograms(this.#parts.metrics));
     // Accepted until a worker first took it (parked time included); a retry's wait is not queueing.
-    if (attempt === 1) stages.observe('queue', Math.max(0, (turn.startedAt ?? Date.now()) - t.enqueuedAt));
+    if (attempt === 1)
+      stages.observe(
+        'queue',
+        Math.max(0, (turn.startedAt ?? Date.now()) - t.enqueuedAt),
+        contextOfCarrier(t.trace),
+      );
     stages.observe('gate', admission.gateMs);
     const registered = this.#parts.running.add({
       job: t,
@@ -194,6 +222,7 @@ export class TurnRunner {
         signal: abort.signal,
         ride: this.#ride(t),
         stages,
+        span: admission.span,
         tenant: registered.tenant,
       };
       const settlement = await this.#attempt(turn, begun, ctx, log);
@@ -235,6 +264,7 @@ export class TurnRunner {
       if (tenant !== undefined) ctx.tenant(tenant);
       const resumed = prepared.resumed.steps.length;
       if (resumed > 0) {
+        ctx.span.setAttribute(ATTR.resumedSteps, resumed);
         log.info({ steps: resumed }, 'resuming from checkpoint');
         this.#parts.metrics.replays.inc();
       }
@@ -299,6 +329,7 @@ export class TurnRunner {
         step = await this.#afterRecordingError(err, step, ctx, log);
       }
     }
+    ctx.span.setAttribute(ATTR.outcome, step.settlement.kind);
     if (step.settlement.kind === 'completed' && fin?.kind === 'finished')
       await this.#fold(turn.job, fin.historyTokens, log);
     return outcomeOf(turn.job, step.settlement);
@@ -395,4 +426,33 @@ function outcomeOf(t: TurnJob, s: Settlement): TurnOutcome {
     case 'retry':
       throw s.error;
   }
+}
+
+/**
+ * A delivery's span: a child of the turn's accepting span (one trace per turn, whichever worker
+ * takes it and however often), linked to the delivery before it (a park, a crash, a retry).
+ */
+function deliverySpan(job: Job, t: TurnJob): SpanSettings {
+  return {
+    kind: SpanKind.CONSUMER,
+    parent: contextOfCarrier(t.trace),
+    links: linkToCarrier(t.trace?.delivery ? { traceparent: t.trace.delivery } : undefined),
+    attributes: {
+      [ATTR.userId]: t.userId,
+      [ATTR.turnId]: t.turnId,
+      [ATTR.seq]: t.seq,
+      [ATTR.attempt]: job.attemptsMade + 1,
+      'messaging.system': 'bullmq',
+      'messaging.destination.name': job.queueName,
+    },
+    // A park or a busy user hands the job back to BullMQ with this error: not a failure.
+    expected: (err) => err instanceof DelayedError,
+  };
+}
+
+/** Keeps this delivery's span in the job, for the next delivery to link to (only while traced). */
+async function noteDelivery(job: Job, t: TurnJob, span: Span): Promise<void> {
+  const delivery = span.isRecording() ? currentTraceCarrier()?.traceparent : undefined;
+  if (!delivery || !t.trace) return;
+  await job.updateData({ ...job.data, trace: { ...t.trace, delivery } }).catch(() => {});
 }
