@@ -1,4 +1,7 @@
-import { TURN_STAGES, turnTimingsSchema } from '@agent-fleet/core';
+import { inSpan, SPAN, TURN_STAGES, turnTimingsSchema } from '@agent-fleet/core';
+import { startTracing } from '@agent-fleet/telemetry';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { describe, expect, it } from 'vitest';
 import { createWorkerMetrics, stageHistograms } from './metrics.ts';
 import { TurnStages, UNTIMED } from './stage-timer.ts';
@@ -83,5 +86,47 @@ describe('TurnStages', () => {
   it('untimed parts only run', async () => {
     expect(await UNTIMED.time('model', async () => 7)).toBe(7);
     expect(UNTIMED.timings(0)).toBeNull();
+  });
+});
+
+describe('TurnStages traces', () => {
+  it('makes a span per timed part, and one of the measured length for a part measured elsewhere', async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracing = startTracing({
+      serviceName: 'fleet-worker',
+      processor: new SimpleSpanProcessor({ exporter }),
+    });
+    try {
+      const stages = new TurnStages(stageHistograms(createWorkerMetrics()));
+      await inSpan(SPAN.delivery, {}, async () => {
+        stages.observe('queue', 1500);
+        await stages.time(
+          'tool',
+          async (span) => span.setAttribute('gen_ai.tool.call.id', 'call_1'),
+          'save_note',
+        );
+        await expect(
+          stages.time('model', async () => Promise.reject(new Error('no server'))),
+        ).rejects.toThrow();
+      });
+      const spans = exporter.getFinishedSpans();
+      const delivery = spans.find((s) => s.name === SPAN.delivery)!;
+      const [queue, tool, model] = ['turn.queue', 'turn.tool', 'turn.model'].map(
+        (n) => spans.find((s) => s.name === n)!,
+      );
+      for (const s of [queue, tool, model])
+        expect(s!.parentSpanContext?.spanId).toBe(delivery.spanContext().spanId);
+      expect(queue!.attributes).toEqual({ 'fleet.turn.stage': 'queue' });
+      const [secs, nanos] = queue!.duration;
+      expect(secs * 1000 + nanos / 1e6).toBe(1500);
+      expect(tool!.attributes).toEqual({
+        'fleet.turn.stage': 'tool',
+        'gen_ai.tool.name': 'save_note',
+        'gen_ai.tool.call.id': 'call_1',
+      });
+      expect(model!.status).toMatchObject({ code: SpanStatusCode.ERROR, message: 'no server' });
+    } finally {
+      await tracing.shutdown();
+    }
   });
 });
