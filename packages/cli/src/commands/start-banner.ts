@@ -21,6 +21,8 @@ export interface BannerFacts {
   scrapeConfig: string;
   sample: { documents: number; chunks: number };
   authOff: boolean;
+  /** Where traces go (OTEL_EXPORTER_OTLP_ENDPOINT), when they are on. */
+  traces: string | undefined;
   /** The development credentials, when the gateway verifies tokens with their secret. */
   dev: DevCredentials | undefined;
 }
@@ -46,6 +48,7 @@ export async function startBanner(f: BannerFacts): Promise<string> {
     `  Postgres    ${f.databaseUrl}   (${where(f.embedded.postgres)})`,
     `  workers     ${f.workers}`,
     `  logs        ${f.logDir ?? 'this terminal'}`,
+    `  traces      ${f.traces ?? 'off   (set OTEL_EXPORTER_OTLP_ENDPOINT to export OpenTelemetry traces)'}`,
     '',
     `sample corpus: ${f.sample.documents} compliance policies of tenant ${SAMPLE_TENANT} (${f.sample.chunks} chunks)`,
     'demo users:    alice (compliance), ivan (compliance, aml-investigators), lena (legal, senior-management)',

@@ -23,6 +23,7 @@ import {
 import { createRetriever, ingestPaths, SAMPLE_CORPUS_DIR, SAMPLE_TENANT } from '@agent-fleet/rag';
 import { scalingPolicyFromConfig } from '@agent-fleet/scaling';
 import { createPool, migrate, ProfileStore } from '@agent-fleet/state';
+import { type TracingSettings, tracingSettings } from '@agent-fleet/telemetry';
 import { WorkBacklog } from '@agent-fleet/turns';
 import { REPO_ROOT, SERVICE_SCRIPTS } from '../paths.ts';
 import { removeStackFile, writeStackFile } from '../stack-file.ts';
@@ -55,8 +56,11 @@ type LogTarget = (service: string) => Pick<ServiceOptions, 'logFile'>;
 export async function startFleet(opts: StartOptions): Promise<void> {
   const env: Record<string, string | undefined> = { ...process.env };
   let config: FleetConfig;
+  let tracing: TracingSettings | null;
   try {
     config = loadConfig(env);
+    // The gateway and the workers get these OTEL_* variables too: a bad one stops them all here.
+    tracing = tracingSettings(env);
   } catch (err) {
     process.stderr.write(`fleet start: ${(err as Error).message}\n`);
     process.exit(1);
@@ -144,6 +148,9 @@ export async function startFleet(opts: StartOptions): Promise<void> {
         scrapeConfig: scrape.configFile,
         sample,
         authOff: env.AUTH_MODE === 'off',
+        traces: tracing
+          ? `${tracing.url}   (OTLP ${tracing.protocol}, from the gateway and every worker)`
+          : undefined,
         dev: dev && env.JWT_SECRET === dev.jwtSecret ? dev : undefined,
       }),
     );
