@@ -12,7 +12,7 @@ import {
 } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildClientDist } from './support/sdk-build.ts';
@@ -20,7 +20,7 @@ import { buildClientDist } from './support/sdk-build.ts';
 const root = fileURLToPath(new URL('../', import.meta.url));
 const CLIENT = join(root, 'packages/client');
 /** What the SDK declares it needs at run time; a consumer has these and nothing of the workspace. */
-const RUNTIME_DEPS = ['bullmq', 'ioredis', 'zod'];
+const RUNTIME_DEPS = ['@opentelemetry/api', 'bullmq', 'ioredis', 'zod'];
 const NODE_BUILTINS = new Set(builtinModules);
 
 /**
@@ -182,14 +182,16 @@ describe("the SDK's published type declarations", () => {
     expect(new sdk.FleetHttpClient({ baseUrl: 'http://127.0.0.1:1' }).reviews).toBeInstanceOf(sdk.ReviewsApi);
   });
 
-  it('typecheck code of a consumer that has only the dist and bullmq, ioredis and zod: both clients, turn statuses, the reviews API', () => {
+  it('typecheck code of a consumer that has only the dist and its runtime dependencies: both clients, turn statuses, the reviews API', () => {
     const modules = join(consumer, 'node_modules');
     const sdk = join(modules, '@agent-fleet/client');
     mkdirSync(sdk, { recursive: true });
     cpSync(join(CLIENT, 'package.json'), join(sdk, 'package.json'));
     cpSync(dist, join(sdk, 'dist'), { recursive: true });
-    for (const dep of RUNTIME_DEPS)
+    for (const dep of RUNTIME_DEPS) {
+      mkdirSync(dirname(join(modules, dep)), { recursive: true });
       symlinkSync(realpathSync(join(CLIENT, 'node_modules', dep)), join(modules, dep));
+    }
     mkdirSync(join(modules, '@types'));
     symlinkSync(realpathSync(join(root, 'node_modules/@types/node')), join(modules, '@types/node'));
     writeFileSync(

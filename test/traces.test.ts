@@ -126,6 +126,7 @@ describe('traces: one trace per turn, from the HTTP request to each model call',
       'fleet.turn.attempt': 1,
       'fleet.turn.gate': 'acquired',
       'fleet.turn.outcome': 'completed',
+      'fleet.tenant': 'acme',
       'messaging.system': 'bullmq',
     });
     const stages = byStart(spans.filter((s) => s.parentSpanId === delivery.spanId));

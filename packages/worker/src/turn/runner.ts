@@ -261,7 +261,10 @@ export class TurnRunner {
     try {
       const prepared = await this.#parts.preparer.prepare(turn.job, begun, ctx.stages);
       const tenant = prepared.profile?.tenant;
-      if (tenant !== undefined) ctx.tenant(tenant);
+      if (tenant !== undefined) {
+        ctx.tenant(tenant);
+        ctx.span.setAttribute(ATTR.tenant, tenant);
+      }
       const resumed = prepared.resumed.steps.length;
       if (resumed > 0) {
         ctx.span.setAttribute(ATTR.resumedSteps, resumed);
