@@ -1,7 +1,12 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startSim } from '@agent-fleet/llm-sim';
 import { type CollectedSpan, type OtlpCollector, startOtlpCollector } from '@agent-fleet/telemetry/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_RECOVERY_ENV, settledTurn, startTestFleet, type TestFleet } from './support/fleet.ts';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
 
 /** OTLP span kinds. */
 const KIND = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
@@ -36,7 +41,7 @@ describe('traces: one trace per turn, from the HTTP request to each model call',
       workers: 0,
       env: {
         ...FAST_RECOVERY_ENV,
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: 'info',
         OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
         OTEL_BSP_SCHEDULE_DELAY: '50',
@@ -62,6 +67,14 @@ describe('traces: one trace per turn, from the HTTP request to each model call',
     const found = named(spans, name);
     expect(found, name).toHaveLength(1);
     return found[0]!;
+  };
+  const workerLogLines = () => {
+    const dir = join(root, '.fleet', 'test-logs', fleet.namespace);
+    return readdirSync(dir)
+      .filter((f) => f.startsWith('worker-'))
+      .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n'))
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   };
   const byStart = (spans: CollectedSpan[]) => [...spans].sort((a, b) => (a.startNs < b.startNs ? -1 : 1));
 
@@ -144,6 +157,9 @@ describe('traces: one trace per turn, from the HTTP request to each model call',
       'turn.commit',
     ]);
     for (const s of stages) expect(s.attributes['fleet.turn.stage']).toBe(s.name.slice('turn.'.length));
+    expect(one(stages, 'turn.retrieval').attributes['fleet.retrieval.passages']).toBe(1);
+    expect(one(stages, 'turn.record').attributes['db.system.name']).toBe('postgresql');
+    expect(one(stages, 'turn.commit').attributes['db.system.name']).toBe('redis');
     expect(one(stages, 'turn.tool').attributes).toMatchObject({
       'gen_ai.tool.name': 'save_note',
       'fleet.tool.ok': true,
@@ -173,6 +189,9 @@ describe('traces: one trace per turn, from the HTTP request to each model call',
     expect(calls.map((c) => c.attributes['fleet.llm.cache_hit'])).toEqual([false, true]);
     expect(calls[1]!.attributes['fleet.llm.cached_tokens']).toBeGreaterThan(0);
     expect(spans.every((s) => s.status !== 2)).toBe(true);
+    // The worker's log lines of the turn name its trace and the span they were written in.
+    const started = workerLogLines().find((l) => l.msg === 'turn started' && l.turnId === turnId);
+    expect(started).toMatchObject({ userId: 'tracer', trace_id: traceId, span_id: delivery.spanId });
     await worker.stop();
   });
 

@@ -49,6 +49,7 @@ export const ATTR = {
   cachedTokens: 'fleet.llm.cached_tokens',
   cacheHit: 'fleet.llm.cache_hit',
   toolOk: 'fleet.tool.ok',
+  passages: 'fleet.retrieval.passages',
 } as const;
 
 /** The span of a turn stage (`turn.model`, `turn.commit`, ...), named after TURN_STAGES. */

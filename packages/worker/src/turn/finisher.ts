@@ -64,12 +64,16 @@ export class TurnFinisher {
       return null;
     }
     const records = settlementRecords(turn, s, Date.now());
-    await stages.time('record', async () => {
+    await stages.time('record', async (span) => {
+      span.setAttribute('db.system.name', 'postgresql');
       if (s.kind === 'completed')
         await Promise.all(records.transcripts.map((row) => p.transcript.record(row)));
       else await this.#recordUnanswered(records.transcripts[0]!, opts.transcript ?? 'required');
     });
-    const fin = await stages.time('commit', () => this.#commit(records));
+    const fin = await stages.time('commit', (span) => {
+      span.setAttribute('db.system.name', 'redis');
+      return this.#commit(records);
+    });
     // Issued before the done events on the same connection, so a watcher woken by one finds them.
     const timed = fin.kind === 'finished' ? this.#saveTimings(turn.job, stages) : undefined;
     for (const { turnId, event } of records.done) await this.#announce(turn.job, turnId, event);

@@ -1,4 +1,4 @@
-import type { HistoryMessage, Logger, TurnJob } from '@agent-fleet/core';
+import { ATTR, type HistoryMessage, type Logger, type TurnJob } from '@agent-fleet/core';
 import type { PoolMessage } from '@agent-fleet/llm';
 import { CITATION_INSTRUCTIONS, formatPassages, type Retriever } from '@agent-fleet/rag';
 import type { Profile } from '@agent-fleet/state';
@@ -69,7 +69,12 @@ export class TurnPreparer {
     );
     const question = [job.text, ...coalesced.map((c) => c.text)].join('\n\n');
     const grounding =
-      resumed.grounding ?? (await stages.time('retrieval', () => this.#retrieve(question, profile)));
+      resumed.grounding ??
+      (await stages.time('retrieval', async (span) => {
+        const found = await this.#retrieve(question, profile);
+        span.setAttribute(ATTR.passages, found.citations.length);
+        return found;
+      }));
     const prompt = [
       { role: 'system' as const, content: this.#system(profile) },
       ...promptMessages(history, meta),
