@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type FleetConfig, loadConfig } from '@agent-fleet/core';
+import { tracingSettings } from '@agent-fleet/telemetry';
 import { parse } from 'yaml';
 
 /** infra/k8s of this repository. */
@@ -39,8 +40,8 @@ export function parseEnvFile(text: string, source: string): Record<string, strin
 
 /**
  * Reads an overlay's namespace (its kustomization.yaml) and settings (its fleet.env) and checks the
- * settings with the fleet's configuration schema: a value the processes would refuse at start-up
- * is refused here, naming the variable.
+ * settings with the fleet's configuration schema and the tracing settings (OTEL_*): a value the
+ * processes would refuse at start-up is refused here, naming the variable.
  */
 export function readOverlay(dir: string): Overlay {
   const kustomization = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as {
@@ -52,6 +53,7 @@ export function readOverlay(dir: string): Overlay {
   let config: FleetConfig;
   try {
     config = loadConfig(env);
+    tracingSettings(env);
   } catch (err) {
     throw new Error(`${envFile}: ${(err as Error).message}`);
   }

@@ -31,11 +31,17 @@ describe('the Kubernetes overlays', () => {
     });
   }
 
-  it('refuses an overlay whose fleet.env the fleet would refuse, naming the variable', () => {
+  it.each([
+    ['PARTITIONS=0', 'PARTITIONS'],
+    [
+      'OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4317\nOTEL_EXPORTER_OTLP_PROTOCOL=grpc',
+      'OTEL_EXPORTER_OTLP_PROTOCOL',
+    ],
+  ])('refuses an overlay whose fleet.env the fleet would refuse (%s), naming the variable', (line, name) => {
     const dir = mkdtempSync(join(tmpdir(), 'overlay-'));
     cpSync(join(K8S_DIR, 'overlays/dev'), dir, { recursive: true });
-    writeFileSync(join(dir, 'fleet.env'), `${readFileSync(join(dir, 'fleet.env'), 'utf8')}PARTITIONS=0\n`);
-    expect(() => readOverlay(dir)).toThrow(/fleet\.env: invalid configuration[\s\S]*PARTITIONS/);
+    writeFileSync(join(dir, 'fleet.env'), `${readFileSync(join(dir, 'fleet.env'), 'utf8')}${line}\n`);
+    expect(() => readOverlay(dir)).toThrow(new RegExp(`fleet\\.env: invalid configuration[\\s\\S]*${name}`));
   });
 });
 
