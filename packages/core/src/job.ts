@@ -19,7 +19,11 @@ export const turnJobSchema = z.object({
    * woken, redelivered after a crash) joins one trace; `delivery` is the last delivery's span, which
    * the next one links to.
    */
-  trace: traceCarrierSchema.extend({ delivery: traceCarrierSchema.shape.traceparent.optional() }).optional(),
+  trace: traceCarrierSchema
+    .extend({ delivery: traceCarrierSchema.shape.traceparent.optional() })
+    .optional()
+    // A malformed trace context costs the turn its trace, never the turn.
+    .catch(undefined),
 });
 export type TurnJob = z.infer<typeof turnJobSchema>;
 

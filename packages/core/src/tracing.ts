@@ -64,7 +64,7 @@ export const traceCarrierSchema = z.object({
 });
 export type TraceCarrier = z.infer<typeof traceCarrierSchema>;
 
-/** The active span's context as a carrier; undefined when nothing is traced (no SDK, or not sampled). */
+/** The active span's context as a carrier; undefined when there is none (no SDK, or no span). */
 export function currentTraceCarrier(ctx: Context = context.active()): TraceCarrier | undefined {
   const carrier: Partial<TraceCarrier> = {};
   propagation.inject(ctx, carrier);
