@@ -1,2 +1,2 @@
-export { type OtelEnv, otelEnvSchema, type TracingSettings, tracingSettings } from './settings.ts';
-export { exporterOf, type StartTracingOptions, startTracing, type Tracing } from './tracing.ts';
+export { type TracingSettings, tracingSettings } from './settings.ts';
+export { type StartTracingOptions, startTracing, type Tracing } from './tracing.ts';

@@ -12,7 +12,7 @@ const protocol = z.enum(['http/protobuf', 'http/json', 'grpc'], {
  * reads OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT, _COMPRESSION and their _TRACES_ forms, and the
  * resource OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES).
  */
-export const otelEnvSchema = z.object({
+const otelEnvSchema = z.object({
   OTEL_SDK_DISABLED: z
     .string()
     .transform((v) => v.toLowerCase() === 'true')
@@ -46,7 +46,7 @@ export const otelEnvSchema = z.object({
   OTEL_BSP_MAX_QUEUE_SIZE: int(2048, 1),
   OTEL_BSP_MAX_EXPORT_BATCH_SIZE: int(512, 1),
 });
-export type OtelEnv = z.output<typeof otelEnvSchema>;
+type OtelEnv = z.output<typeof otelEnvSchema>;
 
 /** What tracing exports, and how; null when it is off. */
 export interface TracingSettings {

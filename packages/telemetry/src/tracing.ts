@@ -82,7 +82,7 @@ function batchProcessor(settings: TracingSettings): SpanProcessor {
 }
 
 /** The OTLP/HTTP exporter of the chosen encoding (headers, timeout, compression from OTEL_EXPORTER_OTLP_*). */
-export function exporterOf(settings: Pick<TracingSettings, 'url' | 'protocol'>): SpanExporter {
+function exporterOf(settings: Pick<TracingSettings, 'url' | 'protocol'>): SpanExporter {
   return settings.protocol === 'http/json'
     ? new JsonExporter({ url: settings.url })
     : new ProtobufExporter({ url: settings.url });
