@@ -17,7 +17,13 @@ describe('FleetClient (real Redis, the gateway’s TurnProducer)', () => {
   beforeEach(() => {
     ns = freshNamespace();
     client = new FleetClient({ connection: redisUrl(), namespace: ns, partitions: 4, maxMessageBytes: 64 });
-    gate = new TurnGate({ redis, namespace: ns, leaseMs: 5000, recordTtlSeconds: 3600 });
+    gate = new TurnGate({
+      redis,
+      namespace: ns,
+      leaseMs: 5000,
+      recordTtlSeconds: 3600,
+      hotStateTtlSeconds: 3600,
+    });
   });
   afterEach(() => client.close());
 

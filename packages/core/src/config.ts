@@ -125,6 +125,11 @@ export const envSchema = z.object({
   MAX_STALLED_COUNT: int(5, 0, 1000),
   SHUTDOWN_GRACE_MS: int(20_000, 0, 3_600_000),
   HISTORY_TOKEN_BUDGET: int(3000, 100, 1_000_000),
+  /**
+   * How long a user's hot state (history, summary, numbering) stays in Redis after their last turn
+   * finished with nothing else pending; their next turn rebuilds it from Postgres.
+   */
+  HOT_STATE_TTL_SECONDS: int(7 * 24 * 3600, 1, 365 * 24 * 3600),
   SYSTEM_PROMPT: z
     .string()
     .min(1)

@@ -57,6 +57,7 @@ export { hashKey, jumpConsistentHash, partitionOf } from './jump-hash.ts';
 export { CLUSTER_SLOTS, keySlot } from './key-slot.ts';
 export {
   apiKeyRevocationsChannel,
+  hotStateKeys,
   partitionHashTag,
   partitionQueueName,
   partitionQueuePrefix,

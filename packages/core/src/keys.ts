@@ -3,36 +3,42 @@ import { CLUSTER_SLOTS, keySlot } from './key-slot.ts';
 /**
  * Every Redis key the fleet writes, in one place. Per-user keys share the hash tag `{u:<userId>}`
  * and each partition queue has its own tag (`partitionHashTag`), so every Lua script touches one
- * slot and the layout works unchanged on Redis Cluster.
+ * slot and the layout works unchanged on Redis Cluster. A user's *hot state* ({@link hotStateKeys})
+ * expires HOT_STATE_TTL_SECONDS after their last turn finished with nothing else pending, and is
+ * rebuilt from Postgres by their next turn; every other per-user key expires on its own or is
+ * deleted when its turn finishes.
  */
 export interface UserKeys {
-  /** INCR counter: the last sequence number handed out. */
+  /** INCR counter: the last sequence number handed out (hot state). */
   seq: string;
-  /** The last sequence number finished (completed or finally failed). */
+  /** The last sequence number finished (completed or finally failed) (hot state). */
   done: string;
-  /** The turn lease: which delivery may run the user's next turn. */
+  /** The turn lease: which delivery may run the user's next turn (expires unless renewed). */
   lease: string;
-  /** Hash seq -> job payload JSON of accepted turns not yet finished. */
+  /** Hash seq -> job payload JSON of accepted turns not yet finished (empty, so gone, when idle). */
   pending: string;
-  /** Conversation history list (JSON messages), trimmed to a budget. */
+  /** Conversation history list (JSON messages), trimmed to a budget (hot state). */
   history: string;
-  /** Hash with the last seq appended to the history. */
+  /** Hash with the last seq appended to the history, its tokens, the summary (hot state). */
   historyMeta: string;
-  /** Idempotency-Key -> "turnId seq". */
+  /** Idempotency-Key -> "turnId seq" (IDEMPOTENCY_TTL_SECONDS). */
   idempotency: (key: string) => string;
-  /** Per-turn scratchpad: step checkpoints of a running turn. */
+  /** Per-turn scratchpad: step checkpoints of a running turn (deleted at commit, a day at most). */
   scratchpad: (turnId: string) => string;
-  /** The seq of the newest message sent with the `interrupt` strategy. */
+  /** The seq of the newest message sent with the `interrupt` strategy (hot state). */
   interrupt: string;
-  /** Set when someone asked to cancel the turn; checked when it starts and between its steps. */
+  /** Set when someone asked to cancel the turn; checked when it starts and between its steps (a day). */
   cancel: (turnId: string) => string;
-  /** A turn's event stream (status, steps, tokens, done), read by `GET /v1/turns/:id/events`. */
+  /** A turn's event stream (status, steps, tokens, done), read by `GET /v1/turns/:id/events` (an hour). */
   events: (turnId: string) => string;
-  /** The user's profile as cached from Postgres (JSON; `null` when the user has none). */
+  /** The user's profile as cached from Postgres (JSON; `null` when the user has none; minutes). */
   profile: string;
   /** Prefix of turn records: the record of a turn is `recordPrefix + turnId`. */
   recordPrefix: string;
-  /** The status record of one turn (kept in the user's slot, so the turn's Lua steps update it). */
+  /**
+   * The status record of one turn (kept in the user's slot, so the turn's Lua steps update it;
+   * TURN_RECORD_TTL_SECONDS).
+   */
   record: (turnId: string) => string;
 }
 
@@ -54,6 +60,14 @@ export function userKeys(namespace: string, userId: string): UserKeys {
     recordPrefix: `${p}:turn:`,
     record: (turnId) => `${p}:turn:${turnId}`,
   };
+}
+
+/**
+ * The keys of a user's hot state: what their turns need between them and what expires together
+ * once the user is idle (kept alive while any turn of theirs is pending).
+ */
+export function hotStateKeys(k: UserKeys): string[] {
+  return [k.seq, k.done, k.history, k.historyMeta, k.interrupt];
 }
 
 /** turnId -> userId, so a turn record can be found from its id alone. */

@@ -1,4 +1,4 @@
-import { type HistoryMessage, userKeys } from '@agent-fleet/core';
+import { type HistoryMessage, hotStateKeys, userKeys } from '@agent-fleet/core';
 import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { freshNamespace, redisUrl } from '../../../test/support/stack.ts';
@@ -17,7 +17,9 @@ describe('turn gate Lua: begin, commit, renew, release, peek (real Redis)', () =
   let ns: string;
   let gate: TurnGate;
   let k: ReturnType<typeof userKeys>;
-  const make = (leaseMs = 5000) => new TurnGate({ redis, namespace: ns, leaseMs, recordTtlSeconds: 3600 });
+  const HOT_TTL = 600;
+  const make = (leaseMs = 5000) =>
+    new TurnGate({ redis, namespace: ns, leaseMs, recordTtlSeconds: 3600, hotStateTtlSeconds: HOT_TTL });
   const pending = (seqs: number[]) =>
     Promise.all(seqs.map((s) => redis.hset(k.pending, s, JSON.stringify({ turnId: `t${s}` }))));
   const commit = (seq: number, token: string, extra: Partial<CommitInput> = {}) =>
@@ -36,10 +38,12 @@ describe('turn gate Lua: begin, commit, renew, release, peek (real Redis)', () =
     return commit(seq, `tok${seq}`);
   };
 
-  beforeEach(() => {
+  beforeEach(async () => {
     ns = freshNamespace();
     k = userKeys(ns, user);
     gate = make();
+    // What accepting the user's first turn leaves behind (accept-turn-8.lua).
+    await redis.set(k.done, 0);
   });
 
   describe('begin', () => {
@@ -192,15 +196,27 @@ describe('turn gate Lua: begin, commit, renew, release, peek (real Redis)', () =
       expect(await gate.history(user)).toEqual([...msgs(1), ...msgs(2), ...msgs(3)]);
     });
 
-    it('rebuilds a lost history once, and never over an existing one', async () => {
-      const h = { messages: [...msgs(7), ...msgs(8)], lastSeq: 8, summary: 'earlier talk', summaryUpTo: 6 };
-      expect(await gate.rebuild(user, h)).toBe(true);
-      expect(await gate.history(user)).toEqual(h.messages);
-      expect(await gate.rebuild(user, { ...h, messages: msgs(9), lastSeq: 9 })).toBe(false);
+    it('rebuilds a lost history once, under the lease, and never over an existing one', async () => {
       await redis.set(k.done, 8);
-      expect(await gate.begin(user, 9, 't9', 'x')).toMatchObject({
-        meta: { lastSeq: 8, tokens: 20, summary: 'earlier talk', summaryUpTo: 6 },
+      expect((await gate.begin(user, 9, 't9', 'x')).kind).toBe('acquired');
+      const h = { messages: [...msgs(7), ...msgs(8)], lastSeq: 8, summary: 'earlier talk', summaryUpTo: 6 };
+      const meta = { lastSeq: 8, tokens: 20, summary: 'earlier talk', summaryUpTo: 6 };
+      expect(await gate.rebuild(user, 'y', h)).toBeNull();
+      expect(await redis.exists(k.history, k.historyMeta)).toBe(0);
+      expect(await gate.rebuild(user, 'x', h)).toEqual({ messages: h.messages, meta });
+      expect(await gate.history(user)).toEqual(h.messages);
+      expect(await gate.rebuild(user, 'x', { ...h, messages: msgs(9), lastSeq: 9 })).toEqual({
+        messages: h.messages,
+        meta,
       });
+      expect(await gate.begin(user, 9, 't9', 'x')).toMatchObject({ meta });
+    });
+
+    it('folds nothing into a history whose hot state expired meanwhile', async () => {
+      for (let s = 1; s <= 3; s++) await run(s);
+      await redis.del(k.historyMeta);
+      expect(await gate.fold(user, [...msgs(1)], 'too late')).toBeNull();
+      expect(await redis.exists(k.historyMeta)).toBe(0);
     });
   });
 
@@ -251,6 +267,38 @@ describe('turn gate Lua: begin, commit, renew, release, peek (real Redis)', () =
       done: 1,
       nextPayload: JSON.stringify({ turnId: 't2' }),
       leaseHolder: null,
+    });
+  });
+
+  describe('hot state expiry', () => {
+    const ttls = () => Promise.all(hotStateKeys(k).map((key) => redis.ttl(key)));
+
+    it("starts the hot state's TTL when the user's last pending turn finishes, and not before", async () => {
+      await pending([1, 2]);
+      await redis.set(k.seq, 2);
+      await redis.set(k.interrupt, 2);
+      await run(1);
+      expect(await ttls()).toEqual([-1, -1, -1, -1, -1]);
+      await run(2);
+      for (const ttl of await ttls()) expect(ttl).toBeGreaterThan(HOT_TTL - 5);
+      expect(await redis.exists(k.pending)).toBe(0);
+    });
+
+    it('calls a delivery of a turn that is not pending a duplicate once the state expired, writing nothing', async () => {
+      await run(1);
+      await redis.del(...hotStateKeys(k));
+      expect(await gate.begin(user, 1, 't1', 'late')).toEqual({ kind: 'duplicate', done: 0 });
+      expect(await gate.begin(user, 2, 't2', 'late')).toEqual({ kind: 'duplicate', done: 0 });
+      expect(await commit(2, '')).toEqual({ kind: 'already-finished' });
+      expect(await redis.exists(...hotStateKeys(k), k.lease)).toBe(0);
+    });
+
+    it('runs a pending turn whose numbering was lost like any other', async () => {
+      await pending([1]);
+      await redis.del(k.done);
+      expect((await gate.begin(user, 1, 't1', 'a')).kind).toBe('acquired');
+      expect(await commit(1, 'a')).toMatchObject({ kind: 'finished' });
+      expect(await redis.get(k.done)).toBe('1');
     });
   });
 

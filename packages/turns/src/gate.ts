@@ -61,6 +61,16 @@ export interface TurnGateOptions {
   namespace: string;
   leaseMs: number;
   recordTtlSeconds: number;
+  /** How long a user's hot state stays once nothing of theirs is pending (HOT_STATE_TTL_SECONDS). */
+  hotStateTtlSeconds: number;
+}
+
+/** The history a rebuild from the durable transcript puts back. */
+export interface RebuiltHistory {
+  messages: HistoryMessage[];
+  lastSeq: number;
+  summary?: string;
+  summaryUpTo: number;
 }
 
 /**
@@ -70,18 +80,21 @@ export interface TurnGateOptions {
  * workers cannot reorder a user's turns.
  * `begin` and `commit` are one Lua call each: passing the gate also loads the history and the
  * scratchpad, and finishing appends the history, records the outcome and wakes the next turn.
+ * Finishing the user's last pending turn starts their hot state's TTL; accepting one stops it.
  */
 export class TurnGate {
   readonly #redis: RedisClient;
   readonly #namespace: string;
   readonly #leaseMs: number;
   readonly #recordTtl: number;
+  readonly #hotStateTtl: number;
 
   constructor(opts: TurnGateOptions) {
     this.#redis = opts.redis;
     this.#namespace = opts.namespace;
     this.#leaseMs = opts.leaseMs;
     this.#recordTtl = opts.recordTtlSeconds;
+    this.#hotStateTtl = opts.hotStateTtlSeconds;
   }
 
   get leaseMs(): number {
@@ -92,25 +105,12 @@ export class TurnGate {
     const k = userKeys(this.#namespace, userId);
     const [code, done, pttl, scratch, history, meta] = (await scripts.turnBegin.run(
       this.#redis,
-      [k.done, k.lease, k.history, k.scratchpad(turnId), k.record(turnId), k.historyMeta],
+      [k.done, k.lease, k.history, k.scratchpad(turnId), k.record(turnId), k.historyMeta, k.pending],
       [seq, token, this.#leaseMs, Date.now(), this.#recordTtl],
     )) as [number, number, number, string[] | undefined, string[] | undefined, string[] | undefined];
     switch (code) {
-      case 1: {
-        const m = pairs(meta);
-        return {
-          kind: 'acquired',
-          done,
-          scratchpad: pairs(scratch),
-          history: (history ?? []).map((s) => JSON.parse(s) as HistoryMessage),
-          meta: {
-            lastSeq: Number(m.lastSeq ?? 0),
-            tokens: Number(m.tokens ?? 0),
-            ...(m.summary ? { summary: m.summary } : {}),
-            summaryUpTo: Number(m.summaryUpTo ?? 0),
-          },
-        };
-      }
+      case 1:
+        return { kind: 'acquired', done, scratchpad: pairs(scratch), ...decodeHistory(history, meta) };
       case 0:
         return { kind: 'duplicate', done };
       case 2:
@@ -126,7 +126,17 @@ export class TurnGate {
     const k = userKeys(this.#namespace, c.userId);
     const [code, next, tokens] = (await scripts.turnCommit.run(
       this.#redis,
-      [k.done, k.lease, k.pending, k.history, k.historyMeta, k.scratchpad(c.turnId), k.record(c.turnId)],
+      [
+        k.done,
+        k.lease,
+        k.pending,
+        k.history,
+        k.historyMeta,
+        k.scratchpad(c.turnId),
+        k.record(c.turnId),
+        k.seq,
+        k.interrupt,
+      ],
       [
         c.seq,
         c.token,
@@ -136,6 +146,7 @@ export class TurnGate {
         c.status,
         c.outcome,
         c.citations?.length ? JSON.stringify(c.citations) : '',
+        this.#hotStateTtl,
         ...(c.messages ?? []).map((m) => JSON.stringify(m)),
       ],
     )) as [number, string | null, number | undefined];
@@ -211,19 +222,26 @@ export class TurnGate {
     return left < 0 ? null : left;
   }
 
-  /** Put back a history Redis lost; false when one is there already. */
+  /**
+   * Put back a history rebuilt from the durable transcript (the user's hot state expired, or Redis
+   * lost it), while `token` holds the user's lease; a history written meanwhile is kept. Returns the
+   * history the turn goes on with, or null when the lease is another delivery's (nothing written).
+   */
   async rebuild(
     userId: string,
-    h: { messages: HistoryMessage[]; lastSeq: number; summary?: string; summaryUpTo: number },
-  ): Promise<boolean> {
+    token: string,
+    h: RebuiltHistory,
+  ): Promise<{ messages: HistoryMessage[]; meta: HistoryMeta } | null> {
     const k = userKeys(this.#namespace, userId);
     const tokens = h.messages.reduce((n, m) => n + (m.tokens ?? 0), 0);
-    const done = await scripts.historyRebuild.run(
+    const [code, history, meta] = (await scripts.historyRebuild.run(
       this.#redis,
-      [k.history, k.historyMeta],
-      [h.lastSeq, tokens, h.summary ?? '', h.summaryUpTo, ...h.messages.map((m) => JSON.stringify(m))],
-    );
-    return done === 1;
+      [k.history, k.historyMeta, k.lease],
+      [token, h.lastSeq, tokens, h.summary ?? '', h.summaryUpTo, ...h.messages.map((m) => JSON.stringify(m))],
+    )) as [number, string[] | undefined, string[] | undefined];
+    if (code < 0) return null;
+    const decoded = decodeHistory(history, meta);
+    return { messages: decoded.history, meta: decoded.meta };
   }
 
   /** The payloads of the turns accepted after `seq` and not finished, in order (at most `max`). */
@@ -246,15 +264,7 @@ export class TurnGate {
       this.#redis.lrange(k.history, 0, -1),
       this.#redis.hgetall(k.historyMeta),
     ]);
-    return {
-      messages: items.map((s) => JSON.parse(s) as HistoryMessage),
-      meta: {
-        lastSeq: Number(meta.lastSeq ?? 0),
-        tokens: Number(meta.tokens ?? 0),
-        ...(meta.summary ? { summary: meta.summary } : {}),
-        summaryUpTo: Number(meta.summaryUpTo ?? 0),
-      },
-    };
+    return { messages: items.map((s) => JSON.parse(s) as HistoryMessage), meta: decodeMeta(meta) };
   }
 
   /** The user's history as the next turn would see it. */
@@ -262,6 +272,25 @@ export class TurnGate {
     const items = await this.#redis.lrange(userKeys(this.#namespace, userId).history, 0, -1);
     return items.map((s) => JSON.parse(s) as HistoryMessage);
   }
+}
+
+function decodeHistory(
+  items: string[] | undefined,
+  flatMeta: string[] | undefined,
+): { history: HistoryMessage[]; meta: HistoryMeta } {
+  return {
+    history: (items ?? []).map((s) => JSON.parse(s) as HistoryMessage),
+    meta: decodeMeta(pairs(flatMeta)),
+  };
+}
+
+function decodeMeta(m: Record<string, string | undefined>): HistoryMeta {
+  return {
+    lastSeq: Number(m.lastSeq ?? 0),
+    tokens: Number(m.tokens ?? 0),
+    ...(m.summary ? { summary: m.summary } : {}),
+    summaryUpTo: Number(m.summaryUpTo ?? 0),
+  };
 }
 
 function pairs(flat: string[] | undefined): Record<string, string> {

@@ -14,6 +14,7 @@ export {
   type CommitResult,
   type GateView,
   type HistoryMeta,
+  type RebuiltHistory,
   TurnGate,
   type TurnGateOptions,
 } from './gate.ts';

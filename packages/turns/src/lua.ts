@@ -3,14 +3,14 @@ import { LuaScript } from '@agent-fleet/core';
 const lua = (file: string) => new LuaScript(new URL(`./lua/${file}`, import.meta.url));
 
 export const scripts = {
-  acceptTurn: lua('accept-turn-6.lua'),
-  turnBegin: lua('turn-begin-6.lua'),
-  turnCommit: lua('turn-commit-7.lua'),
+  acceptTurn: lua('accept-turn-8.lua'),
+  turnBegin: lua('turn-begin-7.lua'),
+  turnCommit: lua('turn-commit-9.lua'),
   gateRenew: lua('gate-renew-2.lua'),
   gatePeek: lua('gate-peek-3.lua'),
   checkpointSave: lua('checkpoint-save-1.lua'),
   historyFold: lua('history-fold-2.lua'),
-  historyRebuild: lua('history-rebuild-2.lua'),
+  historyRebuild: lua('history-rebuild-3.lua'),
   pendingUsersForget: lua('pending-users-forget-1.lua'),
   lockRelease: lua('lock-release-1.lua'),
 } as const;

@@ -1,4 +1,4 @@
-import { userKeys } from '@agent-fleet/core';
+import { hotStateKeys, userKeys } from '@agent-fleet/core';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freshNamespace, redisUrl } from '../../../test/support/stack.ts';
@@ -142,6 +142,44 @@ describe('accepting turns (accept Lua + partition queues, real Redis)', () => {
     expect(await redis.get(userKeys(ns, 'returning').done)).toBe('41');
     expect((await withFloor.accept({ userId: 'newcomer', text: 'hi' })).seq).toBe(1);
     expect(asked).toEqual(['returning', 'newcomer']); // looked up once per user, not per message
+  });
+
+  it("keeps an idle user's expiring hot state alive from the moment a turn is accepted", async () => {
+    await producer.accept({ userId: 'u1', text: 'one', doubleTexting: 'interrupt' });
+    const k = userKeys(ns, 'u1');
+    await redis.rpush(k.history, '{}');
+    await redis.hset(k.historyMeta, 'lastSeq', 1);
+    // What finishing the user's last pending turn does (turn-commit-9.lua).
+    for (const key of hotStateKeys(k)) expect(await redis.expire(key, 100)).toBe(1);
+    await producer.accept({ userId: 'u1', text: 'two' });
+    expect(await Promise.all(hotStateKeys(k).map((key) => redis.ttl(key)))).toEqual([-1, -1, -1, -1, -1]);
+    // A refused replay or a rejected message changes nothing.
+    for (const key of hotStateKeys(k)) await redis.expire(key, 100);
+    await expect(
+      producer.accept({ userId: 'u1', text: 'three', doubleTexting: 'reject' }),
+    ).rejects.toMatchObject({
+      code: 'conflict',
+    });
+    for (const ttl of await Promise.all(hotStateKeys(k).map((key) => redis.ttl(key))))
+      expect(ttl).toBeGreaterThan(0);
+  });
+
+  it('numbers a user whose counter expired after the higher of the transcript and what Redis still has', async () => {
+    const withFloor = (floor: number) =>
+      new TurnProducer({
+        redis,
+        namespace: ns,
+        partitions,
+        records,
+        idempotencyTtlSeconds: 60,
+        recordTtlSeconds: 3600,
+        seqFloor: async () => floor,
+      });
+    await redis.set(userKeys(ns, 'half').done, 9);
+    expect((await withFloor(5).accept({ userId: 'half', text: 'hi' })).seq).toBe(10);
+    expect(await redis.get(userKeys(ns, 'half').done)).toBe('9');
+    expect((await withFloor(20).accept({ userId: 'cold', text: 'hi' })).seq).toBe(21);
+    expect(await redis.get(userKeys(ns, 'cold').done)).toBe('20');
   });
 
   it('sends every turn of a user to the same partition', async () => {

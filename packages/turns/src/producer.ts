@@ -61,8 +61,8 @@ export class TurnProducer {
     recordTtlSeconds: number;
     /**
      * The highest seq the durable transcript holds for a user. Asked only when Redis has no
-     * counter for the user (new, or Redis lost its data), so numbering continues after the
-     * transcript. Without it numbering restarts at 1 after a data loss.
+     * counter for the user (new, idle past HOT_STATE_TTL_SECONDS, or Redis lost its data), so
+     * numbering continues after the transcript. Without it numbering restarts at 1.
      */
     seqFloor?: (userId: string) => Promise<number>;
   }) {
@@ -110,7 +110,16 @@ export class TurnProducer {
     const run = (floor: string) =>
       scripts.acceptTurn.run(
         this.#redis,
-        [k.seq, k.pending, idem ? k.idempotency(idem) : k.seq, k.record(payload.turnId), k.done, k.interrupt],
+        [
+          k.seq,
+          k.pending,
+          idem ? k.idempotency(idem) : k.seq,
+          k.record(payload.turnId),
+          k.done,
+          k.interrupt,
+          k.history,
+          k.historyMeta,
+        ],
         [
           payload.turnId,
           encodePending(payload),

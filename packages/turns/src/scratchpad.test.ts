@@ -17,7 +17,14 @@ describe('Scratchpad (real Redis)', () => {
     await pad.save('ada', 't1', {});
     const key = userKeys(namespace, 'ada').scratchpad('t1');
     expect(await redis.ttl(key)).toBeGreaterThan(3600);
-    const gate = new TurnGate({ redis, namespace, leaseMs: 5000, recordTtlSeconds: 60 });
+    const gate = new TurnGate({
+      redis,
+      namespace,
+      leaseMs: 5000,
+      recordTtlSeconds: 60,
+      hotStateTtlSeconds: 60,
+    });
+    await redis.hset(userKeys(namespace, 'ada').pending, 1, '{}');
     expect(await gate.begin('ada', 1, 't1', 'lease')).toMatchObject({
       kind: 'acquired',
       scratchpad: { v: '2', grounding: '{}', 'step:1': '{"kind":"model"}', 'step:2': '{"kind":"tool"}' },

@@ -1,7 +1,8 @@
 import { countTokens, type HistoryMessage, type Logger } from '@agent-fleet/core';
 import type { LlmPool, PoolMessage } from '@agent-fleet/llm';
 import type { Transcript } from '@agent-fleet/state';
-import type { HistoryMeta, TurnGate } from '@agent-fleet/turns';
+import type { HistoryMeta, RebuiltHistory, TurnGate } from '@agent-fleet/turns';
+import { LeaseLostError } from './turn/errors.ts';
 
 /** What one message costs in a prompt: its tokens plus the chat template's markers around it. */
 export const MESSAGE_OVERHEAD_TOKENS = 4;
@@ -38,7 +39,9 @@ export interface MemoryOptions {
  * An agent's memory within a token budget. History grows turn by turn; when it passes the budget,
  * the oldest turns are folded into a rolling summary written by the model, in one large step (down
  * to half the budget), so the prompt prefix the servers have cached stays the same for many turns
- * between folds. If Redis lost the history, it is rebuilt from the Postgres transcript.
+ * between folds. A user's history leaves Redis with the rest of their hot state once they are idle
+ * (HOT_STATE_TTL_SECONDS), or when Redis loses it; their next turn rebuilds it from the Postgres
+ * transcript and the last durable summary, under the turn's lease.
  */
 export class Memory {
   readonly #o: MemoryOptions;
@@ -48,24 +51,35 @@ export class Memory {
   }
 
   /**
-   * The history a turn starts from. When Redis has none although earlier turns exist (it lost
-   * them), rebuild it from the transcript and the last durable summary.
+   * The history turn `seq` starts from. When Redis has none although earlier turns exist (the hot
+   * state expired, or Redis lost it), rebuild it from the transcript while `lease` is this
+   * delivery's; a delivery that lost the lease stops (another one runs the turn).
    */
   async recall(
     userId: string,
     seq: number,
+    lease: string,
     history: HistoryMessage[],
     meta: HistoryMeta,
   ): Promise<{ history: HistoryMessage[]; meta: HistoryMeta }> {
     if (meta.lastSeq > 0 || history.length > 0 || seq <= 1) return { history, meta };
+    const rebuilt = await this.#fromTranscript(userId, seq);
+    if (!rebuilt) return { history, meta };
+    const restored = await this.#o.gate.rebuild(userId, lease, rebuilt);
+    if (!restored) throw new LeaseLostError();
+    this.#o.logger.debug({ userId, seq, messages: rebuilt.messages.length }, 'history rebuilt from Postgres');
+    return { history: restored.messages, meta: restored.meta };
+  }
+
+  /** The newest messages before `seq` that fit the budget (whole turns) and the last summary. */
+  async #fromTranscript(userId: string, seq: number): Promise<RebuiltHistory | null> {
     const summary = await this.#o.transcript.latestSummary(userId, seq);
     const rows = await this.#o.transcript.conversation(userId, {
       afterSeq: summary?.upToSeq ?? 0,
       beforeSeq: seq,
       limit: 400,
     });
-    if (rows.length === 0 && !summary) return { history, meta };
-    // Keep the newest messages that fit the budget, whole turns only.
+    if (rows.length === 0 && !summary) return null;
     const kept: HistoryMessage[] = [];
     let tokens = 0;
     for (let i = rows.length - 1; i >= 0; i--) {
@@ -75,20 +89,12 @@ export class Memory {
       kept.unshift(m);
       tokens += m.tokens!;
     }
-    const lastSeq = rows.at(-1)?.seq ?? summary?.upToSeq ?? 0;
-    const rebuilt = {
+    return {
       messages: kept,
-      lastSeq,
+      lastSeq: rows.at(-1)?.seq ?? summary?.upToSeq ?? 0,
       ...(summary ? { summary: summary.summary } : {}),
       summaryUpTo: summary?.upToSeq ?? 0,
     };
-    await this.#o.gate.rebuild(userId, rebuilt);
-    this.#o.logger.warn(
-      { userId, seq, messages: kept.length },
-      'history was missing in Redis; rebuilt from Postgres',
-    );
-    const restored = await this.#o.gate.historyState(userId);
-    return { history: restored.messages, meta: restored.meta };
   }
 
   /**

@@ -1,7 +1,9 @@
 --[[
   Fold the oldest turns of a history into its rolling summary: drop the first `count` messages and
   store the new summary, but only if those messages are still the ones the summary was written
-  from (their seqs run from ARGV[1] to ARGV[2]); otherwise change nothing.
+  from (their seqs run from ARGV[1] to ARGV[2]); otherwise change nothing. Nothing is folded into
+  a history whose hot state expired meanwhile (the durable summary is rebuilt from Postgres), and
+  the writes keep the keys' TTL.
 
   KEYS[1] history
   KEYS[2] history-meta
@@ -12,6 +14,9 @@
   ARGV[5] the new summary
   Returns tokens left in the history, or -1 when the history changed and nothing was folded
 ]]
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  return -1
+end
 local count = tonumber(ARGV[3])
 local items = redis.call('LRANGE', KEYS[1], 0, count - 1)
 if #items ~= count then

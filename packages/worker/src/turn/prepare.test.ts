@@ -69,7 +69,7 @@ function preparer(opts: {
       },
     },
     memory: {
-      async recall(_userId, _seq, history, m) {
+      async recall(_userId, _seq, _lease, history, m) {
         calls.push('recall');
         return { history, meta: m };
       },
@@ -104,6 +104,7 @@ function preparer(opts: {
 }
 
 const begun = (scratchpad: Record<string, string> = {}): BegunTurn => ({
+  lease: 'lease',
   scratchpad,
   history: earlier,
   meta,

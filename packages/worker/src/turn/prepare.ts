@@ -24,6 +24,8 @@ export interface PreparedTurn {
 
 /** What the gate handed over when it let the turn in. */
 export interface BegunTurn {
+  /** The lease this delivery holds (a rebuild of the history is written only under it). */
+  lease: string;
   scratchpad: Record<string, string>;
   history: HistoryMessage[];
   meta: HistoryMeta;
@@ -91,7 +93,13 @@ export class TurnPreparer {
     const p = this.#ports;
     if (await p.control.isCancelled(job.userId, job.turnId)) throw new CancelledError();
     const resumed = decodeCheckpoint(begun.scratchpad);
-    const { history, meta } = await p.memory.recall(job.userId, job.seq, begun.history, begun.meta);
+    const { history, meta } = await p.memory.recall(
+      job.userId,
+      job.seq,
+      begun.lease,
+      begun.history,
+      begun.meta,
+    );
     const profile = await p.profiles.get(job.userId);
     const coalesced = resumed.coalesced ?? (await this.#coalesce(job));
     return { resumed, history, meta, profile, coalesced };

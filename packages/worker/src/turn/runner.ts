@@ -164,7 +164,7 @@ export class TurnRunner {
         return this.#park(job, token, t);
       case 'acquired': {
         const admission = { attempt: job.attemptsMade + 1, queue: job.queueName, gateMs, span };
-        return this.#run({ job: t, lease, startedAt: Date.now() }, admission, decision);
+        return this.#run({ job: t, lease, startedAt: Date.now() }, admission, { ...decision, lease });
       }
     }
   }

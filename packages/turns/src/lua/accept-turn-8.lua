@@ -3,7 +3,10 @@
   payload until the turn is finished, and create the turn record, in one atomic step. With an
   Idempotency-Key the same key returns the turn it created the first time and hands out nothing,
   provided the request is the same one (its fingerprint is stored with the key); the same key with
-  another request is refused.
+  another request is refused. Accepting a turn keeps the user's hot state (numbering, history,
+  summary) from expiring until the turn is finished: turn-commit gives it a TTL again once nothing
+  of the user is pending. A user whose hot state expired (or was lost) gets their numbering back
+  from the durable transcript's floor.
 
   KEYS[1] seq        counter of sequence numbers handed out
   KEYS[2] pending    hash seq -> job payload JSON (without seq) of turns not finished yet
@@ -11,6 +14,8 @@
   KEYS[4] record     this turn's record hash
   KEYS[5] done       last finished sequence number
   KEYS[6] interrupt  the seq of the newest message that asked to interrupt the user's turn
+  KEYS[7] history       the user's history list (hot state: kept alive while a turn is pending)
+  KEYS[8] history-meta  lastSeq, tokens, summary, summaryUpTo (hot state, likewise)
   ARGV[1] turnId
   ARGV[2] payload JSON
   ARGV[3] idempotency TTL in seconds
@@ -19,8 +24,9 @@
   ARGV[6] turn record TTL in seconds
   ARGV[7] threadId or ''
   ARGV[8] seq floor: the highest seq the durable transcript holds for this user, or '' if not
-          looked up. Used only when Redis has no counter for the user (a new user, or Redis lost
-          its data), so numbering continues after the transcript instead of restarting at 1.
+          looked up. Used only when Redis has no counter for the user (a new user, one whose hot
+          state expired, or Redis lost its data), so numbering continues after the transcript
+          instead of restarting at 1.
   ARGV[9] double-texting strategy: enqueue | reject | interrupt | coalesce
   ARGV[10] fingerprint of the request (no spaces), stored with the Idempotency-Key
   Returns {seq, turnId, created (1 new | 0 replay), payload JSON or '' when already finished},
@@ -44,8 +50,9 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   if ARGV[8] == '' then
     return {-1}
   end
-  redis.call('SET', KEYS[1], ARGV[8])
-  redis.call('SET', KEYS[5], ARGV[8], 'NX')
+  local floor = math.max(tonumber(ARGV[8]), tonumber(redis.call('GET', KEYS[5]) or '0'))
+  redis.call('SET', KEYS[1], floor)
+  redis.call('SET', KEYS[5], floor, 'NX')
 end
 if ARGV[9] == 'reject' then
   local last = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -55,6 +62,9 @@ if ARGV[9] == 'reject' then
   end
 end
 local seq = redis.call('INCR', KEYS[1])
+for _, key in ipairs({KEYS[1], KEYS[5], KEYS[6], KEYS[7], KEYS[8]}) do
+  redis.call('PERSIST', key)
+end
 if ARGV[9] == 'interrupt' then
   redis.call('SET', KEYS[6], seq)
 end

@@ -1,7 +1,11 @@
 --[[
   The per-user turn gate, and the start of a turn that passes it: may this delivery of turn `seq`
   run now? If so, take the lease, mark the turn running and return what the turn needs to resume
-  (its scratchpad) and to prompt (the user's history), all in one round trip.
+  (its scratchpad) and to prompt (the user's history), all in one round trip. A user whose hot
+  state expired has no `done`: a delivery of a turn that is not pending either is a stale one of a
+  turn finished before the state expired (a pending turn keeps the state alive), so it is a
+  duplicate; the history of a user whose state expired is rebuilt from Postgres under the lease
+  (history-rebuild-3.lua).
 
   KEYS[1] done       last finished sequence number of the user (missing = 0)
   KEYS[2] lease      which delivery runs the user's current turn (expires unless renewed)
@@ -9,6 +13,7 @@
   KEYS[4] scratchpad this turn's checkpoint hash
   KEYS[5] record     this turn's record hash
   KEYS[6] history-meta  lastSeq, tokens, summary, summaryUpTo
+  KEYS[7] pending    hash seq -> payload of the user's turns not finished yet
   ARGV[1] seq
   ARGV[2] token      this delivery's token
   ARGV[3] lease TTL in milliseconds
@@ -22,7 +27,11 @@
     code 3 busy: seq is next but another delivery holds the lease (pttl ms left)
 ]]
 local seq = tonumber(ARGV[1])
-local done = tonumber(redis.call('GET', KEYS[1]) or '0')
+local doneText = redis.call('GET', KEYS[1])
+if not doneText and redis.call('HEXISTS', KEYS[7], seq) == 0 then
+  return {0, 0, 0}
+end
+local done = tonumber(doneText or '0')
 if seq <= done then
   return {0, done, 0}
 end
