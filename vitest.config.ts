@@ -7,6 +7,7 @@ const ON_CLUSTER_TOO = [
   'test/intake.test.ts',
   'test/double-texting.test.ts',
   'test/sdk.test.ts',
+  'test/hot-state.test.ts',
 ];
 /** Tests of the cluster itself: its slot spread, a failover, `fleet start` on it. */
 const CLUSTER_ONLY = ['test/redis-cluster.test.ts', 'test/redis-failover.test.ts'];
