@@ -45,7 +45,7 @@ export interface AcceptedTurn {
 export class TurnProducer {
   readonly #redis: RedisClient;
   readonly #namespace: string;
-  readonly #partitions: PartitionQueues;
+  readonly #partitions: Pick<PartitionQueues, 'add' | 'count'>;
   readonly #records: TurnRecords;
   readonly #idempotencyTtlSeconds: number;
   readonly #recordTtlSeconds: number;
@@ -55,7 +55,7 @@ export class TurnProducer {
   constructor(opts: {
     redis: RedisClient;
     namespace: string;
-    partitions: PartitionQueues;
+    partitions: Pick<PartitionQueues, 'add' | 'count'>;
     records: TurnRecords;
     idempotencyTtlSeconds: number;
     recordTtlSeconds: number;

@@ -27,9 +27,9 @@ const SUMMARY_INSTRUCTIONS =
   'open questions; drop small talk. Write plain prose in at most 200 words, no preamble.';
 
 export interface MemoryOptions {
-  gate: TurnGate;
-  transcript: Transcript;
-  llm: LlmPool;
+  gate: Pick<TurnGate, 'rebuild' | 'historyState' | 'fold'>;
+  transcript: Pick<Transcript, 'latestSummary' | 'conversation' | 'saveSummary'>;
+  llm: Pick<LlmPool, 'chat'>;
   /** Tokens the history may hold in Redis (and so in a prompt) before old turns are folded. */
   tokenBudget: number;
   logger: Logger;
