@@ -1,4 +1,4 @@
-import { userKeys } from '@agent-fleet/core';
+import { hotStateKeys, userKeys } from '@agent-fleet/core';
 import { startSim } from '@agent-fleet/llm-sim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postMessage, settledTurn, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
@@ -63,6 +63,28 @@ describe('memory within a token budget (real processes)', () => {
     // And once a summary exists, it rides in the prompt as its own message: prompts after the first
     // fold are one longer than the history they carry would make them.
     expect(sizes.at(-1)! % 2).toBe(1);
+  });
+
+  it('rebuilds the summary and the turns after it from Postgres when the hot state is gone', async () => {
+    const user = 'long-talker';
+    const before = await meta(user);
+    const kept = (await fleet.redis.lrange(userKeys(fleet.namespace, user).history, 0, -1)).length;
+    await fleet.redis.del(...hotStateKeys(userKeys(fleet.namespace, user)));
+    const t = await turn(
+      user,
+      'Question number 15 about the retention of records for customers of the bank.',
+    );
+    expect(t).toMatchObject({ seq: 15, status: 'completed' });
+    // system + the summary + the same history as before + the question
+    expect(t.reply).toMatch(new RegExp(`^Echo \\[n=${kept + 3}\\]`));
+    const after = await meta(user);
+    expect(after.summary).toBe(before.summary);
+    expect(after.summaryUpTo).toBe(before.summaryUpTo);
+    const seqs = (await fleet.redis.lrange(userKeys(fleet.namespace, user).history, 0, -1)).map(
+      (s) => (JSON.parse(s) as { seq: number }).seq,
+    );
+    expect(Math.min(...seqs)).toBe(Number(before.summaryUpTo) + 1);
+    expect(seqs.at(-1)).toBe(15);
   });
 
   it('rebuilds a history Redis lost from Postgres, and numbering goes on', async () => {

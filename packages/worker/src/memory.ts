@@ -71,14 +71,17 @@ export class Memory {
     return { history: restored.messages, meta: restored.meta };
   }
 
-  /** The newest messages before `seq` that fit the budget (whole turns) and the last summary. */
+  /**
+   * The newest messages before `seq` that fit the budget (whole turns) and the last summary, read
+   * side by side (one round trip of a cold turn): the messages the summary covers are dropped.
+   */
   async #fromTranscript(userId: string, seq: number): Promise<RebuiltHistory | null> {
-    const summary = await this.#o.transcript.latestSummary(userId, seq);
-    const rows = await this.#o.transcript.conversation(userId, {
-      afterSeq: summary?.upToSeq ?? 0,
-      beforeSeq: seq,
-      limit: 400,
-    });
+    const { transcript } = this.#o;
+    const [summary, recent] = await Promise.all([
+      transcript.latestSummary(userId, seq),
+      transcript.conversation(userId, { afterSeq: 0, beforeSeq: seq, limit: 400 }),
+    ]);
+    const rows = recent.filter((r) => r.seq > (summary?.upToSeq ?? 0));
     if (rows.length === 0 && !summary) return null;
     const kept: HistoryMessage[] = [];
     let tokens = 0;
