@@ -5,13 +5,16 @@
  * then what a cold turn (state rebuilt from Postgres) costs next to a warm one through the real
  * gateway and worker.
  */
+
+import { fork } from 'node:child_process';
 import { loadConfig } from '@agent-fleet/core';
 import { startRedisServer } from '@agent-fleet/devstack';
-import { SingleBar } from 'cli-progress';
+import { MultiBar, SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { Redis } from 'ioredis';
 import { coldVersusWarm, p50 } from './memory-cold.ts';
-import { createFiller, TURN_TOKENS, type UserKeySets } from './memory-fill.ts';
+import { TURN_TOKENS } from './memory-fill.ts';
+import type { FillReport, FillRequest } from './memory-fill-child.ts';
 import { percentile, startBenchDir, startBenchStack } from './stack.ts';
 
 const int = (v: string) => {
@@ -24,7 +27,7 @@ const opts = new Command('bench:memory')
   .option('--users <n>', 'simulated users in each Redis', int, 100_000)
   .option('--turns <n>', 'turns per user', int, 12)
   .option('--concurrency <n>', 'users filled at once', int, 256)
-  .option('--ttl <seconds>', 'hot state and turn record TTL of the fill (longer than a fill takes)', int, 600)
+  .option('--ttl <seconds>', 'hot state and turn record TTL of the expiring fills', int, 30)
   .option('--cold-users <n>', 'users timed cold and warm through the worker', int, 100)
   .option('--cold-history <n>', 'turns of history of each of them', int, 6)
   .option('--rounds <n>', 'cold and warm rounds', int, 2)
@@ -82,88 +85,76 @@ async function reclaim(redis: Redis): Promise<void> {
   }
 }
 
-/** MEMORY USAGE of the sampled users' keys, by kind, per user. */
-async function breakdown(redis: Redis, keysOf: (i: number) => UserKeySets) {
-  let hot = 0;
-  let records = 0;
-  const usage = async (keys: string[]) => {
-    let sum = 0;
-    for (const key of keys) sum += Number((await redis.memory('USAGE', key, 'SAMPLES', '0')) ?? 0);
-    return sum;
-  };
-  for (let i = 0; i < SAMPLED; i++) {
-    const keys = keysOf(i);
-    hot += await usage(keys.hot);
-    records += await usage(keys.records);
-  }
-  return { hot: hot / SAMPLED, records: records / SAMPLED };
-}
-
 interface Side {
   label: string;
   redis: Redis;
+  /** TTLs of the fill: hot state, turn records. */
+  ttl: { hot: number; records: number };
   before: number;
-  /** After the fill (the expiring side only: the baseline writes the same). */
-  active: number;
+  /** used_memory growth when the fill ended, and once idle past the TTL. */
+  filled: number;
   idle: number;
   idleKeys: number;
-  /** Growth of Redis's own overheads between before the fill and idle (bytes, by MEMORY STATS field). */
   idleOverheads: Record<string, number>;
   overheadsBefore: Record<string, number>;
-  fillSeconds: number;
-  parts: { hot: number; records: number };
+  report?: FillReport;
 }
 
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 
-function newSide(label: string, url: string): Side {
-  const redis = new Redis(url, { enableAutoPipelining: true });
+function newSide(label: string, url: string, ttl: Side['ttl']): Side {
   return {
     label,
-    redis,
+    redis: new Redis(url),
+    ttl,
     before: 0,
-    active: 0,
+    filled: 0,
     idle: 0,
     idleKeys: 0,
     idleOverheads: {},
     overheadsBefore: {},
-    fillSeconds: 0,
-    parts: { hot: 0, records: 0 },
   };
 }
 
-/**
- * Fills a side's Redis; the hot state and the turn records get the TTLs given. Returns the
- * filler, whose sampled users' keys the breakdown reads.
- */
-async function fill(side: Side, ttl: { hot: number; records: number }) {
+/** Fills a side's Redis from a child process (sides fill side by side), reporting progress. */
+async function fill(side: Side, url: string, bars: MultiBar): Promise<void> {
   side.before = await usedMemory(side.redis);
   side.overheadsBefore = await overheads(side.redis);
-  const b = bar(`fill ${side.label}`, opts.users);
-  const filler = createFiller(
-    side.redis,
-    {
+  const b = bars.create(opts.users, 0, { label: side.label.padEnd(30) });
+  const request: FillRequest = {
+    url,
+    sampled: SAMPLED,
+    options: {
       users: opts.users,
       turns: opts.turns,
       concurrency: opts.concurrency,
-      recordTtlSeconds: ttl.records,
-      hotStateTtlSeconds: ttl.hot,
+      recordTtlSeconds: side.ttl.records,
+      hotStateTtlSeconds: side.ttl.hot,
       historyTokenBudget: budget,
-      progress: (n) => n % 500 === 0 && b.update(n),
     },
-    SAMPLED,
-  );
-  const started = Date.now();
-  await filler.fill('bench');
+  };
+  const child = fork(new URL('./memory-fill-child.ts', import.meta.url), [JSON.stringify(request)]);
+  side.report = await new Promise<FillReport>((resolve, reject) => {
+    child.on('message', (m: { progress?: number } | FillReport) => {
+      if ('done' in m) resolve(m);
+      else if (m.progress !== undefined) b.update(m.progress);
+    });
+    child.on('exit', (code) => reject(new Error(`the fill of ${side.label} exited with ${code}`)));
+  });
   b.update(opts.users);
-  b.stop();
-  side.fillSeconds = (Date.now() - started) / 1000;
-  return filler;
+  side.filled = (await usedMemory(side.redis)) - side.before;
 }
 
-async function waitUntil(at: number): Promise<void> {
-  const seconds = Math.ceil((at - Date.now()) / 1000);
-  if (seconds <= 0) return;
+async function measureIdle(side: Side): Promise<void> {
+  await reclaim(side.redis);
+  side.idle = (await usedMemory(side.redis)) - side.before;
+  side.idleKeys = await side.redis.dbsize();
+  const after = await overheads(side.redis);
+  for (const field of OVERHEADS)
+    side.idleOverheads[field] = (after[field] ?? 0) - (side.overheadsBefore[field] ?? 0);
+}
+
+async function waitSeconds(seconds: number): Promise<void> {
   const w = bar('idle until the TTL passes (s)', seconds);
   for (let s = 1; s <= seconds; s++) {
     await new Promise((r) => setTimeout(r, 1000));
@@ -174,42 +165,33 @@ async function waitUntil(at: number): Promise<void> {
 
 async function main() {
   const dir = startBenchDir('memory');
+  const names = ['active', 'expiring', 'baseline'];
   const servers = await Promise.all(
-    ['expiring', 'baseline'].map((name) =>
-      startRedisServer({ dataDir: dir.path(name), appendfsync: 'everysec' }),
-    ),
+    names.map((name) => startRedisServer({ dataDir: dir.path(name), appendfsync: 'everysec' })),
   );
   const stack = await startBenchStack();
   try {
-    const exp = newSide(`expiring (TTL ${opts.ttl} s)`, servers[0]!.url);
-    const base = newSide('baseline (hot state kept)', servers[1]!.url);
-    // The expiring side first: hot state and turn records both expire after --ttl, so nothing
-    // expires before the fill ends and is measured.
-    const filler = await fill(exp, { hot: opts.ttl, records: opts.ttl });
-    if (exp.fillSeconds >= opts.ttl)
-      throw new Error(`the fill took ${exp.fillSeconds.toFixed(0)} s, past --ttl ${opts.ttl}: raise it`);
-    exp.active = (await usedMemory(exp.redis)) - exp.before;
-    exp.parts = await breakdown(exp.redis, (i) => filler.keysOf('bench', i));
-    const expiresAt = Date.now() + opts.ttl * 1000;
-    // The baseline: the same writes, but hot state that never leaves, as before it expired.
-    await fill(base, { hot: FOREVER, records: 1 });
-    await waitUntil(Math.max(expiresAt, Date.now() + 2000));
-    for (const side of [exp, base]) {
-      await reclaim(side.redis);
-      side.idle = (await usedMemory(side.redis)) - side.before;
-      side.idleKeys = await side.redis.dbsize();
-      const after = await overheads(side.redis);
-      for (const field of OVERHEADS)
-        side.idleOverheads[field] = (after[field] ?? 0) - (side.overheadsBefore[field] ?? 0);
-    }
+    // Three Redis servers filled with the same turns: one where nothing expires during the run
+    // (the active figure), one with the hot state and the turn records expiring after --ttl, and
+    // the baseline, whose hot state never leaves (as before it expired).
+    const sides = [
+      newSide('active (nothing expires yet)', servers[0]!.url, { hot: FOREVER, records: FOREVER }),
+      newSide(`expiring (TTL ${opts.ttl} s)`, servers[1]!.url, { hot: opts.ttl, records: opts.ttl }),
+      newSide('baseline (hot state kept)', servers[2]!.url, { hot: FOREVER, records: opts.ttl }),
+    ] as const;
+    const bars = new MultiBar({ format: '{label} [{bar}] {value}/{total}', hideCursor: true });
+    await Promise.all(sides.map((side, i) => fill(side, servers[i]!.url, bars)));
+    bars.stop();
+    await waitSeconds(opts.ttl + 2);
+    await Promise.all(sides.slice(1).map(measureIdle));
     const cold = await coldVersusWarm(stack, {
       users: opts.coldUsers,
       history: opts.coldHistory,
       rounds: opts.rounds,
       progress: progressBars(),
     });
-    report(exp, base, cold);
-    for (const side of [exp, base]) side.redis.disconnect();
+    report(sides, cold);
+    for (const side of sides) side.redis.disconnect();
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
     await stack.stop();
@@ -229,25 +211,30 @@ function progressBars() {
   };
 }
 
-function report(exp: Side, base: Side, cold: Awaited<ReturnType<typeof coldVersusWarm>>): void {
+function report(
+  [active, exp, base]: readonly [Side, Side, Side],
+  cold: Awaited<ReturnType<typeof coldVersusWarm>>,
+): void {
   const per = (bytes: number) => bytes / opts.users;
+  const parts = active.report!.parts;
   console.log('');
   console.log(
     `memory: ${opts.users.toLocaleString('en')} users × ${opts.turns} turns (${TURN_TOKENS} tokens a turn, ` +
-      `HISTORY_TOKEN_BUDGET ${budget}), INFO used_memory per user; fills took ${exp.fillSeconds.toFixed(0)} s ` +
-      `and ${base.fillSeconds.toFixed(0)} s`,
+      `HISTORY_TOKEN_BUDGET ${budget}) in each of three Redis servers, INFO used_memory per user; ` +
+      `fills took ${[active, exp, base].map((s) => `${s.report!.fillSeconds.toFixed(0)} s`).join(', ')} side by side`,
   );
   console.log(
-    `  active user (after ${opts.turns} turns)         ${kib(per(exp.active))}: hot state ${kib(exp.parts.hot)}, ` +
-      `${opts.turns} turn records ${kib(exp.parts.records)} (MEMORY USAGE of ${SAMPLED} users)`,
+    `  active user (after ${opts.turns} turns)          ${kib(per(active.filled)).padStart(10)}: hot state ` +
+      `${kib(parts.hot)}, ${opts.turns} turn records ${kib(parts.records)} (MEMORY USAGE of ${SAMPLED} users)`,
   );
   for (const side of [base, exp])
     console.log(
-      `  idle user, ${side.label.padEnd(28)} ${per(side.idle).toFixed(0).padStart(7)} B  (${side.idleKeys} keys left; ` +
-        `grown overheads per user: ${OVERHEADS.map((f) => `${f} ${per(side.idleOverheads[f] ?? 0).toFixed(0)} B`).join(', ')})`,
+      `  idle user, ${side.label.padEnd(28)} ${`${per(side.idle).toFixed(0)} B`.padStart(10)}  ` +
+        `(${side.idleKeys} keys left; ${(side.idle / 1024).toFixed(0)} KiB in all, of which grown overheads: ` +
+        `${OVERHEADS.map((f) => `${f} ${((side.idleOverheads[f] ?? 0) / 1024).toFixed(0)} KiB`).join(', ')})`,
     );
   console.log(
-    `  idle user, expiring ÷ baseline         ${(exp.idle / base.idle).toFixed(4)}  (aim: ~0 bytes)`,
+    `  idle user, expiring ÷ baseline          ${(exp.idle / base.idle).toFixed(4)}  (aim: ~0 bytes)`,
   );
   const row = (label: string, ms: number[]) =>
     `  ${label.padEnd(34)} p50 ${p50(ms).toFixed(2).padStart(6)} ms  p95 ${percentile(ms, 0.95).toFixed(2).padStart(6)} ms`;
