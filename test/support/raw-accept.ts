@@ -29,7 +29,7 @@ export async function acceptRaw(
   await new PendingUsers({ redis: fleet.redis, namespace: fleet.namespace, partitions }).note(userId);
   const [seq] = (await scripts.acceptTurn.run(
     fleet.redis,
-    [k.seq, k.pending, k.seq, k.record(turnId), k.done, k.interrupt],
+    [k.seq, k.pending, k.seq, k.record(turnId), k.done, k.interrupt, k.history, k.historyMeta],
     [turnId, payload, 60, '0', enqueuedAt, 3600, '', '0', 'enqueue', 'raw'],
   )) as [number];
   await new TurnRecords({ redis: fleet.redis, namespace: fleet.namespace, ttlSeconds: 3600 }).setOwner(

@@ -16,7 +16,14 @@ describe('FleetClient (real Redis, the gateway’s TurnProducer)', () => {
   let gate: TurnGate;
   beforeEach(() => {
     ns = freshNamespace();
-    client = new FleetClient({ connection: redisUrl(), namespace: ns, partitions: 4, maxMessageBytes: 64 });
+    // Every user is new in a fresh namespace: the transcript's floor is 0.
+    client = new FleetClient({
+      connection: redisUrl(),
+      namespace: ns,
+      partitions: 4,
+      maxMessageBytes: 64,
+      seqFloor: async () => 0,
+    });
     gate = new TurnGate({
       redis,
       namespace: ns,
@@ -175,7 +182,7 @@ describe('FleetClient (real Redis, the gateway’s TurnProducer)', () => {
 
   it('uses a Redis client it is given without closing it, and fails fast when Redis is unreachable', async () => {
     const shared = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-    const c = new FleetClient({ connection: shared, namespace: ns });
+    const c = new FleetClient({ connection: shared, namespace: ns, seqFloor: async () => 0 });
     await c.send({ userId: 'zed', text: 'hi' });
     await c.close();
     expect(await shared.ping()).toBe('PONG');

@@ -4,18 +4,26 @@ import {
   createRedis,
   envSchema,
   FleetError,
+  INTAKE_JOB_NAME,
+  INTAKE_QUEUE,
+  type IntakeMessage,
   intakeMessageSchema,
+  intakeQueuePrefix,
+  intakeResultSchema,
   type RedisClient,
   type RedisTarget,
+  sleep,
   untilReady,
 } from '@agent-fleet/core';
 import {
   type TurnRecord as HotRecord,
+  NumberingUnknownError,
   PartitionQueues,
   TurnProducer,
   TurnRecords,
   toTurnResult,
 } from '@agent-fleet/turns';
+import { Job, Queue } from 'bullmq';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { SendInput, SentTurn, TurnEvent, TurnRecord, WaitOptions } from './types.ts';
 import { waitForFinal, watchTurn } from './watch.ts';
@@ -49,6 +57,14 @@ export interface FleetClientOptions {
   turnBackoffMs?: number;
   idempotencyTtlSeconds?: number;
   recordTtlSeconds?: number;
+  /**
+   * The highest seq the fleet's transcript holds for a user, for a client that can read it. Without
+   * it, the first message of a user Redis has no numbering for (new, or idle past the fleet's
+   * HOT_STATE_TTL_SECONDS) goes through the intake queue, where a worker numbers it.
+   */
+  seqFloor?: (userId: string) => Promise<number>;
+  /** How long such a message may wait for a worker to accept it; default 30 s. */
+  intakeTimeoutMs?: number;
 }
 
 interface Parts {
@@ -84,6 +100,7 @@ export class FleetClient {
   readonly #opts: FleetClientOptions;
   readonly #maxMessageBytes: number;
   #parts: Promise<Parts> | undefined;
+  #intake: Queue | undefined;
   #closed = false;
 
   constructor(opts: FleetClientOptions) {
@@ -125,13 +142,48 @@ export class FleetClient {
       );
     }
     const { producer } = await this.#init();
-    const turn = await producer.accept({
-      userId,
-      text,
-      ...(threadId ? { threadId } : {}),
-      ...(idempotencyKey ? { idempotencyKey } : {}),
-    });
-    return { turnId: turn.turnId, seq: turn.seq, created: turn.created };
+    try {
+      const turn = await producer.accept({
+        userId,
+        text,
+        ...(threadId ? { threadId } : {}),
+        ...(idempotencyKey ? { idempotencyKey } : {}),
+      });
+      return { turnId: turn.turnId, seq: turn.seq, created: turn.created };
+    } catch (err) {
+      if (!(err instanceof NumberingUnknownError) || this.#opts.seqFloor) throw err;
+      return this.#sendThroughIntake(parsed.data);
+    }
+  }
+
+  /**
+   * A user Redis has no numbering for (new, or idle past HOT_STATE_TTL_SECONDS): the message goes
+   * through the intake queue, whose worker numbers it after the user's transcript in Postgres; the
+   * result is read from the finished intake job. Without an Idempotency-Key the job's id stands in
+   * for one, so the message is accepted once.
+   */
+  async #sendThroughIntake(message: IntakeMessage): Promise<SentTurn> {
+    const queue = (this.#intake ??= new Queue(INTAKE_QUEUE, {
+      connection: this.#redis,
+      prefix: intakeQueuePrefix(this.namespace),
+    }));
+    const added = await queue.add(INTAKE_JOB_NAME, message);
+    const deadline = Date.now() + (this.#opts.intakeTimeoutMs ?? 30_000);
+    for (;;) {
+      const job = await Job.fromId(queue, added.id!);
+      if (job?.finishedOn !== undefined && job.failedReason)
+        throw new FleetError('invalid_request', `the fleet refused the message: ${job.failedReason}`);
+      if (job?.finishedOn !== undefined) return intakeResultSchema.parse(job.returnvalue);
+      if (Date.now() > deadline)
+        throw new FleetError(
+          'unavailable',
+          `no worker accepted intake job ${added.id} in time; it stays queued`,
+          {
+            details: { intakeJobId: added.id },
+          },
+        );
+      await sleep(10);
+    }
   }
 
   /** The turn's record, or null when it is unknown or has expired (TURN_RECORD_TTL_SECONDS). */
@@ -157,6 +209,7 @@ export class FleetClient {
     this.#closed = true;
     const parts = await this.#parts?.catch(() => undefined);
     await parts?.partitions.close();
+    await this.#intake?.close();
     if (this.#owned) this.#redis.disconnect();
   }
 
@@ -191,6 +244,7 @@ export class FleetClient {
       records,
       idempotencyTtlSeconds: o.idempotencyTtlSeconds ?? defaults.IDEMPOTENCY_TTL_SECONDS,
       recordTtlSeconds: recordTtl,
+      ...(o.seqFloor ? { seqFloor: o.seqFloor } : {}),
     });
     return { partitions, records, producer };
   }

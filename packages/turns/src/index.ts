@@ -23,7 +23,7 @@ export { scripts } from './lua.ts';
 export { PartitionQueues, type TurnJobPolicy } from './partitions.ts';
 export { decodePending, encodePending, type PendingPayload } from './pending.ts';
 export { type IndexedUser, PendingUsers } from './pending-users.ts';
-export { type AcceptedTurn, type AcceptInput, TurnProducer } from './producer.ts';
+export { type AcceptedTurn, type AcceptInput, NumberingUnknownError, TurnProducer } from './producer.ts';
 export { ProfileCache } from './profile-cache.ts';
 export { type TurnRecord, TurnRecords, toTurnResult } from './records.ts';
 export { RecoveryLock } from './recovery-lock.ts';

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freshNamespace, redisUrl } from '../../../test/support/stack.ts';
 import { PartitionQueues } from './partitions.ts';
-import { TurnProducer } from './producer.ts';
+import { NumberingUnknownError, TurnProducer } from './producer.ts';
 import { TurnRecords } from './records.ts';
 
 const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
@@ -31,6 +31,7 @@ describe('accepting turns (accept Lua + partition queues, real Redis)', () => {
       records,
       idempotencyTtlSeconds: 60,
       recordTtlSeconds: 3600,
+      seqFloor: async () => 0,
     });
   });
   afterEach(() => partitions.close());
@@ -180,6 +181,24 @@ describe('accepting turns (accept Lua + partition queues, real Redis)', () => {
     expect(await redis.get(userKeys(ns, 'half').done)).toBe('9');
     expect((await withFloor(20).accept({ userId: 'cold', text: 'hi' })).seq).toBe(21);
     expect(await redis.get(userKeys(ns, 'cold').done)).toBe('20');
+  });
+
+  it('refuses a user Redis has no numbering for when it cannot read the transcript, accepting nothing', async () => {
+    const blind = new TurnProducer({
+      redis,
+      namespace: ns,
+      partitions,
+      records,
+      idempotencyTtlSeconds: 60,
+      recordTtlSeconds: 3600,
+    });
+    await expect(blind.accept({ userId: 'gone', text: 'back' })).rejects.toBeInstanceOf(
+      NumberingUnknownError,
+    );
+    expect(await redis.exists(userKeys(ns, 'gone').seq, userKeys(ns, 'gone').pending)).toBe(0);
+    expect(await jobsOf('gone')).toHaveLength(0);
+    await producer.accept({ userId: 'gone', text: 'numbered by a producer that can' });
+    expect((await blind.accept({ userId: 'gone', text: 'then anyone' })).seq).toBe(2);
   });
 
   it('sends every turn of a user to the same partition', async () => {

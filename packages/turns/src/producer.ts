@@ -62,7 +62,8 @@ export class TurnProducer {
     /**
      * The highest seq the durable transcript holds for a user. Asked only when Redis has no
      * counter for the user (new, idle past HOT_STATE_TTL_SECONDS, or Redis lost its data), so
-     * numbering continues after the transcript. Without it numbering restarts at 1.
+     * numbering continues after the transcript. Without it such a user is refused with
+     * {@link NumberingUnknownError}, never numbered from 1 again.
      */
     seqFloor?: (userId: string) => Promise<number>;
   }) {
@@ -142,8 +143,10 @@ export class TurnProducer {
       this.#records.setOwner(payload.turnId, input.userId),
       noted,
     ]);
-    if (accepted[0] === -1)
-      accepted = await run(String(this.#seqFloor ? await this.#seqFloor(input.userId) : 0));
+    if (accepted[0] === -1) {
+      if (!this.#seqFloor) throw new NumberingUnknownError(input.userId);
+      accepted = await run(String(await this.#seqFloor(input.userId)));
+    }
     if (accepted[0] === -2) {
       const busy = accepted[1] ? (JSON.parse(accepted[1]) as { turnId?: string }).turnId : undefined;
       throw new FleetError(
@@ -175,6 +178,21 @@ export class TurnProducer {
       await this.#partitions.add(job);
     }
     return { turnId, seq, created: false };
+  }
+}
+
+/**
+ * A producer without the durable transcript met a user Redis has no numbering for (new, or idle
+ * past HOT_STATE_TTL_SECONDS): nothing was accepted; one with the transcript must number it (the
+ * SDK hands such a message to the intake queue).
+ */
+export class NumberingUnknownError extends FleetError {
+  constructor(userId: string) {
+    super('unavailable', `no numbering of ${userId} in Redis, and this producer cannot read the transcript`, {
+      retryable: false,
+      details: { userId },
+    });
+    this.name = 'NumberingUnknownError';
   }
 }
 

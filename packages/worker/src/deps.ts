@@ -102,6 +102,8 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
   llm.onHealthChange(() => outages.nudge());
   redis.on('ready', () => outages.nudge());
   const retriever = await createRetriever(config, pool, { llm, logger });
+  /** Numbering of a user whose hot state left Redis (the intake's producer asks it). */
+  const durable = new Transcript({ pool });
   const profiles = profileCache(config, redis, pool);
   const shared = {
     config,
@@ -163,6 +165,7 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
       records,
       idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
       recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
+      seqFloor: (userId) => durable.maxSeq(userId),
     }),
     reviews,
     heartbeat,
