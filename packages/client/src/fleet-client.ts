@@ -163,10 +163,11 @@ export class FleetClient {
    * for one, so the message is accepted once.
    */
   async #sendThroughIntake(message: IntakeMessage): Promise<SentTurn> {
-    const queue = (this.#intake ??= new Queue(INTAKE_QUEUE, {
+    this.#intake ??= new Queue(INTAKE_QUEUE, {
       connection: this.#redis,
       prefix: intakeQueuePrefix(this.namespace),
-    }));
+    });
+    const queue = this.#intake;
     const added = await queue.add(INTAKE_JOB_NAME, message);
     const deadline = Date.now() + (this.#opts.intakeTimeoutMs ?? 30_000);
     for (;;) {
