@@ -1,4 +1,5 @@
 import { startSim } from '@agent-fleet/llm-sim';
+import { Transcript } from '@agent-fleet/state';
 import { PartitionQueues, TurnProducer, TurnRecords } from '@agent-fleet/turns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getTurn, settledTurn, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
@@ -31,6 +32,7 @@ describe('double texting', () => {
       records,
       idempotencyTtlSeconds: 60,
       recordTtlSeconds: 3600,
+      seqFloor: (userId) => new Transcript({ pool: fleet.pool }).maxSeq(userId),
     });
   });
   afterAll(async () => {

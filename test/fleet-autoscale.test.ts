@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Transcript } from '@agent-fleet/state';
 import { PartitionQueues, TurnProducer, TurnRecords, WorkBacklog } from '@agent-fleet/turns';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -121,6 +122,7 @@ describe('fleet start scales its workers on the backlog', () => {
       records,
       idempotencyTtlSeconds: 60,
       recordTtlSeconds: 3600,
+      seqFloor: (userId) => new Transcript({ pool: pool }).maxSeq(userId),
     });
     const backlog = new WorkBacklog({ connection: redis, namespace, partitions: 8 });
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });

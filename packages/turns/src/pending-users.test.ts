@@ -46,6 +46,7 @@ describe('the pending-users index and the recovery lock (real Redis)', () => {
       records: new TurnRecords({ redis, namespace: ns, ttlSeconds: 60 }),
       idempotencyTtlSeconds: 60,
       recordTtlSeconds: 60,
+      seqFloor: async () => 0,
     });
     for (const text of ['one', 'two']) await producer.accept({ userId: 'ann', text });
     await producer.accept({ userId: 'bob', text: 'hi' });

@@ -40,6 +40,7 @@ describe('intake consumer (real Redis, real BullMQ)', () => {
       records,
       idempotencyTtlSeconds: 600,
       recordTtlSeconds: 3600,
+      seqFloor: async () => 0,
     });
     queue = new Queue(INTAKE_QUEUE, { connection: redis, prefix: intakeQueuePrefix(ns) });
     queue.setMaxListeners(100); // waitUntilFinished listens once per job
