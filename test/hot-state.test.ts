@@ -11,7 +11,7 @@ import {
 } from './support/fleet.ts';
 
 /**
- * Hot state follows activity: a user idle past HOT_STATE_TTL_SECONDS (one second here) leaves
+ * Hot state follows activity: a user idle past HOT_STATE_TTL (one second here) leaves
  * nothing of their numbering, history and summary in Redis, and their next turn rebuilds it from
  * Postgres; a user with a turn pending, parked or running keeps it, however long that takes.
  */
@@ -24,7 +24,7 @@ describe('hot state expires with idle users and comes back from Postgres (real p
     fleet = await startTestFleet({
       llmUrl: sim.url,
       workers: 2,
-      env: { HOT_STATE_TTL_SECONDS: '1', LOG_LEVEL: 'warn' },
+      env: { HOT_STATE_TTL: '1', LOG_LEVEL: 'warn' },
     });
   });
   afterAll(async () => {

@@ -149,7 +149,7 @@ async function startFleet(stack: BenchStack, services: ReturnType<typeof spawnSe
     PORT: '0',
     LOG_LEVEL: 'warn',
     AUTH_MODE: 'off',
-    HOT_STATE_TTL_SECONDS: '1',
+    HOT_STATE_TTL: '1',
   };
   const gateway = spawnService({
     name: 'gateway',

@@ -1,6 +1,6 @@
 /**
  * pnpm bench:memory: Redis bytes per user, active (after N turns with the default history budget)
- * and idle (once HOT_STATE_TTL_SECONDS passed), for many users filled through the fleet's own Redis
+ * and idle (once HOT_STATE_TTL passed), for many users filled through the fleet's own Redis
  * code paths, next to a baseline whose hot state never expires (as before it did) in the same run;
  * then what a cold turn (state rebuilt from Postgres) costs next to a warm one through the real
  * gateway and worker.

@@ -60,7 +60,7 @@ export interface FleetClientOptions {
   /**
    * The highest seq the fleet's transcript holds for a user, for a client that can read it. Without
    * it, the first message of a user Redis has no numbering for (new, or idle past the fleet's
-   * HOT_STATE_TTL_SECONDS) goes through the intake queue, where a worker numbers it.
+   * HOT_STATE_TTL) goes through the intake queue, where a worker numbers it.
    */
   seqFloor?: (userId: string) => Promise<number>;
   /** How long such a message may wait for a worker to accept it; default 30 s. */
@@ -157,7 +157,7 @@ export class FleetClient {
   }
 
   /**
-   * A user Redis has no numbering for (new, or idle past HOT_STATE_TTL_SECONDS): the message goes
+   * A user Redis has no numbering for (new, or idle past HOT_STATE_TTL): the message goes
    * through the intake queue, whose worker numbers it after the user's transcript in Postgres; the
    * result is read from the finished intake job. Without an Idempotency-Key the job's id stands in
    * for one, so the message is accepted once.

@@ -29,6 +29,16 @@ describe('configuration', () => {
     expect(loadConfig({ TRUST_PROXY: 'fd00::/8,127.0.0.1' }).TRUST_PROXY).toBe('fd00::/8,127.0.0.1');
   });
 
+  it('reads HOT_STATE_TTL as seconds or with a unit, 7 days by default, and names a bad value', () => {
+    expect(loadConfig({}).HOT_STATE_TTL).toBe(7 * 86_400);
+    expect(loadConfig({ HOT_STATE_TTL: '90' }).HOT_STATE_TTL).toBe(90);
+    expect(loadConfig({ HOT_STATE_TTL: '30m' }).HOT_STATE_TTL).toBe(1800);
+    expect(loadConfig({ HOT_STATE_TTL: '12h' }).HOT_STATE_TTL).toBe(43_200);
+    expect(loadConfig({ HOT_STATE_TTL: '2d' }).HOT_STATE_TTL).toBe(172_800);
+    for (const bad of ['7 days', '-1', '1.5h', 'd', '0', '400d'])
+      expect(() => loadConfig({ HOT_STATE_TTL: bad }), bad).toThrow(/HOT_STATE_TTL/);
+  });
+
   it('leaves the worker count to the autoscaler unless WORKERS is set, and keeps min within max', () => {
     expect(loadConfig({}).WORKERS).toBeUndefined();
     expect(loadConfig({ WORKERS: '3' }).WORKERS).toBe(3);

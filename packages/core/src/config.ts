@@ -5,6 +5,18 @@ import { redisClusterNodesSchema } from './redis-cluster-nodes.ts';
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** A duration in seconds: a number of seconds, or a number with a unit (`90s`, `30m`, `12h`, `7d`). */
+const durationSeconds = (def: number, min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+\s*[smhd]?$/, 'use seconds, or a number with s, m, h or d (for example 7d)')
+    .transform((v) => Number.parseInt(v, 10) * (DURATION_UNITS[v.at(-1)!] ?? 1))
+    .pipe(z.number().int().min(min).max(max))
+    .default(def);
+
 const urlList = z
   .string()
   .transform((s) =>
@@ -127,9 +139,10 @@ export const envSchema = z.object({
   HISTORY_TOKEN_BUDGET: int(3000, 100, 1_000_000),
   /**
    * How long a user's hot state (history, summary, numbering) stays in Redis after their last turn
-   * finished with nothing else pending; their next turn rebuilds it from Postgres.
+   * finished with nothing else pending; their next turn rebuilds it from Postgres. Seconds, or a
+   * number with a unit (`7d`, `12h`); read as seconds.
    */
-  HOT_STATE_TTL_SECONDS: int(7 * 24 * 3600, 1, 365 * 24 * 3600),
+  HOT_STATE_TTL: durationSeconds(7 * 86_400, 1, 365 * 86_400),
   SYSTEM_PROMPT: z
     .string()
     .min(1)

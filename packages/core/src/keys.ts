@@ -4,7 +4,7 @@ import { CLUSTER_SLOTS, keySlot } from './key-slot.ts';
  * Every Redis key the fleet writes, in one place. Per-user keys share the hash tag `{u:<userId>}`
  * and each partition queue has its own tag (`partitionHashTag`), so every Lua script touches one
  * slot and the layout works unchanged on Redis Cluster. A user's *hot state* ({@link hotStateKeys})
- * expires HOT_STATE_TTL_SECONDS after their last turn finished with nothing else pending, and is
+ * expires HOT_STATE_TTL after their last turn finished with nothing else pending, and is
  * rebuilt from Postgres by their next turn; every other per-user key expires on its own or is
  * deleted when its turn finishes.
  */

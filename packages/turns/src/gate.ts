@@ -61,7 +61,7 @@ export interface TurnGateOptions {
   namespace: string;
   leaseMs: number;
   recordTtlSeconds: number;
-  /** How long a user's hot state stays once nothing of theirs is pending (HOT_STATE_TTL_SECONDS). */
+  /** How long a user's hot state stays once nothing of theirs is pending (HOT_STATE_TTL). */
   hotStateTtlSeconds: number;
 }
 

@@ -61,7 +61,7 @@ export class TurnProducer {
     recordTtlSeconds: number;
     /**
      * The highest seq the durable transcript holds for a user. Asked only when Redis has no
-     * counter for the user (new, idle past HOT_STATE_TTL_SECONDS, or Redis lost its data), so
+     * counter for the user (new, idle past HOT_STATE_TTL, or Redis lost its data), so
      * numbering continues after the transcript. Without it such a user is refused with
      * {@link NumberingUnknownError}, never numbered from 1 again.
      */
@@ -183,7 +183,7 @@ export class TurnProducer {
 
 /**
  * A producer without the durable transcript met a user Redis has no numbering for (new, or idle
- * past HOT_STATE_TTL_SECONDS): nothing was accepted; one with the transcript must number it (the
+ * past HOT_STATE_TTL): nothing was accepted; one with the transcript must number it (the
  * SDK hands such a message to the intake queue).
  */
 export class NumberingUnknownError extends FleetError {

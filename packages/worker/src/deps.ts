@@ -226,7 +226,7 @@ async function createTurnParts(
     namespace: ns,
     leaseMs: config.TURN_LEASE_MS,
     recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
-    hotStateTtlSeconds: config.HOT_STATE_TTL_SECONDS,
+    hotStateTtlSeconds: config.HOT_STATE_TTL,
   });
   const transcript = new Transcript({ pool });
   const events = new TurnEvents({ redis, namespace: ns });

@@ -40,7 +40,7 @@ export interface MemoryOptions {
  * the oldest turns are folded into a rolling summary written by the model, in one large step (down
  * to half the budget), so the prompt prefix the servers have cached stays the same for many turns
  * between folds. A user's history leaves Redis with the rest of their hot state once they are idle
- * (HOT_STATE_TTL_SECONDS), or when Redis loses it; their next turn rebuilds it from the Postgres
+ * (HOT_STATE_TTL), or when Redis loses it; their next turn rebuilds it from the Postgres
  * transcript and the last durable summary, under the turn's lease.
  */
 export class Memory {
