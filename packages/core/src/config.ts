@@ -132,6 +132,11 @@ export const envSchema = z.object({
   TURN_OUTAGE_WINDOW_MS: int(300_000, 1000, 24 * 3_600_000),
   /** How often one worker sweeps for users whose turns were left behind (and at once after an outage). */
   RECOVERY_SWEEP_INTERVAL_MS: int(5000, 250, 3_600_000),
+  /**
+   * Intake jobs one consumer takes per round: accepted concurrently across users, each user's in
+   * arrival order.
+   */
+  INTAKE_BATCH_SIZE: int(256, 1, 10_000),
   JOB_LOCK_MS: int(30_000, 1000, 3_600_000),
   STALLED_INTERVAL_MS: int(15_000, 500, 3_600_000),
   MAX_STALLED_COUNT: int(5, 0, 1000),

@@ -35,6 +35,7 @@ export {
 export {
   INTAKE_JOB_NAME,
   INTAKE_QUEUE,
+  intakeConsumerKeys,
   type IntakeMessage,
   type IntakeResult,
   intakeMessageSchema,

@@ -26,6 +26,17 @@ export function intakeQueuePrefix(namespace: string): string {
 }
 
 /**
+ * The intake consumer's own keys, in the intake queue's hash slot: `lease` names the one process
+ * that takes intake jobs (a token with a TTL), `batch` lists the job ids of its current batch in
+ * arrival order, so a consumer that takes over after a crash accepts the jobs it finds in flight
+ * in that order.
+ */
+export function intakeConsumerKeys(namespace: string): { lease: string; batch: string } {
+  const base = `${intakeQueuePrefix(namespace)}:consumer`;
+  return { lease: `${base}:lease`, batch: `${base}:batch` };
+}
+
+/**
  * Version 1 of an intake message: one user message to accept as the user's next turn. Unknown
  * fields are refused so a misspelt field fails loudly. `text` may hold at most MAX_MESSAGE_BYTES
  * UTF-8 bytes (32 KiB by default), which the fleet checks (JSON Schema cannot count bytes), and no

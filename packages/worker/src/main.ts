@@ -1,7 +1,7 @@
 import { createLogger, type FleetConfig, loadConfig } from '@agent-fleet/core';
 import { startTracing, type Tracing } from '@agent-fleet/telemetry';
 import { createWorkerDeps } from './deps.ts';
-import { startIntake } from './intake.ts';
+import { startIntake } from './intake/consumer.ts';
 import { createOpsServer } from './ops-server.ts';
 import { startPartitionWorkers } from './partition-workers.ts';
 import { startReviewWorkers } from './review-workers.ts';
@@ -40,14 +40,15 @@ const opsServer =
   config.WORKER_METRICS_PORT > 0
     ? createOpsServer({ registry: deps.metrics.registry, llm: deps.llm }).listen(config.WORKER_METRICS_PORT)
     : undefined;
-// The intake queue: messages any BullMQ producer adds, accepted in arrival order (one at a time
-// across the fleet) through the same TurnProducer as the gateway.
+// The intake queue: messages any BullMQ producer adds, accepted in batches by one worker at a time,
+// each user's in arrival order, through the same TurnProducer as the gateway.
 const intake = await startIntake({
   connection: deps.bullConnection,
   namespace: config.FLEET_NAMESPACE,
   producer: deps.producer,
   logger,
   maxMessageBytes: config.MAX_MESSAGE_BYTES,
+  batchSize: config.INTAKE_BATCH_SIZE,
   lockDuration: config.JOB_LOCK_MS,
   stalledInterval: config.STALLED_INTERVAL_MS,
   maxStalledCount: config.MAX_STALLED_COUNT,

@@ -3,14 +3,9 @@ import { type AcceptInput, PartitionQueues, TurnProducer, TurnRecords } from '@a
 import { type Job, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { freshNamespace, redisUrl } from '../../../test/support/stack.ts';
-import {
-  type Intake,
-  type IntakeProducer,
-  intakeIdempotencyKey,
-  processIntakeJob,
-  startIntake,
-} from './intake.ts';
+import { freshNamespace, redisUrl } from '../../../../test/support/stack.ts';
+import { type Intake, startIntake } from './consumer.ts';
+import { type IntakeProducer, intakeIdempotencyKey, processIntakeJob } from './job.ts';
 
 const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
 afterAll(() => redis.quit());
@@ -167,23 +162,34 @@ describe('intake consumer (real Redis, real BullMQ)', () => {
     expect((await queue.getJob(first.id!))!.attemptsMade).toBe(1);
   });
 
-  it('runs one intake job at a time across several intake workers (global concurrency 1)', async () => {
+  it('takes jobs in batches in one consumer at a time, accepting users concurrently and each user in order', async () => {
     let running = 0;
     let maxRunning = 0;
+    const perUser = new Map<string, number>();
     const slow: IntakeProducer = {
       async accept(input: AcceptInput) {
         running++;
         maxRunning = Math.max(maxRunning, running);
+        perUser.set(input.userId, (perUser.get(input.userId) ?? 0) + 1);
+        expect(perUser.get(input.userId)).toBe(1);
         await new Promise((r) => setTimeout(r, 5));
         try {
           return await producer.accept(input);
         } finally {
           running--;
+          perUser.set(input.userId, perUser.get(input.userId)! - 1);
         }
       },
     };
     const conns = [0, 1, 2].map(() => new Redis(redisUrl(), { maxRetriesPerRequest: null }));
+    const users = ['ann', 'bob', 'cy', 'dee'];
     try {
+      const jobs = await queue.addBulk(
+        Array.from({ length: 80 }, (_, i) => ({
+          name: INTAKE_JOB_NAME,
+          data: { v: 1, userId: users[i % 4], text: `m${i}` },
+        })),
+      );
       for (const c of conns) {
         const intake = await startIntake({
           connection: c,
@@ -191,19 +197,14 @@ describe('intake consumer (real Redis, real BullMQ)', () => {
           producer: slow,
           logger,
           maxMessageBytes: 64,
+          batchSize: 16,
         });
         intakes.push(intake);
       }
-      expect(await queue.getGlobalConcurrency()).toBe(1);
-      const jobs = await queue.addBulk(
-        Array.from({ length: 40 }, (_, i) => ({
-          name: INTAKE_JOB_NAME,
-          data: { v: 1, userId: 'ann', text: `m${i}` },
-        })),
-      );
       const results = await Promise.all(jobs.map((j) => j.waitUntilFinished(events, 20_000)));
-      expect(results.map((r) => r.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
-      expect(maxRunning).toBe(1);
+      for (const [i, r] of results.entries()) expect(r.seq).toBe(Math.floor(i / 4) + 1);
+      expect(maxRunning).toBeGreaterThan(1);
+      expect(maxRunning).toBeLessThanOrEqual(users.length);
     } finally {
       await Promise.all(intakes.splice(0).map((i) => i.close()));
       for (const c of conns) c.disconnect();
