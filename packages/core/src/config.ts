@@ -136,7 +136,7 @@ export const envSchema = z.object({
    * Intake jobs one consumer takes per round: accepted concurrently across users, each user's in
    * arrival order.
    */
-  INTAKE_BATCH_SIZE: int(256, 1, 10_000),
+  INTAKE_BATCH_SIZE: int(256, 1, 5000),
   JOB_LOCK_MS: int(30_000, 1000, 3_600_000),
   STALLED_INTERVAL_MS: int(15_000, 500, 3_600_000),
   MAX_STALLED_COUNT: int(5, 0, 1000),

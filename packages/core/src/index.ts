@@ -35,9 +35,9 @@ export {
 export {
   INTAKE_JOB_NAME,
   INTAKE_QUEUE,
-  intakeConsumerKeys,
   type IntakeMessage,
   type IntakeResult,
+  intakeConsumerKeys,
   intakeMessageSchema,
   intakeQueuePrefix,
   intakeResultSchema,

@@ -14,7 +14,11 @@ export async function runInKeyOrder<T, R>(
     const key = keyOf(item);
     const before = key === undefined ? undefined : tails.get(key);
     const outcome = before ? before.then(() => run(item)) : Promise.resolve().then(() => run(item));
-    if (key !== undefined) tails.set(key, outcome.catch(() => undefined));
+    if (key !== undefined)
+      tails.set(
+        key,
+        outcome.catch(() => undefined),
+      );
     return outcome;
   });
   return Promise.allSettled(outcomes);

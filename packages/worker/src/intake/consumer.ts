@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { INTAKE_QUEUE, intakeConsumerKeys, intakeQueuePrefix, type RedisClient } from '@agent-fleet/core';
+import {
+  INTAKE_QUEUE,
+  intakeConsumerKeys,
+  intakeQueuePrefix,
+  LuaScript,
+  type RedisClient,
+} from '@agent-fleet/core';
 import { type Job, Queue, Worker } from 'bullmq';
 import { runInKeyOrder } from './batch.ts';
 import { type IntakeJobOptions, processIntakeJob } from './job.ts';
@@ -29,15 +35,16 @@ export const INTAKE_KEEP_COMPLETED = { age: 24 * 3600, count: 10_000 };
 export const INTAKE_KEEP_FAILED = { age: 14 * 24 * 3600, count: 10_000 };
 
 const DEFAULT_LOCK_MS = 30_000;
+const batchRecord = new LuaScript(new URL('./batch-record-2.lua', import.meta.url));
 
 /**
  * Consume the intake queue: any producer (any language) adds a documented payload with a plain
  * BullMQ `add`, and the fleet accepts it as the user's next turn, moving it into the user's partition.
  *
  * One process at a time (the holder of the intake lease) takes jobs, in rounds: up to `batchSize`
- * jobs from the head of `wait` in one pipelined round trip, their ids written in that order to the
- * batch key, then accepted concurrently across users and one after another within a user, then
- * completed or failed together. A failing accept is retried in place, so a later message of the
+ * jobs from the head of `wait`, their ids recorded in that order in the batch key before they are
+ * taken (one pipelined round trip), then accepted concurrently across users and one after another
+ * within a user, then completed or failed together. A failing accept is retried in place, so a later message of the
  * user cannot overtake it. A consumer that takes over (its predecessor died, or closed) first waits
  * until no intake job is active (BullMQ's stalled check moves a dead consumer's jobs back to
  * `wait`, in no particular order), then takes them all in one round and accepts them in the order
@@ -85,7 +92,7 @@ class IntakeConsumer {
   readonly #worker: Worker;
   readonly #lockMs: number;
   readonly #lease: IntakeLease;
-  readonly #batchKey: string;
+  readonly #keys: { lease: string; batch: string };
   readonly #batchSize: number;
   #stopping = false;
   #wake: (() => void) | undefined;
@@ -95,9 +102,8 @@ class IntakeConsumer {
     this.#queue = queue;
     this.#worker = worker;
     this.#lockMs = lockMs;
-    const keys = intakeConsumerKeys(opts.namespace);
-    this.#lease = new IntakeLease({ redis: opts.connection, key: keys.lease, ttlMs: lockMs });
-    this.#batchKey = keys.batch;
+    this.#keys = intakeConsumerKeys(opts.namespace);
+    this.#lease = new IntakeLease({ redis: opts.connection, key: this.#keys.lease, ttlMs: lockMs });
     this.#batchSize = opts.batchSize ?? 256;
   }
 
@@ -118,17 +124,17 @@ class IntakeConsumer {
     await this.#lease.release().catch(() => {});
   }
 
-  /** One round: hold the lease, take a batch, accept it, settle it. */
+  /** One round: hold the lease, take a batch and record its order, accept it, settle it. */
   async #round(): Promise<void> {
     const lease = await this.#lease.hold();
     if (lease === 'held-elsewhere') return this.#pause(Math.min(1000, this.#lockMs / 3));
-    let order: string[] = [];
-    if (lease === 'taken') order = await this.#takeOver();
+    const takeover = lease === 'taken';
+    const size = takeover ? Math.max(this.#batchSize, await this.#takeOver()) : this.#batchSize;
     const token = randomUUID();
-    const jobs = await this.#take(token, Math.max(this.#batchSize, order.length));
-    if (jobs.length === 0) return;
-    const batch = inRecordedOrder(jobs, order);
-    await this.#record(batch);
+    const first = await this.#worker.getNextJob(token, { block: true });
+    if (!first) return;
+    const order = await this.#record(first, size - 1, takeover);
+    const batch = inRecordedOrder([first, ...(await this.#takeMore(token, order.length - 1))], order);
     const outcomes = await this.#withLocks(batch, token, () =>
       runInKeyOrder(batch, userOf, (job) => processIntakeJob(job, this.#opts)),
     );
@@ -136,41 +142,39 @@ class IntakeConsumer {
   }
 
   /**
-   * A new holder: once no intake job is active (a dead holder's jobs are back in `wait`), the ids of
-   * its last batch, in arrival order.
+   * A new holder: waits until no intake job is active (a dead holder's jobs are back in `wait`), and
+   * returns the length of the last recorded batch, which the first round must take whole.
    */
-  async #takeOver(): Promise<string[]> {
+  async #takeOver(): Promise<number> {
     await this.#queue.removeGlobalConcurrency();
     while (!this.#stopping && (await this.#queue.getActiveCount()) > 0) {
       await this.#lease.hold();
       await this.#pause(200);
     }
-    return this.#opts.connection.lrange(this.#batchKey, 0, -1);
+    return this.#opts.connection.llen(this.#keys.batch);
   }
 
-  /** Up to `max` jobs from the head of `wait`: the first waits for one, the rest in one round trip. */
-  async #take(token: string, max: number): Promise<Job[]> {
-    const first = await this.#worker.getNextJob(token, { block: true });
-    if (!first || this.#stopping) return first ? [first] : [];
-    const more = Math.min(max - 1, await this.#queue.getWaitingCount());
-    const taken: Job[] = [first];
-    // Replies come back in the order Redis ran the calls: the order of the queue.
+  /** Records the batch's order (see batch-record-2.lua) before any of it is accepted. */
+  async #record(first: Job, more: number, takeover: boolean): Promise<string[]> {
+    const wait = this.#queue.keys.wait!;
+    return (await batchRecord.run(
+      this.#opts.connection,
+      [wait, this.#keys.batch],
+      [String(first.id), more, takeover ? '1' : '0'],
+    )) as string[];
+  }
+
+  /** `count` more jobs from the head of `wait`, in one round trip. */
+  async #takeMore(token: string, count: number): Promise<Job[]> {
+    const taken: Job[] = [];
     await Promise.all(
-      Array.from({ length: more }, () =>
+      Array.from({ length: count }, () =>
         this.#worker.getNextJob(token, { block: false }).then((job) => {
           if (job) taken.push(job);
         }),
       ),
     );
     return taken;
-  }
-
-  async #record(batch: Job[]): Promise<void> {
-    await this.#opts.connection
-      .multi()
-      .del(this.#batchKey)
-      .rpush(this.#batchKey, ...batch.map((j) => String(j.id)))
-      .exec();
   }
 
   /** Runs `work` while renewing the batch's job locks and the lease. */

@@ -1,6 +1,13 @@
-import { createLogger, INTAKE_JOB_NAME, INTAKE_QUEUE, intakeQueuePrefix, userKeys } from '@agent-fleet/core';
+import {
+  createLogger,
+  INTAKE_JOB_NAME,
+  INTAKE_QUEUE,
+  intakeConsumerKeys,
+  intakeQueuePrefix,
+  userKeys,
+} from '@agent-fleet/core';
 import { type AcceptInput, PartitionQueues, TurnProducer, TurnRecords } from '@agent-fleet/turns';
-import { type Job, Queue, QueueEvents } from 'bullmq';
+import { type Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freshNamespace, redisUrl } from '../../../../test/support/stack.ts';
@@ -209,6 +216,52 @@ describe('intake consumer (real Redis, real BullMQ)', () => {
       await Promise.all(intakes.splice(0).map((i) => i.close()));
       for (const c of conns) c.disconnect();
     }
+  });
+
+  it('takes over from a consumer that died mid-batch: its jobs are accepted once, in the order it recorded', async () => {
+    const texts = ['a1', 'b1', 'a2', 'a3', 'b2', 'a4'];
+    const added = await queue.addBulk(
+      texts.map((text) => ({
+        name: INTAKE_JOB_NAME,
+        data: { v: 1, userId: text[0] === 'a' ? 'ann' : 'bob', text },
+      })),
+    );
+    // A consumer that accepted a1, took the whole batch and recorded its order, then died.
+    const keys = intakeConsumerKeys(ns);
+    await redis.set(keys.lease, 'dead', 'PX', 1000);
+    const deadConn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+    const dead = new Worker(INTAKE_QUEUE, null, {
+      connection: deadConn,
+      prefix: intakeQueuePrefix(ns),
+      lockDuration: 1000,
+    });
+    const taken = [];
+    for (let i = 0; i < texts.length; i++) taken.push((await dead.getNextJob('dead', { block: false }))!);
+    expect(taken.map((j) => j.data.text)).toEqual(texts);
+    await redis.rpush(keys.batch, ...taken.map((j) => j.id!));
+    const a1 = await producer.accept({
+      userId: 'ann',
+      text: 'a1',
+      idempotencyKey: intakeIdempotencyKey(taken[0]!.id!),
+    });
+    await dead.close();
+    deadConn.disconnect();
+
+    const intake = await startIntake({
+      connection: redis,
+      namespace: ns,
+      producer,
+      logger,
+      maxMessageBytes: 64,
+      lockDuration: 1000,
+      stalledInterval: 200,
+    });
+    intakes.push(intake);
+    const results = await Promise.all(added.map((j) => j.waitUntilFinished(events, 20_000)));
+    expect(results.map((r) => r.seq)).toEqual([1, 1, 2, 3, 2, 4]);
+    expect(results[0]).toEqual({ ...a1, created: false });
+    expect(results.slice(1).every((r) => r.created)).toBe(true);
+    for (const j of added) expect((await queue.getJob(j.id!))!.stalledCounter).toBe(1);
   });
 
   it('derives a key of printable ASCII from any job id', () => {

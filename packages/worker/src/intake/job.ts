@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import { FleetError, INTAKE_JOB_NAME, type IntakeResult, intakeMessageSchema, type Logger } from '@agent-fleet/core';
+import {
+  FleetError,
+  INTAKE_JOB_NAME,
+  type IntakeResult,
+  intakeMessageSchema,
+  type Logger,
+} from '@agent-fleet/core';
 import type { AcceptedTurn, AcceptInput } from '@agent-fleet/turns';
 import { type Job, UnrecoverableError } from 'bullmq';
 
@@ -18,10 +24,7 @@ export interface IntakeJobOptions {
 }
 
 /** One intake job: validate, accept through the turn producer, return `{ turnId, seq, created }`. */
-export async function processIntakeJob(
-  job: Job,
-  opts: IntakeJobOptions,
-): Promise<IntakeResult> {
+export async function processIntakeJob(job: Job, opts: IntakeJobOptions): Promise<IntakeResult> {
   if (job.name !== INTAKE_JOB_NAME) {
     throw new UnrecoverableError(
       `invalid intake job: its name is "${job.name}"; intake jobs are named "${INTAKE_JOB_NAME}"`,
