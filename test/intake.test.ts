@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { startSim } from '@agent-fleet/llm-sim';
 import { ApiKeyStore } from '@agent-fleet/state';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestFleet, type TestFleet } from './support/fleet.ts';
+import { FAST_RECOVERY_ENV, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
 import { keysMatching, redisEnv } from './support/stack.ts';
 import { verifyStrictOrder } from './support/verify.ts';
 
@@ -13,9 +13,17 @@ const PRODUCER = join(root, 'test/fixtures/intake-producer.ts');
 const SCHEMA = join(root, 'packages/client/schema/intake-message.v1.json');
 
 interface ProducerReport {
-  results: { userId: string; s: number; id: string; turnId: string; seq: number; created: boolean }[];
-  bad: { schemaRefusesBad: boolean; failure: string; attemptsMade: number; state: string };
-  nul: { schemaRefusesNul: boolean; failure: string; attemptsMade: number; state: string };
+  results: {
+    userId: string;
+    s: number;
+    id: string;
+    turnId: string;
+    seq: number;
+    created: boolean;
+    stalled: number;
+  }[];
+  bad?: { schemaRefusesBad: boolean; failure: string; attemptsMade: number; state: string };
+  nul?: { schemaRefusesNul: boolean; failure: string; attemptsMade: number; state: string };
 }
 
 function runProducer(env: Record<string, string>): Promise<ProducerReport> {
@@ -56,21 +64,33 @@ describe('the intake queue: a plain BullMQ producer with the JSON Schema, no pro
     await sim?.close();
   });
 
-  it('takes intake jobs in arrival order, gives each its per-user seq, and the workers complete them in order', async () => {
-    const USERS = 20;
+  it('takes intake jobs from concurrent producers in arrival order, gives each its per-user seq once, and the workers complete them in order', async () => {
+    const PRODUCERS = 3;
+    const USERS = 12;
     const PER_USER = 5;
-    const report = await runProducer({
-      ...redisEnv(),
-      FLEET_NAMESPACE: fleet.namespace,
-      USERS: String(USERS),
-      PER_USER: String(PER_USER),
-    });
-    expect(report.results).toHaveLength(USERS * PER_USER);
-    for (const r of report.results)
+    const reports = await Promise.all(
+      Array.from({ length: PRODUCERS }, (_, p) =>
+        runProducer({
+          ...redisEnv(),
+          FLEET_NAMESPACE: fleet.namespace,
+          USERS: String(USERS),
+          PER_USER: String(PER_USER),
+          USER_PREFIX: `py-like-${p}`,
+          SEND_BAD: p === 0 ? '1' : '0',
+        }),
+      ),
+    );
+    const results = reports.flatMap((r) => r.results);
+    expect(results).toHaveLength(PRODUCERS * USERS * PER_USER);
+    for (const r of results)
       expect(r, `${r.userId} message ${r.s}`).toMatchObject({ seq: r.s, created: true });
+    expect(new Set(results.map((r) => r.turnId)).size).toBe(results.length);
+    const report = reports[0]!;
 
     // The job's return value is how a non-Node producer learns the turn; the gateway reports it.
-    const users = Array.from({ length: USERS }, (_, i) => `py-like-${i}`);
+    const users = Array.from({ length: PRODUCERS }, (_, p) =>
+      Array.from({ length: USERS }, (_, i) => `py-like-${p}-${i}`),
+    ).flat();
     const { key } = await new ApiKeyStore({ pool: fleet.pool }).create({
       name: 'intake test',
       scopes: ['admin'],
@@ -78,12 +98,12 @@ describe('the intake queue: a plain BullMQ producer with the JSON Schema, no pro
     const deadline = Date.now() + 120_000;
     for (;;) {
       const n = Number((await fleet.pool.query<{ n: string }>('SELECT count(*) AS n FROM turns')).rows[0]!.n);
-      if (n === USERS * PER_USER) break;
-      if (Date.now() > deadline) throw new Error(`only ${n} of ${USERS * PER_USER} turns recorded`);
+      if (n === users.length * PER_USER) break;
+      if (Date.now() > deadline) throw new Error(`only ${n} of ${users.length * PER_USER} turns recorded`);
       await new Promise((r) => setTimeout(r, 250));
     }
     await verifyStrictOrder(fleet, users, PER_USER);
-    const last = report.results.at(-1)!;
+    const last = results.at(-1)!;
     const turn = await (
       await fetch(`${fleet.gatewayUrl}/v1/turns/${last.turnId}`, {
         headers: { authorization: `Bearer ${key}` },
@@ -98,12 +118,78 @@ describe('the intake queue: a plain BullMQ producer with the JSON Schema, no pro
 
     // A payload the schema refuses fails once, with the field named, and is never retried.
     expect(report.bad).toMatchObject({ schemaRefusesBad: true, attemptsMade: 1, state: 'failed' });
-    expect(report.bad.failure).toMatch(/^invalid intake message: userId: userId must be 1-128 characters/);
+    expect(report.bad!.failure).toMatch(/^invalid intake message: userId: userId must be 1-128 characters/);
     const badUser = await keysMatching(fleet.redis, `${fleet.namespace}:{u:has spaces}*`);
     expect(badUser).toEqual([]);
     // Text with a NUL, which Postgres cannot store, is refused by the schema and by the fleet alike.
     expect(report.nul).toMatchObject({ schemaRefusesNul: true, attemptsMade: 1, state: 'failed' });
-    expect(report.nul.failure).toMatch(/^invalid intake message: text: must not contain NUL/);
+    expect(report.nul!.failure).toMatch(/^invalid intake message: text: must not contain NUL/);
     expect(await keysMatching(fleet.redis, `${fleet.namespace}:{u:nul-user}*`)).toEqual([]);
+  });
+});
+
+describe('the intake consumer SIGKILLed in the middle of a batch', () => {
+  let sim: Awaited<ReturnType<typeof startSim>>;
+  let fleet: TestFleet;
+
+  beforeAll(async () => {
+    sim = await startSim({ latencyMs: 5, engine: { timeScale: 0 } });
+    fleet = await startTestFleet({
+      llmUrl: sim.url,
+      workers: 0,
+      env: {
+        ...FAST_RECOVERY_ENV,
+        HISTORY_TOKEN_BUDGET: '100000',
+        LOG_LEVEL: 'warn',
+        INTAKE_BATCH_SIZE: '64',
+      },
+    });
+  });
+  afterAll(async () => {
+    await fleet?.stop();
+    await sim?.close();
+  });
+
+  it('loses, duplicates and reorders nothing: another worker takes over its batch', async () => {
+    const PRODUCERS = 3;
+    const USERS = 10;
+    const PER_USER = 8;
+    const producing = Promise.all(
+      Array.from({ length: PRODUCERS }, (_, p) =>
+        runProducer({
+          ...redisEnv(),
+          FLEET_NAMESPACE: fleet.namespace,
+          USERS: String(USERS),
+          PER_USER: String(PER_USER),
+          USER_PREFIX: `crash-${p}`,
+          SEND_BAD: '0',
+        }),
+      ),
+    );
+    // The only intake consumer at first: it SIGKILLs itself after its 20th accept, mid-batch.
+    const doomed = fleet.addWorker({ FAULT_INTAKE_CRASH_AFTER_ACCEPTS: '20' });
+    doomed.ready.catch(() => {}); // it may die before it says it is ready
+    expect(await doomed.exited).toBe('SIGKILL');
+    fleet.addWorker();
+    fleet.addWorker();
+    const results = (await producing).flatMap((r) => r.results);
+    expect(results).toHaveLength(PRODUCERS * USERS * PER_USER);
+    for (const r of results) expect(r.seq, `${r.userId} message ${r.s}`).toBe(r.s);
+    expect(new Set(results.map((r) => r.turnId)).size).toBe(results.length);
+    // The dead consumer's batch was taken back: accepted before the crash (replayed, created false)
+    // and not yet accepted.
+    const takenBack = results.filter((r) => r.stalled > 0);
+    expect(takenBack.filter((r) => !r.created).length).toBeGreaterThanOrEqual(20);
+    expect(takenBack.filter((r) => r.created).length).toBeGreaterThan(0);
+    const users = Array.from({ length: PRODUCERS }, (_, p) =>
+      Array.from({ length: USERS }, (_, i) => `crash-${p}-${i}`),
+    ).flat();
+    await waitFor(
+      async () =>
+        Number((await fleet.pool.query<{ n: string }>('SELECT count(*) AS n FROM turns')).rows[0]!.n) ===
+        users.length * PER_USER,
+      { timeoutMs: 120_000, describe: () => 'not every turn was recorded' },
+    );
+    await verifyStrictOrder(fleet, users, PER_USER);
   });
 });

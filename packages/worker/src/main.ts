@@ -2,6 +2,7 @@ import { createLogger, type FleetConfig, loadConfig } from '@agent-fleet/core';
 import { startTracing, type Tracing } from '@agent-fleet/telemetry';
 import { createWorkerDeps } from './deps.ts';
 import { startIntake } from './intake/consumer.ts';
+import { crashingAfter } from './intake/fault.ts';
 import { createOpsServer } from './ops-server.ts';
 import { startPartitionWorkers } from './partition-workers.ts';
 import { startReviewWorkers } from './review-workers.ts';
@@ -45,7 +46,7 @@ const opsServer =
 const intake = await startIntake({
   connection: deps.bullConnection,
   namespace: config.FLEET_NAMESPACE,
-  producer: deps.producer,
+  producer: crashingAfter(config.FAULT_INTAKE_CRASH_AFTER_ACCEPTS, deps.producer),
   logger,
   maxMessageBytes: config.MAX_MESSAGE_BYTES,
   batchSize: config.INTAKE_BATCH_SIZE,
