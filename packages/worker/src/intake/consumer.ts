@@ -95,6 +95,8 @@ class IntakeConsumer {
   readonly #keys: { lease: string; batch: string };
   readonly #batchSize: number;
   #stopping = false;
+  /** A round failed after taking jobs it may not have settled: the next one starts as a takeover. */
+  #recovering = false;
   #wake: (() => void) | undefined;
 
   constructor(opts: IntakeOptions, queue: Queue, worker: Worker, lockMs: number) {
@@ -117,6 +119,7 @@ class IntakeConsumer {
       try {
         await this.#round();
       } catch (err) {
+        this.#recovering = true;
         this.#opts.logger.warn({ err: (err as Error).message }, 'intake round failed; trying again');
         await this.#pause(500);
       }
@@ -128,8 +131,9 @@ class IntakeConsumer {
   async #round(): Promise<void> {
     const lease = await this.#lease.hold();
     if (lease === 'held-elsewhere') return this.#pause(Math.min(1000, this.#lockMs / 3));
-    const takeover = lease === 'taken';
+    const takeover = lease === 'taken' || this.#recovering;
     const size = takeover ? Math.max(this.#batchSize, await this.#takeOver()) : this.#batchSize;
+    this.#recovering = false;
     const token = randomUUID();
     const first = await this.#worker.getNextJob(token, { block: true });
     if (!first) return;
@@ -142,8 +146,9 @@ class IntakeConsumer {
   }
 
   /**
-   * A new holder: waits until no intake job is active (a dead holder's jobs are back in `wait`), and
-   * returns the length of the last recorded batch, which the first round must take whole.
+   * A new holder (or one whose round failed midway): waits until no intake job is active (jobs a
+   * dead or failed round held are back in `wait`), and returns the length of the last recorded
+   * batch, which the next round must take whole.
    */
   async #takeOver(): Promise<number> {
     await this.#queue.removeGlobalConcurrency();
@@ -209,7 +214,9 @@ class IntakeConsumer {
             await job.moveToFailed(err, token, false);
           }
         } catch (err) {
-          // Its lock was lost: the job goes back to `wait` and is accepted again, once.
+          // Still active (its lock lost, or Redis away): it goes back to `wait` and is accepted
+          // again, once; the next round waits for it and takes it first.
+          this.#recovering = true;
           this.#opts.logger.warn({ jobId: job.id, err: (err as Error).message }, 'intake job not settled');
         }
       }),
