@@ -137,6 +137,8 @@ function turnProducer(connection: RedisClient, namespace: string) {
     records,
     idempotencyTtlSeconds: 86_400,
     recordTtlSeconds: 3600,
+    // Every user of the run is new: numbering starts at 1 (a worker asks the transcript).
+    seqFloor: async () => 0,
   });
   return { producer, close: () => partitions.close() };
 }
