@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { INTAKE_QUEUE, intakeQueuePrefix } from '@agent-fleet/core';
 import { startSim } from '@agent-fleet/llm-sim';
 import { ApiKeyStore } from '@agent-fleet/state';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -166,7 +167,13 @@ describe('the intake consumer SIGKILLed in the middle of a batch', () => {
         }),
       ),
     );
-    // The only intake consumer at first: it SIGKILLs itself after its 20th accept, mid-batch.
+    // Every message waits before the only consumer starts, so its first batch is a full one (64),
+    // and it SIGKILLs itself after the 20th accept of that batch, with none of it settled.
+    const wait = `${intakeQueuePrefix(fleet.namespace)}:${INTAKE_QUEUE}:wait`;
+    await waitFor(async () => (await fleet.redis.llen(wait)) === PRODUCERS * USERS * PER_USER, {
+      timeoutMs: 60_000,
+      describe: () => 'the producers did not add every message',
+    });
     const doomed = fleet.addWorker({ FAULT_INTAKE_CRASH_AFTER_ACCEPTS: '20' });
     doomed.ready.catch(() => {}); // it may die before it says it is ready
     expect(await doomed.exited).toBe('SIGKILL');
@@ -176,11 +183,13 @@ describe('the intake consumer SIGKILLed in the middle of a batch', () => {
     expect(results).toHaveLength(PRODUCERS * USERS * PER_USER);
     for (const r of results) expect(r.seq, `${r.userId} message ${r.s}`).toBe(r.s);
     expect(new Set(results.map((r) => r.turnId)).size).toBe(results.length);
-    // The dead consumer's batch was taken back: accepted before the crash (replayed, created false)
-    // and not yet accepted.
+    // Its whole batch was taken back: the messages it had accepted are replayed (created false),
+    // the others accepted by the worker that took over.
     const takenBack = results.filter((r) => r.stalled > 0);
+    expect(takenBack).toHaveLength(64);
     expect(takenBack.filter((r) => !r.created).length).toBeGreaterThanOrEqual(20);
     expect(takenBack.filter((r) => r.created).length).toBeGreaterThan(0);
+    expect(results.filter((r) => !r.created).length).toBe(takenBack.filter((r) => !r.created).length);
     const users = Array.from({ length: PRODUCERS }, (_, p) =>
       Array.from({ length: USERS }, (_, i) => `crash-${p}-${i}`),
     ).flat();
