@@ -48,7 +48,14 @@ const opts = new Command('bench:intake')
     4000,
   )
   .parse()
-  .opts<{ messages: number; users: number; batch: number; concurrency: number; oneAtATime: number }>();
+  .opts<{
+    messages: number;
+    users: number;
+    batch: number;
+    concurrency: number;
+    rounds: number;
+    oneAtATime: number;
+  }>();
 
 const logger = createLogger('bench-intake', 'silent');
 const ADD_CHUNK = 1000;
@@ -143,9 +150,9 @@ function turnProducer(connection: RedisClient, namespace: string) {
   return { producer, close: () => partitions.close() };
 }
 
-async function rawBullmq(url: string): Promise<number> {
+async function rawBullmq(url: string, round: number): Promise<number> {
   const connection = new Redis(url, { maxRetriesPerRequest: null });
-  const prefix = 'raw:{agent.intake}';
+  const prefix = `raw-${round}:{agent.intake}`;
   const queue = new Queue(INTAKE_QUEUE, { connection, prefix });
   let handled = 0;
   const worker = new Worker(
@@ -173,9 +180,9 @@ async function rawBullmq(url: string): Promise<number> {
   return rate;
 }
 
-async function batchedIntake(url: string): Promise<number> {
+async function batchedIntake(url: string, round: number): Promise<number> {
   const connection = new Redis(url, { maxRetriesPerRequest: null });
-  const namespace = 'batched';
+  const namespace = `batched-${round}`;
   const turns = turnProducer(connection, namespace);
   const { producer, accepted } = counting(turns.producer);
   const intake = await startIntake({
@@ -230,10 +237,19 @@ async function main() {
     console.log(
       `bench:intake: ${opts.messages} messages from ${opts.users} users, Redis appendfsync ${loadConfig().REDIS_APPENDFSYNC}`,
     );
-    const raw = await rawBullmq(redis.url);
-    const batched = await batchedIntake(redis.url);
+    // Alternating rounds, so that load from elsewhere on the machine weighs on both sides alike.
+    const raws: number[] = [];
+    const batches: number[] = [];
+    for (let round = 1; round <= opts.rounds; round++) {
+      raws.push(await rawBullmq(redis.url, round));
+      batches.push(await batchedIntake(redis.url, round));
+    }
+    const raw = median(raws);
+    const batched = median(batches);
     const single = opts.oneAtATime > 0 ? await oneAtATime(redis.url, opts.oneAtATime) : undefined;
     console.log('');
+    const rounds = raws.map((r, i) => `${(batches[i]! / r).toFixed(2)}`).join(', ');
+    console.log(`  ratio in each round: ${rounds}; medians:`);
     console.log(`  raw BullMQ (addBulk + no-op worker)  ${raw.toFixed(0).padStart(7)} jobs/s`);
     console.log(
       `  intake, batches of ${String(opts.batch).padEnd(17)} ${batched.toFixed(0).padStart(7)} messages/s`,
@@ -249,6 +265,12 @@ async function main() {
     await redis?.stop();
     dir.remove();
   }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 await main();
