@@ -41,6 +41,7 @@ const opts = new Command('bench:intake')
     loadConfig().INTAKE_BATCH_SIZE,
   )
   .option('--concurrency <n>', "the no-op worker's concurrency", int, 256)
+  .option('--rounds <n>', 'rounds of raw BullMQ then intake, alternating (figures: their medians)', int, 3)
   .option(
     '--one-at-a-time <n>',
     "messages for main's one-at-a-time consumer (0: skip)",
