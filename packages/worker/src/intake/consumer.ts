@@ -133,6 +133,7 @@ class IntakeConsumer {
     if (lease === 'held-elsewhere') return this.#pause(Math.min(1000, this.#lockMs / 3));
     const takeover = lease === 'taken' || this.#recovering;
     const size = takeover ? Math.max(this.#batchSize, await this.#takeOver()) : this.#batchSize;
+    if (this.#stopping) return; // a takeover cut short: jobs may still be active elsewhere
     this.#recovering = false;
     const token = randomUUID();
     const first = await this.#worker.getNextJob(token, { block: true });
