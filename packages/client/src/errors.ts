@@ -31,7 +31,8 @@ export class FleetApiError extends FleetError {
     opts: { details?: Record<string, unknown>; retryAfterMs?: number } = {},
   ) {
     super(code, message, {
-      retryable: isRetryableStatus(httpStatus),
+      // An exhausted budget (429 quota_exceeded) stays so until its window resets.
+      retryable: code !== 'quota_exceeded' && isRetryableStatus(httpStatus),
       ...(opts.details ? { details: opts.details } : {}),
     });
     this.name = 'FleetApiError';

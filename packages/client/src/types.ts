@@ -1,4 +1,4 @@
-import type { TurnStatus, TurnTimings } from '@agent-fleet/core';
+import type { TurnStatus, TurnTimings, TurnUsage } from '@agent-fleet/core';
 
 /**
  * One turn as both clients report it (the JSON Schema `turn-result.v1.json`; `GET /v1/turns/:id`).
@@ -20,6 +20,8 @@ export interface TurnRecord {
   attempts?: number | undefined;
   /** Where the time went (stages, each model and tool call), once the turn ended. */
   timings?: TurnTimings | undefined;
+  /** Tokens the model servers reported for the turn's calls, once it has made any. */
+  usage?: TurnUsage | undefined;
 }
 
 /** A user message to accept as the user's next turn. */

@@ -148,6 +148,25 @@ export const envSchema = z.object({
    * number with a unit (`7d`, `12h`); read as seconds.
    */
   HOT_STATE_TTL: durationSeconds(7 * 86_400, 1, 365 * 86_400),
+  /**
+   * How partition queues order turns of different tenants: `fair` (weighted fair queueing in
+   * tokens: a tenant's burst cannot starve the others, and capacity they leave idle goes to it) or
+   * `fifo` (arrival order, the behaviour before fair queueing, kept for comparison). A user's own
+   * turns run strictly in order either way: that is the per-user gate's, not the queue's.
+   */
+  QUEUE_ORDER: z.enum(['fair', 'fifo']).default('fair'),
+  /**
+   * The tokens a turn is estimated at enqueue beyond its history and message (system prompt,
+   * passages, the answer); fair queueing corrects the estimate by the turn's real usage after.
+   */
+  FAIR_TURN_TOKENS: int(800, 0, 1_000_000),
+  /**
+   * Tokens every model call holds from its tenant's and user's budgets while in flight, so calls
+   * running at once cannot all pass a budget with little left; settled to the real usage after.
+   */
+  QUOTA_CALL_HOLD_TOKENS: int(2000, 0, 10_000_000),
+  /** How often a worker copies the quotas from Postgres into Redis (also at start). */
+  QUOTA_SYNC_INTERVAL_MS: int(60_000, 1000, 24 * 3_600_000),
   SYSTEM_PROMPT: z
     .string()
     .min(1)

@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'conflict',
   'idempotency_key_reused',
   'rate_limited',
+  'quota_exceeded',
   'unavailable',
   'upstream_error',
   'timeout',
@@ -50,6 +51,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'idempotency_key_reused':
       return 422;
     case 'rate_limited':
+    case 'quota_exceeded':
       return 429;
     case 'upstream_error':
       return 502;
@@ -66,7 +68,10 @@ export function httpStatusOf(code: ErrorCode): number {
   }
 }
 
-/** 408/409/429/5xx and network-level failures can succeed when tried again; other 4xx cannot. */
+/**
+ * 408/409/429/5xx and network-level failures can succeed when tried again; other 4xx cannot. An
+ * exhausted token budget (`quota_exceeded`, a 429) cannot either: see {@link FleetError}.
+ */
 export function isRetryableStatus(status: number | undefined): boolean {
   if (status === undefined) return true;
   return status === 408 || status === 409 || status === 429 || status >= 500;
@@ -87,7 +92,8 @@ export class FleetError extends Error {
     this.name = 'FleetError';
     this.code = code;
     this.status = httpStatusOf(code);
-    this.isRetryable = opts.retryable ?? isRetryableStatus(this.status);
+    // A budget stays exhausted until its window resets: trying again sooner cannot help.
+    this.isRetryable = opts.retryable ?? (code !== 'quota_exceeded' && isRetryableStatus(this.status));
     this.details = opts.details;
   }
 

@@ -60,20 +60,24 @@ export {
   apiKeyRevocationsChannel,
   hotStateKeys,
   partitionHashTag,
+  fairQueueKey,
   partitionQueueName,
   partitionQueuePrefix,
   pendingUsersKey,
   REVIEW_QUEUES,
+  type QuotaKeys,
   type ReviewKeys,
   recoveryReportKey,
   recoverySweepLockKey,
   reviewKeys,
   reviewQueuePrefix,
+  tenantKeys,
   turnOwnerKey,
   type UserKeys,
   userKeys,
   workerHeartbeatKey,
   workerHeartbeatsKey,
+  userQuotaKeys,
 } from './keys.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { LuaScript, type ScriptRunner } from './lua-script.ts';
@@ -112,6 +116,20 @@ export {
   type TurnStatus,
   turnStatusSchema,
 } from './statuses.ts';
+export {
+  DEFAULT_TENANT_QUOTA,
+  QUOTA_WINDOWS,
+  type QuotaRefusal,
+  type QuotaScope,
+  type QuotaWindow,
+  quotaExceeded,
+  type TenantQuota,
+  tenantQuotaSchema,
+  type UserQuota,
+  userQuotaSchema,
+  type WindowSpan,
+  windowSpans,
+} from './quota.ts';
 export { findNul, hasNul, NUL_REFUSED, storable, storableText } from './storable.ts';
 export { countTokens, decodeTokens, encodeTokens } from './tokens.ts';
 export {
@@ -143,6 +161,18 @@ export {
   turnTimingsSchema,
 } from './turn-stages.ts';
 export { asUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from './unavailable.ts';
+export {
+  billableTokens,
+  NO_TENANT,
+  sumUsage,
+  type TokenUsage,
+  type TurnUsage,
+  turnUsageOf,
+  turnUsageSchema,
+  USAGE_KINDS,
+  type UsageKind,
+  type UsageLine,
+} from './usage.ts';
 export {
   BACKLOG_METRIC,
   BACKLOG_STATES,

@@ -3,6 +3,7 @@ import { idempotencyKeySchema, threadIdSchema, turnIdSchema, userIdSchema } from
 import { turnStatusSchema } from './statuses.ts';
 import { storable } from './storable.ts';
 import { turnTimingsSchema } from './turn-stages.ts';
+import { turnUsageSchema } from './usage.ts';
 
 /**
  * The public contract for producers outside the fleet (the SDK, and any BullMQ client in any
@@ -100,6 +101,7 @@ export const turnResultSchema = z
     timings: turnTimingsSchema
       .optional()
       .describe('where the time went, once the turn ended (while its hot record lasts)'),
+    usage: turnUsageSchema.optional(),
   })
   .meta({
     title: 'agent-fleet turn result v1',

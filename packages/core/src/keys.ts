@@ -40,6 +40,25 @@ export interface UserKeys {
    * TURN_RECORD_TTL_SECONDS).
    */
   record: (turnId: string) => string;
+  /** The user's tenant, as the profile resolved it last: what quotas and fairness count the user under. */
+  tenant: string;
+  /** Hash `day`, `month`: the user's own token budgets (absent: the tenant's per-user ones). */
+  quota: string;
+  /** Tokens the user used in one window (`WindowSpan.id`), see {@link QuotaKeys}. */
+  used: (windowId: string) => string;
+  /** Tokens held by the user's model calls in flight (hash id -> tokens, `_total`). */
+  held: string;
+  /** When each hold lapses unless settled (sorted set id -> epoch ms). */
+  heldExpiry: string;
+}
+
+/** The keys of one budget holder (a tenant or a user), in its own slot: what the quota scripts take. */
+export interface QuotaKeys {
+  /** Hash of the holder's limits (`day`, `month`; a tenant's also `weight`, `userDay`, …). */
+  limits: string;
+  used: (windowId: string) => string;
+  held: string;
+  heldExpiry: string;
 }
 
 export function userKeys(namespace: string, userId: string): UserKeys {
@@ -59,6 +78,11 @@ export function userKeys(namespace: string, userId: string): UserKeys {
     profile: `${p}:profile`,
     recordPrefix: `${p}:turn:`,
     record: (turnId) => `${p}:turn:${turnId}`,
+    tenant: `${p}:tenant`,
+    quota: `${p}:quota`,
+    used: (windowId) => `${p}:used:${windowId}`,
+    held: `${p}:held`,
+    heldExpiry: `${p}:held-expiry`,
   };
 }
 
@@ -68,6 +92,27 @@ export function userKeys(namespace: string, userId: string): UserKeys {
  */
 export function hotStateKeys(k: UserKeys): string[] {
   return [k.seq, k.done, k.history, k.historyMeta, k.interrupt];
+}
+
+/**
+ * A tenant's keys, in the tenant's own slot `{t:<tenant>}`: its quota (weight, budgets) as synced
+ * from Postgres, and its budget counters. Per-tenant counters never share a slot with a user's, so
+ * a check spanning both is two scripts (see `QuotaBook`).
+ */
+export function tenantKeys(namespace: string, tenant: string): QuotaKeys {
+  const p = `${namespace}:{t:${tenant}}`;
+  return {
+    limits: `${p}:quota`,
+    used: (windowId) => `${p}:used:${windowId}`,
+    held: `${p}:held`,
+    heldExpiry: `${p}:held-expiry`,
+  };
+}
+
+/** A user's budget keys in the shape the quota scripts take. */
+export function userQuotaKeys(namespace: string, userId: string): QuotaKeys {
+  const k = userKeys(namespace, userId);
+  return { limits: k.quota, used: k.used, held: k.held, heldExpiry: k.heldExpiry };
 }
 
 /** turnId -> userId, so a turn record can be found from its id alone. */
@@ -120,6 +165,14 @@ export function partitionHashTag(partition: number): string {
 /** BullMQ prefix of a partition queue: its own hash tag, so partitions spread over cluster shards. */
 export function partitionQueuePrefix(namespace: string, partition: number): string {
   return `${namespace}:{${partitionHashTag(partition)}}`;
+}
+
+/**
+ * The fair queue's state of a partition (virtual time, each tenant's finish tag, the priority base),
+ * under the partition queue's prefix so it shares the queue's hash tag and slot.
+ */
+export function fairQueueKey(namespace: string, partition: number): string {
+  return `${partitionQueuePrefix(namespace, partition)}:fair`;
 }
 
 /**

@@ -15,15 +15,25 @@ export function sendError(reply: FastifyReply, err: FleetError): FastifyReply {
 
 /**
  * A 503 says when to come back: `Retry-After` from the error's `details.retryAfterSeconds`, else
- * UNAVAILABLE_RETRY_AFTER_SECONDS. An answer that set the header already keeps it.
+ * UNAVAILABLE_RETRY_AFTER_SECONDS. An exhausted budget says when it resets (`details.resetAt`), and
+ * `x-should-retry: false` keeps the OpenAI SDKs from retrying a 429 that cannot succeed sooner. An
+ * answer that set the header already keeps it.
  */
 export function withRetryAfter(reply: FastifyReply, err: FleetError): FastifyReply {
+  if (err.code === 'quota_exceeded') return untilReset(reply, err);
   if (err.status !== 503 || reply.hasHeader('retry-after')) return reply;
   const seconds = err.details?.retryAfterSeconds;
   return reply.header(
     'retry-after',
     String(typeof seconds === 'number' && seconds > 0 ? seconds : UNAVAILABLE_RETRY_AFTER_SECONDS),
   );
+}
+
+function untilReset(reply: FastifyReply, err: FleetError): FastifyReply {
+  const resetAt = Date.parse(String(err.details?.resetAt));
+  if (Number.isFinite(resetAt) && !reply.hasHeader('retry-after'))
+    reply.header('retry-after', String(Math.max(1, Math.ceil((resetAt - Date.now()) / 1000))));
+  return reply.header('x-should-retry', 'false');
 }
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
