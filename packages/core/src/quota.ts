@@ -106,7 +106,14 @@ export function quotaExceeded(r: QuotaRefusal): FleetError {
     `quota_exceeded: the ${r.window === 'day' ? 'daily' : 'monthly'} token budget of ${whose} is used up (${r.used} of ${r.limit}); it resets at ${resetAt}`,
     {
       retryable: false,
-      details: { scope: r.scope, subject: r.subject, window: r.window, used: r.used, limit: r.limit, resetAt },
+      details: {
+        scope: r.scope,
+        subject: r.subject,
+        window: r.window,
+        used: r.used,
+        limit: r.limit,
+        resetAt,
+      },
     },
   );
 }

@@ -355,6 +355,47 @@ describe('admin API', () => {
   });
 });
 
+describe('reported usage', () => {
+  type Usage = { promptTokens: number; completionTokens: number; cachedTokens: number; requests: number };
+  it('adds up the usage of every answer it completed, per user: the ground truth of client accounting', async () => {
+    const s = await sim();
+    const body = { model: 'm', messages: [{ role: 'user', content: 'count my tokens please' }] };
+    const plain = await read<{ usage: { prompt_tokens: number; completion_tokens: number } }>(
+      chat(s, { ...body, user: 'carol' }),
+    );
+    const streamed = await (
+      await chat(s, { ...body, user: 'carol', stream: true, stream_options: { include_usage: true } })
+    ).text();
+    const last = streamed
+      .split('\n')
+      .filter((l) => l.startsWith('data: {'))
+      .map((l) => JSON.parse(l.slice(6)) as { usage?: { prompt_tokens: number; completion_tokens: number } })
+      .findLast((c) => c.usage)!.usage!;
+    const embedded = await read<{ usage: { prompt_tokens: number } }>(
+      json(`${s.url}/embeddings`, 'POST', { input: ['one text', 'two texts'], user: 'dan' }),
+    );
+    const stats = await read<{ usage: { total: Usage; byUser: Record<string, Usage> } }>(
+      fetch(`${root(s)}/sim/stats`),
+    );
+    expect(stats.usage.byUser.carol).toMatchObject({
+      promptTokens: plain.usage.prompt_tokens + last.prompt_tokens,
+      completionTokens: plain.usage.completion_tokens + last.completion_tokens,
+      requests: 2,
+    });
+    expect(stats.usage.byUser.dan).toEqual({
+      promptTokens: embedded.usage.prompt_tokens,
+      completionTokens: 0,
+      cachedTokens: 0,
+      requests: 1,
+    });
+    expect(stats.usage.total.requests).toBe(3);
+    await fetch(`${root(s)}/sim/stats/reset`, { method: 'POST' });
+    expect(
+      (await read<{ usage: { total: Usage } }>(fetch(`${root(s)}/sim/stats`))).usage.total.requests,
+    ).toBe(0);
+  });
+});
+
 describe('lifecycle', () => {
   it('closes promptly while a slow request is pending, and the request gets a 503', async () => {
     const s = await sim({ latencyMs: 60_000 });

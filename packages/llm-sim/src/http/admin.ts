@@ -14,7 +14,8 @@ const requestsQuerySchema = z.object({
 /**
  * The `/sim/*` admin API:
  * - `GET|PUT /sim/config`: the fault knobs (PUT takes a partial update);
- * - `GET /sim/stats`, `POST /sim/stats/reset`: request counters, plus the engine's live state,
+ * - `GET /sim/stats`, `POST /sim/stats/reset`: request counters, the usage reported in every answer
+ *   completed (in all and per user), plus the engine's live state,
  *   cumulative counters and configured capacity (`engine`, not reset);
  * - `GET /sim/requests[?user=][&contains=]`: the latest chat requests as received (model,
  *   temperature, tool names, user, stream, priority, response format), oldest first, only those

@@ -123,6 +123,8 @@ export function registerChatRoute(app: FastifyInstance, ctx: SimContext): void {
       if (!(await wait(plan.tokenLatencyMs * result.completionTokens, scope.signal)))
         return sendUnavailable(reply);
       const message = assembleMessage(output, result.completionTokens);
+      const usage = usageOf([result]);
+      ctx.stats.recordUsage(scope.user, usage);
       return reply.send({
         id,
         object: 'chat.completion',
@@ -137,7 +139,7 @@ export function registerChatRoute(app: FastifyInstance, ctx: SimContext): void {
             stop_reason: null,
           },
         ],
-        usage: usageOf([result]),
+        usage,
       });
     }
 
@@ -213,6 +215,8 @@ export function registerChatRoute(app: FastifyInstance, ctx: SimContext): void {
       }
     });
     sse.send(chunk({}, clientFinishReason(result, output)));
+    // Counted whether or not the client asked to be told: the work was done and answered.
+    ctx.stats.recordUsage(scope.user, usageOf([result]));
     if (includeUsage) {
       sse.send({
         id,

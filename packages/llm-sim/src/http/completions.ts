@@ -95,6 +95,7 @@ export function registerCompletionsRoute(app: FastifyInstance, ctx: SimContext):
       if (results.some((r) => r.finishReason === 'abort')) return sendUnavailable(reply);
       const generated = results.reduce((s, r) => s + r.completionTokens, 0);
       if (!(await wait(plan.tokenLatencyMs * generated, scope.signal))) return sendUnavailable(reply);
+      ctx.stats.recordUsage(scope.user, usageOf(results));
       return reply.send({
         id,
         object: 'text_completion',
@@ -143,6 +144,7 @@ export function registerCompletionsRoute(app: FastifyInstance, ctx: SimContext):
       sse.end();
       return reply;
     }
+    ctx.stats.recordUsage(scope.user, usageOf(results));
     if (includeUsage) sse.send(chunk([], { usage: usageOf(results) }));
     sse.send('[DONE]');
     sse.end();

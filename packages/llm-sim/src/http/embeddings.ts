@@ -50,6 +50,13 @@ export function registerEmbeddingsRoute(
 
     const dimensions = body.dimensions ?? defaultDimensions ?? DEFAULT_EMBEDDING_DIMENSIONS;
     const base64 = body.encoding_format === 'base64';
+    const usage = {
+      prompt_tokens: promptTokens,
+      total_tokens: promptTokens,
+      completion_tokens: 0,
+      prompt_tokens_details: null,
+    };
+    ctx.stats.recordUsage(scope.user, usage);
     return reply.send({
       id: completionId('embd', request, undefined),
       object: 'list',
@@ -59,12 +66,7 @@ export function registerEmbeddingsRoute(
         const vector = embedText(text, dimensions);
         return { index, object: 'embedding', embedding: base64 ? embeddingToBase64(vector) : vector };
       }),
-      usage: {
-        prompt_tokens: promptTokens,
-        total_tokens: promptTokens,
-        completion_tokens: 0,
-        prompt_tokens_details: null,
-      },
+      usage,
     });
   });
 }
