@@ -8,6 +8,7 @@ import {
   type PoolChatRequest,
   type PoolChatResult,
   type PoolEmbedRequest,
+  type PoolEmbedResult,
   type ToolCall,
   VLLM_PRIORITY,
 } from './types.ts';
@@ -35,7 +36,7 @@ export function chatAttempt(ctx: AttemptContext, req: PoolChatRequest): Attempt<
           signal: attemptSignal(req.signal, ctx.requestTimeoutMs),
         },
       );
-      const result = chatResult(ctx, server, res as OpenAI.ChatCompletion, attempt);
+      const result = chatResult(ctx, req, server, res as OpenAI.ChatCompletion, attempt);
       span?.answered(result);
       return result;
     } catch (err) {
@@ -107,7 +108,7 @@ async function* streamed(
   }
   const message = { content, ...(calls.length ? { tool_calls: calls.filter(Boolean) } : {}) };
   const whole = { choices: [{ message, finish_reason: finishReason }], usage };
-  return chatResult(ctx, server, whole as unknown as OpenAI.ChatCompletion, attempt);
+  return chatResult(ctx, req, server, whole as unknown as OpenAI.ChatCompletion, attempt);
 }
 
 /** The headers of one attempt: the user (routing at the server) and the attempt's trace context. */
@@ -116,14 +117,14 @@ function callHeaders(req: { userId: string }, span: CallSpan | undefined): Recor
   return span ? span.headers(headers) : headers;
 }
 
-/** One embeddings request: one vector per input, in input order. */
-export function embedAttempt(ctx: AttemptContext, req: PoolEmbedRequest): Attempt<never, number[][]> {
+/** One embeddings request: one vector per input, in input order, and the tokens the server reported. */
+export function embedAttempt(ctx: AttemptContext, req: PoolEmbedRequest): Attempt<never, PoolEmbedResult> {
   return async (server, attempt) => {
     const span = CallSpan.start('embeddings', req.model ?? ctx.model, server, attempt);
     try {
-      const vectors = await embedOnce(ctx, req, server, span);
+      const result = await embedOnce(ctx, req, server, span);
       span?.ended();
-      return vectors;
+      return result;
     } catch (err) {
       span?.ended(err);
       throw err;
@@ -136,10 +137,11 @@ async function embedOnce(
   req: PoolEmbedRequest,
   server: UpstreamServer,
   span: CallSpan | undefined,
-): Promise<number[][]> {
+): Promise<PoolEmbedResult> {
+  const model = req.model ?? ctx.model;
   const res = await server.client.embeddings.create(
     {
-      model: req.model ?? ctx.model,
+      model,
       input: req.input,
       ...(req.dimensions !== undefined ? { dimensions: req.dimensions } : {}),
     },
@@ -154,7 +156,9 @@ async function embedOnce(
       });
     }
   }
-  return out;
+  const promptTokens = res.usage?.prompt_tokens ?? 0;
+  ctx.metrics.tokens.inc({ server: server.url, kind: 'prompt' }, promptTokens);
+  return { vectors: out, promptTokens, model, server: server.url };
 }
 
 function mergeToolCall(calls: StreamedCall[], tc: OpenAI.ChatCompletionChunk.Choice.Delta.ToolCall): void {
@@ -199,6 +203,7 @@ export function chatRequestBody(
 /** The answer and its token usage (counted in the pool's metrics); no content at all is a retryable failure. */
 function chatResult(
   ctx: AttemptContext,
+  req: PoolChatRequest,
   server: UpstreamServer,
   res: OpenAI.ChatCompletion,
   attempts: number,
@@ -217,6 +222,7 @@ function chatResult(
     | (OpenAI.CompletionUsage & { prompt_tokens_details?: { cached_tokens?: number } })
     | undefined;
   const out: PoolChatResult = {
+    model: req.model ?? ctx.model,
     content,
     toolCalls,
     finishReason: choice?.finish_reason ?? 'stop',

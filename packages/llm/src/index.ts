@@ -1,7 +1,7 @@
 export type { AttemptOutcome } from './admission.ts';
 export { chatRequestBody } from './attempts.ts';
 export { type BreakerOptions, type BreakerState, CircuitBreaker } from './breaker.ts';
-export { EmbeddingBatcher } from './embed-batcher.ts';
+export { type BatchedEmbedding, EmbeddingBatcher, shareOut } from './embed-batcher.ts';
 export { HashRing } from './hash-ring.ts';
 export { createHttpFetch } from './http-fetch.ts';
 export { LlmPool, type LlmPoolOptions } from './pool.ts';
@@ -22,6 +22,7 @@ export {
   type PoolChatRequest,
   type PoolChatResult,
   type PoolEmbedRequest,
+  type PoolEmbedResult,
   type PoolHealth,
   type PoolMessage,
   type PoolStreamEvent,

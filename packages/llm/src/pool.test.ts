@@ -166,10 +166,17 @@ describe('LlmPool against simulator servers over HTTP', () => {
   it('embeds through the pool, and the batcher coalesces concurrent callers into one request', async () => {
     const servers = [await sim()];
     const p = pool(servers);
-    const [a, b] = await p.embed({
+    const embedded = await p.embed({
       userId: 'ingest',
       input: ['customer due diligence records', 'customer due diligence files'],
     });
+    const [a, b] = embedded.vectors;
+    // The tokens are the server's own count (the simulator's usage), reported with the vectors.
+    const simStats = (await (await fetch(`${servers[0]!.url.replace(/\/v1$/, '')}/sim/stats`)).json()) as {
+      usage: { byUser: Record<string, { promptTokens: number }> };
+    };
+    expect(embedded.promptTokens).toBeGreaterThan(0);
+    expect(embedded.promptTokens).toBe(simStats.usage.byUser.ingest!.promptTokens);
     const norm = (v: number[]) => Math.sqrt(v.reduce((n, x) => n + x * x, 0));
     expect(norm(a!)).toBeCloseTo(1, 5);
     expect(a!.reduce((n, x, i) => n + x * b![i]!, 0)).toBeGreaterThan(0.5); // shared words: close
@@ -179,7 +186,8 @@ describe('LlmPool against simulator servers over HTTP', () => {
       maxWaitMs: 10,
     });
     const out = await Promise.all(['one', 'two', 'three'].map((t) => batcher.embed([t])));
-    expect(out.map((v) => v.length)).toEqual([1, 1, 1]);
+    expect(out.map((v) => v.vectors.length)).toEqual([1, 1, 1]);
+    expect(out.map((v) => v.promptTokens)).toEqual([1, 1, 1]);
     expect((await requestsSeen(servers[0]!)) - before).toBe(1);
   });
 

@@ -14,6 +14,7 @@ import type {
   PoolChatRequest,
   PoolChatResult,
   PoolEmbedRequest,
+  PoolEmbedResult,
   PoolHealth,
   PoolStreamEvent,
 } from './types.ts';
@@ -132,9 +133,13 @@ export class LlmPool {
     yield { type: 'done', result };
   }
 
-  /** One embeddings request, one vector per input in input order (a batcher coalesces callers into these). */
-  async embed(req: PoolEmbedRequest): Promise<number[][]> {
-    if (req.input.length === 0) return [];
+  /**
+   * One embeddings request, one vector per input in input order, with the tokens the server reported
+   * for it (a batcher coalesces callers into these and shares the tokens out).
+   */
+  async embed(req: PoolEmbedRequest): Promise<PoolEmbedResult> {
+    if (req.input.length === 0)
+      return { vectors: [], promptTokens: 0, model: req.model ?? this.#attempts.model, server: '' };
     return resultOf(retryLoop(this.#loop, req, embedAttempt(this.#attempts, req)));
   }
 

@@ -19,7 +19,7 @@ async function call(
   const messages = bad ? [] : [{ role: 'user' as const, content: 'hello' }];
   if (kind === 'chat') return (await p.chat({ ...base, messages })).content;
   if (kind === 'embed') {
-    const vectors = await p.embed({ ...base, input: ['hello'], ...(bad ? { dimensions: 9000 } : {}) });
+    const { vectors } = await p.embed({ ...base, input: ['hello'], ...(bad ? { dimensions: 9000 } : {}) });
     return `${vectors.length} vector(s) of ${vectors[0]!.length}`;
   }
   for await (const ev of p.chatStream({ ...base, messages }))

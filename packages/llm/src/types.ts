@@ -67,6 +67,8 @@ export interface PoolEmbedRequest extends PoolCall {
 }
 
 export interface PoolChatResult {
+  /** The model that answered (the request's, else the pool's). */
+  model: string;
   /** The text of the answer ('' when the model only called tools). */
   content: string;
   toolCalls: ToolCall[];
@@ -76,6 +78,15 @@ export interface PoolChatResult {
   cachedTokens: number;
   server: string;
   attempts: number;
+}
+
+/** An embeddings answer: one vector per input, in input order, and the tokens the server reported. */
+export interface PoolEmbedResult {
+  vectors: number[][];
+  /** `usage.prompt_tokens` as the server reported it for the whole request. */
+  promptTokens: number;
+  model: string;
+  server: string;
 }
 
 export type PoolStreamEvent =

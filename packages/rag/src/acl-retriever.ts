@@ -54,7 +54,12 @@ export abstract class AclRetriever implements Retriever {
     const checked = checkAccess(access);
     const k = Math.min(MAX_K, Math.max(1, Math.floor(opts.k ?? DEFAULT_K)));
     if (typeof query !== 'string' || query.trim() === '') return [];
-    const hits = await this.searchVisible(checked, query, candidateCount(k));
+    const hits = await this.searchVisible(
+      checked,
+      query,
+      candidateCount(k),
+      opts.onUsage ? { onUsage: opts.onUsage } : {},
+    );
     const safe: SearchHit[] = [];
     for (const hit of hits) {
       if (visibleTo(checked, hit.chunk)) safe.push(hit);
@@ -114,7 +119,12 @@ export abstract class AclRetriever implements Retriever {
    * The best `n` chunks by the backend's own score, best first. Must filter by `access` itself
    * (tenant, then public or ACL overlap) inside the query, before ranking limits anything.
    */
-  protected abstract searchVisible(access: UserAccess, query: string, n: number): Promise<SearchHit[]>;
+  protected abstract searchVisible(
+    access: UserAccess,
+    query: string,
+    n: number,
+    observe: Pick<SearchOptions, 'onUsage'>,
+  ): Promise<SearchHit[]>;
   /** Every chunk of `docId` visible to `access`, ordered by chunkIndex; filtered inside the query. */
   protected abstract readVisible(access: UserAccess, docId: string): Promise<ChunkRecord[]>;
   protected abstract replaceChecked(

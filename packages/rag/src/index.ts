@@ -73,6 +73,8 @@ export type {
   DocumentRecord,
   DocumentSummary,
   Embedder,
+  EmbeddingUsage,
+  EmbeddingUsageListener,
   ListDocumentsOptions,
   ReplaceStatus,
   Retriever,

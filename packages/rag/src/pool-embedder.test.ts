@@ -79,12 +79,22 @@ describe('PoolEmbedder', () => {
       dimensions: 384,
       batch: { maxInputs: 4, maxWaitMs: 10 },
     });
-    const out = await Promise.all(['one', 'two', 'three'].map((t) => e.embed([t])));
+    let charged = 0;
+    const onUsage = (u: { model: string; promptTokens: number }) => {
+      expect(u.model).toBe('bge');
+      charged += u.promptTokens;
+    };
+    const out = await Promise.all(['one', 'two', 'three'].map((t) => e.embed([t], { onUsage })));
     expect(out).toEqual([[embedTextOf('one', 384)], [embedTextOf('two', 384)], [embedTextOf('three', 384)]]);
     expect(await requestsSeen(s)).toBe(1);
-    const many = Array.from({ length: 10 }, (_, i) => `text ${i}`);
-    expect(await e.embed(many)).toEqual(many.map((t) => embedTextOf(t, 384)));
+    const many = Array.from({ length: 10 }, (_, i) => `the text numbered ${i}`);
+    expect(await e.embed(many, { onUsage })).toEqual(many.map((t) => embedTextOf(t, 384)));
     expect(await requestsSeen(s)).toBe(1 + 3);
+    // What the callers were told adds up to what the server reported for the four requests.
+    const stats = (await (await fetch(`${s.url.replace(/\/v1$/, '')}/sim/stats`)).json()) as {
+      usage: { total: { promptTokens: number } };
+    };
+    expect(charged).toBe(stats.usage.total.promptTokens);
   });
 
   it('fails with FleetErrors that say whether a retry can help', async () => {

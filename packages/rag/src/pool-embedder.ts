@@ -1,10 +1,16 @@
 import { FleetError } from '@agent-fleet/core';
-import { EmbeddingBatcher, type PoolEmbedRequest, type PriorityClass } from '@agent-fleet/llm';
-import type { Embedder } from './ports.ts';
+import {
+  type BatchedEmbedding,
+  EmbeddingBatcher,
+  type PoolEmbedRequest,
+  type PoolEmbedResult,
+  type PriorityClass,
+} from '@agent-fleet/llm';
+import type { Embedder, EmbeddingUsageListener } from './ports.ts';
 
 /** The part of an LLM pool the embedder uses (`LlmPool` has it). */
 export interface EmbeddingsPool {
-  embed(req: PoolEmbedRequest): Promise<number[][]>;
+  embed(req: PoolEmbedRequest): Promise<PoolEmbedResult>;
 }
 
 export interface PoolEmbedderOptions {
@@ -24,8 +30,9 @@ export interface PoolEmbedderOptions {
 /**
  * Dense embeddings from OpenAI-compatible `/v1/embeddings` servers (vLLM, TEI, OpenAI) through the
  * LLM pool, so they get its routing, admission, circuit breakers and retry policy; concurrent
- * callers are coalesced into batched requests. Errors are the pool's `FleetError`s (`isRetryable`
- * says whether trying again can help); a vector of the wrong size is a non-retryable `upstream_error`.
+ * callers are coalesced into batched requests, and each caller is told its share of the tokens the
+ * servers reported. Errors are the pool's `FleetError`s (`isRetryable` says whether trying again
+ * can help); a vector of the wrong size is a non-retryable `upstream_error`.
  */
 export class PoolEmbedder implements Embedder {
   readonly id: string;
@@ -42,8 +49,9 @@ export class PoolEmbedder implements Embedder {
     this.#batcher = new EmbeddingBatcher((input) => this.#send(input), opts.batch);
   }
 
-  async embed(texts: string[]): Promise<number[][]> {
-    const vectors = await this.#batcher.embed(texts);
+  async embed(texts: string[], opts: { onUsage?: EmbeddingUsageListener } = {}): Promise<number[][]> {
+    const { vectors, promptTokens } = await this.#batcher.embed(texts);
+    opts.onUsage?.({ model: this.#o.model, promptTokens });
     for (const [i, v] of vectors.entries()) {
       if (v.length !== this.dimensions)
         throw new FleetError(
@@ -55,7 +63,7 @@ export class PoolEmbedder implements Embedder {
     return vectors;
   }
 
-  #send(input: string[]): Promise<number[][]> {
+  async #send(input: string[]): Promise<BatchedEmbedding> {
     return this.#o.pool.embed({
       input,
       model: this.#o.model,

@@ -58,7 +58,17 @@ export interface SearchHit {
 export interface SearchOptions {
   /** How many hits at most; defaults to 5. */
   k?: number;
+  /** Told what an embeddings call made for this search cost (none on a lexical backend). */
+  onUsage?: EmbeddingUsageListener;
 }
+
+/** The tokens an embeddings server reported for a caller's texts (its share of a batched request). */
+export interface EmbeddingUsage {
+  model: string;
+  promptTokens: number;
+}
+
+export type EmbeddingUsageListener = (usage: EmbeddingUsage) => void;
 
 export type ReplaceStatus = 'created' | 'replaced' | 'unchanged';
 
@@ -131,8 +141,8 @@ export interface Embedder {
    */
   readonly id: string;
   readonly dimensions: number;
-  /** One vector of `dimensions` numbers per text, in order. */
-  embed(texts: string[]): Promise<number[][]>;
+  /** One vector of `dimensions` numbers per text, in order; `onUsage` hears what the server counted. */
+  embed(texts: string[], opts?: { onUsage?: EmbeddingUsageListener }): Promise<number[][]>;
 }
 
 /**

@@ -10,6 +10,7 @@ import type {
   Embedder,
   ReplaceStatus,
   SearchHit,
+  SearchOptions,
   UserAccess,
 } from './ports.ts';
 import { chunkSparseVector, querySparseVector, type SparseVector } from './terms.ts';
@@ -209,8 +210,13 @@ export class QdrantRetriever extends AclRetriever {
     return chunks.sort((a, b) => a.chunkIndex - b.chunkIndex);
   }
 
-  protected async searchVisible(access: UserAccess, query: string, n: number): Promise<SearchHit[]> {
-    const dense = this.#embedder ? (await this.#embedder.embed([query]))[0] : undefined;
+  protected async searchVisible(
+    access: UserAccess,
+    query: string,
+    n: number,
+    observe: Pick<SearchOptions, 'onUsage'>,
+  ): Promise<SearchHit[]> {
+    const dense = this.#embedder ? (await this.#embedder.embed([query], observe))[0] : undefined;
     const req = hybridQuery(
       access,
       { ...(dense ? { dense } : {}), sparse: querySparseVector(query) },
