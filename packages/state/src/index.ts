@@ -23,6 +23,7 @@ export {
   TENANT_PATTERN,
   validateProfile,
 } from './profiles.ts';
+export { QuotaStore, type StoredTenantQuota, type StoredUserQuota } from './quotas.ts';
 export {
   type HistoryEntry,
   type HistoryPage,
@@ -30,3 +31,13 @@ export {
   type TranscriptMessage,
   type TurnTranscript,
 } from './transcript.ts';
+export {
+  type CallUsageRecord,
+  type TurnUsageRecord,
+  USAGE_GROUPS,
+  type UsageGroup,
+  UsageLedger,
+  type UsageQuery,
+  type UsageReport,
+  type UsageRow,
+} from './usage-ledger.ts';

@@ -1,5 +1,6 @@
-import { type FinalStatus, refusedByPostgres } from '@agent-fleet/core';
+import { type FinalStatus, refusedByPostgres, type UsageLine } from '@agent-fleet/core';
 import type { Pool } from 'pg';
+import { ledgerParams, ledgerUpsert, turnLedgerRows } from './usage-ledger.ts';
 
 export interface TranscriptMessage {
   role: 'user' | 'assistant';
@@ -19,6 +20,8 @@ export interface TurnTranscript {
   messages: TranscriptMessage[];
   /** The sources the reply cites. */
   citations?: unknown[];
+  /** The turn's token usage so far and the tenant it counts under, written to the usage ledger too. */
+  usage?: { tenant: string; lines: UsageLine[] };
 }
 
 export interface HistoryEntry {
@@ -45,7 +48,9 @@ interface Waiting {
 
 /**
  * The durable transcript in Postgres: append-only, one row per turn (unique on turnId) and its
- * messages written in the same statement, so a redelivered turn is recorded exactly once.
+ * messages written in the same statement, so a redelivered turn is recorded exactly once. The
+ * turn's usage goes to the usage ledger in that statement too (its rows only ever grow to the totals
+ * given, see `ledgerUpsert`).
  *
  * Writes are group-committed: turns recorded while a write is in flight go together in the next
  * statement, so a busy worker pays one round trip and one transaction for many turns, and an idle
@@ -104,6 +109,9 @@ export class Transcript {
     // A turn id twice in one statement would make ON CONFLICT see its own row; keep the first.
     const unique = [...new Map(turns.map((t) => [t.turnId, t])).values()];
     const msgs = unique.flatMap((t) => t.messages.map((m, idx) => ({ t, m, idx })));
+    const usage = unique.flatMap((t) =>
+      t.usage ? turnLedgerRows({ turnId: t.turnId, userId: t.userId, ...t.usage }) : [],
+    );
     // A named statement: each connection parses and plans it once, and sends only the values after.
     const res = await this.#pool.query<{ turn_id: string }>({
       name: 'transcript-record',
@@ -124,7 +132,8 @@ export class Transcript {
               WITH ORDINALITY AS y(turn_id, user_id, seq, idx, role, content, ord)
          WHERE y.turn_id IN (SELECT turn_id FROM t)
          ORDER BY y.ord
-         RETURNING 1)
+         RETURNING 1),
+       u AS (${ledgerUpsert(17)} RETURNING 1)
        SELECT turn_id FROM t`,
       values: [
         unique.map((t) => t.turnId),
@@ -143,6 +152,7 @@ export class Transcript {
         msgs.map((x) => x.m.role),
         msgs.map((x) => x.m.content),
         unique.map((t) => (t.citations?.length ? JSON.stringify(t.citations) : null)),
+        ...ledgerParams(usage),
       ],
     });
     return new Set(res.rows.map((r) => r.turn_id));
