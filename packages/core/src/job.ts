@@ -24,6 +24,19 @@ export const turnJobSchema = z.object({
     .optional()
     // A malformed trace context costs the turn its trace, never the turn.
     .catch(undefined),
+  /**
+   * Fair queueing's tag (QUEUE_ORDER=fair): the tenant the turn counts under, its start tag, the
+   * tokens it was estimated at, the tenant's weight. Set when the job is added, never stored in
+   * `pending` (a job added again by a repair goes first, untagged: it has waited already).
+   */
+  fair: z
+    .object({
+      tenant: z.string().min(1),
+      start: z.number().nonnegative(),
+      cost: z.number().nonnegative(),
+      weight: z.number().positive(),
+    })
+    .optional(),
 });
 export type TurnJob = z.infer<typeof turnJobSchema>;
 

@@ -9,6 +9,13 @@ export {
   TurnEvents,
 } from './events.ts';
 export {
+  FAIR_QUANTUM,
+  FairQueue,
+  type FairTag,
+  MAX_FAIR_PRIORITY,
+  priorityOf,
+} from './fair-queue.ts';
+export {
   type BeginResult,
   type CommitInput,
   type CommitResult,
@@ -23,9 +30,32 @@ export { scripts } from './lua.ts';
 export { PartitionQueues, type TurnJobPolicy } from './partitions.ts';
 export { decodePending, encodePending, type PendingPayload } from './pending.ts';
 export { type IndexedUser, PendingUsers } from './pending-users.ts';
-export { type AcceptedTurn, type AcceptInput, NumberingUnknownError, TurnProducer } from './producer.ts';
+export {
+  type AcceptedTurn,
+  type AcceptInput,
+  DEFAULT_QUEUE_ORDER,
+  NumberingUnknownError,
+  type QueueOrder,
+  TurnProducer,
+} from './producer.ts';
 export { ProfileCache } from './profile-cache.ts';
-export { type TurnRecord, TurnRecords, toTurnResult } from './records.ts';
+export {
+  type BudgetCheck,
+  type BudgetHolder,
+  type BudgetStatus,
+  DEFAULT_TERMS,
+  type PerUserLimits,
+  QuotaBook,
+  type TenantTerms,
+  type WindowUse,
+} from './quota-book.ts';
+export {
+  type TurnRecord,
+  TurnRecords,
+  toTurnResult,
+  usageIncrements,
+  usageLinesOf,
+} from './records.ts';
 export { RecoveryLock } from './recovery-lock.ts';
 export { RecoveryReports } from './recovery-report.ts';
 export { Scratchpad } from './scratchpad.ts';
@@ -36,3 +66,4 @@ export {
 } from './stream-followers.ts';
 export { StreamPoller, type StreamPollerOptions } from './stream-poller.ts';
 export { StreamReader, type StreamReaderOptions } from './stream-reader.ts';
+export { TenantDirectory } from './tenant-directory.ts';

@@ -65,8 +65,15 @@ export class PartitionQueues {
     };
   }
 
-  async add(job: TurnJob): Promise<void> {
-    await this.queueFor(job.userId).add(TURN_JOB_NAME, job, this.jobOptions(job.turnId));
+  /**
+   * Adds the turn's job (once: the job id is the turn id). A `priority` (fair queueing) orders it
+   * among the partition's prioritized jobs; without one it goes before all of them, in arrival order.
+   */
+  async add(job: TurnJob, opts: { priority?: number } = {}): Promise<void> {
+    await this.queueFor(job.userId).add(TURN_JOB_NAME, job, {
+      ...this.jobOptions(job.turnId),
+      ...(opts.priority ? { priority: opts.priority } : {}),
+    });
   }
 
   async getJob(userId: string, turnId: string): Promise<Job<TurnJob> | undefined> {

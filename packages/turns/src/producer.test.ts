@@ -1,9 +1,10 @@
-import { hotStateKeys, userKeys } from '@agent-fleet/core';
+import { fairQueueKey, hotStateKeys, userKeys } from '@agent-fleet/core';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freshNamespace, redisUrl } from '../../../test/support/stack.ts';
 import { PartitionQueues } from './partitions.ts';
 import { NumberingUnknownError, TurnProducer } from './producer.ts';
+import { QuotaBook } from './quota-book.ts';
 import { TurnRecords } from './records.ts';
 
 const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
@@ -199,6 +200,89 @@ describe('accepting turns (accept Lua + partition queues, real Redis)', () => {
     expect(await jobsOf('gone')).toHaveLength(0);
     await producer.accept({ userId: 'gone', text: 'numbered by a producer that can' });
     expect((await blind.accept({ userId: 'gone', text: 'then anyone' })).seq).toBe(2);
+  });
+
+  it('never half-accepts a message refused for quota: no seq, no job, no record, nothing pending', async () => {
+    const book = new QuotaBook({ redis, namespace: ns });
+    const ok = await producer.accept({ userId: 'u1', text: 'before', tenant: 'acme', idempotencyKey: 'k0' });
+    const keys = userKeys(ns, 'u1');
+    const snapshot = async () => ({
+      seq: await redis.get(keys.seq),
+      pending: await redis.hlen(keys.pending),
+      jobs: (await jobsOf('u1')).length,
+    });
+    const before = await snapshot();
+    // The tenant's budget is used up.
+    await book.putTenant('acme', { weight: 1, day: 100, softThreshold: 0.8 });
+    await book.settle({ scope: 'tenant', tenant: 'acme' }, '', 100);
+    const refused = await producer.accept({ userId: 'u1', text: 'refused', tenant: 'acme' }).catch((e) => e);
+    expect(refused).toMatchObject({
+      code: 'quota_exceeded',
+      status: 429,
+      isRetryable: false,
+      details: { scope: 'tenant', subject: 'acme', window: 'day', used: 100, limit: 100 },
+    });
+    expect(Date.parse(refused.details.resetAt)).toBeGreaterThan(Date.now());
+    expect(await snapshot()).toEqual(before);
+    // A retry of the message accepted before the budget ran out still gets its turn.
+    expect(
+      await producer.accept({ userId: 'u1', text: 'before', tenant: 'acme', idempotencyKey: 'k0' }),
+    ).toEqual({ ...ok, created: false });
+    // Room for the tenant again, but the user's own (per-user, from the tenant) budget is used up.
+    await book.putTenant('acme', { weight: 1, userDay: 10, softThreshold: 0.8 });
+    await book.settle({ scope: 'user', userId: 'u1', fallback: { day: 10, month: null } }, '', 10);
+    await expect(
+      producer.accept({ userId: 'u1', text: 'refused too', tenant: 'acme' }),
+    ).rejects.toMatchObject({
+      code: 'quota_exceeded',
+      details: { scope: 'user', subject: 'u1', window: 'day' },
+    });
+    expect(await snapshot()).toEqual(before);
+    // A retry of the message accepted before the budget ran out still gets its turn.
+    expect(
+      await producer.accept({ userId: 'u1', text: 'before', tenant: 'acme', idempotencyKey: 'k0' }),
+    ).toEqual({ ...ok, created: false });
+    expect(await snapshot()).toEqual(before);
+    // Users of other tenants are not affected.
+    expect((await producer.accept({ userId: 'u2', text: 'fine', tenant: 'other' })).created).toBe(true);
+  });
+
+  it('tags turns for fair queueing: a tenant arriving behind a burst goes ahead of the burst’s later turns', async () => {
+    // Users of one partition, so their turns share a queue and its virtual time.
+    const p = partitions.partitionOf('a-0');
+    const users = Array.from({ length: 400 }, (_, i) => `a-${i}`).filter(
+      (u) => partitions.partitionOf(u) === p,
+    );
+    const burst = [];
+    for (const u of users.slice(0, 20))
+      burst.push(await producer.accept({ userId: u, text: 'burst', tenant: 'a' }));
+    const b = users.find((u, i) => i >= 20)!;
+    const late = await producer.accept({ userId: b, text: 'steady', tenant: 'b' });
+    const prioritized = await partitions.queues[p]!.getJobs(['prioritized'], 0, -1, true);
+    const order = prioritized.map((j) => j.id);
+    // BullMQ hands these out in priority order: b's turn comes second, right after a's first.
+    expect(order.indexOf(late.turnId)).toBeLessThanOrEqual(1);
+    expect(order.slice(-5)).toEqual(burst.slice(-5).map((t) => t.turnId));
+    const job = (await partitions.getJob(b, late.turnId))!;
+    expect(job.data.fair).toMatchObject({ tenant: 'b', start: 0, weight: 1 });
+    expect(job.data.fair!.cost).toBeGreaterThan(800);
+    expect(await redis.hget(fairQueueKey(ns, p), 'f:a')).toBe(String(20 * job.data.fair!.cost));
+  });
+
+  it('adds untagged jobs, in arrival order, when the queues run FIFO', async () => {
+    const fifo = new TurnProducer({
+      redis,
+      namespace: ns,
+      partitions,
+      records,
+      idempotencyTtlSeconds: 60,
+      recordTtlSeconds: 3600,
+      order: { kind: 'fifo', turnTokens: 0 },
+    });
+    const t = await fifo.accept({ userId: 'u1', text: 'plain' });
+    const job = (await partitions.getJob('u1', t.turnId))!;
+    expect(job.data.fair).toBeUndefined();
+    expect(await job.getState()).toBe('waiting');
   });
 
   it('sends every turn of a user to the same partition', async () => {

@@ -1,24 +1,34 @@
 import { createHash } from 'node:crypto';
 import {
   ATTR,
+  countTokens,
   currentTraceCarrier,
   type DoubleTexting,
   FleetError,
   hasNul,
   inSpan,
+  NO_TENANT,
   NUL_REFUSED,
   newTurnId,
+  type QuotaWindow,
+  quotaExceeded,
   type RedisClient,
   SPAN,
   type Span,
   SpanKind,
+  type TurnJob,
   userKeys,
+  userQuotaKeys,
+  windowSpans,
 } from '@agent-fleet/core';
+import { FairQueue } from './fair-queue.ts';
 import { scripts } from './lua.ts';
 import type { PartitionQueues } from './partitions.ts';
 import { decodePending, encodePending, type PendingPayload } from './pending.ts';
 import { PendingUsers } from './pending-users.ts';
+import { DEFAULT_TERMS, QuotaBook, type TenantTerms } from './quota-book.ts';
 import type { TurnRecords } from './records.ts';
+import { TenantDirectory } from './tenant-directory.ts';
 
 export interface AcceptInput {
   userId: string;
@@ -26,7 +36,18 @@ export interface AcceptInput {
   threadId?: string;
   idempotencyKey?: string;
   doubleTexting?: DoubleTexting;
+  /** The user's tenant when the caller resolved it from the profile already (else `tenantOf`). */
+  tenant?: string | null;
 }
+
+/** How partition queues order turns (QUEUE_ORDER), and a turn's estimate beyond history and text. */
+export interface QueueOrder {
+  kind: 'fair' | 'fifo';
+  /** FAIR_TURN_TOKENS. */
+  turnTokens: number;
+}
+
+export const DEFAULT_QUEUE_ORDER: QueueOrder = { kind: 'fair', turnTokens: 800 };
 
 export interface AcceptedTurn {
   turnId: string;
@@ -36,11 +57,15 @@ export interface AcceptedTurn {
 }
 
 /**
- * Accepting a turn, the one implementation every producer uses (gateway, SDK, intake): allocate the
- * user's next seq, store the payload and create the turn record atomically, then add the job to
- * the user's partition. A producer that dies between the two loses nothing: the payload waits in
- * `pending`, and the worker that finishes the previous turn (or repairs the gap) adds the job; a
- * replay with the same Idempotency-Key re-adds it, which the job id makes a no-op when it exists.
+ * Accepting a turn, the one implementation every producer uses (gateway, SDK, intake): check the
+ * tenant's token budgets, then allocate the user's next seq, check the user's budgets, store the
+ * payload and create the turn record atomically, then add the job to the user's partition (with
+ * its fair-queueing priority). A refusal for quota (`quota_exceeded`) comes before anything is
+ * written: no seq is handed out and nothing is enqueued (see `QuotaBook` for why the two checks
+ * are two scripts). A producer that dies between the accept and the add loses nothing: the payload
+ * waits in `pending`, and the worker that finishes the previous turn (or repairs the gap) adds the
+ * job; a replay with the same Idempotency-Key re-adds it, which the job id makes a no-op when it
+ * exists.
  */
 export class TurnProducer {
   readonly #redis: RedisClient;
@@ -51,6 +76,10 @@ export class TurnProducer {
   readonly #recordTtlSeconds: number;
   readonly #seqFloor: ((userId: string) => Promise<number>) | undefined;
   readonly #pendingUsers: PendingUsers;
+  readonly #quotas: QuotaBook;
+  readonly #fair: FairQueue;
+  readonly #order: QueueOrder;
+  readonly #tenantOf: (userId: string) => Promise<string | null>;
 
   constructor(opts: {
     redis: RedisClient;
@@ -66,6 +95,13 @@ export class TurnProducer {
      * {@link NumberingUnknownError}, never numbered from 1 again.
      */
     seqFloor?: (userId: string) => Promise<number>;
+    /** QUEUE_ORDER and FAIR_TURN_TOKENS; fair queueing with 800 tokens by default. */
+    order?: QueueOrder;
+    /**
+     * The user's tenant, when the caller does not give it: a producer that reads profiles resolves
+     * it from there; by default it is what the tenant directory in Redis last noted.
+     */
+    tenantOf?: (userId: string) => Promise<string | null>;
   }) {
     this.#redis = opts.redis;
     this.#namespace = opts.namespace;
@@ -79,12 +115,18 @@ export class TurnProducer {
       namespace: opts.namespace,
       partitions: opts.partitions.count,
     });
+    this.#quotas = new QuotaBook({ redis: opts.redis, namespace: opts.namespace });
+    this.#fair = new FairQueue({ redis: opts.redis, namespace: opts.namespace });
+    this.#order = opts.order ?? DEFAULT_QUEUE_ORDER;
+    const directory = new TenantDirectory({ redis: opts.redis, namespace: opts.namespace });
+    this.#tenantOf = opts.tenantOf ?? ((userId) => directory.get(userId));
   }
 
   /**
    * Accepts `input` as the user's next turn. Text with a NUL is refused (`invalid_request`) whoever
-   * the producer is: Postgres could not record such a turn. Traced as `turn.accept`, whose context
-   * the turn's job carries to the workers (one trace per turn).
+   * the producer is: Postgres could not record such a turn. A used-up budget of the user's tenant
+   * or of the user is refused with `quota_exceeded` (429, `details.resetAt`). Traced as
+   * `turn.accept`, whose context the turn's job carries to the workers (one trace per turn).
    */
   async accept(input: AcceptInput): Promise<AcceptedTurn> {
     if (hasNul(input.text))
@@ -94,8 +136,14 @@ export class TurnProducer {
   }
 
   async #accept(input: AcceptInput, span: Span): Promise<AcceptedTurn> {
+    const tenant =
+      (input.tenant === undefined ? await this.#tenantOf(input.userId) : input.tenant) ?? NO_TENANT;
     const k = userKeys(this.#namespace, input.userId);
     const trace = currentTraceCarrier();
+    const idem = input.idempotencyKey;
+    const terms = await this.#tenantTerms(tenant, idem ? k.idempotency(idem) : undefined);
+    const q = userQuotaKeys(this.#namespace, input.userId);
+    const spans = windowSpans(Date.now());
     const payload: PendingPayload = {
       v: 1,
       kind: 'chat',
@@ -107,7 +155,6 @@ export class TurnProducer {
       ...(input.doubleTexting === 'coalesce' ? { coalesce: true } : {}),
       ...(trace ? { trace } : {}),
     };
-    const idem = input.idempotencyKey;
     const run = (floor: string) =>
       scripts.acceptTurn.run(
         this.#redis,
@@ -120,6 +167,11 @@ export class TurnProducer {
           k.interrupt,
           k.history,
           k.historyMeta,
+          q.limits,
+          q.used(spans.day.id),
+          q.used(spans.month.id),
+          q.held,
+          q.heldExpiry,
         ],
         [
           payload.turnId,
@@ -132,8 +184,10 @@ export class TurnProducer {
           floor,
           input.doubleTexting ?? 'enqueue',
           requestFingerprint(input),
+          terms.perUser.day ?? '',
+          terms.perUser.month ?? '',
         ],
-      ) as Promise<[number, string, number, string]>;
+      ) as Promise<[number, string | number, number, string | number, number]>;
     // The user is noted in the pending-users index first and the owner key is written alongside
     // (same tick, one pipelined write, in this order): the recovery sweep finds every user with a
     // pending turn. For a replay the owner key names a turn id that is never used, and expires.
@@ -147,8 +201,19 @@ export class TurnProducer {
       if (!this.#seqFloor) throw new NumberingUnknownError(input.userId);
       accepted = await run(String(await this.#seqFloor(input.userId)));
     }
+    if (accepted[0] === -4) {
+      const window = String(accepted[1]) as QuotaWindow;
+      throw quotaExceeded({
+        scope: 'user',
+        subject: input.userId,
+        window,
+        used: Number(accepted[2]),
+        limit: Number(accepted[3]),
+        resetAt: spans[window].resetAt,
+      });
+    }
     if (accepted[0] === -2) {
-      const busy = accepted[1] ? (JSON.parse(accepted[1]) as { turnId?: string }).turnId : undefined;
+      const busy = accepted[1] ? (JSON.parse(String(accepted[1])) as { turnId?: string }).turnId : undefined;
       throw new FleetError(
         'conflict',
         'a turn of this user is queued or running; send it later or choose another doubleTexting',
@@ -165,19 +230,49 @@ export class TurnProducer {
         { details: { turnId: accepted[1], idempotencyKey: key } },
       );
     }
-    const [seq, turnId, created, stored] = accepted;
+    const [seq, turnId, created, stored, historyTokens] = accepted as [
+      number,
+      string,
+      number,
+      string,
+      number,
+    ];
     span.setAttributes({ [ATTR.turnId]: turnId, [ATTR.seq]: seq });
     if (created === 1) {
-      await this.#partitions.add(decodePending(seq, stored));
+      const job = decodePending(seq, stored);
+      await this.#enqueue(job, tenant, terms, countTokens(input.text) + historyTokens);
       return { turnId, seq, created: true };
     }
-    // A replay: finish what the first call may not have done.
+    // A replay: finish what the first call may not have done (untagged: it goes first).
     if (stored) {
       const job = decodePending(seq, stored);
       await this.#records.ensure(job);
       await this.#partitions.add(job);
     }
     return { turnId, seq, created: false };
+  }
+
+  /**
+   * The tenant's per-user budgets and weight, or a refusal when one of its budgets is used up, but
+   * for a retry of a message accepted before (its Idempotency-Key is known): the accept script
+   * answers it with its turn without checking anything.
+   */
+  async #tenantTerms(tenant: string, idempotencyKey: string | undefined): Promise<TenantTerms> {
+    // No quota can name the tenant of users without one.
+    if (tenant === NO_TENANT) return DEFAULT_TERMS;
+    const check = await this.#quotas.checkTenant(tenant);
+    if (check.ok) return check.terms;
+    if (idempotencyKey && (await this.#redis.exists(idempotencyKey)) === 1) return DEFAULT_TERMS;
+    throw quotaExceeded(check.refusal);
+  }
+
+  /** Adds the job, tagged for fair queueing unless the queues run FIFO. */
+  async #enqueue(job: TurnJob, tenant: string, terms: TenantTerms, promptTokens: number): Promise<void> {
+    if (this.#order.kind === 'fifo') return this.#partitions.add(job);
+    const cost = promptTokens + this.#order.turnTokens;
+    const partition = this.#partitions.partitionOf(job.userId);
+    const { start, priority } = await this.#fair.tag(partition, tenant, cost, terms.weight);
+    await this.#partitions.add({ ...job, fair: { tenant, start, cost, weight: terms.weight } }, { priority });
   }
 }
 

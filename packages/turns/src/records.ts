@@ -2,12 +2,17 @@ import {
   isFinalStatus,
   isTurnStatus,
   type RedisClient,
+  type TokenUsage,
   type TurnJob,
   type TurnResult,
   type TurnStatus,
   type TurnTimings,
   turnOwnerKey,
   turnTimingsSchema,
+  turnUsageOf,
+  USAGE_KINDS,
+  type UsageKind,
+  type UsageLine,
   userKeys,
 } from '@agent-fleet/core';
 
@@ -27,6 +32,55 @@ export interface TurnRecord {
   attempts: number;
   /** Where the time went, written by the worker once the turn is committed. */
   timings?: TurnTimings;
+  /** What the servers reported for the turn's calls so far, per kind of call and model. */
+  usage?: UsageLine[];
+}
+
+// A turn's usage is kept in its record as one counter per kind of call, model and number:
+// `u|<kind>|<model>|p` (prompt), `|c` (completion), `|k` (cached), `|n` (calls). Models never hold `|`.
+const USAGE_FIELD = /^u\|([a-z]+)\|(.+)\|([pckn])$/;
+
+/** The record increments of `calls` calls of `kind` to `model` that used `usage`. */
+export function usageIncrements(
+  kind: UsageKind,
+  model: string,
+  usage: TokenUsage,
+  calls = 1,
+): [string, number][] {
+  const f = (x: string) => `u|${kind}|${model}|${x}`;
+  return [
+    [f('p'), usage.promptTokens],
+    [f('c'), usage.completionTokens],
+    [f('k'), usage.cachedTokens],
+    [f('n'), calls],
+  ];
+}
+
+/** The usage lines a record's fields hold. */
+export function usageLinesOf(fields: Readonly<Record<string, string>>): UsageLine[] {
+  const lines = new Map<string, UsageLine>();
+  for (const [name, value] of Object.entries(fields)) {
+    const m = USAGE_FIELD.exec(name);
+    if (!m || !(USAGE_KINDS as readonly string[]).includes(m[1]!)) continue;
+    const kind = m[1] as UsageKind;
+    const model = m[2]!;
+    const id = `${kind}|${model}`;
+    const line = lines.get(id) ?? {
+      kind,
+      model,
+      promptTokens: 0,
+      completionTokens: 0,
+      cachedTokens: 0,
+      calls: 0,
+    };
+    const n = Number(value);
+    if (m[3] === 'p') line.promptTokens = n;
+    else if (m[3] === 'c') line.completionTokens = n;
+    else if (m[3] === 'k') line.cachedTokens = n;
+    else line.calls = n;
+    lines.set(id, line);
+  }
+  return [...lines.values()];
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
@@ -51,6 +105,7 @@ export function toTurnResult(hot: TurnRecord): TurnResult {
     ...(completed ? { citations: hot.citations ?? [] } : {}),
     attempts: hot.attempts,
     ...(hot.timings ? { timings: hot.timings } : {}),
+    ...(hot.usage?.length ? { usage: turnUsageOf(hot.usage) } : {}),
   };
 }
 
@@ -131,7 +186,13 @@ export class TurnRecords {
       ...(h.citations ? { citations: JSON.parse(h.citations) as unknown[] } : {}),
       attempts: Number(h.attempts ?? 0),
       ...timingsOf(h.timings),
+      usage: usageLinesOf(h),
     };
+  }
+
+  /** The usage a turn's record holds (empty when none, or when the record expired). */
+  async usage(userId: string, turnId: string): Promise<UsageLine[]> {
+    return usageLinesOf(await this.#redis.hgetall(userKeys(this.#namespace, userId).record(turnId)));
   }
 
   /**

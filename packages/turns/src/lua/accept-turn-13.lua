@@ -6,7 +6,9 @@
   another request is refused. Accepting a turn keeps the user's hot state (numbering, history,
   summary) from expiring until the turn is finished: turn-commit gives it a TTL again once nothing
   of the user is pending. A user whose hot state expired (or was lost) gets their numbering back
-  from the durable transcript's floor.
+  from the durable transcript's floor. A user whose token budget is used up is refused before
+  anything is written: no seq is consumed (the tenant's budget was checked by quota-check-5.lua
+  just before).
 
   KEYS[1] seq        counter of sequence numbers handed out
   KEYS[2] pending    hash seq -> job payload JSON (without seq) of turns not finished yet
@@ -15,7 +17,13 @@
   KEYS[5] done       last finished sequence number
   KEYS[6] interrupt  the seq of the newest message that asked to interrupt the user's turn
   KEYS[7] history       the user's history list (hot state: kept alive while a turn is pending)
-  KEYS[8] history-meta  lastSeq, tokens, summary, summaryUpTo (hot state, likewise)
+  KEYS[8] history-meta  lastSeq, tokens, summary, summaryUpTo (hot state, likewise; its `tokens`
+                        are the history's part of the turn's cost estimate)
+  KEYS[9] quota         the user's own limits (see includes/quota-check.lua)
+  KEYS[10] used-day     tokens the user used today
+  KEYS[11] used-month   tokens the user used this month
+  KEYS[12] held         tokens the user's calls in flight hold
+  KEYS[13] held-expiry  when those holds lapse
   ARGV[1] turnId
   ARGV[2] payload JSON
   ARGV[3] idempotency TTL in seconds
@@ -29,11 +37,16 @@
           instead of restarting at 1.
   ARGV[9] double-texting strategy: enqueue | reject | interrupt | coalesce
   ARGV[10] fingerprint of the request (no spaces), stored with the Idempotency-Key
-  Returns {seq, turnId, created (1 new | 0 replay), payload JSON or '' when already finished},
+  ARGV[11] the tenant's per-user day limit, ARGV[12] month limit ('' none): the user's fall back to them
+  Returns {seq, turnId, created (1 new | 0 replay), payload JSON or '' when already finished,
+           tokens of the user's history},
           or {-1} when the counter is missing and ARGV[8] is '' (look the floor up and call again),
           or {-2, payload JSON of the unfinished turn} when ARGV[9] is 'reject' and one exists,
-          or {-3, turnId} when the Idempotency-Key was used for a request with another fingerprint
+          or {-3, turnId} when the Idempotency-Key was used for a request with another fingerprint,
+          or {-4, window, used, limit} when a budget of the user is used up
 ]]
+--- @include "quota-check"
+
 if ARGV[4] == '1' then
   -- "turnId seq fingerprint"; keys stored before fingerprints were kept have none and replay.
   local existing = redis.call('GET', KEYS[3])
@@ -43,8 +56,12 @@ if ARGV[4] == '1' then
       return {-3, turnId}
     end
     local seq = tonumber(seqText)
-    return {seq, turnId, 0, redis.call('HGET', KEYS[2], seq) or ''}
+    return {seq, turnId, 0, redis.call('HGET', KEYS[2], seq) or '', 0}
   end
+end
+local refusal = quotaRefusal(KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], ARGV[5], ARGV[11], ARGV[12])
+if refusal then
+  return {-4, refusal[1], refusal[2], refusal[3]}
 end
 if redis.call('EXISTS', KEYS[1]) == 0 then
   if ARGV[8] == '' then
@@ -78,4 +95,4 @@ if ARGV[7] ~= '' then
   redis.call('HSET', record, 'threadId', ARGV[7])
 end
 redis.call('EXPIRE', record, ARGV[6])
-return {seq, ARGV[1], 1, ARGV[2]}
+return {seq, ARGV[1], 1, ARGV[2], tonumber(redis.call('HGET', KEYS[8], 'tokens') or '0')}

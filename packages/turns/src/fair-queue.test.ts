@@ -1,0 +1,107 @@
+import { fairQueueKey, TURN_JOB_NAME } from '@agent-fleet/core';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { freshNamespace, redisUrl } from '../../../test/support/stack.ts';
+import { FAIR_QUANTUM, FairQueue, MAX_FAIR_PRIORITY, priorityOf } from './fair-queue.ts';
+
+const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+afterAll(() => redis.quit());
+
+describe('start-time fair queueing in a partition (fair Lua, real Redis)', () => {
+  let ns: string;
+  let fair: FairQueue;
+  beforeEach(() => {
+    ns = freshNamespace();
+    fair = new FairQueue({ redis, namespace: ns });
+  });
+
+  /** Tags `n` turns per tenant, interleaving the calls, and returns the tenants in priority order. */
+  async function order(tenants: { name: string; n: number; cost: number; weight: number }[]) {
+    const tagged: { tenant: string; start: number; seq: number }[] = [];
+    let seq = 0;
+    for (let i = 0; i < Math.max(...tenants.map((t) => t.n)); i++)
+      for (const t of tenants)
+        if (i < t.n)
+          tagged.push({ tenant: t.name, ...(await fair.tag(0, t.name, t.cost, t.weight)), seq: seq++ });
+    return tagged.sort((a, b) => a.start - b.start || a.seq - b.seq).map((t) => t.tenant);
+  }
+
+  it('serves backlogged tenants in proportion to their weights, in tokens', async () => {
+    const served = (
+      await order([
+        { name: 'a', n: 300, cost: 100, weight: 3 },
+        { name: 'b', n: 300, cost: 100, weight: 1 },
+      ])
+    ).slice(0, 200);
+    const a = served.filter((t) => t === 'a').length;
+    expect(a / (200 - a)).toBeCloseTo(3, 0);
+    // Tokens, not turns: a tenant whose turns cost twice as much gets half as many of them.
+    const byCost = (
+      await order([
+        { name: 'big', n: 300, cost: 200, weight: 1 },
+        { name: 'small', n: 300, cost: 100, weight: 1 },
+      ])
+    ).slice(0, 150);
+    expect(byCost.filter((t) => t === 'small').length).toBe(2 * byCost.filter((t) => t === 'big').length);
+  });
+
+  it('a tenant that arrives is tagged at the virtual time, ahead of a burst queued before it', async () => {
+    for (let i = 0; i < 100; i++) await fair.tag(0, 'burst', 500, 1);
+    // Ten of the burst's turns have started: the virtual time is the tenth's start tag.
+    await fair.started(0, 9 * 500);
+    const late = await fair.tag(0, 'late', 500, 1);
+    expect(late.start).toBe(9 * 500);
+    expect(late.priority).toBe(priorityOf(9 * 500, 0));
+    // An idle tenant banks nothing: correcting below the virtual time stops at it.
+    await fair.correct(0, { tenant: 'late', start: late.start, cost: 500, weight: 1 }, 0);
+    expect(Number(await redis.hget(fairQueueKey(ns, 0), 'f:late'))).toBe(9 * 500);
+    // A turn that used more than estimated pushes its tenant's next turns back.
+    await fair.correct(0, { tenant: 'late', start: late.start, cost: 500, weight: 1 }, 2500);
+    expect((await fair.tag(0, 'late', 500, 1)).start).toBe(9 * 500 + 2000);
+  });
+
+  it('the virtual time only moves forward, and partitions keep their own', async () => {
+    expect((await fair.started(0, 300)).virtualTime).toBe(300);
+    expect((await fair.started(0, 100)).virtualTime).toBe(300);
+    expect((await fair.started(1, 50)).virtualTime).toBe(50);
+  });
+
+  it('moves the priority base up once the virtual time nears the end of BullMQ’s priorities', async () => {
+    const queue = new Queue('agent.p0', { connection: redis, prefix: `${ns}:{agent.p0}` });
+    try {
+      const far = (MAX_FAIR_PRIORITY / 2 + 10) * FAIR_QUANTUM;
+      const queued = await fair.tag(0, 'a', 100, 1);
+      await queue.add(
+        TURN_JOB_NAME,
+        { fair: { tenant: 'a', ...queued, cost: 100, weight: 1 } },
+        {
+          jobId: 'old',
+          priority: queued.priority,
+        },
+      );
+      expect(await fair.rebaseIfDue(0, queue)).toBe(false);
+      await fair.started(0, far);
+      const tagged = await fair.tag(0, 'b', 100, 1);
+      await queue.add(
+        TURN_JOB_NAME,
+        { fair: { tenant: 'b', ...tagged, cost: 100, weight: 1 } },
+        {
+          jobId: 'new',
+          priority: tagged.priority,
+        },
+      );
+      expect(await fair.rebaseIfDue(0, queue)).toBe(true);
+      expect(await redis.hget(fairQueueKey(ns, 0), 'base')).toBe(String(far));
+      // Re-prioritized above the new base: the old job (start below it) first, the new one at 1.
+      expect((await queue.getJob('old'))!.priority).toBe(1);
+      expect((await queue.getJob('new'))!.priority).toBe(1);
+      expect((await fair.tag(0, 'c', 100, 1)).priority).toBe(1);
+      // Tenants whose finish tags fell behind were forgotten.
+      expect(await redis.hexists(fairQueueKey(ns, 0), 'f:a')).toBe(0);
+    } finally {
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  });
+});

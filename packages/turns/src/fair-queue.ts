@@ -1,0 +1,115 @@
+import { fairQueueKey, type RedisClient } from '@agent-fleet/core';
+import type { Queue } from 'bullmq';
+import { scripts } from './lua.ts';
+
+/** What a turn's job carries for fair queueing: whose it is, its start tag, its estimate, the weight. */
+export interface FairTag {
+  tenant: string;
+  /** The start tag the turn was given (weighted tokens). */
+  start: number;
+  /** The tokens it was estimated at. */
+  cost: number;
+  weight: number;
+}
+
+/** BullMQ's largest priority is 2^21; the fair queue stays one below. */
+export const MAX_FAIR_PRIORITY = 2 ** 21 - 1;
+/** Weighted tokens per priority step: fine enough to order turns of a few hundred tokens. */
+export const FAIR_QUANTUM = 16;
+/** The base moves up once the virtual time is half of the priority range past it. */
+const REBASE_STEPS = Math.floor(MAX_FAIR_PRIORITY / 2);
+
+/**
+ * Weighted fair queueing across tenants in each partition queue, in tokens: start-time fair
+ * queueing (SFQ) through BullMQ priorities. A turn is tagged as it is enqueued (`tag`): its start
+ * tag is max(virtual time, its tenant's last finish tag), and the tenant's finish tag moves on by
+ * the turn's estimated tokens over the tenant's weight; its priority is the start tag above the
+ * partition's base, so BullMQ hands out turns in start-tag order (FIFO among equal tags). When a
+ * turn starts, the virtual time moves to its start tag (`started`); when it ends, the tenant's
+ * finish tag is corrected by what it really used (`correct`).
+ *
+ * What this gives: a tenant that arrives while another has a backlog is tagged at the virtual time,
+ * ahead of the backlog's later turns, so it waits for a free slot, not for the backlog; tenants with
+ * backlogs share the partition in proportion to their weights, in tokens; and nobody waits while a
+ * slot is free (BullMQ hands out whatever is queued: the scheduler is work-conserving). It orders
+ * jobs only: a user's turns still run strictly by seq through the per-user gate, and a parked turn
+ * (moved to `delayed`, then promoted with its priority) holds no slot.
+ *
+ * The state of a partition is one hash under the partition queue's prefix, in the queue's slot.
+ */
+export class FairQueue {
+  readonly #redis: RedisClient;
+  readonly #namespace: string;
+
+  constructor(opts: { redis: RedisClient; namespace: string }) {
+    this.#redis = opts.redis;
+    this.#namespace = opts.namespace;
+  }
+
+  /** Tags a turn of `tenant` estimated at `cost` tokens: its start tag and its BullMQ priority. */
+  async tag(
+    partition: number,
+    tenant: string,
+    cost: number,
+    weight: number,
+  ): Promise<{ start: number; priority: number }> {
+    const [start, priority] = (await scripts.fairTag.run(
+      this.#redis,
+      [fairQueueKey(this.#namespace, partition)],
+      [tenant, Math.max(0, cost), weight > 0 ? weight : 1, FAIR_QUANTUM, MAX_FAIR_PRIORITY],
+    )) as [string, number];
+    return { start: Number(start), priority };
+  }
+
+  /** A turn with this start tag began running: the partition's virtual time catches up to it. */
+  async started(partition: number, start: number): Promise<{ virtualTime: number; base: number }> {
+    const [v, base] = (await scripts.fairStart.run(
+      this.#redis,
+      [fairQueueKey(this.#namespace, partition)],
+      [start],
+    )) as [string, string];
+    return { virtualTime: Number(v), base: Number(base) };
+  }
+
+  /** A turn tagged `tag` used `tokens`: its tenant is charged the difference from the estimate. */
+  async correct(partition: number, tag: FairTag, tokens: number): Promise<void> {
+    const delta = (tokens - tag.cost) / (tag.weight > 0 ? tag.weight : 1);
+    if (delta === 0) return;
+    await scripts.fairCorrect.run(
+      this.#redis,
+      [fairQueueKey(this.#namespace, partition)],
+      [tag.tenant, delta],
+    );
+  }
+
+  /**
+   * Once the virtual time is half the priority range past the base, moves the base up to it and
+   * gives the partition's queued jobs (prioritized and parked) their priorities over the new base.
+   * One worker at a time runs it (the recovery sweep's); returns whether it moved the base.
+   */
+  async rebaseIfDue(partition: number, queue: Queue): Promise<boolean> {
+    const key = fairQueueKey(this.#namespace, partition);
+    const [v, base] = await this.#redis.hmget(key, 'v', 'base');
+    if ((Number(v ?? 0) - Number(base ?? 0)) / FAIR_QUANTUM < REBASE_STEPS) return false;
+    const moved = (await scripts.fairRebase.run(this.#redis, [key], [base ?? '0'])) as string | null;
+    if (moved === null) return false;
+    const newBase = Number(moved);
+    for (const state of ['prioritized', 'delayed'] as const) {
+      for (let from = 0; ; from += 500) {
+        const jobs = await queue.getJobs([state], from, from + 499, true);
+        for (const job of jobs) {
+          const start = (job.data as { fair?: FairTag } | undefined)?.fair?.start;
+          if (typeof start === 'number')
+            await job.changePriority({ priority: priorityOf(start, newBase) }).catch(() => {});
+        }
+        if (jobs.length < 500) break;
+      }
+    }
+    return true;
+  }
+}
+
+/** The priority of a start tag above `base` (as fair-tag-1.lua computes it). */
+export function priorityOf(start: number, base: number): number {
+  return Math.min(MAX_FAIR_PRIORITY, Math.max(1, 1 + Math.floor((start - base) / FAIR_QUANTUM)));
+}

@@ -1,0 +1,42 @@
+--[[
+  The budget rule, shared by every script that checks a budget holder (a tenant or a user). A
+  holder's keys, all in its own slot: its limits (a hash with `day` and `month`: tokens, or '' for
+  no limit; a missing field takes the caller's fallback), a counter of tokens used per window, the
+  tokens its model calls in flight hold (a hash id -> tokens with the sum in `_total`), and when
+  each hold lapses (a sorted set id -> epoch ms: a hold whose worker died never blocks for long).
+  A budget is used up when used + held >= limit.
+]]
+local function dropLapsedHolds(heldKey, expiryKey, now)
+  local lapsed = redis.call('ZRANGEBYSCORE', expiryKey, '-inf', now, 'LIMIT', 0, 100)
+  for _, id in ipairs(lapsed) do
+    local tokens = tonumber(redis.call('HGET', heldKey, id) or '0')
+    redis.call('HDEL', heldKey, id)
+    redis.call('HINCRBY', heldKey, '_total', -tokens)
+    redis.call('ZREM', expiryKey, id)
+  end
+end
+
+-- The limit of `field`: the holder's own, else `fallback`; nil when there is none.
+local function limitOf(limitsKey, field, fallback)
+  local v = redis.call('HGET', limitsKey, field)
+  if not v then v = fallback end
+  if v == nil or v == '' then return nil end
+  return tonumber(v)
+end
+
+-- nil when every budget has room, else {window, used, limit} of the first that is used up.
+local function quotaRefusal(limitsKey, usedDayKey, usedMonthKey, heldKey, expiryKey, now, fallbackDay, fallbackMonth)
+  dropLapsedHolds(heldKey, expiryKey, now)
+  local held = tonumber(redis.call('HGET', heldKey, '_total') or '0')
+  local windows = {{'day', usedDayKey, fallbackDay}, {'month', usedMonthKey, fallbackMonth}}
+  for _, w in ipairs(windows) do
+    local limit = limitOf(limitsKey, w[1], w[3])
+    if limit then
+      local used = tonumber(redis.call('GET', w[2]) or '0')
+      if used + held >= limit then
+        return {w[1], used, limit}
+      end
+    end
+  end
+  return nil
+end
