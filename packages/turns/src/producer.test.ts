@@ -256,7 +256,7 @@ describe('accepting turns (accept Lua + partition queues, real Redis)', () => {
     const burst = [];
     for (const u of users.slice(0, 20))
       burst.push(await producer.accept({ userId: u, text: 'burst', tenant: 'a' }));
-    const b = users.find((u, i) => i >= 20)!;
+    const b = users[20]!;
     const late = await producer.accept({ userId: b, text: 'steady', tenant: 'b' });
     const prioritized = await partitions.queues[p]!.getJobs(['prioritized'], 0, -1, true);
     const order = prioritized.map((j) => j.id);

@@ -2,7 +2,7 @@ import { tenantKeys, userKeys, windowSpans } from '@agent-fleet/core';
 import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { freshNamespace, redisUrl } from '../../../test/support/stack.ts';
-import { type BudgetHolder, QuotaBook } from './quota-book.ts';
+import { type BudgetHolder, type PerUserLimits, QuotaBook } from './quota-book.ts';
 import { usageIncrements, usageLinesOf } from './records.ts';
 
 const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
@@ -14,7 +14,7 @@ describe('token budgets in Redis (quota Lua, real Redis)', () => {
   let ns: string;
   let book: QuotaBook;
   const tenant: BudgetHolder = { scope: 'tenant', tenant: 'acme' };
-  const user = (fallback = { day: null, month: null }): BudgetHolder => ({
+  const user = (fallback: PerUserLimits = { day: null, month: null }): BudgetHolder => ({
     scope: 'user',
     userId: 'ann',
     fallback,
