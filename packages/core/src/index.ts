@@ -65,6 +65,7 @@ export {
   partitionQueuePrefix,
   pendingUsersKey,
   type QuotaKeys,
+  quotaEventsChannel,
   REVIEW_QUEUES,
   type ReviewKeys,
   recoveryReportKey,

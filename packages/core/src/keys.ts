@@ -120,6 +120,11 @@ export function turnOwnerKey(namespace: string, turnId: string): string {
   return `${namespace}:turn-owner:{${turnId}}`;
 }
 
+/** The pub/sub channel on which quota events (a budget's soft threshold crossed) are announced. */
+export function quotaEventsChannel(namespace: string): string {
+  return `${namespace}:quota-events`;
+}
+
 /** The pub/sub channel on which API key revocations reach every gateway of the namespace. */
 export function apiKeyRevocationsChannel(namespace: string): string {
   return `${namespace}:api-key-revoked`;

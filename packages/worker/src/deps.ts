@@ -17,6 +17,7 @@ import {
   RecoveryLock,
   RecoveryReports,
   Scratchpad,
+  TenantDirectory,
   TurnControl,
   TurnEvents,
   TurnGate,
@@ -43,6 +44,7 @@ import { TurnExecutor } from './turn/execute.ts';
 import { TurnFinisher } from './turn/finisher.ts';
 import { TurnPreparer } from './turn/prepare.ts';
 import { TurnRunner } from './turn/runner.ts';
+import { createMetering, type Metering } from './usage/wiring.ts';
 
 /** The longest a turn waits between two tries while a dependency is away (it goes sooner when it is back). */
 const OUTAGE_MAX_DELAY_MS = 5000;
@@ -119,10 +121,11 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
     profiles,
     outages,
   };
-  const reviews = createReviewResources({ ...shared, connection: bullConnection });
+  const metering = createMetering({ config, redis, pool, llm, partitions, metrics, logger });
+  const reviews = createReviewResources({ ...shared, llm: metering.reviewLlm, connection: bullConnection });
   const running = new RunningTurns(metrics.running);
   const tenantTokens = new TenantTokenWindow(HEARTBEAT_WINDOW_MS);
-  const { runner, repair } = await createTurnParts({ ...shared, running, tenantTokens });
+  const { runner, repair } = await createTurnParts({ ...shared, running, tenantTokens, metering });
   const heartbeat = new Heartbeat({
     store: new WorkerHeartbeats({ redis, namespace: ns }),
     running,
@@ -139,7 +142,11 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
     intervalMs: config.RECOVERY_SWEEP_INTERVAL_MS,
     graceMs: config.GAP_GRACE_MS,
     logger,
+    upkeep: async () => {
+      for (const [i, queue] of partitions.queues.entries()) await metering.fairQueue.rebaseIfDue(i, queue);
+    },
   });
+  metering.sync.start();
   // A dependency back (or Redis reconnected): resume the users it left behind at once.
   outages.onRecovered(() => recovery.soon());
   llm.onHealthChange((h) => {
@@ -166,11 +173,14 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
       idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
       recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
       seqFloor: (userId) => durable.maxSeq(userId),
+      order: { kind: config.QUEUE_ORDER, turnTokens: config.FAIR_TURN_TOKENS },
+      tenantOf: async (userId) => (await profiles.get(userId))?.tenant ?? null,
     }),
     reviews,
     heartbeat,
     async close() {
       await heartbeat.close();
+      metering.sync.close();
       await recovery.close();
       outages.close();
       subscriber.disconnect();
@@ -202,7 +212,7 @@ interface Shared {
 
 /** The turn's parts, each given the collaborators it uses, and the repair of turns left behind. */
 async function createTurnParts(
-  s: Shared & { running: RunningTurns; tenantTokens: TenantTokenWindow },
+  s: Shared & { running: RunningTurns; tenantTokens: TenantTokenWindow; metering: Metering },
 ): Promise<{ runner: TurnRunner; repair: TurnRepair }> {
   const {
     config,
@@ -219,6 +229,7 @@ async function createTurnParts(
     outages,
     running,
     tenantTokens,
+    metering,
   } = s;
   const ns = config.FLEET_NAMESPACE;
   const gate = new TurnGate({
@@ -232,12 +243,23 @@ async function createTurnParts(
   const events = new TurnEvents({ redis, namespace: ns });
   const memory = new Memory({ gate, transcript, llm, tokenBudget: config.HISTORY_TOKEN_BUDGET, logger });
   const heads = new HeadJobs({ partitions, records, control });
-  const finisher = new TurnFinisher({ gate, transcript, events, heads, records, metrics, logger });
+  const finisher = new TurnFinisher({
+    gate,
+    transcript,
+    events,
+    heads,
+    records,
+    ledger: metering.ledger,
+    tenants: metering.tenants,
+    fairness: metering.fairness,
+    metrics,
+    logger,
+  });
   const repair = new TurnRepair({ gate, heads, finisher, metrics, logger });
   const runner = new TurnRunner({
     gate,
     preparer: new TurnPreparer(
-      { control, memory, profiles, pending: gate, retriever, logger },
+      { control, memory, profiles, pending: gate, retriever, meters: metering.meters, logger },
       {
         systemPrompt: config.SYSTEM_PROMPT,
         topK: config.RAG_TOP_K,
@@ -245,7 +267,7 @@ async function createTurnParts(
       },
     ),
     executor: new TurnExecutor(
-      { llm, tools: createTools(retriever, pool), control },
+      { tools: createTools(retriever, pool), control },
       { maxSteps: config.AGENT_MAX_STEPS, maxTokens: config.AGENT_MAX_TOKENS },
     ),
     finisher,
@@ -254,6 +276,9 @@ async function createTurnParts(
     outages,
     events,
     memory,
+    meters: metering.meters,
+    tenants: metering.tenants,
+    fairness: metering.fairness,
     metrics,
     running,
     tenantTokens,
@@ -296,14 +321,25 @@ function createLlmPool(config: FleetConfig, metrics: WorkerMetrics, logger: Logg
   });
 }
 
-/** Profiles through the Redis cache the gateway invalidates; the tenant default stands in for users without one. */
+/**
+ * Profiles through the Redis cache the gateway invalidates; the tenant default stands in for users
+ * without one. Each profile read from Postgres notes the user's tenant in the tenant directory,
+ * where producers without Postgres (the SDK) find it.
+ */
 function profileCache(config: FleetConfig, redis: RedisClient, pool: Pool) {
   const store = new ProfileStore({ pool });
+  const directory = new TenantDirectory({ redis, namespace: config.FLEET_NAMESPACE });
   return new ProfileCache({
     redis,
     namespace: config.FLEET_NAMESPACE,
     schema: profileSchema,
-    store: { get: (userId: string) => store.resolve(userId, config.DEFAULT_TENANT) },
+    store: {
+      get: async (userId: string) => {
+        const profile = await store.resolve(userId, config.DEFAULT_TENANT);
+        await directory.set(userId, profile?.tenant ?? null);
+        return profile;
+      },
+    },
   });
 }
 

@@ -102,9 +102,15 @@ export class Memory {
 
   /**
    * After a turn is committed: if the history passed its budget, fold its oldest whole turns into
-   * the summary until it is at most half the budget. Never folds the newest turn.
+   * the summary until it is at most half the budget. Never folds the newest turn. The summary's
+   * call goes through `opts.llm` when given: the turn that triggered the fold meters it.
    */
-  async foldIfNeeded(userId: string, historyTokens: number, signal?: AbortSignal): Promise<boolean> {
+  async foldIfNeeded(
+    userId: string,
+    historyTokens: number,
+    opts: { signal?: AbortSignal; llm?: Pick<LlmPool, 'chat'> } = {},
+  ): Promise<boolean> {
+    const { signal } = opts;
     if (historyTokens <= this.#o.tokenBudget) return false;
     const { messages, meta } = await this.#o.gate.historyState(userId);
     const target = Math.floor(this.#o.tokenBudget / 2);
@@ -120,7 +126,7 @@ export class Memory {
     const transcript = folded
       .map((m) => `${m.role === 'user' ? 'User' : 'Assistant'}: ${m.content}`)
       .join('\n');
-    const res = await this.#o.llm.chat({
+    const res = await (opts.llm ?? this.#o.llm).chat({
       userId,
       priority: 'batch',
       ...(signal ? { signal } : {}),

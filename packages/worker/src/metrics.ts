@@ -73,6 +73,30 @@ export function createWorkerMetrics() {
       help: 'Agent steps run (model calls and tool calls; replayed steps excluded)',
       registers: [registry],
     }),
+    tokens: new Counter({
+      name: 'fleet_tokens_total',
+      help: 'Tokens the model servers reported, by tenant, model, kind of call (chat, summary, embedding, review) and type (prompt, completion, cached); never by user',
+      labelNames: ['tenant', 'model', 'kind', 'type'] as const,
+      registers: [registry],
+    }),
+    modelCalls: new Counter({
+      name: 'fleet_model_calls_total',
+      help: 'Model and embeddings calls whose usage was counted, by tenant, model and kind of call',
+      labelNames: ['tenant', 'model', 'kind'] as const,
+      registers: [registry],
+    }),
+    quotaSoft: new Counter({
+      name: 'fleet_quota_soft_threshold_total',
+      help: 'Budgets whose soft threshold a call crossed, by tenant, scope (tenant or user) and window',
+      labelNames: ['tenant', 'scope', 'window'] as const,
+      registers: [registry],
+    }),
+    quotaExceeded: new Counter({
+      name: 'fleet_quota_exceeded_total',
+      help: 'Model calls refused because a budget was used up, by tenant, scope (tenant or user) and window',
+      labelNames: ['tenant', 'scope', 'window'] as const,
+      registers: [registry],
+    }),
   };
 }
 

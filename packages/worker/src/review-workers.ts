@@ -31,7 +31,8 @@ export interface ReviewWiring {
   /** BullMQ's connection (`maxRetriesPerRequest: null`). */
   connection: RedisClient;
   pool: Pool;
-  llm: LlmPool;
+  /** The LLM pool as review runs use it (metered: held against the budgets, counted). */
+  llm: Pick<LlmPool, 'chat'>;
   retriever: Retriever;
   profiles: ProfileSource;
 }

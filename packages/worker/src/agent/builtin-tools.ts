@@ -42,7 +42,10 @@ export function registerBuiltinTools(
       }),
       run: async ({ query, k }, ctx) => {
         if (!ctx.access) return noAccess;
-        const hits = await deps.retriever.search(ctx.access, query, { k: k ?? 5 });
+        const hits = await deps.retriever.search(ctx.access, query, {
+          k: k ?? 5,
+          ...(ctx.onEmbeddingUsage ? { onUsage: ctx.onEmbeddingUsage } : {}),
+        });
         if (hits.length === 0) return { passages: [], note: 'nothing found' };
         return hits
           .map(({ chunk }) => {

@@ -5,7 +5,8 @@ import type { AgentStep } from './steps.ts';
 import type { ToolContext, ToolRegistry } from './tools.ts';
 
 export interface AgentLoopOptions {
-  llm: LlmPool;
+  /** The pool, or a metered view of it (each call held against the budgets and counted). */
+  llm: Pick<LlmPool, 'chat' | 'chatStream'>;
   registry: ToolRegistry;
   /** Tool names the agent may use (all registered when undefined; none when empty). */
   enabledTools?: readonly string[];

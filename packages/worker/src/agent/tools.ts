@@ -1,6 +1,6 @@
 import { FleetError, TOOL_NAME_PATTERN } from '@agent-fleet/core';
 import type { ToolSpec } from '@agent-fleet/llm';
-import type { Citation, UserAccess } from '@agent-fleet/rag';
+import type { Citation, EmbeddingUsageListener, UserAccess } from '@agent-fleet/rag';
 import { z } from 'zod';
 
 /** What a tool knows of the turn calling it. */
@@ -14,6 +14,8 @@ export interface ToolContext {
   /** The turn's citations so far; tools that show passages add theirs (markers continue). */
   citations: Citation[];
   signal: AbortSignal;
+  /** Told what an embeddings request a tool made cost (charged to the turn). */
+  onEmbeddingUsage?: EmbeddingUsageListener;
 }
 
 export interface ToolDefinition<S extends z.ZodType = z.ZodType> {

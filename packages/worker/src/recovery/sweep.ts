@@ -15,6 +15,8 @@ export interface RecoverySweepOptions {
   logger: Logger;
   /** Users repaired at once. */
   concurrency?: number;
+  /** Other upkeep one worker at a time does, after each pass under the same lock (the fair queue's base). */
+  upkeep?: () => Promise<void>;
 }
 
 /** What one sweep did: how many users it looked at, and how many of each repair. */
@@ -89,6 +91,11 @@ export class RecoverySweep {
         .write({ at: Date.now(), users: report.users, stuck: stuckUsers(report) }, this.#lockMs * 2)
         .catch((err: unknown) =>
           this.#o.logger.debug({ err: (err as Error).message }, 'could not write the sweep report'),
+        );
+      await this.#o
+        .upkeep?.()
+        .catch((err: unknown) =>
+          this.#o.logger.warn({ err: (err as Error).message }, 'recovery upkeep failed'),
         );
     } finally {
       await this.#o.lock.release(token).catch(() => {});

@@ -1,5 +1,4 @@
 import type { TurnJob } from '@agent-fleet/core';
-import type { LlmPool } from '@agent-fleet/llm';
 import { type Citation, citationsUsed } from '@agent-fleet/rag';
 import type { Profile } from '@agent-fleet/state';
 import type { TurnControl } from '@agent-fleet/turns';
@@ -18,7 +17,6 @@ export interface Execution {
 }
 
 export interface ExecutePorts {
-  llm: LlmPool;
   tools: ToolRegistry;
   control: Pick<TurnControl, 'check'>;
 }
@@ -41,8 +39,11 @@ export interface RunBindings {
 
 /**
  * Runs a prepared turn's agent loop with the profile's model, sampling and tools, resuming after
- * the checkpointed steps. It stops at a step boundary when the turn is cancelled or interrupted,
- * and at once when the signal aborts; either way it throws, and settling decides what that means.
+ * the checkpointed steps. Every model call goes through the turn's meter: held against the budgets
+ * before (a turn whose budget ran out stops there, after its last finished step, with
+ * `quota_exceeded`) and counted after. It stops at a step boundary when the turn is cancelled or
+ * interrupted, and at once when the signal aborts; either way it throws, and settling decides what
+ * that means.
  */
 export class TurnExecutor {
   readonly #ports: ExecutePorts;
@@ -58,7 +59,7 @@ export class TurnExecutor {
     // Tools that show passages add their citations here, numbered after the grounding's.
     const found = [...p.grounding.citations];
     const loop = await runAgentLoop(p.prompt, {
-      llm: this.#ports.llm,
+      llm: p.meter.llm('chat'),
       registry: this.#ports.tools,
       ...agentSettings(profile),
       userId: job.userId,
@@ -77,8 +78,9 @@ export class TurnExecutor {
         access: profile ? { tenant: profile.tenant, groups: profile.groups } : null,
         citations: found,
         signal: run.signal,
+        onEmbeddingUsage: p.meter.onEmbedding,
       },
-    });
+    }).finally(() => p.meter.flush());
     run.observer.ran(loop);
     // A cancellation that arrived as the last step finished still cancels the turn.
     run.signal.throwIfAborted();

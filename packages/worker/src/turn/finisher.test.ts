@@ -46,6 +46,7 @@ function finisher(
   const commits: CommitInput[] = [];
   const events: { turnId: string; event: TurnEvent }[] = [];
   const metrics = createWorkerMetrics();
+  const charged: { turnId: string; tokens: number }[] = [];
   const ports: FinisherPorts = {
     gate: {
       async commit(c): Promise<CommitResult> {
@@ -83,6 +84,22 @@ function finisher(
       async setTimings(_userId, id, t) {
         log.push(`timings ${id} ${Object.keys(t.stages).join(',')}`);
       },
+      async usage() {
+        return [
+          { kind: 'chat', model: 'm', promptTokens: 90, completionTokens: 10, cachedTokens: 40, calls: 2 },
+        ];
+      },
+    },
+    ledger: {
+      async recordTurn(t) {
+        log.push(`ledger ${t.turnId}`);
+      },
+    },
+    tenants: { of: async () => 'acme' },
+    fairness: {
+      async correct(j, tokens) {
+        charged.push({ turnId: j.turnId, tokens });
+      },
     },
     metrics,
     logger: createLogger('finisher-test', 'silent'),
@@ -91,7 +108,7 @@ function finisher(
   const outcomes = async () => (await metrics.turns.get()).values.map((v) => [v.labels.outcome, v.value]);
   const unrecorded = async () => (await metrics.unrecorded.get()).values[0]?.value ?? 0;
   const failures = async () => (await metrics.failures.get()).values.map((v) => [v.labels.reason, v.value]);
-  return { f, log, rows, commits, events, outcomes, unrecorded, failures };
+  return { f, log, rows, commits, events, outcomes, unrecorded, failures, charged };
 }
 
 const running = (seq: number, extra: Partial<TurnJob> = {}): TurnDelivery => ({
@@ -122,7 +139,16 @@ describe('TurnFinisher (fake ports, no Redis or Postgres)', () => {
         { role: 'assistant', content: 'Five years [1].' },
       ],
       citations: [citation],
+      // The turn's usage as its record holds it goes with its row, under its tenant.
+      usage: {
+        tenant: 'acme',
+        lines: [
+          { kind: 'chat', model: 'm', promptTokens: 90, completionTokens: 10, cachedTokens: 40, calls: 2 },
+        ],
+      },
     });
+    // Its tenant is charged what it really used in the fair queue.
+    expect(t.charged).toEqual([{ turnId: turnId(3), tokens: 100 }]);
     expect(t.commits[0]).toMatchObject({
       seq: 3,
       token: 'lease-1',

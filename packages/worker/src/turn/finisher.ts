@@ -1,5 +1,5 @@
-import type { Logger, TurnJob } from '@agent-fleet/core';
-import type { Transcript, TurnTranscript } from '@agent-fleet/state';
+import { billableTokens, type Logger, sumUsage, type TurnJob, type UsageLine } from '@agent-fleet/core';
+import type { Transcript, TurnTranscript, UsageLedger } from '@agent-fleet/state';
 import {
   type CommitResult,
   decodePending,
@@ -28,18 +28,26 @@ export interface FinisherPorts {
   events: Pick<TurnEvents, 'publish'>;
   /** Wakes the user's next turn once this one is committed. */
   heads: Pick<HeadJobs, 'wake'>;
-  /** Where the turn's timings go, on its record. */
-  records: Pick<TurnRecords, 'setTimings'>;
+  /** The turn's usage so far as its hot record holds it, and where its timings go on that record. */
+  records: Pick<TurnRecords, 'usage' | 'setTimings'>;
+  /** The usage ledger (a summary's usage is added to its turn's rows after the turn was recorded). */
+  ledger: Pick<UsageLedger, 'recordTurn'>;
+  /** The tenant a turn counts under. */
+  tenants: { of(job: TurnJob): Promise<string> };
+  /** Charges a finished turn's real usage to its tenant in the fair queue. */
+  fairness: { correct(job: TurnJob, tokens: number): Promise<void> };
   metrics: Pick<WorkerMetrics, 'turns' | 'turnSeconds' | 'unrecorded' | 'failures'>;
   logger: Logger;
 }
 
 /**
- * How turns end: a settlement is recorded (transcript rows first, so a committed turn is durable),
- * committed in the gate in seq order, and the user's next turn is woken. Each write is idempotent
- * on turnId/seq, so finishing again after a crash changes nothing. A turn that ended without an
- * answer always ends: when Postgres refuses its row, a storable one is written instead (see
- * `storableFallbacks`), and when it refuses even that, the turn is committed without a row.
+ * How turns end: a settlement is recorded (transcript rows first, with the turn's usage as its
+ * record holds it, so a committed turn is durable and its cost too), committed in the gate in seq
+ * order, the user's next turn is woken, and the tenant is charged the turn's real usage in the fair
+ * queue. Each write is idempotent on turnId/seq, so finishing again after a crash changes nothing.
+ * A turn that ended without an answer always ends: when Postgres refuses its row, a storable one
+ * is written instead (see `storableFallbacks`), and when it refuses even that, the turn is
+ * committed without a row.
  */
 export class TurnFinisher {
   readonly #ports: FinisherPorts;
@@ -63,7 +71,10 @@ export class TurnFinisher {
       await p.gate.release(turn.job.userId, turn.lease).catch(() => {});
       return null;
     }
+    const usage = await this.#usage(turn.job);
     const records = settlementRecords(turn, s, Date.now());
+    // The turn's own row carries its usage; coalesced turns' rows have none (they made no calls).
+    records.transcripts[0] = { ...records.transcripts[0]!, usage };
     await stages.time('record', async (span) => {
       span.setAttribute('db.system.name', 'postgresql');
       if (s.kind === 'completed')
@@ -79,6 +90,7 @@ export class TurnFinisher {
     for (const { turnId, event } of records.done) await this.#announce(turn.job, turnId, event);
     await timed;
     this.#count(turn, s);
+    await this.#charge(turn.job, usage.lines);
     return fin;
   }
 
@@ -91,6 +103,33 @@ export class TurnFinisher {
     if (fin.kind === 'finished' && fin.nextPayload)
       await p.heads.wake(decodePending(last.seq + 1, fin.nextPayload));
     return fin;
+  }
+
+  /**
+   * Writes the turn's usage as its record holds it now into the ledger: after a summary it
+   * triggered was counted in the record (the ledger's rows only grow, so this is safe at any time).
+   */
+  async recordUsage(job: TurnJob): Promise<void> {
+    const { tenant, lines } = await this.#usage(job);
+    await this.#ports.ledger.recordTurn({ turnId: job.turnId, userId: job.userId, tenant, lines });
+  }
+
+  async #usage(job: TurnJob): Promise<{ tenant: string; lines: UsageLine[] }> {
+    const [tenant, lines] = await Promise.all([
+      this.#ports.tenants.of(job),
+      this.#ports.records.usage(job.userId, job.turnId),
+    ]);
+    return { tenant, lines };
+  }
+
+  /** The fair queue learns what the turn really cost (best effort: it only shifts later turns). */
+  async #charge(job: TurnJob, lines: UsageLine[]): Promise<void> {
+    await this.#ports.fairness.correct(job, billableTokens(sumUsage(lines))).catch((err: unknown) => {
+      this.#ports.logger.warn(
+        { err: (err as Error).message, turnId: job.turnId },
+        'could not correct the fair queue',
+      );
+    });
   }
 
   /**

@@ -61,6 +61,7 @@ function preparer(opts: {
 }) {
   const calls: string[] = [];
   const searches: { access: UserAccess; query: string }[] = [];
+  const meteredFor: { tenant: string; userId: string; turnId: string }[] = [];
   const ports: PreparePorts = {
     control: {
       async isCancelled() {
@@ -93,6 +94,12 @@ function preparer(opts: {
         return [hit];
       },
     },
+    meters: {
+      forTurn(who) {
+        meteredFor.push(who);
+        return { llm: () => ({}) as never, onEmbedding: () => {}, flush: async () => {}, tokens: 0 };
+      },
+    },
     logger: createLogger('prepare-test', 'silent'),
   };
   const p = new TurnPreparer(ports, {
@@ -100,7 +107,7 @@ function preparer(opts: {
     topK: 5,
     contextTokens: 500,
   });
-  return { p, calls, searches };
+  return { p, calls, searches, meteredFor };
 }
 
 const begun = (scratchpad: Record<string, string> = {}): BegunTurn => ({
@@ -112,9 +119,11 @@ const begun = (scratchpad: Record<string, string> = {}): BegunTurn => ({
 
 describe('TurnPreparer (fake ports, no Redis)', () => {
   it('a first delivery: retrieves with the stored access and lays out the prompt for the prefix cache', async () => {
-    const { p, searches } = preparer({});
+    const { p, searches, meteredFor } = preparer({});
     const prepared = await p.prepare(job, begun());
     expect(searches).toEqual([{ access: { tenant: 'acme', groups: ['compliance'] }, query: 'Retention?' }]);
+    // Its calls are metered under the tenant its stored profile names.
+    expect(meteredFor).toEqual([{ tenant: 'acme', userId: job.userId, turnId: job.turnId }]);
     expect(prepared.grounding.citations.map((c) => c.docId)).toEqual(['retention']);
     expect(prepared.coalesced).toEqual([]);
     expect(prepared.resumed).toEqual({ v: 2, steps: [] });

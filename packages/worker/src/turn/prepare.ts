@@ -1,10 +1,11 @@
-import { ATTR, type HistoryMessage, type Logger, type TurnJob } from '@agent-fleet/core';
+import { ATTR, type HistoryMessage, type Logger, NO_TENANT, type TurnJob } from '@agent-fleet/core';
 import type { PoolMessage } from '@agent-fleet/llm';
 import { CITATION_INSTRUCTIONS, formatPassages, type Retriever } from '@agent-fleet/rag';
 import type { Profile } from '@agent-fleet/state';
 import { decodePending, type HistoryMeta, type TurnControl, type TurnGate } from '@agent-fleet/turns';
 import { type Memory, promptMessages } from '../memory.ts';
 import { type StageTimer, UNTIMED } from '../stage-timer.ts';
+import type { TurnMetering, TurnMeters } from '../usage/turn-meter.ts';
 import { type CoalescedTurn, decodeCheckpoint, type Grounding, type TurnCheckpoint } from './checkpoint.ts';
 import { CancelledError } from './errors.ts';
 import { searchAgainInstructions } from './search-again.ts';
@@ -20,6 +21,8 @@ export interface PreparedTurn {
   prompt: PoolMessage[];
   /** What earlier deliveries of this turn checkpointed (no steps on a first delivery). */
   resumed: TurnCheckpoint;
+  /** This delivery's metering: its model calls and embeddings count against the profile's tenant. */
+  meter: TurnMetering;
 }
 
 /** What the gate handed over when it let the turn in. */
@@ -38,6 +41,8 @@ export interface PreparePorts {
   profiles: { get(userId: string): Promise<Profile | null> };
   pending: Pick<TurnGate, 'pendingAfter'>;
   retriever: Pick<Retriever, 'search'>;
+  /** The metering of a turn, for the tenant its profile names. */
+  meters: TurnMeters;
   logger: Logger;
 }
 
@@ -69,11 +74,16 @@ export class TurnPreparer {
     const { resumed, history, meta, profile, coalesced } = await stages.time('load', () =>
       this.#load(job, begun),
     );
+    const meter = this.#ports.meters.forTurn({
+      tenant: profile?.tenant ?? NO_TENANT,
+      userId: job.userId,
+      turnId: job.turnId,
+    });
     const question = [job.text, ...coalesced.map((c) => c.text)].join('\n\n');
     const grounding =
       resumed.grounding ??
       (await stages.time('retrieval', async (span) => {
-        const found = await this.#retrieve(question, profile);
+        const found = await this.#retrieve(question, profile, meter);
         span.setAttribute(ATTR.passages, found.citations.length);
         return found;
       }));
@@ -85,7 +95,7 @@ export class TurnPreparer {
         content: withPassages(question, grounding, searchAgainInstructions(question, grounding, profile)),
       },
     ];
-    return { job, profile, coalesced, grounding, prompt, resumed };
+    return { job, profile, coalesced, grounding, prompt, resumed, meter };
   }
 
   /** Refuses a cancelled turn; reads its checkpoint, history, profile and coalesced messages. */
@@ -125,11 +135,14 @@ export class TurnPreparer {
    * Passages the user may read that match the question. Access comes only from the stored profile
    * (never from the request); a user without one gets no passages.
    */
-  async #retrieve(question: string, profile: Profile | null): Promise<Grounding> {
+  async #retrieve(question: string, profile: Profile | null, meter: TurnMetering): Promise<Grounding> {
     const { topK, contextTokens } = this.#settings;
     if (!profile || topK === 0) return { context: '', citations: [] };
     const access = { tenant: profile.tenant, groups: profile.groups };
-    const hits = await this.#ports.retriever.search(access, question, { k: topK });
+    const hits = await this.#ports.retriever.search(access, question, {
+      k: topK,
+      onUsage: meter.onEmbedding,
+    });
     return formatPassages(hits, { maxTokens: contextTokens });
   }
 

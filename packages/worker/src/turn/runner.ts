@@ -17,6 +17,7 @@ import type { Citation } from '@agent-fleet/rag';
 import type { TurnEvents, TurnGate } from '@agent-fleet/turns';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
+import type { FairShare } from '../fair-share.ts';
 import type { TenantTokenWindow } from '../heartbeat/tenant-tokens.ts';
 import type { Memory } from '../memory.ts';
 import { stageHistograms, type WorkerMetrics } from '../metrics.ts';
@@ -24,6 +25,7 @@ import type { OutageWatch } from '../outage/outage-watch.ts';
 import type { TurnRepair } from '../recovery/repair.ts';
 import type { RunningTurns } from '../running-turns.ts';
 import { TurnStages } from '../stage-timer.ts';
+import type { TurnMeters } from '../usage/turn-meter.ts';
 import { type CheckpointStore, CheckpointWriter } from './checkpoint.ts';
 import { CancelledError, LeaseLostError } from './errors.ts';
 import type { TurnExecutor } from './execute.ts';
@@ -67,6 +69,12 @@ export interface TurnRunnerParts {
   outages: Pick<OutageWatch, 'check' | 'whenUp'>;
   events: Pick<TurnEvents, 'publish'>;
   memory: Pick<Memory, 'foldIfNeeded'>;
+  /** The metering of the summary a turn triggers (charged to that turn). */
+  meters: TurnMeters;
+  /** The tenant a turn counts under. */
+  tenants: { of(job: TurnJob): Promise<string> };
+  /** A tagged turn that starts moves its partition's virtual time. */
+  fairness: Pick<FairShare, 'started'>;
   metrics: WorkerMetrics;
   /** The turns this process runs, with their stages (the worker's heartbeat reports them). */
   running: RunningTurns;
@@ -163,6 +171,12 @@ export class TurnRunner {
         if (Date.now() - t.enqueuedAt > policy.gapGraceMs) await this.#repairAhead(t);
         return this.#park(job, token, t);
       case 'acquired': {
+        await this.#parts.fairness.started(t).catch((err: unknown) => {
+          this.#parts.logger.warn(
+            { err: (err as Error).message, turnId: t.turnId },
+            'could not move the fair queue',
+          );
+        });
         const admission = { attempt: job.attemptsMade + 1, queue: job.queueName, gateMs, span };
         return this.#run({ job: t, lease, startedAt: Date.now() }, admission, { ...decision, lease });
       }
@@ -374,11 +388,20 @@ export class TurnRunner {
     });
   }
 
-  /** The turn is done; folding old turns into the summary must not undo or fail it. */
+  /**
+   * The turn is done; folding old turns into the summary must not undo or fail it. The summary's
+   * call is charged to this turn (its record, its ledger rows, its tenant's and user's budgets; a
+   * used-up budget leaves the history unfolded until a later turn).
+   */
   async #fold(t: TurnJob, historyTokens: number, log: Logger): Promise<void> {
-    await this.#parts.memory.foldIfNeeded(t.userId, historyTokens).catch((err: unknown) => {
+    const { memory, meters, tenants, finisher } = this.#parts;
+    try {
+      const meter = meters.forTurn({ tenant: await tenants.of(t), userId: t.userId, turnId: t.turnId });
+      await memory.foldIfNeeded(t.userId, historyTokens, { llm: meter.llm('summary') });
+      if (meter.tokens > 0) await finisher.recordUsage(t);
+    } catch (err) {
       log.warn({ err: (err as Error).message }, 'could not fold the history; will try after the next turn');
-    });
+    }
   }
 
   /** Renew the user's lease while the turn runs; once it is lost, abort (another delivery may hold it). */

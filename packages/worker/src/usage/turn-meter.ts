@@ -1,0 +1,123 @@
+import { billableTokens, type UsageKind } from '@agent-fleet/core';
+import type { LlmPool, PoolChatRequest, PoolChatResult, PoolStreamEvent } from '@agent-fleet/llm';
+import type { EmbeddingUsage } from '@agent-fleet/rag';
+import type { Attribution, Hold, UsageMeter } from './meter.ts';
+
+/** What the agent loop and the memory ask of the LLM pool. */
+export type ChatPort = Pick<LlmPool, 'chat' | 'chatStream'>;
+
+/** What a turn's parts use of its meter. */
+export type TurnMetering = Pick<TurnMeter, 'llm' | 'onEmbedding' | 'flush' | 'tokens'>;
+
+/** Makes the metering of a turn (or of the summary it triggered). */
+export interface TurnMeters {
+  forTurn(who: { tenant: string; userId: string; turnId: string }): TurnMetering;
+}
+
+/**
+ * The metering of one turn's delivery (or of the summary a turn triggered): its model calls go
+ * through `llm(kind)`, which holds tokens from the budgets before each call and settles them to
+ * the real usage after, so a turn whose budget ran out stops before its next call with
+ * `quota_exceeded`; its embeddings requests report through `onEmbedding`. `tokens` is what this
+ * delivery was charged, for the fair queue's correction.
+ */
+export class TurnMeter {
+  readonly #meter: UsageMeter;
+  readonly #llm: ChatPort;
+  readonly #who: Omit<Attribution, 'kind'>;
+  readonly #pending = new Set<Promise<void>>();
+  readonly #onError: (err: unknown) => void;
+  /** The terms of the last hold: what an embeddings charge (which holds nothing) settles with. */
+  #terms: Hold['terms'] | undefined;
+  #tokens = 0;
+
+  constructor(
+    meter: UsageMeter,
+    llm: ChatPort,
+    who: Omit<Attribution, 'kind'>,
+    /** Told when a background charge failed (it is then missing from the counts). */
+    onError: (err: unknown) => void,
+  ) {
+    this.#meter = meter;
+    this.#llm = llm;
+    this.#who = who;
+    this.#onError = onError;
+  }
+
+  get tenant(): string {
+    return this.#who.tenant;
+  }
+
+  /** Billable tokens (prompt + completion) charged through this meter so far. */
+  get tokens(): number {
+    return this.#tokens;
+  }
+
+  /** The LLM pool, metered as calls of `kind`. */
+  llm(kind: UsageKind = 'chat'): ChatPort {
+    const a: Attribution = { ...this.#who, kind };
+    return {
+      chat: async (req: PoolChatRequest) => {
+        const hold = await this.#hold(a);
+        let result: PoolChatResult;
+        try {
+          result = await this.#llm.chat(req);
+        } catch (err) {
+          await this.#meter.release(a, hold);
+          throw err;
+        }
+        await this.#settle(a, result, hold);
+        return result;
+      },
+      chatStream: (req: PoolChatRequest) => this.#stream(a, req),
+    };
+  }
+
+  /** Charges an embeddings request's share of tokens to the turn (settled in the background). */
+  readonly onEmbedding = (u: EmbeddingUsage): void => {
+    const charge = this.#settle(
+      { ...this.#who, kind: 'embedding' },
+      { model: u.model, promptTokens: u.promptTokens, completionTokens: 0, cachedTokens: 0 },
+      this.#terms ? { id: '', terms: this.#terms } : undefined,
+    )
+      .catch(this.#onError)
+      .finally(() => this.#pending.delete(charge));
+    this.#pending.add(charge);
+  };
+
+  /** Waits for background charges (embeddings): call before reading what the turn used. */
+  async flush(): Promise<void> {
+    await Promise.all(this.#pending);
+  }
+
+  async *#stream(a: Attribution, req: PoolChatRequest): AsyncGenerator<PoolStreamEvent> {
+    const hold = await this.#hold(a);
+    let settled = false;
+    try {
+      for await (const ev of this.#llm.chatStream(req)) {
+        if (ev.type === 'done') {
+          await this.#settle(a, ev.result, hold);
+          settled = true;
+        }
+        yield ev;
+      }
+    } finally {
+      if (!settled) await this.#meter.release(a, hold);
+    }
+  }
+
+  async #hold(a: Attribution): Promise<Hold> {
+    const hold = await this.#meter.hold(a);
+    this.#terms = hold.terms;
+    return hold;
+  }
+
+  async #settle(
+    a: Attribution,
+    u: { model: string; promptTokens: number; completionTokens: number; cachedTokens: number },
+    hold: Hold | undefined,
+  ): Promise<void> {
+    this.#tokens += billableTokens(u);
+    await this.#meter.settle(a, u, hold);
+  }
+}
