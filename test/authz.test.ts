@@ -219,6 +219,41 @@ describe('authorization matrix: every route × { no auth, wrong scope, other use
       as: { wrongScope: 'actor', otherUser: 'ann', right: 'admin' },
       expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
     },
+    ...(['PUT', 'GET', 'DELETE'] as const).map(
+      (method): Row => ({
+        route: `${method} /v1/tenants/:tenant/quota`,
+        send: call(method, '/v1/tenants/acme/quota', method === 'PUT' ? { weight: 2 } : undefined),
+        // Budgets are the operator's: admin only, not even a tenant's own key.
+        as: { wrongScope: 'actor', otherUser: 'ann', right: 'admin' },
+        expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+      }),
+    ),
+    ...(['PUT', 'DELETE'] as const).map(
+      (method): Row => ({
+        route: `${method} /v1/users/:userId/quota`,
+        send: call(method, '/v1/users/ann/quota', method === 'PUT' ? { day: 100000 } : undefined),
+        as: { wrongScope: 'actor', otherUser: 'ann', right: 'admin' },
+        expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+      }),
+    ),
+    {
+      route: 'GET /v1/users/:userId/quota',
+      send: call('GET', '/v1/users/ann/quota'),
+      as: { wrongScope: 'docsAcme', otherUser: 'bob', right: 'ann' },
+      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+    },
+    {
+      route: 'GET /v1/usage (a user’s own)',
+      send: call('GET', '/v1/usage?userId=ann&groupBy=model'),
+      as: { wrongScope: 'actor', otherUser: 'bob', right: 'ann' },
+      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+    },
+    {
+      route: 'GET /v1/usage (a tenant’s)',
+      send: call('GET', '/v1/usage?tenant=acme&groupBy=user'),
+      as: { wrongScope: 'ann', otherUser: 'docsAcme', right: 'admin' },
+      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+    },
     {
       route: 'POST /v1/documents',
       send: call('POST', '/v1/documents', doc('acme')),

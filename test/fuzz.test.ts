@@ -196,6 +196,43 @@ const chatBody = fc.record(
   },
   { requiredKeys: [] },
 );
+const budgetField = fc.oneof(fc.integer(), fc.double(), fc.constant(null), json);
+const quotaBody = fc.record(
+  {
+    weight: fc.oneof(fc.double(), json),
+    day: budgetField,
+    month: budgetField,
+    userDay: budgetField,
+    userMonth: budgetField,
+    softThreshold: fc.oneof(fc.double(), json),
+  },
+  { requiredKeys: [] },
+);
+const usageQuery = fc
+  .dictionary(
+    fc.constantFrom('tenant', 'userId', 'from', 'to', 'groupBy'),
+    fc.oneof(
+      fc.constantFrom(
+        'acme',
+        'ann',
+        'day',
+        'user',
+        'model',
+        'week',
+        '2025-01-31',
+        '2025-01-31T10:00:00Z',
+        '99999',
+      ),
+      anyString,
+    ),
+    { maxKeys: 4 },
+  )
+  .map(
+    (d) =>
+      `?${Object.entries(d)
+        .map(([k, v]) => `${k}=${encodeURIComponentSafe(v)}`)
+        .join('&')}`,
+  );
 const body = (shaped: fc.Arbitrary<unknown>) =>
   fc.oneof(
     { weight: 8, arbitrary: shaped.map((v) => ({ type: 'application/json', payload: JSON.stringify(v) })) },
@@ -441,6 +478,26 @@ describe('fuzzing every route: never a 5xx, always the one error shape, nothing 
                       }
                     : { method: 'GET' as const, url: `/v1/review-schedules${q}`, headers: h },
       ),
+    );
+  });
+
+  it('the quota routes of tenants and users, and GET /v1/usage', async () => {
+    await prop(
+      fc
+        .tuple(
+          fc.constantFrom<Method>('GET', 'PUT', 'DELETE'),
+          fc.boolean(),
+          segment,
+          body(quotaBody),
+          usageQuery,
+          fc.nat(4),
+          extraHeaders,
+        )
+        .map(([m, tenant, s, b, q, k, h]) => {
+          if (k === 0) return { method: 'GET' as const, url: `/v1/usage${q}`, headers: h };
+          const url = tenant ? `/v1/tenants/${s}/quota` : `/v1/users/${s}/quota`;
+          return m === 'PUT' ? withBody(m, url, b, h) : { method: m, url, headers: h };
+        }),
     );
   });
 

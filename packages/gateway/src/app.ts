@@ -18,11 +18,13 @@ import { keyRoutes } from './routes/keys.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { openAiRoutes } from './routes/openai.ts';
 import { profileRoutes } from './routes/profiles.ts';
+import { quotaRoutes } from './routes/quotas.ts';
 import { reviewEventRoutes } from './routes/review-events.ts';
 import { reviewScheduleRoutes } from './routes/review-schedules.ts';
 import { reviewRoutes } from './routes/reviews.ts';
 import { turnEventRoutes } from './routes/turn-events.ts';
 import { turnRoutes } from './routes/turns.ts';
+import { usageRoutes } from './routes/usage.ts';
 import { refuseUnstorableInput } from './storable-input.ts';
 
 /**
@@ -80,6 +82,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(turnRoutes, deps);
   await app.register(turnEventRoutes, deps);
   await app.register(profileRoutes, deps);
+  await app.register(quotaRoutes, deps);
+  await app.register(usageRoutes, deps);
   await app.register(documentRoutes, deps);
   await app.register(reviewRoutes, deps);
   await app.register(reviewEventRoutes, deps);

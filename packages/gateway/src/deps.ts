@@ -27,15 +27,19 @@ import {
   type Profile,
   ProfileStore,
   profileSchema,
+  QuotaStore,
   Transcript,
+  UsageLedger,
 } from '@agent-fleet/state';
 import {
   PartitionQueues,
   ProfileCache,
+  QuotaBook,
   RecoveryReports,
   type StreamFollower,
   StreamPoller,
   StreamReader,
+  TenantDirectory,
   TurnControl,
   TurnEvents,
   TurnProducer,
@@ -68,6 +72,13 @@ export interface GatewayDeps {
   profiles: ProfileStore;
   /** Profiles through the Redis cache the workers share (the messages route reads settings from it). */
   profileCache: ProfileCache<Profile>;
+  /** Which tenant each user counts under (noted when a profile is written or read). */
+  directory: TenantDirectory;
+  /** Quotas in Postgres (the durable copy) and in Redis (where the checks read them). */
+  quotas: QuotaStore;
+  budgets: QuotaBook;
+  /** Token usage recorded in Postgres, for reports. */
+  ledger: UsageLedger;
   retriever: Retriever;
   metrics: GatewayMetrics;
   /** The fleet's queues, workers, LLM servers and running turns, for the admin view. */
@@ -136,6 +147,13 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
     heartbeats: new WorkerHeartbeats({ redis, namespace: ns }),
     reports: new RecoveryReports({ redis, namespace: ns }),
   });
+  const profileCache = new ProfileCache({
+    redis,
+    namespace: ns,
+    schema: profileSchema,
+    store: { get: (userId: string) => profiles.resolve(userId, config.DEFAULT_TENANT) },
+    tenantOf: (profile) => profile.tenant,
+  });
   return {
     config,
     logger,
@@ -151,15 +169,16 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
       idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
       recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
       seqFloor: (userId) => transcript.maxSeq(userId),
+      order: { kind: config.QUEUE_ORDER, turnTokens: config.FAIR_TURN_TOKENS },
+      tenantOf: async (userId) => (await profileCache.get(userId))?.tenant ?? null,
     }),
     transcript,
     profiles,
-    profileCache: new ProfileCache({
-      redis,
-      namespace: ns,
-      schema: profileSchema,
-      store: { get: (userId: string) => profiles.resolve(userId, config.DEFAULT_TENANT) },
-    }),
+    profileCache,
+    directory: new TenantDirectory({ redis, namespace: ns }),
+    quotas: new QuotaStore({ pool }),
+    budgets: new QuotaBook({ redis, namespace: ns }),
+    ledger: new UsageLedger({ pool }),
     retriever: await createRetriever(config, pool, { logger }),
     metrics: createGatewayMetrics(
       backlog,

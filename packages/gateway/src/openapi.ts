@@ -46,6 +46,10 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       tags: [
         { name: 'turns', description: 'user messages, turns and history' },
         { name: 'profiles', description: 'the permissions and role context of each user’s agent' },
+        {
+          name: 'quotas',
+          description: 'token usage, and the token budgets and fair-queue weights of tenants and users',
+        },
         { name: 'documents', description: 'documents retrieval may cite' },
         {
           name: 'reviews',

@@ -59,3 +59,71 @@ export const ingestResultSchema = z
     chunks: z.number().int(),
   })
   .meta({ id: 'IngestResult' });
+
+const tokens = z.number().int().nonnegative();
+const budget = z.number().int().nullable().meta({ description: 'tokens per window; null: no limit' });
+
+const windowUseSchema = z.object({
+  used: tokens.meta({ description: 'tokens (prompt + completion) used in the window so far' }),
+  limit: budget,
+  resetAt: z.string().meta({ description: 'when the window ends (ISO 8601, UTC)' }),
+});
+
+const budgetUsageSchema = z.object({
+  day: windowUseSchema,
+  month: windowUseSchema,
+  held: tokens.meta({ description: 'tokens held by model calls in flight' }),
+});
+
+export const tenantQuotaViewSchema = z
+  .object({
+    tenant: z.string(),
+    weight: z.number().meta({ description: 'share of the fleet when tenants compete' }),
+    day: budget,
+    month: budget,
+    userDay: budget.meta({ description: 'per-user tokens per day for users without their own' }),
+    userMonth: budget,
+    softThreshold: z.number(),
+    updatedAt: z.string().nullable().meta({ description: 'null: the tenant has the defaults' }),
+    usage: budgetUsageSchema,
+  })
+  .meta({ id: 'TenantQuota' });
+
+export const userQuotaViewSchema = z
+  .object({
+    userId: z.string(),
+    tenant: z.string().nullable().meta({ description: 'the tenant the user counts under' }),
+    day: budget,
+    month: budget,
+    own: z
+      .boolean()
+      .meta({ description: 'true when the user has budgets of their own, false: the tenant’s' }),
+    updatedAt: z.string().nullable(),
+    usage: budgetUsageSchema,
+  })
+  .meta({ id: 'UserQuota' });
+
+const usageNumbers = {
+  promptTokens: tokens,
+  completionTokens: tokens,
+  cachedTokens: tokens.meta({ description: 'prompt tokens the servers found in their prefix cache' }),
+  totalTokens: tokens.meta({ description: 'prompt + completion: what budgets count' }),
+  calls: tokens,
+};
+
+export const usageReportSchema = z
+  .object({
+    groupBy: z.enum(['day', 'user', 'model']),
+    from: z.string(),
+    to: z.string(),
+    tenant: z.string().nullable(),
+    userId: z.string().nullable(),
+    rows: z.array(
+      z.object({
+        key: z.string().meta({ description: 'the day (YYYY-MM-DD, UTC), the userId or the model' }),
+        ...usageNumbers,
+      }),
+    ),
+    total: z.object(usageNumbers),
+  })
+  .meta({ id: 'UsageReport' });

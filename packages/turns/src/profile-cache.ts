@@ -1,4 +1,5 @@
 import { type RedisClient, userKeys } from '@agent-fleet/core';
+import { TenantDirectory } from './tenant-directory.ts';
 
 export interface ProfileCacheOptions<P> {
   redis: RedisClient;
@@ -7,6 +8,11 @@ export interface ProfileCacheOptions<P> {
   schema: { parse(value: unknown): P };
   store: { get(userId: string): Promise<P | null> };
   ttlSeconds?: number;
+  /**
+   * The tenant a profile names (null for none): given, each profile read from the store notes its
+   * user's tenant in the tenant directory, where producers that cannot read profiles find it.
+   */
+  tenantOf?: (profile: P) => string;
 }
 
 /**
@@ -21,6 +27,8 @@ export class ProfileCache<P> {
   readonly #schema: { parse(value: unknown): P };
   readonly #store: { get(userId: string): Promise<P | null> };
   readonly #ttlSeconds: number;
+  readonly #tenantOf: ((profile: P) => string) | undefined;
+  readonly #directory: TenantDirectory;
 
   constructor(opts: ProfileCacheOptions<P>) {
     this.#redis = opts.redis;
@@ -28,6 +36,8 @@ export class ProfileCache<P> {
     this.#schema = opts.schema;
     this.#store = opts.store;
     this.#ttlSeconds = opts.ttlSeconds ?? 300;
+    this.#tenantOf = opts.tenantOf;
+    this.#directory = new TenantDirectory({ redis: opts.redis, namespace: opts.namespace });
   }
 
   async get(userId: string): Promise<P | null> {
@@ -35,7 +45,10 @@ export class ProfileCache<P> {
     const cached = this.#decode(await this.#redis.get(key));
     if (cached !== undefined) return cached;
     const profile = await this.#store.get(userId);
-    await this.#redis.set(key, JSON.stringify(profile), 'EX', this.#ttlSeconds);
+    await Promise.all([
+      this.#redis.set(key, JSON.stringify(profile), 'EX', this.#ttlSeconds),
+      this.#tenantOf ? this.#directory.set(userId, profile ? this.#tenantOf(profile) : null) : undefined,
+    ]);
     return profile;
   }
 

@@ -17,7 +17,6 @@ import {
   RecoveryLock,
   RecoveryReports,
   Scratchpad,
-  TenantDirectory,
   TurnControl,
   TurnEvents,
   TurnGate,
@@ -328,18 +327,12 @@ function createLlmPool(config: FleetConfig, metrics: WorkerMetrics, logger: Logg
  */
 function profileCache(config: FleetConfig, redis: RedisClient, pool: Pool) {
   const store = new ProfileStore({ pool });
-  const directory = new TenantDirectory({ redis, namespace: config.FLEET_NAMESPACE });
   return new ProfileCache({
     redis,
     namespace: config.FLEET_NAMESPACE,
     schema: profileSchema,
-    store: {
-      get: async (userId: string) => {
-        const profile = await store.resolve(userId, config.DEFAULT_TENANT);
-        await directory.set(userId, profile?.tenant ?? null);
-        return profile;
-      },
-    },
+    store: { get: (userId: string) => store.resolve(userId, config.DEFAULT_TENANT) },
+    tenantOf: (profile) => profile.tenant,
   });
 }
 

@@ -23,8 +23,9 @@ export const messageRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, dep
         summary: 'Accept a user message as the user’s next turn',
         description:
           'Answers 202 at once; the turn runs when the user’s earlier turns are done. The same ' +
-          'Idempotency-Key returns the same turn and enqueues nothing. Needs a user token of this user, ' +
-          'or an API key with messages:write that acts for users.',
+          'Idempotency-Key returns the same turn and enqueues nothing. A used-up token budget of the ' +
+          'user or their tenant answers 429 quota_exceeded with details.resetAt, and accepts nothing. ' +
+          'Needs a user token of this user, or an API key with messages:write that acts for users.',
         params: z.object({ userId: userIdSchema }),
         headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
         body: z.object({
@@ -52,13 +53,13 @@ export const messageRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, dep
           details: { field: 'body.text', bytes, limit: maxBytes },
         });
       }
-      const doubleTexting =
-        req.body.doubleTexting ??
-        (await deps.profileCache.get(req.params.userId))?.settings.doubleTexting ??
-        'enqueue';
+      // The profile gives the tenant whose budgets and fair share the turn counts under.
+      const profile = await deps.profileCache.get(req.params.userId);
+      const doubleTexting = req.body.doubleTexting ?? profile?.settings.doubleTexting ?? 'enqueue';
       const idem = req.headers['idempotency-key'];
       const turn = await deps.producer.accept({
         userId: req.params.userId,
+        tenant: profile?.tenant ?? null,
         text,
         ...(threadId ? { threadId } : {}),
         ...(idem ? { idempotencyKey: idem } : {}),

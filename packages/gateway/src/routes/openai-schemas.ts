@@ -1,3 +1,4 @@
+import { sumUsage, type UsageLine } from '@agent-fleet/core';
 import { z } from 'zod';
 
 /** A content part of a message; only `text` parts can become a turn. */
@@ -41,6 +42,29 @@ export const chatCompletionRequestSchema = z
 
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 
+/**
+ * OpenAI's `usage`: the turn's real totals as the model servers reported them, over every call the
+ * agent made for it (each step, the embeddings of its retrieval and searches).
+ */
+export const openAiUsageSchema = z.object({
+  prompt_tokens: z.number().int(),
+  completion_tokens: z.number().int(),
+  total_tokens: z.number().int(),
+  prompt_tokens_details: z.object({ cached_tokens: z.number().int() }),
+});
+export type OpenAiUsage = z.infer<typeof openAiUsageSchema>;
+
+/** The `usage` of a turn from the usage its record holds. */
+export function toOpenAiUsage(lines: readonly UsageLine[]): OpenAiUsage {
+  const u = sumUsage(lines);
+  return {
+    prompt_tokens: u.promptTokens,
+    completion_tokens: u.completionTokens,
+    total_tokens: u.promptTokens + u.completionTokens,
+    prompt_tokens_details: { cached_tokens: u.cachedTokens },
+  };
+}
+
 export const chatCompletionSchema = z
   .object({
     id: z.string().meta({ description: '`chatcmpl-` and the turn id' }),
@@ -59,11 +83,7 @@ export const chatCompletionSchema = z
         logprobs: z.null(),
       }),
     ),
-    usage: z.object({
-      prompt_tokens: z.number().int(),
-      completion_tokens: z.number().int(),
-      total_tokens: z.number().int(),
-    }),
+    usage: openAiUsageSchema,
     system_fingerprint: z.null(),
   })
   .meta({ id: 'ChatCompletion' });

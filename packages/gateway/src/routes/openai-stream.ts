@@ -1,16 +1,18 @@
-import { countTokens, type Logger } from '@agent-fleet/core';
+import type { Logger, UsageLine } from '@agent-fleet/core';
 import type { TurnEvent, TurnEvents } from '@agent-fleet/turns';
 import type { FastifyReply } from 'fastify';
 import { openSse, SSE_KEEP_ALIVE_MS, type SseStream } from '../sse.ts';
+import { toOpenAiUsage } from './openai-schemas.ts';
 
 export interface ChatStreamOptions {
   events: TurnEvents;
+  /** The turn's usage as its record holds it (read once it completed). */
+  usage: () => Promise<UsageLine[]>;
   /** Ends the stream early (the gateway shuts down). */
   until: AbortSignal;
   userId: string;
   turnId: string;
   model: string;
-  prompt: string;
   includeUsage: boolean;
   timeoutMs: number;
   logger: Logger;
@@ -19,7 +21,8 @@ export interface ChatStreamOptions {
 /**
  * Answer a chat completion as OpenAI streams one: `chat.completion.chunk` events over SSE, a first
  * chunk with the role, one per batch of tokens the worker streamed, a last one with the
- * finish_reason (and `usage` when `stream_options.include_usage`), then `data: [DONE]`. The tokens
+ * finish_reason (and, when `stream_options.include_usage`, a chunk with the turn's real `usage` as
+ * the model servers reported it), then `data: [DONE]`. The tokens
  * come from the turn's event stream (`TurnEvents.tail`); a turn that fails, is cancelled or
  * interrupted, or does not end within `timeoutMs`, ends the stream with an OpenAI error object.
  * After a worker crash mid-answer, the redelivered turn streams its answer again from the last
@@ -31,7 +34,6 @@ export async function streamChatCompletion(reply: FastifyReply, opts: ChatStream
   const chunks = chunkWriter(sse, opts);
   try {
     chunks.delta({ role: 'assistant', content: '' }, null);
-    let answer = '';
     let done: Extract<TurnEvent, { type: 'done' }> | undefined;
     const tail = opts.events.tail(opts.userId, opts.turnId, {
       signal: AbortSignal.any([sse.signal, deadline]),
@@ -40,11 +42,10 @@ export async function streamChatCompletion(reply: FastifyReply, opts: ChatStream
     for await (const item of tail) {
       if (item.kind === 'keep-alive') sse.comment('keep-alive');
       else if (item.event.type === 'token') {
-        answer += item.event.text;
         chunks.delta({ content: item.event.text }, null);
       } else if (item.event.type === 'done') done = item.event;
     }
-    if (done?.status === 'completed') chunks.finish(done.reply ?? answer);
+    if (done?.status === 'completed') await chunks.finish();
     else if (done)
       chunks.error(`the turn ${opts.turnId} ${done.status}: ${done.error ?? ''}`.trim(), done.status);
     else if (deadline.aborted)
@@ -72,18 +73,9 @@ function chunkWriter(sse: SseStream, opts: ChatStreamOptions) {
     delta(delta: Record<string, unknown>, finish: string | null) {
       chunk([{ index: 0, delta, finish_reason: finish, logprobs: null }]);
     },
-    finish(answer: string) {
+    async finish() {
       this.delta({}, 'stop');
-      if (!opts.includeUsage) return;
-      const promptTokens = countTokens(opts.prompt);
-      const completionTokens = countTokens(answer);
-      chunk([], {
-        usage: {
-          prompt_tokens: promptTokens,
-          completion_tokens: completionTokens,
-          total_tokens: promptTokens + completionTokens,
-        },
-      });
+      if (opts.includeUsage) chunk([], { usage: toOpenAiUsage(await opts.usage()) });
     },
     error(message: string, code: string) {
       const type = code === 'timeout' ? 'timeout' : 'server_error';

@@ -1,10 +1,4 @@
-import {
-  countTokens,
-  type FleetConfig,
-  FleetError,
-  idempotencyKeySchema,
-  USER_ID_PATTERN,
-} from '@agent-fleet/core';
+import { type FleetConfig, FleetError, idempotencyKeySchema, USER_ID_PATTERN } from '@agent-fleet/core';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { assertUserAccess, requireScope } from '../auth/guards.ts';
@@ -19,6 +13,7 @@ import {
   chatCompletionSchema,
   modelListSchema,
   modelSchema,
+  toOpenAiUsage,
 } from './openai-schemas.ts';
 import { streamChatCompletion } from './openai-stream.ts';
 
@@ -101,10 +96,10 @@ export const openAiRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps
         return streamChatCompletion(reply, {
           until: slot.signal,
           events: deps.events,
+          usage: async () => (await deps.records.get(turn.turnId))?.usage ?? [],
           userId,
           turnId: turn.turnId,
           model: body.model,
-          prompt: text,
           includeUsage: body.stream_options?.include_usage === true,
           timeoutMs,
           logger: deps.logger,
@@ -141,8 +136,6 @@ export const openAiRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps
         });
       }
       const answer = done.reply ?? '';
-      const promptTokens = countTokens(text);
-      const completionTokens = countTokens(answer);
       const completion: ChatCompletion = {
         id: `chatcmpl-${turn.turnId}`,
         object: 'chat.completion',
@@ -156,13 +149,7 @@ export const openAiRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps
             logprobs: null,
           },
         ],
-        // Estimates (the fleet's tokenizer over this message and the answer): the turn record does
-        // not carry the LLM's counts, and the prompt the agent sends also holds its memory.
-        usage: {
-          prompt_tokens: promptTokens,
-          completion_tokens: completionTokens,
-          total_tokens: promptTokens + completionTokens,
-        },
+        usage: toOpenAiUsage(done.usage ?? []),
         system_fingerprint: null,
       };
       return completion;

@@ -1,9 +1,16 @@
-import { FleetError, profileSettingsSchema, userIdSchema, userKeys } from '@agent-fleet/core';
+import {
+  FleetError,
+  profileSettingsSchema,
+  tenantQuotaSchema,
+  userIdSchema,
+  userKeys,
+} from '@agent-fleet/core';
 import { GROUP_PATTERN, TENANT_PATTERN } from '@agent-fleet/state';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireScope, requireUserAccess } from '../auth/guards.ts';
 import type { GatewayDeps } from '../deps.ts';
+import { putTenantQuota } from '../quota-views.ts';
 import { errorResponses, profileSchema } from '../schemas.ts';
 
 const profileBody = z
@@ -36,8 +43,10 @@ export const profileRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, dep
     async (req) => {
       const { tenant, groups, roleContext, ...settings } = req.body;
       const profile = await deps.profiles.put(req.params.userId, { tenant, groups, roleContext, settings });
-      // Workers read profiles through a Redis cache: the user's next turn must see this one.
+      // Workers read profiles through a Redis cache: the user's next turn must see this one, and
+      // its next message counts under this tenant.
       await deps.redis.del(userKeys(deps.config.FLEET_NAMESPACE, req.params.userId).profile);
+      await deps.directory.set(req.params.userId, tenant);
       return profile;
     },
   );
@@ -52,12 +61,19 @@ export const profileRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, dep
       schema: {
         tags: ['profiles'],
         summary: 'The profile users of the tenant without their own get (admin; with DEFAULT_TENANT)',
+        description:
+          'With `quota`, also sets the tenant’s weight and token budgets, as PUT /v1/tenants/{tenant}/quota does.',
         params: tenantParams,
-        body: profileBody.omit({ tenant: true }),
+        body: profileBody.omit({ tenant: true }).extend({
+          quota: tenantQuotaSchema
+            .optional()
+            .describe('the tenant’s weight, budgets and per-user budgets (see /v1/tenants/{tenant}/quota)'),
+        }),
       },
     },
     async (req) => {
-      const { groups, roleContext, ...settings } = req.body;
+      const { groups, roleContext, quota, ...settings } = req.body;
+      if (quota) await putTenantQuota(deps, req.params.tenant, quota);
       // Users without a profile had the old default cached; it expires within the cache TTL (5 min).
       return deps.profiles.putTenantDefault(req.params.tenant, { groups, roleContext, settings });
     },

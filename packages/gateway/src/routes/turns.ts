@@ -1,4 +1,4 @@
-import { FleetError, turnIdSchema, userIdSchema } from '@agent-fleet/core';
+import { FleetError, turnIdSchema, turnUsageOf, userIdSchema } from '@agent-fleet/core';
 import { toTurnResult } from '@agent-fleet/turns';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -18,7 +18,7 @@ export const turnRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) 
       onRequest: [requireScope('turns:read')],
       schema: {
         tags: ['turns'],
-        summary: 'A turn: status, timings and, when done, the reply',
+        summary: 'A turn: status, timings, token usage and, when done, the reply',
         description: 'Another user’s turn is reported as not found (404), so turn ids cannot be probed.',
         params: z.object({ turnId: turnIdSchema }),
         response: { 200: turnSchema, ...errorResponses },
@@ -32,6 +32,7 @@ export const turnRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) 
       if (hot) return toTurnResult(hot);
       const cold = await deps.transcript.getTurn(turnId);
       if (!cold || !canAccessUser(req.principal!, cold.userId, 'turns:read')) throw notFound(turnId);
+      const lines = await deps.ledger.turnLines(turnId);
       return {
         turnId,
         userId: cold.userId,
@@ -44,6 +45,7 @@ export const turnRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps) 
         reply: cold.messages.find((m) => m.role === 'assistant')?.content,
         citations: cold.status === 'completed' ? (cold.citations ?? []) : undefined,
         error: cold.error,
+        ...(lines.length > 0 ? { usage: turnUsageOf(lines) } : {}),
       };
     },
   );
