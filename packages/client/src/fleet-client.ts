@@ -52,6 +52,13 @@ export interface FleetClientOptions {
   partitions?: number;
   /** The fleet's MAX_MESSAGE_BYTES; default 32 KiB. */
   maxMessageBytes?: number;
+  /**
+   * The fleet's QUEUE_ORDER and FAIR_TURN_TOKENS: how turns of different tenants are ordered in the
+   * queues (default `fair`, as the fleet's). Sent turns count under the tenant the fleet noted for
+   * the user when it last read their profile.
+   */
+  queueOrder?: 'fair' | 'fifo';
+  fairTurnTokens?: number;
   /** The fleet's TURN_ATTEMPTS, TURN_BACKOFF_MS, IDEMPOTENCY_TTL_SECONDS, TURN_RECORD_TTL_SECONDS. */
   turnAttempts?: number;
   turnBackoffMs?: number;
@@ -118,7 +125,11 @@ export class FleetClient {
     }
   }
 
-  /** Accepts a message as the user's next turn; `created` is false for a repeated idempotency key. */
+  /**
+   * Accepts a message as the user's next turn; `created` is false for a repeated idempotency key.
+   * A used-up token budget of the user or their tenant is refused with `quota_exceeded`
+   * (`details.resetAt`), and nothing is accepted.
+   */
   async send(input: SendInput): Promise<SentTurn> {
     const parsed = intakeMessageSchema.safeParse({ v: 1, ...input });
     if (!parsed.success) {
@@ -246,6 +257,10 @@ export class FleetClient {
       idempotencyTtlSeconds: o.idempotencyTtlSeconds ?? defaults.IDEMPOTENCY_TTL_SECONDS,
       recordTtlSeconds: recordTtl,
       ...(o.seqFloor ? { seqFloor: o.seqFloor } : {}),
+      order: {
+        kind: o.queueOrder ?? defaults.QUEUE_ORDER,
+        turnTokens: o.fairTurnTokens ?? defaults.FAIR_TURN_TOKENS,
+      },
     });
     return { partitions, records, producer };
   }
