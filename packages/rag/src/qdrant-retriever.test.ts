@@ -259,6 +259,44 @@ describe('Qdrant requests', () => {
   });
 });
 
+describe('Qdrant search: what its embeddings cost', () => {
+  it('tells the caller the tokens the embeddings server reported for the query', async () => {
+    const sim = await startSim({ engine: { timeScale: 0 } });
+    const llm = new LlmPool({ servers: [sim.url], apiKey: 'k', model: 'fleet-sim', healthIntervalMs: 0 });
+    try {
+      const r = new QdrantRetriever({
+        client: asApi(new FakeQdrant()),
+        embedder: new PoolEmbedder({ pool: llm, model: 'emb', dimensions: 16, sendDimensions: true }),
+      });
+      await r.ensureCollection();
+      const { doc, chunks } = await prepareDocument({
+        tenant: 't',
+        docId: 'd',
+        text: 'gift rules',
+        public: true,
+      });
+      await r.replaceDocument(doc, chunks);
+      const before = await simPromptTokens(sim.url);
+      const seen: { model: string; promptTokens: number }[] = [];
+      await r.search({ tenant: 't', groups: [] }, 'which gifts may I accept?', {
+        onUsage: (u) => seen.push(u),
+      });
+      expect(seen).toEqual([{ model: 'emb', promptTokens: (await simPromptTokens(sim.url)) - before }]);
+      expect(seen[0]!.promptTokens).toBeGreaterThan(0);
+    } finally {
+      llm.close();
+      await sim.close();
+    }
+  });
+});
+
+async function simPromptTokens(url: string): Promise<number> {
+  const stats = (await (await fetch(`${url.replace(/\/v1$/, '')}/sim/stats`)).json()) as {
+    usage: { total: { promptTokens: number } };
+  };
+  return stats.usage.total.promptTokens;
+}
+
 describe('sparse vectors', () => {
   it('hash terms stably to sorted unique indices with saturated positive weights', () => {
     const v = chunkSparseVector({
