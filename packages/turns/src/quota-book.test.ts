@@ -36,19 +36,24 @@ describe('token budgets in Redis (quota Lua, real Redis)', () => {
     const after = await book.settle(tenant, 'c1', 700);
     expect(after[0]).toMatchObject({ window: 'day', used: 700, limit: 1000 });
     expect(after[1]).toMatchObject({ window: 'month', used: 700, limit: null });
-    // 700 used + 300 held = 1000: the next call is refused, and a check at accept too.
+    // 700 used + 300 held = 1000: the next call waits for the holds (busy), a message still gets in.
     expect((await book.hold(tenant, 'c2', 300, { expireAt: later() })).ok).toBe(true);
-    const refused = await book.hold(tenant, 'c3', 1, { expireAt: later() });
-    expect(refused).toMatchObject({
+    expect(await book.hold(tenant, 'c3', 1, { expireAt: later() })).toMatchObject({
       ok: false,
+      busy: true,
       refusal: { scope: 'tenant', subject: 'acme', window: 'day', used: 700, limit: 1000 },
     });
-    expect(refused.ok ? 0 : refused.refusal.resetAt).toBe(windowSpans(Date.now()).day.resetAt);
-    expect((await book.checkTenant('acme')).ok).toBe(false);
-    // Released (the call was not made): room again.
+    expect((await book.checkTenant('acme')).ok).toBe(true);
+    // Released (the call was not made): room for the next call.
     expect(await book.release(tenant, 'c2')).toBe(true);
     expect(await book.release(tenant, 'c2')).toBe(false);
-    expect((await book.checkTenant('acme')).ok).toBe(true);
+    expect((await book.hold(tenant, 'c3', 1, { expireAt: later() })).ok).toBe(true);
+    // It used more than was left: the budget is used up, calls and messages are refused.
+    await book.settle(tenant, 'c3', 400);
+    const refused = await book.hold(tenant, 'c4', 1, { expireAt: later() });
+    expect(refused).toMatchObject({ ok: false, busy: false, refusal: { used: 1100, limit: 1000 } });
+    expect(refused.ok ? 0 : refused.refusal.resetAt).toBe(windowSpans(Date.now()).day.resetAt);
+    expect((await book.checkTenant('acme')).ok).toBe(false);
   });
 
   it('a user falls back to the tenant’s per-user budget unless they have their own', async () => {
@@ -66,9 +71,10 @@ describe('token budgets in Redis (quota Lua, real Redis)', () => {
   it('a hold whose worker died lapses, so it blocks nobody for long', async () => {
     await book.putTenant('acme', { weight: 1, day: 100, softThreshold: 0.8 });
     expect((await book.hold(tenant, 'dead', 100, { expireAt: Date.now() + 50 })).ok).toBe(true);
-    expect((await book.checkTenant('acme')).ok).toBe(false);
+    expect(await book.hold(tenant, 'next', 1, { expireAt: later() })).toMatchObject({ ok: false, busy: true });
     await new Promise((r) => setTimeout(r, 80));
-    expect((await book.checkTenant('acme')).ok).toBe(true);
+    expect((await book.hold(tenant, 'next', 1, { expireAt: later() })).ok).toBe(true);
+    await book.release(tenant, 'next');
     expect(await redis.hget(tenantKeys(ns, 'acme').held, '_total')).toBe('0');
   });
 
@@ -91,12 +97,17 @@ describe('token budgets in Redis (quota Lua, real Redis)', () => {
     await book.putTenant('acme', { weight: 1, day: 10_000, softThreshold: 0.8 });
     const HOLD = 500;
     const USED = 800;
-    // 40 callers each keep calling until refused; every call uses more than it held.
+    // 40 callers each keep calling until refused (waiting while holds take what is left); every
+    // call uses more than it held.
     const call = async (i: number): Promise<number> => {
       let calls = 0;
       for (let n = 0; ; n++) {
         const id = `${i}.${n}`;
         const h = await book.hold(tenant, id, HOLD, { expireAt: later() });
+        if (!h.ok && h.busy) {
+          await new Promise((r) => setTimeout(r, 2));
+          continue;
+        }
         if (!h.ok) return calls;
         await new Promise((r) => setTimeout(r, Math.random() * 5));
         await book.settle(tenant, id, USED);
@@ -105,7 +116,7 @@ describe('token budgets in Redis (quota Lua, real Redis)', () => {
     };
     await Promise.all(Array.from({ length: 40 }, (_, i) => call(i)));
     const used = (await book.status(tenant)).windows[0]!.used;
-    // Every caller stopped on a refusal (used + held >= limit), and what was held was used after.
+    // Every caller stopped on a refusal: the budget was used up.
     expect(used).toBeGreaterThanOrEqual(10_000);
     // A call is admitted only while used + held < limit, so at most limit / HOLD are in flight at
     // once and the budget is passed by their excess over what they held: less than the 40 calls'

@@ -37,7 +37,13 @@ export const DEFAULT_TERMS: TenantTerms = {
   weight: 1,
 };
 
-export type BudgetCheck = { ok: true; terms: TenantTerms } | { ok: false; refusal: QuotaRefusal };
+/**
+ * A budget check's verdict. Refused and `busy`: the budget is not used up, but calls in flight hold
+ * what is left of it; try again when they settle. Refused and not busy: used up until `resetAt`.
+ */
+export type BudgetCheck =
+  | { ok: true; terms: TenantTerms }
+  | { ok: false; refusal: QuotaRefusal; busy: boolean };
 
 /** A window's counter after a settle: tokens used and the limit (null: none). */
 export interface WindowUse {
@@ -53,7 +59,7 @@ export interface BudgetStatus {
   windows: WindowUse[];
 }
 
-type Reply = [number, string | number, string | number, string | number, string?];
+type Reply = [number, string | number, string | number, string | number, (string | number)?];
 
 /**
  * The token budgets in Redis (quotas are copied here from Postgres): each holder's limits and
@@ -68,9 +74,10 @@ type Reply = [number, string | number, string | number, string | number, string?
  * - a model call: the tenant holds tokens for it (`hold`), then the user; when the user's budget
  *   refuses, the tenant's hold is released at once (`release`), and a hold whose worker died
  *   lapses by itself (`expireAt`). `settle` replaces a hold by the call's real usage.
- * A budget is used up when used + held >= limit, so calls in flight at once cannot all pass one with
- * room left for a single call: a budget is passed by at most the tokens one call used beyond what
- * it held, per holder running calls at that moment.
+ * A budget is used up when used >= limit; a message is refused then. A call is let through only
+ * while used + held < limit (it waits while calls in flight hold the rest), so calls running at once
+ * cannot all pass a budget that has room left for one: a budget is passed by at most what the calls
+ * in flight as it ran out used beyond what they held.
  */
 export class QuotaBook {
   readonly #redis: RedisClient;
@@ -88,7 +95,10 @@ export class QuotaBook {
     return this.#verdict({ scope: 'tenant', tenant }, reply, now);
   }
 
-  /** Holds `tokens` of the holder's budgets for a call, unless one is used up. */
+  /**
+   * Holds `tokens` of the holder's budgets for a call, unless one is used up (or, `busy`, taken by
+   * the holds of calls in flight).
+   */
   async hold(
     holder: BudgetHolder,
     id: string,
@@ -233,6 +243,7 @@ export class QuotaBook {
     const window = String(reply[1]) as QuotaWindow;
     return {
       ok: false,
+      busy: reply[4] === 'held',
       refusal: {
         scope: holder.scope as QuotaScope,
         subject: holder.scope === 'tenant' ? holder.tenant : holder.userId,

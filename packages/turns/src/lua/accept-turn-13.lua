@@ -59,7 +59,7 @@ if ARGV[4] == '1' then
     return {seq, turnId, 0, redis.call('HGET', KEYS[2], seq) or '', 0}
   end
 end
-local refusal = quotaRefusal(KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], ARGV[5], ARGV[11], ARGV[12])
+local refusal = quotaRefusal(KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], ARGV[5], ARGV[11], ARGV[12], false)
 if refusal then
   return {-4, refusal[1], refusal[2], refusal[3]}
 end

@@ -1,8 +1,9 @@
 --[[
-  Before a model call: if none of the holder's budgets is used up, hold `tokens` of them for the
-  call (settled to its real usage by quota-settle-6.lua, or lapsing at `expireAt`), atomically, so
-  calls running at once cannot all pass a budget that has room for one of them. The tenant's call
-  also returns what its users fall back to.
+  Before a model call: if the holder's budgets have room beyond what calls in flight hold, hold
+  `tokens` of them for the call (settled to its real usage by quota-settle-6.lua, or lapsing at
+  `expireAt`), atomically, so calls running at once cannot all pass a budget that has room for one
+  of them. A budget used up refuses the call; one taken by holds only asks it to wait. The tenant's
+  call also returns what its users fall back to.
 
   KEYS[1] limits     the holder's limits hash (a tenant's also has userDay, userMonth, weight, soft)
   KEYS[2] used-day   tokens used in the current day
@@ -16,13 +17,15 @@
   ARGV[5] fallback day limit ('' none)
   ARGV[6] fallback month limit ('' none)
   Returns {1, userDay, userMonth, softThreshold, weight} (each '' when the holder has none) when held,
-          {0, window, used, limit} when a budget is used up (nothing held)
+          {0, window, used, limit, 'used'} when a budget is used up,
+          {0, window, used, limit, 'held'} when calls in flight hold what is left (try again soon);
+          nothing is held either way
 ]]
 --- @include "quota-check"
 
-local refusal = quotaRefusal(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[4], ARGV[5], ARGV[6])
+local refusal = quotaRefusal(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[4], ARGV[5], ARGV[6], true)
 if refusal then
-  return {0, refusal[1], refusal[2], refusal[3]}
+  return {0, refusal[1], refusal[2], refusal[3], refusal[4]}
 end
 local tokens = tonumber(ARGV[2])
 if tokens > 0 then

@@ -68,9 +68,15 @@ export interface MeterSettings {
   holdMs: number;
 }
 
+/** Longest wait between two tries while calls in flight hold what is left of a budget. */
+const BUSY_MAX_DELAY_MS = 500;
+
+type Attempt = { kind: 'held'; hold: Hold } | { kind: 'busy' } | { kind: 'refused'; refusal: QuotaRefusal };
+
 /**
  * The one place every model call is checked against the budgets and counted: `hold` before the
- * call (the tenant's budgets, then the user's; refused with `quota_exceeded` when one is used up),
+ * call (the tenant's budgets, then the user's; refused with `quota_exceeded` when one is used up,
+ * waiting while calls in flight hold what is left of one),
  * `settle` after it with what the server reported (the budgets' counters, the turn's record and
  * the Prometheus counters by tenant and model), `release` when the call was not made. A call whose
  * worker dies between the two is not counted, and its hold lapses after `holdMs`.
@@ -84,23 +90,34 @@ export class UsageMeter {
     this.#settings = settings;
   }
 
-  /** Holds tokens for a call, or throws `quota_exceeded` naming the budget that is used up. */
-  async hold(a: Attribution): Promise<Hold> {
+  /**
+   * Holds tokens for a call, or throws `quota_exceeded` naming the budget that is used up. While
+   * calls in flight hold what is left of a budget, it waits for them to settle (or `signal`).
+   */
+  async hold(a: Attribution, signal?: AbortSignal): Promise<Hold> {
+    for (let delay = 10; ; delay = Math.min(delay * 2, BUSY_MAX_DELAY_MS)) {
+      const got = await this.#tryHold(a);
+      if (got.kind === 'held') return got.hold;
+      if (got.kind === 'refused') throw this.#refused(a, got.refusal);
+      await sleep(delay * (0.5 + Math.random()), signal);
+    }
+  }
+
+  /** One try: the tenant's hold, then the user's (the tenant's given back when the user's fails). */
+  async #tryHold(a: Attribution): Promise<Attempt> {
     const { quotas } = this.#ports;
     const id = randomUUID();
     const opts = { expireAt: Date.now() + this.#settings.holdMs };
     let terms = DEFAULT_TERMS;
     if (a.tenant !== NO_TENANT) {
       const t = await quotas.hold(tenantOf(a), id, this.#settings.holdTokens, opts);
-      if (!t.ok) throw this.#refused(a, t.refusal);
+      if (!t.ok) return t.busy ? { kind: 'busy' } : { kind: 'refused', refusal: t.refusal };
       terms = t.terms;
     }
     const u = await quotas.hold(userOf(a, terms), id, this.#settings.holdTokens, opts);
-    if (!u.ok) {
-      if (a.tenant !== NO_TENANT) await quotas.release(tenantOf(a), id);
-      throw this.#refused(a, u.refusal);
-    }
-    return { id, terms };
+    if (u.ok) return { kind: 'held', hold: { id, terms } };
+    if (a.tenant !== NO_TENANT) await quotas.release(tenantOf(a), id);
+    return u.busy ? { kind: 'busy' } : { kind: 'refused', refusal: u.refusal };
   }
 
   /** Gives a hold back: the call was not made, or failed before the server answered. */
@@ -179,4 +196,19 @@ function tenantOf(a: Attribution): BudgetHolder {
 
 function userOf(a: Attribution, terms: TenantTerms): BudgetHolder {
   return { scope: 'user', userId: a.userId, fallback: terms.perUser };
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -58,7 +58,7 @@ export class TurnMeter {
     const a: Attribution = { ...this.#who, kind };
     return {
       chat: async (req: PoolChatRequest) => {
-        const hold = await this.#hold(a);
+        const hold = await this.#hold(a, req.signal);
         let result: PoolChatResult;
         try {
           result = await this.#llm.chat(req);
@@ -91,7 +91,7 @@ export class TurnMeter {
   }
 
   async *#stream(a: Attribution, req: PoolChatRequest): AsyncGenerator<PoolStreamEvent> {
-    const hold = await this.#hold(a);
+    const hold = await this.#hold(a, req.signal);
     let settled = false;
     try {
       for await (const ev of this.#llm.chatStream(req)) {
@@ -106,8 +106,8 @@ export class TurnMeter {
     }
   }
 
-  async #hold(a: Attribution): Promise<Hold> {
-    const hold = await this.#meter.hold(a);
+  async #hold(a: Attribution, signal: AbortSignal | undefined): Promise<Hold> {
+    const hold = await this.#meter.hold(a, signal);
     this.#terms = hold.terms;
     return hold;
   }

@@ -95,7 +95,7 @@ async function reviewCall(
   logger: Logger,
 ): Promise<PoolChatResult> {
   const a = { tenant: req.tenant ?? NO_TENANT, userId: req.userId, kind: 'review' as const };
-  const hold = await meter.hold(a);
+  const hold = await meter.hold(a, req.signal);
   let result: PoolChatResult;
   try {
     result = await llm.chat(req);

@@ -4,7 +4,9 @@
   no limit; a missing field takes the caller's fallback), a counter of tokens used per window, the
   tokens its model calls in flight hold (a hash id -> tokens with the sum in `_total`), and when
   each hold lapses (a sorted set id -> epoch ms: a hold whose worker died never blocks for long).
-  A budget is used up when used + held >= limit.
+  A budget is used up when used >= limit: a message is refused then (accepting consumes nothing).
+  A model call also waits while used + held >= limit (calls in flight hold the rest): it is
+  refused only once the budget is used up, and goes on when the holds settle below the limit.
 ]]
 local function dropLapsedHolds(heldKey, expiryKey, now)
   local lapsed = redis.call('ZRANGEBYSCORE', expiryKey, '-inf', now, 'LIMIT', 0, 100)
@@ -24,19 +26,27 @@ local function limitOf(limitsKey, field, fallback)
   return tonumber(v)
 end
 
--- nil when every budget has room, else {window, used, limit} of the first that is used up.
-local function quotaRefusal(limitsKey, usedDayKey, usedMonthKey, heldKey, expiryKey, now, fallbackDay, fallbackMonth)
+-- nil when every budget has room, else {window, used, limit, 'used' | 'held'} of the first budget
+-- that is used up ('used') or, with `countHeld`, taken by the holds of calls in flight ('held').
+local function quotaRefusal(limitsKey, usedDayKey, usedMonthKey, heldKey, expiryKey, now, fallbackDay, fallbackMonth, countHeld)
   dropLapsedHolds(heldKey, expiryKey, now)
-  local held = tonumber(redis.call('HGET', heldKey, '_total') or '0')
+  local held = 0
+  if countHeld then
+    held = tonumber(redis.call('HGET', heldKey, '_total') or '0')
+  end
   local windows = {{'day', usedDayKey, fallbackDay}, {'month', usedMonthKey, fallbackMonth}}
+  local busy = nil
   for _, w in ipairs(windows) do
     local limit = limitOf(limitsKey, w[1], w[3])
     if limit then
       local used = tonumber(redis.call('GET', w[2]) or '0')
-      if used + held >= limit then
-        return {w[1], used, limit}
+      if used >= limit then
+        return {w[1], used, limit, 'used'}
+      end
+      if busy == nil and used + held >= limit then
+        busy = {w[1], used, limit, 'held'}
       end
     end
   end
-  return nil
+  return busy
 end
