@@ -2,10 +2,12 @@ import { userIdSchema } from '@agent-fleet/core';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ingestCommand, parseAcl, parseTenant } from './commands/ingest.ts';
 import { registerKeysCommand } from './commands/keys.ts';
+import { registerQuotasCommand } from './commands/quotas.ts';
 import { parseList, type ReviewOptions } from './commands/review-options.ts';
 import { MEASURED_WORKER_THROUGHPUT, simulateCommand } from './commands/scale-simulate.ts';
 import { startFleet } from './commands/start.ts';
 import { type TopOptions, topCommand } from './commands/top/top.ts';
+import { registerUsageCommand } from './commands/usage.ts';
 
 const positiveNumber = (value: string): number => {
   const n = Number(value);
@@ -115,6 +117,8 @@ program
   });
 
 registerKeysCommand(program);
+registerQuotasCommand(program);
+registerUsageCommand(program);
 
 program
   .command('scale')
