@@ -46,6 +46,7 @@ const DEFAULT_FAULTS = {
   brokenJsonRate: 0,
   dieAfterRequests: null,
   latencyMs: 0,
+  latencyJitterMs: 0,
   tokenLatencyMs: 0,
   rules: [],
 };

@@ -51,6 +51,8 @@ export interface SimOptions {
   embeddingDimensions?: number;
   /** Base delay before every inference request enters the engine, in ms (default 0). */
   latencyMs?: number;
+  /** Up to this much more per request, drawn uniformly, in ms (default 0). */
+  latencyJitterMs?: number;
   /** Extra delay per generated token on the response path, in ms (default 0). */
   tokenLatencyMs?: number;
   /** Fraction (0..1) of inference requests that fail with HTTP 500 (default 0). */
@@ -90,6 +92,7 @@ const simOptionsSchema = z.object({
   script: scriptSchema.default([]),
   embeddingDimensions: z.number().int().min(1).max(8192).default(DEFAULT_EMBEDDING_DIMENSIONS),
   latencyMs: f.latencyMs.default(0),
+  latencyJitterMs: f.latencyJitterMs.default(0),
   tokenLatencyMs: f.tokenLatencyMs.default(0),
   errorRate: f.errorRate.default(0),
   rate429: f.rate429.default(0),
@@ -173,6 +176,7 @@ export function buildSim(opts: SimOptions = {}): SimInstance {
     brokenJsonRate: o.brokenJsonRate,
     dieAfterRequests: o.dieAfterRequests,
     latencyMs: o.latencyMs,
+    latencyJitterMs: o.latencyJitterMs,
     tokenLatencyMs: o.tokenLatencyMs,
     rules: o.rules,
     seed: o.seed ?? randomSeed(),

@@ -33,6 +33,7 @@ export const faultConfigPatchSchema = z.strictObject({
   brokenJsonRate: rate.optional(),
   dieAfterRequests: z.number().int().min(1).nullable().optional(),
   latencyMs: delayMs.optional(),
+  latencyJitterMs: delayMs.optional(),
   tokenLatencyMs: delayMs.optional(),
   rules: z.array(faultRuleSchema).max(1000).optional(),
   /** Restarts the fault PRNG from this seed, so a run can be reproduced without a restart. */
@@ -68,6 +69,11 @@ export interface FaultConfig {
   dieAfterRequests: number | null;
   /** Base delay before every inference request enters the engine. */
   latencyMs: number;
+  /**
+   * Up to this much more, drawn per request (uniform): real servers' latencies vary, and a fixed one
+   * keeps a fleet that started a burst at once finishing its turns in lockstep waves.
+   */
+  latencyJitterMs: number;
   /** Extra delay per generated token, on the response path (on top of the engine's own timing). */
   tokenLatencyMs: number;
   rules: FaultRule[];
@@ -152,11 +158,12 @@ export class FaultInjector {
   /** Decides one request's fate; call once per inference request, in arrival order. */
   plan(subject: FaultSubject): FaultPlan {
     const c = this.#config;
-    const [r429, rFail, rSpike, rHang, rDrop, rDropAt, rBreak, rSeed] = Array.from({ length: 8 }, () =>
-      this.#rng(),
-    ) as [number, number, number, number, number, number, number, number];
+    const [r429, rFail, rSpike, rHang, rDrop, rDropAt, rBreak, rSeed, rJitter] = Array.from(
+      { length: 9 },
+      () => this.#rng(),
+    ) as [number, number, number, number, number, number, number, number, number];
     this.#requestsSinceDieSet++;
-    let delayMs = c.latencyMs;
+    let delayMs = c.latencyMs + rJitter * c.latencyJitterMs;
     for (const rule of c.rules) if (ruleMatches(rule, subject)) delayMs += rule.latencyMs;
     if (rSpike < c.spikeRate) delayMs += c.spikeMs;
     return {

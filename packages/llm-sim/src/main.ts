@@ -64,6 +64,7 @@ const simEnvSchema = z.object({
   ).optional(),
   // Faults.
   SIM_LATENCY_MS: delay(),
+  SIM_LATENCY_JITTER_MS: delay(),
   SIM_TOKEN_LATENCY_MS: delay(),
   SIM_ERROR_RATE: rate(),
   SIM_RATE_429: rate(),
@@ -141,6 +142,7 @@ const sim = await startSim({
   embeddingDimensions: env.SIM_EMBEDDING_DIMENSIONS,
   engine,
   latencyMs: env.SIM_LATENCY_MS,
+  latencyJitterMs: env.SIM_LATENCY_JITTER_MS,
   tokenLatencyMs: env.SIM_TOKEN_LATENCY_MS,
   errorRate: env.SIM_ERROR_RATE,
   rate429: env.SIM_RATE_429,

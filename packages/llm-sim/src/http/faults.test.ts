@@ -37,6 +37,20 @@ describe('fault knobs', () => {
     expect(performance.now() - t1).toBeLessThan(200);
   });
 
+  it('latencyJitterMs spreads requests over [latencyMs, latencyMs + jitter)', async () => {
+    const s = await sim({ latencyMs: 50, latencyJitterMs: 300, seed: 11 });
+    const took = await Promise.all(
+      Array.from({ length: 12 }, async () => {
+        const t0 = performance.now();
+        await (await post(`${s.url}/chat/completions`, hello)).json();
+        return performance.now() - t0;
+      }),
+    );
+    for (const ms of took) expect(ms).toBeGreaterThanOrEqual(45);
+    // Twelve uniform draws over 300 ms: spread far apart, where a fixed latency would bunch them.
+    expect(Math.max(...took) - Math.min(...took)).toBeGreaterThan(100);
+  });
+
   it('hangRate leaves requests unanswered until the client gives up, and leaks no timer', async () => {
     const before = activeTimers();
     const s = await sim({ hangRate: 1 });
