@@ -26,8 +26,10 @@ export const turnJobSchema = z.object({
     .catch(undefined),
   /**
    * Fair queueing's tag (QUEUE_ORDER=fair): the tenant the turn counts under, its start tag, the
-   * tokens it was estimated at, the tenant's weight. Set when the job is added, never stored in
-   * `pending` (a job added again by a repair goes first, untagged: it has waited already).
+   * tokens it was estimated at, the tenant's weight. `deferred`: the user had turns ahead of it when
+   * it was accepted, so it is tagged when it becomes the user's next turn (its start is 0 until
+   * then). Set when the job is added, never stored in `pending` (a job added again by a repair goes
+   * first, untagged: it has waited already).
    */
   fair: z
     .object({
@@ -35,6 +37,7 @@ export const turnJobSchema = z.object({
       start: z.number().nonnegative(),
       cost: z.number().nonnegative(),
       weight: z.number().positive(),
+      deferred: z.boolean().optional(),
     })
     .optional(),
 });

@@ -1,16 +1,9 @@
-import { fairQueueKey, type RedisClient } from '@agent-fleet/core';
-import type { Queue } from 'bullmq';
+import { fairQueueKey, type RedisClient, type TurnJob } from '@agent-fleet/core';
+import type { Job, Queue } from 'bullmq';
 import { scripts } from './lua.ts';
 
 /** What a turn's job carries for fair queueing: whose it is, its start tag, its estimate, the weight. */
-export interface FairTag {
-  tenant: string;
-  /** The start tag the turn was given (weighted tokens). */
-  start: number;
-  /** The tokens it was estimated at. */
-  cost: number;
-  weight: number;
-}
+export type FairTag = NonNullable<TurnJob['fair']>;
 
 /** BullMQ's largest priority is 2^21; the fair queue stays one below. */
 export const MAX_FAIR_PRIORITY = 2 ** 21 - 1;
@@ -69,6 +62,31 @@ export class FairQueue {
       [start],
     )) as [string, string];
     return { virtualTime: Number(v), base: Number(base) };
+  }
+
+  /**
+   * A turn's job becomes its user's next turn (its predecessor ended) or goes back into the queue
+   * after waiting for it (parked): a deferred turn is tagged now, as if it arrived now, which is
+   * when it can run (its job's data gets the tag); a tagged one goes back at its start tag, or at
+   * the virtual time once that has passed it. Turns keeping tags from before they could run would
+   * go ahead of every turn that arrived since: a tenant whose users each have a backlog would take
+   * every slot its own turns free, and a newcomer would wait for the whole backlog.
+   */
+  async requeue(partition: number, job: Job<TurnJob>): Promise<void> {
+    const tag = job.data?.fair;
+    if (!tag) return;
+    const key = fairQueueKey(this.#namespace, partition);
+    if (tag.deferred) {
+      const { start, priority } = await this.tag(partition, tag.tenant, tag.cost, tag.weight);
+      const { deferred: _, ...rest } = tag;
+      await job.updateData({ ...job.data, fair: { ...rest, start } });
+      await job.changePriority({ priority });
+      return;
+    }
+    const [v, base] = await this.#redis.hmget(key, 'v', 'base');
+    await job.changePriority({
+      priority: priorityOf(Math.max(tag.start, Number(v ?? 0)), Number(base ?? 0)),
+    });
   }
 
   /** A turn tagged `tag` used `tokens`: its tenant is charged the difference from the estimate. */

@@ -2,6 +2,7 @@ import { fairQueueKey, hotStateKeys, userKeys } from '@agent-fleet/core';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freshNamespace, redisUrl } from '../../../test/support/stack.ts';
+import { FairQueue, MAX_FAIR_PRIORITY } from './fair-queue.ts';
 import { PartitionQueues } from './partitions.ts';
 import { NumberingUnknownError, TurnProducer } from './producer.ts';
 import { QuotaBook } from './quota-book.ts';
@@ -267,6 +268,24 @@ describe('accepting turns (accept Lua + partition queues, real Redis)', () => {
     expect(job.data.fair).toMatchObject({ tenant: 'b', start: 0, weight: 1 });
     expect(job.data.fair!.cost).toBeGreaterThan(800);
     expect(await redis.hget(fairQueueKey(ns, p), 'f:a')).toBe(String(20 * job.data.fair!.cost));
+  });
+
+  it('a turn behind its user’s earlier turns waits at the back, untagged, until it becomes the next', async () => {
+    await producer.accept({ userId: 'u1', text: 'first', tenant: 'a' });
+    const second = await producer.accept({ userId: 'u1', text: 'second', tenant: 'a' });
+    const p = partitions.partitionOf('u1');
+    const charged = async () => Number(await redis.hget(fairQueueKey(ns, p), 'f:a'));
+    const before = await charged();
+    let job = (await partitions.getJob('u1', second.turnId))!;
+    expect(job.priority).toBe(MAX_FAIR_PRIORITY);
+    expect(job.data.fair).toMatchObject({ tenant: 'a', start: 0, deferred: true });
+    // Its predecessor ended: it is tagged now, as if it arrived now, and only then charged.
+    await new FairQueue({ redis, namespace: ns }).requeue(p, job);
+    job = (await partitions.getJob('u1', second.turnId))!;
+    expect(job.data.fair!.deferred).toBeUndefined();
+    expect(job.data.fair!.start).toBe(before);
+    expect(job.priority).toBeLessThan(MAX_FAIR_PRIORITY);
+    expect(await charged()).toBe(before + job.data.fair!.cost);
   });
 
   it('adds untagged jobs, in arrival order, when the queues run FIFO', async () => {

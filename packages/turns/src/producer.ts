@@ -21,7 +21,7 @@ import {
   userQuotaKeys,
   windowSpans,
 } from '@agent-fleet/core';
-import { FairQueue } from './fair-queue.ts';
+import { FairQueue, MAX_FAIR_PRIORITY } from './fair-queue.ts';
 import { scripts } from './lua.ts';
 import type { PartitionQueues } from './partitions.ts';
 import { decodePending, encodePending, type PendingPayload } from './pending.ts';
@@ -187,7 +187,7 @@ export class TurnProducer {
           terms.perUser.day ?? '',
           terms.perUser.month ?? '',
         ],
-      ) as Promise<[number, string | number, number, string | number, number]>;
+      ) as Promise<[number, string | number, number, string | number, number, number]>;
     // The user is noted in the pending-users index first and the owner key is written alongside
     // (same tick, one pipelined write, in this order): the recovery sweep finds every user with a
     // pending turn. For a replay the owner key names a turn id that is never used, and expires.
@@ -230,17 +230,19 @@ export class TurnProducer {
         { details: { turnId: accepted[1], idempotencyKey: key } },
       );
     }
-    const [seq, turnId, created, stored, historyTokens] = accepted as [
+    const [seq, turnId, created, stored, historyTokens, ahead] = accepted as [
       number,
       string,
       number,
       string,
+      number,
       number,
     ];
     span.setAttributes({ [ATTR.turnId]: turnId, [ATTR.seq]: seq });
     if (created === 1) {
       const job = decodePending(seq, stored);
-      await this.#enqueue(job, tenant, terms, countTokens(input.text) + historyTokens);
+      const promptTokens = countTokens(input.text) + historyTokens;
+      await this.#enqueue(job, { tenant, terms, promptTokens, ahead });
       return { turnId, seq, created: true };
     }
     // A replay: finish what the first call may not have done (untagged: it goes first).
@@ -266,13 +268,26 @@ export class TurnProducer {
     throw quotaExceeded(check.refusal);
   }
 
-  /** Adds the job, tagged for fair queueing unless the queues run FIFO. */
-  async #enqueue(job: TurnJob, tenant: string, terms: TenantTerms, promptTokens: number): Promise<void> {
+  /**
+   * Adds the job, tagged for fair queueing unless the queues run FIFO. A turn with turns of its user
+   * ahead of it cannot run before they end: it waits at the back (the lowest priority), untagged,
+   * and is tagged when it becomes the user's next turn (`FairQueue.requeue`), so a tenant's backlog
+   * is charged as its turns become runnable, never all at once ahead of everyone else's.
+   */
+  async #enqueue(
+    job: TurnJob,
+    t: { tenant: string; terms: TenantTerms; promptTokens: number; ahead: number },
+  ): Promise<void> {
     if (this.#order.kind === 'fifo') return this.#partitions.add(job);
-    const cost = promptTokens + this.#order.turnTokens;
+    const fair = { tenant: t.tenant, cost: t.promptTokens + this.#order.turnTokens, weight: t.terms.weight };
+    if (t.ahead > 0)
+      return this.#partitions.add(
+        { ...job, fair: { ...fair, start: 0, deferred: true } },
+        { priority: MAX_FAIR_PRIORITY },
+      );
     const partition = this.#partitions.partitionOf(job.userId);
-    const { start, priority } = await this.#fair.tag(partition, tenant, cost, terms.weight);
-    await this.#partitions.add({ ...job, fair: { tenant, start, cost, weight: terms.weight } }, { priority });
+    const { start, priority } = await this.#fair.tag(partition, t.tenant, fair.cost, fair.weight);
+    await this.#partitions.add({ ...job, fair: { ...fair, start } }, { priority });
   }
 }
 

@@ -71,7 +71,10 @@ describe('token budgets in Redis (quota Lua, real Redis)', () => {
   it('a hold whose worker died lapses, so it blocks nobody for long', async () => {
     await book.putTenant('acme', { weight: 1, day: 100, softThreshold: 0.8 });
     expect((await book.hold(tenant, 'dead', 100, { expireAt: Date.now() + 50 })).ok).toBe(true);
-    expect(await book.hold(tenant, 'next', 1, { expireAt: later() })).toMatchObject({ ok: false, busy: true });
+    expect(await book.hold(tenant, 'next', 1, { expireAt: later() })).toMatchObject({
+      ok: false,
+      busy: true,
+    });
     await new Promise((r) => setTimeout(r, 80));
     expect((await book.hold(tenant, 'next', 1, { expireAt: later() })).ok).toBe(true);
     await book.release(tenant, 'next');

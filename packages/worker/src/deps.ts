@@ -241,7 +241,12 @@ async function createTurnParts(
   const transcript = new Transcript({ pool });
   const events = new TurnEvents({ redis, namespace: ns });
   const memory = new Memory({ gate, transcript, llm, tokenBudget: config.HISTORY_TOKEN_BUDGET, logger });
-  const heads = new HeadJobs({ partitions, records, control });
+  const heads = new HeadJobs({
+    partitions,
+    records,
+    control,
+    requeue: (job) => metering.fairness.requeue(job),
+  });
   const finisher = new TurnFinisher({
     gate,
     transcript,

@@ -39,7 +39,7 @@
   ARGV[10] fingerprint of the request (no spaces), stored with the Idempotency-Key
   ARGV[11] the tenant's per-user day limit, ARGV[12] month limit ('' none): the user's fall back to them
   Returns {seq, turnId, created (1 new | 0 replay), payload JSON or '' when already finished,
-           tokens of the user's history},
+           tokens of the user's history, turns of the user accepted before it and not finished},
           or {-1} when the counter is missing and ARGV[8] is '' (look the floor up and call again),
           or {-2, payload JSON of the unfinished turn} when ARGV[9] is 'reject' and one exists,
           or {-3, turnId} when the Idempotency-Key was used for a request with another fingerprint,
@@ -56,7 +56,7 @@ if ARGV[4] == '1' then
       return {-3, turnId}
     end
     local seq = tonumber(seqText)
-    return {seq, turnId, 0, redis.call('HGET', KEYS[2], seq) or '', 0}
+    return {seq, turnId, 0, redis.call('HGET', KEYS[2], seq) or '', 0, 0}
   end
 end
 local refusal = quotaRefusal(KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], ARGV[5], ARGV[11], ARGV[12], false)
@@ -95,4 +95,5 @@ if ARGV[7] ~= '' then
   redis.call('HSET', record, 'threadId', ARGV[7])
 end
 redis.call('EXPIRE', record, ARGV[6])
-return {seq, ARGV[1], 1, ARGV[2], tonumber(redis.call('HGET', KEYS[8], 'tokens') or '0')}
+local done = tonumber(redis.call('GET', KEYS[5]) or '0')
+return {seq, ARGV[1], 1, ARGV[2], tonumber(redis.call('HGET', KEYS[8], 'tokens') or '0'), seq - done - 1}

@@ -8,6 +8,8 @@ export interface HeadJobsPorts {
   partitions: Pick<PartitionQueues, 'getJob' | 'add'>;
   records: Pick<TurnRecords, 'ensure' | 'recoveries' | 'addRecovery'>;
   control: Pick<TurnControl, 'isCancelled'>;
+  /** Gives a parked job its priority for going back into the queue (fair queueing); best effort. */
+  requeue?: (job: Job<TurnJob>) => Promise<void>;
 }
 
 /** A head's job as found, and the view recovery decides from. */
@@ -60,11 +62,23 @@ export class HeadJobs {
       await records.ensure(head);
       await partitions.add(head);
     } else if (action === 'promote') {
+      await this.#ports.requeue?.(job).catch(() => {});
       await job.promote().catch(() => {});
     } else {
       await records.addRecovery(head.userId, head.turnId);
       await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     }
+  }
+
+  /**
+   * Tags a head whose job still waits untagged at the back (fair queueing: it was accepted behind
+   * other turns of its user, and the wake that tags it was lost with a worker): it queues as if it
+   * arrived now. True when it was such a head.
+   */
+  async requeueDeferred(job: Job<TurnJob>): Promise<boolean> {
+    if (!job.data?.fair?.deferred || !this.#ports.requeue) return false;
+    await this.#ports.requeue(job);
+    return true;
   }
 
   /**
@@ -76,6 +90,7 @@ export class HeadJobs {
     const job = await this.#ports.partitions.getJob(head.userId, head.turnId);
     if (!job) return this.start(head, 'add', undefined);
     try {
+      await this.#ports.requeue?.(job).catch(() => {});
       await job.promote();
       return;
     } catch {

@@ -10,7 +10,7 @@ export type RepairResult = { kind: 'idle' } | { kind: 'running' } | RecoveryActi
 
 export interface RepairPorts {
   gate: Pick<TurnGate, 'peek'>;
-  heads: Pick<HeadJobs, 'inspect' | 'start'>;
+  heads: Pick<HeadJobs, 'inspect' | 'start' | 'requeueDeferred'>;
   finisher: Pick<TurnFinisher, 'finish'>;
   metrics: Pick<WorkerMetrics, 'repairs'>;
   logger: Logger;
@@ -39,7 +39,11 @@ export class TurnRepair {
     const head = decodePending(gateView.done + 1, gateView.nextPayload);
     const { view, job } = await heads.inspect(head);
     const action = decideRecovery(view, graceMs);
-    if (action.kind === 'none') return action;
+    if (action.kind === 'none') {
+      if (job && view.state === 'prioritized' && (await heads.requeueDeferred(job)))
+        logger.warn({ turnId: head.turnId, userId }, 'tagged a head left at the back of the fair queue');
+      return action;
+    }
     const log = logger.child({ turnId: head.turnId, userId, seq: head.seq });
     log[action.kind === 'promote' ? 'debug' : 'warn'](
       { action: action.kind, state: view.state, failedReason: view.failedReason },

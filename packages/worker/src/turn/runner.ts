@@ -73,8 +73,8 @@ export interface TurnRunnerParts {
   meters: TurnMeters;
   /** The tenant a turn counts under. */
   tenants: { of(job: TurnJob): Promise<string> };
-  /** A tagged turn that starts moves its partition's virtual time. */
-  fairness: Pick<FairShare, 'started'>;
+  /** A tagged turn that starts moves its partition's virtual time; a parked one is requeued fairly. */
+  fairness: Pick<FairShare, 'started' | 'requeue'>;
   metrics: WorkerMetrics;
   /** The turns this process runs, with their stages (the worker's heartbeat reports them). */
   running: RunningTurns;
@@ -201,7 +201,10 @@ export class TurnRunner {
   async #park(job: Job, token: string | undefined, t: TurnJob): Promise<never> {
     await job.moveToDelayed(Date.now() + this.#parts.policy.parkDelayMs, token);
     const view = await this.#parts.gate.peek(t.userId);
-    if (view.done >= t.seq - 1) await job.promote().catch(() => {});
+    if (view.done >= t.seq - 1) {
+      await this.#parts.fairness.requeue(job).catch(() => {});
+      await job.promote().catch(() => {});
+    }
     throw new DelayedError();
   }
 
