@@ -151,6 +151,7 @@ export class Admission {
     };
     const waiter: Waiter = {
       priority: VLLM_PRIORITY[priority],
+      ...(call.fair ? { fair: call.fair } : {}),
       tryStart: (homeOnly) => {
         const index = homeOnly
           ? this.#home(call.userId, priority, tried)

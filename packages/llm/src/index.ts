@@ -33,4 +33,4 @@ export {
   type ToolSpec,
   VLLM_PRIORITY,
 } from './types.ts';
-export { type Waiter, WaitQueue } from './wait-queue.ts';
+export { type FairShare, type Waiter, WaitQueue } from './wait-queue.ts';

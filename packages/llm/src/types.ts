@@ -42,6 +42,11 @@ export interface PoolCall {
   signal?: AbortSignal;
   /** Told when the call waits on the model (see {@link PoolWaitEvent}); must not throw. */
   onWait?: (event: PoolWaitEvent) => void;
+  /**
+   * The tenant the call counts under, its weight and the call's estimated tokens: while calls wait
+   * for a slot, tenants share the freed slots by weight, in tokens (see `WaitQueue`).
+   */
+  fair?: { tenant: string; weight: number; cost: number };
 }
 
 export interface PoolChatRequest extends PoolCall {

@@ -1,6 +1,17 @@
+/** What a request counts as in the wait queue's fair ordering across tenants. */
+export interface FairShare {
+  tenant: string;
+  /** The tenant's weight (its share when tenants compete). */
+  weight: number;
+  /** The request's estimated tokens. */
+  cost: number;
+}
+
 /** One request waiting for a server slot. */
 export interface Waiter {
   priority: number;
+  /** Its tenant's share, when it counts under one (untagged requests queue at the virtual time). */
+  fair?: FairShare;
   /**
    * Tries to place the request; true when it got a slot and is on its way. With `homeOnly` it
    * takes only its preferred server (session affinity), never a spill-over one.
@@ -13,15 +24,61 @@ export interface Waiter {
 /** How far past the head of the queue a freed slot looks for a request that prefers its server. */
 export const AFFINITY_WINDOW = 64;
 
+/** Tenants' finish tags kept per priority before the ones behind the virtual time are forgotten. */
+const PRUNE_AT = 1024;
+
+/** A waiter and its start tag in its priority's fair order. */
+interface Tagged {
+  waiter: Waiter;
+  tag: number;
+}
+
+/** One priority's waiters in start-tag order, its virtual time, and its tenants' finish tags. */
+class FairLine {
+  readonly items: Tagged[] = [];
+  #virtualTime = 0;
+  readonly #finish = new Map<string, number>();
+
+  /** Start-time fair queueing: tagged at max(virtual time, the tenant's last finish tag). */
+  push(waiter: Waiter): void {
+    const f = waiter.fair;
+    let tag = this.#virtualTime;
+    if (f) {
+      tag = Math.max(tag, this.#finish.get(f.tenant) ?? 0);
+      this.#finish.set(f.tenant, tag + f.cost / (f.weight > 0 ? f.weight : 1));
+      if (this.#finish.size > PRUNE_AT)
+        for (const [t, finish] of this.#finish) if (finish <= this.#virtualTime) this.#finish.delete(t);
+    }
+    // After every waiter with a tag not above it: equal tags keep their arrival order.
+    let lo = 0;
+    let hi = this.items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.items[mid]!.tag <= tag) lo = mid + 1;
+      else hi = mid;
+    }
+    this.items.splice(lo, 0, { waiter, tag });
+  }
+
+  /** The waiter at `i` got its slot: the virtual time moves to its tag. */
+  started(i: number): void {
+    const [{ tag }] = this.items.splice(i, 1) as [Tagged];
+    if (tag > this.#virtualTime) this.#virtualTime = tag;
+  }
+}
+
 /**
  * Requests waiting for a server slot, served lowest priority value first (interactive before
- * batch) and first come, first served within a priority — except that a freed slot first goes to
- * a request of the top priority, among the first AFFINITY_WINDOW, whose preferred server it is:
- * under a backlog that keeps users on their warm server instead of spilling them wherever a slot
- * opens, and the head still goes next to whatever slot remains.
+ * batch) and, within a priority, fairly across tenants: start-time fair queueing in tokens, so a
+ * tenant with many requests waiting takes its weight's share of the freed slots and a tenant that
+ * just arrived goes ahead of that backlog, not behind it (requests of one tenant, and requests
+ * that name none, keep their arrival order). A freed slot first goes to a request of the top
+ * priority, among the first AFFINITY_WINDOW, whose preferred server it is: under a backlog that
+ * keeps users on their warm server instead of spilling them wherever a slot opens, and the head
+ * still goes next to whatever slot remains.
  */
 export class WaitQueue {
-  readonly #byPriority = new Map<number, Waiter[]>();
+  readonly #byPriority = new Map<number, FairLine>();
   #size = 0;
 
   get size(): number {
@@ -29,21 +86,24 @@ export class WaitQueue {
   }
 
   sizeOf(priority: number): number {
-    return this.#byPriority.get(priority)?.length ?? 0;
+    return this.#byPriority.get(priority)?.items.length ?? 0;
   }
 
   push(w: Waiter): void {
-    const list = this.#byPriority.get(w.priority);
-    if (list) list.push(w);
-    else this.#byPriority.set(w.priority, [w]);
+    let line = this.#byPriority.get(w.priority);
+    if (!line) {
+      line = new FairLine();
+      this.#byPriority.set(w.priority, line);
+    }
+    line.push(w);
     this.#size++;
   }
 
   remove(w: Waiter): boolean {
-    const list = this.#byPriority.get(w.priority);
-    const i = list ? list.indexOf(w) : -1;
+    const line = this.#byPriority.get(w.priority);
+    const i = line ? line.items.findIndex((t) => t.waiter === w) : -1;
     if (i < 0) return false;
-    list!.splice(i, 1);
+    line!.items.splice(i, 1);
     this.#size--;
     return true;
   }
@@ -51,7 +111,7 @@ export class WaitQueue {
   /** Removes and returns every waiter, highest priority first; the caller fails them. */
   drain(): Waiter[] {
     const priorities = [...this.#byPriority.keys()].sort((a, b) => a - b);
-    const all = priorities.flatMap((p) => this.#byPriority.get(p)!);
+    const all = priorities.flatMap((p) => this.#byPriority.get(p)!.items.map((t) => t.waiter));
     this.#byPriority.clear();
     this.#size = 0;
     return all;
@@ -60,20 +120,20 @@ export class WaitQueue {
   /** Start waiters in order until one cannot be placed (no slot left for it). */
   pump(): void {
     const priorities = [...this.#byPriority.keys()].sort((a, b) => a - b);
-    const top = priorities.map((p) => this.#byPriority.get(p)!).find((l) => l.length > 0);
+    const top = priorities.map((p) => this.#byPriority.get(p)!).find((l) => l.items.length > 0);
     if (top) {
-      for (let i = 0; i < Math.min(AFFINITY_WINDOW, top.length); ) {
-        if (top[i]!.tryStart(true)) {
-          top.splice(i, 1);
+      for (let i = 0; i < Math.min(AFFINITY_WINDOW, top.items.length); ) {
+        if (top.items[i]!.waiter.tryStart(true)) {
+          top.started(i);
           this.#size--;
         } else i++;
       }
     }
     for (const p of priorities) {
-      const list = this.#byPriority.get(p)!;
-      while (list.length > 0) {
-        if (!list[0]!.tryStart(false)) return;
-        list.shift();
+      const line = this.#byPriority.get(p)!;
+      while (line.items.length > 0) {
+        if (!line.items[0]!.waiter.tryStart(false)) return;
+        line.started(0);
         this.#size--;
       }
     }

@@ -27,6 +27,7 @@ export class TurnMeter {
   readonly #who: Omit<Attribution, 'kind'>;
   readonly #pending = new Set<Promise<void>>();
   readonly #onError: (err: unknown) => void;
+  readonly #fairShare: boolean;
   /** The terms of the last hold: what an embeddings charge (which holds nothing) settles with. */
   #terms: Hold['terms'] | undefined;
   #tokens = 0;
@@ -37,11 +38,14 @@ export class TurnMeter {
     who: Omit<Attribution, 'kind'>,
     /** Told when a background charge failed (it is then missing from the counts). */
     onError: (err: unknown) => void,
+    /** QUEUE_ORDER=fair: calls waiting for a model server slot share the slots fairly by tenant. */
+    fairShare = true,
   ) {
     this.#meter = meter;
     this.#llm = llm;
     this.#who = who;
     this.#onError = onError;
+    this.#fairShare = fairShare;
   }
 
   get tenant(): string {
@@ -61,7 +65,7 @@ export class TurnMeter {
         const hold = await this.#hold(a, req.signal);
         let result: PoolChatResult;
         try {
-          result = await this.#llm.chat(req);
+          result = await this.#llm.chat(this.#shared(req, a.tenant, hold));
         } catch (err) {
           await this.#meter.release(a, hold);
           throw err;
@@ -94,7 +98,7 @@ export class TurnMeter {
     const hold = await this.#hold(a, req.signal);
     let settled = false;
     try {
-      for await (const ev of this.#llm.chatStream(req)) {
+      for await (const ev of this.#llm.chatStream(this.#shared(req, a.tenant, hold))) {
         if (ev.type === 'done') {
           await this.#settle(a, ev.result, hold);
           settled = true;
@@ -104,6 +108,10 @@ export class TurnMeter {
     } finally {
       if (!settled) await this.#meter.release(a, hold);
     }
+  }
+
+  #shared(req: PoolChatRequest, tenant: string, hold: Hold): PoolChatRequest {
+    return this.#fairShare ? withFairShare(req, tenant, hold) : req;
   }
 
   async #hold(a: Attribution, signal: AbortSignal | undefined): Promise<Hold> {
@@ -120,4 +128,13 @@ export class TurnMeter {
     this.#tokens += billableTokens(u);
     await this.#meter.settle(a, u, hold);
   }
+}
+
+/**
+ * The request with its tenant's share for the pool's wait queue: its weight, and the call's
+ * tokens estimated from the size of what it sends (about four characters a token).
+ */
+export function withFairShare(req: PoolChatRequest, tenant: string, hold: Hold): PoolChatRequest {
+  const chars = req.messages.reduce((n, m) => n + JSON.stringify(m.content ?? '').length, 0);
+  return { ...req, fair: { tenant, weight: hold.terms.weight, cost: Math.ceil(chars / 4) } };
 }

@@ -14,7 +14,7 @@ import { FairShare } from '../fair-share.ts';
 import type { WorkerMetrics } from '../metrics.ts';
 import { UsageMeter } from './meter.ts';
 import { QuotaSync } from './quota-sync.ts';
-import { TurnMeter, type TurnMeters } from './turn-meter.ts';
+import { TurnMeter, type TurnMeters, withFairShare } from './turn-meter.ts';
 
 /** Slack beyond a call's longest run before its hold lapses. */
 const HOLD_SLACK_MS = 30_000;
@@ -68,7 +68,9 @@ export function createMetering(w: {
     logger.warn({ err: (err as Error).message }, 'could not count an embeddings request');
   return {
     meter,
-    meters: { forTurn: (who) => new TurnMeter(meter, w.llm, who, onChargeError) },
+    meters: {
+      forTurn: (who) => new TurnMeter(meter, w.llm, who, onChargeError, config.QUEUE_ORDER === 'fair'),
+    },
     tenants: {
       of: async (job) => job.fair?.tenant ?? (await directory.get(job.userId)) ?? NO_TENANT,
     },
@@ -82,23 +84,31 @@ export function createMetering(w: {
       intervalMs: config.QUOTA_SYNC_INTERVAL_MS,
       logger,
     }),
-    reviewLlm: { chat: (req) => reviewCall(meter, ledger, w.llm, req, logger) },
+    reviewLlm: {
+      chat: (req) =>
+        reviewCall({ meter, ledger, llm: w.llm, logger, fairShare: config.QUEUE_ORDER === 'fair' }, req),
+    },
   };
 }
 
 /** One call of a review run: held, made, counted, and written to the ledger as a row of its own. */
 async function reviewCall(
-  meter: UsageMeter,
-  ledger: UsageLedger,
-  llm: Pick<LlmPool, 'chat'>,
+  w: {
+    meter: UsageMeter;
+    ledger: UsageLedger;
+    llm: Pick<LlmPool, 'chat'>;
+    logger: Logger;
+    /** QUEUE_ORDER=fair: the call shares the model servers' slots fairly by tenant. */
+    fairShare: boolean;
+  },
   req: PoolChatRequest,
-  logger: Logger,
 ): Promise<PoolChatResult> {
+  const { meter, ledger, llm, logger } = w;
   const a = { tenant: req.tenant ?? NO_TENANT, userId: req.userId, kind: 'review' as const };
   const hold = await meter.hold(a, req.signal);
   let result: PoolChatResult;
   try {
-    result = await llm.chat(req);
+    result = await llm.chat(w.fairShare ? withFairShare(req, a.tenant, hold) : req);
   } catch (err) {
     await meter.release(a, hold);
     throw err;

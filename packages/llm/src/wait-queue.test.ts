@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { type FairShare, type Waiter, WaitQueue } from './wait-queue.ts';
+
+/** A queue over `slots` free slots; `started` lists the names of the waiters in the order they got one. */
+function harness() {
+  const q = new WaitQueue();
+  const started: string[] = [];
+  let slots = 0;
+  const add = (name: string, opts: { priority?: number; fair?: FairShare } = {}) => {
+    const w: Waiter = {
+      priority: opts.priority ?? 0,
+      ...(opts.fair ? { fair: opts.fair } : {}),
+      tryStart: () => {
+        if (slots === 0) return false;
+        slots--;
+        started.push(name);
+        return true;
+      },
+      fail: () => {},
+    };
+    q.push(w);
+    return w;
+  };
+  const free = (n: number) => {
+    slots += n;
+    q.pump();
+  };
+  return { q, add, free, started };
+}
+
+const share = (tenant: string, weight = 1, cost = 100): FairShare => ({ tenant, weight, cost });
+
+describe('WaitQueue: priorities, then tenants fairly by tokens', () => {
+  it('keeps arrival order within a tenant and for requests of no tenant; interactive before batch', () => {
+    const h = harness();
+    h.add('batch-1', { priority: 10 });
+    h.add('a-1', { fair: share('a') });
+    h.add('a-2', { fair: share('a') });
+    h.add('plain', {});
+    h.free(4);
+    expect(h.started).toEqual(['a-1', 'plain', 'a-2', 'batch-1']);
+  });
+
+  it('a tenant that arrives behind a backlog goes next, not behind it', () => {
+    const h = harness();
+    for (let i = 0; i < 100; i++) h.add(`a-${i}`, { fair: share('a') });
+    h.free(10);
+    h.add('b-0', { fair: share('b') });
+    h.free(2);
+    expect(h.started.slice(10)).toEqual(['b-0', 'a-10']);
+    expect(h.q.size).toBe(89);
+  });
+
+  it('shares freed slots by weight, in tokens, while tenants have backlogs', () => {
+    const h = harness();
+    for (let i = 0; i < 200; i++) {
+      h.add(`heavy-${i}`, { fair: share('heavy', 3) });
+      h.add(`light-${i}`, { fair: share('light', 1) });
+      h.add(`big-${i}`, { fair: share('big', 1, 200) });
+    }
+    h.free(100);
+    const count = (prefix: string) => h.started.filter((n) => n.startsWith(prefix)).length;
+    // Tokens in proportion 3:1:1; `big` asks twice the tokens per request: requests 6:2:1.
+    expect([count('heavy'), count('light'), count('big')]).toEqual([67, 22, 11]);
+  });
+
+  it('forgets removed waiters', () => {
+    const h = harness();
+    const gone = h.add('a-0', { fair: share('a') });
+    h.add('a-1', { fair: share('a') });
+    expect(h.q.remove(gone)).toBe(true);
+    expect(h.q.remove(gone)).toBe(false);
+    h.free(5);
+    expect(h.started).toEqual(['a-1']);
+    expect(h.q.size).toBe(0);
+  });
+});
