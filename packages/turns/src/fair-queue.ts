@@ -9,6 +9,12 @@ export type FairTag = NonNullable<TurnJob['fair']>;
 export const MAX_FAIR_PRIORITY = 2 ** 21 - 1;
 /** Weighted tokens per priority step: fine enough to order turns of a few hundred tokens. */
 export const FAIR_QUANTUM = 16;
+/**
+ * How long a turn accepted behind other turns of its user waits in `delayed` at most: it is promoted
+ * (and tagged) when its user's previous turn ends, or by the recovery sweep if that wake was lost;
+ * this only bounds a wait nobody ends.
+ */
+export const DEFERRED_DELAY_MS = 60_000;
 /** The base moves up once the virtual time is half of the priority range past it. */
 const REBASE_STEPS = Math.floor(MAX_FAIR_PRIORITY / 2);
 

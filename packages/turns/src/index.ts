@@ -9,6 +9,7 @@ export {
   TurnEvents,
 } from './events.ts';
 export {
+  DEFERRED_DELAY_MS,
   FAIR_QUANTUM,
   FairQueue,
   type FairTag,

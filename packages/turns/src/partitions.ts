@@ -68,11 +68,13 @@ export class PartitionQueues {
   /**
    * Adds the turn's job (once: the job id is the turn id). A `priority` (fair queueing) orders it
    * among the partition's prioritized jobs; without one it goes before all of them, in arrival order.
+   * A `delay` keeps it in `delayed` until then, or until it is promoted.
    */
-  async add(job: TurnJob, opts: { priority?: number } = {}): Promise<void> {
+  async add(job: TurnJob, opts: { priority?: number; delay?: number } = {}): Promise<void> {
     await this.queueFor(job.userId).add(TURN_JOB_NAME, job, {
       ...this.jobOptions(job.turnId),
       ...(opts.priority ? { priority: opts.priority } : {}),
+      ...(opts.delay ? { delay: opts.delay } : {}),
     });
   }
 

@@ -278,6 +278,7 @@ describe('accepting turns (accept Lua + partition queues, real Redis)', () => {
     const before = await charged();
     let job = (await partitions.getJob('u1', second.turnId))!;
     expect(job.priority).toBe(MAX_FAIR_PRIORITY);
+    expect(await job.getState()).toBe('delayed');
     expect(job.data.fair).toMatchObject({ tenant: 'a', start: 0, deferred: true });
     // Its predecessor ended: it is tagged now, as if it arrived now, and only then charged.
     await new FairQueue({ redis, namespace: ns }).requeue(p, job);

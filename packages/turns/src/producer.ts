@@ -21,7 +21,7 @@ import {
   userQuotaKeys,
   windowSpans,
 } from '@agent-fleet/core';
-import { FairQueue, MAX_FAIR_PRIORITY } from './fair-queue.ts';
+import { DEFERRED_DELAY_MS, FairQueue, MAX_FAIR_PRIORITY } from './fair-queue.ts';
 import { scripts } from './lua.ts';
 import type { PartitionQueues } from './partitions.ts';
 import { decodePending, encodePending, type PendingPayload } from './pending.ts';
@@ -270,9 +270,10 @@ export class TurnProducer {
 
   /**
    * Adds the job, tagged for fair queueing unless the queues run FIFO. A turn with turns of its user
-   * ahead of it cannot run before they end: it waits at the back (the lowest priority), untagged,
-   * and is tagged when it becomes the user's next turn (`FairQueue.requeue`), so a tenant's backlog
-   * is charged as its turns become runnable, never all at once ahead of everyone else's.
+   * ahead of it cannot run before they end: it waits in `delayed`, untagged (at the lowest
+   * priority), and is tagged and promoted when it becomes the user's next turn (`FairQueue.requeue`),
+   * so a tenant's backlog is charged as its turns become runnable, never all at once ahead of
+   * everyone else's, and no worker picks a turn up only to park it.
    */
   async #enqueue(
     job: TurnJob,
@@ -283,7 +284,7 @@ export class TurnProducer {
     if (t.ahead > 0)
       return this.#partitions.add(
         { ...job, fair: { ...fair, start: 0, deferred: true } },
-        { priority: MAX_FAIR_PRIORITY },
+        { priority: MAX_FAIR_PRIORITY, delay: DEFERRED_DELAY_MS },
       );
     const partition = this.#partitions.partitionOf(job.userId);
     const { start, priority } = await this.#fair.tag(partition, t.tenant, fair.cost, fair.weight);
