@@ -1,0 +1,201 @@
+/**
+ * pnpm bench:fairness: the fairness scenario (scripts/bench/fairness-scenario.ts) against a fleet
+ * whose queues run FIFO (QUEUE_ORDER=fifo, the order before fair queueing) and against the same
+ * fleet with fair queueing, in one run on one stack: tenant B's queue wait and answer time while
+ * tenant A bursts, A's drain time, the shares two tenants weighted 3:1 get, and Jain's index over
+ * them. The model servers are the bottleneck, as GPUs are: each worker sends at most
+ * --llm-in-flight calls at once, and has worker slots for every user that may have a turn running.
+ */
+import { join } from 'node:path';
+import { type ServiceHandle, spawnService } from '@agent-fleet/devstack';
+import { Command, InvalidArgumentError } from 'commander';
+import { Redis } from 'ioredis';
+import { type FairnessResult, FairnessScenario } from './fairness-scenario.ts';
+import { SCRIPTS, startBenchStack } from './stack.ts';
+
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+};
+const opts = new Command('bench:fairness')
+  .description('FIFO against weighted fair queueing: a bursting tenant and a steady one, and weights 3:1')
+  .option('--burst-messages <n>', "tenant A's burst", int, 5000)
+  .option('--burst-users <n>', "tenant A's users", int, 500)
+  .option('--steady-users <n>', "tenant B's users", int, 20)
+  .option('--period-ms <ms>', 'each of B’s users sends a message this often', int, 1000)
+  .option('--idle-ms <ms>', 'how long B chats on the idle fleet', int, 8000)
+  .option('--weighted-messages <n>', 'messages per tenant in the weighted phase', int, 1200)
+  .option('--weighted-users <n>', 'users per tenant in the weighted phase', int, 120)
+  .option('--latency-ms <ms>', 'the model server’s latency per call', int, 500)
+  .option('--jitter-ms <ms>', 'up to this much more per call, uniform (default: --latency-ms)', int)
+  .option('--partitions <n>', 'PARTITIONS', int, 2)
+  .option('--concurrency <n>', 'WORKER_CONCURRENCY (slots per partition per worker)', int, 140)
+  .option('--workers <n>', 'worker processes', int, 2)
+  .option('--llm-in-flight <n>', 'model calls in flight per worker (LLM_MAX_IN_FLIGHT_PER_SERVER)', int, 16)
+  .option('--clients <n>', 'HTTP requests in flight while posting a burst', int, 32)
+  .option('--modes <list>', 'fifo,fair or one of them', 'fifo,fair')
+  .parse()
+  .opts<{
+    burstMessages: number;
+    burstUsers: number;
+    steadyUsers: number;
+    periodMs: number;
+    idleMs: number;
+    weightedMessages: number;
+    weightedUsers: number;
+    latencyMs: number;
+    jitterMs?: number;
+    partitions: number;
+    concurrency: number;
+    workers: number;
+    llmInFlight: number;
+    clients: number;
+    modes: string;
+  }>();
+
+async function runMode(
+  mode: 'fifo' | 'fair',
+  stack: Awaited<ReturnType<typeof startBenchStack>>,
+  simUrl: string,
+) {
+  const namespace = `fair-${mode}-${Date.now().toString(36)}`;
+  const env = {
+    PATH: process.env.PATH ?? '',
+    REDIS_URL: stack.redis.url,
+    DATABASE_URL: stack.databaseUrl,
+    LLM_BASE_URLS: simUrl,
+    FLEET_NAMESPACE: namespace,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    AUTH_MODE: 'off',
+    QUEUE_ORDER: mode,
+    PARTITIONS: String(opts.partitions),
+    WORKER_CONCURRENCY: String(opts.concurrency),
+    LLM_MAX_IN_FLIGHT_PER_SERVER: String(opts.llmInFlight),
+    RATE_LIMIT_USER_PER_SECOND: '0',
+    RATE_LIMIT_KEY_PER_SECOND: '0',
+    RATE_LIMIT_IP_PER_SECOND: '0',
+  };
+  const logDir = join(stack.dir, 'logs', mode);
+  const services: ServiceHandle[] = [];
+  const redis = new Redis(stack.redis.url, { maxRetriesPerRequest: null });
+  try {
+    const gateway = spawnService({
+      name: 'gateway',
+      script: SCRIPTS.gateway,
+      env,
+      readyEvent: 'listening',
+      logFile: join(logDir, 'gateway.log'),
+    });
+    services.push(gateway);
+    const gw = (await gateway.ready)!;
+    for (let i = 0; i < opts.workers; i++)
+      services.push(
+        spawnService({
+          name: `worker-${i}`,
+          script: SCRIPTS.worker,
+          env,
+          readyEvent: 'ready',
+          logFile: join(logDir, `worker-${i}.log`),
+        }),
+      );
+    await Promise.all(services.map((s) => s.ready));
+    const scenario = new FairnessScenario(
+      { gatewayUrl: gw.url, redis, namespace, capacity: capacity() },
+      {
+        burstMessages: opts.burstMessages,
+        burstUsers: opts.burstUsers,
+        steadyUsers: opts.steadyUsers,
+        periodMs: opts.periodMs,
+        idleMs: opts.idleMs,
+        weighted: { messages: opts.weightedMessages, users: opts.weightedUsers, weights: [3, 1] },
+        clients: opts.clients,
+        log: (line) => process.stderr.write(`[${mode}] ${line}\n`),
+      },
+    );
+    return await scenario.run();
+  } finally {
+    await Promise.all(services.map((s) => s.stop(10_000)));
+    redis.disconnect();
+  }
+}
+
+/** Model calls per second the sim can serve: the calls in flight over their mean latency. */
+function capacity(): number {
+  const meanMs = opts.latencyMs + (opts.jitterMs ?? opts.latencyMs) / 2;
+  return (opts.workers * opts.llmInFlight * 1000) / meanMs;
+}
+
+function table(results: [string, FairnessResult][]): string {
+  const row = (label: string, f: (r: FairnessResult) => string) =>
+    `| ${label} | ${results.map(([, r]) => f(r)).join(' | ')} |`;
+  const ms = (n: number) => `${Math.round(n).toLocaleString('en-US')} ms`;
+  return [
+    `| | ${results.map(([m]) => m).join(' | ')} |`,
+    `| --- |${results.map(() => ' --- |').join('')}`,
+    row('B alone: queue wait p50 / p95', (r) => `${ms(r.idle.wait.p50)} / ${ms(r.idle.wait.p95)}`),
+    row('B alone: answered in p50 / p95', (r) => `${ms(r.idle.latency.p50)} / ${ms(r.idle.latency.p95)}`),
+    row(
+      'B during A’s burst: queue wait p50 / p95',
+      (r) => `${ms(r.burst.wait.p50)} / ${ms(r.burst.wait.p95)}`,
+    ),
+    row(
+      'B during A’s burst: answered in p50 / p95',
+      (r) => `${ms(r.burst.latency.p50)} / ${ms(r.burst.latency.p95)}`,
+    ),
+    row(
+      'B’s p95 during the burst ÷ alone: queue wait / answer (aim ≤ 2)',
+      (r) =>
+        `${(r.burst.wait.p95 / r.idle.wait.p95).toFixed(1)} / ${(r.burst.latency.p95 / r.idle.latency.p95).toFixed(1)}`,
+    ),
+    row('A’s drain time', (r) => `${(r.burst.drainMs / 1000).toFixed(1)} s`),
+    row(
+      'A’s rate / the fleet’s rate during the burst',
+      (r) => `${r.burst.aRate.toFixed(0)} / ${r.burst.fleetRate.toFixed(0)} turns/s`,
+    ),
+    row(
+      'the fleet’s rate ÷ the model servers’ capacity',
+      (r) => `${(r.burst.utilisation * 100).toFixed(0)}%`,
+    ),
+    row('B’s share of the tokens during the burst', (r) => `${(r.burst.bShare * 100).toFixed(1)}%`),
+    row('weights 3:1, tokens served while both had a backlog', (r) => `${r.weighted.ratio.toFixed(2)} : 1`),
+    row('Jain’s index over the weight-normalised shares', (r) => r.weighted.jain.toFixed(3)),
+  ].join('\n');
+}
+
+async function main() {
+  const stack = await startBenchStack();
+  const sim = spawnService({
+    name: 'llm-sim',
+    script: SCRIPTS.llmSim,
+    env: {
+      PATH: process.env.PATH ?? '',
+      SIM_PORT: '0',
+      SIM_TIME_SCALE: '0',
+      SIM_LATENCY_MS: String(opts.latencyMs),
+      SIM_LATENCY_JITTER_MS: String(opts.jitterMs ?? opts.latencyMs),
+      LOG_LEVEL: 'warn',
+    },
+    readyEvent: 'listening',
+    logFile: join(stack.dir, 'logs', 'sim.log'),
+  });
+  try {
+    const simUrl = (await sim.ready)!.url;
+    const results: [string, FairnessResult][] = [];
+    for (const mode of opts.modes.split(',') as ('fifo' | 'fair')[])
+      results.push([mode, await runMode(mode, stack, simUrl)]);
+    const slots = opts.partitions * opts.concurrency * opts.workers;
+    process.stdout.write(
+      `\n${opts.burstMessages} messages of A over ${opts.burstUsers} users at once; B: ${opts.steadyUsers} users, a message each every ${opts.periodMs} ms; ` +
+        `${opts.workers} workers × ${opts.llmInFlight} model calls in flight (${capacity().toFixed(0)} calls/s), ${slots} worker slots; ` +
+        `the model answers in ${opts.latencyMs} to ${opts.latencyMs + (opts.jitterMs ?? opts.latencyMs)} ms\n\n${table(results)}\n`,
+    );
+  } finally {
+    await sim.stop();
+    await stack.stop();
+  }
+}
+
+await main();
