@@ -1,4 +1,4 @@
-import { FleetError } from '@agent-fleet/core';
+import { FleetError, quotaExceeded } from '@agent-fleet/core';
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { CheckpointError } from './checkpoint.ts';
@@ -107,6 +107,18 @@ describe('settleError: the ladder of a run that threw', () => {
       reason: 'value too long for type',
       cause: 'refused',
     });
+  });
+
+  it('fails a turn whose budget ran out at once, counted as quota', () => {
+    const exhausted = quotaExceeded({
+      scope: 'user',
+      subject: 'u1',
+      window: 'day',
+      used: 1000,
+      limit: 1000,
+      resetAt: Date.UTC(2026, 0, 2),
+    });
+    expect(settleError(exhausted, ctx)).toEqual({ kind: 'failed', reason: exhausted.message, cause: 'quota' });
   });
 
   it('ends cancelled and interrupted turns as such, keeping what the model said', () => {

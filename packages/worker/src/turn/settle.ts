@@ -1,3 +1,4 @@
+import { FleetError } from '@agent-fleet/core';
 import { classifyError } from './errors.ts';
 import type { Execution } from './execute.ts';
 import type { PreparedTurn } from './prepare.ts';
@@ -48,7 +49,7 @@ export function settleError(caught: unknown, ctx: SettleContext): Settlement | O
     case 'superseded':
       return { kind: 'retry', error: c.error };
     case 'permanent':
-      return { kind: 'failed', reason: c.error.message, cause: 'refused' };
+      return { kind: 'failed', reason: c.error.message, cause: isQuotaExceeded(c.error) ? 'quota' : 'refused' };
     case 'transient':
       return ctx.attempt >= ctx.attempts
         ? { kind: 'failed', reason: c.error.message, cause: 'attempts' }
@@ -118,3 +119,5 @@ export function settleOutageOver(s: FinalSettlement, reason: string): Recording 
   const settlement: Settlement = s.kind === 'completed' ? { kind: 'failed', reason, cause: 'outage' } : s;
   return { kind: 'record', settlement, transcript: 'best-effort' };
 }
+
+const isQuotaExceeded = (err: Error) => err instanceof FleetError && err.code === 'quota_exceeded';

@@ -10,9 +10,10 @@ import type { CoalescedTurn } from './checkpoint.ts';
  * turn's record): `outage` (a dependency stayed away past TURN_OUTAGE_WINDOW_MS), `attempts` (an
  * error of unknown cause on its last attempt), `refused` (an error no attempt can fix: a value
  * Postgres refuses, an unreadable checkpoint, a non-retryable error), `stalled` (its job stalled
- * more than MAX_STALLED_COUNT times), `recovery` (recovery ran it again MAX_RECOVERIES times).
+ * more than MAX_STALLED_COUNT times), `recovery` (recovery ran it again MAX_RECOVERIES times),
+ * `quota` (a token budget of its tenant or user was used up before a model call).
  */
-export const FAILURE_REASONS = ['outage', 'attempts', 'refused', 'stalled', 'recovery'] as const;
+export const FAILURE_REASONS = ['outage', 'attempts', 'refused', 'stalled', 'recovery', 'quota'] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 /**
