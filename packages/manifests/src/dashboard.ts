@@ -104,7 +104,7 @@ export const DASHBOARD_ROWS: RowSpec[] = [
       },
       {
         title: 'Failures by reason',
-        description: 'outage (a dependency away past the window), attempts, refused, stalled, recovery.',
+        description: 'outage (a dependency away past the window), attempts, refused, stalled, recovery, quota (a token budget used up).',
         unit: 'ops',
         queries: [
           { expr: `sum by (reason) (${rate('fleet_worker_turn_failures_total')})`, legend: '{{reason}}' },
@@ -218,7 +218,6 @@ export const DASHBOARD_ROWS: RowSpec[] = [
             legend: '{{tenant}}',
           },
         ],
-        awaits: { metric: TENANT_TOKENS_METRIC, by: 'per-tenant token accounting (issue 13)' },
       },
       {
         title: 'Redis memory',
