@@ -1,22 +1,25 @@
 import { join } from 'node:path';
-import { envSchema, FleetError } from '@agent-fleet/core';
+import { createRedis, envSchema, FleetError, type RedisClient, untilReady } from '@agent-fleet/core';
 import { createPool, migrate } from '@agent-fleet/state';
-import { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { REPO_ROOT } from '../paths.ts';
 import { readStackFile } from '../stack-file.ts';
+import { fleetRedisTarget } from './fleet-redis.ts';
 import type { Io } from './keys.ts';
+
+/** Time to connect to the fleet's Redis before a command goes ahead. */
+const REDIS_CONNECT_MS = 5000;
 
 /** What an operator command works on: the fleet's database, its Redis when reachable, its namespace. */
 export interface FleetDb {
   pool: Pool;
-  redis: Redis | undefined;
+  redis: RedisClient | undefined;
   namespace: string;
 }
 
 /**
- * Runs `fn` on DATABASE_URL (else the running fleet's database) and, with `redis`, REDIS_URL (else
- * the running fleet's Redis), in FLEET_NAMESPACE. A command that fails says why on `io` and
+ * Runs `fn` on DATABASE_URL (else the running fleet's database) and, with `redis`,
+ * REDIS_CLUSTER_NODES or REDIS_URL (else the running fleet's Redis), in FLEET_NAMESPACE. A command that fails says why on `io` and
  * returns 1.
  */
 export async function withFleetDb(
@@ -34,13 +37,15 @@ export async function withFleetDb(
     );
     return 1;
   }
-  const redisUrl = opts.redis ? (env.REDIS_URL ?? stack?.redisUrl) : undefined;
-  const redis = redisUrl ? new Redis(redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 5000 }) : undefined;
+  const target = opts.redis ? fleetRedisTarget(env, stack) : undefined;
+  const redis = target ? createRedis(target, { role: 'producer' }) : undefined;
   redis?.on('error', () => {});
   const pool = createPool(databaseUrl, 2);
   try {
     await migrate(databaseUrl);
     const namespace = envSchema.shape.FLEET_NAMESPACE.parse(env.FLEET_NAMESPACE);
+    // A Redis that does not answer in time fails the command's first write to it, which says so.
+    if (redis) await untilReady(redis, REDIS_CONNECT_MS).catch(() => {});
     return await fn({ pool, redis, namespace });
   } catch (err) {
     const msg = err instanceof FleetError ? err.message : `error: ${(err as Error).message}`;

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  clusterTargetOf,
   createRedis,
   envSchema,
   FleetError,
@@ -25,7 +24,8 @@ import {
 import { type Command, InvalidArgumentError } from 'commander';
 import { SignJWT } from 'jose';
 import { REPO_ROOT } from '../paths.ts';
-import { readStackFile, type StackFile } from '../stack-file.ts';
+import { readStackFile } from '../stack-file.ts';
+import { fleetRedisTarget } from './fleet-redis.ts';
 
 export interface KeysCreateOptions {
   name: string;
@@ -98,20 +98,6 @@ export function registerKeysCommand(program: Command): void {
     });
 }
 
-/**
- * Where revocations are announced: REDIS_CLUSTER_NODES or REDIS_URL, else the running fleet's
- * Redis (a cluster's nodes or a URL); undefined when there is none.
- */
-function announceTarget(
-  env: Record<string, string | undefined>,
-  stack: StackFile | null,
-): RedisTarget | undefined {
-  const nodes = env.REDIS_CLUSTER_NODES ?? (env.REDIS_URL ? undefined : stack?.redisClusterNodes);
-  if (nodes) return clusterTargetOf(nodes);
-  const url = env.REDIS_URL ?? stack?.redisUrl;
-  return url ? { url } : undefined;
-}
-
 /** Time to connect to Redis before announcing anyway (the announcement then fails and says so). */
 const ANNOUNCE_CONNECT_MS = 2000;
 
@@ -154,7 +140,7 @@ async function withStore(
   }
   let redis: RedisClient | undefined;
   try {
-    redis = opts.announce ? announcer(command, io, announceTarget(env, stack)) : undefined;
+    redis = opts.announce ? announcer(command, io, fleetRedisTarget(env, stack)) : undefined;
   } catch (err) {
     io.err(`fleet keys ${command}: ${(err as Error).message}`);
     return 1;

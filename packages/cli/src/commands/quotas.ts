@@ -98,7 +98,7 @@ function targetOf(opts: QuotaTarget): { tenant: string } | { user: string } {
 async function publish(db: FleetDb, io: Io, write: (book: QuotaBook) => Promise<void>): Promise<void> {
   if (!db.redis) {
     io.err(
-      'no Redis to write to (set REDIS_URL): the workers copy the quota into Redis within QUOTA_SYNC_INTERVAL_MS',
+      'no Redis to write to (set REDIS_URL or REDIS_CLUSTER_NODES): the workers copy the quota into Redis within QUOTA_SYNC_INTERVAL_MS',
     );
     return;
   }
