@@ -105,6 +105,15 @@ export class Admission {
   }
 
   /**
+   * A call that named its tenant's share (`PoolCall.fair`) used `tokens` in all: its tenant is
+   * charged the difference from the call's estimate, so the wait queue shares slots by real tokens.
+   */
+  charge(call: PoolCall, tokens: number): void {
+    if (call.fair)
+      this.#queue.charge(VLLM_PRIORITY[call.priority ?? 'interactive'], call.fair, tokens - call.fair.cost);
+  }
+
+  /**
    * Something changed what the servers can take (a slot freed, a circuit moved, a health check):
    * start the waiters that can start now, or reject them all when no server is healthy.
    */
@@ -175,7 +184,10 @@ export class Admission {
     const onAbort = () => {
       if (this.#queue.remove(waiter)) waiter.fail(call.signal?.reason);
     };
-    if (waiter.tryStart(false)) return;
+    if (waiter.tryStart(false)) {
+      this.#queue.passed(waiter);
+      return;
+    }
     queued = true;
     this.#queue.push(waiter);
     this.#o.metrics.waiting.set(this.#queue.size);

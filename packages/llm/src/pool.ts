@@ -124,13 +124,21 @@ export class LlmPool {
   }
 
   async chat(req: PoolChatRequest): Promise<PoolChatResult> {
-    return resultOf(retryLoop(this.#loop, req, chatAttempt(this.#attempts, req)));
+    const result = await resultOf(retryLoop(this.#loop, req, chatAttempt(this.#attempts, req)));
+    this.#charge(req, result);
+    return result;
   }
 
   /** Stream a chat answer; on a server failing mid-stream it yields `restart` and goes on elsewhere. */
   async *chatStream(req: PoolChatRequest): AsyncGenerator<PoolStreamEvent> {
     const result = yield* retryLoop(this.#loop, req, streamAttempt(this.#attempts, req));
+    this.#charge(req, result);
     yield { type: 'done', result };
+  }
+
+  /** A call's tenant is charged what the server reported, in place of the call's estimate. */
+  #charge(req: PoolChatRequest, result: PoolChatResult): void {
+    this.#loop.admission.charge(req, result.promptTokens + result.completionTokens);
   }
 
   /**

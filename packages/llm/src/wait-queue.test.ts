@@ -64,6 +64,37 @@ describe('WaitQueue: priorities, then tenants fairly by tokens', () => {
     expect([count('heavy'), count('light'), count('big')]).toEqual([67, 22, 11]);
   });
 
+  it('shares by the tokens calls really used once they are charged', () => {
+    const h = harness();
+    // Each tenant's users wait for one call at a time; every call is estimated at 100 tokens, but
+    // each of a's used 300: charged the difference, a gets a third of b's calls.
+    for (let i = 0; i < 5; i++) {
+      h.add('a', { fair: share('a') });
+      h.add('b', { fair: share('b') });
+    }
+    for (let i = 0; i < 400; i++) {
+      h.free(1);
+      const tenant = h.started.at(-1)!;
+      if (tenant === 'a') h.q.charge(0, share('a'), 200);
+      h.add(tenant, { fair: share(tenant) });
+    }
+    const a = h.started.filter((n) => n === 'a').length;
+    const b = h.started.filter((n) => n === 'b').length;
+    expect(b / a).toBeGreaterThan(2.8);
+    expect(b / a).toBeLessThan(3.2);
+  });
+
+  it('counts a call that got its slot at once in its tenant\'s share', () => {
+    const h = harness();
+    const passing = { priority: 0, fair: share('a'), tryStart: () => true, fail: () => {} };
+    // a's first three calls found free slots; then a and b both queue, a first.
+    for (let i = 0; i < 3; i++) h.q.passed(passing);
+    h.add('a-3', { fair: share('a') });
+    h.add('b-0', { fair: share('b') });
+    h.free(1);
+    expect(h.started).toEqual(['b-0']);
+  });
+
   it('forgets removed waiters', () => {
     const h = harness();
     const gone = h.add('a-0', { fair: share('a') });

@@ -39,16 +39,9 @@ class FairLine {
   #virtualTime = 0;
   readonly #finish = new Map<string, number>();
 
-  /** Start-time fair queueing: tagged at max(virtual time, the tenant's last finish tag). */
+  /** Queues a waiter at its start tag. */
   push(waiter: Waiter): void {
-    const f = waiter.fair;
-    let tag = this.#virtualTime;
-    if (f) {
-      tag = Math.max(tag, this.#finish.get(f.tenant) ?? 0);
-      this.#finish.set(f.tenant, tag + f.cost / (f.weight > 0 ? f.weight : 1));
-      if (this.#finish.size > PRUNE_AT)
-        for (const [t, finish] of this.#finish) if (finish <= this.#virtualTime) this.#finish.delete(t);
-    }
+    const tag = this.#tag(waiter);
     // After every waiter with a tag not above it: equal tags keep their arrival order.
     let lo = 0;
     let hi = this.items.length;
@@ -65,7 +58,32 @@ class FairLine {
     const [{ tag }] = this.items.splice(i, 1) as [Tagged];
     if (tag > this.#virtualTime) this.#virtualTime = tag;
   }
+
+  /** A waiter got a slot without waiting: tagged and started at once, as if it went through the line. */
+  passed(waiter: Waiter): void {
+    const tag = this.#tag(waiter);
+    if (tag > this.#virtualTime) this.#virtualTime = tag;
+  }
+
+  /** The tenant's call used `tokens` more than its estimate (fewer when negative): its finish tag moves. */
+  charge(share: FairShare, tokens: number): void {
+    const finish = this.#finish.get(share.tenant);
+    if (finish !== undefined) this.#finish.set(share.tenant, finish + tokens / weightOf(share));
+  }
+
+  /** Start-time fair queueing: tagged at max(virtual time, the tenant's last finish tag). */
+  #tag(waiter: Waiter): number {
+    const f = waiter.fair;
+    if (!f) return this.#virtualTime;
+    const tag = Math.max(this.#virtualTime, this.#finish.get(f.tenant) ?? 0);
+    this.#finish.set(f.tenant, tag + f.cost / weightOf(f));
+    if (this.#finish.size > PRUNE_AT)
+      for (const [t, finish] of this.#finish) if (finish <= this.#virtualTime) this.#finish.delete(t);
+    return tag;
+  }
 }
+
+const weightOf = (f: FairShare) => (f.weight > 0 ? f.weight : 1);
 
 /**
  * Requests waiting for a server slot, served lowest priority value first (interactive before
@@ -90,13 +108,30 @@ export class WaitQueue {
   }
 
   push(w: Waiter): void {
-    let line = this.#byPriority.get(w.priority);
+    this.#line(w.priority).push(w);
+    this.#size++;
+  }
+
+  /** A waiter that got its slot at once, never queued: it counts in its tenant's fair share all the same. */
+  passed(w: Waiter): void {
+    if (w.fair) this.#line(w.priority).passed(w);
+  }
+
+  /**
+   * A call of `share` at `priority` used `tokens` more than its estimate (fewer when negative): its
+   * tenant's share is corrected, so tenants share the slots by the tokens they really used.
+   */
+  charge(priority: number, share: FairShare, tokens: number): void {
+    this.#byPriority.get(priority)?.charge(share, tokens);
+  }
+
+  #line(priority: number): FairLine {
+    let line = this.#byPriority.get(priority);
     if (!line) {
       line = new FairLine();
-      this.#byPriority.set(w.priority, line);
+      this.#byPriority.set(priority, line);
     }
-    line.push(w);
-    this.#size++;
+    return line;
   }
 
   remove(w: Waiter): boolean {
