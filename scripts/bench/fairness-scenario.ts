@@ -5,14 +5,13 @@
  * over many users at once; then two tenants weighted 3:1 both post bursts.
  */
 import { Agent, request } from 'node:http';
-import { isFinalStatus, sumUsage } from '@agent-fleet/core';
+import { isFinalStatus, type RedisClient, sumUsage } from '@agent-fleet/core';
 import { TurnRecords } from '@agent-fleet/turns';
-import type { Redis } from 'ioredis';
 import { percentile } from './stack.ts';
 
 export interface FairnessFleet {
   gatewayUrl: string;
-  redis: Redis;
+  redis: RedisClient;
   namespace: string;
   /** Model calls per second the fleet's model servers can serve: what "full rate" means. */
   capacity: number;
@@ -78,6 +77,14 @@ export interface FairnessResult {
   };
 }
 
+/**
+ * Model calls per second the model servers can serve when every worker keeps `inFlight` calls
+ * going: the calls in flight over their mean latency (the latency plus half the jitter).
+ */
+export function modelCapacity(m: { workers: number; inFlight: number; latencyMs: number; jitterMs: number }) {
+  return (m.workers * m.inFlight * 1000) / (m.latencyMs + m.jitterMs / 2);
+}
+
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
 /** One JSON request to the gateway; resolves the body, rejects on a status of 300 or more. */
@@ -115,6 +122,8 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   return out;
 }
 
+/** How often a long wait says how far it got. */
+const PROGRESS_MS = 5000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const users = (tenant: string, n: number) => Array.from({ length: n }, (_, i) => `${tenant}-user-${i}`);
 const spread = (xs: number[]): Spread => ({ p50: percentile(xs, 0.5), p95: percentile(xs, 0.95) });
@@ -189,7 +198,7 @@ export class FairnessScenario {
       this.#send(u, 'Summarise our gifts and hospitality policy for me.'),
     );
     o.log?.(`burst: ${o.burstMessages} messages of A posted in ${Date.now() - started} ms`);
-    await this.#waitAll(aTurns);
+    await this.#waitAll(aTurns, 250, "burst: A's backlog");
     drained = true;
     const aDone = await this.#finished(aTurns);
     const end = Math.max(...aDone.map((t) => t.completedAt));
@@ -224,7 +233,7 @@ export class FairnessScenario {
     await mapLimit(order, this.#o.clients, async ([tenant, u]) => {
       ids[tenant]!.push(await this.#send(u, 'Summarise our gifts and hospitality policy for me.'));
     });
-    await this.#waitAll([...ids.w3!, ...ids.w1!]);
+    await this.#waitAll([...ids.w3!, ...ids.w1!], 250, 'weighted');
     const [a, b] = await Promise.all([this.#finished(ids.w3!), this.#finished(ids.w1!)]);
     // While both had a backlog: the middle half of the turns of the tenant that finishes first (its
     // first turns started before the other's were queued; at its end its users run out of turns).
@@ -267,10 +276,16 @@ export class FairnessScenario {
     return ids;
   }
 
-  async #waitAll(ids: string[], pollMs = 250): Promise<void> {
+  /** Resolves once every turn ended; with a `label`, says how many have every few seconds. */
+  async #waitAll(ids: string[], pollMs = 250, label?: string): Promise<void> {
+    let said = Date.now();
     for (let pending = [...ids]; pending.length > 0; ) {
       const records = await Promise.all(pending.map((id) => this.#records.get(id)));
       pending = pending.filter((_, i) => !isFinalStatus(records[i]?.status ?? 'queued'));
+      if (label && Date.now() - said >= PROGRESS_MS) {
+        this.#o.log?.(`${label}: ${ids.length - pending.length} of ${ids.length} turns ended`);
+        said = Date.now();
+      }
       if (pending.length > 0) await sleep(pollMs);
     }
   }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { type ServiceHandle, spawnService } from '@agent-fleet/devstack';
 import { Command, InvalidArgumentError } from 'commander';
 import { Redis } from 'ioredis';
-import { type FairnessResult, FairnessScenario } from './fairness-scenario.ts';
+import { type FairnessResult, FairnessScenario, modelCapacity } from './fairness-scenario.ts';
 import { SCRIPTS, startBenchStack } from './stack.ts';
 
 const int = (v: string) => {
@@ -23,7 +23,7 @@ const opts = new Command('bench:fairness')
   .option('--burst-messages <n>', "tenant A's burst", int, 5000)
   .option('--burst-users <n>', "tenant A's users", int, 500)
   .option('--steady-users <n>', "tenant B's users", int, 20)
-  .option('--period-ms <ms>', 'each of B’s users sends a message this often', int, 1000)
+  .option('--period-ms <ms>', 'each of B’s users sends a message this often', int, 2000)
   .option('--idle-ms <ms>', 'how long B chats on the idle fleet', int, 8000)
   .option('--weighted-messages <n>', 'messages per tenant in the weighted phase', int, 1200)
   .option('--weighted-users <n>', 'users per tenant in the weighted phase', int, 120)
@@ -122,10 +122,13 @@ async function runMode(
   }
 }
 
-/** Model calls per second the sim can serve: the calls in flight over their mean latency. */
 function capacity(): number {
-  const meanMs = opts.latencyMs + (opts.jitterMs ?? opts.latencyMs) / 2;
-  return (opts.workers * opts.llmInFlight * 1000) / meanMs;
+  return modelCapacity({
+    workers: opts.workers,
+    inFlight: opts.llmInFlight,
+    latencyMs: opts.latencyMs,
+    jitterMs: opts.jitterMs ?? opts.latencyMs,
+  });
 }
 
 function table(results: [string, FairnessResult][]): string {
