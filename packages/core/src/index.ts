@@ -61,6 +61,7 @@ export {
   hotStateKeys,
   partitionHashTag,
   fairQueueKey,
+  partitionHashTag,
   partitionQueueName,
   partitionQueuePrefix,
   pendingUsersKey,
@@ -76,9 +77,9 @@ export {
   turnOwnerKey,
   type UserKeys,
   userKeys,
+  userQuotaKeys,
   workerHeartbeatKey,
   workerHeartbeatsKey,
-  userQuotaKeys,
 } from './keys.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { LuaScript, type ScriptRunner } from './lua-script.ts';
@@ -90,6 +91,20 @@ export {
   profileSettingsSchema,
   TOOL_NAME_PATTERN,
 } from './profile-settings.ts';
+export {
+  DEFAULT_TENANT_QUOTA,
+  QUOTA_WINDOWS,
+  type QuotaRefusal,
+  type QuotaScope,
+  type QuotaWindow,
+  quotaExceeded,
+  type TenantQuota,
+  tenantQuotaSchema,
+  type UserQuota,
+  userQuotaSchema,
+  type WindowSpan,
+  windowSpans,
+} from './quota.ts';
 export {
   type CreateRedisOptions,
   clusterTargetOf,
@@ -117,20 +132,6 @@ export {
   type TurnStatus,
   turnStatusSchema,
 } from './statuses.ts';
-export {
-  DEFAULT_TENANT_QUOTA,
-  QUOTA_WINDOWS,
-  type QuotaRefusal,
-  type QuotaScope,
-  type QuotaWindow,
-  quotaExceeded,
-  type TenantQuota,
-  tenantQuotaSchema,
-  type UserQuota,
-  userQuotaSchema,
-  type WindowSpan,
-  windowSpans,
-} from './quota.ts';
 export { findNul, hasNul, NUL_REFUSED, storable, storableText } from './storable.ts';
 export { countTokens, decodeTokens, encodeTokens } from './tokens.ts';
 export {

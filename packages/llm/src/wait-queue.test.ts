@@ -84,7 +84,7 @@ describe('WaitQueue: priorities, then tenants fairly by tokens', () => {
     expect(b / a).toBeLessThan(3.2);
   });
 
-  it('counts a call that got its slot at once in its tenant\'s share', () => {
+  it("counts a call that got its slot at once in its tenant's share", () => {
     const h = harness();
     const passing = { priority: 0, fair: share('a'), tryStart: () => true, fail: () => {} };
     // a's first three calls found free slots; then a and b both queue, a first.

@@ -104,7 +104,8 @@ export const DASHBOARD_ROWS: RowSpec[] = [
       },
       {
         title: 'Failures by reason',
-        description: 'outage (a dependency away past the window), attempts, refused, stalled, recovery, quota (a token budget used up).',
+        description:
+          'outage (a dependency away past the window), attempts, refused, stalled, recovery, quota (a token budget used up).',
         unit: 'ops',
         queries: [
           { expr: `sum by (reason) (${rate('fleet_worker_turn_failures_total')})`, legend: '{{reason}}' },

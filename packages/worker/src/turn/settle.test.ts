@@ -118,7 +118,11 @@ describe('settleError: the ladder of a run that threw', () => {
       limit: 1000,
       resetAt: Date.UTC(2026, 0, 2),
     });
-    expect(settleError(exhausted, ctx)).toEqual({ kind: 'failed', reason: exhausted.message, cause: 'quota' });
+    expect(settleError(exhausted, ctx)).toEqual({
+      kind: 'failed',
+      reason: exhausted.message,
+      cause: 'quota',
+    });
   });
 
   it('ends cancelled and interrupted turns as such, keeping what the model said', () => {

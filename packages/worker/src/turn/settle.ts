@@ -49,7 +49,11 @@ export function settleError(caught: unknown, ctx: SettleContext): Settlement | O
     case 'superseded':
       return { kind: 'retry', error: c.error };
     case 'permanent':
-      return { kind: 'failed', reason: c.error.message, cause: isQuotaExceeded(c.error) ? 'quota' : 'refused' };
+      return {
+        kind: 'failed',
+        reason: c.error.message,
+        cause: isQuotaExceeded(c.error) ? 'quota' : 'refused',
+      };
     case 'transient':
       return ctx.attempt >= ctx.attempts
         ? { kind: 'failed', reason: c.error.message, cause: 'attempts' }
