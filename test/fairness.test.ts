@@ -5,12 +5,12 @@ import { startTestFleet, type TestFleet } from './support/fleet.ts';
 import { freePort, simProcess } from './support/sim-process.ts';
 
 /**
- * The model servers are the bottleneck, as GPUs are: the simulator answers in 200 to 400 ms and
- * each worker keeps at most 6 calls in flight (40 calls/s for the fleet), well under what the
- * fleet's processes can push on a small machine, so the order the scheduler picks is what decides
- * who waits.
+ * The model servers are the bottleneck, as GPUs are: the simulator answers in 500 to 1000 ms and
+ * each worker keeps at most 16 calls in flight (43 calls/s for the fleet), under what the fleet's
+ * processes can push on a small machine, so the order the scheduler picks is what decides who
+ * waits.
  */
-const MODEL = { workers: 2, inFlight: 6, latencyMs: 200, jitterMs: 200 };
+const MODEL = { workers: 2, inFlight: 16, latencyMs: 500, jitterMs: 500 };
 const WEIGHTS: [number, number] = [3, 1];
 
 /**
@@ -58,7 +58,7 @@ describe('weighted fair queueing across tenants', () => {
         steadyUsers: 20,
         periodMs: 2000,
         idleMs: 8000,
-        weighted: { messages: 480, users: 120, weights: WEIGHTS },
+        weighted: { messages: 480, users: 48, weights: WEIGHTS },
         clients: 32,
         log: (line) => process.stderr.write(`fairness: ${line}\n`),
       },

@@ -150,6 +150,7 @@ export class FairnessScenario {
   async run(): Promise<FairnessResult> {
     const o = this.#o;
     const [w3, w1] = o.weighted.weights;
+    o.log?.('setting up profiles and weights');
     await this.#setUp([
       ['a', o.burstUsers, 1],
       ['b', o.steadyUsers, 1],
@@ -194,9 +195,12 @@ export class FairnessScenario {
     const started = Date.now();
     let drained = false;
     const steady = this.#steady(Number.POSITIVE_INFINITY, () => drained);
-    const aTurns = await mapLimit(messages, o.clients, (u) =>
-      this.#send(u, 'Summarise our gifts and hospitality policy for me.'),
-    );
+    let posted = 0;
+    const aTurns = await mapLimit(messages, o.clients, async (u) => {
+      const id = await this.#send(u, 'Summarise our gifts and hospitality policy for me.');
+      if (++posted % 1000 === 0) o.log?.(`burst: ${posted} of ${messages.length} messages of A posted`);
+      return id;
+    });
     o.log?.(`burst: ${o.burstMessages} messages of A posted in ${Date.now() - started} ms`);
     await this.#waitAll(aTurns, 250, "burst: A's backlog");
     drained = true;
