@@ -5,7 +5,7 @@
  * over many users at once; then two tenants weighted 3:1 both post bursts.
  */
 import { Agent, request } from 'node:http';
-import { isFinalStatus, type RedisClient, sumUsage } from '@agent-fleet/core';
+import { isFinalStatus, type RedisClient, sleep, sumUsage } from '@agent-fleet/core';
 import { TurnRecords } from '@agent-fleet/turns';
 import { percentile } from './stack.ts';
 
@@ -124,7 +124,6 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 
 /** How often a long wait says how far it got. */
 const PROGRESS_MS = 5000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const users = (tenant: string, n: number) => Array.from({ length: n }, (_, i) => `${tenant}-user-${i}`);
 const spread = (xs: number[]): Spread => ({ p50: percentile(xs, 0.5), p95: percentile(xs, 0.95) });
 const tokensOf = (xs: Finished[]) => xs.reduce((n, t) => n + t.tokens, 0);

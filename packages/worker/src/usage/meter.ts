@@ -6,6 +6,7 @@ import {
   type QuotaRefusal,
   type QuotaScope,
   quotaExceeded,
+  sleep,
   type TokenUsage,
   type UsageKind,
 } from '@agent-fleet/core';
@@ -196,19 +197,4 @@ function tenantOf(a: Attribution): BudgetHolder {
 
 function userOf(a: Attribution, terms: TenantTerms): BudgetHolder {
   return { scope: 'user', userId: a.userId, fallback: terms.perUser };
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
