@@ -296,7 +296,9 @@ describe('the OpenAI-compatible endpoint without a worker', () => {
     const turnId = err.headers?.get('x-fleet-turn-id');
     expect(turnId).toMatch(/^t_/);
     expect(Date.now() - started).toBeLessThan(3000);
-    const counts = await Promise.all(deps.partitions.queues.map((q) => q.getJobCountByTypes('wait')));
+    const counts = await Promise.all(
+      deps.partitions.queues.map((q) => q.getJobCountByTypes('wait', 'prioritized')),
+    );
     expect(counts.reduce((a, b) => a + b, 0)).toBe(1);
     // The turn goes on; its status is where the 504 said.
     const turn = await app.inject({
