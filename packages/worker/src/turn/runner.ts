@@ -171,6 +171,8 @@ export class TurnRunner {
         if (Date.now() - t.enqueuedAt > policy.gapGraceMs) await this.#repairAhead(t);
         return this.#park(job, token, t);
       case 'acquired': {
+        // The turn started when its gate opened; moving the fair queue's clock is bookkeeping.
+        const startedAt = Date.now();
         await this.#parts.fairness.started(t).catch((err: unknown) => {
           this.#parts.logger.warn(
             { err: (err as Error).message, turnId: t.turnId },
@@ -178,7 +180,7 @@ export class TurnRunner {
           );
         });
         const admission = { attempt: job.attemptsMade + 1, queue: job.queueName, gateMs, span };
-        return this.#run({ job: t, lease, startedAt: Date.now() }, admission, { ...decision, lease });
+        return this.#run({ job: t, lease, startedAt }, admission, { ...decision, lease });
       }
     }
   }
