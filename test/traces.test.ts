@@ -261,9 +261,19 @@ describe('traces: one trace per turn, from the HTTP request to each model call',
     });
     const worker = fleet.addWorker();
     await worker.ready;
+    // Accepted in FIFO order: with fair queueing the second turn would wait in `delayed` until the
+    // first ended, never delivered early, so never parked.
+    const fifo = await fleet.addGateway({ QUEUE_ORDER: 'fifo' });
     const post = async (text: string) =>
-      ((await (await send('/v1/users/parker/messages', { text }, 'POST')).json()) as { turnId: string })
-        .turnId;
+      (
+        (await (
+          await fetch(`${fifo}/v1/users/parker/messages`, {
+            method: 'POST',
+            headers: json,
+            body: JSON.stringify({ text }),
+          })
+        ).json()) as { turnId: string }
+      ).turnId;
     const first = await post('The first question.');
     const second = await post('The second question.');
     const ofTurn = (turnId: string) => (s: CollectedSpan) => s.attributes['fleet.turn_id'] === turnId;
