@@ -58,7 +58,7 @@ describe('weighted fair queueing across tenants', () => {
         steadyUsers: 20,
         periodMs: 2000,
         idleMs: 8000,
-        weighted: { messages: 480, users: 48, weights: WEIGHTS },
+        weighted: { messages: 576, users: 96, weights: WEIGHTS },
         clients: 32,
         log: (line) => process.stderr.write(`fairness: ${line}\n`),
       },
