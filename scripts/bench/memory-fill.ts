@@ -97,7 +97,9 @@ function collaborators(redis: RedisClient, namespace: string, o: FillOptions) {
   const producer = new TurnProducer({
     redis,
     namespace,
-    partitions: { count: PARTITIONS, add: async () => {} },
+    // No queues: jobs are not added, and so not tagged for fair queueing either.
+    partitions: { count: PARTITIONS, add: async () => {}, partitionOf: () => 0 },
+    order: { kind: 'fifo', turnTokens: 0 },
     records,
     idempotencyTtlSeconds: 24 * 3600,
     recordTtlSeconds: o.recordTtlSeconds,
@@ -112,6 +114,7 @@ function collaborators(redis: RedisClient, namespace: string, o: FillOptions) {
   });
   const summariser = {
     chat: async (): Promise<PoolChatResult> => ({
+      model: 'summary',
       content: SUMMARY,
       toolCalls: [],
       finishReason: 'stop',

@@ -58,9 +58,8 @@ export { hashKey, jumpConsistentHash, partitionOf } from './jump-hash.ts';
 export { CLUSTER_SLOTS, keySlot } from './key-slot.ts';
 export {
   apiKeyRevocationsChannel,
-  hotStateKeys,
-  partitionHashTag,
   fairQueueKey,
+  hotStateKeys,
   partitionHashTag,
   partitionQueueName,
   partitionQueuePrefix,

@@ -42,7 +42,7 @@ describe('turn gate Lua: begin, commit, renew, release, peek (real Redis)', () =
     ns = freshNamespace();
     k = userKeys(ns, user);
     gate = make();
-    // What accepting the user's first turn leaves behind (accept-turn-8.lua).
+    // What accepting the user's first turn leaves behind (accept-turn-13.lua).
     await redis.set(k.done, 0);
   });
 

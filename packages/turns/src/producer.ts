@@ -70,7 +70,7 @@ export interface AcceptedTurn {
 export class TurnProducer {
   readonly #redis: RedisClient;
   readonly #namespace: string;
-  readonly #partitions: Pick<PartitionQueues, 'add' | 'count'>;
+  readonly #partitions: Pick<PartitionQueues, 'add' | 'count' | 'partitionOf'>;
   readonly #records: TurnRecords;
   readonly #idempotencyTtlSeconds: number;
   readonly #recordTtlSeconds: number;
@@ -84,7 +84,7 @@ export class TurnProducer {
   constructor(opts: {
     redis: RedisClient;
     namespace: string;
-    partitions: Pick<PartitionQueues, 'add' | 'count'>;
+    partitions: Pick<PartitionQueues, 'add' | 'count' | 'partitionOf'>;
     records: TurnRecords;
     idempotencyTtlSeconds: number;
     recordTtlSeconds: number;

@@ -1,7 +1,7 @@
 --[[
   Whether the holder's budgets have room (none used up; holds of calls in flight do not count, as
   accepting a message consumes nothing), holding nothing: the tenant's part of accepting a message
-  (the user's part runs inside accept-turn-12.lua, atomically with its seq).
+  (the user's part runs inside accept-turn-13.lua, atomically with its seq).
   Also returns what the tenant's users fall back to and its weight in the fair queues.
 
   KEYS[1] limits, KEYS[2] used-day, KEYS[3] used-month, KEYS[4] held, KEYS[5] held-expiry

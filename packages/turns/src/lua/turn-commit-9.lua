@@ -5,7 +5,7 @@
   turn so it can be woken up. A failed turn is finished the same way without touching history.
   Once nothing of the user is pending, their hot state (numbering, history, summary, interrupt
   mark) gets HOT_STATE_TTL: it leaves Redis unless a turn is accepted before, which keeps it
-  (accept-turn-8.lua). A turn that is not pending in a user without `done` was finished before
+  (accept-turn-13.lua). A turn that is not pending in a user without `done` was finished before
   the state expired: already finished.
 
   KEYS[1] done
