@@ -297,6 +297,7 @@ describe('accepting turns (accept Lua + partition queues, real Redis)', () => {
       records,
       idempotencyTtlSeconds: 60,
       recordTtlSeconds: 3600,
+      seqFloor: async () => 0,
       order: { kind: 'fifo', turnTokens: 0 },
     });
     const t = await fifo.accept({ userId: 'u1', text: 'plain' });
