@@ -43,6 +43,9 @@ describe('the recovery sweep resumes users whose turns were left behind', () => 
       workers: 0,
       env: {
         ...FAST_RECOVERY_ENV,
+        // In arrival order every turn's job waits in the queue, so two of a chain can fail there;
+        // with fair queueing (the default) a user's later turns wait deferred behind the first.
+        QUEUE_ORDER: 'fifo',
         RECOVERY_SWEEP_INTERVAL_MS: '1000',
         GAP_GRACE_MS: '2000',
         LOG_LEVEL: 'warn',

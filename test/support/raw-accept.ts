@@ -1,4 +1,4 @@
-import { newTurnId, type TurnJob, userKeys } from '@agent-fleet/core';
+import { newTurnId, type TurnJob, userKeys, userQuotaKeys, windowSpans } from '@agent-fleet/core';
 import {
   decodePending,
   encodePending,
@@ -22,6 +22,8 @@ export async function acceptRaw(
   opts: { addJob?: boolean; partitions?: number } = {},
 ): Promise<TurnJob> {
   const k = userKeys(fleet.namespace, userId);
+  const q = userQuotaKeys(fleet.namespace, userId);
+  const spans = windowSpans(Date.now());
   const turnId = newTurnId();
   const enqueuedAt = Date.now();
   const payload = encodePending({ v: 1, kind: 'chat', userId, turnId, text, enqueuedAt });
@@ -29,8 +31,11 @@ export async function acceptRaw(
   await new PendingUsers({ redis: fleet.redis, namespace: fleet.namespace, partitions }).note(userId);
   const [seq] = (await scripts.acceptTurn.run(
     fleet.redis,
-    [k.seq, k.pending, k.seq, k.record(turnId), k.done, k.interrupt, k.history, k.historyMeta],
-    [turnId, payload, 60, '0', enqueuedAt, 3600, '', '0', 'enqueue', 'raw'],
+    [
+      ...[k.seq, k.pending, k.seq, k.record(turnId), k.done, k.interrupt, k.history, k.historyMeta],
+      ...[q.limits, q.used(spans.day.id), q.used(spans.month.id), q.held, q.heldExpiry],
+    ],
+    [turnId, payload, 60, '0', enqueuedAt, 3600, '', '0', 'enqueue', 'raw', '', ''],
   )) as [number];
   await new TurnRecords({ redis: fleet.redis, namespace: fleet.namespace, ttlSeconds: 3600 }).setOwner(
     turnId,
