@@ -32,6 +32,7 @@ import {
   UsageLedger,
 } from '@agent-fleet/state';
 import {
+  configuredProducer,
   PartitionQueues,
   ProfileCache,
   QuotaBook,
@@ -42,7 +43,7 @@ import {
   TenantDirectory,
   TurnControl,
   TurnEvents,
-  TurnProducer,
+  type TurnProducer,
   TurnRecords,
   WorkBacklog,
   WorkerHeartbeats,
@@ -161,15 +162,11 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
     pool,
     partitions,
     records,
-    producer: new TurnProducer({
+    producer: configuredProducer(config, {
       redis,
-      namespace: ns,
       partitions,
       records,
-      idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
-      recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
       seqFloor: (userId) => transcript.maxSeq(userId),
-      order: { kind: config.QUEUE_ORDER, turnTokens: config.FAIR_TURN_TOKENS },
       tenantOf: async (userId) => (await profileCache.get(userId))?.tenant ?? null,
     }),
     transcript,

@@ -34,6 +34,7 @@ export { type IndexedUser, PendingUsers } from './pending-users.ts';
 export {
   type AcceptedTurn,
   type AcceptInput,
+  configuredProducer,
   DEFAULT_QUEUE_ORDER,
   NumberingUnknownError,
   type QueueOrder,

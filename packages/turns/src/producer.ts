@@ -4,6 +4,7 @@ import {
   countTokens,
   currentTraceCarrier,
   type DoubleTexting,
+  type FleetConfig,
   FleetError,
   hasNul,
   inSpan,
@@ -297,6 +298,33 @@ export class TurnProducer {
  * past HOT_STATE_TTL): nothing was accepted; one with the transcript must number it (the
  * SDK hands such a message to the intake queue).
  */
+/** The producer a fleet process builds: its namespace, lifetimes and queue order from `config`. */
+export function configuredProducer(
+  config: Pick<
+    FleetConfig,
+    | 'FLEET_NAMESPACE'
+    | 'IDEMPOTENCY_TTL_SECONDS'
+    | 'TURN_RECORD_TTL_SECONDS'
+    | 'QUEUE_ORDER'
+    | 'FAIR_TURN_TOKENS'
+  >,
+  parts: {
+    redis: RedisClient;
+    partitions: PartitionQueues;
+    records: TurnRecords;
+    seqFloor: (userId: string) => Promise<number>;
+    tenantOf: (userId: string) => Promise<string | null>;
+  },
+): TurnProducer {
+  return new TurnProducer({
+    ...parts,
+    namespace: config.FLEET_NAMESPACE,
+    idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
+    recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
+    order: { kind: config.QUEUE_ORDER, turnTokens: config.FAIR_TURN_TOKENS },
+  });
+}
+
 export class NumberingUnknownError extends FleetError {
   constructor(userId: string) {
     super('unavailable', `no numbering of ${userId} in Redis, and this producer cannot read the transcript`, {

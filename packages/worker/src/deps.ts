@@ -11,6 +11,7 @@ import { createRetriever, type Retriever } from '@agent-fleet/rag';
 import type { EngineResources } from '@agent-fleet/review';
 import { createPool, migrate, NoteStore, ProfileStore, profileSchema, Transcript } from '@agent-fleet/state';
 import {
+  configuredProducer,
   PartitionQueues,
   PendingUsers,
   ProfileCache,
@@ -20,7 +21,7 @@ import {
   TurnControl,
   TurnEvents,
   TurnGate,
-  TurnProducer,
+  type TurnProducer,
   TurnRecords,
   WorkerHeartbeats,
 } from '@agent-fleet/turns';
@@ -164,15 +165,11 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
     outages,
     runner,
     recovery,
-    producer: new TurnProducer({
+    producer: configuredProducer(config, {
       redis,
-      namespace: ns,
       partitions,
       records,
-      idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
-      recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
       seqFloor: (userId) => durable.maxSeq(userId),
-      order: { kind: config.QUEUE_ORDER, turnTokens: config.FAIR_TURN_TOKENS },
       tenantOf: async (userId) => (await profiles.get(userId))?.tenant ?? null,
     }),
     reviews,
