@@ -8,16 +8,13 @@
  */
 import { join } from 'node:path';
 import { type ServiceHandle, spawnService } from '@agent-fleet/devstack';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { Redis } from 'ioredis';
+import { positiveInt } from './cli-args.ts';
 import { type FairnessResult, FairnessScenario, modelCapacity } from './fairness-scenario.ts';
 import { SCRIPTS, startBenchStack } from './stack.ts';
 
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
-  return n;
-};
+const int = positiveInt;
 const opts = new Command('bench:fairness')
   .description('FIFO against weighted fair queueing: a bursting tenant and a steady one, and weights 3:1')
   .option('--burst-messages <n>', "tenant A's burst", int, 5000)

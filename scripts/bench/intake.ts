@@ -17,17 +17,14 @@ import { type RedisServerHandle, startRedisServer } from '@agent-fleet/devstack'
 import { type AcceptInput, PartitionQueues, TurnProducer, TurnRecords } from '@agent-fleet/turns';
 import { Queue, Worker } from 'bullmq';
 import { SingleBar } from 'cli-progress';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { Redis } from 'ioredis';
 import { startIntake } from '../../packages/worker/src/intake/consumer.ts';
 import { type IntakeProducer, processIntakeJob } from '../../packages/worker/src/intake/job.ts';
+import { positiveInt } from './cli-args.ts';
 import { startBenchDir } from './stack.ts';
 
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
-  return n;
-};
+const int = positiveInt;
 const opts = new Command('bench:intake')
   .description(
     'intake messages accepted per second next to raw BullMQ addBulk + a no-op worker on the same Redis',

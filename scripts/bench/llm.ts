@@ -10,16 +10,13 @@
  *    rate and time to first token (mean, p95).
  */
 import { SingleBar } from 'cli-progress';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { positiveNumber } from './cli-args.ts';
 import { printRouting, printSaturation } from './llm-report.ts';
 import { routingRun } from './llm-routing.ts';
 import { type SaturationClient, type SaturationResult, saturationRun } from './llm-saturation.ts';
 
-const num = (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
-  return n;
-};
+const num = positiveNumber;
 const opts = new Command('bench:llm')
   .description('LLM pool saturation (against a direct client) and routing against simulated vLLM servers')
   .option('--servers <n>', 'simulator processes for the saturation run', num, 2)

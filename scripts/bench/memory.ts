@@ -10,18 +10,15 @@ import { fork } from 'node:child_process';
 import { loadConfig } from '@agent-fleet/core';
 import { startRedisServer } from '@agent-fleet/devstack';
 import { MultiBar, SingleBar } from 'cli-progress';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { Redis } from 'ioredis';
+import { positiveInt } from './cli-args.ts';
 import { coldVersusWarm, p50 } from './memory-cold.ts';
 import { TURN_TOKENS } from './memory-fill.ts';
 import type { FillReport, FillRequest } from './memory-fill-child.ts';
 import { percentile, startBenchDir, startBenchStack } from './stack.ts';
 
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
-  return n;
-};
+const int = positiveInt;
 const opts = new Command('bench:memory')
   .description('Redis memory per active and idle user, and the cost of a cold turn')
   .option('--users <n>', 'simulated users in each Redis', int, 100_000)

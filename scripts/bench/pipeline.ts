@@ -11,19 +11,16 @@ import { spawnService } from '@agent-fleet/devstack';
 import { Scratchpad } from '@agent-fleet/turns';
 import { Queue, Worker } from 'bullmq';
 import { SingleBar } from 'cli-progress';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { CheckpointWriter, EMPTY_CHECKPOINT } from '../../packages/worker/src/turn/checkpoint.ts';
+import { positiveInt } from './cli-args.ts';
 import { breakdown, collectTimings, openLoop } from './pipeline-timings.ts';
 import { cpuMeter, type Metered } from './proc-cpu.ts';
 import { percentile, SCRIPTS, startBenchStack } from './stack.ts';
 
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
-  return n;
-};
+const int = positiveInt;
 const opts = new Command('bench:pipeline')
   .description('turn throughput of the fleet next to raw BullMQ on the same Redis')
   .option('--turns <n>', 'turns to run', int, 4000)

@@ -8,14 +8,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep } from '@agent-fleet/core';
 import { spawnService } from '@agent-fleet/devstack';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { positiveInt } from './cli-args.ts';
 import { SCRIPTS, startBenchStack } from './stack.ts';
 
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
-  return n;
-};
+const int = positiveInt;
 const opts = new Command('bench:rag-footprint')
   .description('worker and gateway RSS after retrieval turns, with EMBEDDER=none and EMBEDDER=local')
   .option('--turns <n>', 'retrieval turns per setting', int, 20)

@@ -33,7 +33,8 @@ import {
 } from '@agent-fleet/rag';
 import { createPool, migrate } from '@agent-fleet/state';
 import { SingleBar } from 'cli-progress';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { positiveInt } from './cli-args.ts';
 import {
   baselineJudgements,
   evaluateGdpr,
@@ -47,11 +48,7 @@ import { ROOT } from './stack.ts';
 /** Read once; flags win over the environment. */
 const env: Record<string, string | undefined> = { ...process.env };
 
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
-  return n;
-};
+const int = positiveInt;
 const opts = new Command('bench:rag')
   .description('recall@5, MRR, ingestion throughput and query latency of each reachable retriever backend')
   .option('--rounds <n>', 'times each eval question is asked for latency', int, 10)

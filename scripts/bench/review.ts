@@ -15,16 +15,13 @@ import {
   SAMPLE_CORPUS_DIR,
   SAMPLE_TENANT,
 } from '@agent-fleet/rag';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import pg from 'pg';
+import { positiveNumber } from './cli-args.ts';
 import { chatLoad, p95, type RunOutcome, reviewCorpus, reviewRun, turnLatencies } from './review-load.ts';
 import { SCRIPTS, startBenchStack } from './stack.ts';
 
-const num = (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
-  return n;
-};
+const num = positiveNumber;
 const opts = new Command('bench:review')
   .description('review run throughput and its effect on chat latency, on the whole stack')
   .option('--documents <n>', 'documents in the run', num, 500)
