@@ -2,6 +2,9 @@ import { userKeys } from '@agent-fleet/core';
 import { expect } from 'vitest';
 import type { TestFleet } from './fleet.ts';
 
+/** Longer than a redelivery takes after a SIGKILL, under FAST_RECOVERY_ENV's timings or the defaults. */
+const COMMIT_WAIT_MS = 60_000;
+
 export const messageText = (userId: string, seq: number) => `${userId} says message ${seq}`;
 
 /**
@@ -9,6 +12,12 @@ export const messageText = (userId: string, seq: number) => `${userId} says mess
  * exactly once; the transcript rows were written in seq order; the Redis history holds each turn
  * once, in seq order; and turn s was answered with exactly the s-1 earlier turns in its prompt
  * (the simulator echoes the number of messages it was sent: system + 2(s-1) + 1 = 2s).
+ *
+ * A turn's transcript row is written before its commit appends it to the Redis history (so a
+ * committed turn is always durable): a transcript that is complete does not mean every commit is
+ * done. A worker SIGKILLed between the two leaves its turn's commit to the job's next delivery,
+ * seconds later. The Redis histories are compared once every user's last turn is committed there
+ * (`done`), or after COMMIT_WAIT_MS, when whatever is missing fails the comparison.
  */
 export async function verifyStrictOrder(fleet: TestFleet, users: string[], perUser: number): Promise<void> {
   const turns = await fleet.pool.query<{ user_id: string; seq: string; turn_id: string; status: string }>(
@@ -26,6 +35,7 @@ export async function verifyStrictOrder(fleet: TestFleet, users: string[], perUs
     list.push({ seq: Number(m.seq), role: m.role, content: m.content });
     byUser.set(m.user_id, list);
   }
+  await committedInRedis(fleet, users, perUser, COMMIT_WAIT_MS);
   for (const user of users) {
     const expected = Array.from({ length: perUser }, (_, i) => i + 1).flatMap((s) => [
       { seq: s, role: 'user', content: messageText(user, s) },
@@ -40,5 +50,16 @@ export async function verifyStrictOrder(fleet: TestFleet, users: string[], perUs
       hot.map((m) => ({ seq: m.seq, role: m.role, content: m.content })),
       `Redis history of ${user}`,
     ).toEqual(expected);
+  }
+}
+
+/** Waits until every user's turns up to `perUser` are committed in Redis, or `timeoutMs` passed. */
+async function committedInRedis(fleet: TestFleet, users: string[], perUser: number, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  let behind = users;
+  while (behind.length > 0 && Date.now() < deadline) {
+    const done = await Promise.all(behind.map((u) => fleet.redis.get(userKeys(fleet.namespace, u).done)));
+    behind = behind.filter((_, i) => Number(done[i] ?? 0) < perUser);
+    if (behind.length > 0) await new Promise((r) => setTimeout(r, 100));
   }
 }
