@@ -225,6 +225,11 @@ export const envSchema = z.object({
   AGENT_MAX_TOKENS: int(32_000, 100, 10_000_000),
   /** Fault injection for reliability tests: SIGKILL the worker right after its n-th checkpoint of a turn. */
   FAULT_CRASH_AFTER_CHECKPOINT: int(0, 0, 1000),
+  /**
+   * Fault injection for reliability tests (1: on): SIGKILL the worker right after it wrote a turn's
+   * transcript rows, before the turn's commit in Redis.
+   */
+  FAULT_CRASH_AFTER_RECORD: int(0, 0, 1),
   /** Fault injection for reliability tests: SIGKILL the worker right after its n-th intake accept. */
   FAULT_INTAKE_CRASH_AFTER_ACCEPTS: int(0, 0, 1_000_000),
   RAG_TOP_K: int(5, 0, 100),

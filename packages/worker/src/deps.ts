@@ -5,6 +5,7 @@ import {
   type RedisClient,
   type RedisRole,
   redisTargetOf,
+  type TurnJob,
 } from '@agent-fleet/core';
 import { LlmPool } from '@agent-fleet/llm';
 import { createRetriever, type Retriever } from '@agent-fleet/rag';
@@ -255,6 +256,14 @@ async function createTurnParts(
     fairness: metering.fairness,
     metrics,
     logger,
+    ...(config.FAULT_CRASH_AFTER_RECORD
+      ? {
+          afterRecord: (job: TurnJob) => {
+            logger.warn({ turnId: job.turnId }, 'fault injection: killing this worker before the commit');
+            process.kill(process.pid, 'SIGKILL');
+          },
+        }
+      : {}),
   });
   const repair = new TurnRepair({ gate, heads, finisher, metrics, logger });
   const runner = new TurnRunner({

@@ -38,6 +38,8 @@ export interface FinisherPorts {
   fairness: { correct(job: TurnJob, tokens: number): Promise<void> };
   metrics: Pick<WorkerMetrics, 'turns' | 'turnSeconds' | 'unrecorded' | 'failures'>;
   logger: Logger;
+  /** Fault injection (FAULT_CRASH_AFTER_RECORD): called between the transcript rows and the commit. */
+  afterRecord?: (job: TurnJob) => void;
 }
 
 /**
@@ -81,6 +83,7 @@ export class TurnFinisher {
         await Promise.all(records.transcripts.map((row) => p.transcript.record(row)));
       else await this.#recordUnanswered(records.transcripts[0]!, opts.transcript ?? 'required');
     });
+    p.afterRecord?.(turn.job);
     const fin = await stages.time('commit', (span) => {
       span.setAttribute('db.system.name', 'redis');
       return this.#commit(records);
