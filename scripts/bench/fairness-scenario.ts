@@ -26,8 +26,8 @@ export interface FairnessOptions {
   periodMs: number;
   /** How long B chats on the idle fleet for the baseline. */
   idleMs: number;
-  /** The weighted phase: messages and users per tenant, the two tenants' weights. */
-  weighted: { messages: number; users: number; weights: [number, number] };
+  /** The weighted phase, when given: messages and users per tenant, the two tenants' weights. */
+  weighted?: { messages: number; users: number; weights: [number, number] };
   /** HTTP requests in flight while posting a burst. */
   clients: number;
   log?: (line: string) => void;
@@ -68,7 +68,8 @@ export interface FairnessResult {
     /** B's share of the tokens served during the burst. */
     bShare: number;
   };
-  weighted: {
+  /** Present when the options asked for the weighted phase. */
+  weighted?: {
     /** Tokens served to the weight-3 and the weight-1 tenant while both had a backlog, and their ratio. */
     tokens: [number, number];
     ratio: number;
@@ -148,18 +149,18 @@ export class FairnessScenario {
 
   async run(): Promise<FairnessResult> {
     const o = this.#o;
-    const [w3, w1] = o.weighted.weights;
+    const w = o.weighted;
     o.log?.('setting up profiles and weights');
-    await this.#setUp([
+    const tenants: [string, number, number][] = [
       ['a', o.burstUsers, 1],
       ['b', o.steadyUsers, 1],
-      ['w3', o.weighted.users, w3],
-      ['w1', o.weighted.users, w1],
-    ]);
+    ];
+    if (w) tenants.push(['w3', w.users, w.weights[0]], ['w1', w.users, w.weights[1]]);
+    await this.#setUp(tenants);
     const idle = await this.#idle();
     const burst = await this.#burst();
-    const weighted = await this.#weighted();
-    return { idle, burst, weighted };
+    if (!w) return { idle, burst };
+    return { idle, burst, weighted: await this.#weighted(w) };
   }
 
   /** Profiles (the tenant each user counts under) and the tenants' weights. */
@@ -226,8 +227,10 @@ export class FairnessScenario {
   }
 
   /** Two tenants post bursts at once (interleaved); tokens served to each while both have a backlog. */
-  async #weighted(): Promise<FairnessResult['weighted']> {
-    const { messages, users: n, weights } = this.#o.weighted;
+  async #weighted(
+    w: NonNullable<FairnessOptions['weighted']>,
+  ): Promise<NonNullable<FairnessResult['weighted']>> {
+    const { messages, users: n, weights } = w;
     const heavy = users('w3', n);
     const light = users('w1', n);
     const order: [string, string][] = [];

@@ -160,8 +160,8 @@ function table(results: [string, FairnessResult][]): string {
       (r) => `${(r.burst.utilisation * 100).toFixed(0)}%`,
     ),
     row('B’s share of the tokens during the burst', (r) => `${(r.burst.bShare * 100).toFixed(1)}%`),
-    row('weights 3:1, tokens served while both had a backlog', (r) => `${r.weighted.ratio.toFixed(2)} : 1`),
-    row('Jain’s index over the weight-normalised shares', (r) => r.weighted.jain.toFixed(3)),
+    row('weights 3:1, tokens served while both had a backlog', (r) => `${r.weighted!.ratio.toFixed(2)} : 1`),
+    row('Jain’s index over the weight-normalised shares', (r) => r.weighted!.jain.toFixed(3)),
   ].join('\n');
 }
 
