@@ -8,48 +8,32 @@
  */
 import { join } from 'node:path';
 import { type ServiceHandle, spawnService } from '@agent-fleet/devstack';
-import { Command } from 'commander';
 import { Redis } from 'ioredis';
-import { positiveInt } from './cli-args.ts';
+import { count, millis, parseBenchOptions, text } from './cli-args.ts';
 import { type FairnessResult, FairnessScenario, modelCapacity } from './fairness-scenario.ts';
 import { SCRIPTS, startBenchStack } from './stack.ts';
 
-const int = positiveInt;
-const opts = new Command('bench:fairness')
-  .description('FIFO against weighted fair queueing: a bursting tenant and a steady one, and weights 3:1')
-  .option('--burst-messages <n>', "tenant A's burst", int, 5000)
-  .option('--burst-users <n>', "tenant A's users", int, 500)
-  .option('--steady-users <n>', "tenant B's users", int, 20)
-  .option('--period-ms <ms>', 'each of B’s users sends a message this often', int, 2000)
-  .option('--idle-ms <ms>', 'how long B chats on the idle fleet', int, 8000)
-  .option('--weighted-messages <n>', 'messages per tenant in the weighted phase', int, 1200)
-  .option('--weighted-users <n>', 'users per tenant in the weighted phase', int, 120)
-  .option('--latency-ms <ms>', 'the model server’s latency per call', int, 500)
-  .option('--jitter-ms <ms>', 'up to this much more per call, uniform (default: --latency-ms)', int)
-  .option('--partitions <n>', 'PARTITIONS', int, 2)
-  .option('--concurrency <n>', 'WORKER_CONCURRENCY (slots per partition per worker)', int, 140)
-  .option('--workers <n>', 'worker processes', int, 2)
-  .option('--llm-in-flight <n>', 'model calls in flight per worker (LLM_MAX_IN_FLIGHT_PER_SERVER)', int, 16)
-  .option('--clients <n>', 'HTTP requests in flight while posting a burst', int, 32)
-  .option('--modes <list>', 'fifo,fair or one of them', 'fifo,fair')
-  .parse()
-  .opts<{
-    burstMessages: number;
-    burstUsers: number;
-    steadyUsers: number;
-    periodMs: number;
-    idleMs: number;
-    weightedMessages: number;
-    weightedUsers: number;
-    latencyMs: number;
-    jitterMs?: number;
-    partitions: number;
-    concurrency: number;
-    workers: number;
-    llmInFlight: number;
-    clients: number;
-    modes: string;
-  }>();
+const opts = parseBenchOptions(
+  'bench:fairness',
+  'FIFO against weighted fair queueing: a bursting tenant and a steady one, and weights 3:1',
+  {
+    burstMessages: count(5000, "tenant A's burst"),
+    burstUsers: count(500, "tenant A's users"),
+    steadyUsers: count(20, "tenant B's users"),
+    periodMs: millis(2000, 'each of B’s users sends a message this often'),
+    idleMs: millis(8000, 'how long B chats on the idle fleet'),
+    weightedMessages: count(1200, 'messages per tenant in the weighted phase'),
+    weightedUsers: count(120, 'users per tenant in the weighted phase'),
+    latencyMs: millis(500, 'the model server’s latency per call'),
+    jitterMs: millis(undefined, 'up to this much more per call, uniform (default: --latency-ms)'),
+    partitions: count(2, 'PARTITIONS'),
+    concurrency: count(140, 'WORKER_CONCURRENCY (slots per partition per worker)'),
+    workers: count(2, 'worker processes'),
+    llmInFlight: count(16, 'model calls in flight per worker (LLM_MAX_IN_FLIGHT_PER_SERVER)'),
+    clients: count(32, 'HTTP requests in flight while posting a burst'),
+    modes: text('<list>', 'fifo,fair or one of them', 'fifo,fair'),
+  },
+);
 
 async function runMode(
   mode: 'fifo' | 'fair',

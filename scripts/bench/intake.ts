@@ -17,43 +17,24 @@ import { type RedisServerHandle, startRedisServer } from '@agent-fleet/devstack'
 import { type AcceptInput, PartitionQueues, TurnProducer, TurnRecords } from '@agent-fleet/turns';
 import { Queue, Worker } from 'bullmq';
 import { SingleBar } from 'cli-progress';
-import { Command } from 'commander';
 import { Redis } from 'ioredis';
 import { startIntake } from '../../packages/worker/src/intake/consumer.ts';
 import { type IntakeProducer, processIntakeJob } from '../../packages/worker/src/intake/job.ts';
-import { positiveInt } from './cli-args.ts';
+import { count, countOrZero, parseBenchOptions } from './cli-args.ts';
 import { startBenchDir } from './stack.ts';
 
-const int = positiveInt;
-const opts = new Command('bench:intake')
-  .description(
-    'intake messages accepted per second next to raw BullMQ addBulk + a no-op worker on the same Redis',
-  )
-  .option('--messages <n>', 'messages per run', int, 20_000)
-  .option('--users <n>', 'distinct users', int, 1000)
-  .option(
-    '--batch <n>',
-    "the intake consumer's batch (INTAKE_BATCH_SIZE)",
-    int,
-    loadConfig().INTAKE_BATCH_SIZE,
-  )
-  .option('--concurrency <n>', "the no-op worker's concurrency", int, 256)
-  .option('--rounds <n>', 'rounds of raw BullMQ then intake, alternating (figures: their medians)', int, 3)
-  .option(
-    '--one-at-a-time <n>',
-    "messages for main's one-at-a-time consumer (0: skip)",
-    (v) => Number(v),
-    4000,
-  )
-  .parse()
-  .opts<{
-    messages: number;
-    users: number;
-    batch: number;
-    concurrency: number;
-    rounds: number;
-    oneAtATime: number;
-  }>();
+const opts = parseBenchOptions(
+  'bench:intake',
+  'intake messages accepted per second next to raw BullMQ addBulk + a no-op worker on the same Redis',
+  {
+    messages: count(20_000, 'messages per run'),
+    users: count(1000, 'distinct users'),
+    batch: count(loadConfig().INTAKE_BATCH_SIZE, "the intake consumer's batch (INTAKE_BATCH_SIZE)"),
+    concurrency: count(256, "the no-op worker's concurrency"),
+    rounds: count(3, 'rounds of raw BullMQ then intake, alternating (figures: their medians)'),
+    oneAtATime: countOrZero(4000, "messages for main's one-at-a-time consumer (0: skip)"),
+  },
+);
 
 const logger = createLogger('bench-intake', 'silent');
 const ADD_CHUNK = 1000;

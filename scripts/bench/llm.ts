@@ -10,41 +10,26 @@
  *    rate and time to first token (mean, p95).
  */
 import { SingleBar } from 'cli-progress';
-import { Command } from 'commander';
-import { positiveNumber } from './cli-args.ts';
+import { count, factor, parseBenchOptions, skippable } from './cli-args.ts';
 import { printRouting, printSaturation } from './llm-report.ts';
 import { routingRun } from './llm-routing.ts';
 import { type SaturationClient, type SaturationResult, saturationRun } from './llm-saturation.ts';
 
-const num = positiveNumber;
-const opts = new Command('bench:llm')
-  .description('LLM pool saturation (against a direct client) and routing against simulated vLLM servers')
-  .option('--servers <n>', 'simulator processes for the saturation run', num, 2)
-  .option('--users <n>', 'concurrent conversations in the saturation run', num, 576)
-  .option('--turns <n>', 'turns per conversation', num, 3)
-  .option('--time-scale <x>', 'simulator time scale of the saturation run (0.2 = 5x faster)', num, 0.2)
-  .option(
-    '--rounds <n>',
-    'saturation rounds, each a pool run and a direct run, alternating which goes first',
-    num,
-    4,
-  )
-  .option('--routing-servers <n>', 'simulator processes for the routing comparison', num, 4)
-  .option('--routing-users <n>', 'conversations in the routing comparison', num, 48)
-  .option('--routing-turns <n>', 'turns per conversation in the routing comparison', num, 5)
-  .option('--no-routing', 'skip the routing comparison')
-  .parse()
-  .opts<{
-    servers: number;
-    users: number;
-    turns: number;
-    timeScale: number;
-    rounds: number;
-    routingServers: number;
-    routingUsers: number;
-    routingTurns: number;
-    routing: boolean;
-  }>();
+const opts = parseBenchOptions(
+  'bench:llm',
+  'LLM pool saturation (against a direct client) and routing against simulated vLLM servers',
+  {
+    servers: count(2, 'simulator processes for the saturation run'),
+    users: count(576, 'concurrent conversations in the saturation run'),
+    turns: count(3, 'turns per conversation'),
+    timeScale: factor(0.2, 'simulator time scale of the saturation run (0.2 = 5x faster)'),
+    rounds: count(4, 'saturation rounds, each a pool run and a direct run, alternating which goes first'),
+    routingServers: count(4, 'simulator processes for the routing comparison'),
+    routingUsers: count(48, 'conversations in the routing comparison'),
+    routingTurns: count(5, 'turns per conversation in the routing comparison'),
+    routing: skippable('skip the routing comparison'),
+  },
+);
 
 function progress(label: string, total: number) {
   const bar = new SingleBar({

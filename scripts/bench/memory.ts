@@ -10,34 +10,26 @@ import { fork } from 'node:child_process';
 import { loadConfig } from '@agent-fleet/core';
 import { startRedisServer } from '@agent-fleet/devstack';
 import { MultiBar, SingleBar } from 'cli-progress';
-import { Command } from 'commander';
 import { Redis } from 'ioredis';
-import { positiveInt } from './cli-args.ts';
+import { count, parseBenchOptions, seconds } from './cli-args.ts';
 import { coldVersusWarm, p50 } from './memory-cold.ts';
 import { TURN_TOKENS } from './memory-fill.ts';
 import type { FillReport, FillRequest } from './memory-fill-child.ts';
 import { percentile, startBenchDir, startBenchStack } from './stack.ts';
 
-const int = positiveInt;
-const opts = new Command('bench:memory')
-  .description('Redis memory per active and idle user, and the cost of a cold turn')
-  .option('--users <n>', 'simulated users in each Redis', int, 100_000)
-  .option('--turns <n>', 'turns per user', int, 12)
-  .option('--concurrency <n>', 'users filled at once', int, 256)
-  .option('--ttl <seconds>', 'hot state and turn record TTL of the expiring fills', int, 30)
-  .option('--cold-users <n>', 'users timed cold and warm through the worker', int, 100)
-  .option('--cold-history <n>', 'turns of history of each of them', int, 6)
-  .option('--rounds <n>', 'cold and warm rounds', int, 2)
-  .parse()
-  .opts<{
-    users: number;
-    turns: number;
-    concurrency: number;
-    ttl: number;
-    coldUsers: number;
-    coldHistory: number;
-    rounds: number;
-  }>();
+const opts = parseBenchOptions(
+  'bench:memory',
+  'Redis memory per active and idle user, and the cost of a cold turn',
+  {
+    users: count(100_000, 'simulated users in each Redis'),
+    turns: count(12, 'turns per user'),
+    concurrency: count(256, 'users filled at once'),
+    ttl: seconds(30, 'hot state and turn record TTL of the expiring fills'),
+    coldUsers: count(100, 'users timed cold and warm through the worker'),
+    coldHistory: count(6, 'turns of history of each of them'),
+    rounds: count(2, 'cold and warm rounds'),
+  },
+);
 const budget = loadConfig({}).HISTORY_TOKEN_BUDGET;
 /** The baseline keeps hot state as before it expired: a TTL far past the run (a hundred years). */
 const FOREVER = 100 * 365 * 24 * 3600;

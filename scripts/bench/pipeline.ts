@@ -11,35 +11,27 @@ import { spawnService } from '@agent-fleet/devstack';
 import { Scratchpad } from '@agent-fleet/turns';
 import { Queue, Worker } from 'bullmq';
 import { SingleBar } from 'cli-progress';
-import { Command } from 'commander';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { CheckpointWriter, EMPTY_CHECKPOINT } from '../../packages/worker/src/turn/checkpoint.ts';
-import { positiveInt } from './cli-args.ts';
+import { count, parseBenchOptions, seconds, text } from './cli-args.ts';
 import { breakdown, collectTimings, openLoop } from './pipeline-timings.ts';
 import { cpuMeter, type Metered } from './proc-cpu.ts';
 import { percentile, SCRIPTS, startBenchStack } from './stack.ts';
 
-const int = positiveInt;
-const opts = new Command('bench:pipeline')
-  .description('turn throughput of the fleet next to raw BullMQ on the same Redis')
-  .option('--turns <n>', 'turns to run', int, 4000)
-  .option('--users <n>', 'distinct users', int, 400)
-  .option('--workers <n>', 'worker processes', int, 2)
-  .option('--concurrency <n>', 'jobs in flight per partition queue per worker', int, 8)
-  .option('--clients <n>', 'HTTP requests in flight', int, 64)
-  .option('--load-seconds <n>', 'seconds of each open-loop run at 50% and 90% of the maximum rate', int, 6)
-  .option('--profile <dir>', 'write a V8 CPU profile of every service into <dir>')
-  .parse()
-  .opts<{
-    turns: number;
-    users: number;
-    workers: number;
-    concurrency: number;
-    clients: number;
-    loadSeconds: number;
-    profile?: string;
-  }>();
+const opts = parseBenchOptions(
+  'bench:pipeline',
+  'turn throughput of the fleet next to raw BullMQ on the same Redis',
+  {
+    turns: count(4000, 'turns to run'),
+    users: count(400, 'distinct users'),
+    workers: count(2, 'worker processes'),
+    concurrency: count(8, 'jobs in flight per partition queue per worker'),
+    clients: count(64, 'HTTP requests in flight'),
+    loadSeconds: seconds(6, 'seconds of each open-loop run at 50% and 90% of the maximum rate'),
+    profile: text('<dir>', 'write a V8 CPU profile of every service into <dir>'),
+  },
+);
 const nodeOptions = opts.profile ? `--cpu-prof --cpu-prof-dir=${opts.profile}` : undefined;
 
 function bar(label: string, total: number) {

@@ -15,32 +15,24 @@ import {
   SAMPLE_CORPUS_DIR,
   SAMPLE_TENANT,
 } from '@agent-fleet/rag';
-import { Command } from 'commander';
 import pg from 'pg';
-import { positiveNumber } from './cli-args.ts';
+import { count, factor, millis, parseBenchOptions, seconds } from './cli-args.ts';
 import { chatLoad, p95, type RunOutcome, reviewCorpus, reviewRun, turnLatencies } from './review-load.ts';
 import { SCRIPTS, startBenchStack } from './stack.ts';
 
-const num = positiveNumber;
-const opts = new Command('bench:review')
-  .description('review run throughput and its effect on chat latency, on the whole stack')
-  .option('--documents <n>', 'documents in the run', num, 500)
-  .option('--chat-users <n>', 'closed-loop chat users', num, 8)
-  .option('--think-ms <ms>', 'pause of a chat user between an answer and the next question', num, 500)
-  .option('--chat-seconds <s>', 'length of the chat-alone phase', num, 30)
-  .option('--workers <n>', 'worker processes', num, 2)
-  .option('--review-concurrency <n>', 'REVIEW_CONCURRENCY (documents in flight per worker)', num, 4)
-  .option('--time-scale <x>', 'simulator time scale (0.2 = 5x faster than modelled)', num, 0.2)
-  .parse()
-  .opts<{
-    documents: number;
-    chatUsers: number;
-    thinkMs: number;
-    chatSeconds: number;
-    workers: number;
-    reviewConcurrency: number;
-    timeScale: number;
-  }>();
+const opts = parseBenchOptions(
+  'bench:review',
+  'review run throughput and its effect on chat latency, on the whole stack',
+  {
+    documents: count(500, 'documents in the run'),
+    chatUsers: count(8, 'closed-loop chat users'),
+    thinkMs: millis(500, 'pause of a chat user between an answer and the next question'),
+    chatSeconds: seconds(30, 'length of the chat-alone phase'),
+    workers: count(2, 'worker processes'),
+    reviewConcurrency: count(4, 'REVIEW_CONCURRENCY (documents in flight per worker)'),
+    timeScale: factor(0.2, 'simulator time scale (0.2 = 5x faster than modelled)'),
+  },
+);
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
