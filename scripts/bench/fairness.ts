@@ -7,11 +7,11 @@
  * --llm-in-flight calls at once, and has worker slots for every user that may have a turn running.
  */
 import { join } from 'node:path';
-import { type ServiceHandle, spawnService } from '@agent-fleet/devstack';
 import { Redis } from 'ioredis';
 import { count, millis, parseBenchOptions, text } from './cli-args.ts';
 import { type FairnessResult, FairnessScenario, modelCapacity } from './fairness-scenario.ts';
-import { SCRIPTS, startBenchStack } from './stack.ts';
+import { BenchProcesses } from './fleet-processes.ts';
+import { type BenchStack, startBenchStack } from './stack.ts';
 
 const opts = parseBenchOptions(
   'bench:fairness',
@@ -35,56 +35,28 @@ const opts = parseBenchOptions(
   },
 );
 
-async function runMode(
-  mode: 'fifo' | 'fair',
-  stack: Awaited<ReturnType<typeof startBenchStack>>,
-  simUrl: string,
-) {
+async function runMode(mode: 'fifo' | 'fair', stack: BenchStack, simUrl: string) {
   const namespace = `fair-${mode}-${Date.now().toString(36)}`;
-  const env = {
-    PATH: process.env.PATH ?? '',
-    REDIS_URL: stack.redis.url,
-    DATABASE_URL: stack.databaseUrl,
-    LLM_BASE_URLS: simUrl,
-    FLEET_NAMESPACE: namespace,
-    HOST: '127.0.0.1',
-    PORT: '0',
-    LOG_LEVEL: 'warn',
-    AUTH_MODE: 'off',
-    QUEUE_ORDER: mode,
-    PARTITIONS: String(opts.partitions),
-    WORKER_CONCURRENCY: String(opts.concurrency),
-    LLM_MAX_IN_FLIGHT_PER_SERVER: String(opts.llmInFlight),
-    RATE_LIMIT_USER_PER_SECOND: '0',
-    RATE_LIMIT_KEY_PER_SECOND: '0',
-    RATE_LIMIT_IP_PER_SECOND: '0',
-  };
-  const logDir = join(stack.dir, 'logs', mode);
-  const services: ServiceHandle[] = [];
+  const processes = new BenchProcesses(join(stack.dir, 'logs', mode));
   const redis = new Redis(stack.redis.url, { maxRetriesPerRequest: null });
   try {
-    const gateway = spawnService({
-      name: 'gateway',
-      script: SCRIPTS.gateway,
-      env,
-      readyEvent: 'listening',
-      logFile: join(logDir, 'gateway.log'),
+    const gatewayUrl = await processes.fleet({
+      stack,
+      llmUrl: simUrl,
+      workers: opts.workers,
+      env: {
+        FLEET_NAMESPACE: namespace,
+        QUEUE_ORDER: mode,
+        PARTITIONS: String(opts.partitions),
+        WORKER_CONCURRENCY: String(opts.concurrency),
+        LLM_MAX_IN_FLIGHT_PER_SERVER: String(opts.llmInFlight),
+        RATE_LIMIT_USER_PER_SECOND: '0',
+        RATE_LIMIT_KEY_PER_SECOND: '0',
+        RATE_LIMIT_IP_PER_SECOND: '0',
+      },
     });
-    services.push(gateway);
-    const gw = (await gateway.ready)!;
-    for (let i = 0; i < opts.workers; i++)
-      services.push(
-        spawnService({
-          name: `worker-${i}`,
-          script: SCRIPTS.worker,
-          env,
-          readyEvent: 'ready',
-          logFile: join(logDir, `worker-${i}.log`),
-        }),
-      );
-    await Promise.all(services.map((s) => s.ready));
     const scenario = new FairnessScenario(
-      { gatewayUrl: gw.url, redis, namespace, capacity: capacity() },
+      { gatewayUrl, redis, namespace, capacity: capacity() },
       {
         burstMessages: opts.burstMessages,
         burstUsers: opts.burstUsers,
@@ -98,7 +70,7 @@ async function runMode(
     );
     return await scenario.run();
   } finally {
-    await Promise.all(services.map((s) => s.stop(10_000)));
+    await processes.stopAll();
     redis.disconnect();
   }
 }
@@ -151,22 +123,14 @@ function table(results: [string, FairnessResult][]): string {
 
 async function main() {
   const stack = await startBenchStack();
-  const sim = spawnService({
-    name: 'llm-sim',
-    script: SCRIPTS.llmSim,
-    env: {
-      PATH: process.env.PATH ?? '',
-      SIM_PORT: '0',
+  const processes = new BenchProcesses(join(stack.dir, 'logs'));
+  try {
+    const simUrl = await processes.simulator({
       SIM_TIME_SCALE: '0',
       SIM_LATENCY_MS: String(opts.latencyMs),
       SIM_LATENCY_JITTER_MS: String(opts.jitterMs ?? opts.latencyMs),
       LOG_LEVEL: 'warn',
-    },
-    readyEvent: 'listening',
-    logFile: join(stack.dir, 'logs', 'sim.log'),
-  });
-  try {
-    const simUrl = (await sim.ready)!.url;
+    });
     const results: [string, FairnessResult][] = [];
     for (const mode of opts.modes.split(',') as ('fifo' | 'fair')[])
       results.push([mode, await runMode(mode, stack, simUrl)]);
@@ -177,7 +141,7 @@ async function main() {
         `the model answers in ${opts.latencyMs} to ${opts.latencyMs + (opts.jitterMs ?? opts.latencyMs)} ms\n\n${table(results)}\n`,
     );
   } finally {
-    await sim.stop();
+    await processes.stopAll();
     await stack.stop();
   }
 }

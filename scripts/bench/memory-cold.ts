@@ -7,9 +7,9 @@
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { hotStateKeys, isFinalStatus, type TurnStatus, userKeys } from '@agent-fleet/core';
-import { spawnService } from '@agent-fleet/devstack';
 import { Redis } from 'ioredis';
-import { type BenchStack, percentile, SCRIPTS } from './stack.ts';
+import { BenchProcesses } from './fleet-processes.ts';
+import { type BenchStack, percentile } from './stack.ts';
 
 export interface ColdOptions {
   users: number;
@@ -75,10 +75,10 @@ async function timedTurn(gateway: string, userId: string, text: string, times?: 
 }
 
 export async function coldVersusWarm(stack: BenchStack, o: ColdOptions): Promise<ColdResult> {
-  const services: ReturnType<typeof spawnService>[] = [];
+  const processes = new BenchProcesses(join(stack.dir, 'logs'));
   const redis = new Redis(stack.redis.url);
   try {
-    const gateway = await startFleet(stack, services);
+    const gateway = await startFleet(stack, processes);
     const users = Array.from({ length: o.users }, (_, i) => `cold-${i}`);
     const seqs = new Map(users.map((u) => [u, 0]));
     const turn = async (user: string, times?: TurnTimes) => {
@@ -112,7 +112,7 @@ export async function coldVersusWarm(stack: BenchStack, o: ColdOptions): Promise
   } finally {
     redis.disconnect();
     agent.destroy();
-    await Promise.all(services.map((s) => s.stop()));
+    await processes.stopAll();
   }
 }
 
@@ -129,45 +129,14 @@ async function untilExpired(redis: Redis, stack: BenchStack, users: string[]): P
 const NAMESPACE = 'bench';
 
 /** The simulator, a gateway and one worker, with a hot state TTL of one second. */
-async function startFleet(stack: BenchStack, services: ReturnType<typeof spawnService>[]): Promise<string> {
-  const logDir = join(stack.dir, 'logs');
-  const sim = spawnService({
-    name: 'llm-sim',
-    script: SCRIPTS.llmSim,
-    env: { PATH: process.env.PATH, SIM_PORT: '0', SIM_LATENCY_MS: '0', SIM_TIME_SCALE: '0' },
-    readyEvent: 'listening',
-    logFile: join(logDir, 'sim.log'),
+async function startFleet(stack: BenchStack, processes: BenchProcesses): Promise<string> {
+  const llmUrl = await processes.simulator({ SIM_LATENCY_MS: '0', SIM_TIME_SCALE: '0' });
+  return processes.fleet({
+    stack,
+    llmUrl,
+    workers: 1,
+    env: { FLEET_NAMESPACE: NAMESPACE, HOT_STATE_TTL: '1' },
   });
-  services.push(sim);
-  const env = {
-    PATH: process.env.PATH,
-    REDIS_URL: stack.redis.url,
-    DATABASE_URL: stack.databaseUrl,
-    LLM_BASE_URLS: (await sim.ready)!.url,
-    FLEET_NAMESPACE: NAMESPACE,
-    HOST: '127.0.0.1',
-    PORT: '0',
-    LOG_LEVEL: 'warn',
-    AUTH_MODE: 'off',
-    HOT_STATE_TTL: '1',
-  };
-  const gateway = spawnService({
-    name: 'gateway',
-    script: SCRIPTS.gateway,
-    env,
-    readyEvent: 'listening',
-    logFile: join(logDir, 'gateway.log'),
-  });
-  const worker = spawnService({
-    name: 'worker',
-    script: SCRIPTS.worker,
-    env,
-    readyEvent: 'ready',
-    logFile: join(logDir, 'worker.log'),
-  });
-  services.push(gateway, worker);
-  await worker.ready;
-  return (await gateway.ready)!.url;
 }
 
 export function p50(values: number[]): number {

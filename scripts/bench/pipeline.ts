@@ -7,7 +7,6 @@
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { isFinalStatus, loadConfig, partitionQueueName, type TurnStatus } from '@agent-fleet/core';
-import { spawnService } from '@agent-fleet/devstack';
 import { Scratchpad } from '@agent-fleet/turns';
 import { Queue, Worker } from 'bullmq';
 import { SingleBar } from 'cli-progress';
@@ -15,9 +14,10 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { CheckpointWriter, EMPTY_CHECKPOINT } from '../../packages/worker/src/turn/checkpoint.ts';
 import { count, parseBenchOptions, seconds, text } from './cli-args.ts';
+import { BenchProcesses } from './fleet-processes.ts';
 import { breakdown, collectTimings, openLoop } from './pipeline-timings.ts';
 import { cpuMeter, type Metered } from './proc-cpu.ts';
-import { percentile, SCRIPTS, startBenchStack } from './stack.ts';
+import { percentile, startBenchStack } from './stack.ts';
 
 const opts = parseBenchOptions(
   'bench:pipeline',
@@ -123,66 +123,28 @@ function postTurn(url: string, body: string): Promise<string> {
 
 async function main() {
   const stack = await startBenchStack();
-  const services: ReturnType<typeof spawnService>[] = [];
+  const processes = new BenchProcesses(join(stack.dir, 'logs'));
   try {
     const raw = await rawBullmq(stack.redis, opts.turns, opts.clients);
     const rawRate = raw.rate;
 
-    const logDir = join(stack.dir, 'logs');
-    const sim = spawnService({
-      name: 'llm-sim',
-      script: SCRIPTS.llmSim,
-      env: {
-        PATH: process.env.PATH,
-        SIM_PORT: '0',
-        SIM_LATENCY_MS: '0',
-        SIM_TIME_SCALE: '0',
-        // Script mode answers like echo unless a fixture matches: the step phase below adds some.
-        SIM_MODE: 'script',
-        NODE_OPTIONS: nodeOptions,
-      },
-      readyEvent: 'listening',
-      logFile: join(logDir, 'sim.log'),
-    });
-    services.push(sim);
-    const simInfo = await sim.ready;
-    const env = {
-      PATH: process.env.PATH,
-      REDIS_URL: stack.redis.url,
-      DATABASE_URL: stack.databaseUrl,
-      LLM_BASE_URLS: simInfo!.url,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'warn',
-      AUTH_MODE: 'off',
-      WORKER_CONCURRENCY: String(opts.concurrency),
+    const simUrl = await processes.simulator({
+      SIM_LATENCY_MS: '0',
+      SIM_TIME_SCALE: '0',
+      // Script mode answers like echo unless a fixture matches: the step phase below adds some.
+      SIM_MODE: 'script',
       NODE_OPTIONS: nodeOptions,
-    };
-    const gateway = spawnService({
-      name: 'gateway',
-      script: SCRIPTS.gateway,
-      env,
-      readyEvent: 'listening',
-      logFile: join(logDir, 'gateway.log'),
     });
-    services.push(gateway);
-    const gw = (await gateway.ready)!;
-    for (let i = 0; i < opts.workers; i++) {
-      services.push(
-        spawnService({
-          name: `worker-${i}`,
-          script: SCRIPTS.worker,
-          env,
-          readyEvent: 'ready',
-          logFile: join(logDir, `worker-${i}.log`),
-        }),
-      );
-    }
-    await Promise.all(services.map((s) => s.ready));
+    const gatewayUrl = await processes.fleet({
+      stack,
+      llmUrl: simUrl,
+      workers: opts.workers,
+      env: { WORKER_CONCURRENCY: String(opts.concurrency), NODE_OPTIONS: nodeOptions },
+    });
 
     const pool = new pg.Pool({ connectionString: stack.databaseUrl, max: 2 });
     const metered: Metered[] = [
-      ...services.map((s) => ({ name: s.name, pid: s.pid })),
+      ...processes.services.map((s) => ({ name: s.name, pid: s.pid })),
       { name: 'redis', pid: stack.redis.pid },
       { name: 'postgres', pid: stack.pg.pid, tree: true },
       { name: 'load generator', pid: 'self' },
@@ -201,7 +163,7 @@ async function main() {
           const i = next++;
           // Turn i belongs to user i % users: each user's turns are spread through the run.
           await postTurn(
-            `${gw.url}/v1/users/bench-${i % opts.users}/messages`,
+            `${gatewayUrl}/v1/users/bench-${i % opts.users}/messages`,
             JSON.stringify({ text: `message ${Math.floor(i / opts.users)} of ${perUser}` }),
           );
         }
@@ -234,19 +196,19 @@ async function main() {
       const label = `load${Math.round(share * 100)}`;
       const ids = await openLoop(count, rate, (i) =>
         postTurn(
-          `${gw.url}/v1/users/${label}-${i % opts.users}/messages`,
+          `${gatewayUrl}/v1/users/${label}-${i % opts.users}/messages`,
           JSON.stringify({ text: `turn ${i}` }),
         ),
       );
       loaded.push([
         `at ${Math.round(share * 100)}% of the maximum (${rate.toFixed(0)} turns/s for ${opts.loadSeconds} s)`,
-        await collectTimings(gw.url, ids),
+        await collectTimings(gatewayUrl, ids),
       ]);
     }
 
     // Added latency per agent step: the same user's turns one at a time on the now idle fleet, each
     // answered at once (plain), or after one tool call (one more model step and one tool step).
-    const simAdmin = simInfo!.url.replace(/\/v1$/, '');
+    const simAdmin = simUrl.replace(/\/v1$/, '');
     const SEQUENTIAL = 60;
     const fixtures = Array.from({ length: SEQUENTIAL }, (_, i) => [
       {
@@ -265,7 +227,7 @@ async function main() {
       const ids: string[] = [];
       for (let i = 0; i < SEQUENTIAL; i++) {
         const started = performance.now();
-        const res = await fetch(`${gw.url}/v1/users/${user}/messages`, {
+        const res = await fetch(`${gatewayUrl}/v1/users/${user}/messages`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ text: text(i) }),
@@ -273,7 +235,9 @@ async function main() {
         const { turnId } = (await res.json()) as { turnId: string };
         ids.push(turnId);
         for (;;) {
-          const turn = (await (await fetch(`${gw.url}/v1/turns/${turnId}`)).json()) as { status: TurnStatus };
+          const turn = (await (await fetch(`${gatewayUrl}/v1/turns/${turnId}`)).json()) as {
+            status: TurnStatus;
+          };
           if (isFinalStatus(turn.status)) break;
           await new Promise((r) => setTimeout(r, 2));
         }
@@ -283,7 +247,7 @@ async function main() {
     };
     const plainRun = await sequential('plain-user', (i) => `plain turn ${i}.`);
     const plain = plainRun.p50;
-    const idle = await collectTimings(gw.url, plainRun.ids);
+    const idle = await collectTimings(gatewayUrl, plainRun.ids);
     const stepped = (await sequential('step-user', (i) => `step turn ${i}.`)).p50;
     const perStep = (stepped - plain) / 2;
 
@@ -334,7 +298,7 @@ async function main() {
     for (const [label, timings] of loaded) for (const line of breakdown(label, timings)) console.log(line);
   } finally {
     agent.destroy();
-    await Promise.all(services.map((s) => s.stop()));
+    await processes.stopAll();
     await stack.stop();
   }
 }

@@ -7,7 +7,6 @@
  * 3. the run and chat together: the same for the run, and chat p95 next to the first phase's.
  */
 import { join } from 'node:path';
-import { spawnService } from '@agent-fleet/devstack';
 import {
   ingestDocument,
   ingestPaths,
@@ -17,8 +16,9 @@ import {
 } from '@agent-fleet/rag';
 import pg from 'pg';
 import { count, factor, millis, parseBenchOptions, seconds } from './cli-args.ts';
+import { BenchProcesses } from './fleet-processes.ts';
 import { chatLoad, p95, type RunOutcome, reviewCorpus, reviewRun, turnLatencies } from './review-load.ts';
-import { SCRIPTS, startBenchStack } from './stack.ts';
+import { startBenchStack } from './stack.ts';
 
 const opts = parseBenchOptions(
   'bench:review',
@@ -38,56 +38,22 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 
 async function main() {
   const stack = await startBenchStack();
-  const services: ReturnType<typeof spawnService>[] = [];
+  const processes = new BenchProcesses(join(stack.dir, 'logs'));
   const pool = new pg.Pool({ connectionString: stack.databaseUrl, max: 4 });
   try {
-    const logDir = join(stack.dir, 'logs');
-    const sim = spawnService({
-      name: 'llm-sim',
-      script: SCRIPTS.llmSim,
+    const simUrl = await processes.simulator({
+      SIM_MODE: 'extractive',
+      SIM_TIME_SCALE: String(opts.timeScale),
+    });
+    const gatewayUrl = await processes.fleet({
+      stack,
+      llmUrl: simUrl,
+      workers: opts.workers,
       env: {
-        PATH: process.env.PATH,
-        SIM_PORT: '0',
-        SIM_MODE: 'extractive',
-        SIM_TIME_SCALE: String(opts.timeScale),
+        REVIEW_CONCURRENCY: String(opts.reviewConcurrency),
+        REVIEW_MAX_DOCUMENTS: String(Math.max(20_000, opts.documents)),
       },
-      readyEvent: 'listening',
-      logFile: join(logDir, 'sim.log'),
     });
-    services.push(sim);
-    const simUrl = (await sim.ready)!.url;
-    const env = {
-      PATH: process.env.PATH,
-      REDIS_URL: stack.redis.url,
-      DATABASE_URL: stack.databaseUrl,
-      LLM_BASE_URLS: simUrl,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'warn',
-      AUTH_MODE: 'off',
-      REVIEW_CONCURRENCY: String(opts.reviewConcurrency),
-      REVIEW_MAX_DOCUMENTS: String(Math.max(20_000, opts.documents)),
-    };
-    const gateway = spawnService({
-      name: 'gateway',
-      script: SCRIPTS.gateway,
-      env,
-      readyEvent: 'listening',
-      logFile: join(logDir, 'gateway.log'),
-    });
-    services.push(gateway);
-    const gatewayUrl = (await gateway.ready)!.url;
-    for (let i = 0; i < opts.workers; i++)
-      services.push(
-        spawnService({
-          name: `worker-${i}`,
-          script: SCRIPTS.worker,
-          env,
-          readyEvent: 'ready',
-          logFile: join(logDir, `worker-${i}.log`),
-        }),
-      );
-    await Promise.all(services.map((s) => s.ready));
 
     const retriever = new PostgresRetriever({ pool });
     await ingestPaths([SAMPLE_CORPUS_DIR], { tenant: SAMPLE_TENANT, retriever });
@@ -133,7 +99,7 @@ async function main() {
     const withRun = await turnLatencies(pool, users, withFrom, withTo);
     report(alone, withRun, runAlone, runWith);
   } finally {
-    await Promise.all(services.reverse().map((s) => s.stop()));
+    await processes.stopAll();
     await pool.end();
     await stack.stop();
   }
