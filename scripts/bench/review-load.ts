@@ -1,9 +1,12 @@
 /**
  * What the chat-latency test (test/review-chat-latency.test.ts) and `pnpm bench:review` share: the
- * review corpus and checklist, closed-loop chat users, a review run followed to its end, turn
+ * review corpus and checklist, the data a run and its chat users read, closed-loop chat users, a
+ * review run followed to its end, turn
  * latencies from the transcript, and the simulator's generation counters.
  */
 import { Agent, request } from 'node:http';
+import type { Retriever } from '@agent-fleet/rag';
+import { ingestDocument, ingestPaths, SAMPLE_CORPUS_DIR, SAMPLE_TENANT } from '@agent-fleet/rag';
 import type pg from 'pg';
 
 export const REVIEW_CHECKLIST = {
@@ -41,6 +44,31 @@ export function reviewCorpus(n: number, prefix: string): { docId: string; title:
       text: `# Supplier contract ${i + 1}\n\n## Terms\n\n${clauses.slice(0, 4).join(' ')}\n\n## Obligations\n\n${clauses.slice(4).join(' ')}\n`,
     };
   });
+}
+
+/**
+ * What a review run and its chat users read: the sample corpus and `documents`, all in the sample
+ * tenant for the `compliance` group (into the fleet's retriever), and a profile in that group for
+ * each of `users`.
+ */
+export async function seedReviewData(o: {
+  retriever: Retriever;
+  gatewayUrl: string;
+  documents: { docId: string; title: string; text: string }[];
+  users: string[];
+}): Promise<void> {
+  const { retriever } = o;
+  await ingestPaths([SAMPLE_CORPUS_DIR], { tenant: SAMPLE_TENANT, retriever });
+  for (const d of o.documents)
+    await ingestDocument({ tenant: SAMPLE_TENANT, acl: ['compliance'], ...d }, { retriever });
+  for (const userId of o.users) {
+    const res = await fetch(`${o.gatewayUrl}/v1/users/${userId}/profile`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tenant: SAMPLE_TENANT, groups: ['compliance'] }),
+    });
+    if (!res.ok) throw new Error(`profile of ${userId}: ${res.status} ${await res.text()}`);
+  }
 }
 
 const QUESTIONS = [

@@ -7,17 +7,19 @@
  * 3. the run and chat together: the same for the run, and chat p95 next to the first phase's.
  */
 import { join } from 'node:path';
-import {
-  ingestDocument,
-  ingestPaths,
-  PostgresRetriever,
-  SAMPLE_CORPUS_DIR,
-  SAMPLE_TENANT,
-} from '@agent-fleet/rag';
+import { PostgresRetriever } from '@agent-fleet/rag';
 import pg from 'pg';
 import { count, factor, millis, parseBenchOptions, seconds } from './cli-args.ts';
 import { BenchProcesses } from './fleet-processes.ts';
-import { chatLoad, p95, type RunOutcome, reviewCorpus, reviewRun, turnLatencies } from './review-load.ts';
+import {
+  chatLoad,
+  p95,
+  type RunOutcome,
+  reviewCorpus,
+  reviewRun,
+  seedReviewData,
+  turnLatencies,
+} from './review-load.ts';
 import { startBenchStack } from './stack.ts';
 
 const opts = parseBenchOptions(
@@ -55,20 +57,16 @@ async function main() {
       },
     });
 
-    const retriever = new PostgresRetriever({ pool });
-    await ingestPaths([SAMPLE_CORPUS_DIR], { tenant: SAMPLE_TENANT, retriever });
     // Two corpora of the same shape, one per run, so the second run finds nothing of the first in
     // the simulator's prefix cache.
     const corpora = ['bench-a-', 'bench-b-'].map((prefix) => reviewCorpus(opts.documents, prefix));
-    for (const d of corpora.flat())
-      await ingestDocument({ tenant: SAMPLE_TENANT, acl: ['compliance'], ...d }, { retriever });
     const users = Array.from({ length: opts.chatUsers }, (_, i) => `bench-chat-${i}`);
-    for (const userId of ['bench-reviewer', ...users])
-      await fetch(`${gatewayUrl}/v1/users/${userId}/profile`, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ tenant: SAMPLE_TENANT, groups: ['compliance'] }),
-      });
+    await seedReviewData({
+      retriever: new PostgresRetriever({ pool }),
+      gatewayUrl,
+      documents: corpora.flat(),
+      users: ['bench-reviewer', ...users],
+    });
     const run = (name: string, corpus: number) =>
       reviewRun({
         gatewayUrl,
