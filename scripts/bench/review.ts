@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import { PostgresRetriever } from '@agent-fleet/rag';
-import pg from 'pg';
+import { createPool } from '@agent-fleet/state';
 import { count, factor, millis, parseBenchOptions, seconds } from './cli-args.ts';
 import { BenchProcesses } from './fleet-processes.ts';
 import {
@@ -41,7 +41,9 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 async function main() {
   const stack = await startBenchStack();
   const processes = new BenchProcesses(join(stack.dir, 'logs'));
-  const pool = new pg.Pool({ connectionString: stack.databaseUrl, max: 4 });
+  // createPool ignores errors of idle clients: pool.end() returns before their sockets close, and
+  // Postgres, stopped right after, sends each of them a termination notice.
+  const pool = createPool(stack.databaseUrl, 4);
   try {
     const simUrl = await processes.simulator({
       SIM_MODE: 'extractive',
