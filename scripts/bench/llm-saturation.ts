@@ -84,8 +84,7 @@ export async function saturationRun(
       conversationsPerServer: [],
       cpuMs: 0,
     };
-    const { send, close } =
-      client === 'pool' ? poolSender(fleet, stats, opts.workload) : directSender(fleet, stats, opts.workload);
+    const { send, close } = SENDERS[client](fleet, stats, opts.workload);
     const before = await fleet.counters();
     const sampler = sampleLoad(fleet);
     let tokens = 0;
@@ -122,12 +121,14 @@ export async function saturationRun(
   }
 }
 
+/** A client sending the workload's turns to the fleet, counting what it did into `stats`. */
+interface Sender {
+  send: TurnSender;
+  close(): void;
+}
+
 /** The pool as a worker runs it: session routing, one slot per batch seat, interactive turns. */
-function poolSender(
-  fleet: SimFleet,
-  stats: ClientStats,
-  workload: Workload,
-): { send: TurnSender; close: () => void } {
+function poolSender(fleet: SimFleet, stats: ClientStats, workload: Workload): Sender {
   const pool = new LlmPool({
     servers: fleet.urls,
     apiKey: 'bench',
@@ -159,11 +160,8 @@ function poolSender(
   return { send, close: () => pool.close() };
 }
 
-function directSender(
-  fleet: SimFleet,
-  stats: ClientStats,
-  workload: Workload,
-): { send: TurnSender; close: () => void } {
+/** The reference: each conversation pinned to one server, up to a batch of requests in flight each. */
+function directSender(fleet: SimFleet, stats: ClientStats, workload: Workload): Sender {
   const direct = new DirectClient({
     urls: fleet.urls,
     model: 'fleet-sim',
@@ -177,6 +175,8 @@ function directSender(
     });
   return { send, close: () => {} };
 }
+
+const SENDERS: Record<SaturationClient, typeof poolSender> = { pool: poolSender, direct: directSender };
 
 /** Σ over servers of generation tokens ÷ modelled seconds between the two readings. */
 function modelledRate(before: EngineCounters[], after: EngineCounters[]): number {
