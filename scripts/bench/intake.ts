@@ -92,22 +92,10 @@ async function measure(
   return rate;
 }
 
-/** The producer, counting its accepts. */
-function counting(producer: IntakeProducer) {
-  let accepted = 0;
-  return {
-    producer: {
-      async accept(input: AcceptInput) {
-        const turn = await producer.accept(input);
-        accepted++;
-        return turn;
-      },
-    },
-    accepted: () => accepted,
-  };
-}
-
-/** The fleet's turn producer on its own namespace, as a worker builds it (without Postgres). */
+/**
+ * The fleet's turn producer on its own namespace, as a worker builds it (without Postgres), and how
+ * many turns it has accepted.
+ */
 function turnProducer(connection: RedisClient, namespace: string) {
   const partitions = new PartitionQueues({
     connection,
@@ -126,83 +114,111 @@ function turnProducer(connection: RedisClient, namespace: string) {
     // Every user of the run is new: numbering starts at 1 (a worker asks the transcript).
     seqFloor: async () => 0,
   });
-  return { producer, close: () => partitions.close() };
+  let accepted = 0;
+  const counting: IntakeProducer = {
+    async accept(input: AcceptInput) {
+      const turn = await producer.accept(input);
+      accepted++;
+      return turn;
+    },
+  };
+  return { producer: counting, accepted: () => accepted, close: () => partitions.close() };
 }
 
-async function rawBullmq(url: string, round: number): Promise<number> {
+/** A consumer of the intake queue under measurement: the messages it has handled, and its stop. */
+interface Consumer {
+  handled(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a consumer of the intake queue under `prefix` (on a connection of its own), adds `n`
+ * messages and returns how many it handled per second (see `measure`); then stops it.
+ */
+async function measureConsumer(
+  label: string,
+  url: string,
+  prefix: string,
+  n: number,
+  start: (connection: Redis, queue: Queue) => Promise<Consumer>,
+): Promise<number> {
   const connection = new Redis(url, { maxRetriesPerRequest: null });
-  const prefix = `raw-${round}:{agent.intake}`;
   const queue = new Queue(INTAKE_QUEUE, { connection, prefix });
-  let handled = 0;
-  const worker = new Worker(
-    INTAKE_QUEUE,
-    async () => {
-      handled++;
-    },
-    {
-      connection,
-      prefix,
-      concurrency: opts.concurrency,
-      removeOnComplete: { age: 3600, count: 100_000 },
-    },
-  );
-  const rate = await measure(
-    'raw BullMQ (addBulk + no-op)',
-    queue,
-    opts.messages,
-    () => handled,
-    () => produce(url, prefix, opts.messages),
-  );
-  await worker.close();
-  await queue.close();
-  connection.disconnect();
-  return rate;
+  const consumer = await start(connection, queue);
+  try {
+    return await measure(label, queue, n, consumer.handled, () => produce(url, prefix, n));
+  } finally {
+    await consumer.close();
+    await queue.close();
+    connection.disconnect();
+  }
 }
 
-async function batchedIntake(url: string, round: number): Promise<number> {
-  const connection = new Redis(url, { maxRetriesPerRequest: null });
-  const namespace = `batched-${round}`;
-  const turns = turnProducer(connection, namespace);
-  const { producer, accepted } = counting(turns.producer);
-  const intake = await startIntake({
-    connection,
-    namespace,
-    producer,
-    logger,
-    maxMessageBytes: 32 * 1024,
-    batchSize: opts.batch,
+/** A no-op BullMQ worker: what taking a job costs, without accepting anything. */
+function rawBullmq(url: string, round: number): Promise<number> {
+  const prefix = `raw-${round}:{agent.intake}`;
+  return measureConsumer('raw BullMQ (addBulk + no-op)', url, prefix, opts.messages, async (connection) => {
+    let handled = 0;
+    const worker = new Worker(
+      INTAKE_QUEUE,
+      async () => {
+        handled++;
+      },
+      {
+        connection,
+        prefix,
+        concurrency: opts.concurrency,
+        removeOnComplete: { age: 3600, count: 100_000 },
+      },
+    );
+    return { handled: () => handled, close: () => worker.close() };
   });
-  const queue = new Queue(INTAKE_QUEUE, { connection, prefix: intakeQueuePrefix(namespace) });
-  const rate = await measure(`intake (batches of ${opts.batch})`, queue, opts.messages, accepted, () =>
-    produce(url, intakeQueuePrefix(namespace), opts.messages),
-  );
-  await intake.close();
-  await queue.close();
-  await turns.close();
-  connection.disconnect();
-  return rate;
+}
+
+/** The intake consumer as a worker runs it, in batches of `--batch`. */
+function batchedIntake(url: string, round: number): Promise<number> {
+  const namespace = `batched-${round}`;
+  const label = `intake (batches of ${opts.batch})`;
+  return measureConsumer(label, url, intakeQueuePrefix(namespace), opts.messages, async (connection) => {
+    const turns = turnProducer(connection, namespace);
+    const intake = await startIntake({
+      connection,
+      namespace,
+      producer: turns.producer,
+      logger,
+      maxMessageBytes: 32 * 1024,
+      batchSize: opts.batch,
+    });
+    return {
+      handled: turns.accepted,
+      close: async () => {
+        await intake.close();
+        await turns.close();
+      },
+    };
+  });
 }
 
 /** Main's consumer before batching: concurrency 1, the queue's global concurrency 1. */
-async function oneAtATime(url: string, n: number): Promise<number> {
-  const connection = new Redis(url, { maxRetriesPerRequest: null });
+function oneAtATime(url: string, n: number): Promise<number> {
   const namespace = 'one-at-a-time';
   const prefix = intakeQueuePrefix(namespace);
-  const turns = turnProducer(connection, namespace);
-  const { producer, accepted } = counting(turns.producer);
-  const queue = new Queue(INTAKE_QUEUE, { connection, prefix });
-  await queue.setGlobalConcurrency(1);
-  const worker = new Worker(
-    INTAKE_QUEUE,
-    (job) => processIntakeJob(job, { producer, logger, maxMessageBytes: 32 * 1024 }),
-    { connection, prefix, concurrency: 1, removeOnComplete: { age: 3600, count: 100_000 } },
-  );
-  const rate = await measure("main's one-at-a-time", queue, n, accepted, () => produce(url, prefix, n));
-  await worker.close();
-  await queue.close();
-  await turns.close();
-  connection.disconnect();
-  return rate;
+  return measureConsumer("main's one-at-a-time", url, prefix, n, async (connection, queue) => {
+    const turns = turnProducer(connection, namespace);
+    await queue.setGlobalConcurrency(1);
+    const worker = new Worker(
+      INTAKE_QUEUE,
+      (job) => processIntakeJob(job, { producer: turns.producer, logger, maxMessageBytes: 32 * 1024 }),
+      { connection, prefix, concurrency: 1, removeOnComplete: { age: 3600, count: 100_000 } },
+    );
+    return {
+      handled: turns.accepted,
+      close: async () => {
+        await worker.close();
+        await turns.close();
+      },
+    };
+  });
 }
 
 async function main() {
