@@ -67,16 +67,33 @@ const last = (stage: DockerStage, keyword: string) =>
   stage.instructions.filter((i) => i.keyword === keyword).at(-1)?.args;
 
 /**
+ * A stage as its image is: built `FROM` an earlier stage, it starts from that stage's instructions
+ * and ENV (and so on up), then applies its own.
+ */
+function withAncestors(stage: DockerStage, earlier: DockerStage[]): DockerStage {
+  const parentAt = earlier.findLastIndex((s) => s.name === stage.base);
+  if (parentAt < 0) return stage;
+  const parent = withAncestors(earlier[parentAt]!, earlier.slice(0, parentAt));
+  return {
+    ...stage,
+    instructions: [...parent.instructions, ...stage.instructions],
+    env: { ...parent.env, ...stage.env },
+  };
+}
+
+/**
  * The targets that run a deployable: stages that copy `/out` from a `<name>-files` stage, whose
- * RUN calls install-deployable.sh with the package. Fails on a target without its files stage.
+ * RUN calls install-deployable.sh with the package, each with what it inherits from the stages it
+ * is built from (ENV, USER, HEALTHCHECK, CMD). Fails on a target without its files stage.
  */
 export function dockerTargets(text: string): DockerTarget[] {
-  const stages = dockerStages(text);
-  return stages.flatMap((stage) => {
-    const copy = stage.instructions.find((i) => i.keyword === 'COPY' && i.flags.from?.endsWith('-files'));
+  const raw = dockerStages(text);
+  const stages = raw.map((stage, i) => withAncestors(stage, raw.slice(0, i)));
+  return stages.flatMap((stage, i) => {
+    const copy = raw[i]!.instructions.find((c) => c.keyword === 'COPY' && c.flags.from?.endsWith('-files'));
     if (!copy || !stage.name) return [];
     const filesName = copy.flags.from;
-    const files = stages.find((s) => s.name === filesName);
+    const files = raw.find((s) => s.name === filesName);
     const run = files?.instructions.find(
       (i) => i.keyword === 'RUN' && i.args.includes('install-deployable.sh'),
     );
