@@ -1,13 +1,7 @@
-import { startSim } from '@agent-fleet/llm-sim';
 import { type TurnEvent, TurnEvents } from '@agent-fleet/turns';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  FAST_RECOVERY_ENV,
-  postMessage,
-  settledTurn,
-  startTestFleet,
-  type TestFleet,
-} from './support/fleet.ts';
+import { describe, expect, it } from 'vitest';
+import { FAST_RECOVERY_ENV, postMessage, settledTurn } from './support/fleet.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 /**
  * The agent loop on real processes, with the simulator in script mode answering with tool calls.
@@ -15,22 +9,12 @@ import {
  * resumes without repeating a model call or a tool call that finished.
  */
 describe('agent turns: tool loop and step checkpoints', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
+  const { sim, fleet } = useSimFleet({
+    sim: { mode: 'script' },
+    workers: 0,
+    env: { ...FAST_RECOVERY_ENV, AGENT_MAX_STEPS: '3', LOG_LEVEL: 'warn' },
+  });
   const admin = () => sim.url.replace(/\/v1$/, '');
-
-  beforeAll(async () => {
-    sim = await startSim({ mode: 'script', engine: { timeScale: 0 } });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 0,
-      env: { ...FAST_RECOVERY_ENV, AGENT_MAX_STEPS: '3', LOG_LEVEL: 'warn' },
-    });
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
-  });
 
   const script = async (fixtures: unknown[]) => {
     const res = await fetch(`${admin()}/sim/script`, {

@@ -1,13 +1,6 @@
-import { startSim } from '@agent-fleet/llm-sim';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  FAST_RECOVERY_ENV,
-  mapLimit,
-  postMessage,
-  startTestFleet,
-  type TestFleet,
-  waitFor,
-} from './support/fleet.ts';
+import { describe, expect, it } from 'vitest';
+import { FAST_RECOVERY_ENV, mapLimit, postMessage, waitFor } from './support/fleet.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 import { keysMatching } from './support/stack.ts';
 import { messageText, verifyStrictOrder } from './support/verify.ts';
 
@@ -15,25 +8,15 @@ describe('chaos: workers SIGKILLed at random, 10% of LLM calls fail', () => {
   const USERS = 50;
   const PER_USER = 20;
   const WORKERS = 4;
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
-
-  beforeAll(async () => {
-    sim = await startSim({ latencyMs: 20, errorRate: 0.1, engine: { timeScale: 0 } });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: WORKERS,
-      env: {
-        ...FAST_RECOVERY_ENV,
-        HISTORY_TOKEN_BUDGET: '100000',
-        WORKER_CONCURRENCY: '4',
-        LOG_LEVEL: 'warn',
-      },
-    });
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
+  const { sim, fleet } = useSimFleet({
+    sim: { latencyMs: 20, errorRate: 0.1 },
+    workers: WORKERS,
+    env: {
+      ...FAST_RECOVERY_ENV,
+      HISTORY_TOKEN_BUDGET: '100000',
+      WORKER_CONCURRENCY: '4',
+      LOG_LEVEL: 'warn',
+    },
   });
 
   it('loses no turn, duplicates none, and keeps every user in order', async () => {

@@ -1,13 +1,7 @@
 import { userKeys } from '@agent-fleet/core';
-import { startSim } from '@agent-fleet/llm-sim';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  FAST_RECOVERY_ENV,
-  postMessage,
-  settledTurn,
-  startTestFleet,
-  type TestFleet,
-} from './support/fleet.ts';
+import { describe, expect, it } from 'vitest';
+import { FAST_RECOVERY_ENV, postMessage, settledTurn } from './support/fleet.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 import { messageText, verifyStrictOrder } from './support/verify.ts';
 
 /**
@@ -16,20 +10,10 @@ import { messageText, verifyStrictOrder } from './support/verify.ts';
  * it exactly once, in order (the chaos test's kills land there by chance; this one on purpose).
  */
 describe('a worker killed after recording a turn, before committing it', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
-
-  beforeAll(async () => {
-    sim = await startSim({ latencyMs: 20, engine: { timeScale: 0 } });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 0,
-      env: { ...FAST_RECOVERY_ENV, LOG_LEVEL: 'warn' },
-    });
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
+  const { fleet } = useSimFleet({
+    sim: { latencyMs: 20 },
+    workers: 0,
+    env: { ...FAST_RECOVERY_ENV, LOG_LEVEL: 'warn' },
   });
 
   it('leaves the commit to the next delivery, which appends the turn to the history once', async () => {

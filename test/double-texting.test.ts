@@ -1,23 +1,21 @@
-import { startSim } from '@agent-fleet/llm-sim';
 import { Transcript } from '@agent-fleet/state';
 import { PartitionQueues, TurnProducer, TurnRecords } from '@agent-fleet/turns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getTurn, settledTurn, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import { getTurn, settledTurn, waitFor } from './support/fleet.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 /** A message that arrives while the user's turn is queued or running (real processes). */
 describe('double texting', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
+  const { sim, fleet } = useSimFleet({
+    sim: { rules: [{ match: { user: 'talker' }, latencyMs: 1500 }] },
+    workers: 1,
+    env: { LOG_LEVEL: 'warn' },
+    untilWorkersReady: true,
+  });
   let producer: TurnProducer;
   let partitions: PartitionQueues;
 
   beforeAll(async () => {
-    sim = await startSim({
-      engine: { timeScale: 0 },
-      rules: [{ match: { user: 'talker' }, latencyMs: 1500 }],
-    });
-    fleet = await startTestFleet({ llmUrl: sim.url, workers: 1, env: { LOG_LEVEL: 'warn' } });
-    await fleet.workersReady();
     partitions = new PartitionQueues({
       connection: fleet.redis,
       namespace: fleet.namespace,
@@ -37,8 +35,6 @@ describe('double texting', () => {
   });
   afterAll(async () => {
     await partitions?.close();
-    await fleet?.stop();
-    await sim?.close();
   });
 
   const turn = (turnId: string) => getTurn(fleet.gatewayUrl, turnId);

@@ -1,10 +1,10 @@
 import { createLogger, loadConfig } from '@agent-fleet/core';
 import { buildGateway, createGatewayDeps } from '@agent-fleet/gateway';
-import { startSim } from '@agent-fleet/llm-sim';
 import { ApiKeyStore } from '@agent-fleet/state';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mapLimit, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mapLimit, waitFor } from './support/fleet.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 interface Sse {
   id?: string;
@@ -63,31 +63,24 @@ async function openStream(url: string, init: RequestInit = {}): Promise<OpenStre
  * leaves, and are capped per principal (real gateway and worker processes).
  */
 describe('event streams: shared reader, released at once, capped per principal', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
+  const { fleet } = useSimFleet({
+    sim: { tokenLatencyMs: 5 },
+    workers: 0,
+    env: { AUTH_MODE: 'required', LOG_LEVEL: 'warn', MAX_STREAMS_PER_PRINCIPAL: '64' },
+  });
   let capped: string;
   let key: string;
   let other: string;
   const auth = (k: string) => ({ authorization: `Bearer ${k}` });
 
   beforeAll(async () => {
-    sim = await startSim({ engine: { timeScale: 0 }, tokenLatencyMs: 5 });
     // No worker yet: turns stay queued, so their streams stay open.
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 0,
-      env: { AUTH_MODE: 'required', LOG_LEVEL: 'warn', MAX_STREAMS_PER_PRINCIPAL: '64' },
-    });
     capped = await fleet.addGateway({ MAX_STREAMS_PER_PRINCIPAL: '2' });
     const store = new ApiKeyStore({ pool: fleet.pool });
     const create = async (name: string) =>
       (await store.create({ name, scopes: ['messages:write', 'turns:read'], actAsUsers: true })).key;
     key = await create('streams');
     other = await create('other');
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
   });
 
   const post = async (userId: string, text: string) => {

@@ -2,11 +2,11 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify, stripVTControlCharacters } from 'node:util';
-import { startSim } from '@agent-fleet/llm-sim';
 import { ApiKeyStore } from '@agent-fleet/state';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postMessage, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { postMessage, waitFor } from './support/fleet.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const CLI = join(root, 'packages/cli/src/main.ts');
@@ -39,19 +39,16 @@ function lastScreen(output: string): string {
 }
 
 describe('fleet top in a pseudo-terminal, against a real gateway and workers', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
+  const { sim, fleet } = useSimFleet({
+    // Every model call takes 2.5 s, so turns are running while the screen is read.
+    sim: { latencyMs: 2500 },
+    workers: 2,
+    env: { AUTH_MODE: 'required', JWT_SECRET, RAG_TOP_K: '0' },
+  });
   let adminKey: string;
   const auth = () => ({ authorization: `Bearer ${adminKey}` });
 
   beforeAll(async () => {
-    // Every model call takes 2.5 s, so turns are running while the screen is read.
-    sim = await startSim({ latencyMs: 2500, engine: { timeScale: 0 } });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 2,
-      env: { AUTH_MODE: 'required', JWT_SECRET, RAG_TOP_K: '0' },
-    });
     const pool = new pg.Pool({ connectionString: fleet.databaseUrl, max: 1 });
     adminKey = (await new ApiKeyStore({ pool }).create({ name: 'ops', scopes: ['admin'] })).key;
     await pool.end();
@@ -64,10 +61,6 @@ describe('fleet top in a pseudo-terminal, against a real gateway and workers', (
       });
       expect(res.status).toBe(200);
     }
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
   });
 
   it('shows queues, workers, LLM servers, the running turns with their stage and tenants; keys sort, filter and quit', async () => {

@@ -1,7 +1,7 @@
 import { partitionOf } from '@agent-fleet/core';
-import { startSim } from '@agent-fleet/llm-sim';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mapLimit, postMessage, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import { describe, expect, it } from 'vitest';
+import { mapLimit, postMessage, waitFor } from './support/fleet.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 const PARTITIONS = 4;
 const SLOW_USER = 'slow-user';
@@ -21,24 +21,10 @@ function p95(values: number[]): number {
 }
 
 describe('no head-of-line blocking', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
-
-  beforeAll(async () => {
-    sim = await startSim({
-      latencyMs: 100,
-      engine: { timeScale: 0 },
-      rules: [{ match: { user: SLOW_USER }, latencyMs: 3000 }],
-    });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 1,
-      env: { PARTITIONS: String(PARTITIONS), WORKER_CONCURRENCY: '6', LOG_LEVEL: 'warn' },
-    });
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
+  const { fleet } = useSimFleet({
+    sim: { latencyMs: 100, rules: [{ match: { user: SLOW_USER }, latencyMs: 3000 }] },
+    workers: 1,
+    env: { PARTITIONS: String(PARTITIONS), WORKER_CONCURRENCY: '6', LOG_LEVEL: 'warn' },
   });
 
   /** Each user sends `perUser` messages, each after the previous one is answered; returns turn latencies. */

@@ -1,14 +1,7 @@
 import { hotStateKeys, userKeys } from '@agent-fleet/core';
-import { startSim } from '@agent-fleet/llm-sim';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  getTurn,
-  postMessage,
-  settledTurn,
-  startTestFleet,
-  type TestFleet,
-  waitFor,
-} from './support/fleet.ts';
+import { describe, expect, it } from 'vitest';
+import { getTurn, postMessage, settledTurn, waitFor } from './support/fleet.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 /**
  * Hot state follows activity: a user idle past HOT_STATE_TTL (one second here) leaves
@@ -16,21 +9,7 @@ import {
  * Postgres; a user with a turn pending, parked or running keeps it, however long that takes.
  */
 describe('hot state expires with idle users and comes back from Postgres (real processes)', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
-
-  beforeAll(async () => {
-    sim = await startSim({ engine: { timeScale: 0 } });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 2,
-      env: { HOT_STATE_TTL: '1', LOG_LEVEL: 'warn' },
-    });
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
-  });
+  const { sim, fleet } = useSimFleet({ workers: 2, env: { HOT_STATE_TTL: '1', LOG_LEVEL: 'warn' } });
 
   const keys = (user: string) => userKeys(fleet.namespace, user);
   /** How many of the user's hot-state keys, pending turns and lease Redis still holds. */

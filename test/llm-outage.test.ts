@@ -1,7 +1,7 @@
-import type { ServiceHandle } from '@agent-fleet/devstack';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postMessage, settledTurn, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
-import { freePort, simProcess } from './support/sim-process.ts';
+import { describe, expect, it } from 'vitest';
+import { postMessage, settledTurn, waitFor } from './support/fleet.ts';
+import { useSimProcessFleet } from './support/sim-fleet.ts';
+import { freePort } from './support/sim-process.ts';
 
 async function readiness(url: string): Promise<{ status: number; body: unknown }> {
   const res = await fetch(url);
@@ -9,25 +9,14 @@ async function readiness(url: string): Promise<{ status: number; body: unknown }
 }
 
 describe('every LLM server down: readiness says so, and recovers with them', () => {
-  let sim: ServiceHandle;
-  let fleet: TestFleet;
-  let simPort: number;
   let workerPort: number;
-
-  beforeAll(async () => {
-    [simPort, workerPort] = [await freePort(), await freePort()];
-    sim = simProcess(simPort, 1);
-    await sim.ready;
-    fleet = await startTestFleet({
-      llmUrl: `http://127.0.0.1:${simPort}/v1`,
-      workers: 1,
-      env: { LLM_HEALTH_INTERVAL_MS: '200', WORKER_METRICS_PORT: String(workerPort) },
-    });
-    await fleet.workersReady();
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.stop();
+  const { sim, fleet } = useSimProcessFleet({
+    workers: 1,
+    env: async () => {
+      workerPort = await freePort();
+      return { LLM_HEALTH_INTERVAL_MS: '200', WORKER_METRICS_PORT: String(workerPort) };
+    },
+    untilWorkersReady: true,
   });
 
   it('gateway and worker /readyz answer 503 naming the llm check while the simulator is dead, 200 once it is back', async () => {
@@ -48,8 +37,7 @@ describe('every LLM server down: readiness says so, and recovers with them', () 
       body: { status: 'ok' },
     });
 
-    sim.kill('SIGKILL');
-    await sim.exited;
+    await sim.kill();
     await waitFor(bothAre(503), { timeoutMs: 15_000, intervalMs: 100 });
     const down = 'down: no LLM server is healthy (0 of 1)';
     expect(await readiness(gateway)).toEqual({
@@ -67,8 +55,7 @@ describe('every LLM server down: readiness says so, and recovers with them', () 
     });
     expect((await readiness(`${gateway}?exclude=llm,gpu`)).status).toBe(400);
 
-    sim = simProcess(simPort, 2);
-    await sim.ready;
+    await sim.restart();
     await waitFor(bothAre(200), { timeoutMs: 15_000, intervalMs: 100 });
     const { turnId } = await postMessage(fleet.gatewayUrl, 'alice', 'are you back?');
     expect(await settledTurn(fleet.gatewayUrl, turnId)).toMatchObject({

@@ -1,17 +1,8 @@
-import type { ServiceHandle } from '@agent-fleet/devstack';
 import { TurnEvents } from '@agent-fleet/turns';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { partitionJobs } from './support/backlog.ts';
-import {
-  FAST_RECOVERY_ENV,
-  getTurn,
-  postMessage,
-  settledTurn,
-  startTestFleet,
-  type TestFleet,
-  waitFor,
-} from './support/fleet.ts';
-import { freePort, simProcess } from './support/sim-process.ts';
+import { FAST_RECOVERY_ENV, getTurn, postMessage, settledTurn, waitFor } from './support/fleet.ts';
+import { useSimProcessFleet } from './support/sim-fleet.ts';
 
 const OUTAGE_MS = 15_000;
 
@@ -22,26 +13,14 @@ const OUTAGE_MS = 15_000;
  * back, in order.
  */
 describe('every LLM server down for 15 s: turns wait, say so, and complete after', () => {
-  let sim: ServiceHandle;
-  let simPort: number;
-  let fleet: TestFleet;
-  let events: TurnEvents;
-
-  beforeAll(async () => {
-    simPort = await freePort();
-    sim = simProcess(simPort, 1);
-    await sim.ready;
-    fleet = await startTestFleet({
-      llmUrl: `http://127.0.0.1:${simPort}/v1`,
-      workers: 1,
-      env: { ...FAST_RECOVERY_ENV, LLM_HEALTH_INTERVAL_MS: '200', LOG_LEVEL: 'warn' },
-    });
-    await fleet.workersReady();
-    events = new TurnEvents({ redis: fleet.redis, namespace: fleet.namespace });
+  const { sim, fleet } = useSimProcessFleet({
+    workers: 1,
+    env: { ...FAST_RECOVERY_ENV, LLM_HEALTH_INTERVAL_MS: '200', LOG_LEVEL: 'warn' },
+    untilWorkersReady: true,
   });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.stop();
+  let events: TurnEvents;
+  beforeAll(() => {
+    events = new TurnEvents({ redis: fleet.redis, namespace: fleet.namespace });
   });
 
   const eventsOf = async (userId: string, turnId: string) =>
@@ -55,8 +34,7 @@ describe('every LLM server down for 15 s: turns wait, say so, and complete after
     const warm = await postMessage(fleet.gatewayUrl, 'llm-warm', 'are you there?');
     expect((await settledTurn(fleet.gatewayUrl, warm.turnId)).status).toBe('completed');
 
-    sim.kill('SIGKILL');
-    await sim.exited;
+    await sim.kill();
     const downAt = Date.now();
     const users = ['llm-a', 'llm-b', 'llm-c', 'llm-d'];
     const turns = new Map<string, { turnId: string }[]>();
@@ -89,8 +67,7 @@ describe('every LLM server down for 15 s: turns wait, say so, and complete after
     await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (Date.now() - downAt))));
     for (const u of users.slice(0, 3))
       expect((await getTurn(fleet.gatewayUrl, firstOf(u))).status).toBe('running');
-    sim = simProcess(simPort, 2);
-    await sim.ready;
+    await sim.restart();
     const backAt = Date.now();
 
     for (const u of users) {

@@ -1,24 +1,13 @@
 import { hotStateKeys, userKeys } from '@agent-fleet/core';
-import { startSim } from '@agent-fleet/llm-sim';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postMessage, settledTurn, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import { describe, expect, it } from 'vitest';
+import { postMessage, settledTurn, waitFor } from './support/fleet.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 describe('memory within a token budget (real processes)', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
   const BUDGET = 240;
-
-  beforeAll(async () => {
-    sim = await startSim({ engine: { timeScale: 0 } });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 1,
-      env: { HISTORY_TOKEN_BUDGET: String(BUDGET), LOG_LEVEL: 'warn' },
-    });
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
+  const { fleet } = useSimFleet({
+    workers: 1,
+    env: { HISTORY_TOKEN_BUDGET: String(BUDGET), LOG_LEVEL: 'warn' },
   });
 
   async function turn(userId: string, text: string) {

@@ -1,25 +1,15 @@
-import { startSim } from '@agent-fleet/llm-sim';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mapLimit, postMessage, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import { describe, expect, it } from 'vitest';
+import { mapLimit, postMessage, waitFor } from './support/fleet.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 import { messageText, verifyStrictOrder } from './support/verify.ts';
 
 describe('200 users x 10 messages through the gateway, 4 worker processes', () => {
   const USERS = 200;
   const PER_USER = 10;
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
-
-  beforeAll(async () => {
-    sim = await startSim({ latencyMs: 5, engine: { timeScale: 0 } });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 4,
-      env: { HISTORY_TOKEN_BUDGET: '100000', WORKER_CONCURRENCY: '4', LOG_LEVEL: 'warn' },
-    });
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
+  const { fleet } = useSimFleet({
+    sim: { latencyMs: 5 },
+    workers: 4,
+    env: { HISTORY_TOKEN_BUDGET: '100000', WORKER_CONCURRENCY: '4', LOG_LEVEL: 'warn' },
   });
 
   it('completes every turn exactly once, in acceptance order, in Redis and Postgres', async () => {

@@ -1,23 +1,10 @@
-import { type LoggedRequest, startSim } from '@agent-fleet/llm-sim';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postMessage, settledTurn, startTestFleet, type TestFleet } from './support/fleet.ts';
+import type { LoggedRequest } from '@agent-fleet/llm-sim';
+import { describe, expect, it } from 'vitest';
+import { postMessage, settledTurn } from './support/fleet.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 describe("the agent runs with its profile's model, sampling and tools", () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
-
-  beforeAll(async () => {
-    sim = await startSim({ engine: { timeScale: 0 } });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 1,
-      env: { DEFAULT_TENANT: 'acme', LOG_LEVEL: 'warn' },
-    });
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
-  });
+  const { sim, fleet } = useSimFleet({ workers: 1, env: { DEFAULT_TENANT: 'acme', LOG_LEVEL: 'warn' } });
 
   const put = async (path: string, body: unknown) => {
     const res = await fetch(`${fleet.gatewayUrl}${path}`, {

@@ -1,19 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { partitionOf, partitionQueueName, partitionQueuePrefix } from '@agent-fleet/core';
-import { startSim } from '@agent-fleet/llm-sim';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionJobs } from './support/backlog.ts';
-import {
-  FAST_RECOVERY_ENV,
-  getTurn,
-  postMessage,
-  settledTurn,
-  startTestFleet,
-  type TestFleet,
-} from './support/fleet.ts';
+import { FAST_RECOVERY_ENV, getTurn, postMessage, settledTurn } from './support/fleet.ts';
 import { acceptRaw } from './support/raw-accept.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 /** `n` user ids of distinct partitions (of 8), so taking a partition's next job takes that user's. */
 function usersOnDistinctPartitions(n: number): string[] {
@@ -32,30 +25,24 @@ function usersOnDistinctPartitions(n: number): string[] {
  * recovery sweep resumes every user within seconds, without a new message from anyone.
  */
 describe('the recovery sweep resumes users whose turns were left behind', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
+  const { fleet } = useSimFleet({
+    workers: 0,
+    env: {
+      ...FAST_RECOVERY_ENV,
+      // In arrival order every turn's job waits in the queue, so two of a chain can fail there;
+      // with fair queueing (the default) a user's later turns wait deferred behind the first.
+      QUEUE_ORDER: 'fifo',
+      RECOVERY_SWEEP_INTERVAL_MS: '1000',
+      GAP_GRACE_MS: '2000',
+      LOG_LEVEL: 'warn',
+    },
+  });
   let bull: Redis;
 
   beforeAll(async () => {
-    sim = await startSim({ engine: { timeScale: 0 } });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 0,
-      env: {
-        ...FAST_RECOVERY_ENV,
-        // In arrival order every turn's job waits in the queue, so two of a chain can fail there;
-        // with fair queueing (the default) a user's later turns wait deferred behind the first.
-        QUEUE_ORDER: 'fifo',
-        RECOVERY_SWEEP_INTERVAL_MS: '1000',
-        GAP_GRACE_MS: '2000',
-        LOG_LEVEL: 'warn',
-      },
-    });
     bull = new Redis(fleet.env.REDIS_URL!, { maxRetriesPerRequest: null });
   });
   afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
     bull?.disconnect();
   });
 

@@ -1,6 +1,6 @@
-import { startSim } from '@agent-fleet/llm-sim';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postMessage, settledTurn, startTestFleet, type TestFleet } from './support/fleet.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { postMessage, settledTurn } from './support/fleet.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 /**
  * Retrieval inside a turn, on real processes: passages the user may read go into the prompt with
@@ -8,13 +8,10 @@ import { postMessage, settledTurn, startTestFleet, type TestFleet } from './supp
  * prompt of a user outside its groups, whatever the question says.
  */
 describe('turns answer from the documents the user may read, with citations', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
+  const { fleet } = useSimFleet({ workers: 1, env: { LOG_LEVEL: 'warn' } });
   const json = { 'content-type': 'application/json' };
 
   beforeAll(async () => {
-    sim = await startSim({ engine: { timeScale: 0 } });
-    fleet = await startTestFleet({ llmUrl: sim.url, workers: 1, env: { LOG_LEVEL: 'warn' } });
     const put = (path: string, body: unknown, method = 'PUT') =>
       fetch(`${fleet.gatewayUrl}${path}`, { method, headers: json, body: JSON.stringify(body) });
     expect((await put('/v1/users/officer/profile', { tenant: 'acme', groups: ['staff'] })).status).toBe(200);
@@ -47,10 +44,6 @@ describe('turns answer from the documents the user may read, with citations', ()
       },
     ];
     for (const d of docs) expect((await put('/v1/documents', d, 'POST')).status).toBe(201);
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
   });
 
   async function ask(userId: string, text: string) {

@@ -1,5 +1,3 @@
-import { fileURLToPath } from 'node:url';
-import { type ServiceHandle, spawnService } from '@agent-fleet/devstack';
 import {
   ingestDocument,
   ingestPaths,
@@ -7,11 +5,10 @@ import {
   SAMPLE_CORPUS_DIR,
   SAMPLE_TENANT,
 } from '@agent-fleet/rag';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { chatLoad, p95, reviewCorpus, reviewRun, turnLatencies } from '../scripts/bench/review-load.ts';
-import { startTestFleet, type TestFleet } from './support/fleet.ts';
+import { useSimProcessFleet } from './support/sim-fleet.ts';
 
-const SIM = fileURLToPath(new URL('../packages/llm-sim/src/main.ts', import.meta.url));
 const DOCUMENTS = 500;
 const CHAT_USERS = Array.from({ length: 6 }, (_, i) => `chat-${i}`);
 const THINK_MS = 300;
@@ -31,25 +28,14 @@ const TIME_SCALE = 0.2;
  * flight, in the same test; the run must still finish.
  */
 describe('chat latency while a 500-document review run is in flight', () => {
-  let sim: ServiceHandle;
-  let simUrl: string;
-  let fleet: TestFleet;
+  const { sim, fleet } = useSimProcessFleet({
+    simEnv: { SIM_MODE: 'extractive', SIM_TIME_SCALE: String(TIME_SCALE) },
+    workers: 2,
+    env: { LOG_LEVEL: 'warn' },
+  });
   let docIds: string[];
 
   beforeAll(async () => {
-    sim = spawnService({
-      name: 'llm-sim',
-      script: SIM,
-      env: {
-        PATH: process.env.PATH ?? '',
-        SIM_PORT: '0',
-        SIM_MODE: 'extractive',
-        SIM_TIME_SCALE: String(TIME_SCALE),
-      },
-      readyEvent: 'listening',
-    });
-    simUrl = (await sim.ready)!.url;
-    fleet = await startTestFleet({ llmUrl: simUrl, workers: 2, env: { LOG_LEVEL: 'warn' } });
     const retriever = new PostgresRetriever({ pool: fleet.pool });
     await ingestPaths([SAMPLE_CORPUS_DIR], { tenant: SAMPLE_TENANT, retriever });
     const corpus = reviewCorpus(DOCUMENTS, 'contract-');
@@ -66,10 +52,6 @@ describe('chat latency while a 500-document review run is in flight', () => {
     }
     await fleet.workersReady();
   });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.stop();
-  });
 
   it('keeps chat p95 within 1.5x of chat alone, and the run finishes', async () => {
     const chat = (signal: AbortSignal) =>
@@ -84,7 +66,7 @@ describe('chat latency while a 500-document review run is in flight', () => {
     const chatting = chat(stop.signal);
     const run = await reviewRun({
       gatewayUrl: fleet.gatewayUrl,
-      simUrl,
+      simUrl: sim.url,
       userId: 'reviewer',
       docIds,
       name: 'chat latency',

@@ -2,10 +2,10 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { startSim } from '@agent-fleet/llm-sim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getTurn, settledTurn, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import { getTurn, settledTurn, waitFor } from './support/fleet.ts';
 import { buildClient } from './support/sdk-build.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const WAITER = join(root, 'test/fixtures/sdk-waiter.ts');
@@ -27,8 +27,20 @@ interface WaitLine {
  * the waiting process follows each turn before it ends, and must see it end within PROMPT_MS.
  */
 describe('the built SDK ends its waits on every final status', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
+  const { sim, fleet } = useSimFleet({
+    sim: {
+      rules: [
+        { match: { user: 'st-done' }, latencyMs: 800 },
+        { match: { user: 'st-cancel' }, latencyMs: 5000 },
+        { match: { user: 'st-interrupt' }, latencyMs: 1500 },
+        { match: { user: 'st-coalesce' }, latencyMs: 1500 },
+        { match: { user: 'st-fail' }, latencyMs: 800 },
+      ],
+    },
+    workers: 1,
+    env: { LOG_LEVEL: 'warn', TURN_ATTEMPTS: '1', LLM_MAX_ATTEMPTS: '1' },
+    untilWorkersReady: true,
+  });
   let waiter: ChildProcessWithoutNullStreams;
   const lines: WaitLine[] = [];
   let stderr = '';
@@ -41,24 +53,7 @@ describe('the built SDK ends its waits on every final status', () => {
     });
 
   beforeAll(async () => {
-    const entry = buildClient();
-    sim = await startSim({
-      engine: { timeScale: 0 },
-      rules: [
-        { match: { user: 'st-done' }, latencyMs: 800 },
-        { match: { user: 'st-cancel' }, latencyMs: 5000 },
-        { match: { user: 'st-interrupt' }, latencyMs: 1500 },
-        { match: { user: 'st-coalesce' }, latencyMs: 1500 },
-        { match: { user: 'st-fail' }, latencyMs: 800 },
-      ],
-    });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 1,
-      env: { LOG_LEVEL: 'warn', TURN_ATTEMPTS: '1', LLM_MAX_ATTEMPTS: '1' },
-    });
-    await fleet.workersReady();
-    waiter = spawn(process.execPath, [WAITER, entry], {
+    waiter = spawn(process.execPath, [WAITER, buildClient()], {
       env: {
         PATH: process.env.PATH ?? '',
         REDIS_URL: fleet.env.REDIS_URL!,
@@ -74,8 +69,6 @@ describe('the built SDK ends its waits on every final status', () => {
   });
   afterAll(async () => {
     waiter?.kill();
-    await fleet?.stop();
-    await sim?.close();
   });
 
   const post = async (userId: string, text: string, doubleTexting?: string) => {

@@ -1,24 +1,10 @@
-import { startSim } from '@agent-fleet/llm-sim';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postMessage, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import { describe, expect, it } from 'vitest';
+import { postMessage, waitFor } from './support/fleet.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 describe('a user without a profile gets the tenant default', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
+  const { fleet } = useSimFleet({ workers: 1, env: { DEFAULT_TENANT: 'acme', LOG_LEVEL: 'warn' } });
   const json = { 'content-type': 'application/json' };
-
-  beforeAll(async () => {
-    sim = await startSim({ engine: { timeScale: 0 } });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 1,
-      env: { DEFAULT_TENANT: 'acme', LOG_LEVEL: 'warn' },
-    });
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
-  });
 
   it('answers from the documents the tenant default may read, with its role context', async () => {
     const url = `${fleet.gatewayUrl}/v1/tenants/acme/default-profile`;

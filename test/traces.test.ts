@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startSim } from '@agent-fleet/llm-sim';
 import { type CollectedSpan, type OtlpCollector, startOtlpCollector } from '@agent-fleet/telemetry/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_RECOVERY_ENV, settledTurn, startTestFleet, type TestFleet } from './support/fleet.ts';
+import { FAST_RECOVERY_ENV, settledTurn } from './support/fleet.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
@@ -18,8 +18,23 @@ const KIND = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
  */
 describe('traces: one trace per turn, from the HTTP request to each model call', () => {
   let collector: OtlpCollector;
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
+  afterAll(async () => {
+    await collector?.close();
+  });
+  const { sim, fleet } = useSimFleet({
+    sim: { mode: 'script' },
+    workers: 0,
+    env: async () => {
+      collector = await startOtlpCollector();
+      return {
+        ...FAST_RECOVERY_ENV,
+        LOG_LEVEL: 'info',
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_BSP_SCHEDULE_DELAY: '50',
+      };
+    },
+  });
   const admin = () => sim.url.replace(/\/v1$/, '');
   const json = { 'content-type': 'application/json' };
   const send = async (path: string, body: unknown, method = 'PUT', headers: Record<string, string> = {}) =>
@@ -34,19 +49,6 @@ describe('traces: one trace per turn, from the HTTP request to each model call',
     ).toBe(200);
 
   beforeAll(async () => {
-    collector = await startOtlpCollector();
-    sim = await startSim({ mode: 'script', engine: { timeScale: 0 } });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 0,
-      env: {
-        ...FAST_RECOVERY_ENV,
-        LOG_LEVEL: 'info',
-        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
-        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-        OTEL_BSP_SCHEDULE_DELAY: '50',
-      },
-    });
     for (const user of ['tracer', 'crashed', 'parker'])
       expect((await send(`/v1/users/${user}/profile`, { tenant: 'acme', groups: ['staff'] })).status).toBe(
         200,
@@ -54,11 +56,6 @@ describe('traces: one trace per turn, from the HTTP request to each model call',
     const doc = { docId: 'retention', title: 'Retention', tenant: 'acme', acl: [], public: true };
     const text = '# Retention\n\nCustomer due diligence records are kept for seven years.';
     expect((await send('/v1/documents', { ...doc, text }, 'POST')).status).toBe(201);
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
-    await collector?.close();
   });
 
   const inTrace = (traceId: string) => collector.spans.filter((s) => s.traceId === traceId);

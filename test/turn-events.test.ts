@@ -1,24 +1,14 @@
-import { startSim } from '@agent-fleet/llm-sim';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postMessage, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import { describe, expect, it } from 'vitest';
+import { postMessage, waitFor } from './support/fleet.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 import { readSse } from './support/sse.ts';
 
 describe('turn events over SSE, and cancel, through the gateway', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
-
-  beforeAll(async () => {
-    sim = await startSim({
-      engine: { timeScale: 0 },
-      tokenLatencyMs: 20,
-      rules: [{ match: { user: 'sleepy' }, latencyMs: 4000 }],
-    });
-    fleet = await startTestFleet({ llmUrl: sim.url, workers: 1, env: { LOG_LEVEL: 'warn' } });
-    await fleet.workersReady();
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
+  const { fleet } = useSimFleet({
+    sim: { tokenLatencyMs: 20, rules: [{ match: { user: 'sleepy' }, latencyMs: 4000 }] },
+    workers: 1,
+    env: { LOG_LEVEL: 'warn' },
+    untilWorkersReady: true,
   });
 
   it('streams a turn live and resumes from Last-Event-ID', async () => {

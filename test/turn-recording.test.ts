@@ -1,13 +1,7 @@
-import { startSim } from '@agent-fleet/llm-sim';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  FAST_RECOVERY_ENV,
-  postMessage,
-  settledTurn,
-  startTestFleet,
-  type TestFleet,
-} from './support/fleet.ts';
+import { describe, expect, it } from 'vitest';
+import { FAST_RECOVERY_ENV, postMessage, settledTurn } from './support/fleet.ts';
 import { acceptRaw } from './support/raw-accept.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 /**
  * A value Postgres refuses got past the door (a producer that skipped the checks): the turn cannot
@@ -15,21 +9,10 @@ import { acceptRaw } from './support/raw-accept.ts';
  * stored with the refused characters replaced) and the user's next turn must run.
  */
 describe('a turn Postgres refuses to record (real worker, Redis and Postgres)', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
-
-  beforeAll(async () => {
-    sim = await startSim({ engine: { timeScale: 0 } });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 1,
-      env: { ...FAST_RECOVERY_ENV, LOG_LEVEL: 'warn' },
-    });
-    await fleet.workersReady();
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
+  const { fleet } = useSimFleet({
+    workers: 1,
+    env: { ...FAST_RECOVERY_ENV, LOG_LEVEL: 'warn' },
+    untilWorkersReady: true,
   });
 
   it('ends failed with the reason, keeps the text storable, and lets the next turn of the user run', async () => {

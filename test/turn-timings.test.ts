@@ -1,8 +1,8 @@
 import { TURN_STAGES, type TurnTimings } from '@agent-fleet/core';
 import { freePort } from '@agent-fleet/devstack';
-import { startSim } from '@agent-fleet/llm-sim';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postMessage, startTestFleet, type TestFleet, type TurnView, waitFor } from './support/fleet.ts';
+import { describe, expect, it } from 'vitest';
+import { postMessage, type TurnView, waitFor } from './support/fleet.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
@@ -12,24 +12,17 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
  * processes, Redis, Postgres and the simulator over HTTP, in modelled time (so model calls last).
  */
 describe('turn timings (real processes, Redis, Postgres and simulator)', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
   let metricsUrl: string;
-
-  beforeAll(async () => {
-    sim = await startSim({ mode: 'script' });
-    const port = await freePort();
-    metricsUrl = `http://127.0.0.1:${port}/metrics`;
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 1,
-      env: { LOG_LEVEL: 'warn', WORKER_METRICS_PORT: String(port) },
-    });
-    await fleet.workersReady();
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
+  const { sim, fleet } = useSimFleet({
+    // Modelled time, as the defaults have it: model calls last.
+    sim: { mode: 'script', engine: { timeScale: 1 } },
+    workers: 1,
+    env: async () => {
+      const port = await freePort();
+      metricsUrl = `http://127.0.0.1:${port}/metrics`;
+      return { LOG_LEVEL: 'warn', WORKER_METRICS_PORT: String(port) };
+    },
+    untilWorkersReady: true,
   });
 
   it('a turn with a tool call reports every stage, each call, and stages that fit in accepted -> committed', async () => {
