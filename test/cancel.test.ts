@@ -1,32 +1,20 @@
-import { startSim } from '@agent-fleet/llm-sim';
 import { TurnControl, TurnEvents } from '@agent-fleet/turns';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  getTurn,
-  postMessage,
-  settledTurn,
-  startTestFleet,
-  type TestFleet,
-  waitFor,
-} from './support/fleet.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { recordedTurnsOf } from './support/backlog.ts';
+import { getTurn, postMessage, settledTurn, waitFor } from './support/fleet.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 describe('cancelling turns (real processes)', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
+  const { sim, fleet } = useSimFleet({
+    sim: { rules: [{ match: { user: 'slowpoke' }, latencyMs: 5000 }] },
+    workers: 1,
+    env: { LOG_LEVEL: 'warn' },
+    untilWorkersReady: true,
+  });
   let control: TurnControl;
 
   beforeAll(async () => {
-    sim = await startSim({
-      engine: { timeScale: 0 },
-      rules: [{ match: { user: 'slowpoke' }, latencyMs: 5000 }],
-    });
-    fleet = await startTestFleet({ llmUrl: sim.url, workers: 1, env: { LOG_LEVEL: 'warn' } });
-    await fleet.workersReady();
     control = new TurnControl({ redis: fleet.redis, namespace: fleet.namespace });
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
   });
 
   const turn = (turnId: string) => getTurn(fleet.gatewayUrl, turnId);
@@ -44,11 +32,7 @@ describe('cancelling turns (real processes)', () => {
     expect(await settled(first.turnId)).toMatchObject({ status: 'cancelled', error: 'cancelled by request' });
     expect(Date.now() - asked).toBeLessThan(2000); // not waiting out the 5 s model call
     expect((await settled(second.turnId)).status).toBe('completed');
-    const rows = await fleet.pool.query<{ seq: string; status: string }>(
-      'SELECT seq, status FROM turns WHERE user_id = $1 ORDER BY seq',
-      ['slowpoke'],
-    );
-    expect(rows.rows).toEqual([
+    expect(await recordedTurnsOf(fleet.pool, 'slowpoke')).toEqual([
       { seq: '1', status: 'cancelled' },
       { seq: '2', status: 'completed' },
     ]);

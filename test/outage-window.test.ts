@@ -1,13 +1,7 @@
-import type { ServiceHandle } from '@agent-fleet/devstack';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  FAST_RECOVERY_ENV,
-  postMessage,
-  settledTurn,
-  startTestFleet,
-  type TestFleet,
-} from './support/fleet.ts';
-import { freePort, simProcess } from './support/sim-process.ts';
+import { describe, expect, it } from 'vitest';
+import { recordedTurnsOf } from './support/backlog.ts';
+import { FAST_RECOVERY_ENV, postMessage, settledTurn } from './support/fleet.ts';
+import { useSimProcessFleet } from './support/sim-fleet.ts';
 
 /**
  * An outage longer than TURN_OUTAGE_WINDOW_MS (3 s here): the turns waiting it out fail, saying what
@@ -15,34 +9,19 @@ import { freePort, simProcess } from './support/sim-process.ts';
  * back the user's next message is answered.
  */
 describe('an outage longer than the window fails turns with the reason; the next turns run', () => {
-  let sim: ServiceHandle;
-  let simPort: number;
-  let fleet: TestFleet;
-
-  beforeAll(async () => {
-    simPort = await freePort();
-    sim = simProcess(simPort, 1);
-    await sim.ready;
-    fleet = await startTestFleet({
-      llmUrl: `http://127.0.0.1:${simPort}/v1`,
-      workers: 1,
-      env: {
-        ...FAST_RECOVERY_ENV,
-        LLM_HEALTH_INTERVAL_MS: '200',
-        TURN_OUTAGE_WINDOW_MS: '3000',
-        LOG_LEVEL: 'warn',
-      },
-    });
-    await fleet.workersReady();
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.stop();
+  const { sim, fleet } = useSimProcessFleet({
+    workers: 1,
+    env: {
+      ...FAST_RECOVERY_ENV,
+      LLM_HEALTH_INTERVAL_MS: '200',
+      TURN_OUTAGE_WINDOW_MS: '3000',
+      LOG_LEVEL: 'warn',
+    },
+    untilWorkersReady: true,
   });
 
   it('fails the waiting turns after the window, then answers the next message once a server is back', async () => {
-    sim.kill('SIGKILL');
-    await sim.exited;
+    await sim.kill();
     const first = await postMessage(fleet.gatewayUrl, 'win-a', 'first');
     const second = await postMessage(fleet.gatewayUrl, 'win-a', 'second');
     const started = Date.now();
@@ -60,17 +39,12 @@ describe('an outage longer than the window fails turns with the reason; the next
       error: expect.stringMatching(reason),
     });
     expect(Date.now() - failedFirstAt).toBeLessThan(2000);
-    const rows = await fleet.pool.query<{ seq: string; status: string }>(
-      'SELECT seq, status FROM turns WHERE user_id = $1 ORDER BY seq',
-      ['win-a'],
-    );
-    expect(rows.rows).toEqual([
+    expect(await recordedTurnsOf(fleet.pool, 'win-a')).toEqual([
       { seq: '1', status: 'failed' },
       { seq: '2', status: 'failed' },
     ]);
 
-    sim = simProcess(simPort, 2);
-    await sim.ready;
+    await sim.restart();
     const third = await postMessage(fleet.gatewayUrl, 'win-a', 'third');
     expect(await settledTurn(fleet.gatewayUrl, third.turnId, 15_000)).toMatchObject({
       status: 'completed',

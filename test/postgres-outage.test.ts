@@ -1,7 +1,7 @@
-import { startSim } from '@agent-fleet/llm-sim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionJobs, postBacklog, recordedCount, recordedTurns } from './support/backlog.ts';
-import { FAST_RECOVERY_ENV, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import { partitionJobs, postBacklogInFlight, recordedCount, untilAllRecorded } from './support/backlog.ts';
+import { FAST_RECOVERY_ENV } from './support/fleet.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts';
 import { verifyStrictOrder } from './support/verify.ts';
 
@@ -16,37 +16,28 @@ const OUTAGE_MS = 20_000;
  * seconds of Postgres returning, with no new message from anyone.
  */
 describe('Postgres away for 20 s under the workers', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
   let proxy: TcpProxy;
-
+  // Closed once the fleet has stopped: its workers reach Postgres through the proxy.
+  afterAll(async () => {
+    await proxy?.close();
+  });
+  const { fleet } = useSimFleet({
+    sim: { latencyMs: 150 },
+    workers: 0,
+    env: { ...FAST_RECOVERY_ENV, HISTORY_TOKEN_BUDGET: '100000', LOG_LEVEL: 'warn' },
+  });
   beforeAll(async () => {
-    sim = await startSim({ latencyMs: 150, engine: { timeScale: 0 } });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 0,
-      env: { ...FAST_RECOVERY_ENV, HISTORY_TOKEN_BUDGET: '100000', LOG_LEVEL: 'warn' },
-    });
     const db = new URL(fleet.databaseUrl);
     proxy = await startTcpProxy({ host: db.hostname, port: Number(db.port) });
     db.port = String(proxy.port);
     for (let i = 0; i < 2; i++) fleet.addWorker({ DATABASE_URL: db.toString() });
     await fleet.workersReady();
   });
-  afterAll(async () => {
-    await fleet?.stop();
-    await proxy?.close();
-    await sim?.close();
-  });
 
   it('every turn completes exactly once, in order, soon after Postgres is back; no attempt is used up', async () => {
     const users = Array.from({ length: USERS }, (_, i) => `pg-out-${i}`);
     const total = USERS * PER_USER;
-    await postBacklog(fleet.gatewayUrl, users, PER_USER);
-    await waitFor(async () => (await recordedCount(fleet.pool)) >= USERS, {
-      timeoutMs: 20_000,
-      intervalMs: 50,
-    });
+    await postBacklogInFlight(fleet, users, PER_USER);
 
     await proxy.cut();
     const cutAt = Date.now();
@@ -60,19 +51,7 @@ describe('Postgres away for 20 s under the workers', () => {
 
     await proxy.restore();
     const restoredAt = Date.now();
-    let firstAt = 0;
-    await waitFor(
-      async () => {
-        const n = await recordedCount(fleet.pool);
-        if (n > before && !firstAt) firstAt = Date.now();
-        return n >= total;
-      },
-      {
-        timeoutMs: 40_000,
-        intervalMs: 100,
-        describe: async () => JSON.stringify(await recordedTurns(fleet.pool)),
-      },
-    );
+    const firstAt = await untilAllRecorded(fleet.pool, total, before);
     const doneAt = Date.now();
     process.stdout.write(
       `postgres outage: cut ${restoredAt - cutAt} ms with ${total - before} turns left; first turn recorded ` +

@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type RedisServerHandle, startRedisServer } from '@agent-fleet/devstack';
-import { startSim } from '@agent-fleet/llm-sim';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionJobs, postBacklog, recordedCount, recordedTurns } from './support/backlog.ts';
-import { FAST_RECOVERY_ENV, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { partitionJobs, postBacklogInFlight, recordedCount, untilAllRecorded } from './support/backlog.ts';
+import { FAST_RECOVERY_ENV, waitFor } from './support/fleet.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 import { verifyStrictOrder } from './support/verify.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -22,35 +22,30 @@ const OUTAGE_MS = 15_000;
 describe('Redis stopped for 15 s under the workers', () => {
   let redisDir: string;
   let redis: RedisServerHandle;
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
-
-  beforeAll(async () => {
-    redisDir = mkdtempSync(join(root, '.fleet', 'redis-outage-'));
-    redis = await startRedisServer({ dataDir: redisDir, appendfsync: 'always' });
-    sim = await startSim({ latencyMs: 150, engine: { timeScale: 0 } });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 2,
-      env: { ...FAST_RECOVERY_ENV, REDIS_URL: redis.url, HISTORY_TOKEN_BUDGET: '100000', LOG_LEVEL: 'warn' },
-    });
-    await fleet.workersReady();
-  });
   afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
     await redis?.stop();
     if (redisDir) rmSync(redisDir, { recursive: true, force: true });
+  });
+  const { fleet } = useSimFleet({
+    sim: { latencyMs: 150 },
+    workers: 2,
+    env: async () => {
+      redisDir = mkdtempSync(join(root, '.fleet', 'redis-outage-'));
+      redis = await startRedisServer({ dataDir: redisDir, appendfsync: 'always' });
+      return {
+        ...FAST_RECOVERY_ENV,
+        REDIS_URL: redis.url,
+        HISTORY_TOKEN_BUDGET: '100000',
+        LOG_LEVEL: 'warn',
+      };
+    },
+    untilWorkersReady: true,
   });
 
   it('every turn completes exactly once, in order, soon after Redis is back', async () => {
     const users = Array.from({ length: USERS }, (_, i) => `redis-out-${i}`);
     const total = USERS * PER_USER;
-    await postBacklog(fleet.gatewayUrl, users, PER_USER);
-    await waitFor(async () => (await recordedCount(fleet.pool)) >= USERS, {
-      timeoutMs: 20_000,
-      intervalMs: 50,
-    });
+    await postBacklogInFlight(fleet, users, PER_USER);
 
     await redis.stop();
     const before = await recordedCount(fleet.pool);
@@ -58,19 +53,7 @@ describe('Redis stopped for 15 s under the workers', () => {
     redis = await startRedisServer({ dataDir: redisDir, port: redis.port, appendfsync: 'always' });
     const restartedAt = Date.now();
 
-    let firstAt = 0;
-    await waitFor(
-      async () => {
-        const n = await recordedCount(fleet.pool);
-        if (n > before && !firstAt) firstAt = Date.now();
-        return n >= total;
-      },
-      {
-        timeoutMs: 40_000,
-        intervalMs: 100,
-        describe: async () => JSON.stringify(await recordedTurns(fleet.pool)),
-      },
-    );
+    const firstAt = await untilAllRecorded(fleet.pool, total, before);
     const doneAt = Date.now();
     process.stdout.write(
       `redis outage: ${total - before} turns left; first turn recorded ${firstAt - restartedAt} ms after ` +

@@ -1,7 +1,7 @@
 import { partitionQueueName, partitionQueuePrefix, type RedisClient } from '@agent-fleet/core';
 import { Queue } from 'bullmq';
 import type pg from 'pg';
-import { mapLimit, postMessage } from './fleet.ts';
+import { mapLimit, postMessage, type TestFleet, waitFor } from './fleet.ts';
 import { messageText } from './verify.ts';
 
 /** Posts `perUser` messages for each user, in order per user, users concurrently; resolves once all are accepted. */
@@ -11,12 +11,54 @@ export async function postBacklog(gatewayUrl: string, users: string[], perUser: 
   });
 }
 
+/** Posts the backlog and resolves once the workers are into it: as many turns recorded as there are users. */
+export async function postBacklogInFlight(fleet: TestFleet, users: string[], perUser: number): Promise<void> {
+  await postBacklog(fleet.gatewayUrl, users, perUser);
+  await waitFor(async () => (await recordedCount(fleet.pool)) >= users.length, {
+    timeoutMs: 20_000,
+    intervalMs: 50,
+  });
+}
+
+/**
+ * Waits until `total` turns are recorded (after an outage that held `before` of them); resolves to
+ * when the first turn after those was seen recorded.
+ */
+export async function untilAllRecorded(pool: pg.Pool, total: number, before: number): Promise<number> {
+  let firstAt = 0;
+  await waitFor(
+    async () => {
+      const n = await recordedCount(pool);
+      if (n > before && !firstAt) firstAt = Date.now();
+      return n >= total;
+    },
+    {
+      timeoutMs: 40_000,
+      intervalMs: 100,
+      describe: async () => JSON.stringify(await recordedTurns(pool)),
+    },
+  );
+  return firstAt;
+}
+
 /** Turns in the durable transcript, by status. */
 export async function recordedTurns(pool: pg.Pool): Promise<Record<string, number>> {
   const res = await pool.query<{ status: string; n: string }>(
     'SELECT status, count(*) AS n FROM turns GROUP BY status',
   );
   return Object.fromEntries(res.rows.map((r) => [r.status, Number(r.n)]));
+}
+
+/** A user's turns in the durable transcript, in seq order: each one's seq (a string, as pg returns it) and status. */
+export async function recordedTurnsOf(
+  pool: pg.Pool,
+  userId: string,
+): Promise<{ seq: string; status: string }[]> {
+  const res = await pool.query<{ seq: string; status: string }>(
+    'SELECT seq, status FROM turns WHERE user_id = $1 ORDER BY seq',
+    [userId],
+  );
+  return res.rows;
 }
 
 export async function recordedCount(pool: pg.Pool): Promise<number> {
