@@ -1,11 +1,7 @@
-import { createLogger, loadConfig } from '@agent-fleet/core';
-import { buildGateway, createGatewayDeps, type GatewayDeps } from '@agent-fleet/gateway';
 import { ApiKeyStore } from '@agent-fleet/state';
 import fc from 'fast-check';
-import type { FastifyInstance } from 'fastify';
-import { SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase, freshNamespace, redisUrl } from './support/stack.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { NO_RATE_LIMITS, useGateway, userToken } from './support/gateway.ts';
 
 const JWT_SECRET = 'fuzz-test-secret-long-enough-for-hs256!!!';
 /** Runs per property: the whole file stays well under a minute on the 2-core machine. */
@@ -285,8 +281,15 @@ function encodeURIComponentSafe(s: string): string {
 // ---- the properties --------------------------------------------------------------------------------
 
 describe('fuzzing every route: never a 5xx, always the one error shape, nothing enqueued by a refusal', () => {
-  let deps: GatewayDeps;
-  let app: FastifyInstance;
+  const { app, deps } = useGateway({
+    env: {
+      AUTH_MODE: 'required',
+      JWT_SECRET,
+      ...NO_RATE_LIMITS,
+    },
+    // No worker runs here: a chat completion that passes every check is accepted and then times out.
+    config: { CHAT_COMPLETION_TIMEOUT_MS: 1 },
+  });
   let adminKey: string;
   let annToken: string;
   let accepted = 0;
@@ -294,33 +297,10 @@ describe('fuzzing every route: never a 5xx, always the one error shape, nothing 
   const seen = new Map<string, number>();
 
   beforeAll(async () => {
-    const config = loadConfig({
-      REDIS_URL: redisUrl(),
-      DATABASE_URL: await freshDatabase(),
-      FLEET_NAMESPACE: freshNamespace(),
-      AUTH_MODE: 'required',
-      JWT_SECRET,
-      RATE_LIMIT_USER_PER_SECOND: '0',
-      RATE_LIMIT_KEY_PER_SECOND: '0',
-      RATE_LIMIT_IP_PER_SECOND: '0',
-      RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE: '0',
-    });
-    // No worker runs here: a chat completion that passes every check is accepted and then times out.
-    Object.assign(config, { CHAT_COMPLETION_TIMEOUT_MS: 1 });
-    deps = await createGatewayDeps(config, createLogger('fuzz', 'silent'));
-    app = await buildGateway(deps);
     adminKey = (await new ApiKeyStore({ pool: deps.pool }).create({ name: 'fuzz', scopes: ['admin'] })).key;
     // So that review requests can pass every check (a run needs its user's profile).
     await deps.profiles.put('ann', { tenant: 'acme', groups: ['legal'] });
-    annToken = await new SignJWT({})
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('ann')
-      .setExpirationTime('1h')
-      .sign(new TextEncoder().encode(JWT_SECRET));
-  });
-  afterAll(async () => {
-    await app?.close();
-    await deps?.close();
+    annToken = await userToken(JWT_SECRET, 'ann');
   });
 
   const jobs = async () => {

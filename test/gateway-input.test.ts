@@ -1,38 +1,32 @@
-import { createLogger, loadConfig, userKeys } from '@agent-fleet/core';
-import { buildGateway, createGatewayDeps, type GatewayDeps } from '@agent-fleet/gateway';
+import { userKeys } from '@agent-fleet/core';
 import { type RunningSim, startSim } from '@agent-fleet/llm-sim';
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase, freshNamespace, redisUrl } from './support/stack.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useGateway } from './support/gateway.ts';
+import { freshNamespace } from './support/stack.ts';
 
 describe('bad input at every route gets a 4xx naming the problem and enqueues nothing', () => {
-  let deps: GatewayDeps;
-  let app: FastifyInstance;
-  let ns: string;
+  const ns = freshNamespace();
   let sim: RunningSim;
-
-  beforeAll(async () => {
-    ns = freshNamespace();
-    sim = await startSim({ engine: { timeScale: 0 } });
-    const config = loadConfig({
-      LLM_BASE_URLS: sim.url,
-      REDIS_URL: redisUrl(),
-      DATABASE_URL: await freshDatabase(),
-      FLEET_NAMESPACE: ns,
-      AUTH_MODE: 'off',
-    });
-    deps = await createGatewayDeps(config, createLogger('test', 'silent'));
-    app = await buildGateway(deps);
-  });
   afterAll(async () => {
-    await app?.close();
-    await deps?.close();
     await sim?.close();
+  });
+  const { app, deps } = useGateway({
+    env: async () => {
+      sim = await startSim({ engine: { timeScale: 0 } });
+      return { LLM_BASE_URLS: sim.url, FLEET_NAMESPACE: ns, AUTH_MODE: 'off' };
+    },
   });
 
   const json = { 'content-type': 'application/json' };
   const post = (url: string, payload: string, headers: Record<string, string> = json) =>
     app.inject({ method: 'POST', url, payload, headers });
+  const get = (url: string) => app.inject({ method: 'GET', url });
+  /** A message of alice's, then her profile, then a document, with `payload` as the body. */
+  const message = (payload: string, headers?: Record<string, string>) =>
+    post('/v1/users/alice/messages', payload, headers);
+  const profile = (payload: string) => put('/v1/users/alice/profile', payload);
+  const doc = (payload: string) => post('/v1/documents', payload);
+  const del = (url: string) => app.inject({ method: 'DELETE', url });
   const put = (url: string, payload: string) => app.inject({ method: 'PUT', url, payload, headers: json });
   const multipart = (fields: [string, string][], file?: { name: string; type: string; data: Buffer }) => {
     const boundary = 'fleetboundary';
@@ -56,121 +50,72 @@ describe('bad input at every route gets a 4xx naming the problem and enqueues no
       headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
     });
   };
+  /** A small Markdown file named `name` uploaded to tenant acme for group g, with `fields` besides. */
+  const markdownUpload = (name: string, fields: [string, string][] = []) =>
+    multipart([['tenant', 'acme'], ['acl', 'g'], ...fields], {
+      name,
+      type: 'text/markdown',
+      data: Buffer.from('# A\n\nsome text'),
+    });
   const big = 'é'.repeat(16 * 1024 + 1); // 32 KiB + 2 bytes in UTF-8, 16 K characters
 
-  const cases: {
+  interface Case {
     name: string;
     send: () => ReturnType<typeof post>;
     status: number;
     code: string;
     mentions: RegExp;
-  }[] = [
-    {
-      name: 'userId with a colon',
-      send: () => post('/v1/users/bad:user/messages', '{"text":"hi"}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /userId/,
-    },
-    {
-      name: 'userId with braces',
-      send: () => post('/v1/users/%7Bx%7D/messages', '{"text":"hi"}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /userId/,
-    },
-    {
-      name: 'userId with a space',
-      send: () => post('/v1/users/a%20b/messages', '{"text":"hi"}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /userId/,
-    },
-    {
-      name: 'userId too long',
-      send: () => post(`/v1/users/${'u'.repeat(129)}/messages`, '{"text":"hi"}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /userId/,
-    },
-    {
-      name: 'missing text',
-      send: () => post('/v1/users/alice/messages', '{}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /text/,
-    },
-    {
-      name: 'empty text',
-      send: () => post('/v1/users/alice/messages', '{"text":""}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /text/,
-    },
-    {
-      name: 'blank text',
-      send: () => post('/v1/users/alice/messages', '{"text":"   \\n"}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /text/,
-    },
-    {
-      name: 'text not a string',
-      send: () => post('/v1/users/alice/messages', '{"text":42}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /text/,
-    },
+  }
+  /** A request refused with 400 invalid_request, its message matching `mentions`. */
+  const invalid = (name: string, send: Case['send'], mentions: RegExp): Case => ({
+    name,
+    send,
+    status: 400,
+    code: 'invalid_request',
+    mentions,
+  });
+  const cases: Case[] = [
+    invalid('userId with a colon', () => post('/v1/users/bad:user/messages', '{"text":"hi"}'), /userId/),
+    invalid('userId with braces', () => post('/v1/users/%7Bx%7D/messages', '{"text":"hi"}'), /userId/),
+    invalid('userId with a space', () => post('/v1/users/a%20b/messages', '{"text":"hi"}'), /userId/),
+    invalid(
+      'userId too long',
+      () => post(`/v1/users/${'u'.repeat(129)}/messages`, '{"text":"hi"}'),
+      /userId/,
+    ),
+    invalid('missing text', () => message('{}'), /text/),
+    invalid('empty text', () => message('{"text":""}'), /text/),
+    invalid('blank text', () => message('{"text":"   \\n"}'), /text/),
+    invalid('text not a string', () => message('{"text":42}'), /text/),
     {
       name: 'oversized text',
-      send: () => post('/v1/users/alice/messages', JSON.stringify({ text: big })),
+      send: () => message(JSON.stringify({ text: big })),
       status: 413,
       code: 'payload_too_large',
       mentions: /text.*32768/,
     },
     {
       name: 'malformed JSON',
-      send: () => post('/v1/users/alice/messages', '{"text": "hi"'),
+      send: () => message('{"text": "hi"'),
       status: 400,
       code: 'invalid_json',
       mentions: /JSON/,
     },
-    {
-      name: 'JSON array body',
-      send: () => post('/v1/users/alice/messages', '["hi"]'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /body/,
-    },
+    invalid('JSON array body', () => message('["hi"]'), /body/),
     {
       name: 'wrong content type',
-      send: () => post('/v1/users/alice/messages', 'text=hi', { 'content-type': 'text/plain' }),
+      send: () => message('text=hi', { 'content-type': 'text/plain' }),
       status: 415,
       code: 'unsupported_media_type',
       mentions: /content-type|media type|Unsupported/i,
     },
-    {
-      name: 'bad threadId',
-      send: () => post('/v1/users/alice/messages', '{"text":"hi","threadId":"a/b"}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /threadId/,
-    },
-    {
-      name: 'bad Idempotency-Key',
-      send: () =>
-        post('/v1/users/alice/messages', '{"text":"hi"}', { ...json, 'idempotency-key': 'has space' }),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /Idempotency-Key|idempotency-key/,
-    },
-    {
-      name: 'malformed turnId',
-      send: () => app.inject({ method: 'GET', url: '/v1/turns/nope' }),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /turnId/,
-    },
+    invalid('bad threadId', () => message('{"text":"hi","threadId":"a/b"}'), /threadId/),
+    invalid(
+      'bad Idempotency-Key',
+      () => message('{"text":"hi"}', { ...json, 'idempotency-key': 'has space' }),
+      /Idempotency-Key|idempotency-key/,
+    ),
+    invalid('malformed turnId', () => get('/v1/turns/nope'), /turnId/),
     {
       name: 'unknown turn',
       send: () => app.inject({ method: 'GET', url: `/v1/turns/t_${'0'.repeat(32)}` }),
@@ -178,90 +123,36 @@ describe('bad input at every route gets a 4xx naming the problem and enqueues no
       code: 'not_found',
       mentions: /turn t_0+ not found/,
     },
-    {
-      name: 'history of a bad userId',
-      send: () => app.inject({ method: 'GET', url: '/v1/users/x:y/history' }),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /userId/,
-    },
-    {
-      name: 'history limit 0',
-      send: () => app.inject({ method: 'GET', url: '/v1/users/alice/history?limit=0' }),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /limit/,
-    },
-    {
-      name: 'history limit not a number',
-      send: () => app.inject({ method: 'GET', url: '/v1/users/alice/history?limit=lots' }),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /limit/,
-    },
-    {
-      name: 'history negative afterSeq',
-      send: () => app.inject({ method: 'GET', url: '/v1/users/alice/history?afterSeq=-1' }),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /afterSeq/,
-    },
-    {
-      name: 'profile without tenant',
-      send: () => put('/v1/users/alice/profile', '{"groups":[]}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /tenant/,
-    },
-    {
-      name: 'profile with a bad group',
-      send: () => put('/v1/users/alice/profile', '{"tenant":"acme","groups":["no spaces"]}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /group/,
-    },
-    {
-      name: 'profile of a bad userId',
-      send: () => put('/v1/users/a:b/profile', '{"tenant":"acme","groups":[]}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /userId/,
-    },
+    invalid('history of a bad userId', () => get('/v1/users/x:y/history'), /userId/),
+    invalid('history limit 0', () => get('/v1/users/alice/history?limit=0'), /limit/),
+    invalid('history limit not a number', () => get('/v1/users/alice/history?limit=lots'), /limit/),
+    invalid('history negative afterSeq', () => get('/v1/users/alice/history?afterSeq=-1'), /afterSeq/),
+    invalid('profile without tenant', () => profile('{"groups":[]}'), /tenant/),
+    invalid('profile with a bad group', () => profile('{"tenant":"acme","groups":["no spaces"]}'), /group/),
+    invalid(
+      'profile of a bad userId',
+      () => put('/v1/users/a:b/profile', '{"tenant":"acme","groups":[]}'),
+      /userId/,
+    ),
     {
       name: 'profile that does not exist',
-      send: () => app.inject({ method: 'GET', url: '/v1/users/nobody/profile' }),
+      send: () => get('/v1/users/nobody/profile'),
       status: 404,
       code: 'not_found',
       mentions: /nobody has no profile/,
     },
-    {
-      name: 'document without text',
-      send: () => post('/v1/documents', '{"title":"t","tenant":"acme","acl":["g"]}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /text/,
-    },
-    {
-      name: 'document with a bad tenant',
-      send: () => post('/v1/documents', '{"title":"t","text":"x","tenant":"a b","acl":["g"]}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /tenant/,
-    },
-    {
-      name: 'document nobody may read',
-      send: () => post('/v1/documents', '{"title":"t","text":"some text","tenant":"acme","acl":[]}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /no group|readable|public/i,
-    },
-    {
-      name: 'document upload without a file',
-      send: () => multipart([['tenant', 'acme']]),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /file/,
-    },
+    invalid('document without text', () => doc('{"title":"t","tenant":"acme","acl":["g"]}'), /text/),
+    invalid(
+      'document with a bad tenant',
+      () => doc('{"title":"t","text":"x","tenant":"a b","acl":["g"]}'),
+      /tenant/,
+    ),
+    invalid(
+      'document nobody may read',
+      () => doc('{"title":"t","text":"some text","tenant":"acme","acl":[]}'),
+      /no group|readable|public/i,
+    ),
+    invalid('document upload without a file', () => multipart([['tenant', 'acme']]), /file/),
     {
       name: 'document upload of binary junk',
       send: () =>
@@ -280,9 +171,9 @@ describe('bad input at every route gets a 4xx naming the problem and enqueues no
       code: 'unsupported_media_type',
       mentions: /junk\.bin/,
     },
-    {
-      name: 'document upload of a broken PDF',
-      send: () =>
+    invalid(
+      'document upload of a broken PDF',
+      () =>
         multipart(
           [
             ['tenant', 'acme'],
@@ -294,114 +185,49 @@ describe('bad input at every route gets a 4xx naming the problem and enqueues no
             data: Buffer.from('%PDF-1.7 this is not really a pdf'),
           },
         ),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /broken\.pdf|PDF/,
-    },
-    {
-      name: 'delete without tenant',
-      send: () => app.inject({ method: 'DELETE', url: '/v1/documents/doc-1' }),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /tenant/,
-    },
-    {
-      name: 'delete of a bad docId',
-      send: () => app.inject({ method: 'DELETE', url: '/v1/documents/a%20b?tenant=acme' }),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /docId/,
-    },
-    {
-      name: 'NUL in a message text',
-      send: () => post('/v1/users/alice/messages', '{"text":"a\\u0000b"}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /body\.text.*NUL/,
-    },
-    {
-      name: 'NUL in a key of the message body',
-      send: () => post('/v1/users/alice/messages', '{"text":"hi","x\\u0000y":1}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /body\["x\\u0000y"\].*NUL/,
-    },
-    {
-      name: 'NUL in a profile roleContext',
-      send: () =>
-        put('/v1/users/alice/profile', '{"tenant":"acme","groups":[],"roleContext":"you\\u0000are"}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /body\.roleContext.*NUL/,
-    },
-    {
-      name: 'NUL in a tenant default profile roleContext',
-      send: () => put('/v1/tenants/acme/default-profile', '{"groups":[],"roleContext":"\\u0000"}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /body\.roleContext.*NUL/,
-    },
-    {
-      name: 'NUL in a JSON document title',
-      send: () =>
-        post('/v1/documents', '{"title":"t\\u0000","text":"some text","tenant":"acme","acl":["g"]}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /body\.title.*NUL/,
-    },
-    {
-      name: 'NUL in a nested JSON document field',
-      send: () => post('/v1/documents', '{"title":"t","text":"x","tenant":"acme","acl":["g","\\u0000"]}'),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /body\.acl\.1.*NUL/,
-    },
-    {
-      name: 'NUL in a multipart field',
-      send: () =>
-        multipart(
-          [
-            ['tenant', 'acme'],
-            ['acl', 'g'],
-            ['title', 'a\u0000b'],
-          ],
-          { name: 'a.md', type: 'text/markdown', data: Buffer.from('# A\n\nsome text') },
-        ),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /title.*NUL/,
-    },
-    {
-      name: 'NUL in a multipart file name',
-      send: () =>
-        multipart(
-          [
-            ['tenant', 'acme'],
-            ['acl', 'g'],
-          ],
-          { name: 'a\u0000.md', type: 'text/markdown', data: Buffer.from('# A\n\nsome text') },
-        ),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /filename.*NUL/,
-    },
-    {
-      name: 'NUL in a query parameter',
-      send: () => app.inject({ method: 'GET', url: '/v1/users/alice/history?limit=1&x=%00' }),
-      status: 400,
-      code: 'invalid_request',
-      mentions: /query\.x.*NUL/,
-    },
+      /broken\.pdf|PDF/,
+    ),
+    invalid('delete without tenant', () => del('/v1/documents/doc-1'), /tenant/),
+    invalid('delete of a bad docId', () => del('/v1/documents/a%20b?tenant=acme'), /docId/),
+    invalid('NUL in a message text', () => message('{"text":"a\\u0000b"}'), /body\.text.*NUL/),
+    invalid(
+      'NUL in a key of the message body',
+      () => message('{"text":"hi","x\\u0000y":1}'),
+      /body\["x\\u0000y"\].*NUL/,
+    ),
+    invalid(
+      'NUL in a profile roleContext',
+      () => profile('{"tenant":"acme","groups":[],"roleContext":"you\\u0000are"}'),
+      /body\.roleContext.*NUL/,
+    ),
+    invalid(
+      'NUL in a tenant default profile roleContext',
+      () => put('/v1/tenants/acme/default-profile', '{"groups":[],"roleContext":"\\u0000"}'),
+      /body\.roleContext.*NUL/,
+    ),
+    invalid(
+      'NUL in a JSON document title',
+      () => doc('{"title":"t\\u0000","text":"some text","tenant":"acme","acl":["g"]}'),
+      /body\.title.*NUL/,
+    ),
+    invalid(
+      'NUL in a nested JSON document field',
+      () => doc('{"title":"t","text":"x","tenant":"acme","acl":["g","\\u0000"]}'),
+      /body\.acl\.1.*NUL/,
+    ),
+    invalid('NUL in a multipart field', () => markdownUpload('a.md', [['title', 'a\u0000b']]), /title.*NUL/),
+    invalid('NUL in a multipart file name', () => markdownUpload('a\u0000.md'), /filename.*NUL/),
+    invalid('NUL in a query parameter', () => get('/v1/users/alice/history?limit=1&x=%00'), /query\.x.*NUL/),
     {
       name: 'unknown route',
-      send: () => app.inject({ method: 'GET', url: '/v1/nothing-here' }),
+      send: () => get('/v1/nothing-here'),
       status: 404,
       code: 'not_found',
       mentions: /no route/,
     },
     {
       name: 'wrong method',
-      send: () => app.inject({ method: 'DELETE', url: '/v1/users/alice/messages' }),
+      send: () => del('/v1/users/alice/messages'),
       status: 404,
       code: 'not_found',
       mentions: /no route/,

@@ -1,11 +1,8 @@
 import { connect, type Socket } from 'node:net';
-import { createLogger, loadConfig } from '@agent-fleet/core';
-import { buildGateway, createGatewayDeps, type GatewayDeps } from '@agent-fleet/gateway';
 import { ApiKeyStore } from '@agent-fleet/state';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase, freshNamespace, redisUrl } from './support/stack.ts';
+import type { LightMyRequestResponse } from 'fastify';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useGateway, userToken } from './support/gateway.ts';
 
 interface Exchange {
   /** Everything the gateway sent before the connection ended (or the deadline passed). */
@@ -58,39 +55,29 @@ function parse(raw: string): { status: number; headers: string; body: unknown } 
   return { status: Number(head.split(' ')[1]), headers: head, body: body ? JSON.parse(body) : null };
 }
 
+/** The first answer in `raw` is `status`, as JSON in the one error shape with `code` and a matching message. */
+function expectJsonError(raw: string, status: number, code: string, message: RegExp): void {
+  const answer = parse(raw);
+  expect(answer.status).toBe(status);
+  expect(answer.headers).toMatch(/content-type: application\/json/);
+  expect(answer.body).toEqual({ error: { code, message: expect.stringMatching(message) } });
+}
+
 describe('slow and oversized requests are cut in the one error shape', () => {
-  let deps: GatewayDeps;
-  let app: FastifyInstance;
+  const { app, deps } = useGateway({
+    env: { AUTH_MODE: 'required', HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '2000' },
+  });
   let port: number;
 
   beforeAll(async () => {
-    const config = loadConfig({
-      REDIS_URL: redisUrl(),
-      DATABASE_URL: await freshDatabase(),
-      FLEET_NAMESPACE: freshNamespace(),
-      AUTH_MODE: 'required',
-      HTTP_HEADERS_TIMEOUT_MS: '1000',
-      HTTP_REQUEST_TIMEOUT_MS: '2000',
-    });
-    deps = await createGatewayDeps(config, createLogger('limits-test', 'silent'));
-    app = await buildGateway(deps);
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = (app.server.address() as { port: number }).port;
-  });
-  afterAll(async () => {
-    await app?.close();
-    await deps?.close();
   });
 
   const expectCut = (x: Exchange, atMostMs: number) => {
     expect(x.closedAfterMs, `still open; got ${JSON.stringify(x.response)}`).not.toBeNull();
     expect(x.closedAfterMs!).toBeLessThan(atMostMs);
-    const answer = parse(x.response);
-    expect(answer.status).toBe(408);
-    expect(answer.headers).toMatch(/content-type: application\/json/);
-    expect(answer.body).toEqual({
-      error: { code: 'request_timeout', message: expect.stringMatching(/time/) },
-    });
+    expectJsonError(x.response, 408, 'request_timeout', /time/);
   };
 
   it('a body trickled one byte at a time (a slow loris) is cut after the request timeout, credential or not', async () => {
@@ -131,12 +118,7 @@ describe('slow and oversized requests are cut in the one error shape', () => {
       (s) => s.write(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(60 * 1024)}\r\n\r\n`),
       5000,
     );
-    const answer = parse(x.response);
-    expect(answer.status).toBe(431);
-    expect(answer.headers).toMatch(/content-type: application\/json/);
-    expect(answer.body).toEqual({
-      error: { code: 'headers_too_large', message: expect.stringMatching(/header/) },
-    });
+    expectJsonError(x.response, 431, 'headers_too_large', /header/);
   });
 
   it('a request that is not HTTP is refused with 400 in the error shape', async () => {
@@ -151,35 +133,22 @@ describe('slow and oversized requests are cut in the one error shape', () => {
 
 describe('requests without a valid credential are limited per client address; sign-ins are throttled', () => {
   const JWT_SECRET = 'limits-test-secret-long-enough-for-hs256!';
-  let deps: GatewayDeps;
-  let app: FastifyInstance;
-  let store: ApiKeyStore;
-  let token: string;
-
-  beforeAll(async () => {
-    const config = loadConfig({
-      REDIS_URL: redisUrl(),
-      DATABASE_URL: await freshDatabase(),
-      FLEET_NAMESPACE: freshNamespace(),
+  const { app, deps } = useGateway({
+    env: {
       AUTH_MODE: 'required',
       JWT_SECRET,
       RATE_LIMIT_IP_PER_SECOND: '0.1',
       RATE_LIMIT_IP_BURST: '5',
       RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE: '1',
       RATE_LIMIT_LOGIN_FAILURE_BURST: '3',
-    });
-    deps = await createGatewayDeps(config, createLogger('limits-test', 'silent'));
-    app = await buildGateway(deps);
-    store = new ApiKeyStore({ pool: deps.pool });
-    token = await new SignJWT({})
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('ann')
-      .setExpirationTime('1h')
-      .sign(new TextEncoder().encode(JWT_SECRET));
+    },
   });
-  afterAll(async () => {
-    await app?.close();
-    await deps?.close();
+  let store: ApiKeyStore;
+  let token: string;
+
+  beforeAll(async () => {
+    store = new ApiKeyStore({ pool: deps.pool });
+    token = await userToken(JWT_SECRET, 'ann');
   });
 
   const from = (remoteAddress: string, url: string, headers: Record<string, string> = {}) =>

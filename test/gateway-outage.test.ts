@@ -6,9 +6,9 @@ import { type RedisServerHandle, startRedisServer } from '@agent-fleet/devstack'
 import { buildGateway, createGatewayDeps, type GatewayDeps } from '@agent-fleet/gateway';
 import { ApiKeyStore } from '@agent-fleet/state';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from './support/fleet.ts';
+import { userToken } from './support/gateway.ts';
 import { freshDatabase, freshNamespace } from './support/stack.ts';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts';
 
@@ -51,11 +51,7 @@ describe('Redis or Postgres away: 503 with Retry-After in the error shape, and s
     });
     deps = await createGatewayDeps(config, createLogger('outage-test', 'silent'));
     app = await buildGateway(deps);
-    const token = await new SignJWT({})
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('ann')
-      .setExpirationTime('1h')
-      .sign(new TextEncoder().encode(JWT_SECRET));
+    const token = await userToken(JWT_SECRET, 'ann');
     user = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const key = await new ApiKeyStore({ pool: deps.pool }).create({ name: 'ops', scopes: ['admin'] });
     admin = { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' };

@@ -1,8 +1,5 @@
-import { createLogger, loadConfig } from '@agent-fleet/core';
-import { buildGateway, createGatewayDeps, type GatewayDeps } from '@agent-fleet/gateway';
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase, freshNamespace, redisUrl } from './support/stack.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useGateway } from './support/gateway.ts';
 
 interface Page {
   messages: { turnId: string; seq: number; role: string; content: string }[];
@@ -10,20 +7,11 @@ interface Page {
 }
 
 describe('history paging: following nextAfterSeq visits every message once and ends', () => {
-  let deps: GatewayDeps;
-  let app: FastifyInstance;
+  const { app, deps } = useGateway({ env: { AUTH_MODE: 'off' } });
   /** Every message recorded, in order: turns of 1 (failed), 2 and 3 (coalesced) messages. */
   const recorded: string[] = [];
 
   beforeAll(async () => {
-    const config = loadConfig({
-      REDIS_URL: redisUrl(),
-      DATABASE_URL: await freshDatabase(),
-      FLEET_NAMESPACE: freshNamespace(),
-      AUTH_MODE: 'off',
-    });
-    deps = await createGatewayDeps(config, createLogger('test', 'silent'));
-    app = await buildGateway(deps);
     const sizes = [2, 2, 1, 3, 2, 2, 1, 1, 3, 2, 2];
     for (const [i, size] of sizes.entries()) {
       const seq = i + 1;
@@ -42,10 +30,6 @@ describe('history paging: following nextAfterSeq visits every message once and e
       });
       recorded.push(...messages.map((m) => m.content));
     }
-  });
-  afterAll(async () => {
-    await app?.close();
-    await deps?.close();
   });
 
   const page = async (afterSeq: number, limit: number): Promise<Page> => {

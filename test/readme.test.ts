@@ -1,11 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLogger, loadConfig } from '@agent-fleet/core';
-import { buildGateway, createGatewayDeps, type GatewayDeps } from '@agent-fleet/gateway';
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase, freshNamespace, redisUrl } from './support/stack.ts';
+import { describe, expect, it } from 'vitest';
+import { useGateway } from './support/gateway.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -33,22 +30,7 @@ function openApiRoutes(doc: { paths: Record<string, Record<string, unknown>> }):
 }
 
 describe('the README stays true', () => {
-  let deps: GatewayDeps;
-  let app: FastifyInstance;
-
-  beforeAll(async () => {
-    const config = loadConfig({
-      REDIS_URL: redisUrl(),
-      DATABASE_URL: await freshDatabase(),
-      FLEET_NAMESPACE: freshNamespace(),
-    });
-    deps = await createGatewayDeps(config, createLogger('test', 'silent'));
-    app = await buildGateway(deps);
-  });
-  afterAll(async () => {
-    await app?.close();
-    await deps?.close();
-  });
+  const { app } = useGateway();
 
   it('its HTTP table lists exactly the routes of the OpenAPI document, and the two UIs beside them', async () => {
     const res = await app.inject({ method: 'GET', url: '/docs/json' });
