@@ -7,9 +7,9 @@ import { startSim } from '@agent-fleet/llm-sim';
 import { newRunId, ReviewStore } from '@agent-fleet/review';
 import { type ApiKeyScope, ApiKeyStore } from '@agent-fleet/state';
 import type { FastifyInstance } from 'fastify';
-import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from './support/fleet.ts';
+import { NO_RATE_LIMITS, userToken } from './support/gateway.ts';
 import { freshDatabase, freshNamespace, redisUrl } from './support/stack.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -40,6 +40,27 @@ interface Row {
   expect: Partial<Record<Caller, number>>;
 }
 
+/** Ann's own data: her token is the right caller, bob's another user's, a documents key lacks the scope. */
+const annsOwn = (right: number, otherUser = 403): Pick<Row, 'as' | 'expect'> => ({
+  as: { wrongScope: 'docsAcme', otherUser: 'bob', right: 'ann' },
+  expect: { none: 401, wrongScope: 403, otherUser, right },
+});
+/** Ann's data through keys: one that may not act for users is refused, one that may is let in. */
+const actingForUsers = (right: number, otherUser = 403): Pick<Row, 'as' | 'expect'> => ({
+  as: { otherUser: 'ownScopesOnly', right: 'actor' },
+  expect: { otherUser, right },
+});
+/** The operator's: an admin key only, not a user's token nor a messages key. */
+const ADMIN_ONLY: Pick<Row, 'as' | 'expect'> = {
+  as: { wrongScope: 'actor', otherUser: 'ann', right: 'admin' },
+  expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+};
+/** A review of acme's: a reviews key; one confined to another tenant is told it does not exist. */
+const acmeReview = (right: number): Pick<Row, 'as' | 'expect'> => ({
+  as: { wrongScope: 'actor', otherUser: 'reviewerGlobex', right: 'reviewer' },
+  expect: { none: 401, wrongScope: 403, otherUser: 404, right },
+});
+
 describe('authorization matrix: every route × { no auth, wrong scope, other user, right caller }', () => {
   let sim: Awaited<ReturnType<typeof startSim>>;
   let deps: GatewayDeps;
@@ -63,10 +84,7 @@ describe('authorization matrix: every route × { no auth, wrong scope, other use
       LLM_BASE_URLS: sim.url,
       AUTH_MODE: 'required',
       JWT_SECRET,
-      RATE_LIMIT_USER_PER_SECOND: '0',
-      RATE_LIMIT_KEY_PER_SECOND: '0',
-      RATE_LIMIT_IP_PER_SECOND: '0',
-      RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE: '0',
+      ...NO_RATE_LIMITS,
       API_KEY_CACHE_SECONDS: '0',
       LOG_LEVEL: 'warn',
     };
@@ -85,12 +103,7 @@ describe('authorization matrix: every route × { no auth, wrong scope, other use
     const store = new ApiKeyStore({ pool: deps.pool });
     const key = async (scopes: ApiKeyScope[], opts: { actAsUsers?: boolean; tenant?: string } = {}) =>
       (await store.create({ name: scopes.join(' '), scopes, ...opts })).key;
-    const token = (sub: string) =>
-      new SignJWT({})
-        .setProtectedHeader({ alg: 'HS256' })
-        .setSubject(sub)
-        .setExpirationTime('10m')
-        .sign(new TextEncoder().encode(JWT_SECRET));
+    const token = (sub: string) => userToken(JWT_SECRET, sub, '10m');
     Object.assign(creds, {
       ann: await token('ann'),
       bob: await token('bob'),
@@ -172,75 +185,64 @@ describe('authorization matrix: every route × { no auth, wrong scope, other use
     {
       route: 'POST /v1/users/:userId/messages',
       send: call('POST', '/v1/users/ann/messages', { text: 'hi' }),
-      as: { wrongScope: 'docsAcme', otherUser: 'bob', right: 'ann' },
-      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 202 },
+      ...annsOwn(202),
     },
     {
       route: 'POST /v1/users/:userId/messages (key that may not act for users)',
       send: call('POST', '/v1/users/ann/messages', { text: 'hi' }),
-      as: { otherUser: 'ownScopesOnly', right: 'actor' },
-      expect: { otherUser: 403, right: 202 },
+      ...actingForUsers(202),
     },
     {
       route: 'GET /v1/turns/:turnId',
       send: call('GET', () => `/v1/turns/${annTurn}`),
       // Another user's turn is reported as unknown.
-      as: { wrongScope: 'docsAcme', otherUser: 'bob', right: 'ann' },
-      expect: { none: 401, wrongScope: 403, otherUser: 404, right: 200 },
+      ...annsOwn(200, 404),
     },
     {
       route: 'GET /v1/turns/:turnId (key that may not act for users)',
       send: call('GET', () => `/v1/turns/${annTurn}`),
-      as: { otherUser: 'ownScopesOnly', right: 'actor' },
-      expect: { otherUser: 404, right: 200 },
+      ...actingForUsers(200, 404),
     },
     {
       route: 'GET /v1/users/:userId/history',
       send: call('GET', '/v1/users/ann/history'),
-      as: { wrongScope: 'docsAcme', otherUser: 'bob', right: 'ann' },
-      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+      ...annsOwn(200),
     },
     {
       route: 'GET /v1/users/:userId/history (key that may not act for users)',
       send: call('GET', '/v1/users/ann/history'),
-      as: { otherUser: 'ownScopesOnly', right: 'actor' },
-      expect: { otherUser: 403, right: 200 },
+      ...actingForUsers(200),
     },
     {
       route: 'GET /v1/users/:userId/profile',
       send: call('GET', '/v1/users/ann/profile'),
-      as: { wrongScope: 'docsAcme', otherUser: 'bob', right: 'ann' },
-      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+      ...annsOwn(200),
     },
     {
       // Permissions live in the profile: only admins write it, not even the user.
       route: 'PUT /v1/users/:userId/profile',
       send: call('PUT', '/v1/users/ann/profile', { tenant: 'acme', groups: ['legal'] }),
-      as: { wrongScope: 'actor', otherUser: 'ann', right: 'admin' },
-      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+      ...ADMIN_ONLY,
     },
     ...(['PUT', 'GET', 'DELETE'] as const).map(
       (method): Row => ({
         route: `${method} /v1/tenants/:tenant/quota`,
         send: call(method, '/v1/tenants/acme/quota', method === 'PUT' ? { weight: 2 } : undefined),
         // Budgets are the operator's: admin only, not even a tenant's own key.
-        as: { wrongScope: 'actor', otherUser: 'ann', right: 'admin' },
-        expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+        ...ADMIN_ONLY,
       }),
     ),
     ...(['PUT', 'DELETE'] as const).map(
       (method): Row => ({
         route: `${method} /v1/users/:userId/quota`,
         send: call(method, '/v1/users/ann/quota', method === 'PUT' ? { day: 100000 } : undefined),
-        as: { wrongScope: 'actor', otherUser: 'ann', right: 'admin' },
-        expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+        ...ADMIN_ONLY,
       }),
     ),
     {
       route: 'GET /v1/users/:userId/quota',
       send: call('GET', '/v1/users/ann/quota'),
-      as: { wrongScope: 'docsAcme', otherUser: 'bob', right: 'ann' },
-      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+      ...annsOwn(200),
     },
     {
       route: 'GET /v1/usage (a user’s own)',
@@ -289,24 +291,21 @@ describe('authorization matrix: every route × { no auth, wrong scope, other use
         route: `GET /v1/reviews/:reviewId${suffix}`,
         send: call('GET', () => `/v1/reviews/${annReview}${suffix}`),
         // Another tenant's review is reported as unknown.
-        as: { wrongScope: 'actor', otherUser: 'reviewerGlobex', right: 'reviewer' },
-        expect: { none: 401, wrongScope: 403, otherUser: 404, right: 200 },
+        ...acmeReview(200),
       }),
     ),
     ...(['cancel', 'resume'] as const).map(
       (action): Row => ({
         route: `POST /v1/reviews/:reviewId/${action}`,
         send: call('POST', () => `/v1/reviews/${parkedReview}/${action}`),
-        as: { wrongScope: 'actor', otherUser: 'reviewerGlobex', right: 'reviewer' },
-        expect: { none: 401, wrongScope: 403, otherUser: 404, right: 202 },
+        ...acmeReview(202),
       }),
     ),
     ...(['GET', 'DELETE'] as const).map(
       (method): Row => ({
         route: `${method} /v1/reviews/:reviewId/schedule`,
         send: call(method, () => `/v1/reviews/${scheduledReview}/schedule`),
-        as: { wrongScope: 'actor', otherUser: 'reviewerGlobex', right: 'reviewer' },
-        expect: { none: 401, wrongScope: 403, otherUser: 404, right: 200 },
+        ...acmeReview(200),
       }),
     ),
     {
@@ -318,14 +317,12 @@ describe('authorization matrix: every route × { no auth, wrong scope, other use
     {
       route: 'POST /v1/chat/completions',
       send: call('POST', '/v1/chat/completions', chat('ann')),
-      as: { wrongScope: 'docsAcme', otherUser: 'bob', right: 'ann' },
-      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+      ...annsOwn(200),
     },
     {
       route: 'POST /v1/chat/completions (key that may not act for users)',
       send: call('POST', '/v1/chat/completions', chat('ann')),
-      as: { otherUser: 'ownScopesOnly', right: 'actor' },
-      expect: { otherUser: 403, right: 200 },
+      ...actingForUsers(200),
     },
     {
       route: 'GET /v1/models',
@@ -342,33 +339,28 @@ describe('authorization matrix: every route × { no auth, wrong scope, other use
     {
       route: 'DELETE /v1/keys/:keyId',
       send: call('DELETE', () => `/v1/keys/${revokableKeyId}`),
-      as: { wrongScope: 'actor', otherUser: 'ann', right: 'admin' },
-      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+      ...ADMIN_ONLY,
     },
     {
       route: 'GET /v1/admin/fleet',
       send: call('GET', '/v1/admin/fleet'),
-      as: { wrongScope: 'actor', otherUser: 'ann', right: 'admin' },
-      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+      ...ADMIN_ONLY,
     },
     {
       route: 'GET /admin/queues (Bull Board)',
       send: call('GET', '/admin/queues'),
-      as: { wrongScope: 'actor', otherUser: 'ann', right: 'admin' },
-      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+      ...ADMIN_ONLY,
     },
     {
       route: 'GET /admin/queues/api/queues (Bull Board API)',
       send: call('GET', '/admin/queues/api/queues'),
-      as: { wrongScope: 'actor', otherUser: 'ann', right: 'admin' },
-      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+      ...ADMIN_ONLY,
     },
     {
       // The rules follow the route reached, however its path was spelled.
       route: 'GET /%61dmin/queues/api/queues (Bull Board API, percent-encoded)',
       send: call('GET', '/%61dmin/queues/api/queues'),
-      as: { wrongScope: 'actor', otherUser: 'ann', right: 'admin' },
-      expect: { none: 401, wrongScope: 403, otherUser: 403, right: 200 },
+      ...ADMIN_ONLY,
     },
     ...['/healthz', '/readyz', '/metrics', '/docs', '/docs/json', '/admin/login'].map(
       (path): Row => ({
