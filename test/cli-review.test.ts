@@ -3,10 +3,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type RunningSim, startSim } from '@agent-fleet/llm-sim';
 import { ApiKeyStore } from '@agent-fleet/state';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from './support/fleet.ts';
+import { simAdmin } from './support/sim-admin.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 const CLI = fileURLToPath(new URL('../packages/cli/src/main.ts', import.meta.url));
 const TENANT = 'acme';
@@ -50,9 +51,16 @@ function fleetReview(args: string[], env: Record<string, string>, cwd: string) {
  * faults trigger, bad arguments, and Ctrl-C cancelling the run through the API.
  */
 describe('fleet review', () => {
-  let sim: RunningSim;
-  let fleet: TestFleet;
-  let simRoot: string;
+  const { sim, fleet } = useSimFleet({
+    workers: 1,
+    env: {
+      LOG_LEVEL: 'warn',
+      AUTH_MODE: 'required',
+      JWT_SECRET: 'cli-review-test-secret-long-enough-000',
+      REVIEW_CONCURRENCY: '2',
+    },
+  });
+  const admin = simAdmin(sim);
   let work: string;
   let fleetDir: string;
   let apiKey: string;
@@ -61,26 +69,8 @@ describe('fleet review', () => {
     (await (
       await fetch(`${fleet.gatewayUrl}${path}`, { headers: { authorization: `Bearer ${apiKey}` } })
     ).json()) as Record<string, unknown>;
-  const simConfig = (patch: Record<string, unknown>) =>
-    fetch(`${simRoot}/sim/config`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(patch),
-    });
 
   beforeAll(async () => {
-    sim = await startSim({ engine: { timeScale: 0 } });
-    simRoot = sim.url.replace(/\/v1$/, '');
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 1,
-      env: {
-        LOG_LEVEL: 'warn',
-        AUTH_MODE: 'required',
-        JWT_SECRET: 'cli-review-test-secret-long-enough-000',
-        REVIEW_CONCURRENCY: '2',
-      },
-    });
     apiKey = (
       await new ApiKeyStore({ pool: fleet.pool }).create({
         name: 'npm start admin',
@@ -134,10 +124,6 @@ describe('fleet review', () => {
       expect(res.status).toBe(201);
     }
     await fleet.workersReady();
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
   });
 
   it('refuses bad arguments with a message and a non-zero exit, before anything is created', async () => {
@@ -210,7 +196,7 @@ describe('fleet review', () => {
       ['fabricatedQuoteRate', 'unverifiable_evidence'],
       ['brokenJsonRate', 'invalid_output'],
     ] as const) {
-      await simConfig({ [fault]: 1 });
+      await admin.config({ [fault]: 1 });
       try {
         const out = `${fault}.json`;
         const res = await fleetReview(
@@ -226,13 +212,13 @@ describe('fleet review', () => {
         for (const f of report.findings)
           expect(f).toMatchObject({ verdict: 'unclear', reason, evidence: [] });
       } finally {
-        await simConfig({ [fault]: 0 });
+        await admin.config({ [fault]: 0 });
       }
     }
   });
 
   it('Ctrl-C cancels the run through the API, keeps what was recorded, writes no report and exits 130', async () => {
-    await simConfig({ latencyMs: 400 });
+    await admin.config({ latencyMs: 400 });
     try {
       const run = fleetReview(
         [
@@ -272,7 +258,7 @@ describe('fleet review', () => {
       expect((status.documents as { done: number }).done).toBeLessThan(CASES.length);
       expect(existsSync(join(work, 'cancelled.md'))).toBe(false);
     } finally {
-      await simConfig({ latencyMs: 0 });
+      await admin.config({ latencyMs: 0 });
     }
   });
 });

@@ -1,22 +1,13 @@
-import { createLogger, loadConfig } from '@agent-fleet/core';
-import { buildGateway, createGatewayDeps, type GatewayDeps } from '@agent-fleet/gateway';
-import { startSim } from '@agent-fleet/llm-sim';
 import { ApiKeyStore } from '@agent-fleet/state';
-import type { FastifyInstance } from 'fastify';
-import { SignJWT } from 'jose';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestFleet, type TestFleet } from './support/fleet.ts';
-import { freshDatabase, freshNamespace, redisUrl } from './support/stack.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useGateway, userToken } from './support/gateway.ts';
+import { streamAgentChat } from './support/openai-stream.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 const JWT_SECRET = 'openai-test-secret-long-enough-for-hs256!';
 
-const userToken = (sub: string) =>
-  new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(sub)
-    .setExpirationTime('10m')
-    .sign(new TextEncoder().encode(JWT_SECRET));
+const tokenOf = (sub: string) => userToken(JWT_SECRET, sub, '10m');
 
 /** What an OpenAI SDK call threw, as the SDK parsed it. */
 async function apiError(call: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
@@ -30,19 +21,15 @@ async function apiError(call: Promise<unknown>): Promise<InstanceType<typeof Ope
 }
 
 describe('the OpenAI-compatible endpoint, driven by the official openai client', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
+  const { fleet } = useSimFleet({
+    workers: 1,
+    env: { AUTH_MODE: 'required', JWT_SECRET, LOG_LEVEL: 'warn' },
+  });
   let keys: Record<'actor' | 'writer' | 'reader', string>;
   const client = (apiKey: string, opts: { maxRetries?: number } = {}) =>
     new OpenAI({ apiKey, baseURL: `${fleet.gatewayUrl}/v1`, maxRetries: opts.maxRetries ?? 0 });
 
   beforeAll(async () => {
-    sim = await startSim({ engine: { timeScale: 0 } });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 1,
-      env: { AUTH_MODE: 'required', JWT_SECRET, LOG_LEVEL: 'warn' },
-    });
     const store = new ApiKeyStore({ pool: fleet.pool });
     const create = async (name: string, scopes: ('messages:write' | 'turns:read')[], actAsUsers: boolean) =>
       (await store.create({ name, scopes, actAsUsers })).key;
@@ -52,10 +39,6 @@ describe('the OpenAI-compatible endpoint, driven by the official openai client',
       reader: await create('reader', ['turns:read'], true),
     };
     await fleet.workersReady();
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
   });
 
   it('lists the agent models', async () => {
@@ -69,7 +52,7 @@ describe('the OpenAI-compatible endpoint, driven by the official openai client',
   });
 
   it('answers a user token as that user’s agent, which remembers the conversation', async () => {
-    const ann = client(await userToken('oa-ann'));
+    const ann = client(await tokenOf('oa-ann'));
     const first = await ann.chat.completions.create({
       model: 'fleet-agent',
       messages: [
@@ -97,7 +80,7 @@ describe('the OpenAI-compatible endpoint, driven by the official openai client',
     expect(second.choices[0]!.message.content).toBe('Echo [n=4]: And for emails?');
     const turnId = second.id.replace('chatcmpl-', '');
     const turn = await fetch(`${fleet.gatewayUrl}/v1/turns/${turnId}`, {
-      headers: { authorization: `Bearer ${await userToken('oa-ann')}` },
+      headers: { authorization: `Bearer ${await tokenOf('oa-ann')}` },
     });
     expect(await turn.json()).toMatchObject({ userId: 'oa-ann', seq: 2, status: 'completed' });
   });
@@ -110,7 +93,7 @@ describe('the OpenAI-compatible endpoint, driven by the official openai client',
     });
     expect(res.choices[0]!.message.content).toBe('Echo [n=2]: Hello');
     const history = await fetch(`${fleet.gatewayUrl}/v1/users/oa-bob/history`, {
-      headers: { authorization: `Bearer ${await userToken('oa-bob')}` },
+      headers: { authorization: `Bearer ${await tokenOf('oa-bob')}` },
     });
     expect(((await history.json()) as { messages: { role: string }[] }).messages.map((m) => m.role)).toEqual([
       'user',
@@ -120,13 +103,7 @@ describe('the OpenAI-compatible endpoint, driven by the official openai client',
 
   it('streams the answer as chat.completion.chunk events through the official SDK', async () => {
     const actor = client(keys.actor);
-    const stream = await actor.chat.completions.create({
-      model: 'fleet-agent',
-      user: 'oa-stream',
-      messages: [{ role: 'user', content: 'stream this answer please' }],
-      stream: true,
-      stream_options: { include_usage: true },
-    });
+    const stream = await streamAgentChat(actor, 'oa-stream', 'stream this answer please');
     let text = '';
     let finish: string | null = null;
     let usage: { completion_tokens: number } | undefined;
@@ -142,7 +119,7 @@ describe('the OpenAI-compatible endpoint, driven by the official openai client',
 
   it('refuses what it cannot do with OpenAI-shaped errors the SDK understands', async () => {
     const actor = client(keys.actor);
-    const ann = await userToken('oa-ann');
+    const ann = await tokenOf('oa-ann');
     const hi = [{ role: 'user' as const, content: 'hi' }];
     const cases: [
       string,
@@ -246,31 +223,17 @@ describe('the OpenAI-compatible endpoint, driven by the official openai client',
 });
 
 describe('the OpenAI-compatible endpoint without a worker', () => {
-  let deps: GatewayDeps;
-  let app: FastifyInstance;
+  const { app, deps } = useGateway({
+    env: { AUTH_MODE: 'required' },
+    // Until core's schema declares them, these two are set on the parsed config directly.
+    config: { AGENT_MODELS: ['fleet-agent', 'fleet-reviewer'], CHAT_COMPLETION_TIMEOUT_MS: 400 },
+  });
   let url: string;
   let key: string;
 
   beforeAll(async () => {
-    const config = loadConfig({
-      REDIS_URL: redisUrl(),
-      DATABASE_URL: await freshDatabase(),
-      FLEET_NAMESPACE: freshNamespace(),
-      AUTH_MODE: 'required',
-    });
-    // Until core's schema declares them, these two are set on the parsed config directly.
-    Object.assign(config, {
-      AGENT_MODELS: ['fleet-agent', 'fleet-reviewer'],
-      CHAT_COMPLETION_TIMEOUT_MS: 400,
-    });
-    deps = await createGatewayDeps(config, createLogger('test', 'silent'));
-    app = await buildGateway(deps);
     url = await app.listen({ host: '127.0.0.1', port: 0 });
     key = (await new ApiKeyStore({ pool: deps.pool }).create({ name: 'a', scopes: ['admin'] })).key;
-  });
-  afterAll(async () => {
-    await app?.close();
-    await deps?.close();
   });
 
   it('lists the models AGENT_MODELS names', async () => {

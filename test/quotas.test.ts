@@ -8,24 +8,12 @@ import {
   userKeys,
   windowSpans,
 } from '@agent-fleet/core';
-import { startSim } from '@agent-fleet/llm-sim';
 import { PartitionQueues, TurnProducer, TurnRecords } from '@agent-fleet/turns';
 import { Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  mapLimit,
-  postMessage,
-  settledTurn,
-  startTestFleet,
-  type TestFleet,
-  waitFor,
-} from './support/fleet.ts';
-
-interface Reported {
-  promptTokens: number;
-  completionTokens: number;
-  requests: number;
-}
+import { describe, expect, it } from 'vitest';
+import { mapLimit, postMessage, settledTurn, waitFor } from './support/fleet.ts';
+import { simAdmin } from './support/sim-admin.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 /**
  * Token budgets with real gateway and worker processes and the simulator over HTTP: refusals at
@@ -33,23 +21,13 @@ interface Reported {
  * pass a budget by at most a step each, and review runs count too.
  */
 describe('quotas: checked at accept and before each model call', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
-  const admin = () => sim.url.replace(/\/v1$/, '');
-
-  beforeAll(async () => {
-    sim = await startSim({ mode: 'script', engine: { timeScale: 0 } });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 1,
-      env: { LOG_LEVEL: 'warn', PARTITIONS: '4' },
-    });
-    await fleet.workersReady();
+  const { sim, fleet } = useSimFleet({
+    sim: { mode: 'script' },
+    workers: 1,
+    env: { LOG_LEVEL: 'warn', PARTITIONS: '4' },
+    untilWorkersReady: true,
   });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
-  });
+  const admin = simAdmin(sim);
 
   const send = (method: string, path: string, body?: unknown) =>
     fetch(`${fleet.gatewayUrl}${path}`, {
@@ -63,9 +41,7 @@ describe('quotas: checked at accept and before each model call', () => {
     );
   const quota = async (tenant: string, body: Record<string, unknown>) =>
     expect((await send('PUT', `/v1/tenants/${tenant}/quota`, body)).status).toBe(200);
-  const reported = async () =>
-    ((await (await fetch(`${admin()}/sim/stats`)).json()) as { usage: { byUser: Record<string, Reported> } })
-      .usage.byUser;
+  const reported = async () => (await admin.stats()).usage.byUser;
   const tenantUsed = async (tenant: string) =>
     Number(
       (await fleet.redis.get(tenantKeys(fleet.namespace, tenant).used(windowSpans(Date.now()).day.id))) ?? 0,
@@ -156,14 +132,10 @@ describe('quotas: checked at accept and before each model call', () => {
 
   it('a turn that runs out mid-way ends failed with quota_exceeded after its current step', async () => {
     await profile('kai', 'midway');
-    await fetch(`${admin()}/sim/script`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify([
-        { match: { user: 'kai' }, reply: { tool_calls: [{ name: 'recall_notes', arguments: {} }] } },
-        { match: { user: 'kai' }, reply: 'Done.' },
-      ]),
-    });
+    await admin.script([
+      { match: { user: 'kai' }, reply: { tool_calls: [{ name: 'recall_notes', arguments: {} }] } },
+      { match: { user: 'kai' }, reply: 'Done.' },
+    ]);
     // Room for one call: the first step goes through, the second is refused.
     await quota('midway', { day: 1 });
     const { turnId } = await postMessage(fleet.gatewayUrl, 'kai', 'Look at my notes, then answer.');

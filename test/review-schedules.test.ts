@@ -1,7 +1,9 @@
-import { type RunningSim, startSim } from '@agent-fleet/llm-sim';
 import { Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { callApi } from './support/api.ts';
+import { waitFor } from './support/fleet.ts';
+import { simAdmin } from './support/sim-admin.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 const TENANT = 'acme';
 const CHECKLIST = {
@@ -36,23 +38,9 @@ interface Schedule {
  * the others, and the report says which is which.
  */
 describe('scheduled review runs: an incremental rerun fired by the job scheduler', () => {
-  let sim: RunningSim;
-  let fleet: TestFleet;
-  let simRoot: string;
-
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${fleet.gatewayUrl}${path}`, {
-      method,
-      ...(body === undefined
-        ? {}
-        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-    });
-    const raw = await res.text();
-    const json = res.headers.get('content-type')?.startsWith('application/json')
-      ? JSON.parse(raw)
-      : undefined;
-    return { status: res.status, text: raw, json: json as Record<string, unknown> };
-  };
+  const { sim, fleet } = useSimFleet({ workers: 1, env: { LOG_LEVEL: 'warn' } });
+  const admin = simAdmin(sim);
+  const api = (method: string, path: string, body?: unknown) => callApi(fleet.gatewayUrl, method, path, body);
   const putDoc = async (docId: string, body: string) => {
     const res = await api('POST', '/v1/documents', {
       docId,
@@ -69,35 +57,15 @@ describe('scheduled review runs: an incremental rerun fired by the job scheduler
       intervalMs: 100,
       describe: async () => (await api('GET', `/v1/reviews/${id}`)).text,
     });
-  const simConfig = (patch: Record<string, unknown>) =>
-    fetch(`${simRoot}/sim/config`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(patch),
-    });
-  const modelCalls = async (docId: string) =>
-    (
-      (await (
-        await fetch(`${simRoot}/sim/requests?contains=${encodeURIComponent(`(${docId})`)}`)
-      ).json()) as {
-        requests: unknown[];
-      }
-    ).requests.length;
+  const modelCalls = async (docId: string) => (await admin.requestsContaining(`(${docId})`)).length;
 
   beforeAll(async () => {
-    sim = await startSim({ engine: { timeScale: 0 } });
-    simRoot = sim.url.replace(/\/v1$/, '');
-    fleet = await startTestFleet({ llmUrl: sim.url, workers: 1, env: { LOG_LEVEL: 'warn' } });
     expect(
       (await api('PUT', '/v1/users/ann/profile', { tenant: TENANT, groups: ['compliance'] })).status,
     ).toBe(200);
     for (const n of [1, 2, 3, 4])
       await putDoc(`sched-${n}`, text(n, `Gifts were approved before acceptance in case ${n}.`));
     await fleet.workersReady();
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
   });
 
   it('refuses a cron pattern or a time zone the scheduler cannot fire by, naming the field', async () => {
@@ -130,7 +98,7 @@ describe('scheduled review runs: an incremental rerun fired by the job scheduler
     };
     try {
       // Slow answers keep the first run in flight while the schedule fires the first time.
-      await simConfig({ latencyMs: 1500 });
+      await admin.config({ latencyMs: 1500 });
       const created = await api('POST', '/v1/reviews', {
         userId: 'ann',
         name: 'nightly cases',
@@ -162,7 +130,7 @@ describe('scheduled review runs: an incremental rerun fired by the job scheduler
         { timeoutMs: 20_000, intervalMs: 100 },
       );
       expect(outcome).toEqual({ kind: 'skipped', reason: 'previous_run_live' });
-      await simConfig({ latencyMs: 0 });
+      await admin.config({ latencyMs: 0 });
       await completed(first);
       expect(((await api('GET', `/v1/reviews/${first}/schedule`)).json as unknown as Schedule).runs).toEqual([
         first,
@@ -171,7 +139,7 @@ describe('scheduled review runs: an incremental rerun fired by the job scheduler
       // Between the runs: one document changes, one is added, the others stay as they were.
       await putDoc('sched-2', text(2, 'Gifts above the threshold were accepted without approval in case 2.'));
       await putDoc('sched-5', text(5, 'Gifts were approved before acceptance in case 5.'));
-      await fetch(`${simRoot}/sim/stats/reset`, { method: 'POST' });
+      await admin.resetStats();
       await fireNow(scheduleId);
       let rerun = '';
       await waitFor(
@@ -234,7 +202,7 @@ describe('scheduled review runs: an incremental rerun fired by the job scheduler
       const listed = (await api('GET', '/v1/review-schedules')).json as { schedules: Schedule[] };
       expect(listed.schedules.map((s) => [s.scheduleId, s.active])).toEqual([[scheduleId, false]]);
     } finally {
-      await simConfig({ latencyMs: 0 });
+      await admin.config({ latencyMs: 0 });
       await runsQueue.close();
     }
   });

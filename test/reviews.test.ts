@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type RunningSim, startSim } from '@agent-fleet/llm-sim';
 import {
   ingestPaths,
   PostgresRetriever,
@@ -9,8 +8,11 @@ import {
   splitFrontMatter,
 } from '@agent-fleet/rag';
 import { REPORT_CSP } from '@agent-fleet/review';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_RECOVERY_ENV, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { callApi } from './support/api.ts';
+import { FAST_RECOVERY_ENV, waitFor } from './support/fleet.ts';
+import { simAdmin } from './support/sim-admin.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
 const CHECKLIST_YAML = `
 name: Retention and conduct
@@ -81,26 +83,12 @@ async function readSse(res: Response): Promise<Sse[]> {
 const normalize = (s: string) => s.replace(/\s+/g, ' ').trim();
 
 describe('batch document review runs, end to end (gateway and worker processes, the simulator over HTTP)', () => {
-  let sim: RunningSim;
-  let fleet: TestFleet;
-  let simRoot: string;
-
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${fleet.gatewayUrl}${path}`, {
-      method,
-      ...(body === undefined
-        ? {}
-        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, json: json as Record<string, unknown>, text, headers: res.headers };
-  };
+  const { sim, fleet } = useSimFleet({
+    workers: 2,
+    env: { ...FAST_RECOVERY_ENV, REVIEW_CONCURRENCY: '2', REVIEW_BACKOFF_MS: '100', LOG_LEVEL: 'warn' },
+  });
+  const admin = simAdmin(sim);
+  const api = (method: string, path: string, body?: unknown) => callApi(fleet.gatewayUrl, method, path, body);
   const create = async (body: Record<string, unknown>) => {
     const res = await api('POST', '/v1/reviews', { userId: 'ann', checklist: CHECKLIST_YAML, ...body });
     expect(res.status, res.text).toBe(202);
@@ -118,27 +106,17 @@ describe('batch document review runs, end to end (gateway and worker processes, 
     );
     return last!;
   };
-  const simRequests = async (contains: string) =>
-    (
-      (await (await fetch(`${simRoot}/sim/requests?contains=${encodeURIComponent(contains)}`)).json()) as {
-        requests: { priority: number; responseFormat: string | null }[];
-      }
-    ).requests;
-  const simConfig = (patch: Record<string, unknown>) =>
-    fetch(`${simRoot}/sim/config`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(patch),
+  /** A run over every case file, named `name`, once `done` of its documents are reviewed; its id. */
+  const runOfCasesUnderway = async (name: string, done: number) => {
+    const id = await create({
+      documents: CASES,
+      checklist: CHECKLIST_YAML.replace('Retention and conduct', name),
     });
+    await until(id, (s) => (s.documents.done ?? 0) >= done);
+    return id;
+  };
 
   beforeAll(async () => {
-    sim = await startSim({ engine: { timeScale: 0 } });
-    simRoot = sim.url.replace(/\/v1$/, '');
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 2,
-      env: { ...FAST_RECOVERY_ENV, REVIEW_CONCURRENCY: '2', REVIEW_BACKOFF_MS: '100', LOG_LEVEL: 'warn' },
-    });
     const retriever = new PostgresRetriever({ pool: fleet.pool });
     const report = await ingestPaths([SAMPLE_CORPUS_DIR], { tenant: SAMPLE_TENANT, retriever });
     expect(report.failed).toBe(0);
@@ -159,10 +137,6 @@ describe('batch document review runs, end to end (gateway and worker processes, 
       expect(res.status, res.text).toBe(201);
     }
     await fleet.workersReady();
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
   });
 
   it('refuses bad requests field by field, and answers 404 for a run that does not exist', async () => {
@@ -249,8 +223,8 @@ describe('batch document review runs, end to end (gateway and worker processes, 
     expect(done.tokens.prompt).toBeGreaterThan(0);
     expect(done.eta.seconds).toBe(0);
 
-    expect(await simRequests('(aml-investigations-playbook)')).toEqual([]);
-    const calls = await simRequests('(record-retention)');
+    expect(await admin.requestsContaining('(aml-investigations-playbook)')).toEqual([]);
+    const calls = await admin.requestsContaining('(record-retention)');
     expect(calls.length).toBeGreaterThan(0);
     expect(calls.every((c) => c.priority === 10 && c.responseFormat === 'document_review')).toBe(true);
 
@@ -344,13 +318,9 @@ describe('batch document review runs, end to end (gateway and worker processes, 
   });
 
   it('cancel then resume: the run stops, keeps what it recorded, and reviews every document exactly once', async () => {
-    await simConfig({ latencyMs: 300 });
+    await admin.config({ latencyMs: 300 });
     try {
-      const id = await create({
-        documents: CASES,
-        checklist: CHECKLIST_YAML.replace('Retention and conduct', 'cancel run'),
-      });
-      await until(id, (s) => (s.documents.done ?? 0) >= 2);
+      const id = await runOfCasesUnderway('cancel run', 2);
       const cancelled = await api('POST', `/v1/reviews/${id}/cancel`);
       expect(cancelled.status).toBe(202);
       expect(cancelled.json.status).toBe('cancelled');
@@ -370,21 +340,17 @@ describe('batch document review runs, end to end (gateway and worker processes, 
       const report = (await api('GET', `/v1/reviews/${id}/report`)).json as unknown as Report;
       expect(report.findings).toHaveLength(CASES.length * ITEMS);
       // No fault was injected: one model call per document, across the cancel and the resume.
-      for (const docId of CASES) expect(await simRequests(`(${docId})`), docId).toHaveLength(1);
+      for (const docId of CASES) expect(await admin.requestsContaining(`(${docId})`), docId).toHaveLength(1);
     } finally {
-      await simConfig({ latencyMs: 0 });
+      await admin.config({ latencyMs: 0 });
     }
   });
 
   it('a worker SIGKILLed mid-run: the run completes and every document is recorded exactly once', async () => {
-    await fetch(`${simRoot}/sim/stats/reset`, { method: 'POST' });
-    await simConfig({ latencyMs: 300 });
+    await admin.resetStats();
+    await admin.config({ latencyMs: 300 });
     try {
-      const id = await create({
-        documents: CASES,
-        checklist: CHECKLIST_YAML.replace('Retention and conduct', 'kill run'),
-      });
-      await until(id, (s) => (s.documents.done ?? 0) >= 1);
+      const id = await runOfCasesUnderway('kill run', 1);
       const victim = fleet.workers[0]!;
       victim.kill('SIGKILL');
       await victim.exited;
@@ -403,7 +369,7 @@ describe('batch document review runs, end to end (gateway and worker processes, 
           docId,
         ).toEqual(['gifts', 'retention', 'screening']);
     } finally {
-      await simConfig({ latencyMs: 0 });
+      await admin.config({ latencyMs: 0 });
     }
   });
 });

@@ -1,25 +1,14 @@
-import { createServer } from 'node:net';
 import { type TurnUsage, userKeys } from '@agent-fleet/core';
-import { startSim } from '@agent-fleet/llm-sim';
+import type { SimStats } from '@agent-fleet/llm-sim';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postMessage, settledTurn, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { postMessage, settledTurn, waitFor } from './support/fleet.ts';
+import { streamAgentChat } from './support/openai-stream.ts';
+import { simAdmin } from './support/sim-admin.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
+import { freePort } from './support/sim-process.ts';
 
-interface Reported {
-  promptTokens: number;
-  completionTokens: number;
-  cachedTokens: number;
-  requests: number;
-}
-
-/** A port nobody listens on, for the worker's /metrics. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+type Reported = SimStats['usage']['total'];
 
 /**
  * Token accounting end to end: real gateway and worker processes, the simulator over HTTP. Every
@@ -27,29 +16,22 @@ async function freePort(): Promise<number> {
  * counters) is compared with what the simulator itself says it reported to the fleet.
  */
 describe('usage is exact on every path, against the simulator’s own counts', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
+  const { sim, fleet } = useSimFleet({
+    sim: { mode: 'script' },
+    workers: 0,
+    // A small history budget, so a few turns trigger a summary.
+    env: { HISTORY_TOKEN_BUDGET: '120', LOG_LEVEL: 'warn' },
+  });
   let metricsUrl: string;
-  const admin = () => sim.url.replace(/\/v1$/, '');
+  const admin = simAdmin(sim);
 
   beforeAll(async () => {
-    sim = await startSim({ mode: 'script', engine: { timeScale: 0 } });
     const port = await freePort();
     metricsUrl = `http://127.0.0.1:${port}/metrics`;
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 0,
-      // A small history budget, so a few turns trigger a summary.
-      env: { HISTORY_TOKEN_BUDGET: '120', LOG_LEVEL: 'warn' },
-    });
     fleet.addWorker({ WORKER_METRICS_PORT: String(port) });
     for (const user of ['u-tools', 'u-fold', 'u-oai', 'u-stream'])
       await put(`/v1/users/${user}/profile`, { tenant: 'acme', groups: ['staff'] });
     await fleet.workersReady();
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
   });
 
   const put = async (path: string, body: unknown) => {
@@ -60,12 +42,7 @@ describe('usage is exact on every path, against the simulator’s own counts', (
     });
     expect(res.status, path).toBe(200);
   };
-  const reported = async (): Promise<{ total: Reported; byUser: Record<string, Reported> }> =>
-    (
-      (await (await fetch(`${admin()}/sim/stats`)).json()) as {
-        usage: { total: Reported; byUser: Record<string, Reported> };
-      }
-    ).usage;
+  const reported = async () => (await admin.stats()).usage;
   const usageOf = async (turnId: string): Promise<TurnUsage | undefined> =>
     ((await (await fetch(`${fleet.gatewayUrl}/v1/turns/${turnId}`)).json()) as { usage?: TurnUsage }).usage;
   /** What the fleet says a user's turns used, summed, next to what the simulator reported for them. */
@@ -77,14 +54,10 @@ describe('usage is exact on every path, against the simulator’s own counts', (
   });
 
   it('a turn with tool steps: its usage is every model call’s, as reported', async () => {
-    await fetch(`${admin()}/sim/script`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify([
-        { match: { user: 'u-tools' }, reply: { tool_calls: [{ name: 'recall_notes', arguments: {} }] } },
-        { match: { user: 'u-tools' }, reply: 'Nothing noted yet.' },
-      ]),
-    });
+    await admin.script([
+      { match: { user: 'u-tools' }, reply: { tool_calls: [{ name: 'recall_notes', arguments: {} }] } },
+      { match: { user: 'u-tools' }, reply: 'Nothing noted yet.' },
+    ]);
     const { turnId } = await postMessage(fleet.gatewayUrl, 'u-tools', 'What do you remember about me?');
     expect((await settledTurn(fleet.gatewayUrl, turnId)).status).toBe('completed');
     const usage = (await usageOf(turnId))!;
@@ -141,13 +114,7 @@ describe('usage is exact on every path, against the simulator’s own counts', (
       total_tokens: sim1.promptTokens + sim1.completionTokens,
       prompt_tokens_details: { cached_tokens: sim1.cachedTokens },
     });
-    const stream = await client.chat.completions.create({
-      model: 'fleet-agent',
-      user: 'u-stream',
-      messages: [{ role: 'user', content: 'And how long for chat logs?' }],
-      stream: true,
-      stream_options: { include_usage: true },
-    });
+    const stream = await streamAgentChat(client, 'u-stream', 'And how long for chat logs?');
     let usage: OpenAI.CompletionUsage | undefined;
     for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
     const sim2 = (await reported()).byUser['u-stream']!;
