@@ -1,11 +1,11 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INTAKE_QUEUE, intakeQueuePrefix } from '@agent-fleet/core';
-import { startSim } from '@agent-fleet/llm-sim';
 import { ApiKeyStore } from '@agent-fleet/state';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_RECOVERY_ENV, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import { describe, expect, it } from 'vitest';
+import { FAST_RECOVERY_ENV, waitFor } from './support/fleet.ts';
+import { runNode } from './support/run-node.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 import { keysMatching, redisEnv } from './support/stack.ts';
 import { verifyStrictOrder } from './support/verify.ts';
 
@@ -27,71 +27,62 @@ interface ProducerReport {
   nul?: { schemaRefusesNul: boolean; failure: string; attemptsMade: number; state: string };
 }
 
-function runProducer(env: Record<string, string>): Promise<ProducerReport> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PRODUCER, SCHEMA], {
-      env: { PATH: process.env.PATH ?? '', ...env },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    child.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`intake producer exited ${code}:\n${err}`));
-      else resolve(JSON.parse(out.trim().split('\n').at(-1)!) as ProducerReport);
-    });
-  });
+async function runProducer(env: Record<string, string>): Promise<ProducerReport> {
+  const { code, stdout, stderr } = await runNode(PRODUCER, [SCHEMA], env);
+  if (code !== 0) throw new Error(`intake producer exited ${code}:\n${stderr}`);
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as ProducerReport;
+}
+
+/**
+ * `producers` intake producers at once, each for `users` users of its own (`<prefix>-<p>-<i>`)
+ * sending `perUser` messages each; the first also sends the payloads the schema refuses when
+ * `withRefused`. `reports` resolves to their reports; `users` lists every user id, `messages`
+ * counts what they send (the refused payloads aside).
+ */
+function runProducers(
+  namespace: string,
+  run: { producers: number; users: number; perUser: number; prefix: string; withRefused: boolean },
+): { reports: Promise<ProducerReport[]>; users: string[]; messages: number } {
+  const reports = Promise.all(
+    Array.from({ length: run.producers }, (_, p) =>
+      runProducer({
+        ...redisEnv(),
+        FLEET_NAMESPACE: namespace,
+        USERS: String(run.users),
+        PER_USER: String(run.perUser),
+        USER_PREFIX: `${run.prefix}-${p}`,
+        SEND_BAD: run.withRefused && p === 0 ? '1' : '0',
+      }),
+    ),
+  );
+  const users = Array.from({ length: run.producers }, (_, p) =>
+    Array.from({ length: run.users }, (_, i) => `${run.prefix}-${p}-${i}`),
+  ).flat();
+  return { reports, users, messages: users.length * run.perUser };
 }
 
 describe('the intake queue: a plain BullMQ producer with the JSON Schema, no project code', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
-
-  beforeAll(async () => {
-    sim = await startSim({ latencyMs: 5, engine: { timeScale: 0 } });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 2,
-      env: { HISTORY_TOKEN_BUDGET: '100000', LOG_LEVEL: 'warn' },
-    });
-    await fleet.workersReady();
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
+  const { fleet } = useSimFleet({
+    sim: { latencyMs: 5 },
+    workers: 2,
+    env: { HISTORY_TOKEN_BUDGET: '100000', LOG_LEVEL: 'warn' },
+    untilWorkersReady: true,
   });
 
   it('takes intake jobs from concurrent producers in arrival order, gives each its per-user seq once, and the workers complete them in order', async () => {
-    const PRODUCERS = 3;
-    const USERS = 12;
     const PER_USER = 5;
-    const reports = await Promise.all(
-      Array.from({ length: PRODUCERS }, (_, p) =>
-        runProducer({
-          ...redisEnv(),
-          FLEET_NAMESPACE: fleet.namespace,
-          USERS: String(USERS),
-          PER_USER: String(PER_USER),
-          USER_PREFIX: `py-like-${p}`,
-          SEND_BAD: p === 0 ? '1' : '0',
-        }),
-      ),
-    );
+    const spec = { producers: 3, users: 12, perUser: PER_USER, prefix: 'py-like', withRefused: true };
+    const run = runProducers(fleet.namespace, spec);
+    const reports = await run.reports;
     const results = reports.flatMap((r) => r.results);
-    expect(results).toHaveLength(PRODUCERS * USERS * PER_USER);
+    expect(results).toHaveLength(run.messages);
     for (const r of results)
       expect(r, `${r.userId} message ${r.s}`).toMatchObject({ seq: r.s, created: true });
     expect(new Set(results.map((r) => r.turnId)).size).toBe(results.length);
     const report = reports[0]!;
 
     // The job's return value is how a non-Node producer learns the turn; the gateway reports it.
-    const users = Array.from({ length: PRODUCERS }, (_, p) =>
-      Array.from({ length: USERS }, (_, i) => `py-like-${p}-${i}`),
-    ).flat();
+    const users = run.users;
     const { key } = await new ApiKeyStore({ pool: fleet.pool }).create({
       name: 'intake test',
       scopes: ['admin'],
@@ -130,47 +121,25 @@ describe('the intake queue: a plain BullMQ producer with the JSON Schema, no pro
 });
 
 describe('the intake consumer SIGKILLed in the middle of a batch', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
-
-  beforeAll(async () => {
-    sim = await startSim({ latencyMs: 5, engine: { timeScale: 0 } });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 0,
-      env: {
-        ...FAST_RECOVERY_ENV,
-        HISTORY_TOKEN_BUDGET: '100000',
-        LOG_LEVEL: 'warn',
-        INTAKE_BATCH_SIZE: '64',
-      },
-    });
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
+  const { fleet } = useSimFleet({
+    sim: { latencyMs: 5 },
+    workers: 0,
+    env: {
+      ...FAST_RECOVERY_ENV,
+      HISTORY_TOKEN_BUDGET: '100000',
+      LOG_LEVEL: 'warn',
+      INTAKE_BATCH_SIZE: '64',
+    },
   });
 
   it('loses, duplicates and reorders nothing: another worker takes over its batch', async () => {
-    const PRODUCERS = 3;
-    const USERS = 10;
     const PER_USER = 8;
-    const producing = Promise.all(
-      Array.from({ length: PRODUCERS }, (_, p) =>
-        runProducer({
-          ...redisEnv(),
-          FLEET_NAMESPACE: fleet.namespace,
-          USERS: String(USERS),
-          PER_USER: String(PER_USER),
-          USER_PREFIX: `crash-${p}`,
-          SEND_BAD: '0',
-        }),
-      ),
-    );
+    const spec = { producers: 3, users: 10, perUser: PER_USER, prefix: 'crash', withRefused: false };
+    const run = runProducers(fleet.namespace, spec);
     // Every message waits before the only consumer starts, so its first batch is a full one (64),
     // and it SIGKILLs itself after the 20th accept of that batch, with none of it settled.
     const wait = `${intakeQueuePrefix(fleet.namespace)}:${INTAKE_QUEUE}:wait`;
-    await waitFor(async () => (await fleet.redis.llen(wait)) === PRODUCERS * USERS * PER_USER, {
+    await waitFor(async () => (await fleet.redis.llen(wait)) === run.messages, {
       timeoutMs: 60_000,
       describe: () => 'the producers did not add every message',
     });
@@ -179,8 +148,8 @@ describe('the intake consumer SIGKILLed in the middle of a batch', () => {
     expect(await doomed.exited).toBe('SIGKILL');
     fleet.addWorker();
     fleet.addWorker();
-    const results = (await producing).flatMap((r) => r.results);
-    expect(results).toHaveLength(PRODUCERS * USERS * PER_USER);
+    const results = (await run.reports).flatMap((r) => r.results);
+    expect(results).toHaveLength(run.messages);
     for (const r of results) expect(r.seq, `${r.userId} message ${r.s}`).toBe(r.s);
     expect(new Set(results.map((r) => r.turnId)).size).toBe(results.length);
     // Its whole batch was taken back: the messages it had accepted are replayed (created false),
@@ -190,9 +159,7 @@ describe('the intake consumer SIGKILLed in the middle of a batch', () => {
     expect(takenBack.filter((r) => !r.created).length).toBeGreaterThanOrEqual(20);
     expect(takenBack.filter((r) => r.created).length).toBeGreaterThan(0);
     expect(results.filter((r) => !r.created).length).toBe(takenBack.filter((r) => !r.created).length);
-    const users = Array.from({ length: PRODUCERS }, (_, p) =>
-      Array.from({ length: USERS }, (_, i) => `crash-${p}-${i}`),
-    ).flat();
+    const users = run.users;
     await waitFor(
       async () =>
         Number((await fleet.pool.query<{ n: string }>('SELECT count(*) AS n FROM turns')).rows[0]!.n) ===

@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startSim } from '@agent-fleet/llm-sim';
 import { ApiKeyStore } from '@agent-fleet/state';
 import { SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FleetApiError, FleetHttpClient } from '../packages/client/src/index.ts';
-import { startTestFleet, type TestFleet } from './support/fleet.ts';
-import { buildClient, runNode } from './support/sdk-build.ts';
+import { runNode } from './support/run-node.ts';
+import { buildClient } from './support/sdk-build.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 import { redisEnv } from './support/stack.ts';
 import { verifyStrictOrder } from './support/verify.ts';
 
@@ -15,29 +15,21 @@ const PRODUCER = join(root, 'test/fixtures/sdk-producer.ts');
 const JWT_SECRET = 'sdk-test-secret-long-enough-for-hs256-000';
 
 describe('the SDK from a separate process: 1,000 turns for 100 users', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
   let entry: string;
-
-  beforeAll(async () => {
+  beforeAll(() => {
     entry = buildClient();
-    sim = await startSim({ latencyMs: 5, engine: { timeScale: 0 } });
-    fleet = await startTestFleet({
-      llmUrl: sim.url,
-      workers: 2,
-      env: {
-        HISTORY_TOKEN_BUDGET: '100000',
-        WORKER_CONCURRENCY: '8',
-        LOG_LEVEL: 'warn',
-        AUTH_MODE: 'required',
-        JWT_SECRET,
-      },
-    });
-    await fleet.workersReady();
   });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
+  const { fleet } = useSimFleet({
+    sim: { latencyMs: 5 },
+    workers: 2,
+    env: {
+      HISTORY_TOKEN_BUDGET: '100000',
+      WORKER_CONCURRENCY: '8',
+      LOG_LEVEL: 'warn',
+      AUTH_MODE: 'required',
+      JWT_SECRET,
+    },
+    untilWorkersReady: true,
   });
 
   it('enqueues straight through BullMQ; every turn completes once, in per-user order', async () => {
@@ -50,9 +42,9 @@ describe('the SDK from a separate process: 1,000 turns for 100 users', () => {
       USERS: String(USERS),
       PER_USER: String(PER_USER),
     });
-    expect(res.err).toBe('');
+    expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
-    const summary = JSON.parse(res.out.trim().split('\n').at(-1)!);
+    const summary = JSON.parse(res.stdout.trim().split('\n').at(-1)!);
     expect(summary).toMatchObject({
       sent: USERS * PER_USER,
       completed: USERS * PER_USER,

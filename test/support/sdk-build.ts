@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,26 +24,4 @@ export function buildClientDist(opts: { types: boolean }): string {
   });
   if (res.status !== 0) throw new Error(`building the client failed:\n${res.stdout}\n${res.stderr}`);
   return outDir;
-}
-
-/** Runs a Node script in a process of its own with only `env` (and PATH); resolves when it exits. */
-export function runNode(
-  script: string,
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [script, ...args], {
-      env: { PATH: process.env.PATH ?? '', ...env },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    child.on('exit', (code) => resolve({ code: code ?? -1, out, err }));
-  });
 }
