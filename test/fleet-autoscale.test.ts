@@ -1,34 +1,21 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { Transcript } from '@agent-fleet/state';
 import { PartitionQueues, TurnProducer, TurnRecords, WorkBacklog } from '@agent-fleet/turns';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_RECOVERY_ENV, mapLimit, waitFor } from './support/fleet.ts';
+import { childProcesses, freshFleetDir, runFleetCli, stopFleetCli } from './support/fleet-cli.ts';
 import { freshDatabase, freshNamespace, redisUrl } from './support/stack.ts';
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const CLI = join(ROOT, 'packages/cli/src/main.ts');
 const WORKER = 'packages/worker/src/main.ts';
 
 /** The worker processes `fleet start` (pid `parent`) runs now, from procfs. */
 function workerPids(parent: number): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(ppid) !== parent || state === 'Z') continue;
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(WORKER)) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
+  return childProcesses(parent)
+    .filter((c) => c.cmdline.includes(WORKER))
+    .map((c) => c.pid);
 }
 
 /**
@@ -38,10 +25,7 @@ function workerPids(parent: number): number[] {
  * scale-down window brings it back to one and the cooldown to zero.
  */
 describe('fleet start scales its workers on the backlog', () => {
-  const fleetDir = (() => {
-    mkdirSync(join(ROOT, '.fleet'), { recursive: true });
-    return mkdtempSync(join(ROOT, '.fleet', 'autoscale-'));
-  })();
+  const fleetDir = freshFleetDir('autoscale');
   const namespace = freshNamespace();
   const policy = {
     AUTOSCALE_MIN_WORKERS: '0',
@@ -52,41 +36,32 @@ describe('fleet start scales its workers on the backlog', () => {
     AUTOSCALE_COOLDOWN_SECONDS: '4',
   };
   let fleet: ChildProcess;
-  let output = '';
+  let output = () => '';
   let databaseUrl = '';
   const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
   let mostWorkers = 0;
   let sampler: NodeJS.Timeout | undefined;
-  const decisions = () => output.split('\n').filter((l) => l.includes('autoscaler: '));
+  const decisions = () =>
+    output()
+      .split('\n')
+      .filter((l) => l.includes('autoscaler: '));
 
   beforeAll(async () => {
     databaseUrl = await freshDatabase();
-    fleet = spawn(process.execPath, [CLI, 'start'], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        FLEET_DIR: fleetDir,
-        REDIS_URL: redisUrl(),
-        DATABASE_URL: databaseUrl,
-        FLEET_NAMESPACE: namespace,
-        HOST: '127.0.0.1',
-        PORT: '0',
-        AUTH_MODE: 'off',
-        LOG_LEVEL: 'warn',
-        ...FAST_RECOVERY_ENV,
-        ...policy,
-      },
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const cli = runFleetCli([], {
+      FLEET_DIR: fleetDir,
+      REDIS_URL: redisUrl(),
+      DATABASE_URL: databaseUrl,
+      FLEET_NAMESPACE: namespace,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      AUTH_MODE: 'off',
+      LOG_LEVEL: 'warn',
+      ...FAST_RECOVERY_ENV,
+      ...policy,
     });
-    for (const stream of [fleet.stdout!, fleet.stderr!])
-      stream.setEncoding('utf8').on('data', (chunk: string) => {
-        output += chunk;
-      });
-    await waitFor(async () => output.includes('Ctrl-C stops everything') || fleet.exitCode !== null, {
-      timeoutMs: 90_000,
-      describe: () => output,
-    });
-    expect(fleet.exitCode, output).toBeNull();
+    ({ child: fleet, output } = cli);
+    await cli.untilUp(90_000);
     sampler = setInterval(() => {
       mostWorkers = Math.max(mostWorkers, workerPids(fleet.pid!).length);
     }, 100);
@@ -94,18 +69,15 @@ describe('fleet start scales its workers on the backlog', () => {
 
   afterAll(async () => {
     clearInterval(sampler);
-    if (fleet?.exitCode === null) {
-      process.kill(-fleet.pid!, 'SIGINT');
-      await waitFor(async () => fleet.exitCode !== null, { timeoutMs: 60_000 }).catch(() =>
-        fleet.kill('SIGKILL'),
-      );
-    }
+    await stopFleetCli(fleet, 60_000);
     redis.disconnect();
     rmSync(fleetDir, { recursive: true, force: true });
   }, 90_000);
 
   it('scales up for a burst of 2,000 turns, drains it, and back to zero after the cooldown', async () => {
-    expect(output).toContain('workers     0 to 3 processes, autoscaled on the backlog (64 turns per worker');
+    expect(output()).toContain(
+      'workers     0 to 3 processes, autoscaled on the backlog (64 turns per worker',
+    );
     expect(workerPids(fleet.pid!)).toEqual([]);
 
     const partitions = new PartitionQueues({
@@ -147,7 +119,7 @@ describe('fleet start scales its workers on the backlog', () => {
       expect(upToMax).toMatch(/backlog \d+ \/ target 64 → \d+, capped at max 3: 1 → 3 workers$/);
 
       await waitFor(
-        async () => /cooldown: 1 → 0 workers$/m.test(output) && workerPids(fleet.pid!).length === 0,
+        async () => /cooldown: 1 → 0 workers$/m.test(output()) && workerPids(fleet.pid!).length === 0,
         {
           timeoutMs: 40_000,
           describe: () => decisions().join('\n'),

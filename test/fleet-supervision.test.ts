@@ -1,13 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_RECOVERY_ENV, waitFor } from './support/fleet.ts';
-
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const CLI = join(ROOT, 'packages/cli/src/main.ts');
+import { childProcesses, freshFleetDir, runFleetCli, stopFleetCli } from './support/fleet-cli.ts';
 
 type Role = 'redis-server' | 'postgres' | 'llm-sim' | 'gateway' | 'worker';
 
@@ -23,20 +19,7 @@ function roleOf(cmdline: string): Role | undefined {
 
 /** The child processes of `parent` (from procfs, so it holds whatever `fleet start` does inside). */
 function childrenOf(parent: number): { pid: number; role: Role | undefined }[] {
-  const children: { pid: number; role: Role | undefined }[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(ppid) !== parent || state === 'Z') continue;
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
-      children.push({ pid: Number(entry), role: roleOf(cmdline) });
-    } catch {
-      // the process went away while we looked
-    }
-  }
-  return children;
+  return childProcesses(parent).map(({ pid, cmdline }) => ({ pid, role: roleOf(cmdline) }));
 }
 
 const isAlive = (pid: number) => {
@@ -55,12 +38,9 @@ const isAlive = (pid: number) => {
  * stops everything with no restart.
  */
 describe('fleet start supervises every process it started', () => {
-  const fleetDir = (() => {
-    mkdirSync(join(ROOT, '.fleet'), { recursive: true });
-    return mkdtempSync(join(ROOT, '.fleet', 'supervision-'));
-  })();
+  const fleetDir = freshFleetDir('supervision');
   let fleet: ChildProcess;
-  let output = '';
+  let output = () => '';
   let gatewayUrl = '';
   let token = '';
   const seen = new Set<number>();
@@ -132,65 +112,45 @@ describe('fleet start supervises every process it started', () => {
       {
         timeoutMs: 30_000,
         intervalMs: 50,
-        describe: () => `${role} (was pid ${victim}) is not back\n${output.slice(-2000)}`,
+        describe: () => `${role} (was pid ${victim}) is not back\n${output().slice(-2000)}`,
       },
     );
     const exited = new RegExp(
       `${service} \\(pid ${victim}\\) exited with signal SIGKILL after .*; restart attempt 1 in \\d+ ms`,
     );
     const back = new RegExp(`${service} is back: pid ${pid} ready in [^\\n]*`);
-    await waitFor(async () => back.test(output), {
+    await waitFor(async () => back.test(output()), {
       timeoutMs: 30_000,
-      describe: () => `no line says ${service} is back\n${output.slice(-2000)}`,
+      describe: () => `no line says ${service} is back\n${output().slice(-2000)}`,
     });
-    expect(output).toMatch(exited);
-    return { pid: pid!, line: output.match(back)![0] };
+    expect(output()).toMatch(exited);
+    return { pid: pid!, line: output().match(back)![0] };
   }
 
   beforeAll(async () => {
-    fleet = spawn(process.execPath, [CLI, 'start', '--workers', '1'], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        FLEET_DIR: fleetDir,
-        HOST: '127.0.0.1',
-        PORT: '0',
-        ...FAST_RECOVERY_ENV,
-      },
-      // A process group of its own, as a terminal gives it: Ctrl-C is a SIGINT to that group.
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const cli = runFleetCli(['--workers', '1'], {
+      FLEET_DIR: fleetDir,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      ...FAST_RECOVERY_ENV,
     });
-    fleet.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-    });
-    fleet.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-    });
-    await waitFor(async () => output.includes('Ctrl-C stops everything') || fleet.exitCode !== null, {
-      timeoutMs: 100_000,
-      describe: () => output,
-    });
-    expect(fleet.exitCode, output).toBeNull();
-    gatewayUrl = `http://127.0.0.1:${output.match(/gateway {5}http:\/\/localhost:(\d+)/)![1]}`;
-    token = output.match(/export TOKEN=(\S+)/)![1]!;
+    ({ child: fleet, output } = cli);
+    await cli.untilUp(100_000);
+    gatewayUrl = `http://127.0.0.1:${output().match(/gateway {5}http:\/\/localhost:(\d+)/)![1]}`;
+    token = output().match(/export TOKEN=(\S+)/)![1]!;
   }, 120_000);
 
   afterAll(async () => {
-    if (fleet?.exitCode === null) {
-      process.kill(-fleet.pid!, 'SIGINT');
-      await waitFor(async () => fleet.exitCode !== null, { timeoutMs: 60_000 }).catch(() => {
-        fleet.kill('SIGKILL');
-      });
-    }
+    await stopFleetCli(fleet, 60_000);
     for (const pid of seen) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
     rmSync(fleetDir, { recursive: true, force: true });
   }, 90_000);
 
   it('prints the Bull Board sign-in URL, and every process serves a first message', async () => {
-    expect(output).toContain(`dashboard   http://localhost:${new URL(gatewayUrl).port}/admin/queues`);
-    expect(output).toMatch(/sign in at http:\/\/localhost:\d+\/admin\/login with the admin key/);
-    expect(output).not.toMatch(/browser extension/);
-    expect(output).toMatch(/Redis {7}redis:\/\/127\.0\.0\.1:\d+ {3}\(AOF, appendfsync always/);
+    expect(output()).toContain(`dashboard   http://localhost:${new URL(gatewayUrl).port}/admin/queues`);
+    expect(output()).toMatch(/sign in at http:\/\/localhost:\d+\/admin\/login with the admin key/);
+    expect(output()).not.toMatch(/browser extension/);
+    expect(output()).toMatch(/Redis {7}redis:\/\/127\.0\.0\.1:\d+ {3}\(AOF, appendfsync always/);
     for (const role of ['redis-server', 'postgres', 'llm-sim', 'gateway', 'worker'] as const) {
       expect(pidOf(role), role).toBeDefined();
     }
@@ -198,7 +158,7 @@ describe('fleet start supervises every process it started', () => {
   });
 
   it('brings redis-server back on its port with its AOF: a turn accepted just before the SIGKILL is still known', async () => {
-    const redisUrl = output.match(/Redis {7}(redis:\/\/\S+)/)![1]!;
+    const redisUrl = output().match(/Redis {7}(redis:\/\/\S+)/)![1]!;
     const accepted = await postMessage('Accepted just before Redis dies');
     const { line } = await killAndAwaitReturn('redis-server', 'redis-server');
     expect(line).toContain(`at ${redisUrl}`);
@@ -207,14 +167,14 @@ describe('fleet start supervises every process it started', () => {
   });
 
   it('brings PostgreSQL back on its port after a SIGKILL (its postmaster.pid left behind)', async () => {
-    const port = output.match(/Postgres {4}postgres:\/\/\S+@127\.0\.0\.1:(\d+)\//)![1]!;
+    const port = output().match(/Postgres {4}postgres:\/\/\S+@127\.0\.0\.1:(\d+)\//)![1]!;
     const { line } = await killAndAwaitReturn('postgres', 'postgres');
     expect(line).toContain(`@127.0.0.1:${port}/`);
     await completes(await postMessage('After Postgres came back'));
   });
 
   it('brings the LLM simulator back on its port', async () => {
-    const llmUrl = output.match(/LLM {9}(http:\/\/\S+)/)![1]!;
+    const llmUrl = output().match(/LLM {9}(http:\/\/\S+)/)![1]!;
     const { line } = await killAndAwaitReturn('llm-sim', 'llm-sim');
     expect(line).toContain(`at ${llmUrl}`);
     await completes(await postMessage('After the simulator came back'));
@@ -234,13 +194,13 @@ describe('fleet start supervises every process it started', () => {
   it('stops everything on Ctrl-C, workers first, with no restart', async () => {
     const running = childrenOf(fleet.pid!).map((c) => c.pid);
     expect(running.length).toBeGreaterThanOrEqual(5);
-    const mark = output.length;
+    const mark = output().length;
     process.kill(-fleet.pid!, 'SIGINT');
     await waitFor(async () => fleet.exitCode !== null, {
       timeoutMs: 60_000,
-      describe: () => output.slice(mark),
+      describe: () => output().slice(mark),
     });
-    const stopping = output.slice(mark);
+    const stopping = output().slice(mark);
     expect(fleet.exitCode, stopping).toBe(0);
     expect(stopping).not.toMatch(/restart attempt|is back/);
     const order = [...stopping.matchAll(/^ {2}(\S+) stopped \(pid \d+, exit code 0\)$/gm)].map((m) => m[1]);

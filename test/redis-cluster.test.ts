@@ -1,38 +1,23 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { apiKeyRevocationsChannel, createRedis, isCluster } from '@agent-fleet/core';
 import { startSim } from '@agent-fleet/llm-sim';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { type Io, keysCreate, keysRevoke } from '../packages/cli/src/commands/keys.ts';
-import {
-  mapLimit,
-  postMessage,
-  settledTurn,
-  startTestFleet,
-  type TestFleet,
-  waitFor,
-} from './support/fleet.ts';
+import { mapLimit, postMessage, settledTurn, waitFor } from './support/fleet.ts';
+import { freshFleetDir, runFleetCli, stopFleetCli } from './support/fleet-cli.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 import { readSse } from './support/sse.ts';
 import { clusterNodes, freshDatabase, freshNamespace, redisTarget } from './support/stack.ts';
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const CLI = join(ROOT, 'packages/cli/src/main.ts');
-
 /** The fleet on the project's 3-master Redis Cluster (test/support/global-cluster.ts). */
 describe('the fleet on a Redis Cluster of 3 masters', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
-
-  beforeAll(async () => {
-    sim = await startSim({ latencyMs: 5, engine: { timeScale: 0 } });
-    fleet = await startTestFleet({ llmUrl: sim.url, workers: 1, env: { LOG_LEVEL: 'warn' } });
-    await fleet.workersReady();
-  });
-  afterAll(async () => {
-    await fleet?.stop();
-    await sim?.close();
+  const { fleet } = useSimFleet({
+    sim: { latencyMs: 5 },
+    workers: 1,
+    env: { LOG_LEVEL: 'warn' },
+    untilWorkersReady: true,
   });
 
   it('spreads the partition queues 3/3/2 and the users over the masters, as the masters report', async () => {
@@ -108,62 +93,42 @@ describe('fleet keys revoke with REDIS_CLUSTER_NODES', () => {
 });
 
 describe('fleet start with REDIS_CLUSTER_NODES', () => {
-  const fleetDir = (() => {
-    mkdirSync(join(ROOT, '.fleet'), { recursive: true });
-    return mkdtempSync(join(ROOT, '.fleet', 'start-cluster-'));
-  })();
+  const fleetDir = freshFleetDir('start-cluster');
   let sim: Awaited<ReturnType<typeof startSim>>;
   let fleet: ChildProcess | undefined;
-  let output = '';
+  let output = () => '';
 
   afterAll(async () => {
-    if (fleet && fleet.exitCode === null) {
-      process.kill(-fleet.pid!, 'SIGINT');
-      await waitFor(async () => fleet!.exitCode !== null, { timeoutMs: 30_000 }).catch(() => {
-        process.kill(-fleet!.pid!, 'SIGKILL');
-      });
-    }
+    await stopFleetCli(fleet, 30_000);
     await sim?.close();
     rmSync(fleetDir, { recursive: true, force: true });
   });
 
   it('runs the fleet on the cluster and starts no redis-server of its own', async () => {
     sim = await startSim({ latencyMs: 5, engine: { timeScale: 0 } });
-    fleet = spawn(process.execPath, [CLI, 'start', '--workers', '1'], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        FLEET_DIR: fleetDir,
-        REDIS_CLUSTER_NODES: clusterNodes()!,
-        DATABASE_URL: await freshDatabase(),
-        LLM_BASE_URLS: sim.url,
-        FLEET_NAMESPACE: freshNamespace(),
-        AUTH_MODE: 'off',
-        HOST: '127.0.0.1',
-        PORT: '0',
-      },
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const cli = runFleetCli(['--workers', '1'], {
+      FLEET_DIR: fleetDir,
+      REDIS_CLUSTER_NODES: clusterNodes()!,
+      DATABASE_URL: await freshDatabase(),
+      LLM_BASE_URLS: sim.url,
+      FLEET_NAMESPACE: freshNamespace(),
+      AUTH_MODE: 'off',
+      HOST: '127.0.0.1',
+      PORT: '0',
     });
-    for (const stream of [fleet.stdout!, fleet.stderr!])
-      stream.setEncoding('utf8').on('data', (chunk: string) => {
-        output += chunk;
-      });
-    await waitFor(async () => output.includes('Ctrl-C stops everything') || fleet!.exitCode !== null, {
-      timeoutMs: 100_000,
-      describe: () => output,
-    });
-    expect(fleet.exitCode, output).toBeNull();
+    ({ child: fleet, output } = cli);
+    await cli.untilUp(100_000);
     // The nodes, without the password the entries carry.
     const nodes = clusterNodes()!.replace(/redis:\/\/:[^@]*@/g, '');
-    expect(output).toContain(`Redis       cluster ${nodes}   (external)`);
-    expect(output).not.toMatch(/redis:\/\/:/);
+    expect(output()).toContain(`Redis       cluster ${nodes}   (external)`);
+    expect(output()).not.toMatch(/redis:\/\/:/);
     expect(existsSync(join(fleetDir, 'redis'))).toBe(false);
-    const gatewayUrl = `http://127.0.0.1:${output.match(/gateway {5}http:\/\/localhost:(\d+)/)![1]}`;
+    const gatewayUrl = `http://127.0.0.1:${output().match(/gateway {5}http:\/\/localhost:(\d+)/)![1]}`;
     const { turnId } = await postMessage(gatewayUrl, 'alice', 'How long do we keep KYC records?');
     expect((await settledTurn(gatewayUrl, turnId, 30_000)).status).toBe('completed');
 
     process.kill(-fleet.pid!, 'SIGINT');
-    await waitFor(async () => fleet!.exitCode !== null, { timeoutMs: 30_000, describe: () => output });
+    await waitFor(async () => fleet!.exitCode !== null, { timeoutMs: 30_000, describe: () => output() });
     expect(fleet.exitCode).toBe(0);
   });
 });
