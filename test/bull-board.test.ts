@@ -2,13 +2,13 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { partitionOf } from '@agent-fleet/core';
-import { startSim } from '@agent-fleet/llm-sim';
 import { ApiKeyStore } from '@agent-fleet/state';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postMessage, startTestFleet, type TestFleet, waitFor } from './support/fleet.ts';
+import { CHROMIUM, launchChromium } from './support/browser.ts';
+import { postMessage, waitFor } from './support/fleet.ts';
+import { useSimFleet } from './support/sim-fleet.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(fileURLToPath(new URL('../', import.meta.url)), '.fleet', 'screenshots');
 
 /**
@@ -17,8 +17,7 @@ const SHOTS = join(fileURLToPath(new URL('../', import.meta.url)), '.fleet', 'sc
  * gateway + worker. Screenshots land in .fleet/screenshots/.
  */
 describe.skipIf(!existsSync(CHROMIUM))('Bull Board in a real browser, behind the admin sign-in', () => {
-  let sim: Awaited<ReturnType<typeof startSim>>;
-  let fleet: TestFleet;
+  const { fleet } = useSimFleet({ workers: 1, env: { AUTH_MODE: 'required' } });
   let browser: Browser;
   let adminKey: string;
   let readerKey: string;
@@ -27,8 +26,6 @@ describe.skipIf(!existsSync(CHROMIUM))('Bull Board in a real browser, behind the
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    sim = await startSim({ engine: { timeScale: 0 } });
-    fleet = await startTestFleet({ llmUrl: sim.url, workers: 1, env: { AUTH_MODE: 'required' } });
     const store = new ApiKeyStore({ pool: fleet.pool });
     adminKey = (await store.create({ name: 'board operator', scopes: ['admin'] })).key;
     readerKey = (await store.create({ name: 'reader', scopes: ['turns:read'], actAsUsers: true })).key;
@@ -42,24 +39,10 @@ describe.skipIf(!existsSync(CHROMIUM))('Bull Board in a real browser, behind the
       },
       { timeoutMs: 30_000 },
     );
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
-    await fleet?.stop();
-    await sim?.close();
   });
 
   it('sends a browser without a session to the sign-in form and refuses a key without admin', async () => {

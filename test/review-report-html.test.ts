@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { REPORT_CSP, type ReviewReport, renderHtml } from '@agent-fleet/review';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './support/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const HOSTILE = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">';
 
 const tokens = { prompt: 10, completion: 5, cached: 0, total: 15, calls: 1 };
@@ -99,16 +99,7 @@ describe('the HTML report: one self-contained page', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
