@@ -20,6 +20,7 @@ const SCRIPTS = {
   worker: join(root, 'packages/worker/src/main.ts'),
 };
 
+export { mapLimit } from './map-limit.ts';
 export { FAST_RECOVERY_ENV } from './recovery-env.ts';
 
 export interface TestFleet {
@@ -159,25 +160,6 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 250));
   }
   throw new Error(`timed out after ${opts.timeoutMs} ms${opts.describe ? `: ${await opts.describe()}` : ''}`);
-}
-
-/** Run `fn` over `items` with at most `limit` in flight. */
-export async function mapLimit<T, R>(
-  items: T[],
-  limit: number,
-  fn: (item: T, i: number) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!, i);
-      }
-    }),
-  );
-  return out;
 }
 
 /** A turn as `GET /v1/turns/:turnId` reports it. */
