@@ -1,12 +1,13 @@
-import {
-  ingestDocument,
-  ingestPaths,
-  PostgresRetriever,
-  SAMPLE_CORPUS_DIR,
-  SAMPLE_TENANT,
-} from '@agent-fleet/rag';
+import { PostgresRetriever } from '@agent-fleet/rag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { chatLoad, p95, reviewCorpus, reviewRun, turnLatencies } from '../scripts/bench/review-load.ts';
+import {
+  chatLoad,
+  p95,
+  reviewCorpus,
+  reviewRun,
+  seedReviewData,
+  turnLatencies,
+} from '../scripts/bench/review-load.ts';
 import { useSimProcessFleet } from './support/sim-fleet.ts';
 
 const DOCUMENTS = 500;
@@ -36,20 +37,14 @@ describe('chat latency while a 500-document review run is in flight', () => {
   let docIds: string[];
 
   beforeAll(async () => {
-    const retriever = new PostgresRetriever({ pool: fleet.pool });
-    await ingestPaths([SAMPLE_CORPUS_DIR], { tenant: SAMPLE_TENANT, retriever });
     const corpus = reviewCorpus(DOCUMENTS, 'contract-');
-    for (const d of corpus)
-      await ingestDocument({ tenant: SAMPLE_TENANT, acl: ['compliance'], ...d }, { retriever });
+    await seedReviewData({
+      retriever: new PostgresRetriever({ pool: fleet.pool }),
+      gatewayUrl: fleet.gatewayUrl,
+      documents: corpus,
+      users: ['reviewer', ...CHAT_USERS],
+    });
     docIds = corpus.map((d) => d.docId);
-    for (const userId of ['reviewer', ...CHAT_USERS]) {
-      const res = await fetch(`${fleet.gatewayUrl}/v1/users/${userId}/profile`, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ tenant: SAMPLE_TENANT, groups: ['compliance'] }),
-      });
-      expect(res.status).toBe(200);
-    }
     await fleet.workersReady();
   });
 
