@@ -121,6 +121,7 @@ export {
   type RedisClusterConfig,
   redisClusterNodesSchema,
 } from './redis-cluster-nodes.ts';
+export { type RedisPlace, RedisStore } from './redis-store.ts';
 export { sleep } from './sleep.ts';
 export {
   FINAL_STATUSES,

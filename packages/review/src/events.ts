@@ -1,4 +1,4 @@
-import { type RedisClient, reviewKeys } from '@agent-fleet/core';
+import { type RedisPlace, RedisStore, reviewKeys } from '@agent-fleet/core';
 import type { Usage } from './finding.ts';
 import type { DocumentOutcome, ReviewStatus } from './statuses.ts';
 import type { RunProgress } from './store.ts';
@@ -47,37 +47,34 @@ const TTL_SECONDS = 7 * 24 * 3600;
  * events and expires a week after the last one; the durable state is Postgres, so a lost event
  * loses no result (a watcher that reconnects gets the current counts first).
  */
-export class ReviewEvents {
-  readonly #redis: RedisClient;
-  readonly #namespace: string;
+export class ReviewEvents extends RedisStore {
   readonly #follower: StreamFollower | undefined;
 
   /** `follower` is needed to `tail`; publishing and reading need only `redis`. */
-  constructor(opts: { redis: RedisClient; namespace: string; follower?: StreamFollower }) {
-    this.#redis = opts.redis;
-    this.#namespace = opts.namespace;
+  constructor(opts: RedisPlace & { follower?: StreamFollower }) {
+    super(opts);
     this.#follower = opts.follower;
   }
 
   async publish(runId: string, event: ReviewEvent): Promise<void> {
-    const key = reviewKeys(this.#namespace, runId).events;
+    const key = reviewKeys(this.namespace, runId).events;
     await Promise.all([
-      this.#redis.xadd(key, 'MAXLEN', '~', MAX_EVENTS, '*', 'e', JSON.stringify(event)),
-      this.#redis.expire(key, TTL_SECONDS),
+      this.redis.xadd(key, 'MAXLEN', '~', MAX_EVENTS, '*', 'e', JSON.stringify(event)),
+      this.redis.expire(key, TTL_SECONDS),
     ]);
   }
 
   /** Events after `afterId` ('0' for all), at most `count`. */
   async read(runId: string, afterId: string, count = 500): Promise<StoredReviewEvent[]> {
-    const key = reviewKeys(this.#namespace, runId).events;
-    const res = await this.#redis.xread('COUNT', count, 'STREAMS', key, afterId);
+    const key = reviewKeys(this.namespace, runId).events;
+    const res = await this.redis.xread('COUNT', count, 'STREAMS', key, afterId);
     return (res?.[0]?.[1] ?? []).map(toStored);
   }
 
   /** The id of the last event, or '0' when there is none yet. */
   async last(runId: string): Promise<string> {
-    const [entry] = await this.#redis.xrevrange(
-      reviewKeys(this.#namespace, runId).events,
+    const [entry] = await this.redis.xrevrange(
+      reviewKeys(this.namespace, runId).events,
       '+',
       '-',
       'COUNT',
@@ -107,7 +104,7 @@ export class ReviewEvents {
     }
     const pending: StoredReviewEvent[] = [];
     let wake: (() => void) | undefined;
-    const stop = follower.follow(reviewKeys(this.#namespace, runId).events, last, (entries) => {
+    const stop = follower.follow(reviewKeys(this.namespace, runId).events, last, (entries) => {
       pending.push(...entries.map(toStored));
       wake?.();
     });

@@ -1,4 +1,4 @@
-import { apiKeyRevocationsChannel, isCluster, type RedisClient } from '@agent-fleet/core';
+import { apiKeyRevocationsChannel, isCluster, type RedisClient, RedisStore } from '@agent-fleet/core';
 
 export interface RevocationHandlers {
   /** A key was revoked: forget whatever is remembered of it. */
@@ -19,17 +19,11 @@ const KEY_ID = /^[0-9a-f]{16}$/;
  * accepting it from its cache. Postgres stays the truth: a gateway that misses a message (its
  * subscription was down) hears about the gap and drops its whole cache.
  */
-export class ApiKeyRevocations {
-  readonly #redis: RedisClient;
-  readonly #channel: string;
-
-  constructor(opts: { redis: RedisClient; namespace: string }) {
-    this.#redis = opts.redis;
-    this.#channel = apiKeyRevocationsChannel(opts.namespace);
-  }
+export class ApiKeyRevocations extends RedisStore {
+  readonly #channel = apiKeyRevocationsChannel(this.namespace);
 
   async publish(keyId: string): Promise<void> {
-    await this.#redis.publish(this.#channel, keyId);
+    await this.redis.publish(this.#channel, keyId);
   }
 
   /**

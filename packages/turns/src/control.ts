@@ -1,4 +1,4 @@
-import { type RedisClient, userKeys } from '@agent-fleet/core';
+import { type RedisClient, RedisStore, userKeys } from '@agent-fleet/core';
 
 const CANCEL_TTL_SECONDS = 24 * 3600;
 
@@ -15,28 +15,20 @@ export interface CancelRequest {
  * steps (so it holds across redeliveries and for turns still queued), and is published so the
  * worker running the turn can stop it at once, mid model call.
  */
-export class TurnControl {
-  readonly #redis: RedisClient;
-  readonly #namespace: string;
-
-  constructor(opts: { redis: RedisClient; namespace: string }) {
-    this.#redis = opts.redis;
-    this.#namespace = opts.namespace;
-  }
-
+export class TurnControl extends RedisStore {
   async requestCancel(userId: string, turnId: string): Promise<void> {
-    await this.#redis.set(userKeys(this.#namespace, userId).cancel(turnId), '1', 'EX', CANCEL_TTL_SECONDS);
-    await this.#redis.publish(controlChannel(this.#namespace), JSON.stringify({ userId, turnId }));
+    await this.redis.set(userKeys(this.namespace, userId).cancel(turnId), '1', 'EX', CANCEL_TTL_SECONDS);
+    await this.redis.publish(controlChannel(this.namespace), JSON.stringify({ userId, turnId }));
   }
 
   async isCancelled(userId: string, turnId: string): Promise<boolean> {
-    return (await this.#redis.exists(userKeys(this.#namespace, userId).cancel(turnId))) === 1;
+    return (await this.redis.exists(userKeys(this.namespace, userId).cancel(turnId))) === 1;
   }
 
   /** Should turn `seq` stop here? Cancelled, or a later message asked to interrupt it. */
   async check(userId: string, turnId: string, seq: number): Promise<'cancel' | 'interrupt' | null> {
-    const k = userKeys(this.#namespace, userId);
-    const [cancel, interrupt] = await this.#redis.mget(k.cancel(turnId), k.interrupt);
+    const k = userKeys(this.namespace, userId);
+    const [cancel, interrupt] = await this.redis.mget(k.cancel(turnId), k.interrupt);
     if (cancel) return 'cancel';
     return interrupt && Number(interrupt) > seq ? 'interrupt' : null;
   }
@@ -49,7 +41,7 @@ export class TurnControl {
     subscriber: RedisClient,
     onCancel: (req: CancelRequest) => void,
   ): Promise<() => Promise<void>> {
-    const channel = controlChannel(this.#namespace);
+    const channel = controlChannel(this.namespace);
     subscriber.on('message', (ch: string, message: string) => {
       if (ch !== channel) return;
       try {

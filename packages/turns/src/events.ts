@@ -1,4 +1,4 @@
-import { type FinalStatus, FleetError, type RedisClient, userKeys } from '@agent-fleet/core';
+import { type FinalStatus, FleetError, type RedisPlace, RedisStore, userKeys } from '@agent-fleet/core';
 import type { StreamEntry, StreamFollower } from './stream-followers.ts';
 
 /** What a turn tells its watchers, in order. */
@@ -55,23 +55,20 @@ const TTL_SECONDS = 3600;
  * Reading live (`tail`) needs a `StreamFollower` (`StreamReader` on one Redis, `StreamPoller` on a
  * cluster), which follows every tailed turn without a connection per turn; publishing does not.
  */
-export class TurnEvents {
-  readonly #redis: RedisClient;
-  readonly #namespace: string;
+export class TurnEvents extends RedisStore {
   readonly #reader: StreamFollower | undefined;
 
-  constructor(opts: { redis: RedisClient; namespace: string; reader?: StreamFollower }) {
-    this.#redis = opts.redis;
-    this.#namespace = opts.namespace;
+  constructor(opts: RedisPlace & { reader?: StreamFollower }) {
+    super(opts);
     this.#reader = opts.reader;
   }
 
   async publish(userId: string, turnId: string, event: TurnEvent): Promise<void> {
-    const key = userKeys(this.#namespace, userId).events(turnId);
-    const add = this.#redis.xadd(key, 'MAXLEN', '~', MAX_EVENTS, '*', 'e', JSON.stringify(event));
+    const key = userKeys(this.namespace, userId).events(turnId);
+    const add = this.redis.xadd(key, 'MAXLEN', '~', MAX_EVENTS, '*', 'e', JSON.stringify(event));
     // The first and the last event of an attempt set the expiry; the ones between need not.
     if (event.type === 'status' || event.type === 'done')
-      await Promise.all([add, this.#redis.expire(key, TTL_SECONDS)]);
+      await Promise.all([add, this.redis.expire(key, TTL_SECONDS)]);
     else await add;
   }
 
@@ -82,14 +79,14 @@ export class TurnEvents {
     afterId: string,
     opts: { count?: number } = {},
   ): Promise<StoredEvent[]> {
-    const key = userKeys(this.#namespace, userId).events(turnId);
-    const res = await this.#redis.xread('COUNT', opts.count ?? READ_COUNT, 'STREAMS', key, afterId);
+    const key = userKeys(this.namespace, userId).events(turnId);
+    const res = await this.redis.xread('COUNT', opts.count ?? READ_COUNT, 'STREAMS', key, afterId);
     return (res?.[0]?.[1] ?? []).map(toStoredEvent);
   }
 
   /** Whether the turn has an event stream (none before it starts, nor an hour after it ended). */
   async exists(userId: string, turnId: string): Promise<boolean> {
-    return (await this.#redis.exists(userKeys(this.#namespace, userId).events(turnId))) === 1;
+    return (await this.redis.exists(userKeys(this.namespace, userId).events(turnId))) === 1;
   }
 
   /**
@@ -118,7 +115,7 @@ export class TurnEvents {
     }
     if (signal?.aborted) return;
     const inbox = new Inbox();
-    const stop = reader.follow(userKeys(this.#namespace, userId).events(turnId), last, (entries) =>
+    const stop = reader.follow(userKeys(this.namespace, userId).events(turnId), last, (entries) =>
       inbox.push(entries),
     );
     const onAbort = () => inbox.close();

@@ -1,4 +1,4 @@
-import { partitionOf, pendingUsersKey, type RedisClient } from '@agent-fleet/core';
+import { partitionOf, pendingUsersKey, type RedisPlace, RedisStore } from '@agent-fleet/core';
 import { scripts } from './lua.ts';
 
 /** A user found in the index, with the mark to forget them by. */
@@ -14,14 +14,11 @@ export interface IndexedUser {
  * pending, unless a turn was accepted since it looked. So the index holds every user with a pending
  * turn, and grows with users in flight rather than with all users ever seen.
  */
-export class PendingUsers {
-  readonly #redis: RedisClient;
-  readonly #namespace: string;
+export class PendingUsers extends RedisStore {
   readonly #partitions: number;
 
-  constructor(opts: { redis: RedisClient; namespace: string; partitions: number }) {
-    this.#redis = opts.redis;
-    this.#namespace = opts.namespace;
+  constructor(opts: RedisPlace & { partitions: number }) {
+    super(opts);
     this.#partitions = opts.partitions;
   }
 
@@ -31,7 +28,7 @@ export class PendingUsers {
 
   /** Note that a turn of `userId` is being accepted (bumps their mark). */
   async note(userId: string): Promise<void> {
-    await this.#redis.zincrby(this.#key(partitionOf(userId, this.#partitions)), 1, userId);
+    await this.redis.zincrby(this.#key(partitionOf(userId, this.#partitions)), 1, userId);
   }
 
   /** One page of a partition's users from `cursor` ('0' to start); the next cursor is '0' at the end. */
@@ -40,7 +37,7 @@ export class PendingUsers {
     cursor: string,
     count = 256,
   ): Promise<{ cursor: string; users: IndexedUser[] }> {
-    const [next, flat] = await this.#redis.zscan(this.#key(partition), cursor, 'COUNT', count);
+    const [next, flat] = await this.redis.zscan(this.#key(partition), cursor, 'COUNT', count);
     const users: IndexedUser[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) users.push({ userId: flat[i]!, mark: flat[i + 1]! });
     return { cursor: next, users };
@@ -49,7 +46,7 @@ export class PendingUsers {
   /** Forget `user` when their mark is still the one read; false when a turn was accepted since. */
   async forget(partition: number, user: IndexedUser): Promise<boolean> {
     const gone = await scripts.pendingUsersForget.run(
-      this.#redis,
+      this.redis,
       [this.#key(partition)],
       [user.userId, user.mark],
     );
@@ -57,6 +54,6 @@ export class PendingUsers {
   }
 
   #key(partition: number): string {
-    return pendingUsersKey(this.#namespace, partition);
+    return pendingUsersKey(this.namespace, partition);
   }
 }

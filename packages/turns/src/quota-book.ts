@@ -3,7 +3,7 @@ import {
   type QuotaRefusal,
   type QuotaScope,
   type QuotaWindow,
-  type RedisClient,
+  RedisStore,
   type TenantQuota,
   tenantKeys,
   type UserQuota,
@@ -79,19 +79,11 @@ type Reply = [number, string | number, string | number, string | number, (string
  * cannot all pass a budget that has room left for one: a budget is passed by at most what the calls
  * in flight as it ran out used beyond what they held.
  */
-export class QuotaBook {
-  readonly #redis: RedisClient;
-  readonly #namespace: string;
-
-  constructor(opts: { redis: RedisClient; namespace: string }) {
-    this.#redis = opts.redis;
-    this.#namespace = opts.namespace;
-  }
-
+export class QuotaBook extends RedisStore {
   /** Whether the tenant's budgets have room, holding nothing (the tenant's part of an accept). */
   async checkTenant(tenant: string, now = Date.now()): Promise<BudgetCheck> {
     const keys = this.#keys({ scope: 'tenant', tenant }, now);
-    const reply = (await scripts.quotaCheck.run(this.#redis, keys, [now])) as Reply;
+    const reply = (await scripts.quotaCheck.run(this.redis, keys, [now])) as Reply;
     return this.#verdict({ scope: 'tenant', tenant }, reply, now);
   }
 
@@ -106,7 +98,7 @@ export class QuotaBook {
     opts: { now?: number; expireAt: number },
   ): Promise<BudgetCheck> {
     const now = opts.now ?? Date.now();
-    const reply = (await scripts.quotaHold.run(this.#redis, this.#keys(holder, now), [
+    const reply = (await scripts.quotaHold.run(this.redis, this.#keys(holder, now), [
       id,
       Math.max(0, Math.round(tokens)),
       opts.expireAt,
@@ -119,7 +111,7 @@ export class QuotaBook {
   /** Gives a hold back (the call was not made); false when it was settled or had lapsed. */
   async release(holder: BudgetHolder, id: string): Promise<boolean> {
     const k = this.#holderKeys(holder);
-    return (await scripts.quotaRelease.run(this.#redis, [k.held, k.heldExpiry], [id])) === 1;
+    return (await scripts.quotaRelease.run(this.redis, [k.held, k.heldExpiry], [id])) === 1;
   }
 
   /**
@@ -137,10 +129,10 @@ export class QuotaBook {
     const keys = this.#keys(holder, now);
     const record =
       holder.scope === 'user' && opts.record
-        ? userKeys(this.#namespace, holder.userId).record(opts.record.turnId)
+        ? userKeys(this.namespace, holder.userId).record(opts.record.turnId)
         : keys[0]!;
     const [day, month, dayLimit, monthLimit] = (await scripts.quotaSettle.run(
-      this.#redis,
+      this.redis,
       [...keys, record],
       [
         id,
@@ -167,10 +159,10 @@ export class QuotaBook {
     const spans = windowSpans(now);
     const [limitsKey, dayKey, monthKey, heldKey] = this.#keys(holder, now);
     const [limits, day, month, held] = await Promise.all([
-      this.#redis.hmget(limitsKey!, 'day', 'month'),
-      this.#redis.get(dayKey!),
-      this.#redis.get(monthKey!),
-      this.#redis.hget(heldKey!, '_total'),
+      this.redis.hmget(limitsKey!, 'day', 'month'),
+      this.redis.get(dayKey!),
+      this.redis.get(monthKey!),
+      this.redis.hget(heldKey!, '_total'),
     ]);
     const fb = holder.scope === 'user' ? holder.fallback : { day: null, month: null };
     const limitOf = (v: string | null, fallback: number | null) =>
@@ -196,8 +188,8 @@ export class QuotaBook {
 
   /** Makes `q` the tenant's quota in Redis (every field written, '' for none). */
   async putTenant(tenant: string, q: TenantQuota): Promise<void> {
-    const key = tenantKeys(this.#namespace, tenant).limits;
-    await this.#redis.hset(key, {
+    const key = tenantKeys(this.namespace, tenant).limits;
+    await this.redis.hset(key, {
       day: q.day ?? '',
       month: q.month ?? '',
       userDay: q.userDay ?? '',
@@ -209,12 +201,12 @@ export class QuotaBook {
 
   /** The tenant is back to the defaults: weight 1, no limits. */
   async clearTenant(tenant: string): Promise<void> {
-    await this.#redis.del(tenantKeys(this.#namespace, tenant).limits);
+    await this.redis.del(tenantKeys(this.namespace, tenant).limits);
   }
 
   /** Makes `q` the user's own budgets, in place of the tenant's per-user ones. */
   async putUser(userId: string, q: UserQuota): Promise<void> {
-    await this.#redis.hset(userKeys(this.#namespace, userId).quota, {
+    await this.redis.hset(userKeys(this.namespace, userId).quota, {
       day: q.day ?? '',
       month: q.month ?? '',
     });
@@ -222,13 +214,13 @@ export class QuotaBook {
 
   /** The user is back to the tenant's per-user budgets. */
   async clearUser(userId: string): Promise<void> {
-    await this.#redis.del(userKeys(this.#namespace, userId).quota);
+    await this.redis.del(userKeys(this.namespace, userId).quota);
   }
 
   #holderKeys(holder: BudgetHolder): QuotaKeys {
     return holder.scope === 'tenant'
-      ? tenantKeys(this.#namespace, holder.tenant)
-      : userQuotaKeys(this.#namespace, holder.userId);
+      ? tenantKeys(this.namespace, holder.tenant)
+      : userQuotaKeys(this.namespace, holder.userId);
   }
 
   /** limits, used today, used this month, held, held-expiry: the keys every quota script takes. */

@@ -1,7 +1,8 @@
 import {
   isFinalStatus,
   isTurnStatus,
-  type RedisClient,
+  type RedisPlace,
+  RedisStore,
   type TokenUsage,
   type TurnJob,
   type TurnResult,
@@ -114,32 +115,29 @@ export function toTurnResult(hot: TurnRecord): TurnResult {
  * lives in its user's slot, where the accept, begin and commit scripts write it; a small owner key
  * finds it from the turn id alone.
  */
-export class TurnRecords {
-  readonly #redis: RedisClient;
-  readonly #namespace: string;
+export class TurnRecords extends RedisStore {
   readonly #ttlSeconds: number;
 
-  constructor(opts: { redis: RedisClient; namespace: string; ttlSeconds: number }) {
-    this.#redis = opts.redis;
-    this.#namespace = opts.namespace;
+  constructor(opts: RedisPlace & { ttlSeconds: number }) {
+    super(opts);
     this.#ttlSeconds = opts.ttlSeconds;
   }
 
   /** Remember whose turn `turnId` is (idempotent). */
   async setOwner(turnId: string, userId: string): Promise<void> {
-    await this.#redis.set(turnOwnerKey(this.#namespace, turnId), userId, 'EX', this.#ttlSeconds);
+    await this.redis.set(turnOwnerKey(this.namespace, turnId), userId, 'EX', this.#ttlSeconds);
   }
 
   /** Whose turn `turnId` is, or null when unknown (never accepted, or its record expired). */
   async owner(turnId: string): Promise<string | null> {
-    return this.#redis.get(turnOwnerKey(this.#namespace, turnId));
+    return this.redis.get(turnOwnerKey(this.namespace, turnId));
   }
 
   /** Recreate the record of a turn whose producer died before writing it; an existing one is kept. */
   async ensure(job: TurnJob): Promise<void> {
-    const key = userKeys(this.#namespace, job.userId).record(job.turnId);
-    if ((await this.#redis.hsetnx(key, 'status', 'queued')) === 1) {
-      await this.#redis
+    const key = userKeys(this.namespace, job.userId).record(job.turnId);
+    if ((await this.redis.hsetnx(key, 'status', 'queued')) === 1) {
+      await this.redis
         .multi()
         .hset(key, {
           seq: job.seq,
@@ -156,19 +154,19 @@ export class TurnRecords {
   /** How many times recovery ran this turn's failed job again (0 when never). */
   async recoveries(userId: string, turnId: string): Promise<number> {
     return Number(
-      (await this.#redis.hget(userKeys(this.#namespace, userId).record(turnId), 'recoveries')) ?? 0,
+      (await this.redis.hget(userKeys(this.namespace, userId).record(turnId), 'recoveries')) ?? 0,
     );
   }
 
   /** Count one more recovery of the turn; returns how many there have been. */
   async addRecovery(userId: string, turnId: string): Promise<number> {
-    return this.#redis.hincrby(userKeys(this.#namespace, userId).record(turnId), 'recoveries', 1);
+    return this.redis.hincrby(userKeys(this.namespace, userId).record(turnId), 'recoveries', 1);
   }
 
   async get(turnId: string): Promise<TurnRecord | null> {
-    const userId = await this.#redis.get(turnOwnerKey(this.#namespace, turnId));
+    const userId = await this.redis.get(turnOwnerKey(this.namespace, turnId));
     if (!userId) return null;
-    const h = await this.#redis.hgetall(userKeys(this.#namespace, userId).record(turnId));
+    const h = await this.redis.hgetall(userKeys(this.namespace, userId).record(turnId));
     const status = h.status;
     if (!isTurnStatus(status) || h.seq === undefined) return null;
     const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
@@ -192,7 +190,7 @@ export class TurnRecords {
 
   /** The usage a turn's record holds (empty when none, or when the record expired). */
   async usage(userId: string, turnId: string): Promise<UsageLine[]> {
-    return usageLinesOf(await this.#redis.hgetall(userKeys(this.#namespace, userId).record(turnId)));
+    return usageLinesOf(await this.redis.hgetall(userKeys(this.namespace, userId).record(turnId)));
   }
 
   /**
@@ -200,8 +198,8 @@ export class TurnRecords {
    * record its expiry (a field set does not change it).
    */
   async setTimings(userId: string, turnId: string, timings: TurnTimings): Promise<void> {
-    await this.#redis.hset(
-      userKeys(this.#namespace, userId).record(turnId),
+    await this.redis.hset(
+      userKeys(this.namespace, userId).record(turnId),
       'timings',
       JSON.stringify(timings),
     );

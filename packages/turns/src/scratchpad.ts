@@ -1,4 +1,4 @@
-import { type RedisClient, userKeys } from '@agent-fleet/core';
+import { RedisStore, userKeys } from '@agent-fleet/core';
 import { scripts } from './lua.ts';
 
 const TTL_SECONDS = 24 * 3600;
@@ -9,25 +9,17 @@ const TTL_SECONDS = 24 * 3600;
  * `TurnGate.begin` hands the hash back; `TurnGate.commit` deletes it. The fields and their
  * encoding belong to the worker's checkpoint codec; this class only stores them.
  */
-export class Scratchpad {
-  readonly #redis: RedisClient;
-  readonly #namespace: string;
-
-  constructor(opts: { redis: RedisClient; namespace: string }) {
-    this.#redis = opts.redis;
-    this.#namespace = opts.namespace;
-  }
-
+export class Scratchpad extends RedisStore {
   /** The turn's hash as it is now (what a delivery resuming after an outage starts from). */
   async load(userId: string, turnId: string): Promise<Record<string, string>> {
-    return this.#redis.hgetall(userKeys(this.#namespace, userId).scratchpad(turnId));
+    return this.redis.hgetall(userKeys(this.namespace, userId).scratchpad(turnId));
   }
 
   /** Write `fields` into the turn's hash in one round trip (none when there is nothing to write). */
   async save(userId: string, turnId: string, fields: Readonly<Record<string, string>>): Promise<void> {
     const pairs = Object.entries(fields).flat();
     if (pairs.length === 0) return;
-    const key = userKeys(this.#namespace, userId).scratchpad(turnId);
-    await scripts.checkpointSave.run(this.#redis, [key], [TTL_SECONDS, ...pairs]);
+    const key = userKeys(this.namespace, userId).scratchpad(turnId);
+    await scripts.checkpointSave.run(this.redis, [key], [TTL_SECONDS, ...pairs]);
   }
 }

@@ -1,4 +1,4 @@
-import { type RedisClient, userKeys } from '@agent-fleet/core';
+import { RedisStore, userKeys } from '@agent-fleet/core';
 
 /**
  * Which tenant each user counts under for quotas and fair queueing, in the user's slot: written
@@ -7,23 +7,15 @@ import { type RedisClient, userKeys } from '@agent-fleet/core';
  * counts under no tenant until their first turn resolves their profile; that turn's model calls
  * are checked against the tenant's budgets all the same.
  */
-export class TenantDirectory {
-  readonly #redis: RedisClient;
-  readonly #namespace: string;
-
-  constructor(opts: { redis: RedisClient; namespace: string }) {
-    this.#redis = opts.redis;
-    this.#namespace = opts.namespace;
-  }
-
+export class TenantDirectory extends RedisStore {
   async get(userId: string): Promise<string | null> {
-    return this.#redis.get(userKeys(this.#namespace, userId).tenant);
+    return this.redis.get(userKeys(this.namespace, userId).tenant);
   }
 
   /** Notes the user's tenant; `null` forgets it (the user has no profile). */
   async set(userId: string, tenant: string | null): Promise<void> {
-    const key = userKeys(this.#namespace, userId).tenant;
-    if (tenant === null) await this.#redis.del(key);
-    else await this.#redis.set(key, tenant);
+    const key = userKeys(this.namespace, userId).tenant;
+    if (tenant === null) await this.redis.del(key);
+    else await this.redis.set(key, tenant);
   }
 }

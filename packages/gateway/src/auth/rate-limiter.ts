@@ -1,4 +1,4 @@
-import { FleetError, LuaScript, type RedisClient } from '@agent-fleet/core';
+import { FleetError, LuaScript, RedisStore } from '@agent-fleet/core';
 import type { FastifyReply } from 'fastify';
 
 const gcra = new LuaScript(new URL('./lua/rate-limit-gcra-1.lua', import.meta.url));
@@ -59,15 +59,7 @@ export function rateLimitKey(namespace: string, bucket: RateBucket, id: string):
  * Rate limits shared by every gateway process, kept in Redis (one GCRA call per limit: see
  * `lua/rate-limit-gcra-1.lua`).
  */
-export class RateLimiter {
-  readonly #redis: RedisClient;
-  readonly #namespace: string;
-
-  constructor(opts: { redis: RedisClient; namespace: string }) {
-    this.#redis = opts.redis;
-    this.#namespace = opts.namespace;
-  }
-
+export class RateLimiter extends RedisStore {
   /** Gives back `count` requests taken before (they turned out not to count); never above a full bucket. */
   async refund(bucket: RateBucket, id: string, limit: RateLimit, count = 1): Promise<void> {
     await this.take(bucket, id, limit, -count);
@@ -76,8 +68,8 @@ export class RateLimiter {
   async take(bucket: RateBucket, id: string, limit: RateLimit, cost = 1): Promise<RateDecision> {
     if (limit.perSecond <= 0) return { allowed: true, retryAfterMs: 0, remaining: Number.POSITIVE_INFINITY };
     const [allowed, retryAfterMs, remaining] = (await gcra.run(
-      this.#redis,
-      [rateLimitKey(this.#namespace, bucket, id)],
+      this.redis,
+      [rateLimitKey(this.namespace, bucket, id)],
       [1000 / limit.perSecond, Math.max(1, limit.burst), cost],
     )) as [number, number, number];
     return { allowed: allowed === 1, retryAfterMs, remaining };
