@@ -1,8 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase } from '../../../test/support/stack.ts';
+import { describe, expect, it } from 'vitest';
+import { onFreshDatabase } from '../../../test/support/postgres.ts';
 import { isRelevant, loadEvalSet, SAMPLE_CORPUS_DIR, SAMPLE_TENANT } from './corpus.ts';
 import { ingestPaths, prepareDocument } from './ingest.ts';
 import { PostgresRetriever } from './postgres-retriever.ts';
@@ -47,20 +46,17 @@ describe('sample corpus', () => {
   });
 
   describe('retrieval over the sample corpus (Postgres)', () => {
-    let pool: pg.Pool;
-    let retriever: PostgresRetriever;
-    beforeAll(async () => {
-      pool = new pg.Pool({ connectionString: await freshDatabase(), max: 4 });
-      retriever = new PostgresRetriever({ pool });
+    const db = onFreshDatabase(async (pool) => {
+      const retriever = new PostgresRetriever({ pool });
       const report = await ingestPaths([SAMPLE_CORPUS_DIR], { tenant: SAMPLE_TENANT, retriever });
       expect(report.failed).toBe(0);
+      return { retriever };
     });
-    afterAll(() => pool.end());
 
     it('finds the answering section in the top 5 for most questions', async () => {
       let found = 0;
       for (const q of evalSet.questions) {
-        const hits = await retriever.search({ tenant: SAMPLE_TENANT, groups: q.groups }, q.question, {
+        const hits = await db.retriever.search({ tenant: SAMPLE_TENANT, groups: q.groups }, q.question, {
           k: 5,
         });
         if (hits.some((h) => isRelevant(q, h.chunk))) found++;
@@ -70,7 +66,7 @@ describe('sample corpus', () => {
 
     it('never shows restricted documents to users without their groups', async () => {
       for (const q of evalSet.questions.filter((x) => x.groups.length > 0)) {
-        const hits = await retriever.search({ tenant: SAMPLE_TENANT, groups: ['staff'] }, q.question, {
+        const hits = await db.retriever.search({ tenant: SAMPLE_TENANT, groups: ['staff'] }, q.question, {
           k: 20,
         });
         expect(hits.filter((h) => h.chunk.docId === q.docId)).toEqual([]);

@@ -1,48 +1,31 @@
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase } from '../../../test/support/stack.ts';
+import { describe, expect, it } from 'vitest';
+import { freshPool, onFreshDatabase } from '../../../test/support/postgres.ts';
 import { candidateCount } from './acl-retriever.ts';
 import { BM25 } from './bm25.ts';
 import { prepareDocument } from './ingest.ts';
 import { PostgresRetriever } from './postgres-retriever.ts';
 import { rankingContract } from './ranking.contract.ts';
 import { type BackendFactory, retrieverContract } from './retriever.contract.ts';
+import { ingestPublic } from './testing/ingest-public.ts';
 
 const postgres: BackendFactory = async ({ onViolation }) => {
-  const pool = new pg.Pool({ connectionString: await freshDatabase(), max: 4 });
+  const pool = await freshPool();
   return { retriever: new PostgresRetriever({ pool, onViolation }), cleanup: () => pool.end() };
 };
 retrieverContract('postgres', postgres);
 rankingContract('postgres', postgres);
 
 describe('Postgres BM25: term statistics, phrases, candidates', () => {
-  let pool: pg.Pool;
-  let retriever: PostgresRetriever;
-  beforeAll(async () => {
-    pool = new pg.Pool({ connectionString: await freshDatabase(), max: 2 });
-    retriever = new PostgresRetriever({ pool });
-  });
-  afterAll(async () => {
-    await pool?.end();
-  });
+  const db = onFreshDatabase((pool) => ({ retriever: new PostgresRetriever({ pool }) }), 2);
 
-  const ingest = async (tenant: string, docId: string, text: string) => {
-    const { doc, chunks } = await prepareDocument({
-      tenant,
-      docId,
-      title: docId,
-      text,
-      acl: [],
-      public: true,
-    });
-    await retriever.replaceDocument(doc, chunks);
-  };
+  const ingest = (tenant: string, docId: string, text: string) =>
+    ingestPublic(db.retriever, tenant, docId, text);
   const stats = async (tenant: string) => {
-    const s = await pool.query<{ chunks: string; total_length: string }>(
+    const s = await db.pool.query<{ chunks: string; total_length: string }>(
       'SELECT chunks, total_length FROM rag_tenant_stats WHERE tenant = $1',
       [tenant],
     );
-    const p = await pool.query<{ n: string; df: string }>(
+    const p = await db.pool.query<{ n: string; df: string }>(
       "SELECT count(*) AS n, count(*) FILTER (WHERE lexeme = 'ledger') AS df FROM rag_postings WHERE tenant = $1",
       [tenant],
     );
@@ -62,7 +45,7 @@ describe('Postgres BM25: term statistics, phrases, candidates', () => {
     expect(await stats('stats-a')).toEqual({ chunks: 2, length: 7, postings: 6, ledgerDf: 2 });
     await ingest('stats-a', 'two', 'A second review.');
     expect(await stats('stats-a')).toMatchObject({ chunks: 2, ledgerDf: 1 });
-    await retriever.deleteDocument('stats-a', 'one');
+    await db.retriever.deleteDocument('stats-a', 'one');
     expect(await stats('stats-a')).toEqual({ chunks: 1, length: 3, postings: 3, ledgerDf: 0 });
     expect(await stats('stats-b')).toMatchObject({ chunks: 1, postings: 4 });
   });
@@ -72,9 +55,9 @@ describe('Postgres BM25: term statistics, phrases, candidates', () => {
     // The same words, so the same BM25: only their order tells the two apart.
     await ingest(t, 'apart', 'Portability of data: rules, retention and the request form.');
     await ingest(t, 'phrase', 'Data portability: rules, retention and the request form.');
-    const hits = await retriever.search({ tenant: t, groups: [] }, 'data portability', { k: 2 });
+    const hits = await db.retriever.search({ tenant: t, groups: [] }, 'data portability', { k: 2 });
     expect(hits.map((h) => h.chunk.docId)).toEqual(['phrase', 'apart']);
-    const flat = new PostgresRetriever({ pool, params: { ...BM25, phraseWeight: 0 } });
+    const flat = new PostgresRetriever({ pool: db.pool, params: { ...BM25, phraseWeight: 0 } });
     const unranked = await flat.search({ tenant: t, groups: [] }, 'data portability', { k: 2 });
     expect(unranked.map((h) => h.chunk.docId)).toEqual(['apart', 'phrase']);
     expect(unranked[0]!.score).toBe(unranked[1]!.score);
@@ -97,20 +80,20 @@ describe('Postgres BM25: term statistics, phrases, candidates', () => {
       { maxTokens: 64, overlapTokens: 8 },
     );
     expect(chunks.length).toBeGreaterThan(candidateCount(5));
-    await retriever.replaceDocument(doc, chunks);
+    await db.retriever.replaceDocument(doc, chunks);
     await ingest(
       t,
       'board',
       'The board sets the escalation threshold each year, with the budget and the staffing plan.',
     );
-    const hits = await retriever.search({ tenant: t, groups: [] }, 'escalation threshold', { k: 5 });
+    const hits = await db.retriever.search({ tenant: t, groups: [] }, 'escalation threshold', { k: 5 });
     expect(hits.map((h) => h.chunk.docId)).toContain('board');
   });
 
   it('refuses to update chunks in place, so postings never fall behind the text', async () => {
     await ingest('update', 'doc', 'Some text.');
-    await expect(pool.query("UPDATE rag_chunks SET text = 'other' WHERE tenant = 'update'")).rejects.toThrow(
-      /replaced, not updated/,
-    );
+    await expect(
+      db.pool.query("UPDATE rag_chunks SET text = 'other' WHERE tenant = 'update'"),
+    ).rejects.toThrow(/replaced, not updated/);
   });
 });

@@ -1,21 +1,14 @@
 import { FleetError, type ProfileSettings } from '@agent-fleet/core';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase } from '../../../test/support/stack.ts';
+import { describe, expect, it } from 'vitest';
+import { onFreshDatabase } from '../../../test/support/postgres.ts';
 import { ProfileStore, validateProfile } from './profiles.ts';
 
 describe('ProfileStore', () => {
-  let pool: pg.Pool;
-  let store: ProfileStore;
-  beforeAll(async () => {
-    pool = new pg.Pool({ connectionString: await freshDatabase(), max: 2 });
-    store = new ProfileStore({ pool });
-  });
-  afterAll(() => pool.end());
+  const db = onFreshDatabase((pool) => ({ store: new ProfileStore({ pool }) }), 2);
 
   it('stores, replaces and reads a profile, keeping settings', async () => {
-    expect(await store.get('alice')).toBeNull();
-    const first = await store.put('alice', { tenant: 'acme-bank', groups: ['legal', 'legal', 'aml'] });
+    expect(await db.store.get('alice')).toBeNull();
+    const first = await db.store.put('alice', { tenant: 'acme-bank', groups: ['legal', 'legal', 'aml'] });
     expect(first).toMatchObject({
       userId: 'alice',
       tenant: 'acme-bank',
@@ -23,12 +16,12 @@ describe('ProfileStore', () => {
       settings: {},
     });
     expect(first.roleContext).toBeUndefined();
-    await pool.query(`UPDATE profiles SET settings = '{"model":"m"}' WHERE user_id = 'alice'`);
-    const second = await store.put('alice', { tenant: 'acme-bank', groups: [], roleContext: 'MLRO' });
+    await db.pool.query(`UPDATE profiles SET settings = '{"model":"m"}' WHERE user_id = 'alice'`);
+    const second = await db.store.put('alice', { tenant: 'acme-bank', groups: [], roleContext: 'MLRO' });
     expect(second).toMatchObject({ groups: [], roleContext: 'MLRO', settings: { model: 'm' } });
-    expect(await store.get('alice')).toEqual(second);
-    expect(await store.delete('alice')).toBe(true);
-    expect(await store.delete('alice')).toBe(false);
+    expect(await db.store.get('alice')).toEqual(second);
+    expect(await db.store.delete('alice')).toBe(true);
+    expect(await db.store.delete('alice')).toBe(false);
   });
 
   it('stores settings as the schema reads them, and names a stored value that no longer parses', async () => {
@@ -38,20 +31,20 @@ describe('ProfileStore', () => {
       tools: ['recall_notes'],
       doubleTexting: 'coalesce',
     };
-    const put = await store.put('bob', { tenant: 'acme-bank', groups: [], settings });
+    const put = await db.store.put('bob', { tenant: 'acme-bank', groups: [], settings });
     expect(put.settings).toEqual(settings);
-    expect(await store.resolve('bob')).toEqual(put);
-    const fallback = await store.putTenantDefault('acme-bank', {
+    expect(await db.store.resolve('bob')).toEqual(put);
+    const fallback = await db.store.putTenantDefault('acme-bank', {
       groups: ['staff'],
       settings: { model: 'small' },
     });
-    expect((await store.resolve('nobody', 'acme-bank'))?.settings).toEqual({ model: 'small' });
+    expect((await db.store.resolve('nobody', 'acme-bank'))?.settings).toEqual({ model: 'small' });
     expect(fallback.settings).toEqual({ model: 'small' });
     expect(() =>
       validateProfile({ tenant: 'acme', groups: [], settings: { temperature: 7 } as never }),
     ).toThrow(/invalid settings[\s\S]*temperature/);
-    await pool.query(`UPDATE profiles SET settings = '{"temperature":"hot"}' WHERE user_id = 'bob'`);
-    await expect(store.get('bob')).rejects.toThrow(/stored profile of user bob has invalid settings/);
+    await db.pool.query(`UPDATE profiles SET settings = '{"temperature":"hot"}' WHERE user_id = 'bob'`);
+    await expect(db.store.get('bob')).rejects.toThrow(/stored profile of user bob has invalid settings/);
   });
 
   it('rejects malformed tenants and groups with invalid_request', () => {

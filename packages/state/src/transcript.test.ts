@@ -1,6 +1,5 @@
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase } from '../../../test/support/stack.ts';
+import { describe, expect, it } from 'vitest';
+import { onFreshDatabase } from '../../../test/support/postgres.ts';
 import { Transcript, type TurnTranscript } from './transcript.ts';
 
 const turn = (n: number, text: string): TurnTranscript => ({
@@ -17,19 +16,13 @@ const turn = (n: number, text: string): TurnTranscript => ({
 });
 
 describe('Transcript (real Postgres)', () => {
-  let pool: pg.Pool;
-  let transcript: Transcript;
-  beforeAll(async () => {
-    pool = new pg.Pool({ connectionString: await freshDatabase(), max: 4 });
-    transcript = new Transcript({ pool });
-  });
-  afterAll(() => pool.end());
+  const db = onFreshDatabase((pool) => ({ transcript: new Transcript({ pool }) }));
 
   it('a row Postgres refuses fails alone; the turns written in the same statement are stored', async () => {
     // Two statements go out at once; the turns recorded meanwhile wait and go together in the next.
     const writes = [turn(1, 'a'), turn(2, 'b'), turn(3, 'bad\u0000text'), turn(4, 'd'), turn(5, 'e')].map(
       (t) =>
-        transcript.record(t).then(
+        db.transcript.record(t).then(
           (inserted) => ({ inserted }),
           (err: Error & { code?: string }) => ({ refused: err.code }),
         ),
@@ -41,8 +34,8 @@ describe('Transcript (real Postgres)', () => {
       { inserted: true },
       { inserted: true },
     ]);
-    const rows = await pool.query<{ user_id: string }>('SELECT user_id FROM turns ORDER BY user_id');
+    const rows = await db.pool.query<{ user_id: string }>('SELECT user_id FROM turns ORDER BY user_id');
     expect(rows.rows.map((r) => r.user_id)).toEqual(['user-1', 'user-2', 'user-4', 'user-5']);
-    expect(await transcript.record(turn(4, 'd'))).toBe(false);
+    expect(await db.transcript.record(turn(4, 'd'))).toBe(false);
   });
 });

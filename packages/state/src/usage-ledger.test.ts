@@ -1,7 +1,6 @@
 import type { UsageLine } from '@agent-fleet/core';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase } from '../../../test/support/stack.ts';
+import { describe, expect, it } from 'vitest';
+import { onFreshDatabase } from '../../../test/support/postgres.ts';
 import { QuotaStore } from './quotas.ts';
 import { Transcript } from './transcript.ts';
 import { UsageLedger } from './usage-ledger.ts';
@@ -16,16 +15,10 @@ const line = (kind: UsageLine['kind'], model: string, p: number, c: number, call
 });
 
 describe('usage ledger and quotas (real Postgres)', () => {
-  let pool: pg.Pool;
-  let ledger: UsageLedger;
-  beforeAll(async () => {
-    pool = new pg.Pool({ connectionString: await freshDatabase(), max: 4 });
-    ledger = new UsageLedger({ pool });
-  });
-  afterAll(() => pool.end());
+  const db = onFreshDatabase((pool) => ({ ledger: new UsageLedger({ pool }) }));
 
   it('records a turn’s usage with its transcript row, and a later write only ever grows it', async () => {
-    const transcript = new Transcript({ pool });
+    const transcript = new Transcript({ pool: db.pool });
     const turnId = `t_${'a'.repeat(32)}`;
     const row = {
       turnId,
@@ -41,14 +34,19 @@ describe('usage ledger and quotas (real Postgres)', () => {
     // Recorded again after a crash: nothing doubles.
     expect(await transcript.record(row)).toBe(false);
     // A summary the turn triggered is added later; an older total arriving late lowers nothing.
-    await ledger.recordTurn({
+    await db.ledger.recordTurn({
       turnId,
       userId: 'ann',
       tenant: 'acme',
       lines: [line('chat', 'm', 100, 10, 2), line('summary', 'm', 50, 20)],
     });
-    await ledger.recordTurn({ turnId, userId: 'ann', tenant: 'acme', lines: [line('chat', 'm', 90, 9, 1)] });
-    expect(await ledger.turnLines(turnId)).toEqual([
+    await db.ledger.recordTurn({
+      turnId,
+      userId: 'ann',
+      tenant: 'acme',
+      lines: [line('chat', 'm', 90, 9, 1)],
+    });
+    expect(await db.ledger.turnLines(turnId)).toEqual([
       line('chat', 'm', 100, 10, 2),
       line('embedding', 'e', 7, 0),
       line('summary', 'm', 50, 20),
@@ -57,19 +55,19 @@ describe('usage ledger and quotas (real Postgres)', () => {
 
   it('reports usage in a range, of a tenant or a user, by day, user or model', async () => {
     const now = Date.now();
-    await ledger.recordTurn({
+    await db.ledger.recordTurn({
       turnId: 't_r1',
       userId: 'bo',
       tenant: 'beta',
       lines: [line('chat', 'm1', 10, 5)],
     });
-    await ledger.recordTurn({
+    await db.ledger.recordTurn({
       turnId: 't_r2',
       userId: 'cy',
       tenant: 'beta',
       lines: [line('chat', 'm2', 20, 5)],
     });
-    await ledger.recordCall({
+    await db.ledger.recordCall({
       callId: 'call-1',
       kind: 'review',
       model: 'm1',
@@ -79,7 +77,7 @@ describe('usage ledger and quotas (real Postgres)', () => {
       completionTokens: 3,
       cachedTokens: 0,
     });
-    await ledger.recordCall({
+    await db.ledger.recordCall({
       callId: 'call-1',
       kind: 'review',
       model: 'm1',
@@ -90,22 +88,24 @@ describe('usage ledger and quotas (real Postgres)', () => {
       cachedTokens: 0,
     });
     const range = { from: now - 60_000, to: now + 60_000 };
-    const byUser = await ledger.report({ ...range, tenant: 'beta', groupBy: 'user' });
+    const byUser = await db.ledger.report({ ...range, tenant: 'beta', groupBy: 'user' });
     expect(byUser.rows.map((r) => [r.key, r.totalTokens, r.calls])).toEqual([
       ['bo', 48, 2],
       ['cy', 25, 1],
     ]);
     expect(byUser.total).toMatchObject({ promptTokens: 60, completionTokens: 13, totalTokens: 73, calls: 3 });
-    const byModel = await ledger.report({ ...range, userId: 'bo', groupBy: 'model' });
+    const byModel = await db.ledger.report({ ...range, userId: 'bo', groupBy: 'model' });
     expect(byModel.rows.map((r) => [r.key, r.totalTokens])).toEqual([['m1', 48]]);
-    const byDay = await ledger.report({ ...range, tenant: 'beta', groupBy: 'day' });
+    const byDay = await db.ledger.report({ ...range, tenant: 'beta', groupBy: 'day' });
     expect(byDay.rows).toHaveLength(1);
     expect(byDay.rows[0]!.key).toBe(new Date(now).toISOString().slice(0, 10));
-    expect((await ledger.report({ from: now + 60_000, to: now + 120_000, groupBy: 'day' })).rows).toEqual([]);
+    expect((await db.ledger.report({ from: now + 60_000, to: now + 120_000, groupBy: 'day' })).rows).toEqual(
+      [],
+    );
   });
 
   it('keeps tenants’ and users’ quotas, with defaults, and refuses bad values naming the field', async () => {
-    const quotas = new QuotaStore({ pool });
+    const quotas = new QuotaStore({ pool: db.pool });
     expect(await quotas.putTenant('acme', { day: 1000, userDay: 100 })).toMatchObject({
       tenant: 'acme',
       weight: 1,
