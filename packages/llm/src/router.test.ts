@@ -12,6 +12,10 @@ const view = (index: number, over: Partial<ServerView> = {}): ServerView => ({
   ...over,
 });
 
+/** The limits every router here runs with: ε = 0.25, hot at 8 waiting or 90% of the KV cache. */
+const LIMITS = { loadFactor: 0.25, hotWaiting: 8, hotKvUsage: 0.9 };
+const sessionRouter = (ring: HashRing) => new Router({ ...LIMITS, strategy: 'session', ring });
+
 describe('session routing: consistent hashing with bounded loads', () => {
   const ids = ['http://a/v1', 'http://b/v1', 'http://c/v1', 'http://d/v1'];
 
@@ -33,13 +37,7 @@ describe('session routing: consistent hashing with bounded loads', () => {
   });
 
   it('never lets a server exceed ⌈(1+ε)·average⌉ in flight', () => {
-    const router = new Router({
-      strategy: 'session',
-      ring: new HashRing(ids),
-      loadFactor: 0.25,
-      hotWaiting: 8,
-      hotKvUsage: 0.9,
-    });
+    const router = sessionRouter(new HashRing(ids));
     const servers = ids.map((_, i) => view(i));
     for (let n = 1; n <= 400; n++) {
       const i = router.pick(`hot-user-${n % 3}`, servers); // three heavy users
@@ -51,13 +49,7 @@ describe('session routing: consistent hashing with bounded loads', () => {
 
   it('spills past a hot server (long queue or full KV cache)', () => {
     const ring = new HashRing(ids);
-    const router = new Router({
-      strategy: 'session',
-      ring,
-      loadFactor: 0.25,
-      hotWaiting: 8,
-      hotKvUsage: 0.9,
-    });
+    const router = sessionRouter(ring);
     const home = ring.order('alice')[0]!;
     const servers = ids.map((_, i) => view(i, i === home ? { waiting: 20 } : {}));
     expect(router.pick('alice', servers)).not.toBe(home);
@@ -69,13 +61,7 @@ describe('session routing: consistent hashing with bounded loads', () => {
 
   it('after a spill, starts the user where their history now is, until served at home again', () => {
     const ring = new HashRing(ids);
-    const router = new Router({
-      strategy: 'session',
-      ring,
-      loadFactor: 0.25,
-      hotWaiting: 8,
-      hotKvUsage: 0.9,
-    });
+    const router = sessionRouter(ring);
     const [home, next] = ring.order('alice');
     const servers = ids.map((_, i) => view(i));
     servers[home!] = view(home!, { waiting: 20 }); // hot: alice spills
@@ -95,13 +81,7 @@ describe('session routing: consistent hashing with bounded loads', () => {
 
   it('remembers at most SPILL_MEMORY spilled users, forgetting the oldest first', () => {
     const ring = new HashRing(ids);
-    const router = new Router({
-      strategy: 'session',
-      ring,
-      loadFactor: 0.25,
-      hotWaiting: 8,
-      hotKvUsage: 0.9,
-    });
+    const router = sessionRouter(ring);
     const servers = ids.map((_, i) => view(i));
     const offHome = (key: string) => ring.order(key)[1]!;
     for (let i = 0; i <= SPILL_MEMORY; i++) router.served(`u${i}`, offHome(`u${i}`));
@@ -111,13 +91,7 @@ describe('session routing: consistent hashing with bounded loads', () => {
   });
 
   it('returns -1 when no server has a free slot', () => {
-    const router = new Router({
-      strategy: 'least-loaded',
-      ring: new HashRing(ids),
-      loadFactor: 0.25,
-      hotWaiting: 8,
-      hotKvUsage: 0.9,
-    });
+    const router = new Router({ ...LIMITS, strategy: 'least-loaded', ring: new HashRing(ids) });
     expect(
       router.pick(
         'x',
