@@ -2,11 +2,12 @@ import { fairQueueKey, hotStateKeys, userKeys } from '@agent-fleet/core';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freshNamespace, redisUrl } from '../../../test/support/stack.ts';
+import { openTurnQueues } from '../../../test/support/turn-queues.ts';
 import { FairQueue, MAX_FAIR_PRIORITY } from './fair-queue.ts';
-import { PartitionQueues } from './partitions.ts';
-import { NumberingUnknownError, TurnProducer } from './producer.ts';
+import type { PartitionQueues } from './partitions.ts';
+import { NumberingUnknownError, type TurnProducer } from './producer.ts';
 import { QuotaBook } from './quota-book.ts';
-import { TurnRecords } from './records.ts';
+import type { TurnRecords } from './records.ts';
 
 const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
 afterAll(() => redis.quit());
@@ -16,25 +17,11 @@ describe('accepting turns (accept Lua + partition queues, real Redis)', () => {
   let partitions: PartitionQueues;
   let records: TurnRecords;
   let producer: TurnProducer;
+  let producerWith: ReturnType<typeof openTurnQueues>['producerWith'];
 
   beforeEach(() => {
     ns = freshNamespace();
-    partitions = new PartitionQueues({
-      connection: redis,
-      namespace: ns,
-      partitions: 4,
-      policy: { attempts: 3, backoffMs: 10 },
-    });
-    records = new TurnRecords({ redis, namespace: ns, ttlSeconds: 3600 });
-    producer = new TurnProducer({
-      redis,
-      namespace: ns,
-      partitions,
-      records,
-      idempotencyTtlSeconds: 60,
-      recordTtlSeconds: 3600,
-      seqFloor: async () => 0,
-    });
+    ({ partitions, records, producer, producerWith } = openTurnQueues(redis, ns));
   });
   afterEach(() => partitions.close());
 
@@ -128,13 +115,7 @@ describe('accepting turns (accept Lua + partition queues, real Redis)', () => {
 
   it('continues numbering after the durable transcript when Redis has no counter for the user', async () => {
     const asked: string[] = [];
-    const withFloor = new TurnProducer({
-      redis,
-      namespace: ns,
-      partitions,
-      records,
-      idempotencyTtlSeconds: 60,
-      recordTtlSeconds: 3600,
+    const withFloor = producerWith({
       seqFloor: async (userId) => {
         asked.push(userId);
         return userId === 'returning' ? 41 : 0;
@@ -168,16 +149,7 @@ describe('accepting turns (accept Lua + partition queues, real Redis)', () => {
   });
 
   it('numbers a user whose counter expired after the higher of the transcript and what Redis still has', async () => {
-    const withFloor = (floor: number) =>
-      new TurnProducer({
-        redis,
-        namespace: ns,
-        partitions,
-        records,
-        idempotencyTtlSeconds: 60,
-        recordTtlSeconds: 3600,
-        seqFloor: async () => floor,
-      });
+    const withFloor = (floor: number) => producerWith({ seqFloor: async () => floor });
     await redis.set(userKeys(ns, 'half').done, 9);
     expect((await withFloor(5).accept({ userId: 'half', text: 'hi' })).seq).toBe(10);
     expect(await redis.get(userKeys(ns, 'half').done)).toBe('9');
@@ -186,14 +158,7 @@ describe('accepting turns (accept Lua + partition queues, real Redis)', () => {
   });
 
   it('refuses a user Redis has no numbering for when it cannot read the transcript, accepting nothing', async () => {
-    const blind = new TurnProducer({
-      redis,
-      namespace: ns,
-      partitions,
-      records,
-      idempotencyTtlSeconds: 60,
-      recordTtlSeconds: 3600,
-    });
+    const blind = producerWith();
     await expect(blind.accept({ userId: 'gone', text: 'back' })).rejects.toBeInstanceOf(
       NumberingUnknownError,
     );
@@ -290,16 +255,7 @@ describe('accepting turns (accept Lua + partition queues, real Redis)', () => {
   });
 
   it('adds untagged jobs, in arrival order, when the queues run FIFO', async () => {
-    const fifo = new TurnProducer({
-      redis,
-      namespace: ns,
-      partitions,
-      records,
-      idempotencyTtlSeconds: 60,
-      recordTtlSeconds: 3600,
-      seqFloor: async () => 0,
-      order: { kind: 'fifo', turnTokens: 0 },
-    });
+    const fifo = producerWith({ seqFloor: async () => 0, order: { kind: 'fifo', turnTokens: 0 } });
     const t = await fifo.accept({ userId: 'u1', text: 'plain' });
     const job = (await partitions.getJob('u1', t.turnId))!;
     expect(job.data.fair).toBeUndefined();

@@ -6,11 +6,12 @@ import {
   intakeQueuePrefix,
   userKeys,
 } from '@agent-fleet/core';
-import { type AcceptInput, PartitionQueues, TurnProducer, TurnRecords } from '@agent-fleet/turns';
+import type { AcceptInput, PartitionQueues, TurnProducer } from '@agent-fleet/turns';
 import { type Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freshNamespace, redisUrl } from '../../../../test/support/stack.ts';
+import { openTurnQueues } from '../../../../test/support/turn-queues.ts';
 import { type Intake, startIntake } from './consumer.ts';
 import { type IntakeProducer, intakeIdempotencyKey, processIntakeJob } from './job.ts';
 
@@ -28,22 +29,7 @@ describe('intake consumer (real Redis, real BullMQ)', () => {
 
   beforeEach(async () => {
     ns = freshNamespace();
-    partitions = new PartitionQueues({
-      connection: redis,
-      namespace: ns,
-      partitions: 4,
-      policy: { attempts: 3, backoffMs: 10 },
-    });
-    const records = new TurnRecords({ redis, namespace: ns, ttlSeconds: 3600 });
-    producer = new TurnProducer({
-      redis,
-      namespace: ns,
-      partitions,
-      records,
-      idempotencyTtlSeconds: 600,
-      recordTtlSeconds: 3600,
-      seqFloor: async () => 0,
-    });
+    ({ partitions, producer } = openTurnQueues(redis, ns));
     queue = new Queue(INTAKE_QUEUE, { connection: redis, prefix: intakeQueuePrefix(ns) });
     queue.setMaxListeners(100); // waitUntilFinished listens once per job
     events = new QueueEvents(INTAKE_QUEUE, { connection: redisUrlOptions(), prefix: intakeQueuePrefix(ns) });
