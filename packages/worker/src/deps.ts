@@ -12,8 +12,9 @@ import { createRetriever, type Retriever } from '@agent-fleet/rag';
 import type { EngineResources } from '@agent-fleet/review';
 import { createPool, migrate, NoteStore, ProfileStore, profileSchema, Transcript } from '@agent-fleet/state';
 import {
+  configuredPartitions,
   configuredProducer,
-  PartitionQueues,
+  type PartitionQueues,
   PendingUsers,
   ProfileCache,
   RecoveryLock,
@@ -89,12 +90,7 @@ export async function createWorkerDeps(config: FleetConfig, logger: Logger): Pro
   await migrate(config.DATABASE_URL, logger);
   const metrics = createWorkerMetrics();
   const llm = createLlmPool(config, metrics, logger);
-  const partitions = new PartitionQueues({
-    connection: bullConnection,
-    namespace: ns,
-    partitions: config.PARTITIONS,
-    policy: { attempts: config.TURN_ATTEMPTS, backoffMs: config.TURN_BACKOFF_MS },
-  });
+  const partitions = configuredPartitions(config, bullConnection);
   const records = new TurnRecords({ redis, namespace: ns, ttlSeconds: config.TURN_RECORD_TTL_SECONDS });
   const control = new TurnControl({ redis, namespace: ns });
   const outages = new OutageWatch({
@@ -211,96 +207,93 @@ interface Shared {
 async function createTurnParts(
   s: Shared & { running: RunningTurns; tenantTokens: TenantTokenWindow; metering: Metering },
 ): Promise<{ runner: TurnRunner; repair: TurnRepair }> {
-  const {
-    config,
-    logger,
-    metrics,
-    redis,
-    pool,
-    llm,
-    partitions,
-    records,
-    control,
-    retriever,
-    profiles,
-    outages,
-    running,
-    tenantTokens,
-    metering,
-  } = s;
-  const ns = config.FLEET_NAMESPACE;
+  const ns = s.config.FLEET_NAMESPACE;
   const gate = new TurnGate({
-    redis,
+    redis: s.redis,
     namespace: ns,
-    leaseMs: config.TURN_LEASE_MS,
-    recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
-    hotStateTtlSeconds: config.HOT_STATE_TTL,
+    leaseMs: s.config.TURN_LEASE_MS,
+    recordTtlSeconds: s.config.TURN_RECORD_TTL_SECONDS,
+    hotStateTtlSeconds: s.config.HOT_STATE_TTL,
   });
-  const transcript = new Transcript({ pool });
-  const events = new TurnEvents({ redis, namespace: ns });
-  const memory = new Memory({ gate, transcript, llm, tokenBudget: config.HISTORY_TOKEN_BUDGET, logger });
+  const transcript = new Transcript({ pool: s.pool });
+  const events = new TurnEvents({ redis: s.redis, namespace: ns });
+  const memory = new Memory({
+    gate,
+    transcript,
+    llm: s.llm,
+    tokenBudget: s.config.HISTORY_TOKEN_BUDGET,
+    logger: s.logger,
+  });
   const heads = new HeadJobs({
-    partitions,
-    records,
-    control,
-    requeue: (job) => metering.fairness.requeue(job),
+    partitions: s.partitions,
+    records: s.records,
+    control: s.control,
+    requeue: (job) => s.metering.fairness.requeue(job),
   });
   const finisher = new TurnFinisher({
     gate,
     transcript,
     events,
     heads,
-    records,
-    ledger: metering.ledger,
-    tenants: metering.tenants,
-    fairness: metering.fairness,
-    metrics,
-    logger,
-    ...(config.FAULT_CRASH_AFTER_RECORD
+    records: s.records,
+    ledger: s.metering.ledger,
+    tenants: s.metering.tenants,
+    fairness: s.metering.fairness,
+    metrics: s.metrics,
+    logger: s.logger,
+    ...(s.config.FAULT_CRASH_AFTER_RECORD
       ? {
           afterRecord: (job: TurnJob) => {
-            logger.warn({ turnId: job.turnId }, 'fault injection: killing this worker before the commit');
+            s.logger.warn({ turnId: job.turnId }, 'fault injection: killing this worker before the commit');
             process.kill(process.pid, 'SIGKILL');
           },
         }
       : {}),
   });
-  const repair = new TurnRepair({ gate, heads, finisher, metrics, logger });
+  const repair = new TurnRepair({ gate, heads, finisher, metrics: s.metrics, logger: s.logger });
   const runner = new TurnRunner({
     gate,
     preparer: new TurnPreparer(
-      { control, memory, profiles, pending: gate, retriever, meters: metering.meters, logger },
       {
-        systemPrompt: config.SYSTEM_PROMPT,
-        topK: config.RAG_TOP_K,
-        contextTokens: config.RAG_CONTEXT_TOKENS,
+        control: s.control,
+        memory,
+        profiles: s.profiles,
+        pending: gate,
+        retriever: s.retriever,
+        meters: s.metering.meters,
+        logger: s.logger,
+      },
+      {
+        systemPrompt: s.config.SYSTEM_PROMPT,
+        topK: s.config.RAG_TOP_K,
+        contextTokens: s.config.RAG_CONTEXT_TOKENS,
       },
     ),
     executor: new TurnExecutor(
-      { tools: createTools(retriever, pool), control },
-      { maxSteps: config.AGENT_MAX_STEPS, maxTokens: config.AGENT_MAX_TOKENS },
+      { tools: createTools(s.retriever, s.pool), control: s.control },
+      { maxSteps: s.config.AGENT_MAX_STEPS, maxTokens: s.config.AGENT_MAX_TOKENS },
     ),
     finisher,
     repair,
-    checkpoints: new Scratchpad({ redis, namespace: ns }),
-    outages,
+    checkpoints: new Scratchpad({ redis: s.redis, namespace: ns }),
+    outages: s.outages,
     events,
     memory,
-    meters: metering.meters,
-    tenants: metering.tenants,
-    fairness: metering.fairness,
-    metrics,
-    running,
-    tenantTokens,
-    logger,
+    meters: s.metering.meters,
+    tenants: s.metering.tenants,
+    fairness: s.metering.fairness,
+    metrics: s.metrics,
+    running: s.running,
+    tenantTokens: s.tenantTokens,
+    logger: s.logger,
     policy: {
-      attempts: config.TURN_ATTEMPTS,
-      parkDelayMs: config.PARK_DELAY_MS,
-      gapGraceMs: config.GAP_GRACE_MS,
-      crashAfterCheckpoint: config.FAULT_CRASH_AFTER_CHECKPOINT,
+      attempts: s.config.TURN_ATTEMPTS,
+      parkDelayMs: s.config.PARK_DELAY_MS,
+      gapGraceMs: s.config.GAP_GRACE_MS,
+      crashAfterCheckpoint: s.config.FAULT_CRASH_AFTER_CHECKPOINT,
       outage: {
-        windowMs: config.TURN_OUTAGE_WINDOW_MS,
-        baseDelayMs: config.TURN_BACKOFF_MS,
+        windowMs: s.config.TURN_OUTAGE_WINDOW_MS,
+        baseDelayMs: s.config.TURN_BACKOFF_MS,
         maxDelayMs: OUTAGE_MAX_DELAY_MS,
       },
     },
