@@ -32,8 +32,9 @@ import {
   UsageLedger,
 } from '@agent-fleet/state';
 import {
+  configuredPartitions,
   configuredProducer,
-  PartitionQueues,
+  type PartitionQueues,
   ProfileCache,
   QuotaBook,
   RecoveryReports,
@@ -114,12 +115,7 @@ export async function createGatewayDeps(config: FleetConfig, logger: Logger): Pr
   const queues = await connectRedis(config, logger, 'producer-queues');
   const pool = createPool(config.DATABASE_URL, 10);
   await migrate(config.DATABASE_URL, logger);
-  const partitions = new PartitionQueues({
-    connection: queues,
-    namespace: ns,
-    partitions: config.PARTITIONS,
-    policy: { attempts: config.TURN_ATTEMPTS, backoffMs: config.TURN_BACKOFF_MS },
-  });
+  const partitions = configuredPartitions(config, queues);
   const transcript = new Transcript({ pool });
   const profiles = new ProfileStore({ pool });
   const records = new TurnRecords({ redis, namespace: ns, ttlSeconds: config.TURN_RECORD_TTL_SECONDS });

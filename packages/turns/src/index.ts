@@ -28,7 +28,7 @@ export {
 } from './gate.ts';
 export { WorkerHeartbeats } from './heartbeats.ts';
 export { scripts } from './lua.ts';
-export { PartitionQueues, type TurnJobPolicy } from './partitions.ts';
+export { configuredPartitions, PartitionQueues, type TurnJobPolicy } from './partitions.ts';
 export { decodePending, encodePending, type PendingPayload } from './pending.ts';
 export { type IndexedUser, PendingUsers } from './pending-users.ts';
 export {

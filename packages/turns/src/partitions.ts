@@ -1,4 +1,5 @@
 import {
+  type FleetConfig,
   type JobRetryPolicy,
   partitionOf,
   partitionQueueName,
@@ -12,6 +13,19 @@ import { type Job, type JobsOptions, Queue } from 'bullmq';
 
 /** Attempts before a turn is recorded as failed, and the first retry delay (doubling each attempt). */
 export type TurnJobPolicy = JobRetryPolicy;
+
+/** The partition queues of a fleet process, on `connection`: namespace, count and retry policy from `config`. */
+export function configuredPartitions(
+  config: Pick<FleetConfig, 'FLEET_NAMESPACE' | 'PARTITIONS' | 'TURN_ATTEMPTS' | 'TURN_BACKOFF_MS'>,
+  connection: RedisClient,
+): PartitionQueues {
+  return new PartitionQueues({
+    connection,
+    namespace: config.FLEET_NAMESPACE,
+    partitions: config.PARTITIONS,
+    policy: { attempts: config.TURN_ATTEMPTS, backoffMs: config.TURN_BACKOFF_MS },
+  });
+}
 
 /**
  * The partition queues `agent.p0..p{P-1}`: a user's turns always go to partition
