@@ -123,6 +123,7 @@ export {
 } from './redis-cluster-nodes.ts';
 export { type RedisPlace, RedisStore } from './redis-store.ts';
 export { sleep } from './sleep.ts';
+export { orExitAtStartup } from './startup.ts';
 export {
   FINAL_STATUSES,
   type FinalStatus,

@@ -1,5 +1,5 @@
-import { createLogger, type FleetConfig, loadConfig } from '@agent-fleet/core';
-import { startTracing, type Tracing } from '@agent-fleet/telemetry';
+import { createLogger, loadConfig, orExitAtStartup } from '@agent-fleet/core';
+import { startTracing } from '@agent-fleet/telemetry';
 import { buildGateway } from './app.ts';
 import { BULL_BOARD_PATH } from './bull-board.ts';
 import { createGatewayDeps } from './deps.ts';
@@ -7,27 +7,9 @@ import { DOCS_PATH } from './openapi.ts';
 
 const logger = createLogger('gateway');
 
-function readConfig(): FleetConfig {
-  try {
-    return loadConfig();
-  } catch (err) {
-    process.stderr.write(`gateway: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
-}
-
-/** Traces over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; nothing started when not. */
-function readTracing(): Tracing {
-  try {
-    return startTracing({ serviceName: 'fleet-gateway' });
-  } catch (err) {
-    process.stderr.write(`gateway: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
-}
-
-const config = readConfig();
-const tracing = readTracing();
+const config = orExitAtStartup('gateway', loadConfig);
+// Traces over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; nothing started when not.
+const tracing = orExitAtStartup('gateway', () => startTracing({ serviceName: 'fleet-gateway' }));
 const deps = await createGatewayDeps(config, logger);
 const app = await buildGateway(deps);
 const url = await app.listen({ host: config.HOST, port: config.PORT });

@@ -1,5 +1,5 @@
-import { createLogger, type FleetConfig, loadConfig } from '@agent-fleet/core';
-import { startTracing, type Tracing } from '@agent-fleet/telemetry';
+import { createLogger, loadConfig, orExitAtStartup } from '@agent-fleet/core';
+import { startTracing } from '@agent-fleet/telemetry';
 import { createWorkerDeps } from './deps.ts';
 import { startIntake } from './intake/consumer.ts';
 import { crashingAfter } from './intake/fault.ts';
@@ -9,27 +9,9 @@ import { startReviewWorkers } from './review-workers.ts';
 
 const logger = createLogger('worker');
 
-function readConfig(): FleetConfig {
-  try {
-    return loadConfig();
-  } catch (err) {
-    process.stderr.write(`worker: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
-}
-
-/** Traces over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; nothing started when not. */
-function readTracing(): Tracing {
-  try {
-    return startTracing({ serviceName: 'fleet-worker' });
-  } catch (err) {
-    process.stderr.write(`worker: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
-}
-
-const config = readConfig();
-const tracing = readTracing();
+const config = orExitAtStartup('worker', loadConfig);
+// Traces over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; nothing started when not.
+const tracing = orExitAtStartup('worker', () => startTracing({ serviceName: 'fleet-worker' }));
 const deps = await createWorkerDeps(config, logger);
 
 const unsubscribe = await deps.control.subscribe(deps.subscriber, ({ turnId }) => {
