@@ -1,17 +1,8 @@
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { closedPort } from '../../../test/support/ports.ts';
 import { redisUrl } from '../../../test/support/stack.ts';
 import { clusterTargetOf, createRedis, isCluster, redisTargetOf, untilReady } from './redis-client.ts';
 import { asUnavailable } from './unavailable.ts';
-
-/** A port on 127.0.0.1 that nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 describe('createRedis', () => {
   it('connects to the cluster nodes when they are configured, else to REDIS_URL', () => {

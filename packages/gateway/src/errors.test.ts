@@ -1,18 +1,9 @@
-import { createServer } from 'node:net';
 import { FleetError } from '@agent-fleet/core';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { closedPort } from '../../../test/support/ports.ts';
 import { toFleetError } from './errors.ts';
-
-/** A port on 127.0.0.1 that nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 describe('toFleetError', () => {
   it('maps real Redis and Postgres connection failures to 503 unavailable', async () => {
