@@ -67,31 +67,51 @@ export class FleetView {
 /** Per minute, from counts over a heartbeat's window. */
 const perMinute = (n: number, b: WorkerHeartbeat) => (n * 60) / b.windowSeconds;
 
+/**
+ * One total per key over the entries of every heartbeat: `start` opens a key's total from its first
+ * entry, `add` folds each entry (of heartbeat `b`) into it.
+ */
+function sumByKey<E, T>(
+  beats: WorkerHeartbeat[],
+  entriesOf: (b: WorkerHeartbeat) => E[],
+  keyOf: (e: E) => string,
+  start: (e: E) => T,
+  add: (total: T, e: E, b: WorkerHeartbeat) => void,
+): T[] {
+  const totals = new Map<string, T>();
+  for (const b of beats)
+    for (const e of entriesOf(b)) {
+      const total = totals.get(keyOf(e)) ?? start(e);
+      add(total, e, b);
+      totals.set(keyOf(e), total);
+    }
+  return [...totals.values()];
+}
+
 /** Each LLM server summed over the workers' pools: load now, rates and TTFT over the last minute. */
 function llmServers(beats: WorkerHeartbeat[]): FleetSnapshot['llm'] {
-  const byServer = new Map<
-    string,
-    FleetSnapshot['llm'][number] & { ttft: number; ttftN: number; prompt: number; cached: number }
-  >();
-  for (const b of beats)
-    for (const s of b.llm) {
-      const t = byServer.get(s.server) ?? {
-        server: s.server,
-        inFlight: 0,
-        openIn: 0,
-        workers: 0,
-        serverWaiting: 0,
-        kvCacheUsage: 0,
-        requestsPerMinute: 0,
-        errorsPerMinute: 0,
-        ttftMs: null,
-        cacheHitRate: null,
-        tokensPerMinute: 0,
-        ttft: 0,
-        ttftN: 0,
-        prompt: 0,
-        cached: 0,
-      };
+  const sums = sumByKey(
+    beats,
+    (b) => b.llm,
+    (s) => s.server,
+    (s) => ({
+      server: s.server,
+      inFlight: 0,
+      openIn: 0,
+      workers: 0,
+      serverWaiting: 0,
+      kvCacheUsage: 0,
+      requestsPerMinute: 0,
+      errorsPerMinute: 0,
+      ttftMs: null,
+      cacheHitRate: null,
+      tokensPerMinute: 0,
+      ttft: 0,
+      ttftN: 0,
+      prompt: 0,
+      cached: 0,
+    }),
+    (t, s, b) => {
       t.inFlight += s.inFlight;
       t.openIn += s.circuit === 'open' ? 1 : 0;
       t.workers += 1;
@@ -104,9 +124,9 @@ function llmServers(beats: WorkerHeartbeat[]): FleetSnapshot['llm'] {
       t.ttftN += s.ttftCount;
       t.prompt += s.promptTokens;
       t.cached += s.cachedTokens;
-      byServer.set(s.server, t);
-    }
-  return [...byServer.values()].map(({ ttft, ttftN, prompt, cached, ...s }) => ({
+    },
+  );
+  return sums.map(({ ttft, ttftN, prompt, cached, ...s }) => ({
     ...s,
     ttftMs: ttftN > 0 ? (ttft / ttftN) * 1000 : null,
     cacheHitRate: prompt > 0 ? cached / prompt : null,
@@ -130,19 +150,16 @@ function slowestTurns(beats: WorkerHeartbeat[], now: number): FleetSnapshot['tur
 
 /** Tenants by tokens per minute, summed over the workers. */
 function tenants(beats: WorkerHeartbeat[]): FleetSnapshot['tenants'] {
-  const byTenant = new Map<string, FleetSnapshot['tenants'][number]>();
-  for (const b of beats)
-    for (const t of b.tenants) {
-      const sum = byTenant.get(t.tenant) ?? {
-        tenant: t.tenant,
-        tokensPerMinute: 0,
-        promptTokensPerMinute: 0,
-        completionTokensPerMinute: 0,
-      };
+  const sums = sumByKey<WorkerHeartbeat['tenants'][number], FleetSnapshot['tenants'][number]>(
+    beats,
+    (b) => b.tenants,
+    (t) => t.tenant,
+    (t) => ({ tenant: t.tenant, tokensPerMinute: 0, promptTokensPerMinute: 0, completionTokensPerMinute: 0 }),
+    (sum, t, b) => {
       sum.promptTokensPerMinute += perMinute(t.promptTokens, b);
       sum.completionTokensPerMinute += perMinute(t.completionTokens, b);
       sum.tokensPerMinute = sum.promptTokensPerMinute + sum.completionTokensPerMinute;
-      byTenant.set(t.tenant, sum);
-    }
-  return [...byTenant.values()].sort((a, b) => b.tokensPerMinute - a.tokensPerMinute);
+    },
+  );
+  return sums.sort((a, b) => b.tokensPerMinute - a.tokensPerMinute);
 }
