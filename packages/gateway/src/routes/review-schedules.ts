@@ -9,10 +9,10 @@ import {
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireScope } from '../auth/guards.ts';
-import { hasScope, type Principal } from '../auth/principal.ts';
+import type { Principal } from '../auth/principal.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { errorResponses } from '../schemas.ts';
-import { canSeeRun, visibleRun } from './review-access.ts';
+import { canSeeRun, pageQuery, visiblePage, visibleRun } from './review-access.ts';
 
 const scheduleSchema = reviewScheduleSchema.meta({ id: 'ReviewSchedule' });
 
@@ -59,24 +59,12 @@ export const reviewScheduleRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (a
         description:
           'Schedules the caller may see (a key confined to a tenant sees that tenant’s), removed ones included, ' +
           'at most `limit` per page; pass `nextBefore` as `before` for the next page.',
-        querystring: z.object({
-          limit: z.coerce.number().int().min(1).max(200).default(50),
-          before: scheduleIdSchema.optional(),
-        }),
+        querystring: pageQuery(200, scheduleIdSchema),
         response: { 200: reviewScheduleListSchema.meta({ id: 'ReviewScheduleList' }), ...errorResponses },
       },
     },
     async (req) => {
-      const p = req.principal!;
-      if (p.kind === 'key' && !p.actAsUsers && !hasScope(p, 'admin'))
-        throw new FleetError('forbidden', 'listing review schedules needs a key that acts for users');
-      const tenant = p.kind === 'key' ? p.tenant : undefined;
-      const page = await deps.reviewSchedules.list({
-        limit: req.query.limit,
-        ...(req.query.before ? { before: req.query.before } : {}),
-        ...(tenant ? { tenant } : {}),
-      });
-      return page;
+      return deps.reviewSchedules.list(visiblePage(req.principal!, req.query, 'review schedules'));
     },
   );
 };

@@ -22,7 +22,7 @@ import { assertTenantAccess, assertUserAccess, requireScope } from '../auth/guar
 import { hasScope } from '../auth/principal.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { errorResponses } from '../schemas.ts';
-import { visibleRun } from './review-access.ts';
+import { pageQuery, visiblePage, visibleRun } from './review-access.ts';
 import { ingestUploads, readReviewParts } from './review-uploads.ts';
 
 const reviewParams = z.object({ reviewId: runIdSchema });
@@ -128,23 +128,12 @@ export const reviewRoutes: FastifyPluginAsyncZod<GatewayDeps> = async (app, deps
         description:
           'Runs the caller may see (a key confined to a tenant sees that tenant’s), at most `limit` per page; ' +
           'pass `nextBefore` as `before` for the next page.',
-        querystring: z.object({
-          limit: z.coerce.number().int().min(1).max(500).default(50),
-          before: runIdSchema.optional(),
-        }),
+        querystring: pageQuery(500, runIdSchema),
         response: { 200: reviewListSchema.meta({ id: 'ReviewList' }), ...errorResponses },
       },
     },
     async (req) => {
-      const p = req.principal!;
-      if (p.kind === 'key' && !p.actAsUsers && !hasScope(p, 'admin'))
-        throw new FleetError('forbidden', 'listing review runs needs a key that acts for users');
-      const tenant = p.kind === 'key' ? p.tenant : undefined;
-      return deps.reviews.list({
-        limit: req.query.limit,
-        ...(req.query.before ? { before: req.query.before } : {}),
-        ...(tenant ? { tenant } : {}),
-      });
+      return deps.reviews.list(visiblePage(req.principal!, req.query, 'review runs'));
     },
   );
 
