@@ -60,47 +60,41 @@ export function createGatewayMetrics(backlog: WorkBacklog, streams: StreamGauges
       for (const q of await backlog.oldestWaiting()) oldest.set({ queue: q.queue }, q.seconds);
     },
   });
-  const memory = new Gauge({
-    name: 'fleet_redis_memory_used_bytes',
-    help: "Redis's used_memory (INFO memory): it runs with noeviction, so writes fail at maxmemory",
-    registers: [registry],
-    async collect() {
-      memory.set((await fleet.redisMemory()).used);
-    },
-  });
-  const maxMemory = new Gauge({
-    name: 'fleet_redis_memory_max_bytes',
-    help: "Redis's maxmemory (0: no limit set)",
-    registers: [registry],
-    async collect() {
-      maxMemory.set((await fleet.redisMemory()).max);
-    },
-  });
-  const stuck = new Gauge({
-    name: 'fleet_recovery_stuck_users',
-    help: 'Users the last recovery sweep found with a turn left behind (nobody ran it) or could not repair (0 without a recent sweep)',
-    registers: [registry],
-    async collect() {
-      // No report (no sweep lately, no worker running) counts nobody stuck.
-      stuck.set((await fleet.recovery())?.stuck ?? 0);
-    },
-  });
-  new Gauge({
-    name: 'fleet_gateway_event_streams',
-    help: 'Event streams (SSE: turn events, streamed chat completions) open on this gateway',
-    registers: [registry],
-    collect() {
-      this.set(streams.open());
-    },
-  });
-  new Gauge({
-    name: 'fleet_gateway_event_streams_followed',
-    help: 'Turn event streams the shared blocking reader follows (one Redis connection for all)',
-    registers: [registry],
-    collect() {
-      this.set(streams.followed());
-    },
-  });
+  const gauge = (name: string, help: string, read: () => number | Promise<number>) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        this.set(await read());
+      },
+    });
+  gauge(
+    'fleet_redis_memory_used_bytes',
+    "Redis's used_memory (INFO memory): it runs with noeviction, so writes fail at maxmemory",
+    async () => (await fleet.redisMemory()).used,
+  );
+  gauge(
+    'fleet_redis_memory_max_bytes',
+    "Redis's maxmemory (0: no limit set)",
+    async () => (await fleet.redisMemory()).max,
+  );
+  // No report (no sweep lately, no worker running) counts nobody stuck.
+  gauge(
+    'fleet_recovery_stuck_users',
+    'Users the last recovery sweep found with a turn left behind (nobody ran it) or could not repair (0 without a recent sweep)',
+    async () => (await fleet.recovery())?.stuck ?? 0,
+  );
+  gauge(
+    'fleet_gateway_event_streams',
+    'Event streams (SSE: turn events, streamed chat completions) open on this gateway',
+    () => streams.open(),
+  );
+  gauge(
+    'fleet_gateway_event_streams_followed',
+    'Turn event streams the shared blocking reader follows (one Redis connection for all)',
+    () => streams.followed(),
+  );
   return {
     registry,
     http: new Histogram({
