@@ -1,32 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { Autoscaler, describeDecision } from './autoscaler.ts';
 import type { ScalingPolicy } from './policy.ts';
+import { withHpaRates } from './testing/policy.ts';
 
 const policy = (over: Partial<ScalingPolicy> = {}): ScalingPolicy => ({
-  minReplicas: 0,
-  maxReplicas: 50,
-  targetBacklog: 64,
-  activationBacklog: 0,
-  pollingSeconds: 1,
-  cooldownSeconds: 30,
-  scaleUp: {
-    stabilizationWindowSeconds: 0,
-    selectPolicy: 'Max',
-    policies: [
-      { type: 'Pods', value: 4, periodSeconds: 15 },
-      { type: 'Percent', value: 100, periodSeconds: 15 },
-    ],
-  },
-  scaleDown: {
-    stabilizationWindowSeconds: 20,
-    selectPolicy: 'Max',
-    policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }],
-  },
+  ...withHpaRates(
+    {
+      minReplicas: 0,
+      maxReplicas: 50,
+      targetBacklog: 64,
+      activationBacklog: 0,
+      pollingSeconds: 1,
+      cooldownSeconds: 30,
+    },
+    20,
+  ),
   ...over,
 });
 
-/** Feeds (time, backlog) readings and returns the replica count after each. */
-function replay(p: ScalingPolicy, readings: [number, number][], replicas?: number): number[] {
+/** Feeds (time, backlog) readings to a scaler starting at `replicas` and returns the replica count after each. */
+function replay(p: ScalingPolicy, replicas: number | undefined, ...readings: [number, number][]): number[] {
   const scaler = new Autoscaler(p, { now: 0, ...(replicas === undefined ? {} : { replicas }) });
   return readings.map(([t, b]) => scaler.observe(b, t).to);
 }
@@ -34,14 +27,7 @@ function replay(p: ScalingPolicy, readings: [number, number][], replicas?: numbe
 describe('the autoscaler (KEDA + HPA)', () => {
   it('activates from zero on a backlog over the activation threshold, then the HPA takes over', () => {
     const p = policy({ activationBacklog: 5 });
-    expect(
-      replay(p, [
-        [1, 0],
-        [2, 5],
-        [3, 2000],
-        [4, 2000],
-      ]),
-    ).toEqual([0, 0, 1, 5]);
+    expect(replay(p, undefined, [1, 0], [2, 5], [3, 2000], [4, 2000])).toEqual([0, 0, 1, 5]);
     const scaler = new Autoscaler(policy({ maxReplicas: 4 }), { now: 0 });
     scaler.observe(2000, 1);
     const d = scaler.observe(2000, 2);
@@ -51,49 +37,17 @@ describe('the autoscaler (KEDA + HPA)', () => {
 
   it('adds at most 4 pods or 100% per 15 s, counting what it added within the period', () => {
     // 1 → 5 (1 + 4 beats 1 × 2); within 15 s no more; then 5 → 10 (5 × 2 beats 5 + 4).
-    expect(
-      replay(
-        policy(),
-        [
-          [0, 3000],
-          [1, 3000],
-          [10, 3000],
-          [17, 3000],
-        ],
-        1,
-      ),
-    ).toEqual([5, 5, 5, 10]);
+    expect(replay(policy(), 1, [0, 3000], [1, 3000], [10, 3000], [17, 3000])).toEqual([5, 5, 5, 10]);
   });
 
   it('keeps the count while the backlog is within 10% of the target', () => {
-    expect(
-      replay(
-        policy(),
-        [
-          [0, 270],
-          [1, 230],
-          [2, 300],
-        ],
-        4,
-      ),
-    ).toEqual([4, 4, 5]);
+    expect(replay(policy(), 4, [0, 270], [1, 230], [2, 300])).toEqual([4, 4, 5]);
   });
 
   it('scales down only to the highest recommendation of the scale-down window', () => {
     const p = policy({ minReplicas: 1 });
     // Recommended 4 at t=0; zero backlog from t=5 on: held at 4 until t=0 leaves the 20 s window.
-    expect(
-      replay(
-        p,
-        [
-          [0, 256],
-          [5, 0],
-          [19, 0],
-          [21, 0],
-        ],
-        4,
-      ),
-    ).toEqual([4, 4, 4, 1]);
+    expect(replay(p, 4, [0, 256], [5, 0], [19, 0], [21, 0])).toEqual([4, 4, 4, 1]);
   });
 
   it('limits scale-down by the percent policy (rounded down, as the HPA does)', () => {
@@ -105,17 +59,7 @@ describe('the autoscaler (KEDA + HPA)', () => {
         policies: [{ type: 'Percent', value: 25, periodSeconds: 60 }],
       },
     });
-    expect(
-      replay(
-        p,
-        [
-          [0, 0],
-          [30, 0],
-          [61, 0],
-        ],
-        8,
-      ),
-    ).toEqual([6, 6, 4]);
+    expect(replay(p, 8, [0, 0], [30, 0], [61, 0])).toEqual([6, 6, 4]);
   });
 
   it('with min 0, removes the last replica once the backlog was not over the activation for the cooldown', () => {
@@ -138,17 +82,6 @@ describe('the autoscaler (KEDA + HPA)', () => {
 
   it('never goes below min or above max', () => {
     const p = policy({ minReplicas: 2, maxReplicas: 3 });
-    expect(
-      replay(
-        p,
-        [
-          [0, 0],
-          [30, 0],
-          [31, 100_000],
-          [60, 100_000],
-        ],
-        2,
-      ),
-    ).toEqual([2, 2, 3, 3]);
+    expect(replay(p, 2, [0, 0], [30, 0], [31, 100_000], [60, 100_000])).toEqual([2, 2, 3, 3]);
   });
 });

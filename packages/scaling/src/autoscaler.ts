@@ -1,11 +1,4 @@
-import {
-  hpaDesired,
-  type Recommendation,
-  type ScaleEvent,
-  scaleDownLimit,
-  scaleUpLimit,
-  stabilize,
-} from './hpa.ts';
+import { hpaDesired, type Recommendation, type ScaleEvent, scaleLimit, stabilize } from './hpa.ts';
 import type { ScalingPolicy } from './policy.ts';
 
 /** What one look at the backlog decided. Times are in seconds. */
@@ -110,7 +103,7 @@ export class Autoscaler {
     const p = this.policy;
     const min = Math.max(p.minReplicas, 1);
     if (wanted > current) {
-      const rate = scaleUpLimit(current, this.#events, now, p.scaleUp);
+      const rate = scaleLimit('up', current, this.#events, now, p.scaleUp);
       const allowed = Math.min(p.maxReplicas, rate);
       if (wanted <= allowed) return wanted;
       why.push(
@@ -121,7 +114,7 @@ export class Autoscaler {
       return allowed;
     }
     if (wanted < current) {
-      const allowed = Math.max(min, scaleDownLimit(current, this.#events, now, p.scaleDown));
+      const allowed = Math.max(min, scaleLimit('down', current, this.#events, now, p.scaleDown));
       if (wanted >= allowed) return wanted;
       why.push(allowed === min ? `kept at min ${min}` : `limited to ${allowed} by the scale-down rate`);
       return allowed;

@@ -66,32 +66,27 @@ function replicasAtPeriodStart(
   );
 }
 
-/** The most replicas the scale-up policies allow now (the HPA's calculateScaleUpLimitWithScalingRules). */
-export function scaleUpLimit(
+/**
+ * The bound the policies of `direction` put on the replicas now (up: the most, the HPA's
+ * calculateScaleUpLimitWithScalingRules; else the fewest, its calculateScaleDownLimitWithBehaviors):
+ * each policy's change counts from the replicas at the start of its period, percentages rounded
+ * up when scaling up and down when scaling down; `Max` picks the policy allowing the most change,
+ * `Min` the least.
+ */
+export function scaleLimit(
+  direction: 'up' | 'down',
   current: number,
   events: readonly ScaleEvent[],
   now: number,
   rules: ScalingRules,
-) {
+): number {
+  const up = direction === 'up';
   const proposals = rules.policies.map((p) => {
     const start = replicasAtPeriodStart(current, events, now, p.periodSeconds);
-    return p.type === 'Pods' ? start + p.value : Math.ceil(start * (1 + p.value / 100));
+    if (p.type === 'Pods') return up ? start + p.value : start - p.value;
+    return up ? Math.ceil(start * (1 + p.value / 100)) : Math.trunc(start * (1 - p.value / 100));
   });
-  const limit = rules.selectPolicy === 'Max' ? Math.max(...proposals) : Math.min(...proposals);
-  return Math.max(limit, current);
-}
-
-/** The fewest replicas the scale-down policies allow now (the HPA's calculateScaleDownLimitWithBehaviors). */
-export function scaleDownLimit(
-  current: number,
-  events: readonly ScaleEvent[],
-  now: number,
-  rules: ScalingRules,
-) {
-  const proposals = rules.policies.map((p) => {
-    const start = replicasAtPeriodStart(current, events, now, p.periodSeconds);
-    return p.type === 'Pods' ? start - p.value : Math.trunc(start * (1 - p.value / 100));
-  });
-  const limit = rules.selectPolicy === 'Max' ? Math.min(...proposals) : Math.max(...proposals);
-  return Math.min(limit, current);
+  const most = up === (rules.selectPolicy === 'Max');
+  const limit = most ? Math.max(...proposals) : Math.min(...proposals);
+  return up ? Math.max(limit, current) : Math.min(limit, current);
 }

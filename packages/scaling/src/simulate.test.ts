@@ -1,30 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { ScalingPolicy } from './policy.ts';
 import { simulate, simulateIdeal } from './simulate.ts';
+import { withHpaRates } from './testing/policy.ts';
 import { parseTrace } from './trace.ts';
 
-const policy: ScalingPolicy = {
-  minReplicas: 1,
-  maxReplicas: 20,
-  targetBacklog: 48,
-  activationBacklog: 0,
-  pollingSeconds: 5,
-  cooldownSeconds: 60,
-  scaleUp: {
-    stabilizationWindowSeconds: 0,
-    selectPolicy: 'Max',
-    policies: [
-      { type: 'Pods', value: 4, periodSeconds: 15 },
-      { type: 'Percent', value: 100, periodSeconds: 15 },
-    ],
+const policy = withHpaRates(
+  {
+    minReplicas: 1,
+    maxReplicas: 20,
+    targetBacklog: 48,
+    activationBacklog: 0,
+    pollingSeconds: 5,
+    cooldownSeconds: 60,
   },
-  scaleDown: {
-    stabilizationWindowSeconds: 60,
-    selectPolicy: 'Max',
-    policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }],
-  },
-};
+  60,
+);
 const worker = { throughput: 20, slots: 64, startupSeconds: 10 };
 const spike = parseTrace(readFileSync(new URL('../traces/spike.csv', import.meta.url), 'utf8'), 'spike');
 
