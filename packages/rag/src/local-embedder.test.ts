@@ -17,22 +17,22 @@ describe('LocalEmbedder', () => {
     expect(embedder.dimensions).toBe(100);
   });
 
-  it('puts a sentence nearer one about the same thing in other words than one about something else', async () => {
-    const [question, erasure, children] = await embedder.embed([
-      'A former client asks us to wipe every record we hold about him.',
-      'The data subject shall have the right to obtain the erasure of personal data concerning him.',
-      'Processing of the personal data of a child below the age of 16 requires parental consent.',
-    ]);
-    expect(cosine(question!, erasure!)).toBeGreaterThan(cosine(question!, children!));
-  });
-
-  it('weighs rare words above frequent ones: the shared frequent words do not make two texts alike', async () => {
-    const [a, b, c] = await embedder.embed([
-      'the breach of the encryption keys',
-      'the breach of the firewall',
-      'of the and the in the',
-    ]);
-    expect(cosine(a!, b!)).toBeGreaterThan(cosine(a!, c!));
+  it.each([
+    [
+      'puts a sentence nearer one about the same thing in other words than one about something else',
+      [
+        'A former client asks us to wipe every record we hold about him.',
+        'The data subject shall have the right to obtain the erasure of personal data concerning him.',
+        'Processing of the personal data of a child below the age of 16 requires parental consent.',
+      ],
+    ],
+    [
+      'weighs rare words above frequent ones: the shared frequent words do not make two texts alike',
+      ['the breach of the encryption keys', 'the breach of the firewall', 'of the and the in the'],
+    ],
+  ])('%s', async (_, texts) => {
+    const [text, near, far] = await embedder.embed(texts);
+    expect(cosine(text!, near!)).toBeGreaterThan(cosine(text!, far!));
   });
 
   it('gives the zero vector to a text without a known word', async () => {

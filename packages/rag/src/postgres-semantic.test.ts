@@ -23,33 +23,26 @@ retrieverContract('postgres (word vectors, WordNet)', hybrid);
 describe('Postgres with a thesaurus and word vectors', () => {
   const db = onFreshDatabase((pool) => ({ lexical: new PostgresRetriever({ pool }) }), 2);
 
+  /** Ingests each [docId, text] as a public document of `tenant`, in order. */
+  const ingestEach = async (retriever: PostgresRetriever, tenant: string, docs: [string, string][]) => {
+    for (const [docId, text] of docs) await ingestPublic(retriever, tenant, docId, text);
+  };
   const docs = async (retriever: PostgresRetriever, tenant: string, q: string) =>
     (await retriever.search({ tenant, groups: [] }, q, { k: 5 })).map((h) => h.chunk.docId);
 
   it('finds a passage through a synonym of a question word that the passage never uses', async () => {
     const withSynonyms = new PostgresRetriever({ pool: db.pool, thesaurus });
-    await ingestPublic(
-      withSynonyms,
-      'syn',
-      'erasure',
-      'The controller shall erase personal data without undue delay.',
-    );
-    await ingestPublic(
-      withSynonyms,
-      'syn',
-      'rectification',
-      'The controller shall correct inaccurate records on request.',
-    );
+    await ingestEach(withSynonyms, 'syn', [
+      ['erasure', 'The controller shall erase personal data without undue delay.'],
+      ['rectification', 'The controller shall correct inaccurate records on request.'],
+    ]);
     const q = 'When must we delete records?';
     expect(await docs(db.lexical, 'syn', q)).toEqual(['rectification']);
     expect(await docs(withSynonyms, 'syn', q)).toEqual(['rectification', 'erasure']);
     // A synonym weighs less than the word itself: it does not outrank the passage with the word.
-    await ingestPublic(
-      withSynonyms,
-      'syn',
-      'deletion',
-      'The controller shall delete personal data without undue delay.',
-    );
+    await ingestEach(withSynonyms, 'syn', [
+      ['deletion', 'The controller shall delete personal data without undue delay.'],
+    ]);
     expect((await docs(withSynonyms, 'syn', q)).indexOf('deletion')).toBeLessThan(
       (await docs(withSynonyms, 'syn', q)).indexOf('erasure'),
     );
@@ -57,19 +50,14 @@ describe('Postgres with a thesaurus and word vectors', () => {
 
   it('puts the passage that means what the question asks before one that only shares its words', async () => {
     const withVectors = new PostgresRetriever({ pool: db.pool, embedder });
-    await ingestPublic(
-      withVectors,
-      'dense',
-      'breach',
-      'In the case of a personal data breach the controller shall notify the supervisory authority of the ' +
-        'unauthorised access by attackers to stored data.',
-    );
-    await ingestPublic(
-      withVectors,
-      'dense',
-      'address',
-      'Anyone who moves house must notify the branch of the new postal address by letter.',
-    );
+    await ingestEach(withVectors, 'dense', [
+      [
+        'breach',
+        'In the case of a personal data breach the controller shall notify the supervisory authority of the ' +
+          'unauthorised access by attackers to stored data.',
+      ],
+      ['address', 'Anyone who moves house must notify the branch of the new postal address by letter.'],
+    ]);
     const q = 'Intruders hacked our servers and stole passwords: must we notify anyone?';
     expect((await docs(db.lexical, 'dense', q))[0]).toBe('address');
     expect((await docs(withVectors, 'dense', q))[0]).toBe('breach');

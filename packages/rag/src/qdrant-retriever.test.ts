@@ -13,6 +13,7 @@ import { rankingContract } from './ranking.contract.ts';
 import { retrieverContract } from './retriever.contract.ts';
 import { chunkSparseVector, querySparseVector, termIndex } from './terms.ts';
 import { FakeQdrant, matchesFilter } from './testing/fake-qdrant.ts';
+import { ingestPublic } from './testing/ingest-public.ts';
 
 const asApi = (fake: FakeQdrant) => fake as unknown as QdrantApi;
 
@@ -233,13 +234,7 @@ describe('Qdrant requests', () => {
     const fake = new FakeQdrant();
     const r = new QdrantRetriever({ client: asApi(fake), alias: 'kb', embedder: new HashingEmbedder(8) });
     await r.ensureCollection();
-    const { doc, chunks } = await prepareDocument({
-      tenant: 't',
-      docId: 'd',
-      text: 'gift register rules',
-      public: true,
-    });
-    await r.replaceDocument(doc, chunks);
+    await ingestPublic(r, 't', 'd', 'gift register rules');
     const next = new QdrantRetriever({ client: asApi(fake), alias: 'kb', embedder: new HashingEmbedder(12) });
     fake.calls.length = 0;
     expect(await next.reindex()).toEqual({ from: 'kb_v1', to: 'kb_v2', points: 1 });
@@ -255,7 +250,7 @@ describe('Qdrant requests', () => {
     expect([...fake.collections.keys()]).toEqual(['kb_v2']);
     const hits = await next.search({ tenant: 't', groups: [] }, 'gift register');
     expect(hits.map((h) => h.chunk.docId)).toEqual(['d']);
-    expect(await next.replaceDocument(doc, chunks)).toEqual({ status: 'unchanged' });
+    expect(await ingestPublic(next, 't', 'd', 'gift register rules')).toMatchObject({ status: 'unchanged' });
   });
 });
 
@@ -269,13 +264,7 @@ describe('Qdrant search: what its embeddings cost', () => {
         embedder: new PoolEmbedder({ pool: llm, model: 'emb', dimensions: 16, sendDimensions: true }),
       });
       await r.ensureCollection();
-      const { doc, chunks } = await prepareDocument({
-        tenant: 't',
-        docId: 'd',
-        text: 'gift rules',
-        public: true,
-      });
-      await r.replaceDocument(doc, chunks);
+      await ingestPublic(r, 't', 'd', 'gift rules');
       const before = await simPromptTokens(sim.url);
       const seen: { model: string; promptTokens: number }[] = [];
       await r.search({ tenant: 't', groups: [] }, 'which gifts may I accept?', {
