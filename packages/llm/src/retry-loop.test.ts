@@ -30,6 +30,25 @@ async function call(
 const retries = (events: PoolWaitEvent[]) =>
   events.flatMap((e) => (e.type === 'retrying' ? [e.attempt] : []));
 
+/**
+ * Streams `text` for a user homed on the first of two servers (started with `first`), collecting
+ * every event; `onEvent` sees the events so far after each one.
+ */
+async function streamFromFirst(
+  first: Parameters<typeof sim>[0],
+  text: string,
+  onEvent: (events: PoolStreamEvent[], servers: Awaited<ReturnType<typeof sim>>[]) => void = () => {},
+) {
+  const servers = [await sim(first), await sim()];
+  const events: PoolStreamEvent[] = [];
+  const messages = [{ role: 'user' as const, content: text }];
+  for await (const ev of pool(servers).chatStream({ userId: userHomedAt(servers, 0), messages })) {
+    events.push(ev);
+    onEvent(events, servers);
+  }
+  return { servers, events };
+}
+
 describe('one retry loop for chat, chatStream and embed', () => {
   it.each(KINDS)(
     '%s: retries a retryable failure on the other server, a bounded number of times',
@@ -75,15 +94,10 @@ describe('one retry loop for chat, chatStream and embed', () => {
   });
 
   it('a stream that dies mid-answer restarts on another server; the consumer drops what came before', async () => {
-    const servers = [await sim({ tokenLatencyMs: 40 }), await sim()];
-    const p = pool(servers);
-    const user = userHomedAt(servers, 0);
-    const events: PoolStreamEvent[] = [];
     const text = 'a long answer that streams for a while before the server goes away';
-    for await (const ev of p.chatStream({ userId: user, messages: [{ role: 'user', content: text }] })) {
-      events.push(ev);
+    const { servers, events } = await streamFromFirst({ tokenLatencyMs: 40 }, text, (events, servers) => {
       if (events.length === 3) void servers[0]!.close();
-    }
+    });
     expect(events.filter((e) => e.type === 'restart')).toHaveLength(1);
     const done = events.at(-1);
     expect(done?.type).toBe('done');
@@ -99,14 +113,8 @@ describe('one retry loop for chat, chatStream and embed', () => {
   });
 
   it('a stream cut before its finish is retried elsewhere, after a restart', async () => {
-    const servers = [await sim({ dropStreamRate: 1 }), await sim()];
-    const p = pool(servers);
-    const user = userHomedAt(servers, 0);
-    const events: PoolStreamEvent[] = [];
     const text = 'one two three four five six seven eight nine ten eleven twelve';
-    for await (const ev of p.chatStream({ userId: user, messages: [{ role: 'user', content: text }] })) {
-      events.push(ev);
-    }
+    const { servers, events } = await streamFromFirst({ dropStreamRate: 1 }, text);
     const done = events.at(-1);
     expect(done?.type === 'done' && done.result).toMatchObject({ server: servers[1]!.url, attempts: 2 });
     const restartAt = events.findIndex((e) => e.type === 'restart');
