@@ -2,11 +2,18 @@ import { inSpan, SPAN, TURN_STAGES, turnTimingsSchema } from '@agent-fleet/core'
 import { startTracing } from '@agent-fleet/telemetry';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
+import type { Histogram } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createWorkerMetrics, stageHistograms } from './metrics.ts';
 import { TurnStages, UNTIMED } from './stage-timer.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How many observations a histogram holds for each value of `label`, as [value, count] pairs. */
+const countsBy = async (histogram: Histogram<string>, label: string) =>
+  (await histogram.get()).values
+    .filter((v) => v.metricName?.endsWith('_count'))
+    .map((v) => [v.labels[label], v.value]);
 
 describe('TurnStages', () => {
   it('reports the stage a turn is in, sums each stage and observes every timed part', async () => {
@@ -29,9 +36,7 @@ describe('TurnStages', () => {
     expect(stages.totalsMs.queue).toBe(40);
     expect(stages.totalsMs.model).toBeGreaterThanOrEqual(15);
     expect(stages.totalsMs.retrieval).toBe(0);
-    const counts = (await metrics.stageSeconds.get()).values
-      .filter((v) => v.metricName === 'fleet_worker_turn_stage_seconds_count')
-      .map((v) => [v.labels.stage, v.value]);
+    const counts = await countsBy(metrics.stageSeconds, 'stage');
     // A failed part is still timed.
     expect(counts).toEqual([
       ['queue', 1],
@@ -74,9 +79,7 @@ describe('TurnStages', () => {
     expect(t.checkpoints).toHaveLength(2);
     const sum = Object.values(t.stages).reduce((a, b) => a + b, 0);
     expect(sum).toBeLessThanOrEqual(t.totalMs + 1);
-    const parts = (await metrics.modelSeconds.get()).values
-      .filter((v) => v.metricName === 'fleet_worker_model_call_seconds_count')
-      .map((v) => [v.labels.part, v.value]);
+    const parts = await countsBy(metrics.modelSeconds, 'part');
     expect(parts).toEqual([
       ['first_token', 2],
       ['generation', 2],
