@@ -3,22 +3,13 @@ import { encodePending, type GateView } from '@agent-fleet/turns';
 import type { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { createWorkerMetrics } from '../metrics.ts';
+import { chatJob, turnId } from '../testing/turn-jobs.ts';
 import type { Settlement, TurnDelivery } from '../turn/settlement.ts';
 import { MAX_RECOVERIES } from './decide.ts';
 import { HeadJobs } from './head-jobs.ts';
 import { TurnRepair } from './repair.ts';
 
 const logger = createLogger('repair-test', 'silent');
-const turnId = (n: number) => `t_${String(n).repeat(32)}`;
-const job = (seq: number): TurnJob => ({
-  v: 1,
-  kind: 'chat',
-  userId: 'ada',
-  seq,
-  turnId: turnId(seq),
-  text: `message ${seq}`,
-  enqueuedAt: 1000,
-});
 
 type State = 'waiting' | 'delayed' | 'failed' | 'completed' | 'active';
 
@@ -70,7 +61,7 @@ function repair(gate: Partial<GateView> & { done: number }, q: ReturnType<typeof
   const metrics = createWorkerMetrics();
   const r = new TurnRepair({
     gate: {
-      peek: async () => ({ nextPayload: encodePending(job(gate.done + 1)), leaseHolder: null, ...gate }),
+      peek: async () => ({ nextPayload: encodePending(chatJob(gate.done + 1)), leaseHolder: null, ...gate }),
     },
     heads: q.heads,
     finisher: {
@@ -113,7 +104,7 @@ describe('TurnRepair: the one repair path for a head nobody runs (fake gate and 
     expect(await r.repairUser('ada', 0)).toMatchObject({ kind: 'fail' });
     expect(finished).toEqual([
       {
-        turn: { job: job(4), lease: '' },
+        turn: { job: chatJob(4), lease: '' },
         s: {
           kind: 'failed',
           reason: `connect ECONNREFUSED 127.0.0.1:5432 (gave up after ${MAX_RECOVERIES} recoveries)`,
@@ -152,7 +143,7 @@ describe('TurnRepair: the one repair path for a head nobody runs (fake gate and 
 describe('HeadJobs.wake: the finisher wakes the next turn', () => {
   it('promotes a parked job, adds a missing one, runs a failed one again, leaves a waiting one', async () => {
     const q = queue({ [turnId(4)]: 'delayed', [turnId(5)]: 'failed', [turnId(6)]: 'waiting' });
-    for (const seq of [4, 5, 6, 7]) await q.heads.wake(job(seq));
+    for (const seq of [4, 5, 6, 7]) await q.heads.wake(chatJob(seq));
     expect(q.log).toEqual([
       `promote ${turnId(4)}`,
       `count recovery ${turnId(5)}`,

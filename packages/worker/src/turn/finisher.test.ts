@@ -5,20 +5,10 @@ import { type CommitInput, type CommitResult, encodePending, type TurnEvent } fr
 import { describe, expect, it } from 'vitest';
 import { createWorkerMetrics, stageHistograms } from '../metrics.ts';
 import { TurnStages } from '../stage-timer.ts';
+import { chatJob, turnId } from '../testing/turn-jobs.ts';
 import { type FinisherPorts, TurnFinisher } from './finisher.ts';
 import type { Settlement, TurnDelivery } from './settlement.ts';
 
-const turnId = (n: number) => `t_${String(n).repeat(32)}`;
-const job = (seq: number, extra: Partial<TurnJob> = {}): TurnJob => ({
-  v: 1,
-  kind: 'chat',
-  userId: 'ada',
-  seq,
-  turnId: turnId(seq),
-  text: `message ${seq}`,
-  enqueuedAt: 100 + seq,
-  ...extra,
-});
 const citation: Citation = {
   marker: 1,
   docId: 'retention',
@@ -112,14 +102,14 @@ function finisher(
 }
 
 const running = (seq: number, extra: Partial<TurnJob> = {}): TurnDelivery => ({
-  job: job(seq, extra),
+  job: chatJob(seq, extra),
   lease: 'lease-1',
   startedAt: 500,
 });
 
 describe('TurnFinisher (fake ports, no Redis or Postgres)', () => {
   it('completed: records, then commits with the history, then wakes the next turn and says done', async () => {
-    const t = finisher({ next: { 3: job(4) } });
+    const t = finisher({ next: { 3: chatJob(4) } });
     const s: Settlement = {
       kind: 'completed',
       reply: 'Five years [1].',
@@ -127,7 +117,7 @@ describe('TurnFinisher (fake ports, no Redis or Postgres)', () => {
       coalesced: [],
     };
     const fin = await t.f.finish(running(3, { threadId: 'th' }), s);
-    expect(fin).toEqual({ kind: 'finished', nextPayload: encodePending(job(4)), historyTokens: 42 });
+    expect(fin).toEqual({ kind: 'finished', nextPayload: encodePending(chatJob(4)), historyTokens: 42 });
     expect(t.log).toEqual(['record 3', 'commit 3', `wake ${turnId(4)}`]);
     expect(t.rows[0]).toMatchObject({
       turnId: turnId(3),
@@ -171,7 +161,7 @@ describe('TurnFinisher (fake ports, no Redis or Postgres)', () => {
   });
 
   it('completed with coalesced turns: they complete with the same reply, in seq order, and the turn after the last wakes', async () => {
-    const t = finisher({ next: { 3: job(4), 5: job(6) } });
+    const t = finisher({ next: { 3: chatJob(4), 5: chatJob(6) } });
     const coalesced = [4, 5].map((seq) => ({
       seq,
       turnId: turnId(seq),
@@ -229,7 +219,7 @@ describe('TurnFinisher (fake ports, no Redis or Postgres)', () => {
     const t = finisher();
     await t.f.finish(running(3), { kind: 'cancelled' });
     await t.f.finish(
-      { job: job(4), lease: '' },
+      { job: chatJob(4), lease: '' },
       { kind: 'failed', reason: 'value too long', cause: 'refused' },
     );
     expect(t.rows.map((r) => [r.status, r.error, r.messages])).toEqual([

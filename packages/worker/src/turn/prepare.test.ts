@@ -1,22 +1,14 @@
-import { createLogger, type HistoryMessage, type TurnJob } from '@agent-fleet/core';
+import { createLogger, type HistoryMessage } from '@agent-fleet/core';
 import { SEARCH_AGAIN_INSTRUCTIONS, type SearchHit, type UserAccess } from '@agent-fleet/rag';
 import type { Profile } from '@agent-fleet/state';
 import { encodePending, type HistoryMeta } from '@agent-fleet/turns';
 import { describe, expect, it } from 'vitest';
+import { chatJob, turnId } from '../testing/turn-jobs.ts';
 import { CheckpointError, encodeCheckpoint, type Grounding } from './checkpoint.ts';
 import { CancelledError } from './errors.ts';
 import { type BegunTurn, type PreparePorts, TurnPreparer } from './prepare.ts';
 
-const turnId = (n: number) => `t_${String(n).repeat(32)}`;
-const job: TurnJob = {
-  v: 1,
-  kind: 'chat',
-  userId: 'ada',
-  seq: 3,
-  turnId: turnId(3),
-  text: 'Retention?',
-  enqueuedAt: 1,
-};
+const job = chatJob(3, { text: 'Retention?', enqueuedAt: 1 });
 const profile: Profile = {
   userId: 'ada',
   tenant: 'acme',
