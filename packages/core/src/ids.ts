@@ -13,15 +13,18 @@ export const userIdSchema = z
     'userId must be 1-128 characters of letters, digits and ._@+- starting with a letter or digit',
   );
 
+/** A random id: `prefix`, `_` and 32 hex digits, free of `:` so it can serve as a BullMQ job id. */
+export const newPrefixedId = (prefix: string): string => `${prefix}_${randomUUID().replaceAll('-', '')}`;
+
+/** What the ids `newPrefixedId(prefix)` makes look like. */
+export const prefixedIdPattern = (prefix: string): RegExp => new RegExp(`^${prefix}_[0-9a-f]{32}$`);
+
 /** Turn ids double as BullMQ job ids, which must not contain `:`. */
-export const TURN_ID_PATTERN = /^t_[0-9a-f]{32}$/;
+export const TURN_ID_PATTERN = prefixedIdPattern('t');
 export const turnIdSchema = z
   .string()
   .regex(TURN_ID_PATTERN, 'turnId must look like t_ followed by 32 hex digits');
-
-export function newTurnId(): string {
-  return `t_${randomUUID().replaceAll('-', '')}`;
-}
+export const newTurnId = (): string => newPrefixedId('t');
 
 export const threadIdSchema = z
   .string()

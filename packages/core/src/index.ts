@@ -25,7 +25,9 @@ export {
 } from './fleet-status.ts';
 export {
   idempotencyKeySchema,
+  newPrefixedId,
   newTurnId,
+  prefixedIdPattern,
   TURN_ID_PATTERN,
   threadIdSchema,
   turnIdSchema,

@@ -1,12 +1,11 @@
-import type { FleetConfig, JobRetryPolicy } from '@agent-fleet/core';
-import { REVIEW_QUEUES } from '@agent-fleet/core';
+import { type FleetConfig, type JobRetryPolicy, prefixedIdPattern, REVIEW_QUEUES } from '@agent-fleet/core';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 import { CHECKLIST_ITEM_ID } from './checklist.ts';
 import { scheduleIdSchema } from './schedule.ts';
 
 /** A run's id: `r_` and 32 hex digits (a BullMQ job id part: no `:`). */
-export const RUN_ID_PATTERN = /^r_[0-9a-f]{32}$/;
+export const RUN_ID_PATTERN = prefixedIdPattern('r');
 export const runIdSchema = z
   .string()
   .regex(RUN_ID_PATTERN, 'a review id looks like r_ followed by 32 hex digits');

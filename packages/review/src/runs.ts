@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { FleetError } from '@agent-fleet/core';
+import { FleetError, newPrefixedId } from '@agent-fleet/core';
 import type { Checklist } from './checklist.ts';
 import type { ReviewEvents } from './events.ts';
 import { launchRun } from './launch.ts';
@@ -10,9 +9,8 @@ import { isFinalReviewStatus, type ReviewPriority, type ReviewStatus } from './s
 import type { ReviewStore, RunRecord, RunSpec } from './store.ts';
 import { buildReport, type ReviewReport, type ReviewStatusView, statusView, summaryView } from './views.ts';
 
-export function newRunId(): string {
-  return `r_${randomUUID().replaceAll('-', '')}`;
-}
+/** A run's id: `r_` and 32 hex digits (`RUN_ID_PATTERN`). */
+export const newRunId = (): string => newPrefixedId('r');
 
 export interface NewReview {
   userId: string;

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newPrefixedId, prefixedIdPattern } from '@agent-fleet/core';
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import type { Checklist } from './checklist.ts';
@@ -6,14 +6,11 @@ import type { ReviewPriority } from './statuses.ts';
 import type { RunSpec } from './store-types.ts';
 
 /** A schedule's id: `s_` and 32 hex digits (a BullMQ job scheduler id: no `:`). */
-export const SCHEDULE_ID_PATTERN = /^s_[0-9a-f]{32}$/;
+export const SCHEDULE_ID_PATTERN = prefixedIdPattern('s');
 export const scheduleIdSchema = z
   .string()
   .regex(SCHEDULE_ID_PATTERN, 'a schedule id looks like s_ followed by 32 hex digits');
-
-export function newScheduleId(): string {
-  return `s_${randomUUID().replaceAll('-', '')}`;
-}
+export const newScheduleId = (): string => newPrefixedId('s');
 
 /**
  * Why `cron` (in `tz`) cannot schedule reruns, or null when it can: parsed by cron-parser, the parser
