@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { ScheduleRecord } from './schedule.ts';
-import { newestFirstPageSql } from './store-rows.ts';
+import { newestFirstPage } from './store-rows.ts';
 
 const COLUMNS =
   'schedule_id, user_id, tenant, name, priority, checklist, spec, cron, tz, created_by, created_at, removed_at';
@@ -45,12 +45,9 @@ export class ReviewScheduleStore {
 
   /** Schedules newest first, of one tenant when given; `before` is the last scheduleId of the previous page. */
   async list(opts: { limit: number; before?: string; tenant?: string }): Promise<ScheduleRecord[]> {
-    const res = await this.#pool.query(newestFirstPageSql('review_schedules', 'schedule_id', COLUMNS), [
-      opts.limit,
-      opts.before ?? null,
-      opts.tenant ?? null,
-    ]);
-    return res.rows.map(scheduleOf);
+    return (await newestFirstPage(this.#pool, 'review_schedules', 'schedule_id', COLUMNS, opts)).map(
+      scheduleOf,
+    );
   }
 
   /** Marks the schedule removed; resolves whether this call removed it. */

@@ -1,3 +1,4 @@
+import type { Pool } from 'pg';
 import type { NewRunDocument, RunDocument, RunRecord } from './store-types.ts';
 
 /** Rows of the review tables as the store's records, and back. */
@@ -75,4 +76,17 @@ export function newestFirstPageSql(table: string, idColumn: string, columns: str
               (SELECT created_at, ${idColumn} FROM ${table} WHERE ${idColumn} = $2))
          AND ($3::text IS NULL OR t.tenant = $3)
        ORDER BY t.created_at DESC, t.${idColumn} DESC LIMIT $1`;
+}
+
+/** A page of `table`'s rows newest first (see `newestFirstPageSql`), of `opts.tenant` when given. */
+export async function newestFirstPage(
+  pool: Pool,
+  table: string,
+  idColumn: string,
+  columns: string,
+  opts: { limit: number; before?: string; tenant?: string },
+  // biome-ignore lint/suspicious/noExplicitAny: pg rows
+): Promise<any[]> {
+  const sql = newestFirstPageSql(table, idColumn, columns);
+  return (await pool.query(sql, [opts.limit, opts.before ?? null, opts.tenant ?? null])).rows;
 }

@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import { type Finding, noUsage, type Usage } from './finding.ts';
 import type { DocumentOutcome, ReviewStatus } from './statuses.ts';
 import { lockedRunUsage, progressOf, runUsageUpdate } from './store-progress.ts';
-import { documentOf, newDocumentRow, newestFirstPageSql, runOf } from './store-rows.ts';
+import { documentOf, newDocumentRow, newestFirstPage, runOf } from './store-rows.ts';
 import type {
   DocumentError,
   NewRun,
@@ -63,12 +63,7 @@ export class ReviewStore {
 
   /** Runs newest first, of one tenant when given; `before` is the cursor (the last runId of the previous page). */
   async listRuns(opts: { limit: number; before?: string; tenant?: string }): Promise<RunRecord[]> {
-    const res = await this.#pool.query(newestFirstPageSql('review_runs', 'run_id', RUN_COLUMNS), [
-      opts.limit,
-      opts.before ?? null,
-      opts.tenant ?? null,
-    ]);
-    return res.rows.map(runOf);
+    return (await newestFirstPage(this.#pool, 'review_runs', 'run_id', RUN_COLUMNS, opts)).map(runOf);
   }
 
   /**
