@@ -10,7 +10,7 @@ import { PoolEmbedder } from './pool-embedder.ts';
 import { createQdrantClient } from './qdrant-client.ts';
 import { aclFilter, hybridQuery, pointId, type QdrantApi, QdrantRetriever } from './qdrant-retriever.ts';
 import { rankingContract } from './ranking.contract.ts';
-import { retrieverContract } from './retriever.contract.ts';
+import { type BackendFactory, retrieverContract } from './retriever.contract.ts';
 import { chunkSparseVector, querySparseVector, termIndex } from './terms.ts';
 import { FakeQdrant, matchesFilter } from './testing/fake-qdrant.ts';
 import { ingestPublic } from './testing/ingest-public.ts';
@@ -23,30 +23,28 @@ if (QDRANT_URL) {
     url: QDRANT_URL,
     ...(process.env.QDRANT_API_KEY ? { apiKey: process.env.QDRANT_API_KEY } : {}),
   });
-  retrieverContract('qdrant (server)', async ({ onViolation }) => {
-    const alias = `contract_${Date.now().toString(36)}`;
-    const retriever = new QdrantRetriever({ client, alias, embedder: new HashingEmbedder(64), onViolation });
-    await retriever.ensureCollection();
-    return {
-      retriever,
-      cleanup: async () => {
-        const current = await retriever.currentCollection();
-        if (current) await client.deleteCollection(current);
-      },
+  /** A backend on the server under a fresh alias, whose collection is deleted after its suite. */
+  const onServer =
+    (aliasPrefix: string, embedder?: HashingEmbedder): BackendFactory =>
+    async ({ onViolation }) => {
+      const alias = `${aliasPrefix}_${Date.now().toString(36)}`;
+      const retriever = new QdrantRetriever({
+        client,
+        alias,
+        ...(embedder ? { embedder } : {}),
+        onViolation,
+      });
+      await retriever.ensureCollection();
+      return {
+        retriever,
+        cleanup: async () => {
+          const current = await retriever.currentCollection();
+          if (current) await client.deleteCollection(current);
+        },
+      };
     };
-  });
-  rankingContract('qdrant (server, sparse only)', async ({ onViolation }) => {
-    const alias = `ranking_${Date.now().toString(36)}`;
-    const retriever = new QdrantRetriever({ client, alias, onViolation });
-    await retriever.ensureCollection();
-    return {
-      retriever,
-      cleanup: async () => {
-        const current = await retriever.currentCollection();
-        if (current) await client.deleteCollection(current);
-      },
-    };
-  });
+  retrieverContract('qdrant (server)', onServer('contract', new HashingEmbedder(64)));
+  rankingContract('qdrant (server, sparse only)', onServer('ranking'));
 } else {
   console.log('Qdrant contract suite skipped: QDRANT_URL not set');
   describe('Retriever contract: qdrant (server)', () => {
