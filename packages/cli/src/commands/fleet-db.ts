@@ -27,7 +27,13 @@ export async function withFleetDb(
   io: Io,
   fn: (db: FleetDb) => Promise<number>,
   env: Record<string, string | undefined> = process.env,
-  opts: { redis?: boolean } = {},
+  opts: {
+    redis?: boolean;
+    /** How long to wait for Redis before going ahead (5 s by default). */
+    redisConnectMs?: number;
+    /** What an unexpected failure is called in the message (`error` by default). */
+    failure?: string;
+  } = {},
 ): Promise<number> {
   const stack = readStackFile(env.FLEET_DIR ?? join(REPO_ROOT, '.fleet'));
   const databaseUrl = env.DATABASE_URL ?? stack?.databaseUrl;
@@ -37,18 +43,25 @@ export async function withFleetDb(
     );
     return 1;
   }
-  const target = opts.redis ? fleetRedisTarget(env, stack) : undefined;
-  const redis = target ? createRedis(target, { role: 'producer' }) : undefined;
+  let redis: RedisClient | undefined;
+  try {
+    const target = opts.redis ? fleetRedisTarget(env, stack) : undefined;
+    redis = target ? createRedis(target, { role: 'producer' }) : undefined;
+  } catch (err) {
+    io.err(`fleet ${command}: ${(err as Error).message}`);
+    return 1;
+  }
   redis?.on('error', () => {});
   const pool = createPool(databaseUrl, 2);
   try {
     await migrate(databaseUrl);
     const namespace = envSchema.shape.FLEET_NAMESPACE.parse(env.FLEET_NAMESPACE);
     // A Redis that does not answer in time fails the command's first write to it, which says so.
-    if (redis) await untilReady(redis, REDIS_CONNECT_MS).catch(() => {});
+    if (redis) await untilReady(redis, opts.redisConnectMs ?? REDIS_CONNECT_MS).catch(() => {});
     return await fn({ pool, redis, namespace });
   } catch (err) {
-    const msg = err instanceof FleetError ? err.message : `error: ${(err as Error).message}`;
+    const msg =
+      err instanceof FleetError ? err.message : `${opts.failure ?? 'error'}: ${(err as Error).message}`;
     io.err(`fleet ${command}: ${msg}`);
     return 1;
   } finally {

@@ -1,15 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  createRedis,
-  envSchema,
-  FleetError,
-  type RedisClient,
-  type RedisTarget,
-  untilReady,
-  userIdSchema,
-} from '@agent-fleet/core';
+import { userIdSchema } from '@agent-fleet/core';
 import {
   API_KEY_SCOPES,
   type ApiKey,
@@ -18,14 +10,11 @@ import {
   ApiKeyStore,
   createPool,
   isApiKeyScope,
-  migrate,
   TENANT_PATTERN,
 } from '@agent-fleet/state';
 import { type Command, InvalidArgumentError } from 'commander';
 import { SignJWT } from 'jose';
-import { REPO_ROOT } from '../paths.ts';
-import { readStackFile } from '../stack-file.ts';
-import { fleetRedisTarget } from './fleet-redis.ts';
+import { withFleetDb } from './fleet-db.ts';
 
 export interface KeysCreateOptions {
   name: string;
@@ -101,65 +90,32 @@ export function registerKeysCommand(program: Command): void {
 /** Time to connect to Redis before announcing anyway (the announcement then fails and says so). */
 const ANNOUNCE_CONNECT_MS = 2000;
 
-/** The connection revocations are announced on; undefined (and said on stderr) when there is none. */
-function announcer(command: string, io: Io, target: RedisTarget | undefined): RedisClient | undefined {
-  if (!target) {
-    io.err(
-      `fleet keys ${command}: no Redis to announce on (set REDIS_URL or REDIS_CLUSTER_NODES): gateways refuse the key once their cache expires (API_KEY_CACHE_SECONDS)`,
-    );
-    return undefined;
-  }
-  const redis = createRedis(target, { role: 'producer' });
-  redis.on('error', () => {});
-  return redis;
-}
-
 /**
  * Runs `fn` with a key store on DATABASE_URL or on the running fleet's database. With `announce`,
  * the store also announces revocations on REDIS_CLUSTER_NODES or REDIS_URL (or the running fleet's
  * Redis) in FLEET_NAMESPACE, so gateways drop revoked keys from their caches at once.
  */
-async function withStore(
+function withStore(
   command: string,
   io: Io,
   fn: (store: ApiKeyStore) => Promise<number>,
   env: Record<string, string | undefined> = process.env,
   opts: { announce?: boolean } = {},
 ): Promise<number> {
-  const stack = readStackFile(env.FLEET_DIR ?? join(REPO_ROOT, '.fleet'));
-  const databaseUrl = env.DATABASE_URL ?? stack?.databaseUrl;
-  if (!databaseUrl) {
-    io.err(
-      `fleet keys ${command}: no fleet is running here; start one with \`npm start\` or set DATABASE_URL`,
-    );
-    return 1;
-  }
-  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    io.err(`fleet keys ${command}: DATABASE_URL must look like postgres://user:password@host:port/database`);
-    return 1;
-  }
-  let redis: RedisClient | undefined;
-  try {
-    redis = opts.announce ? announcer(command, io, fleetRedisTarget(env, stack)) : undefined;
-  } catch (err) {
-    io.err(`fleet keys ${command}: ${(err as Error).message}`);
-    return 1;
-  }
-  const pool = createPool(databaseUrl, 2);
-  try {
-    await migrate(databaseUrl);
-    const namespace = envSchema.shape.FLEET_NAMESPACE.parse(env.FLEET_NAMESPACE);
-    if (redis) await untilReady(redis, ANNOUNCE_CONNECT_MS).catch(() => {});
-    const revocations = redis ? new ApiKeyRevocations({ redis, namespace }) : undefined;
-    return await fn(new ApiKeyStore({ pool, ...(revocations ? { revocations } : {}) }));
-  } catch (err) {
-    const msg = err instanceof FleetError ? err.message : `database error: ${(err as Error).message}`;
-    io.err(`fleet keys ${command}: ${msg}`);
-    return 1;
-  } finally {
-    await pool.end();
-    redis?.disconnect();
-  }
+  return withFleetDb(
+    `keys ${command}`,
+    io,
+    async ({ pool, redis, namespace }) => {
+      if (opts.announce && !redis)
+        io.err(
+          `fleet keys ${command}: no Redis to announce on (set REDIS_URL or REDIS_CLUSTER_NODES): gateways refuse the key once their cache expires (API_KEY_CACHE_SECONDS)`,
+        );
+      const revocations = redis ? new ApiKeyRevocations({ redis, namespace }) : undefined;
+      return fn(new ApiKeyStore({ pool, ...(revocations ? { revocations } : {}) }));
+    },
+    env,
+    { redis: opts.announce === true, redisConnectMs: ANNOUNCE_CONNECT_MS, failure: 'database error' },
+  );
 }
 
 export function keysCreate(
