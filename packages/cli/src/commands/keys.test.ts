@@ -9,22 +9,15 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, freshNamespace, redisUrl } from '../../../../test/support/stack.ts';
+import { captureIo } from '../testing/capture-io.ts';
 import {
   devUserToken,
   ensureDevCredentials,
-  type Io,
   keysCreate,
   keysList,
   keysRevoke,
   registerKeysCommand,
 } from './keys.ts';
-
-const capture = () => {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l) };
-  return { io, out, err };
-};
 
 describe('fleet keys', () => {
   let databaseUrl: string;
@@ -38,7 +31,7 @@ describe('fleet keys', () => {
   afterAll(() => pool.end());
 
   it('creates a key (printed once), lists it without its secret, and revokes it', async () => {
-    const c = capture();
+    const c = captureIo();
     const code = await keysCreate(
       { name: 'billing', scopes: ['messages:write', 'turns:read'], tenant: 'acme', actAsUsers: true },
       c.io,
@@ -56,7 +49,7 @@ describe('fleet keys', () => {
       actAsUsers: true,
     });
 
-    const l = capture();
+    const l = captureIo();
     expect(await keysList({}, l.io, env)).toBe(0);
     expect(l.out.join('\n')).toContain(id);
     expect(l.out.join('\n')).toMatch(
@@ -64,16 +57,16 @@ describe('fleet keys', () => {
     );
     expect(l.out.join('\n')).not.toContain(key.split('_').slice(2).join('_'));
 
-    const r = capture();
+    const r = captureIo();
     expect(await keysRevoke(id, r.io, env)).toBe(0);
     expect(r.out).toEqual([`revoked key ${id}`]);
-    expect(await keysRevoke(id, capture().io, env)).toBe(0);
-    const missing = capture();
+    expect(await keysRevoke(id, captureIo().io, env)).toBe(0);
+    const missing = captureIo();
     expect(await keysRevoke('0123456789abcdef', missing.io, env)).toBe(1);
     expect(missing.err.join()).toMatch(/no key with id/);
     expect(await new ApiKeyStore({ pool }).verify(key)).toBeNull();
 
-    const all = capture();
+    const all = captureIo();
     await keysList({ all: true, json: true }, all.io, env);
     expect(JSON.parse(all.out[0]!)).toEqual(expect.arrayContaining([expect.objectContaining({ id })]));
   });
@@ -85,19 +78,19 @@ describe('fleet keys', () => {
     subscriber.on('message', (channel: string, id: string) => heard.push(`${channel} ${id}`));
     await subscriber.subscribe(apiKeyRevocationsChannel(namespace));
     try {
-      const c = capture();
+      const c = captureIo();
       await keysCreate({ name: 'leaked', scopes: ['turns:read'] }, c.io, env);
       const id = c.out[0]!.split('_')[1]!;
       const withRedis = { ...env, REDIS_URL: redisUrl(), FLEET_NAMESPACE: namespace };
-      const r = capture();
+      const r = captureIo();
       expect(await keysRevoke(id, r.io, withRedis)).toBe(0);
       expect(r.err).toEqual([]);
       // Revoking again announces again: a failed announcement is repaired by repeating the command.
-      expect(await keysRevoke(id, capture().io, withRedis)).toBe(0);
+      expect(await keysRevoke(id, captureIo().io, withRedis)).toBe(0);
       const channel = apiKeyRevocationsChannel(namespace);
       await expect.poll(() => heard).toEqual([`${channel} ${id}`, `${channel} ${id}`]);
 
-      const down = capture();
+      const down = captureIo();
       const unreachable = { ...env, REDIS_URL: 'redis://127.0.0.1:1', FLEET_NAMESPACE: namespace };
       expect(await keysRevoke(id, down.io, unreachable)).toBe(1);
       expect(down.err.join()).toMatch(/is revoked, but the gateways could not be told/);
@@ -107,7 +100,7 @@ describe('fleet keys', () => {
   });
 
   it('prints JSON when asked', async () => {
-    const c = capture();
+    const c = captureIo();
     await keysCreate({ name: 'ops', scopes: ['admin'], json: true }, c.io, env);
     expect(JSON.parse(c.out[0]!)).toMatchObject({
       name: 'ops',
@@ -117,10 +110,10 @@ describe('fleet keys', () => {
   });
 
   it('says how to proceed when no fleet runs and no DATABASE_URL is set, and exits 1', async () => {
-    const c = capture();
+    const c = captureIo();
     expect(await keysList({}, c.io, { FLEET_DIR: mkdtempSync(join(tmpdir(), 'no-fleet-')) })).toBe(1);
     expect(c.err.join()).toMatch(/npm start|DATABASE_URL/);
-    const unreachable = capture();
+    const unreachable = captureIo();
     expect(await keysList({}, unreachable.io, { DATABASE_URL: 'postgres://x:y@127.0.0.1:1/none' })).toBe(1);
     expect(unreachable.err.join()).toMatch(/fleet keys list: database error/);
   });

@@ -4,16 +4,9 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, freshNamespace, redisUrl } from '../../../../test/support/stack.ts';
-import type { Io } from './keys.ts';
+import { captureIo } from '../testing/capture-io.ts';
 import { quotasGet, quotasList, quotasRemove, quotasSet } from './quotas.ts';
 import { usageCommand } from './usage.ts';
-
-const capture = () => {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l) };
-  return { io, out, err };
-};
 
 describe('fleet quotas and fleet usage', () => {
   const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
@@ -36,7 +29,7 @@ describe('fleet quotas and fleet usage', () => {
   });
 
   it('sets a tenant’s quota in Postgres and Redis, changing only what is given', async () => {
-    const c = capture();
+    const c = captureIo();
     expect(await quotasSet({ tenant: 'acme', weight: 3, day: 5000 }, c.io, env)).toBe(0);
     expect(await quotasSet({ tenant: 'acme', userMonth: 900, day: null }, c.io, env)).toBe(0);
     expect(c.out.at(-1)).toBe(
@@ -50,31 +43,31 @@ describe('fleet quotas and fleet usage', () => {
       soft: '0.8',
       weight: '3',
     });
-    const list = capture();
+    const list = captureIo();
     expect(await quotasList(list.io, env)).toBe(0);
     expect(list.out[0]).toMatch(/^tenant\s+weight\s+day\s+month\s+user day\s+user month\s+soft$/);
     expect(list.out[1]).toMatch(/^acme\s+3\s+-\s+-\s+-\s+900\s+0\.8$/);
   });
 
   it('sets, shows and removes a user’s own budgets, with their usage', async () => {
-    const c = capture();
+    const c = captureIo();
     expect(await quotasSet({ user: 'ann', day: 100 }, c.io, env)).toBe(0);
     expect(await redis.hgetall(userKeys(namespace, 'ann').quota)).toEqual({ day: '100', month: '' });
-    const got = capture();
+    const got = captureIo();
     expect(await quotasGet({ user: 'ann', json: true }, got.io, env)).toBe(0);
     expect(JSON.parse(got.out[0]!)).toMatchObject({
       userId: 'ann',
       day: 100,
       usage: { held: 0, windows: [{ window: 'day', used: 0, limit: 100 }, { window: 'month' }] },
     });
-    const rm = capture();
+    const rm = captureIo();
     expect(await quotasRemove({ user: 'ann' }, rm.io, env)).toBe(0);
     expect(rm.out).toEqual(['removed']);
     expect(await redis.exists(userKeys(namespace, 'ann').quota)).toBe(0);
   });
 
   it('refuses a command that names neither or both of a tenant and a user', async () => {
-    const c = capture();
+    const c = captureIo();
     expect(await quotasSet({ day: 1 }, c.io, env)).toBe(1);
     expect(await quotasGet({ tenant: 'acme', user: 'ann' }, c.io, env)).toBe(1);
     expect(c.err).toEqual([
@@ -95,7 +88,7 @@ describe('fleet quotas and fleet usage', () => {
     });
     await ledger.recordTurn({ turnId: 't_a', userId: 'ann', tenant: 'acme', lines: [line('m1', 1000)] });
     await ledger.recordTurn({ turnId: 't_b', userId: 'bob', tenant: 'acme', lines: [line('m2', 20)] });
-    const c = capture();
+    const c = captureIo();
     expect(await usageCommand({ tenant: 'acme', groupBy: 'user' }, c.io, env)).toBe(0);
     expect(c.out).toEqual([
       'user   prompt  cached  completion  total  calls',
@@ -103,7 +96,7 @@ describe('fleet quotas and fleet usage', () => {
       'bob        20       0          10     30      1',
       'total   1,020       0          20  1,040      2',
     ]);
-    const json = capture();
+    const json = captureIo();
     expect(await usageCommand({ user: 'bob', groupBy: 'model', json: true }, json.io, env)).toBe(0);
     expect(JSON.parse(json.out[0]!)).toMatchObject({ rows: [{ key: 'm2', totalTokens: 30 }] });
   });
