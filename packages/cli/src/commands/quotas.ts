@@ -105,48 +105,56 @@ async function publish(db: FleetDb, io: Io, write: (book: QuotaBook) => Promise<
   await write(new QuotaBook({ redis: db.redis, namespace: db.namespace }));
 }
 
-export function quotasSet(opts: QuotaSetOptions, io: Io = stdio, env?: Record<string, string | undefined>) {
+/** Runs quota command `command` on the tenant or user `opts` names, with the quota store and the fleet's Redis. */
+function onQuota(
+  command: string,
+  opts: QuotaTarget,
+  io: Io,
+  env: Record<string, string | undefined> | undefined,
+  fn: (who: { tenant: string } | { user: string }, store: QuotaStore, db: FleetDb) => Promise<number>,
+): Promise<number> {
   return withFleetDb(
-    'quotas set',
+    `quotas ${command}`,
     io,
-    async (db) => {
-      const who = targetOf(opts);
-      const store = new QuotaStore({ pool: db.pool });
-      const given = <K extends keyof QuotaSetOptions>(k: K) =>
-        opts[k] === undefined ? {} : { [k]: opts[k] };
-      if ('tenant' in who) {
-        const current = (await store.getTenant(who.tenant)) ?? DEFAULT_TENANT_QUOTA;
-        const q = await store.putTenant(who.tenant, {
-          weight: current.weight,
-          day: current.day ?? null,
-          month: current.month ?? null,
-          userDay: current.userDay ?? null,
-          userMonth: current.userMonth ?? null,
-          softThreshold: opts.soft ?? current.softThreshold,
-          ...given('weight'),
-          ...given('day'),
-          ...given('month'),
-          ...given('userDay'),
-          ...given('userMonth'),
-        });
-        await publish(db, io, (book) => book.putTenant(who.tenant, q));
-        io.out(`tenant ${who.tenant}: ${describe(q)}`);
-      } else {
-        const current = await store.getUser(who.user);
-        const q = await store.putUser(who.user, {
-          day: current?.day ?? null,
-          month: current?.month ?? null,
-          ...given('day'),
-          ...given('month'),
-        });
-        await publish(db, io, (book) => book.putUser(who.user, q));
-        io.out(`user ${who.user}: ${describe(q)}`);
-      }
-      return 0;
-    },
+    async (db) => fn(targetOf(opts), new QuotaStore({ pool: db.pool }), db),
     env,
     { redis: true },
   );
+}
+
+export function quotasSet(opts: QuotaSetOptions, io: Io = stdio, env?: Record<string, string | undefined>) {
+  return onQuota('set', opts, io, env, async (who, store, db) => {
+    const given = <K extends keyof QuotaSetOptions>(k: K) => (opts[k] === undefined ? {} : { [k]: opts[k] });
+    if ('tenant' in who) {
+      const current = (await store.getTenant(who.tenant)) ?? DEFAULT_TENANT_QUOTA;
+      const q = await store.putTenant(who.tenant, {
+        weight: current.weight,
+        day: current.day ?? null,
+        month: current.month ?? null,
+        userDay: current.userDay ?? null,
+        userMonth: current.userMonth ?? null,
+        softThreshold: opts.soft ?? current.softThreshold,
+        ...given('weight'),
+        ...given('day'),
+        ...given('month'),
+        ...given('userDay'),
+        ...given('userMonth'),
+      });
+      await publish(db, io, (book) => book.putTenant(who.tenant, q));
+      io.out(`tenant ${who.tenant}: ${describe(q)}`);
+    } else {
+      const current = await store.getUser(who.user);
+      const q = await store.putUser(who.user, {
+        day: current?.day ?? null,
+        month: current?.month ?? null,
+        ...given('day'),
+        ...given('month'),
+      });
+      await publish(db, io, (book) => book.putUser(who.user, q));
+      io.out(`user ${who.user}: ${describe(q)}`);
+    }
+    return 0;
+  });
 }
 
 export function quotasGet(
@@ -154,55 +162,38 @@ export function quotasGet(
   io: Io = stdio,
   env?: Record<string, string | undefined>,
 ) {
-  return withFleetDb(
-    'quotas get',
-    io,
-    async (db) => {
-      const who = targetOf(opts);
-      const store = new QuotaStore({ pool: db.pool });
-      const book = db.redis ? new QuotaBook({ redis: db.redis, namespace: db.namespace }) : undefined;
-      const q =
+  return onQuota('get', opts, io, env, async (who, store, db) => {
+    const book = db.redis ? new QuotaBook({ redis: db.redis, namespace: db.namespace }) : undefined;
+    const q =
+      'tenant' in who
+        ? ((await store.getTenant(who.tenant)) ?? { ...DEFAULT_TENANT_QUOTA, tenant: who.tenant })
+        : ((await store.getUser(who.user)) ?? { userId: who.user, day: null, month: null });
+    const status =
+      book &&
+      (await book.status(
         'tenant' in who
-          ? ((await store.getTenant(who.tenant)) ?? { ...DEFAULT_TENANT_QUOTA, tenant: who.tenant })
-          : ((await store.getUser(who.user)) ?? { userId: who.user, day: null, month: null });
-      const status =
-        book &&
-        (await book.status(
-          'tenant' in who
-            ? { scope: 'tenant', tenant: who.tenant }
-            : { scope: 'user', userId: who.user, fallback: { day: null, month: null } },
-        ));
-      if (opts.json) {
-        io.out(JSON.stringify({ ...q, ...(status ? { usage: status } : {}) }));
-        return 0;
-      }
-      io.out(`${'tenant' in who ? `tenant ${who.tenant}` : `user ${who.user}`}: ${describe(q)}`);
-      if (status) for (const line of usageLines(status)) io.out(line);
+          ? { scope: 'tenant', tenant: who.tenant }
+          : { scope: 'user', userId: who.user, fallback: { day: null, month: null } },
+      ));
+    if (opts.json) {
+      io.out(JSON.stringify({ ...q, ...(status ? { usage: status } : {}) }));
       return 0;
-    },
-    env,
-    { redis: true },
-  );
+    }
+    io.out(`${'tenant' in who ? `tenant ${who.tenant}` : `user ${who.user}`}: ${describe(q)}`);
+    if (status) for (const line of usageLines(status)) io.out(line);
+    return 0;
+  });
 }
 
 export function quotasRemove(opts: QuotaTarget, io: Io = stdio, env?: Record<string, string | undefined>) {
-  return withFleetDb(
-    'quotas rm',
-    io,
-    async (db) => {
-      const who = targetOf(opts);
-      const store = new QuotaStore({ pool: db.pool });
-      const removed =
-        'tenant' in who ? await store.deleteTenant(who.tenant) : await store.deleteUser(who.user);
-      await publish(db, io, (book) =>
-        'tenant' in who ? book.clearTenant(who.tenant) : book.clearUser(who.user),
-      );
-      io.out(removed ? 'removed' : 'there was no quota');
-      return 0;
-    },
-    env,
-    { redis: true },
-  );
+  return onQuota('rm', opts, io, env, async (who, store, db) => {
+    const removed = 'tenant' in who ? await store.deleteTenant(who.tenant) : await store.deleteUser(who.user);
+    await publish(db, io, (book) =>
+      'tenant' in who ? book.clearTenant(who.tenant) : book.clearUser(who.user),
+    );
+    io.out(removed ? 'removed' : 'there was no quota');
+    return 0;
+  });
 }
 
 export function quotasList(io: Io = stdio, env?: Record<string, string | undefined>) {
