@@ -1,13 +1,30 @@
 import { type PostgresHandle, type StartPostgresOptions, startPostgres } from './postgres-server.ts';
 import { type RedisServerHandle, type StartRedisServerOptions, startRedisServer } from './redis-server.ts';
 import { type ServiceOptions, type ServiceRun, startService } from './services.ts';
-import type { SupervisedService } from './supervisor.ts';
+import type { ProcessRun, SupervisedService } from './supervisor.ts';
 
 /*
  * The embedded stack's processes as supervised services. Each restart comes back where clients
  * already look: the port of the first run (picked free when none was given) and the same data, so
  * ioredis, the pg pools, the LLM pool and BullMQ reconnect by themselves.
  */
+
+/** A service every restart of which listens on the port its first run got (`port`, else a free one). */
+function onFirstPort<H extends ProcessRun & { port: number }>(
+  name: string,
+  port: number | undefined,
+  start: (port: number | undefined) => Promise<H>,
+): SupervisedService<H> {
+  let first = port;
+  return {
+    name,
+    async start() {
+      const handle = await start(first);
+      first = handle.port;
+      return handle;
+    },
+  };
+}
 
 /**
  * redis-server restarted on its port and data directory: it reloads its AOF, so every write it
@@ -16,15 +33,9 @@ import type { SupervisedService } from './supervisor.ts';
 export function redisService(
   opts: StartRedisServerOptions & { name?: string },
 ): SupervisedService<RedisServerHandle> {
-  let port = opts.port;
-  return {
-    name: opts.name ?? 'redis-server',
-    async start() {
-      const redis = await startRedisServer({ ...opts, ...(port === undefined ? {} : { port }) });
-      port = redis.port;
-      return redis;
-    },
-  };
+  return onFirstPort(opts.name ?? 'redis-server', opts.port, (port) =>
+    startRedisServer({ ...opts, ...(port === undefined ? {} : { port }) }),
+  );
 }
 
 /**
@@ -34,15 +45,9 @@ export function redisService(
 export function postgresService(
   opts: StartPostgresOptions & { name?: string },
 ): SupervisedService<PostgresHandle> {
-  let port = opts.port;
-  return {
-    name: opts.name ?? 'postgres',
-    async start() {
-      const server = await startPostgres({ ...opts, ...(port === undefined ? {} : { port }) });
-      port = server.port;
-      return server;
-    },
-  };
+  return onFirstPort(opts.name ?? 'postgres', opts.port, (port) =>
+    startPostgres({ ...opts, ...(port === undefined ? {} : { port }) }),
+  );
 }
 
 export interface DeployableServiceOptions extends ServiceOptions {
