@@ -1,7 +1,7 @@
 import { FleetError } from '@agent-fleet/core';
 import type OpenAI from 'openai';
 import type { UpstreamServer } from './admission.ts';
-import { CallSpan } from './call-span.ts';
+import { CallSpan, inCallSpan } from './call-span.ts';
 import type { PoolMetrics } from './pool-metrics.ts';
 import type { Attempt } from './retry-loop.ts';
 import {
@@ -28,21 +28,17 @@ type StreamedCall = { id: string; type: 'function'; function: { name: string; ar
 export function chatAttempt(ctx: AttemptContext, req: PoolChatRequest): Attempt<never, PoolChatResult> {
   return async (server, attempt) => {
     const span = CallSpan.start('chat', req.model ?? ctx.model, server, attempt);
-    try {
-      const res = await server.client.chat.completions.create(
-        chatRequestBody(ctx.model, req, false) as never,
-        {
-          headers: callHeaders(req, span),
-          signal: attemptSignal(req.signal, ctx.requestTimeoutMs),
-        },
-      );
-      const result = chatResult(ctx, req, server, res as OpenAI.ChatCompletion, attempt);
-      span?.answered(result);
-      return result;
-    } catch (err) {
-      span?.ended(err);
-      throw err;
-    }
+    return inCallSpan(
+      span,
+      async () => {
+        const res = await server.client.chat.completions.create(
+          chatRequestBody(ctx.model, req, false) as never,
+          { headers: callHeaders(req, span), signal: attemptSignal(req.signal, ctx.requestTimeoutMs) },
+        );
+        return chatResult(ctx, req, server, res as OpenAI.ChatCompletion, attempt);
+      },
+      (s, result) => s.answered(result),
+    );
   };
 }
 
@@ -121,14 +117,7 @@ function callHeaders(req: { userId: string }, span: CallSpan | undefined): Recor
 export function embedAttempt(ctx: AttemptContext, req: PoolEmbedRequest): Attempt<never, PoolEmbedResult> {
   return async (server, attempt) => {
     const span = CallSpan.start('embeddings', req.model ?? ctx.model, server, attempt);
-    try {
-      const result = await embedOnce(ctx, req, server, span);
-      span?.ended();
-      return result;
-    } catch (err) {
-      span?.ended(err);
-      throw err;
-    }
+    return inCallSpan(span, () => embedOnce(ctx, req, server, span));
   };
 }
 

@@ -70,3 +70,23 @@ export class CallSpan {
     this.#span.end();
   }
 }
+
+/**
+ * Runs one attempt's `call` in `span` (when traced), which ends with the call: failed with what it
+ * threw, else through `answered` (the chat answer's tokens), else plainly.
+ */
+export async function inCallSpan<T>(
+  span: CallSpan | undefined,
+  call: () => Promise<T>,
+  answered?: (span: CallSpan, result: T) => void,
+): Promise<T> {
+  try {
+    const result = await call();
+    if (span && answered) answered(span, result);
+    else span?.ended();
+    return result;
+  } catch (err) {
+    span?.ended(err);
+    throw err;
+  }
+}
