@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { commaList } from './comma-list.ts';
 import { FleetError } from './errors.ts';
 import { redisClusterNodesSchema } from './redis-cluster-nodes.ts';
 
@@ -17,15 +18,7 @@ const durationSeconds = (def: number, min: number, max: number) =>
     .pipe(z.number().int().min(min).max(max))
     .default(def);
 
-const urlList = z
-  .string()
-  .transform((s) =>
-    s
-      .split(',')
-      .map((u) => u.trim())
-      .filter((u) => u.length > 0),
-  )
-  .pipe(z.array(z.url({ message: 'each entry must be an http(s) URL' })).min(1, 'give at least one URL'));
+const urlList = commaList(z.url({ message: 'each entry must be an http(s) URL' }), 'give at least one URL');
 
 const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
@@ -235,24 +228,12 @@ export const envSchema = z.object({
   RAG_TOP_K: int(5, 0, 100),
   RAG_CONTEXT_TOKENS: int(1500, 100, 100_000),
 
-  AGENT_MODELS: z
-    .string()
-    .transform((s) =>
-      s
-        .split(',')
-        .map((m) => m.trim())
-        .filter((m) => m.length > 0),
-    )
-    .pipe(
-      z
-        .array(
-          z
-            .string()
-            .regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'model names are 1-128 letters, digits and ._:/-'),
-        )
-        .min(1, 'give at least one model name'),
-    )
-    .default(['fleet-agent']),
+  AGENT_MODELS: commaList(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'model names are 1-128 letters, digits and ._:/-'),
+    'give at least one model name',
+  ).default(['fleet-agent']),
   CHAT_COMPLETION_TIMEOUT_MS: int(120_000, 100, 3_600_000),
 
   /** Review documents in flight per worker process (their own BullMQ worker, apart from turns). */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { commaList } from './comma-list.ts';
 
 /** A node of a Redis Cluster to connect through; the client discovers the others. */
 export interface ClusterNodeAddress {
@@ -63,27 +64,16 @@ const sameAccess = (a: NodeEntry, b: NodeEntry) =>
  * REDIS_CLUSTER_NODES: comma-separated entries, `host:port` or `redis://` / `rediss://` URLs that
  * carry the credentials and ask for TLS; every entry must give the same ones.
  */
-export const redisClusterNodesSchema = z
-  .string()
-  .transform((s) =>
-    s
-      .split(',')
-      .map((e) => e.trim())
-      .filter((e) => e.length > 0),
-  )
-  .pipe(
-    z
-      .array(
-        z.string().superRefine((entry, ctx) => {
-          if (nodeEntry(entry) === null)
-            ctx.addIssue({
-              code: 'custom',
-              message: `"${entry}" is not host:port with a port of 1-65535 (e.g. 10.0.0.5:6379) or a redis:// or rediss:// URL of a node`,
-            });
-        }),
-      )
-      .min(1, 'give at least one node as host:port'),
-  )
+export const redisClusterNodesSchema = commaList(
+  z.string().superRefine((entry, ctx) => {
+    if (nodeEntry(entry) === null)
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${entry}" is not host:port with a port of 1-65535 (e.g. 10.0.0.5:6379) or a redis:// or rediss:// URL of a node`,
+      });
+  }),
+  'give at least one node as host:port',
+)
   .transform((entries) => entries.map((e) => nodeEntry(e)!))
   .superRefine((entries, ctx) => {
     if (entries.some((e) => !sameAccess(e, entries[0]!)))
