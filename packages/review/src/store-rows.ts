@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import type { Usage } from './finding.ts';
 import type { NewRunDocument, RunDocument, RunRecord } from './store-types.ts';
 
 /** Rows of the review tables as the store's records, and back. */
@@ -17,18 +18,24 @@ export function runOf(r: any): RunRecord {
     status: r.status,
     generation: r.generation,
     documentsTotal: r.documents_total,
-    usage: {
-      promptTokens: Number(r.prompt_tokens),
-      completionTokens: Number(r.completion_tokens),
-      cachedTokens: Number(r.cached_tokens),
-      calls: r.model_calls,
-    },
+    usage: usageOf(r),
     ...(r.error ? { error: r.error } : {}),
     createdAt: r.created_at,
     ...(r.started_at ? { startedAt: r.started_at } : {}),
     ...(r.finished_at ? { finishedAt: r.finished_at } : {}),
     ...(r.schedule_id ? { scheduleId: r.schedule_id } : {}),
     ...(r.previous_run_id ? { previousRunId: r.previous_run_id } : {}),
+  };
+}
+
+/** The tokens a run's or a document's row counts (bigint columns come back as strings). */
+// biome-ignore lint/suspicious/noExplicitAny: a pg row
+function usageOf(r: any): Usage {
+  return {
+    promptTokens: Number(r.prompt_tokens),
+    completionTokens: Number(r.completion_tokens),
+    cachedTokens: Number(r.cached_tokens),
+    calls: r.model_calls,
   };
 }
 
@@ -44,12 +51,7 @@ export function documentOf(r: any): RunDocument {
     ...(r.title ? { title: r.title } : {}),
     ...(r.content_hash ? { contentHash: r.content_hash } : {}),
     ...(r.change ? { change: r.change } : {}),
-    usage: {
-      promptTokens: Number(r.prompt_tokens),
-      completionTokens: Number(r.completion_tokens),
-      cachedTokens: Number(r.cached_tokens),
-      calls: r.model_calls,
-    },
+    usage: usageOf(r),
     ...(r.settled_at ? { settledAt: r.settled_at } : {}),
   };
 }
