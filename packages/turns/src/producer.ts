@@ -294,11 +294,10 @@ export class TurnProducer {
 }
 
 /**
- * A producer without the durable transcript met a user Redis has no numbering for (new, or idle
- * past HOT_STATE_TTL): nothing was accepted; one with the transcript must number it (the
- * SDK hands such a message to the intake queue).
+ * The producer a fleet process builds: its namespace, lifetimes and queue order from `config`; a
+ * user Redis has no numbering for is numbered after the durable `transcript`, and counted under
+ * the tenant of their profile.
  */
-/** The producer a fleet process builds: its namespace, lifetimes and queue order from `config`. */
 export function configuredProducer(
   config: Pick<
     FleetConfig,
@@ -312,12 +311,15 @@ export function configuredProducer(
     redis: RedisClient;
     partitions: PartitionQueues;
     records: TurnRecords;
-    seqFloor: (userId: string) => Promise<number>;
-    tenantOf: (userId: string) => Promise<string | null>;
+    transcript: { maxSeq(userId: string): Promise<number> };
+    profiles: { get(userId: string): Promise<{ tenant: string } | null> };
   },
 ): TurnProducer {
+  const { transcript, profiles, ...queues } = parts;
   return new TurnProducer({
-    ...parts,
+    ...queues,
+    seqFloor: (userId) => transcript.maxSeq(userId),
+    tenantOf: async (userId) => (await profiles.get(userId))?.tenant ?? null,
     namespace: config.FLEET_NAMESPACE,
     idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
     recordTtlSeconds: config.TURN_RECORD_TTL_SECONDS,
@@ -325,6 +327,11 @@ export function configuredProducer(
   });
 }
 
+/**
+ * A producer without the durable transcript met a user Redis has no numbering for (new, or idle
+ * past HOT_STATE_TTL): nothing was accepted; one with the transcript must number it (the
+ * SDK hands such a message to the intake queue).
+ */
 export class NumberingUnknownError extends FleetError {
   constructor(userId: string) {
     super('unavailable', `no numbering of ${userId} in Redis, and this producer cannot read the transcript`, {
