@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +22,7 @@ import { z } from 'zod';
 import { createGatewayMetrics } from '../packages/gateway/src/metrics.ts';
 import { SimMetrics } from '../packages/llm-sim/src/metrics.ts';
 import { createWorkerMetrics } from '../packages/worker/src/metrics.ts';
+import { promtoolCheck, promtoolInstalled } from './support/promtool.ts';
 
 type Registry = ReturnType<typeof createWorkerMetrics>['registry'];
 
@@ -96,15 +96,6 @@ const grafanaDashboardSchema = z.object({
     }),
   ),
 });
-
-const promtool = (() => {
-  try {
-    execFileSync('promtool', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 describe('dashboards and alerts name only what the fleet exports', () => {
   it('every query of infra/observability parses and names an exported metric', () => {
@@ -204,7 +195,7 @@ describe('dashboards and alerts name only what the fleet exports', () => {
     );
   });
 
-  it.skipIf(!promtool)('promtool accepts the rule file and every overlay’s PrometheusRule', () => {
+  it.skipIf(!promtoolInstalled)('promtool accepts the rule file and every overlay’s PrometheusRule', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fleet-rules-'));
     const files = [join(OBSERVABILITY_DIR, ALERTS_FILE)];
     for (const [i, rule] of overlayObjects()
@@ -214,7 +205,7 @@ describe('dashboards and alerts name only what the fleet exports', () => {
       writeFileSync(file, JSON.stringify(rule.spec));
       files.push(file);
     }
-    const out = execFileSync('promtool', ['check', 'rules', ...files], { encoding: 'utf8' });
+    const out = promtoolCheck('rules', files);
     expect(out.match(/SUCCESS/g)?.length).toBe(files.length);
   });
 });

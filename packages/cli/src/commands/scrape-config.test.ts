@@ -1,18 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { promtoolCheck, promtoolInstalled } from '../../../../test/support/promtool.ts';
 import { ALERT_RULES_FILE, ScrapeConfig } from './scrape-config.ts';
-
-const promtool = (() => {
-  try {
-    execFileSync('promtool', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 describe('ScrapeConfig: a Prometheus configuration for the fleet fleet start runs', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fleet-scrape-'));
@@ -41,8 +32,8 @@ describe('ScrapeConfig: a Prometheus configuration for the fleet fleet start run
     expect(targets()).toEqual([{ targets: ['127.0.0.1:4101'], labels: { worker: 'worker-1' } }]);
   });
 
-  it.skipIf(!promtool)('is a configuration promtool accepts, rules included', () => {
-    const out = execFileSync('promtool', ['check', 'config', scrape.configFile], { encoding: 'utf8' });
+  it.skipIf(!promtoolInstalled)('is a configuration promtool accepts, rules included', () => {
+    const out = promtoolCheck('config', [scrape.configFile]);
     expect(out).toMatch(/SUCCESS/);
   });
 });
