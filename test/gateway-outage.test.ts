@@ -25,6 +25,20 @@ function expectUnavailable(res: LightMyRequestResponse, what: string): void {
   });
 }
 
+/** The same, saying the request may have been applied: a lost Redis command fails like an unsent one. */
+function expectUnavailableOutcomeUnknown(res: LightMyRequestResponse, what: string): void {
+  expect(res.statusCode, `${what}: ${res.body}`).toBe(503);
+  const seconds = Number(res.headers['retry-after']);
+  expect(seconds, what).toBeGreaterThan(0);
+  expect(res.json(), what).toEqual({
+    error: {
+      code: 'unavailable',
+      message: expect.stringMatching(/Idempotency-Key/),
+      details: { retryAfterSeconds: seconds, outcome: 'unknown' },
+    },
+  });
+}
+
 describe('Redis or Postgres away: 503 with Retry-After in the error shape, and service again once back', () => {
   let redisDir: string;
   let redis: RedisServerHandle;
@@ -80,7 +94,7 @@ describe('Redis or Postgres away: 503 with Retry-After in the error shape, and s
     const turnUrl = `/v1/turns/${before.json().turnId}`;
 
     await redis.stop();
-    expectUnavailable(await send('during the outage'), 'POST messages');
+    expectUnavailableOutcomeUnknown(await send('during the outage'), 'POST messages');
     expectUnavailable(await app.inject({ method: 'GET', url: turnUrl, headers: user }), 'GET turn');
     const openAi = await chat();
     expect(openAi.statusCode, openAi.body).toBe(503);

@@ -57,10 +57,17 @@ function httpOutcome(status: number, text: string): SendOutcome {
     if (parsed.success) return { kind: 'accepted', ...parsed.data };
     return { kind: 'unknown', reason: `202 with an unreadable body: ${text.slice(0, 120)}` };
   }
+  // A 503 whose connection to Redis or Postgres broke mid-request may have been applied.
+  if (status === 503 && outcomeUnknown(text)) return { kind: 'unknown', reason: 'http 503, outcome unknown' };
   if (status === 429 || status === 503) return { kind: 'refused', reason: `http ${status}` };
   if (status >= 400 && status < 500)
     return { kind: 'refused', reason: `http ${status}: ${text.slice(0, 200)}` };
   return { kind: 'unknown', reason: `http ${status}` };
+}
+
+function outcomeUnknown(text: string): boolean {
+  const body = safeJson(text) as { error?: { details?: { outcome?: unknown } } } | undefined;
+  return body?.error?.details?.outcome === 'unknown';
 }
 
 function connectionOutcome(err: NodeJS.ErrnoException): SendOutcome {

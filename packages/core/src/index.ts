@@ -165,7 +165,7 @@ export {
   turnStageSchema,
   turnTimingsSchema,
 } from './turn-stages.ts';
-export { asUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from './unavailable.ts';
+export { asUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS, unavailable } from './unavailable.ts';
 export {
   billableTokens,
   NO_TENANT,

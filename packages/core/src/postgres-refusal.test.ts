@@ -68,6 +68,31 @@ describe('asUnavailable: a dependency that cannot be reached', () => {
     });
   });
 
+  it.each([
+    [
+      'a refused connection',
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      undefined,
+    ],
+    [
+      'ioredis unable to send a command again',
+      new Error("Stream isn't writeable and enableOfflineQueue options is false"),
+      'unknown',
+    ],
+    ['Redis loading its data', new Error('LOADING Redis is loading the dataset in memory'), undefined],
+    ['pg-pool ended', new Error('Cannot use a pool after calling end on the pool'), undefined],
+    ['a reset connection', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), 'unknown'],
+    [
+      'ioredis giving up a sent command',
+      new Error('Reached the max retries per request limit (which is 1).'),
+      'unknown',
+    ],
+    ['a closed ioredis connection', new Error('Connection is closed.'), 'unknown'],
+    ['pg losing its connection mid-query', new Error('Connection terminated unexpectedly'), 'unknown'],
+  ])('tells whether the request may have been applied: %s', (_, err, outcome) => {
+    expect(asUnavailable(err)?.details?.outcome).toBe(outcome);
+  });
+
   it('an unavailable FleetError stands as it is; other errors are not outages', () => {
     const llm = new FleetError('unavailable', 'no LLM server is healthy', {
       details: { reason: 'no_healthy_llm_server' },

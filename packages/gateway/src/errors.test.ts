@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer } from 'node:net';
 import { FleetError } from '@agent-fleet/core';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -27,7 +28,35 @@ describe('toFleetError', () => {
       expect(mapped.code, (err as Error).message).toBe('unavailable');
       expect(mapped.status).toBe(503);
       expect(mapped.isRetryable).toBe(true);
-      expect(mapped.details).toEqual({ retryAfterSeconds: 5 });
+      // ioredis fails a command lost with its connection as it fails one never sent: either may
+      // have been applied. Postgres refusing the connection, or a closed pool, applied nothing.
+      const outcome = [offline, refused, closed].some((e) => e === err) ? { outcome: 'unknown' } : {};
+      expect(mapped.details, (err as Error).message).toEqual({ retryAfterSeconds: 5, ...outcome });
+    }
+  });
+
+  it('says the outcome is unknown when Redis took the command and the connection broke before its answer', async () => {
+    // A server that reads the command, then drops the connection, as a Redis SIGKILLed mid-request.
+    const server = createServer((socket) => socket.once('data', () => socket.destroy()));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const redis = new Redis({
+      port,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      enableReadyCheck: false,
+    });
+    redis.on('error', () => {});
+    await new Promise((resolve) => redis.once('ready', resolve));
+    try {
+      const lost = await redis.get('k').catch((e: Error) => e);
+      const mapped = toFleetError(lost as Error);
+      expect(mapped.status, String(lost)).toBe(503);
+      expect(mapped.details, String(lost)).toEqual({ retryAfterSeconds: 5, outcome: 'unknown' });
+      expect(mapped.message).toMatch(/Idempotency-Key/);
+    } finally {
+      redis.disconnect();
+      server.close();
     }
   });
 

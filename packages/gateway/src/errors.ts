@@ -4,6 +4,7 @@ import {
   FleetError,
   type Logger,
   UNAVAILABLE_RETRY_AFTER_SECONDS,
+  unavailable,
 } from '@agent-fleet/core';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
@@ -81,9 +82,15 @@ export function toFleetError(err: FastifyError | Error): FleetError {
   return asUnavailable(err) ?? new FleetError('internal', 'internal error', { cause: err });
 }
 
+/** A read changes nothing, so whether it "may have been applied" is no question. */
+function forMethod(err: FleetError, method: string): FleetError {
+  const reads = method === 'GET' || method === 'HEAD';
+  return reads && err.details?.outcome === 'unknown' ? unavailable(err.cause, false) : err;
+}
+
 export function errorHandler(logger: Logger) {
   return (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
-    const fleetErr = toFleetError(err);
+    const fleetErr = forMethod(toFleetError(err), req.method);
     if (fleetErr.code === 'internal') logger.error({ err, url: req.url, reqId: req.id }, 'request failed');
     else if (fleetErr.status >= 500)
       logger.warn({ err: err.message, url: req.url, reqId: req.id }, fleetErr.message);
