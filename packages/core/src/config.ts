@@ -150,7 +150,8 @@ export const envSchema = z.object({
   QUEUE_ORDER: z.enum(['fair', 'fifo']).default('fair'),
   /**
    * The tokens a turn is estimated at enqueue beyond its history and message (system prompt,
-   * passages, the answer); fair queueing corrects the estimate by the turn's real usage after.
+   * passages, the answer) until its partition has learned that from real turns (the tenant's
+   * average, else the partition's); fair queueing corrects the estimate by the turn's real usage.
    */
   FAIR_TURN_TOKENS: int(800, 0, 1_000_000),
   /**

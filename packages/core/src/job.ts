@@ -26,7 +26,8 @@ export const turnJobSchema = z.object({
     .catch(undefined),
   /**
    * Fair queueing's tag (QUEUE_ORDER=fair): the tenant the turn counts under, its start tag, the
-   * tokens it was estimated at, the tenant's weight. `deferred`: the user had turns ahead of it when
+   * tokens it was estimated at (`prompt`: the part of them its message and history are; the rest
+   * is learned from earlier turns), the tenant's weight. `deferred`: the user had turns ahead of it when
    * it was accepted, so it is tagged when it becomes the user's next turn (its start is 0 until
    * then). Set when the job is added, never stored in `pending` (a job added again by a repair goes
    * first, untagged: it has waited already).
@@ -36,6 +37,7 @@ export const turnJobSchema = z.object({
       tenant: z.string().min(1),
       start: z.number().nonnegative(),
       cost: z.number().nonnegative(),
+      prompt: z.number().nonnegative().optional(),
       weight: z.number().positive(),
       deferred: z.boolean().optional(),
     })

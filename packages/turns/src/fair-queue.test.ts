@@ -13,7 +13,8 @@ describe('start-time fair queueing in a partition (fair Lua, real Redis)', () =>
   let fair: FairQueue;
   beforeEach(() => {
     ns = freshNamespace();
-    fair = new FairQueue({ redis, namespace: ns });
+    // Nothing beyond the prompt until learned: a turn tagged at `prompt` tokens costs that.
+    fair = new FairQueue({ redis, namespace: ns, turnTokens: 0 });
   });
 
   /** Tags `n` turns per tenant, interleaving the calls, and returns the tenants in priority order. */
@@ -53,12 +54,37 @@ describe('start-time fair queueing in a partition (fair Lua, real Redis)', () =>
     const late = await fair.tag(0, 'late', 500, 1);
     expect(late.start).toBe(9 * 500);
     expect(late.priority).toBe(priorityOf(9 * 500, 0));
-    // An idle tenant banks nothing: correcting below the virtual time stops at it.
+    // An idle tenant banks nothing: a turn that used nothing leaves its tenant's next turn at the
+    // virtual time, not before it.
     await fair.correct(0, { tenant: 'late', start: late.start, cost: 500, weight: 1 }, 0);
-    expect(Number(await redis.hget(fairQueueKey(ns, 0), 'f:late'))).toBe(9 * 500);
+    const next = await fair.tag(0, 'late', 500, 1);
+    expect(next.start).toBe(9 * 500);
     // A turn that used more than estimated pushes its tenant's next turns back.
-    await fair.correct(0, { tenant: 'late', start: late.start, cost: 500, weight: 1 }, 2500);
-    expect((await fair.tag(0, 'late', 500, 1)).start).toBe(9 * 500 + 2000);
+    await fair.correct(0, { tenant: 'late', ...next, weight: 1 }, 2500);
+    expect((await fair.tag(0, 'late', 500, 1)).start).toBe(9 * 500 + 2500);
+  });
+
+  it('estimates a turn at its prompt plus what its tenant’s turns used beyond their prompts', async () => {
+    const withDefault = new FairQueue({ redis, namespace: ns, turnTokens: 800 });
+    // Nothing learned yet: the prompt plus the default.
+    const first = await withDefault.tag(0, 'a', 50, 1);
+    expect(first.cost).toBe(850);
+    // a's turn used 450 tokens with a prompt of 50: a's next turns are estimated 400 beyond their
+    // prompts, and so is a tenant not seen yet (the partition's average).
+    await withDefault.correct(0, { tenant: 'a', ...first, prompt: 50, weight: 1 }, 450);
+    expect((await withDefault.tag(0, 'a', 70, 1)).cost).toBe(470);
+    expect((await withDefault.tag(0, 'b', 10, 1)).cost).toBe(410);
+    // b's turns use more: its own estimate follows them (its first turn as it was, then a moving
+    // average), a's stays, and the partition's moves a quarter of the way for a newcomer.
+    await withDefault.correct(0, { tenant: 'b', start: 0, cost: 410, prompt: 10, weight: 1 }, 810);
+    expect((await withDefault.tag(0, 'b', 10, 1)).cost).toBe(810);
+    await withDefault.correct(0, { tenant: 'b', start: 0, cost: 810, prompt: 10, weight: 1 }, 410);
+    expect((await withDefault.tag(0, 'b', 10, 1)).cost).toBe(10 + 800 - 0.25 * 400);
+    expect((await withDefault.tag(0, 'a', 70, 1)).cost).toBe(470);
+    // The partition's: 400, then 400 + (800 - 400) / 4 = 500, then 500 + (400 - 500) / 4 = 475.
+    expect((await withDefault.tag(0, 'c', 10, 1)).cost).toBe(10 + 475);
+    // The finish tag moved by the real tokens, not the estimate: a was charged 450, then 470.
+    expect(Number(await redis.hget(fairQueueKey(ns, 0), 'f:a'))).toBe(450 + 470 + 470);
   });
 
   it('the virtual time only moves forward, and partitions keep their own', async () => {

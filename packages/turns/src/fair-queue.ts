@@ -1,4 +1,4 @@
-import { fairQueueKey, type RedisClient, type TurnJob } from '@agent-fleet/core';
+import { countTokens, fairQueueKey, type RedisClient, type TurnJob, userKeys } from '@agent-fleet/core';
 import type { Job, Queue } from 'bullmq';
 import { scripts } from './lua.ts';
 
@@ -15,6 +15,10 @@ export const FAIR_QUANTUM = 16;
  * this only bounds a wait nobody ends.
  */
 export const DEFERRED_DELAY_MS = 60_000;
+/** Tokens a turn uses beyond its prompt, until the partition has learned it from real turns. */
+export const DEFAULT_TURN_TOKENS = 800;
+/** How much one finished turn moves the learned tokens a turn uses beyond its prompt. */
+export const LEARN_RATE = 0.25;
 /** The base moves up once the virtual time is half of the priority range past it. */
 const REBASE_STEPS = Math.floor(MAX_FAIR_PRIORITY / 2);
 
@@ -26,6 +30,14 @@ const REBASE_STEPS = Math.floor(MAX_FAIR_PRIORITY / 2);
  * partition's base, so BullMQ hands out turns in start-tag order (FIFO among equal tags). When a
  * turn starts, the virtual time moves to its start tag (`started`); when it ends, the tenant's
  * finish tag is corrected by what it really used (`correct`).
+ *
+ * The estimate is the turn's prompt (message and history) plus what the tenant's turns used beyond
+ * their prompts, learned from the corrections (the partition's average for a tenant not seen yet,
+ * `turnTokens` before anything was learned). It has to be close: a burst is tagged all at once at
+ * the estimate, while the turns a tenant queues later are tagged after corrections, so a tenant
+ * whose turns cycle faster (the heavier one) would be spaced by real usage against the other's
+ * estimates. With a fixed 800 against turns of about 450 tokens, weights 3:1 were served 5.4:1
+ * (by turns) where worker slots were the bottleneck.
  *
  * What this gives: a tenant that arrives while another has a backlog is tagged at the virtual time,
  * ahead of the backlog's later turns, so it waits for a free slot, not for the backlog; tenants with
@@ -39,25 +51,37 @@ const REBASE_STEPS = Math.floor(MAX_FAIR_PRIORITY / 2);
 export class FairQueue {
   readonly #redis: RedisClient;
   readonly #namespace: string;
+  readonly #turnTokens: number;
 
-  constructor(opts: { redis: RedisClient; namespace: string }) {
+  constructor(opts: { redis: RedisClient; namespace: string; turnTokens?: number }) {
     this.#redis = opts.redis;
     this.#namespace = opts.namespace;
+    this.#turnTokens = opts.turnTokens ?? DEFAULT_TURN_TOKENS;
   }
 
-  /** Tags a turn of `tenant` estimated at `cost` tokens: its start tag and its BullMQ priority. */
+  /**
+   * Tags a turn of `tenant` whose prompt (message and history) is `prompt` tokens: its start tag,
+   * its BullMQ priority, and the tokens it was estimated at (`cost`).
+   */
   async tag(
     partition: number,
     tenant: string,
-    cost: number,
+    prompt: number,
     weight: number,
-  ): Promise<{ start: number; priority: number }> {
-    const [start, priority] = (await scripts.fairTag.run(
+  ): Promise<{ start: number; priority: number; cost: number }> {
+    const [start, priority, cost] = (await scripts.fairTag.run(
       this.#redis,
       [fairQueueKey(this.#namespace, partition)],
-      [tenant, Math.max(0, cost), weight > 0 ? weight : 1, FAIR_QUANTUM, MAX_FAIR_PRIORITY],
-    )) as [string, number];
-    return { start: Number(start), priority };
+      [
+        tenant,
+        Math.max(0, prompt),
+        weight > 0 ? weight : 1,
+        FAIR_QUANTUM,
+        MAX_FAIR_PRIORITY,
+        this.#turnTokens,
+      ],
+    )) as [string, number, string];
+    return { start: Number(start), priority, cost: Number(cost) };
   }
 
   /** A turn with this start tag began running: the partition's virtual time catches up to it. */
@@ -83,9 +107,16 @@ export class FairQueue {
     if (!tag) return;
     const key = fairQueueKey(this.#namespace, partition);
     if (tag.deferred) {
-      const { start, priority } = await this.tag(partition, tag.tenant, tag.cost, tag.weight);
+      // Estimated now: its message over the user's history as it is now (its predecessors are in
+      // it), and what the tenant's turns used beyond their prompts so far.
+      const history = await this.#redis.hget(
+        userKeys(this.#namespace, job.data.userId).historyMeta,
+        'tokens',
+      );
+      const prompt = countTokens(job.data.text) + Number(history ?? 0);
+      const { start, priority, cost } = await this.tag(partition, tag.tenant, prompt, tag.weight);
       const { deferred: _, ...rest } = tag;
-      await job.updateData({ ...job.data, fair: { ...rest, start } });
+      await job.updateData({ ...job.data, fair: { ...rest, start, cost, prompt } });
       await job.changePriority({ priority });
       return;
     }
@@ -95,14 +126,18 @@ export class FairQueue {
     });
   }
 
-  /** A turn tagged `tag` used `tokens`: its tenant is charged the difference from the estimate. */
+  /**
+   * A turn tagged `tag` used `tokens`: its tenant is charged the difference from the estimate, and
+   * what it used beyond its prompt is learned for the estimates of the next turns.
+   */
   async correct(partition: number, tag: FairTag, tokens: number): Promise<void> {
     const delta = (tokens - tag.cost) / (tag.weight > 0 ? tag.weight : 1);
-    if (delta === 0) return;
+    const beyondPrompt = tag.prompt === undefined ? '' : tokens - tag.prompt;
+    if (delta === 0 && beyondPrompt === '') return;
     await scripts.fairCorrect.run(
       this.#redis,
       [fairQueueKey(this.#namespace, partition)],
-      [tag.tenant, delta],
+      [tag.tenant, delta, beyondPrompt, LEARN_RATE],
     );
   }
 

@@ -117,7 +117,11 @@ export class TurnProducer {
       partitions: opts.partitions.count,
     });
     this.#quotas = new QuotaBook({ redis: opts.redis, namespace: opts.namespace });
-    this.#fair = new FairQueue({ redis: opts.redis, namespace: opts.namespace });
+    this.#fair = new FairQueue({
+      redis: opts.redis,
+      namespace: opts.namespace,
+      ...(opts.order?.kind === 'fair' ? { turnTokens: opts.order.turnTokens } : {}),
+    });
     this.#order = opts.order ?? DEFAULT_QUEUE_ORDER;
     const directory = new TenantDirectory({ redis: opts.redis, namespace: opts.namespace });
     this.#tenantOf = opts.tenantOf ?? ((userId) => directory.get(userId));
@@ -281,15 +285,18 @@ export class TurnProducer {
     t: { tenant: string; terms: TenantTerms; promptTokens: number; ahead: number },
   ): Promise<void> {
     if (this.#order.kind === 'fifo') return this.#partitions.add(job);
-    const fair = { tenant: t.tenant, cost: t.promptTokens + this.#order.turnTokens, weight: t.terms.weight };
+    const fair = { tenant: t.tenant, prompt: t.promptTokens, weight: t.terms.weight };
     if (t.ahead > 0)
       return this.#partitions.add(
-        { ...job, fair: { ...fair, start: 0, deferred: true } },
+        {
+          ...job,
+          fair: { ...fair, cost: t.promptTokens + this.#order.turnTokens, start: 0, deferred: true },
+        },
         { priority: MAX_FAIR_PRIORITY, delay: DEFERRED_DELAY_MS },
       );
     const partition = this.#partitions.partitionOf(job.userId);
-    const { start, priority } = await this.#fair.tag(partition, t.tenant, fair.cost, fair.weight);
-    await this.#partitions.add({ ...job, fair: { ...fair, start } }, { priority });
+    const { start, priority, cost } = await this.#fair.tag(partition, t.tenant, fair.prompt, fair.weight);
+    await this.#partitions.add({ ...job, fair: { ...fair, cost, start } }, { priority });
   }
 }
 

@@ -62,7 +62,7 @@ export function createMetering(w: {
     },
   );
   const directory = new TenantDirectory({ redis, namespace: ns });
-  const fairQueue = new FairQueue({ redis, namespace: ns });
+  const fairQueue = new FairQueue({ redis, namespace: ns, turnTokens: config.FAIR_TURN_TOKENS });
   const ledger = new UsageLedger({ pool: w.pool });
   const onChargeError = (err: unknown) =>
     logger.warn({ err: (err as Error).message }, 'could not count an embeddings request');
