@@ -106,11 +106,11 @@ export class Admission {
 
   /**
    * A call that named its tenant's share (`PoolCall.fair`) used `tokens` in all: its tenant is
-   * charged the difference from the call's estimate, so the wait queue shares slots by real tokens.
+   * charged the difference from what the call was tagged at, so the wait queue shares slots by real
+   * tokens.
    */
   charge(call: PoolCall, tokens: number): void {
-    if (call.fair)
-      this.#queue.charge(VLLM_PRIORITY[call.priority ?? 'interactive'], call.fair, tokens - call.fair.cost);
+    if (call.fair) this.#queue.charge(VLLM_PRIORITY[call.priority ?? 'interactive'], call.fair, tokens);
   }
 
   /**

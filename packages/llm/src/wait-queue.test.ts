@@ -5,6 +5,8 @@ import { type FairShare, type Waiter, WaitQueue } from './wait-queue.ts';
 function harness() {
   const q = new WaitQueue();
   const started: string[] = [];
+  /** The shares of the started waiters, in the same order (what the pool charges after a call). */
+  const shares: (FairShare | undefined)[] = [];
   let slots = 0;
   const add = (name: string, opts: { priority?: number; fair?: FairShare } = {}) => {
     const w: Waiter = {
@@ -14,6 +16,7 @@ function harness() {
         if (slots === 0) return false;
         slots--;
         started.push(name);
+        shares.push(opts.fair);
         return true;
       },
       fail: () => {},
@@ -25,7 +28,7 @@ function harness() {
     slots += n;
     q.pump();
   };
-  return { q, add, free, started };
+  return { q, add, free, started, shares };
 }
 
 const share = (tenant: string, weight = 1, cost = 100): FairShare => ({ tenant, weight, cost });
@@ -67,7 +70,7 @@ describe('WaitQueue: priorities, then tenants fairly by tokens', () => {
   it('shares by the tokens calls really used once they are charged', () => {
     const h = harness();
     // Each tenant's users wait for one call at a time; every call is estimated at 100 tokens, but
-    // each of a's used 300: charged the difference, a gets a third of b's calls.
+    // each of a's used 300 (b's 100): charged, a gets a third of b's calls.
     for (let i = 0; i < 5; i++) {
       h.add('a', { fair: share('a') });
       h.add('b', { fair: share('b') });
@@ -75,13 +78,36 @@ describe('WaitQueue: priorities, then tenants fairly by tokens', () => {
     for (let i = 0; i < 400; i++) {
       h.free(1);
       const tenant = h.started.at(-1)!;
-      if (tenant === 'a') h.q.charge(0, share('a'), 200);
+      h.q.charge(0, h.shares.at(-1)!, tenant === 'a' ? 300 : 100);
       h.add(tenant, { fair: share(tenant) });
     }
     const a = h.started.filter((n) => n === 'a').length;
     const b = h.started.filter((n) => n === 'b').length;
     expect(b / a).toBeGreaterThan(2.8);
     expect(b / a).toBeLessThan(3.2);
+  });
+
+  it('tags a backlog queued at once by what its tenants’ calls were learned to use', () => {
+    const served = (learned: boolean) => {
+      const h = harness();
+      // Every call is estimated at 100 tokens and uses 300. Once one call of each was charged, a
+      // backlog queued at once is tagged at 300 a call: weights 3:1 give calls 3:1 from the start.
+      if (learned) for (const t of ['a', 'b']) h.q.charge(0, share(t), 300);
+      for (let i = 0; i < 30; i++) {
+        h.add('a', { fair: share('a', 3) });
+        h.add('b', { fair: share('b', 1) });
+      }
+      for (let i = 0; i < 80; i++) {
+        h.free(1);
+        const tenant = h.started.at(-1)!;
+        h.q.charge(0, h.shares.at(-1)!, 300);
+        h.add(tenant, { fair: share(tenant, tenant === 'a' ? 3 : 1) });
+      }
+      return h.started.filter((n) => n === 'a').length;
+    };
+    expect(served(true)).toBe(60);
+    // Tagged at the estimate, the backlog's first calls hold b's tags close together: a is short.
+    expect(served(false)).toBeLessThan(54);
   });
 
   it("counts a call that got its slot at once in its tenant's share", () => {

@@ -26,6 +26,8 @@ export const AFFINITY_WINDOW = 64;
 
 /** Tenants' finish tags kept per priority before the ones behind the virtual time are forgotten. */
 const PRUNE_AT = 1024;
+/** How much one charged call moves what a tenant's calls are learned to use beyond their estimate. */
+const LEARN_RATE = 0.25;
 
 /** A waiter and its start tag in its priority's fair order. */
 interface Tagged {
@@ -33,11 +35,23 @@ interface Tagged {
   tag: number;
 }
 
-/** One priority's waiters in start-tag order, its virtual time, and its tenants' finish tags. */
+/**
+ * One priority's waiters in start-tag order, its virtual time, and its tenants' finish tags. A
+ * call is tagged at its estimate plus what its tenant's calls used beyond their estimates so far
+ * (the answer, the chat template; learned from the charges, the line's average for a tenant not
+ * charged yet): many calls are tagged at once under a backlog, before any is charged, and a
+ * tenant whose calls were tagged short of what they use would take more than its weight's share
+ * until the charges caught up.
+ */
 class FairLine {
   readonly items: Tagged[] = [];
   #virtualTime = 0;
   readonly #finish = new Map<string, number>();
+  /** Tokens a call used beyond its estimate, a moving average per tenant and over the line. */
+  readonly #beyond = new Map<string, number>();
+  #beyondAll: number | undefined;
+  /** What each share was tagged at, for its charge. */
+  readonly #tagged = new WeakMap<FairShare, number>();
 
   /** Queues a waiter at its start tag. */
   push(waiter: Waiter): void {
@@ -65,10 +79,19 @@ class FairLine {
     if (tag > this.#virtualTime) this.#virtualTime = tag;
   }
 
-  /** The tenant's call used `tokens` more than its estimate (fewer when negative): its finish tag moves. */
+  /**
+   * The tenant's call used `tokens` in all: its finish tag moves by the difference from what it was
+   * tagged at, and what it used beyond its estimate is learned for the tenant's next calls.
+   */
   charge(share: FairShare, tokens: number): void {
     const finish = this.#finish.get(share.tenant);
-    if (finish !== undefined) this.#finish.set(share.tenant, finish + tokens / weightOf(share));
+    const tagged = this.#tagged.get(share) ?? share.cost;
+    if (finish !== undefined) this.#finish.set(share.tenant, finish + (tokens - tagged) / weightOf(share));
+    const beyond = tokens - share.cost;
+    const mine = this.#beyond.get(share.tenant);
+    this.#beyond.set(share.tenant, mine === undefined ? beyond : mine + LEARN_RATE * (beyond - mine));
+    this.#beyondAll =
+      this.#beyondAll === undefined ? beyond : this.#beyondAll + LEARN_RATE * (beyond - this.#beyondAll);
   }
 
   /** Start-time fair queueing: tagged at max(virtual time, the tenant's last finish tag). */
@@ -76,9 +99,15 @@ class FairLine {
     const f = waiter.fair;
     if (!f) return this.#virtualTime;
     const tag = Math.max(this.#virtualTime, this.#finish.get(f.tenant) ?? 0);
-    this.#finish.set(f.tenant, tag + f.cost / weightOf(f));
+    const cost = Math.max(0, f.cost + (this.#beyond.get(f.tenant) ?? this.#beyondAll ?? 0));
+    this.#tagged.set(f, cost);
+    this.#finish.set(f.tenant, tag + cost / weightOf(f));
     if (this.#finish.size > PRUNE_AT)
-      for (const [t, finish] of this.#finish) if (finish <= this.#virtualTime) this.#finish.delete(t);
+      for (const [t, finish] of this.#finish)
+        if (finish <= this.#virtualTime) {
+          this.#finish.delete(t);
+          this.#beyond.delete(t);
+        }
     return tag;
   }
 }
@@ -118,11 +147,11 @@ export class WaitQueue {
   }
 
   /**
-   * A call of `share` at `priority` used `tokens` more than its estimate (fewer when negative): its
-   * tenant's share is corrected, so tenants share the slots by the tokens they really used.
+   * A call of `share` at `priority` used `tokens` in all: its tenant's share is corrected, so
+   * tenants share the slots by the tokens they really used.
    */
   charge(priority: number, share: FairShare, tokens: number): void {
-    this.#byPriority.get(priority)?.charge(share, tokens);
+    this.#line(priority).charge(share, tokens);
   }
 
   #line(priority: number): FairLine {
