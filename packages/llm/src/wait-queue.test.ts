@@ -87,27 +87,42 @@ describe('WaitQueue: priorities, then tenants fairly by tokens', () => {
     expect(b / a).toBeLessThan(3.2);
   });
 
-  it('tags a backlog queued at once by what its tenants’ calls were learned to use', () => {
-    const served = (learned: boolean) => {
-      const h = harness();
-      // Every call is estimated at 100 tokens and uses 300. Once one call of each was charged, a
-      // backlog queued at once is tagged at 300 a call: weights 3:1 give calls 3:1 from the start.
-      if (learned) for (const t of ['a', 'b']) h.q.charge(0, share(t), 300);
-      for (let i = 0; i < 30; i++) {
-        h.add('a', { fair: share('a', 3) });
-        h.add('b', { fair: share('b', 1) });
-      }
-      for (let i = 0; i < 80; i++) {
-        h.free(1);
-        const tenant = h.started.at(-1)!;
-        h.q.charge(0, h.shares.at(-1)!, 300);
-        h.add(tenant, { fair: share(tenant, tenant === 'a' ? 3 : 1) });
-      }
-      return h.started.filter((n) => n === 'a').length;
-    };
-    expect(served(true)).toBe(60);
-    // Tagged at the estimate, the backlog's first calls hold b's tags close together: a is short.
-    expect(served(false)).toBeLessThan(54);
+  it('spaces a backlog queued at once by what its calls use, as they are charged', () => {
+    const h = harness();
+    // Every call is estimated at 100 tokens and uses 300, and both tenants queue a backlog at once,
+    // before any call was charged. Calls are tagged as they get a slot, so the charges space each
+    // backlog by 300 a call from the first call on: weights 3:1 get calls 3:1 throughout (tags
+    // given on arrival would keep the first 30 of each at 100, and a short of its share).
+    for (let i = 0; i < 30; i++) {
+      h.add('a', { fair: share('a', 3) });
+      h.add('b', { fair: share('b', 1) });
+    }
+    for (let i = 0; i < 80; i++) {
+      h.free(1);
+      const tenant = h.started.at(-1)!;
+      h.q.charge(0, h.shares.at(-1)!, 300);
+      h.add(tenant, { fair: share(tenant, tenant === 'a' ? 3 : 1) });
+      if (i === 19) expect(h.started.filter((n) => n === 'a').length).toBe(15);
+    }
+    expect(h.started.filter((n) => n === 'a').length).toBe(60);
+  });
+
+  it('learns what a tenant’s calls use beyond their estimates for the calls it tags next', () => {
+    const h = harness();
+    // a's calls are estimated at 100 and use 400, b's at 100 and use 100: once each was charged
+    // for one call, a's next ones are tagged at 400, so b (equal weight) gets four calls to a's one.
+    h.add('a', { fair: share('a') });
+    h.add('b', { fair: share('b') });
+    h.free(2);
+    h.q.charge(0, h.shares[0]!, 400);
+    h.q.charge(0, h.shares[1]!, 100);
+    for (let i = 0; i < 20; i++) {
+      h.add(`a-${i}`, { fair: share('a') });
+      h.add(`b-${i}`, { fair: share('b') });
+    }
+    h.free(10);
+    const served = h.started.slice(2);
+    expect(served.filter((n) => n.startsWith('b')).length).toBe(8);
   });
 
   it("counts a call that got its slot at once in its tenant's share", () => {

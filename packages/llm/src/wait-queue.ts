@@ -24,58 +24,110 @@ export interface Waiter {
 /** How far past the head of the queue a freed slot looks for a request that prefers its server. */
 export const AFFINITY_WINDOW = 64;
 
-/** Tenants' finish tags kept per priority before the ones behind the virtual time are forgotten. */
+/** Tenants kept per priority before the idle ones behind the virtual time are forgotten. */
 const PRUNE_AT = 1024;
 /** How much one charged call moves what a tenant's calls are learned to use beyond their estimate. */
 const LEARN_RATE = 0.25;
 
-/** A waiter and its start tag in its priority's fair order. */
-interface Tagged {
+/** A waiter, in arrival order; one that names no tenant keeps the virtual time it arrived at. */
+interface Queued {
   waiter: Waiter;
+  seq: number;
   tag: number;
 }
 
+/** A tenant's waiters in arrival order, its finish tag, and what its calls use beyond their estimates. */
+interface Flow {
+  weight: number;
+  finish: number;
+  waiting: Queued[];
+  beyond?: number;
+}
+
 /**
- * One priority's waiters in start-tag order, its virtual time, and its tenants' finish tags. A
- * call is tagged at its estimate plus what its tenant's calls used beyond their estimates so far
- * (the answer, the chat template; learned from the charges, the line's average for a tenant not
- * charged yet): many calls are tagged at once under a backlog, before any is charged, and a
- * tenant whose calls were tagged short of what they use would take more than its weight's share
- * until the charges caught up.
+ * One priority's waiters, served by start-time fair queueing across tenants in tokens: the next is
+ * the head of the tenant whose start tag, max(virtual time, its finish tag), is lowest (arrival
+ * order among equal tags; requests that name no tenant at the virtual time they arrived at). A
+ * call is tagged when it gets its slot, not when it queues: a backlog queued at once is spaced by
+ * what its tenant's calls really use as the charges come in, where tags given on arrival would
+ * keep the estimates of the whole backlog (a tenant whose calls were estimated short took more
+ * than its weight's share until its backlog had drained). The estimate is the call's own plus
+ * what the tenant's calls used beyond theirs so far (the answer, the template), learned from the
+ * charges.
  */
 class FairLine {
-  readonly items: Tagged[] = [];
   #virtualTime = 0;
-  readonly #finish = new Map<string, number>();
-  /** Tokens a call used beyond its estimate, a moving average per tenant and over the line. */
-  readonly #beyond = new Map<string, number>();
-  #beyondAll: number | undefined;
+  #seq = 0;
+  #size = 0;
+  readonly #plain: Queued[] = [];
+  readonly #flows = new Map<string, Flow>();
   /** What each share was tagged at, for its charge. */
   readonly #tagged = new WeakMap<FairShare, number>();
 
-  /** Queues a waiter at its start tag. */
-  push(waiter: Waiter): void {
-    const tag = this.#tag(waiter);
-    // After every waiter with a tag not above it: equal tags keep their arrival order.
-    let lo = 0;
-    let hi = this.items.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.items[mid]!.tag <= tag) lo = mid + 1;
-      else hi = mid;
-    }
-    this.items.splice(lo, 0, { waiter, tag });
+  get size(): number {
+    return this.#size;
   }
 
-  /** The waiter at `i` got its slot: the virtual time moves to its tag. */
-  started(i: number): void {
-    const [{ tag }] = this.items.splice(i, 1) as [Tagged];
-    if (tag > this.#virtualTime) this.#virtualTime = tag;
+  push(waiter: Waiter): void {
+    const q = { waiter, seq: this.#seq++, tag: this.#virtualTime };
+    if (waiter.fair) this.#flow(waiter.fair).waiting.push(q);
+    else this.#plain.push(q);
+    this.#size++;
+  }
+
+  /** The first `n` waiters in the order they would get slots, without serving them. */
+  peek(n: number): Queued[] {
+    const heads = [...this.#flows.values()]
+      .filter((f) => f.waiting.length > 0)
+      .map((flow) => ({ flow, next: 0, finish: flow.finish }));
+    let plain = 0;
+    let v = this.#virtualTime;
+    const out: Queued[] = [];
+    while (out.length < n) {
+      let best: (typeof heads)[number] | undefined;
+      let bestTag = this.#plain[plain]?.tag ?? Number.POSITIVE_INFINITY;
+      let bestSeq = this.#plain[plain]?.seq ?? Number.POSITIVE_INFINITY;
+      for (const h of heads) {
+        const q = h.flow.waiting[h.next];
+        if (!q) continue;
+        const tag = Math.max(v, h.finish);
+        if (tag < bestTag || (tag === bestTag && q.seq < bestSeq)) {
+          best = h;
+          bestTag = tag;
+          bestSeq = q.seq;
+        }
+      }
+      if (bestTag === Number.POSITIVE_INFINITY) break;
+      if (best) {
+        const q = best.flow.waiting[best.next++]!;
+        best.finish = bestTag + this.#cost(q.waiter.fair!, best.flow) / best.flow.weight;
+        out.push(q);
+      } else out.push(this.#plain[plain++]!);
+      if (bestTag > v) v = bestTag;
+    }
+    return out;
+  }
+
+  /** `q` got its slot: it leaves the line and is tagged, its tenant charged its estimate. */
+  started(q: Queued): void {
+    const f = q.waiter.fair;
+    const list = f ? this.#flow(f).waiting : this.#plain;
+    const i = list.indexOf(q);
+    if (i < 0) return;
+    list.splice(i, 1);
+    this.#size--;
+    if (f) this.passed(q.waiter);
   }
 
   /** A waiter got a slot without waiting: tagged and started at once, as if it went through the line. */
   passed(waiter: Waiter): void {
-    const tag = this.#tag(waiter);
+    const f = waiter.fair;
+    if (!f) return;
+    const flow = this.#flow(f);
+    const tag = Math.max(this.#virtualTime, flow.finish);
+    const cost = this.#cost(f, flow);
+    this.#tagged.set(f, cost);
+    flow.finish = tag + cost / flow.weight;
     if (tag > this.#virtualTime) this.#virtualTime = tag;
   }
 
@@ -84,31 +136,46 @@ class FairLine {
    * tagged at, and what it used beyond its estimate is learned for the tenant's next calls.
    */
   charge(share: FairShare, tokens: number): void {
-    const finish = this.#finish.get(share.tenant);
-    const tagged = this.#tagged.get(share) ?? share.cost;
-    if (finish !== undefined) this.#finish.set(share.tenant, finish + (tokens - tagged) / weightOf(share));
+    const flow = this.#flow(share);
+    flow.finish += (tokens - (this.#tagged.get(share) ?? share.cost)) / flow.weight;
     const beyond = tokens - share.cost;
-    const mine = this.#beyond.get(share.tenant);
-    this.#beyond.set(share.tenant, mine === undefined ? beyond : mine + LEARN_RATE * (beyond - mine));
-    this.#beyondAll =
-      this.#beyondAll === undefined ? beyond : this.#beyondAll + LEARN_RATE * (beyond - this.#beyondAll);
+    flow.beyond = flow.beyond === undefined ? beyond : flow.beyond + LEARN_RATE * (beyond - flow.beyond);
   }
 
-  /** Start-time fair queueing: tagged at max(virtual time, the tenant's last finish tag). */
-  #tag(waiter: Waiter): number {
-    const f = waiter.fair;
-    if (!f) return this.#virtualTime;
-    const tag = Math.max(this.#virtualTime, this.#finish.get(f.tenant) ?? 0);
-    const cost = Math.max(0, f.cost + (this.#beyond.get(f.tenant) ?? this.#beyondAll ?? 0));
-    this.#tagged.set(f, cost);
-    this.#finish.set(f.tenant, tag + cost / weightOf(f));
-    if (this.#finish.size > PRUNE_AT)
-      for (const [t, finish] of this.#finish)
-        if (finish <= this.#virtualTime) {
-          this.#finish.delete(t);
-          this.#beyond.delete(t);
-        }
-    return tag;
+  remove(waiter: Waiter): boolean {
+    const list = waiter.fair ? this.#flows.get(waiter.fair.tenant)?.waiting : this.#plain;
+    const i = list ? list.findIndex((q) => q.waiter === waiter) : -1;
+    if (i < 0) return false;
+    list!.splice(i, 1);
+    this.#size--;
+    return true;
+  }
+
+  /** Removes and returns every waiter. */
+  drain(): Waiter[] {
+    const all = [this.#plain, ...[...this.#flows.values()].map((f) => f.waiting)]
+      .flatMap((list) => list.splice(0))
+      .sort((a, b) => a.seq - b.seq)
+      .map((q) => q.waiter);
+    this.#size = 0;
+    return all;
+  }
+
+  #cost(f: FairShare, flow: Flow): number {
+    return Math.max(0, f.cost + (flow.beyond ?? 0));
+  }
+
+  #flow(f: FairShare): Flow {
+    let flow = this.#flows.get(f.tenant);
+    if (!flow) {
+      if (this.#flows.size >= PRUNE_AT)
+        for (const [t, idle] of this.#flows)
+          if (idle.waiting.length === 0 && idle.finish <= this.#virtualTime) this.#flows.delete(t);
+      flow = { weight: weightOf(f), finish: 0, waiting: [] };
+      this.#flows.set(f.tenant, flow);
+    }
+    flow.weight = weightOf(f);
+    return flow;
   }
 }
 
@@ -133,7 +200,7 @@ export class WaitQueue {
   }
 
   sizeOf(priority: number): number {
-    return this.#byPriority.get(priority)?.items.length ?? 0;
+    return this.#byPriority.get(priority)?.size ?? 0;
   }
 
   push(w: Waiter): void {
@@ -164,10 +231,7 @@ export class WaitQueue {
   }
 
   remove(w: Waiter): boolean {
-    const line = this.#byPriority.get(w.priority);
-    const i = line ? line.items.findIndex((t) => t.waiter === w) : -1;
-    if (i < 0) return false;
-    line!.items.splice(i, 1);
+    if (!this.#byPriority.get(w.priority)?.remove(w)) return false;
     this.#size--;
     return true;
   }
@@ -175,8 +239,7 @@ export class WaitQueue {
   /** Removes and returns every waiter, highest priority first; the caller fails them. */
   drain(): Waiter[] {
     const priorities = [...this.#byPriority.keys()].sort((a, b) => a - b);
-    const all = priorities.flatMap((p) => this.#byPriority.get(p)!.items.map((t) => t.waiter));
-    this.#byPriority.clear();
+    const all = priorities.flatMap((p) => this.#byPriority.get(p)!.drain());
     this.#size = 0;
     return all;
   }
@@ -184,20 +247,20 @@ export class WaitQueue {
   /** Start waiters in order until one cannot be placed (no slot left for it). */
   pump(): void {
     const priorities = [...this.#byPriority.keys()].sort((a, b) => a - b);
-    const top = priorities.map((p) => this.#byPriority.get(p)!).find((l) => l.items.length > 0);
+    const top = priorities.map((p) => this.#byPriority.get(p)!).find((l) => l.size > 0);
     if (top) {
-      for (let i = 0; i < Math.min(AFFINITY_WINDOW, top.items.length); ) {
-        if (top.items[i]!.waiter.tryStart(true)) {
-          top.started(i);
+      for (const q of top.peek(AFFINITY_WINDOW)) {
+        if (q.waiter.tryStart(true)) {
+          top.started(q);
           this.#size--;
-        } else i++;
+        }
       }
     }
     for (const p of priorities) {
       const line = this.#byPriority.get(p)!;
-      while (line.items.length > 0) {
-        if (!line.items[0]!.waiter.tryStart(false)) return;
-        line.started(0);
+      for (let [q] = line.peek(1); q; [q] = line.peek(1)) {
+        if (!q.waiter.tryStart(false)) return;
+        line.started(q);
         this.#size--;
       }
     }
