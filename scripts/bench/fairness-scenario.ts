@@ -125,6 +125,8 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 
 /** How often a long wait says how far it got. */
 const PROGRESS_MS = 5000;
+/** The least time the weighted phase's shares are measured over. */
+const WEIGHTED_WINDOW_MS = 2000;
 /** Records a wait reads per poll, from the oldest turn still pending on. */
 const WAIT_WINDOW = 64;
 const users = (tenant: string, n: number) => Array.from({ length: n }, (_, i) => `${tenant}-user-${i}`);
@@ -241,14 +243,21 @@ export class FairnessScenario {
     await mapLimit(order, this.#o.clients, async ([tenant, u]) => {
       ids[tenant]!.push(await this.#send(u, 'Summarise our gifts and hospitality policy for me.'));
     });
+    const posted = Date.now();
     await this.#waitAll([...ids.w3!, ...ids.w1!], 250, 'weighted');
     const [a, b] = await Promise.all([this.#finished(ids.w3!), this.#finished(ids.w1!)]);
-    // While both had a backlog: the middle half of the turns of the tenant that finishes first (its
-    // first turns started before the other's were queued; at its end its users run out of turns).
+    // While both had a backlog: from when both bursts were posted (before, the fleet serves what
+    // arrives as it is accepted) or a quarter into the turns of the tenant that finishes first,
+    // whichever is later, to three quarters into them (at its end its users run out of turns).
     const first = [a, b].sort((x, y) => lastCompletion(x) - lastCompletion(y))[0]!;
     const times = first.map((t) => t.completedAt).sort((x, y) => x - y);
-    const from = times[Math.floor(times.length / 4)]!;
+    const from = Math.max(posted, times[Math.floor(times.length / 4)]!);
     const end = times[Math.floor((times.length * 3) / 4)]!;
+    if (end - from < WEIGHTED_WINDOW_MS)
+      throw new Error(
+        `weighted: both tenants had a backlog for ${end - from} ms after the bursts were posted; ` +
+          'post more messages per tenant',
+      );
     const served = (xs: Finished[]) =>
       tokensOf(xs.filter((t) => t.completedAt > from && t.completedAt <= end));
     const tokens: [number, number] = [served(a), served(b)];
