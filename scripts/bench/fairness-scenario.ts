@@ -7,6 +7,7 @@
 import { Agent, request } from 'node:http';
 import { isFinalStatus, type RedisClient, sleep, sumUsage } from '@agent-fleet/core';
 import { TurnRecords } from '@agent-fleet/turns';
+import { mapLimit } from '../../test/support/map-limit.ts';
 import { percentile } from './stack.ts';
 
 export interface FairnessFleet {
@@ -107,20 +108,6 @@ function call(gatewayUrl: string, method: 'POST' | 'PUT', path: string, body: un
     req.on('error', reject);
     req.end(payload);
   });
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!);
-      }
-    }),
-  );
-  return out;
 }
 
 /** How often a long wait says how far it got. */

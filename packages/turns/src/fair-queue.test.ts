@@ -97,26 +97,16 @@ describe('start-time fair queueing in a partition (fair Lua, real Redis)', () =>
     const queue = new Queue('agent.p0', { connection: redis, prefix: `${ns}:{agent.p0}` });
     try {
       const far = (MAX_FAIR_PRIORITY / 2 + 10) * FAIR_QUANTUM;
-      const queued = await fair.tag(0, 'a', 100, 1);
-      await queue.add(
-        TURN_JOB_NAME,
-        { fair: { tenant: 'a', ...queued, cost: 100, weight: 1 } },
-        {
-          jobId: 'old',
-          priority: queued.priority,
-        },
-      );
+      /** Tags a tenant's turn of 100 tokens and queues it with the priority it was given. */
+      const queueTagged = async (tenant: string, jobId: string) => {
+        const tagged = await fair.tag(0, tenant, 100, 1);
+        const data = { fair: { tenant, ...tagged, cost: 100, weight: 1 } };
+        await queue.add(TURN_JOB_NAME, data, { jobId, priority: tagged.priority });
+      };
+      await queueTagged('a', 'old');
       expect(await fair.rebaseIfDue(0, queue)).toBe(false);
       await fair.started(0, far);
-      const tagged = await fair.tag(0, 'b', 100, 1);
-      await queue.add(
-        TURN_JOB_NAME,
-        { fair: { tenant: 'b', ...tagged, cost: 100, weight: 1 } },
-        {
-          jobId: 'new',
-          priority: tagged.priority,
-        },
-      );
+      await queueTagged('b', 'new');
       expect(await fair.rebaseIfDue(0, queue)).toBe(true);
       expect(await redis.hget(fairQueueKey(ns, 0), 'base')).toBe(String(far));
       // Re-prioritized above the new base: the old job (start below it) first, the new one at 1.

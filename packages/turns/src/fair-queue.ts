@@ -1,4 +1,11 @@
-import { countTokens, fairQueueKey, type RedisClient, type TurnJob, userKeys } from '@agent-fleet/core';
+import {
+  countTokens,
+  fairQueueKey,
+  type RedisPlace,
+  RedisStore,
+  type TurnJob,
+  userKeys,
+} from '@agent-fleet/core';
 import type { Job, Queue } from 'bullmq';
 import { scripts } from './lua.ts';
 
@@ -48,14 +55,11 @@ const REBASE_STEPS = Math.floor(MAX_FAIR_PRIORITY / 2);
  *
  * The state of a partition is one hash under the partition queue's prefix, in the queue's slot.
  */
-export class FairQueue {
-  readonly #redis: RedisClient;
-  readonly #namespace: string;
+export class FairQueue extends RedisStore {
   readonly #turnTokens: number;
 
-  constructor(opts: { redis: RedisClient; namespace: string; turnTokens?: number }) {
-    this.#redis = opts.redis;
-    this.#namespace = opts.namespace;
+  constructor(opts: RedisPlace & { turnTokens?: number }) {
+    super(opts);
     this.#turnTokens = opts.turnTokens ?? DEFAULT_TURN_TOKENS;
   }
 
@@ -70,8 +74,8 @@ export class FairQueue {
     weight: number,
   ): Promise<{ start: number; priority: number; cost: number }> {
     const [start, priority, cost] = (await scripts.fairTag.run(
-      this.#redis,
-      [fairQueueKey(this.#namespace, partition)],
+      this.redis,
+      [fairQueueKey(this.namespace, partition)],
       [
         tenant,
         Math.max(0, prompt),
@@ -87,8 +91,8 @@ export class FairQueue {
   /** A turn with this start tag began running: the partition's virtual time catches up to it. */
   async started(partition: number, start: number): Promise<{ virtualTime: number; base: number }> {
     const [v, base] = (await scripts.fairStart.run(
-      this.#redis,
-      [fairQueueKey(this.#namespace, partition)],
+      this.redis,
+      [fairQueueKey(this.namespace, partition)],
       [start],
     )) as [string, string];
     return { virtualTime: Number(v), base: Number(base) };
@@ -105,14 +109,11 @@ export class FairQueue {
   async requeue(partition: number, job: Job<TurnJob>): Promise<void> {
     const tag = job.data?.fair;
     if (!tag) return;
-    const key = fairQueueKey(this.#namespace, partition);
+    const key = fairQueueKey(this.namespace, partition);
     if (tag.deferred) {
       // Estimated now: its message over the user's history as it is now (its predecessors are in
       // it), and what the tenant's turns used beyond their prompts so far.
-      const history = await this.#redis.hget(
-        userKeys(this.#namespace, job.data.userId).historyMeta,
-        'tokens',
-      );
+      const history = await this.redis.hget(userKeys(this.namespace, job.data.userId).historyMeta, 'tokens');
       const prompt = countTokens(job.data.text) + Number(history ?? 0);
       const { start, priority, cost } = await this.tag(partition, tag.tenant, prompt, tag.weight);
       const { deferred: _, ...rest } = tag;
@@ -120,7 +121,7 @@ export class FairQueue {
       await job.changePriority({ priority });
       return;
     }
-    const [v, base] = await this.#redis.hmget(key, 'v', 'base');
+    const [v, base] = await this.redis.hmget(key, 'v', 'base');
     await job.changePriority({
       priority: priorityOf(Math.max(tag.start, Number(v ?? 0)), Number(base ?? 0)),
     });
@@ -135,8 +136,8 @@ export class FairQueue {
     const beyondPrompt = tag.prompt === undefined ? '' : tokens - tag.prompt;
     if (delta === 0 && beyondPrompt === '') return;
     await scripts.fairCorrect.run(
-      this.#redis,
-      [fairQueueKey(this.#namespace, partition)],
+      this.redis,
+      [fairQueueKey(this.namespace, partition)],
       [tag.tenant, delta, beyondPrompt, LEARN_RATE],
     );
   }
@@ -147,10 +148,10 @@ export class FairQueue {
    * One worker at a time runs it (the recovery sweep's); returns whether it moved the base.
    */
   async rebaseIfDue(partition: number, queue: Queue): Promise<boolean> {
-    const key = fairQueueKey(this.#namespace, partition);
-    const [v, base] = await this.#redis.hmget(key, 'v', 'base');
+    const key = fairQueueKey(this.namespace, partition);
+    const [v, base] = await this.redis.hmget(key, 'v', 'base');
     if ((Number(v ?? 0) - Number(base ?? 0)) / FAIR_QUANTUM < REBASE_STEPS) return false;
-    const moved = (await scripts.fairRebase.run(this.#redis, [key], [base ?? '0'])) as string | null;
+    const moved = (await scripts.fairRebase.run(this.redis, [key], [base ?? '0'])) as string | null;
     if (moved === null) return false;
     const newBase = Number(moved);
     for (const state of ['prioritized', 'delayed'] as const) {
