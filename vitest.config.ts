@@ -11,6 +11,33 @@ const ON_CLUSTER_TOO = [
 ];
 /** Tests of the cluster itself: its slot spread, a failover, `fleet start` on it. */
 const CLUSTER_ONLY = ['test/redis-cluster.test.ts', 'test/redis-failover.test.ts'];
+/**
+ * End-to-end tests that measure time or load the machine (latency ratios, recovery within seconds,
+ * timeouts, the soak, image builds): they run one at a time, with nothing beside them. The others
+ * run two at a time, each with its own processes, key namespace and database.
+ */
+const ALONE = [
+  'test/fairness.test.ts',
+  'test/soak.test.ts',
+  'test/review-chat-latency.test.ts',
+  'test/head-of-line.test.ts',
+  'test/fleet-autoscale.test.ts',
+  'test/fleet-supervision.test.ts',
+  'test/postgres-outage.test.ts',
+  'test/redis-outage.test.ts',
+  'test/outage-window.test.ts',
+  'test/llm-wait.test.ts',
+  'test/recovery-sweep.test.ts',
+  'test/key-revocation.test.ts',
+  'test/event-streams.test.ts',
+  'test/gateway-limits.test.ts',
+  'test/cancel.test.ts',
+  'test/openai.test.ts',
+  'test/turn-timings.test.ts',
+  'test/docker-targets.test.ts',
+];
+/** Workers of the first group (unit tests and the end-to-end tests that may share the machine). */
+const SHARED_WORKERS = 2;
 
 // One Redis and one Postgres for the whole run (test/support/global-stack.ts); each test isolates
 // itself with its own key namespace and a fresh database cloned from a migrated template.
@@ -22,17 +49,27 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['packages/*/src/**/*.test.ts'] },
+        test: { name: 'unit', include: ['packages/*/src/**/*.test.ts'], maxWorkers: SHARED_WORKERS },
       },
       {
         extends: true,
-        // End-to-end tests start real processes; run them one file at a time on small machines.
+        // End-to-end tests start real processes: two files at a time on small machines.
         test: {
           name: 'e2e',
           include: ['test/**/*.test.ts'],
-          exclude: CLUSTER_ONLY,
+          exclude: [...CLUSTER_ONLY, ...ALONE],
+          maxWorkers: SHARED_WORKERS,
+          testTimeout: 600_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e-alone',
+          include: ALONE,
           fileParallelism: false,
           testTimeout: 600_000,
+          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -45,7 +82,7 @@ export default defineConfig({
           globalSetup: ['./test/support/global-cluster.ts'],
           fileParallelism: false,
           testTimeout: 600_000,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
         },
       },
     ],
